@@ -1,0 +1,31 @@
+# The two Quickstart commands: `make demo` and `make test`. Both create or update a local
+# virtualenv in .venv and install the project into it first, so a fresh machine needs only
+# Python >= 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/codeassist demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m bench.wire_decode
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks of codeassist. Each prints JSON; run with `python -m bench.<name>`."""

@@ -1,0 +1,76 @@
+"""The ASGI application of `codeassist serve` (Starlette), and its debugging routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from server.faults import Fault
+from server.http import create_response, retrieve_response, unauthorized
+from server.state import ServerState
+from server.websocket import WebSocketSession
+
+_FAULTS = TypeAdapter(Fault | list[Fault])
+
+
+def build_app(state: ServerState) -> Starlette:
+    """The Starlette app serving `state`: the Responses API plus `/_codeassist/*` controls.
+
+    Routes:
+    - `GET /v1/responses` (WebSocket), `POST /v1/responses`, `GET /v1/responses/{id}`;
+    - `GET /_codeassist/health`; `GET|DELETE /_codeassist/received` (requests as received);
+      `POST|DELETE /_codeassist/faults` (arm or clear faults at run time).
+    """
+
+    async def websocket_endpoint(websocket: WebSocket) -> None:
+        await WebSocketSession(websocket, state).run()
+
+    async def post_responses(request: Request) -> Response:
+        return await create_response(request, state)
+
+    async def get_response(request: Request) -> Response:
+        return await retrieve_response(request, state)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True, "model": state.engine.model, "connections": state.connections_opened})
+
+    async def received(request: Request) -> Response:
+        if not state.check_auth(request.headers.get("authorization")):
+            return unauthorized()
+        if request.method == "DELETE":
+            state.received.clear()
+            return JSONResponse({"cleared": True})
+        return JSONResponse([entry.as_json() for entry in list(state.received)])
+
+    async def faults(request: Request) -> Response:
+        if not state.check_auth(request.headers.get("authorization")):
+            return unauthorized()
+        if request.method == "DELETE":
+            state.faults.clear()
+            return JSONResponse({"cleared": True})
+        try:
+            parsed: Any = _FAULTS.validate_python(orjson.loads(await request.body()))
+        except (orjson.JSONDecodeError, ValidationError) as exc:
+            return JSONResponse({"error": {"type": "invalid_request_error", "message": str(exc)}}, 400)
+        armed = parsed if isinstance(parsed, list) else [parsed]
+        for fault in armed:
+            state.faults.add(fault)
+        return JSONResponse({"armed": len(armed)})
+
+    return Starlette(
+        routes=[
+            WebSocketRoute("/v1/responses", websocket_endpoint),
+            Route("/v1/responses", post_responses, methods=["POST"]),
+            Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
+            Route("/_codeassist/health", health, methods=["GET"]),
+            Route("/_codeassist/received", received, methods=["GET", "DELETE"]),
+            Route("/_codeassist/faults", faults, methods=["POST", "DELETE"]),
+        ]
+    )

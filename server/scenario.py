@@ -1,0 +1,150 @@
+"""Scenario files for the scripted engine (JSON or TOML; documented in the README).
+
+A scenario lists the model's turns in order. Turn *n* answers the request whose context holds
+*n* earlier model outputs, so a client that reconnects and resends the full history, chains with
+`previous_response_id`, or switches to HTTP gets the same turn again — and several sessions can
+share one server.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from server.faults import Fault
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScriptedMessage(_Strict):
+    """Assistant text, streamed as one `output_text` part."""
+
+    type: Literal["message"] = "message"
+    text: str
+
+
+class ScriptedReasoning(_Strict):
+    """A reasoning item with summary parts (and optional opaque `encrypted_content`)."""
+
+    type: Literal["reasoning"] = "reasoning"
+    summary: list[str] = []
+    encrypted_content: str | None = None
+
+
+class ScriptedFunctionCall(_Strict):
+    """A function call; `arguments` may be a JSON object or the raw JSON string."""
+
+    type: Literal["function_call"] = "function_call"
+    name: str
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+    call_id: str | None = None
+
+    def arguments_json(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments, ensure_ascii=False)
+
+
+class ScriptedCustomToolCall(_Strict):
+    """A freeform (custom) tool call with raw text input."""
+
+    type: Literal["custom_tool_call"] = "custom_tool_call"
+    name: str
+    input: str
+    call_id: str | None = None
+
+
+ScriptedOutput = Annotated[
+    ScriptedMessage | ScriptedReasoning | ScriptedFunctionCall | ScriptedCustomToolCall,
+    Field(discriminator="type"),
+]
+
+
+class Expectation(_Strict):
+    """Something the newest input items (those after the model's last output) must contain.
+
+    Every given field must match one item: `type` exactly, `role`, `call_id` and `name` exactly,
+    `contains` as a substring of the item's text (message text or tool output).
+    """
+
+    type: str
+    role: str | None = None
+    call_id: str | None = None
+    name: str | None = None
+    contains: str | None = None
+
+
+class ScriptedTurn(_Strict):
+    """One model response."""
+
+    expect: list[Expectation] = []
+    output: list[ScriptedOutput] = []
+    fail: dict[str, str] | None = None
+    """End with `response.failed` and this `{code, message}` instead of producing output."""
+    incomplete: str | None = None
+    """End with `response.incomplete` and this reason after producing the output."""
+    tokens_per_second: float | None = Field(default=None, ge=0)
+    """Streaming pace for this turn; None uses the scenario's."""
+    fault: Fault | None = None
+    """A fault for this turn (its `turn` is filled in)."""
+
+
+class Scenario(_Strict):
+    """A scripted model: metadata, pacing, turns and faults."""
+
+    name: str = "scenario"
+    description: str = ""
+    model: str = "scripted"
+    tokens_per_second: float = Field(default=0, ge=0)
+    """Delta pace; 0 streams as fast as possible."""
+    turns: list[ScriptedTurn] = []
+    faults: list[Fault] = []
+    on_exhausted: Literal["message", "fail"] = "message"
+    """What a request past the last turn gets: a fixed assistant message, or `response.failed`."""
+    exhausted_text: str = "The scripted model has no more turns in this scenario."
+
+    def all_faults(self) -> list[Fault]:
+        """Scenario-level faults plus each turn's fault bound to its turn index."""
+        bound = [
+            turn.fault.model_copy(update={"turn": index})
+            for index, turn in enumerate(self.turns)
+            if turn.fault is not None
+        ]
+        return [*self.faults, *bound]
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be read or does not match the format."""
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario from a `.json` or `.toml` file.
+
+    Raises:
+        ScenarioError: missing file, bad syntax, or fields that do not match the format.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"scenario {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"scenario {path} does not match the format:\n{exc}") from None
+
+
+def bundled_scenario_path(name: str = "demo") -> Path:
+    """Path of a scenario shipped with the package (`demo`, …)."""
+    return Path(str(resources.files("server") / "scenarios" / f"{name}.json"))

@@ -1,0 +1,226 @@
+"""Server-side state: stored responses, the per-connection cache, request validation, records."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from agent.wire import Item, ResponseCreate
+from server.engines import Engine
+from server.faults import FaultPlan
+
+
+class RequestError(Exception):
+    """A request the server refuses; becomes an `error` event or an HTTP 4xx/5xx."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None,
+        param: str | None = None,
+        status: int = 400,
+        error_type: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.param = param
+        self.status = status
+        self.error_type = error_type
+
+    def payload(self) -> dict[str, Any]:
+        return {"type": self.error_type, "code": self.code, "message": self.message, "param": self.param}
+
+    def event(self) -> dict[str, Any]:
+        """The WebSocket `error` event (nested shape with `status`)."""
+        return {"type": "error", "status": self.status, "error": self.payload()}
+
+    def http_body(self) -> dict[str, Any]:
+        """The HTTP error body `{"error": {...}}`."""
+        return {"error": self.payload()}
+
+
+def validate_create(data: dict[str, Any]) -> ResponseCreate:
+    """Validate a `response.create` body (WebSocket frame or HTTP body with `type` added).
+
+    Raises:
+        RequestError: wrong-typed fields, `background: true`, or conflicting chaining fields.
+    """
+    try:
+        request = ResponseCreate.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(part) for part in first["loc"]) or None
+        raise RequestError(
+            f"Invalid value for '{param}': {first['msg']}." if param else f"Invalid request: {first['msg']}.",
+            code="invalid_value" if param else "invalid_request",
+            param=param,
+        ) from None
+    if request.background:
+        raise RequestError(
+            "Background responses are not supported in this mode; send background: false or omit it.",
+            code="unsupported_parameter",
+            param="background",
+        )
+    if request.previous_response_id and request.conversation:
+        raise RequestError(
+            "'previous_response_id' and 'conversation' cannot be used together.",
+            code="invalid_request",
+            param="previous_response_id",
+        )
+    return request
+
+
+@dataclass
+class StoredResponse:
+    """What a later request can chain from: the full context after this response."""
+
+    id: str
+    context: list[Item]
+    """The response's input context plus its output items."""
+    context_tokens: int
+    """Approximate tokens of `context`."""
+    prefix: tuple[str | None, str]
+    """Instructions and the JSON of the tool list, to tell whether they can count as cached."""
+    prefix_tokens: int
+    response: dict[str, Any] = field(default_factory=dict)
+    """The final Response JSON (for `GET /v1/responses/{id}`)."""
+
+
+class ResponseStore:
+    """`store: true` responses kept in memory, least recently used evicted first (thread-safe)."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, StoredResponse] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, response_id: str) -> StoredResponse | None:
+        with self._lock:
+            stored = self._items.get(response_id)
+            if stored is not None:
+                self._items.move_to_end(response_id)
+            return stored
+
+    def put(self, stored: StoredResponse) -> None:
+        with self._lock:
+            self._items[stored.id] = stored
+            self._items.move_to_end(stored.id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+
+class ConnectionCache:
+    """The WebSocket connection-local cache: only the latest response (launch semantics)."""
+
+    def __init__(self) -> None:
+        self.latest: StoredResponse | None = None
+
+    def evict(self, response_id: str | None) -> None:
+        if response_id and self.latest is not None and self.latest.id == response_id:
+            self.latest = None
+
+
+def resolve_parent(
+    request: ResponseCreate, cache: ConnectionCache | None, store: ResponseStore
+) -> StoredResponse | None:
+    """Find the response `previous_response_id` names: connection cache first, then the store.
+
+    Raises:
+        RequestError: `previous_response_not_found` (400) when neither holds it.
+    """
+    wanted = request.previous_response_id
+    if not wanted:
+        return None
+    if cache is not None and cache.latest is not None and cache.latest.id == wanted:
+        return cache.latest
+    stored = store.get(wanted)
+    if stored is not None:
+        return stored
+    raise RequestError(
+        f"Previous response with id '{wanted}' not found.",
+        code="previous_response_not_found",
+        param="previous_response_id",
+    )
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as the server received it (for tests, benchmarks and debugging)."""
+
+    connection: str
+    transport: Literal["websocket", "http"]
+    at: float
+    """`time.monotonic()` when it arrived."""
+    size: int
+    """Bytes of the frame or body."""
+    body: dict[str, Any] | None
+    """The decoded JSON object; None when it was not one."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "connection": self.connection,
+            "transport": self.transport,
+            "at": self.at,
+            "size": self.size,
+            "body": self.body,
+        }
+
+
+@dataclass
+class ServerConfig:
+    """Settings of one server (the `codeassist serve` flags)."""
+
+    api_key: str | None = None
+    max_connection_minutes: float = 60.0
+    max_frame_bytes: int = 16 * 1024 * 1024
+    """Largest client frame or body handled; larger ones get an `error` event (or 413)."""
+    ping_interval: float | None = 20.0
+    store_capacity: int = 256
+
+
+class IdFactory:
+    """Unique ids with the API's prefixes (`resp_`, `msg_`, `fc_`, `rs_`, `ctc_`)."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(4).hex()
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def new(self, kind: str) -> str:
+        with self._lock:
+            number = next(self._counter)
+        return f"{kind}_{self._prefix}{number:08x}"
+
+
+class ServerState:
+    """Everything shared by the connections of one server."""
+
+    def __init__(self, engine: Engine, config: ServerConfig | None = None, faults: FaultPlan | None = None) -> None:
+        self.engine = engine
+        self.config = config or ServerConfig()
+        self.faults = faults or FaultPlan()
+        self.store = ResponseStore(self.config.store_capacity)
+        self.ids = IdFactory()
+        self.received: deque[ReceivedRequest] = deque(maxlen=10_000)
+        self.connections_opened = 0
+        self.started_at = time.monotonic()
+
+    def record(self, connection: str, transport: Literal["websocket", "http"], size: int, body: Any) -> None:
+        self.received.append(
+            ReceivedRequest(connection, transport, time.monotonic(), size, body if isinstance(body, dict) else None)
+        )
+
+    def check_auth(self, authorization: str | None) -> bool:
+        """Whether an `Authorization` header passes `--api-key` (always, when no key is set)."""
+        if not self.config.api_key:
+            return True
+        return authorization == f"Bearer {self.config.api_key}"

@@ -1,0 +1,27 @@
+"""`agent` never loads the UI; headless commands never load textual."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+UI_MODULES = ("textual", "rich", "tui", "themes")
+
+
+@pytest.mark.parametrize(
+    ("modules", "forbidden"),
+    [
+        ("agent, agent.wire, agent.wire.events, agent.wire.fast", UI_MODULES),
+        ("server.app, server.runner, server.cli", ("textual", "rich")),
+        ("tui.cli", ("textual", "rich")),
+    ],
+)
+def test_import_does_not_load_the_ui(modules, forbidden):
+    code = (
+        f"import sys; import {modules}; "
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {forbidden!r}); print(loaded)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,1 @@
+"""Textual themes and shared stylesheets of codeassist (filled in with the app)."""
