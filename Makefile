@@ -25,7 +25,8 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python -m bench.wire_decode
+	$(BIN)/python -m bench.wire_decode --out bench/results/wire-decode-$$(date +%F).json
+	$(BIN)/python -m bench.client_overhead --out bench/results/client-overhead-$$(date +%F).json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

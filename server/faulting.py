@@ -21,7 +21,14 @@ class StallConnection:
     """Send nothing more; keep the connection open (pings are still answered)."""
 
 
-Action = dict[str, Any] | CloseConnection | StallConnection
+@dataclass(frozen=True)
+class RawFrame:
+    """Send this text as it is (not an event: used to send a frame that is not JSON)."""
+
+    text: str
+
+
+Action = dict[str, Any] | CloseConnection | StallConnection | RawFrame
 
 
 def padding_event(size_bytes: int) -> dict[str, Any]:
@@ -34,7 +41,8 @@ async def with_fault(events: AsyncIterator[dict[str, Any]], fault: Fault | None)
     """Yield the events, firing `fault` after `fault.after_events` of them.
 
     An `error` fault replaces the rest of the response with its error event; `close` and
-    `stall` end the stream with the matching action; `oversize` inserts one padding event.
+    `stall` end the stream with the matching action; `oversize` inserts one padding event and
+    `malformed` one frame that is not JSON.
     """
     sent = 0
     fired = False
@@ -44,7 +52,7 @@ async def with_fault(events: AsyncIterator[dict[str, Any]], fault: Fault | None)
             action = _fire(fault)
             if action is not None:
                 yield action
-                if fault.kind != "oversize":
+                if fault.kind not in ("oversize", "malformed"):
                     return
         yield event
         sent += 1
@@ -64,4 +72,6 @@ def _fire(fault: Fault) -> Action | None:
             return fault.error_event()
         case "oversize":
             return padding_event(fault.size_bytes)
+        case "malformed":
+            return RawFrame('{"type": "response.output_text.delta", "delta": "unterminated')
     return None

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RESPONSE_FAULTS = frozenset({"close", "error", "stall", "oversize"})
+RESPONSE_FAULTS = frozenset({"close", "error", "stall", "oversize", "malformed"})
 
 
 class Fault(BaseModel):
@@ -28,15 +28,18 @@ class Fault(BaseModel):
       `server_error`) instead of the rest of the response.
     - `stall`: after `after_events` events send nothing more while still answering pings.
     - `oversize`: after `after_events` events send one extra event padded to `size_bytes`.
+    - `malformed`: after `after_events` events send one frame that is not JSON.
     - `forget`: drop the connection's cached response before resolving `previous_response_id`,
       as if the server had lost it (`previous_response_not_found` for `store:false`).
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["reject_upgrade", "close", "error", "stall", "oversize", "forget"]
+    kind: Literal["reject_upgrade", "close", "error", "stall", "oversize", "malformed", "forget"]
     turn: int | None = None
     """Scripted turn (0-based) the fault applies to; None applies to any generating response."""
+    transport: Literal["websocket", "http"] | None = None
+    """Only responses over this transport; None applies to both."""
     after_events: int = Field(default=0, ge=0)
     """Events of the response sent before the fault fires."""
     times: int = Field(default=1, ge=0)
@@ -82,14 +85,18 @@ class FaultPlan:
         with self._lock:
             self._armed.clear()
 
-    def take(self, kinds: frozenset[str] | set[str], turn: int | None = None) -> Fault | None:
-        """Fire the first armed fault of one of `kinds` matching `turn`, or return None."""
+    def take(
+        self, kinds: frozenset[str] | set[str], turn: int | None = None, transport: str | None = None
+    ) -> Fault | None:
+        """Fire the first armed fault of one of `kinds` matching `turn` and `transport`."""
         with self._lock:
             for entry in self._armed:
                 fault, remaining = entry
                 if fault.kind not in kinds:
                     continue
                 if fault.turn is not None and fault.turn != turn:
+                    continue
+                if fault.transport is not None and transport is not None and fault.transport != transport:
                     continue
                 if fault.times == 0:
                     return fault

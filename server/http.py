@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agent.wire import encode_frame
-from server.faulting import CloseConnection, StallConnection, with_fault
+from server.faulting import CloseConnection, RawFrame, StallConnection, with_fault
 from server.faults import RESPONSE_FAULTS
 from server.responder import ResponseRun
 from server.state import RequestError, ServerState, resolve_parent, validate_create
@@ -58,7 +58,7 @@ async def create_response(request: Request, state: ServerState) -> Response:
         return error_response(error)
 
     run = ResponseRun(state, create, parent)
-    fault = None if create.generate is False else state.faults.take(RESPONSE_FAULTS, run.turn)
+    fault = None if create.generate is False else state.faults.take(RESPONSE_FAULTS, run.turn, "http")
     if create.stream:
         return EventSourceResponse(_sse(run, fault, state), ping=15)
     return await _complete(run, fault, state)
@@ -71,6 +71,8 @@ async def _sse(run: ResponseRun, fault: Any, state: ServerState) -> AsyncIterato
                 return
             case StallConnection():
                 await asyncio.Event().wait()
+            case RawFrame(text=text):
+                yield {"data": text}
             case _:
                 yield {"event": action["type"], "data": encode_frame(action)}
     finish_run(state, run, None)
@@ -87,6 +89,8 @@ async def _complete(run: ResponseRun, fault: Any, state: ServerState) -> Respons
                 )
             case StallConnection():
                 await asyncio.Event().wait()
+            case RawFrame():
+                continue
             case {"type": "error"}:
                 status = int(action.get("status") or 500)
                 return JSONResponse({"error": action.get("error") or action}, status_code=status)

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from agent.wire import FrameDecodeError, decode_frame, encode_frame
-from server.faulting import CloseConnection, StallConnection, with_fault
+from server.faulting import CloseConnection, RawFrame, StallConnection, with_fault
 from server.faults import RESPONSE_FAULTS
 from server.responder import ResponseRun
 from server.state import ConnectionCache, RequestError, ServerState, resolve_parent, validate_create
@@ -62,7 +62,7 @@ class WebSocketSession:
                 )
             )
             return
-        fault = state.faults.take({"reject_upgrade"})
+        fault = state.faults.take({"reject_upgrade"}, transport="websocket")
         if fault is not None:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             error = RequestError(
@@ -182,7 +182,7 @@ class WebSocketSession:
         return await self._respond(ResponseRun(state, request, parent))
 
     async def _respond(self, run: ResponseRun) -> bool:
-        fault = None if run.request.generate is False else self.state.faults.take(RESPONSE_FAULTS, run.turn)
+        fault = None if run.request.generate is False else self.state.faults.take(RESPONSE_FAULTS, run.turn, "websocket")
         async for action in with_fault(run.events(), fault):
             match action:
                 case CloseConnection(code=code):
@@ -191,6 +191,11 @@ class WebSocketSession:
                 case StallConnection():
                     await self.disconnected.wait()
                     return False
+                case RawFrame(text=text):
+                    try:
+                        await self.ws.send_text(text)
+                    except Exception:  # the client went away mid-send
+                        return False
                 case _:
                     if not await self._send(action):
                         return False

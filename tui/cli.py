@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from agent import __version__
+from agent.headless import add_exec_arguments, run_exec
 from server.cli import add_serve_arguments, run_serve
 
 
@@ -24,6 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
         "HTTP/SSE on POST /v1/responses. Responses come from a scenario file.",
     )
     add_serve_arguments(serve)
+
+    exec_parser = commands.add_parser(
+        "exec",
+        help="run one prompt headless in the current repository",
+        description="Run one turn without the UI: assistant text on stdout, tool activity and a stats "
+        "line on stderr (or --json events). Exit 0 when the turn completes.",
+    )
+    add_exec_arguments(exec_parser)
 
     demo = commands.add_parser(
         "demo",
@@ -54,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return run_serve(args)
+    if args.command == "exec":
+        return run_exec(args)
     if args.command == "demo":
         return run_demo(args)
     parser.print_help()

@@ -19,15 +19,17 @@ class WireModel(BaseModel):
 
 
 class CompactWireModel(WireModel):
-    """A wire model that leaves out optional fields whose value is None when serialised.
+    """A wire model that leaves out declared optional fields whose value is None when serialised.
 
     Items and content parts are written this way: the API omits an absent `encrypted_content`
-    or `status` rather than sending `null`.
+    or `status` rather than sending `null`. Unknown (extra) fields are kept as they came, nulls
+    included.
     """
 
     @model_serializer(mode="wrap")
     def _drop_none(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
         if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
+            declared = type(self).model_fields
+            return {key: value for key, value in data.items() if value is not None or key not in declared}
         return data

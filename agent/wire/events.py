@@ -203,7 +203,7 @@ class ErrorPayload(CompactWireModel):
     code: str | None = None
     message: str = ""
     param: str | None = None
-    headers: dict[str, str] | None = None
+    headers: dict[str, Any] | None = None
 
 
 class ErrorEvent(ServerEventBase):
@@ -236,17 +236,31 @@ class ErrorEvent(ServerEventBase):
     @property
     def http_status(self) -> int | None:
         explicit = self.status or (self.model_extra or {}).get("status_code")
-        return int(explicit) if explicit is not None else None
+        try:
+            return int(explicit) if explicit is not None else None
+        except (TypeError, ValueError):
+            return None
 
     @property
     def headers(self) -> dict[str, str]:
-        top = (self.model_extra or {}).get("headers") or {}
-        nested = (self.error.headers if self.error else None) or {}
-        return {**{str(k).lower(): str(v) for k, v in top.items()}, **{k.lower(): v for k, v in nested.items()}}
+        top = (self.model_extra or {}).get("headers")
+        nested = self.error.headers if self.error else None
+        merged: dict[str, str] = {}
+        for source in (top, nested):
+            if isinstance(source, dict):
+                merged.update({str(k).lower(): str(v) for k, v in source.items()})
+        return merged
 
 
-class UnknownEvent(ServerEventBase):
-    """An event type this client does not model (hosted tools, vendor extras, …); skipped."""
+class UnknownEvent(CompactWireModel):
+    """An event type this client does not model (hosted tools, vendor extras, …); kept verbatim."""
+
+    type: str
+
+    @property
+    def sequence_number(self) -> Any:
+        """The event's `sequence_number` as sent (not validated), or None."""
+        return (self.model_extra or {}).get("sequence_number")
 
 
 _EVENT_CLASSES: tuple[type[ServerEventBase], ...] = (
@@ -285,7 +299,7 @@ EVENT_TYPES: dict[str, type[ServerEventBase]] = {
 
 def _event_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in EVENT_TYPES else "unknown"
+    return kind if isinstance(kind, str) and kind in EVENT_TYPES else "unknown"
 
 
 ServerEvent = Annotated[

@@ -50,7 +50,7 @@ _PART_TYPES = frozenset({"input_text", "output_text", "refusal", "summary_text",
 
 def _part_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in _PART_TYPES else "unknown"
+    return kind if isinstance(kind, str) and kind in _PART_TYPES else "unknown"
 
 
 ContentPart = Annotated[
@@ -78,7 +78,7 @@ class Message(CompactWireModel):
         """The concatenated text of the message's text parts."""
         if isinstance(self.content, str):
             return self.content
-        return "".join(getattr(part, "text", "") or "" for part in self.content)
+        return "".join(text for part in self.content if isinstance(text := getattr(part, "text", None), str))
 
 
 class FunctionCall(CompactWireModel):
@@ -150,7 +150,7 @@ def _item_tag(value: Any) -> str:
             return "message"
     else:
         kind = getattr(value, "type", None)
-    return kind if kind in _ITEM_TYPES else "unknown"
+    return kind if isinstance(kind, str) and kind in _ITEM_TYPES else "unknown"
 
 
 Item = Annotated[

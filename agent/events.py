@@ -1,0 +1,149 @@
+"""`AgentEvent`: the one discriminated union the agent emits.
+
+The TUI, `codeassist exec --json`, the session log and replay all consume these same events.
+Each is a small frozen pydantic model with a `type` literal; none carries a callback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from agent.approvals import ApprovalRequest
+from agent.stats import ResponseStats, TurnStats
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TurnStarted(_Event):
+    type: Literal["turn_started"] = "turn_started"
+    turn: int
+    prompt: str
+
+
+class ResponseStarted(_Event):
+    """A request went out: which transport, and whether it was incremental (and why)."""
+
+    type: Literal["response_started"] = "response_started"
+    step: int
+    transport: str
+    incremental: bool
+    reason: str
+    items_sent: int
+
+
+class TextDelta(_Event):
+    type: Literal["text_delta"] = "text_delta"
+    text: str
+
+
+class ReasoningDelta(_Event):
+    type: Literal["reasoning_delta"] = "reasoning_delta"
+    text: str
+
+
+class ToolCallStarted(_Event):
+    """The model began a tool call (its arguments are still streaming)."""
+
+    type: Literal["tool_call_started"] = "tool_call_started"
+    call_id: str
+    name: str
+
+
+class ToolCallReady(_Event):
+    """A tool call's arguments are complete (it runs after the response completes)."""
+
+    type: Literal["tool_call_ready"] = "tool_call_ready"
+    call_id: str
+    name: str
+    arguments: str
+
+
+class ApprovalRequested(_Event):
+    type: Literal["approval_requested"] = "approval_requested"
+    request: ApprovalRequest
+
+
+class ApprovalDecided(_Event):
+    type: Literal["approval_decided"] = "approval_decided"
+    call_id: str
+    decision: Literal["approve_once", "approve_always", "deny", "cancel"]
+    rule: str | None
+    reason: str | None
+    waited_s: float
+
+
+class ToolFinished(_Event):
+    """Exactly one per tool call: the output the model receives, and how it went."""
+
+    type: Literal["tool_finished"] = "tool_finished"
+    call_id: str
+    name: str
+    status: Literal["ok", "error", "denied", "invalid", "aborted"]
+    output: str
+    duration_s: float
+    display: dict[str, object] | None = None
+    """Extra structured detail for the UI (diff, exit code, plan steps)."""
+
+
+class ResponseFinished(_Event):
+    type: Literal["response_finished"] = "response_finished"
+    stats: ResponseStats
+
+
+class Reconnecting(_Event):
+    """The connection failed; the response is retried (its partial output is discarded)."""
+
+    type: Literal["reconnecting"] = "reconnecting"
+    attempt: int
+    delay_s: float
+    cause: str
+
+
+class TransportChanged(_Event):
+    type: Literal["transport_changed"] = "transport_changed"
+    transport: str
+    reason: str
+
+
+class Notice(_Event):
+    type: Literal["notice"] = "notice"
+    message: str
+
+
+class AgentError(_Event):
+    type: Literal["error"] = "error"
+    message: str
+    code: str | None = None
+
+
+class TurnEnded(_Event):
+    type: Literal["turn_ended"] = "turn_ended"
+    reason: Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"]
+    stats: TurnStats
+    message: str | None = None
+
+
+AgentEvent = Annotated[
+    TurnStarted
+    | ResponseStarted
+    | TextDelta
+    | ReasoningDelta
+    | ToolCallStarted
+    | ToolCallReady
+    | ApprovalRequested
+    | ApprovalDecided
+    | ToolFinished
+    | ResponseFinished
+    | Reconnecting
+    | TransportChanged
+    | Notice
+    | AgentError
+    | TurnEnded,
+    Field(discriminator="type"),
+]
+
+AGENT_EVENT_ADAPTER: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)

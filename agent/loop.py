@@ -1,0 +1,404 @@
+"""The agent loop: `Agent.run_turn(prompt)` streams `AgentEvent`s until the turn ends.
+
+A turn is a sequence of steps. Each step streams one model response; when it completes, every
+tool call in it is answered — approved and run, denied, or refused for invalid arguments —
+with exactly one output, and the next step sends those outputs. The turn ends when a response
+asks for no tools, at the step limit, on an error, or when the user cancels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import aclosing
+from typing import Any, Literal, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+
+from agent.approvals import ApprovalGate, Decision
+from agent.conversation import Conversation, RequestPlan
+from agent.events import (
+    AgentError,
+    AgentEvent,
+    ApprovalDecided,
+    ApprovalRequested,
+    ReasoningDelta,
+    Reconnecting,
+    ResponseFinished,
+    ResponseStarted,
+    TextDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolFinished,
+    TransportChanged,
+    TurnEnded,
+    TurnStarted,
+)
+from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, Retrying
+from agent.stats import ResponseStats, TurnStats
+from agent.tools import ToolContext, ToolError, ToolRegistry
+from agent.transport import StreamMetrics, TransportAborted
+from agent.wire import CustomToolCallOutput, FunctionCallOutput, Item, user_message
+from agent.wire.items import CustomToolCall, FunctionCall
+
+T = TypeVar("T")
+_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
+
+TEXT_DELTAS = frozenset({"response.output_text.delta", "response.refusal.delta"})
+REASONING_DELTAS = frozenset({"response.reasoning_summary_text.delta", "response.reasoning_text.delta"})
+ARGUMENT_DELTAS = frozenset({"response.function_call_arguments.delta", "response.custom_tool_call_input.delta"})
+TERMINALS = frozenset({"response.completed", "response.incomplete", "response.failed", "response.done"})
+TOOL_ITEM_TYPES = frozenset({"function_call", "custom_tool_call"})
+
+ABORTED_OUTPUT = "aborted: the user cancelled the turn before this call finished; its outcome is unknown."
+
+
+class TurnCancelled(Exception):
+    """The user cancelled the turn (raised inside the loop, never out of `run_turn`)."""
+
+
+class _Response:
+    """What one step's response produced."""
+
+    def __init__(self) -> None:
+        self.status: str = "interrupted"
+        self.response: dict[str, Any] | None = None
+        self.output: list[Item] = []
+        self.done_items: list[dict[str, Any]] = []
+
+    @property
+    def calls(self) -> list[FunctionCall | CustomToolCall]:
+        return [item for item in self.output if isinstance(item, FunctionCall | CustomToolCall)]
+
+
+class Agent:
+    """Drives one agent session: the conversation, the model client, tools and approvals.
+
+    Args:
+        client: the model client (transports and failure policy).
+        conversation: the transcript and request settings.
+        tools: the registry of callable tools.
+        tool_context: shared tool state (workspace, read hashes, plan).
+        approvals: policy plus the injected `decide` callback.
+        log: the session log (any object with `append`, `flush`), or None.
+        max_steps: responses per turn before the turn ends with `step_limit`.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: ModelClient,
+        conversation: Conversation,
+        tools: ToolRegistry,
+        tool_context: ToolContext,
+        approvals: ApprovalGate,
+        log: Any = None,
+        max_steps: int = 50,
+    ) -> None:
+        self.client = client
+        self.conversation = conversation
+        self.tools = tools
+        self.tool_context = tool_context
+        self.approvals = approvals
+        self.log = log
+        self.max_steps = max_steps
+        self.turns: list[TurnStats] = []
+        self._cancel = asyncio.Event()
+        self._answered: set[str] = set()
+        self._pending_calls: list[FunctionCall | CustomToolCall] = []
+
+    # ---- public API ----------------------------------------------------------------------
+
+    async def warm_up(self) -> ResponseStats | None:
+        """Send a `generate:false` request so the first turn can chain from it (WebSocket only).
+
+        Failures are not fatal: the first turn then simply sends everything.
+        """
+        if self.client.transport.name != "websocket":
+            return None
+        plan: RequestPlan | None = None
+        metrics = StreamMetrics()
+        try:
+            async for item in self.client.respond(self.conversation, turn_start=True, generate=False):
+                if isinstance(item, RequestStarted):
+                    plan, metrics = item.plan, item.metrics
+                elif isinstance(item, dict) and item["type"] in TERMINALS:
+                    metrics.finished_at = time.monotonic()
+                    response = item.get("response") or {}
+                    if item["type"] == "response.completed" and plan is not None and response.get("id"):
+                        self.conversation.commit(plan, response["id"], [])
+                    stats = ResponseStats.from_metrics(metrics, response=response, status="warm-up",
+                                                       incremental=False, reason="warm-up", items_sent=0)
+                    self._log("warm_up", **stats.model_dump(mode="json"))
+                    return stats
+        except (ModelError, TransportAborted) as exc:
+            self._log("warm_up_failed", message=str(exc))
+        return None
+
+    async def cancel(self) -> None:
+        """Cancel the running turn: abandon the response in flight, stop tools and approvals.
+
+        The turn then ends with `TurnEnded(reason="cancelled")`; every unanswered tool call
+        gets an "aborted" output so the conversation stays valid for the next prompt.
+        """
+        self._cancel.set()
+        await self.client.abort()
+
+    async def run_turn(self, prompt: str) -> AsyncIterator[AgentEvent]:
+        """Run one user turn, yielding every event; always ends with one `TurnEnded`."""
+        self._cancel = asyncio.Event()
+        number = len(self.turns) + 1
+        started = time.monotonic()
+        responses: list[ResponseStats] = []
+        timers = {"tool_s": 0.0, "approval_wait_s": 0.0, "tool_calls": 0.0}
+        self.conversation.add(user_message(prompt))
+        self._log("user_message", turn=number, text=prompt)
+        yield TurnStarted(turn=number, prompt=prompt)
+
+        reason: Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"] = "step_limit"
+        message: str | None = None
+        try:
+            for step in range(1, self.max_steps + 1):
+                result = _Response()
+                async for event in self._stream(step, result, responses):
+                    yield event
+                if result.status != "completed":
+                    reason, message = _unfinished(result)
+                    self._pending_calls = result.calls
+                    for event in self._abort_pending(f"not run: {message}"):
+                        yield event
+                    break
+                if not result.calls:
+                    reason = "completed"
+                    break
+                self._pending_calls = result.calls
+                for call in result.calls:
+                    async for event in self._answer(call, timers):
+                        yield event
+                self._pending_calls = []
+            else:
+                message = f"Stopped after {self.max_steps} steps (the step limit)."
+        except (TurnCancelled, TransportAborted):
+            reason, message = "cancelled", "Cancelled by the user."
+            for event in self._abort_pending():
+                yield event
+        except ModelError as exc:
+            reason, message = "error", str(exc)
+            for event in self._abort_pending():
+                yield event
+            yield AgentError(message=str(exc), code=exc.code)
+        except asyncio.CancelledError:
+            self._abort_pending()
+            await asyncio.shield(self.client.abort())
+            self._finish_turn(number, started, responses, timers, "cancelled", "Cancelled.")
+            raise
+        yield self._finish_turn(number, started, responses, timers, reason, message)
+
+    # ---- one response ----------------------------------------------------------------------
+
+    async def _stream(self, step: int, result: _Response, responses: list[ResponseStats]) -> AsyncIterator[AgentEvent]:
+        plan: RequestPlan | None = None
+        metrics = StreamMetrics()
+        if self._cancel.is_set():
+            raise TurnCancelled
+        async with aclosing(self.client.respond(self.conversation, turn_start=step == 1)) as stream:
+            async for item in stream:
+                if isinstance(item, dict):
+                    kind = item["type"]
+                    if kind in TEXT_DELTAS:
+                        if metrics.first_token_at is None:
+                            metrics.first_token_at = time.monotonic()
+                        yield TextDelta.model_construct(text=_delta_text(item))
+                    elif kind in REASONING_DELTAS:
+                        if metrics.first_token_at is None:
+                            metrics.first_token_at = time.monotonic()
+                        yield ReasoningDelta.model_construct(text=_delta_text(item))
+                    elif kind in ARGUMENT_DELTAS:
+                        if metrics.first_token_at is None:
+                            metrics.first_token_at = time.monotonic()
+                    elif kind == "response.created":
+                        metrics.created_at = time.monotonic()
+                    elif kind == "response.output_item.added":
+                        added = item.get("item") or {}
+                        if added.get("type") in TOOL_ITEM_TYPES:
+                            yield ToolCallStarted(call_id=added.get("call_id", ""), name=added.get("name", ""))
+                    elif kind == "response.output_item.done":
+                        done = item.get("item") or {}
+                        result.done_items.append(done)
+                        if done.get("type") in TOOL_ITEM_TYPES:
+                            yield ToolCallReady(call_id=done.get("call_id", ""), name=done.get("name", ""),
+                                                arguments=done.get("arguments", done.get("input", "")))
+                    elif kind in TERMINALS:
+                        assert plan is not None
+                        metrics.finished_at = time.monotonic()
+                        stats = self._finish_response(kind, item, result, plan, metrics)
+                        responses.append(stats)
+                        yield ResponseFinished(stats=stats)
+                elif isinstance(item, RequestStarted):
+                    plan, metrics = item.plan, item.metrics
+                    result.done_items.clear()
+                    yield ResponseStarted(step=step, transport=plan.transport, incremental=plan.incremental,
+                                          reason=plan.reason, items_sent=plan.items_sent)
+                elif isinstance(item, Retrying):
+                    yield Reconnecting(attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
+                elif isinstance(item, FellBack):
+                    self._log("transport_changed", transport="http", reason=item.reason)
+                    yield TransportChanged(transport="http", reason=item.reason)
+
+    def _finish_response(
+        self, kind: str, event: dict[str, Any], result: _Response, plan: RequestPlan, metrics: StreamMetrics
+    ) -> ResponseStats:
+        response = event.get("response") or {}
+        result.response = response
+        result.status = {"response.done": "completed"}.get(kind, kind.removeprefix("response."))
+        raw_output = response.get("output")
+        try:
+            result.output = _ITEMS.validate_python(raw_output if raw_output else result.done_items)
+        except ValidationError as exc:
+            result.status = "failed"
+            response = {**response, "error": {"code": "invalid_output", "message": f"Unreadable output items: {exc}"}}
+            result.response = response
+        if result.status in ("completed", "incomplete") and response.get("id"):
+            self.conversation.commit(plan, response["id"], result.output)
+        else:
+            self.conversation.break_chain("previous response failed")
+        stats = ResponseStats.from_metrics(metrics, response=response, status=result.status,
+                                           incremental=plan.incremental, reason=plan.reason, items_sent=plan.items_sent)
+        self._log("response_stats", **stats.model_dump(mode="json"))
+        return stats
+
+    # ---- one tool call ---------------------------------------------------------------------
+
+    async def _answer(self, call: FunctionCall | CustomToolCall, timers: dict[str, float]) -> AsyncIterator[AgentEvent]:
+        raw = call.arguments if isinstance(call, FunctionCall) else call.input
+        self._log("tool_intent", call_id=call.call_id, name=call.name, arguments=raw)
+        self._flush()
+        started = time.monotonic()
+        try:
+            if isinstance(call, CustomToolCall):
+                raise ToolError(f"'{call.name}' is not a freeform tool here; call the function tools instead.")
+            tool, args = self.tools.parse(call.name, raw)
+        except ToolError as exc:
+            yield self._record(call, "invalid", str(exc), started)
+            return
+
+        try:
+            request = tool.approval_request(call.call_id, args, self.tool_context)
+        except ToolError as exc:
+            yield self._record(call, "error", str(exc), started)
+            return
+        decision = self.approvals.settle_without_asking(request, mutating=tool.mutating)
+        if decision is None:
+            yield ApprovalRequested(request=request)
+            asked = time.monotonic()
+            decision = await self._cancellable(self.approvals.check(request, mutating=tool.mutating))
+            waited = time.monotonic() - asked
+            timers["approval_wait_s"] += waited
+            yield self._decided(call.call_id, decision, waited)
+        elif tool.mutating:
+            yield self._decided(call.call_id, decision, 0.0)
+        if decision.kind == "cancel":
+            raise TurnCancelled
+        if not decision.approved:
+            denial = "The user denied this call." + (f" Reason: {decision.reason}" if decision.reason else "")
+            yield self._record(call, "denied", denial, started)
+            return
+
+        timers["tool_calls"] += 1
+        run_started = time.monotonic()
+        try:
+            outcome = await self._cancellable(tool.run(args, self.tool_context))
+        except ToolError as exc:
+            timers["tool_s"] += time.monotonic() - run_started
+            yield self._record(call, "error", str(exc), started)
+            return
+        timers["tool_s"] += time.monotonic() - run_started
+        yield self._record(call, "ok" if outcome.ok else "error", outcome.output, started, outcome.display)
+
+    def _decided(self, call_id: str, decision: Decision, waited: float) -> ApprovalDecided:
+        self._log("approval", call_id=call_id, decision=decision.kind, rule=decision.rule,
+                  reason=decision.reason, waited_s=waited)
+        return ApprovalDecided(call_id=call_id, decision=decision.kind, rule=decision.rule,
+                               reason=decision.reason, waited_s=waited)
+
+    def _record(
+        self, call: FunctionCall | CustomToolCall, status: Literal["ok", "error", "denied", "invalid", "aborted"],
+        output: str, started: float, display: dict[str, Any] | None = None,
+    ) -> ToolFinished:
+        """Give the call its one output: in the conversation, in the log, and as an event."""
+        self._answered.add(call.call_id)
+        if isinstance(call, CustomToolCall):
+            self.conversation.add(CustomToolCallOutput(call_id=call.call_id, output=output))
+        else:
+            self.conversation.add(FunctionCallOutput(call_id=call.call_id, output=output))
+        duration = time.monotonic() - started
+        self._log("tool_result", call_id=call.call_id, name=call.name, status=status, output=output,
+                  duration_s=duration)
+        self._flush()
+        return ToolFinished(call_id=call.call_id, name=call.name, status=status, output=output,
+                            duration_s=duration, display=display)
+
+    def _abort_pending(self, output: str = ABORTED_OUTPUT) -> list[ToolFinished]:
+        """Give every unanswered call of the current step an "aborted" output."""
+        finished = [
+            self._record(call, "aborted", output, time.monotonic())
+            for call in self._pending_calls
+            if call.call_id not in self._answered
+        ]
+        self._pending_calls = []
+        return finished
+
+    async def _cancellable(self, awaitable: Awaitable[T]) -> T:
+        """Await `awaitable` unless the turn is cancelled first (then it is cancelled too)."""
+        task = asyncio.ensure_future(awaitable)
+        cancelled = asyncio.ensure_future(self._cancel.wait())
+        try:
+            await asyncio.wait({task, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cancelled.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise TurnCancelled
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+
+    def _finish_turn(
+        self, number: int, started: float, responses: list[ResponseStats], timers: dict[str, float],
+        reason: Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"], message: str | None,
+    ) -> TurnEnded:
+        stats = TurnStats(turn=number, responses=responses, total_s=time.monotonic() - started,
+                          tool_s=timers["tool_s"], approval_wait_s=timers["approval_wait_s"],
+                          tool_calls=int(timers["tool_calls"]))
+        self.turns.append(stats)
+        self._log("turn_ended", turn=number, reason=reason, message=message, stats=stats.model_dump(mode="json"))
+        self._flush()
+        return TurnEnded(reason=reason, stats=stats, message=message)
+
+    def _log(self, kind: str, **fields: Any) -> None:
+        if self.log is not None:
+            self.log.append(kind, **fields)
+
+    def _flush(self) -> None:
+        if self.log is not None:
+            try:
+                self.log.flush(fsync=True)
+            except Exception as exc:  # a full disk must not lose the turn; the buffer is kept for later
+                self.log.append("log_warning", message=str(exc))
+
+
+def _delta_text(event: dict[str, Any]) -> str:
+    """The delta of a delta event, as text (built without validation: this is the per-token path)."""
+    delta = event.get("delta")
+    return delta if isinstance(delta, str) else ("" if delta is None else str(delta))
+
+
+def _unfinished(result: _Response) -> tuple[Literal["failed", "incomplete", "error"], str]:
+    response = result.response or {}
+    if result.status == "incomplete":
+        reason = (response.get("incomplete_details") or {}).get("reason") or "unknown"
+        return "incomplete", f"The response is incomplete ({reason})."
+    error = response.get("error") or {}
+    return "failed", f"The response failed: {error.get('message') or error.get('code') or 'no reason given'}"

@@ -1,0 +1,186 @@
+"""Scrub secrets from text before it is written to disk.
+
+Session logs hold tool output, file contents and user text, so sooner or later they hold keys
+(claude-code#86707 recovered live cloud keys from transcripts). `Redactor` removes them at write
+time. Keep the in-memory conversation unredacted: only the disk copy should lose the secrets.
+
+What is redacted:
+
+- Secret shapes specific enough to have almost no false positives:
+    - OpenAI and Anthropic keys: `sk-…`, `sk-proj-…`, `sk-ant-…` with at least 20 key
+      characters after the prefix;
+    - AWS access key ids: `AKIA` or `ASIA` followed by 16 upper-case letters or digits;
+    - GitHub tokens: `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and fine-grained `github_pat_…`;
+    - Slack tokens: `xoxa-`, `xoxb-`, `xoxp-`, `xoxr-`, `xoxs-`;
+    - Google API keys: `AIza` followed by 35 characters;
+    - PEM private keys, from `-----BEGIN … PRIVATE KEY-----` to the matching END line, or to the
+      end of the string when the block is cut off, become `[REDACTED PRIVATE KEY]`;
+    - bearer tokens: `Bearer <token>` (so also `Authorization: Bearer <token>`), with at least
+      16 token characters; the word `Bearer` (or `bearer`, `BEARER`) is kept;
+    - passwords in URLs: `scheme://user:password@host` keeps scheme, user and host.
+
+  The token shapes match only at the start of a word, so `task-manager-…` is never taken for an
+  `sk-` key. Text is often a serialised JSON line, so a JSON escape just before the token (`\\n`,
+  `\\t`, `\\u0001`) or a percent-escape (`%3D`) also counts as a word break.
+- Exact values, wherever they occur: each `known_secrets` entry and each environment value whose
+  variable name contains KEY, TOKEN, SECRET or PASSWORD (case-insensitive), both as given and in
+  JSON-escaped form. Values shorter than 8 characters (not counting surrounding whitespace) are
+  left alone: scrubbing `1` or `true` everywhere would wreck the text and protect nothing.
+
+Everything else matched becomes `[REDACTED]`. The shape patterns never cross a JSON string
+boundary. `redact_json` is for serialised JSON: it looks for exact values only in their escaped
+spellings, so a value such as `","` cannot match the punctuation between two strings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+import orjson
+
+__all__ = ["MIN_SECRET_LENGTH", "PRIVATE_KEY_REDACTED", "REDACTED", "Redactor"]
+
+REDACTED = "[REDACTED]"
+"""What a secret is replaced with."""
+
+PRIVATE_KEY_REDACTED = "[REDACTED PRIVATE KEY]"
+"""What a PEM private key block is replaced with."""
+
+MIN_SECRET_LENGTH = 8
+"""Exact values shorter than this are not scrubbed."""
+
+_SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+
+
+def _word_start(prefix_width: int) -> str:
+    """Assert that the `prefix_width` characters just matched start a word.
+
+    That is: the character before them is not a letter or digit, or they follow a JSON or
+    percent escape. Written as lookbehinds after the literal prefix, not before it, so that every
+    branch of `_SHAPES` starts with a literal and `re` can skip quickly to candidate positions.
+    """
+    back = r"[\s\S]{%d}" % prefix_width
+    return (
+        rf"(?:(?<![A-Za-z0-9]{back})|(?<=\\[nrtbf]{back})"
+        rf"|(?<=\\u[0-9A-Fa-f]{{4}}{back})|(?<=%[0-9A-Fa-f]{{2}}{back}))"
+    )
+
+
+_GAP = r"(?:[ \t]|\\t)+"
+_BEARER_TOKEN = r"[A-Za-z0-9._~+/-]{16,}=*"
+
+# Every branch starts with a literal character (see `_word_start`). A branch with a named group
+# keeps the text before the group and replaces the group; a PEM block (the only match starting
+# with "-") and the token shapes are replaced whole.
+_SHAPES = re.compile(
+    "|".join(
+        (
+            r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----"
+            r"(?:[^\"\\]|\\[\s\S])*?"  # a JSON string's characters: never an unescaped quote
+            r"(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|(?=\"|\Z))",
+            rf"Bearer{_word_start(6)}{_GAP}(?P<bearer>{_BEARER_TOKEN})",
+            rf"bearer{_word_start(6)}{_GAP}(?P<bearer_lower>{_BEARER_TOKEN})",
+            rf"BEARER{_word_start(6)}{_GAP}(?P<bearer_upper>{_BEARER_TOKEN})",
+            r"://[^:@/\s\"\\]*:(?P<password>[^@/\s\"\\]+)(?=@)",
+            rf"sk-{_word_start(3)}(?:proj-|ant-)?[A-Za-z0-9_-]{{20,}}",
+            rf"AKIA{_word_start(4)}[A-Z0-9]{{16,}}",
+            rf"ASIA{_word_start(4)}[A-Z0-9]{{16,}}",
+            rf"gh[pousr]_{_word_start(4)}[A-Za-z0-9]{{20,}}",
+            rf"github_pat_{_word_start(11)}[A-Za-z0-9_]{{20,}}",
+            rf"xox[abprs]-{_word_start(5)}[A-Za-z0-9-]{{10,}}",
+            rf"AIza{_word_start(4)}[A-Za-z0-9_-]{{35,}}",
+        )
+    )
+)
+
+
+def _replace(match: re.Match[str]) -> str:
+    secret = match.lastgroup
+    if secret is not None:
+        return match.string[match.start() : match.start(secret)] + REDACTED
+    if match.string.startswith("-", match.start()):
+        return PRIVATE_KEY_REDACTED
+    return REDACTED
+
+
+def _is_secret_name(name: str) -> bool:
+    upper = name.upper()
+    return any(word in upper for word in _SECRET_NAME_WORDS)
+
+
+def _json_spellings(value: str) -> set[str]:
+    """The value as it appears inside a JSON string, written compact or ASCII-only."""
+    spellings = {json.dumps(value)[1:-1]}
+    try:
+        spellings.add(orjson.dumps(value)[1:-1].decode())
+    except orjson.JSONEncodeError:  # lone surrogates: orjson cannot write them either
+        pass
+    return spellings
+
+
+def _longest_first(values: set[str]) -> tuple[str, ...]:
+    # So that a secret containing another is scrubbed whole.
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+class Redactor:
+    """Replaces secrets in text with `[REDACTED]`; the module docstring lists what counts.
+
+    The exact values are collected once, at construction; a redactor is immutable afterwards and
+    safe to share between logs and threads.
+
+    Args:
+        known_secrets: Values to scrub wherever they occur, such as the configured API key.
+        environ: Environment whose KEY, TOKEN, SECRET and PASSWORD variables are scrubbed by
+            value. Defaults to `os.environ` as it is now; pass `{}` to scrub none.
+    """
+
+    __slots__ = ("_json_values", "_text_values")
+
+    def __init__(self, known_secrets: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        candidates = [*known_secrets, *(value for name, value in env.items() if _is_secret_name(name))]
+        values = {
+            value for value in candidates if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH
+        }
+        json_values = set().union(*map(_json_spellings, values))
+        self._json_values = _longest_first(json_values)
+        self._text_values = _longest_first(values | json_values)
+
+    def redact(self, text: str) -> str:
+        """Return `text` with every secret replaced.
+
+        Args:
+            text: Any text, such as tool output or a user message.
+
+        Returns:
+            The redacted text; `text` itself when it holds no secret.
+        """
+        return _redact(text, self._text_values)
+
+    def redact_json(self, text: str) -> str:
+        """Return serialised JSON with every secret inside its strings replaced.
+
+        Exact values are matched only as they are spelled inside a JSON string, so the
+        punctuation between strings is never taken for a secret.
+
+        Args:
+            text: Serialised JSON, such as one session log line or one raw frame.
+
+        Returns:
+            The redacted text; `text` itself when it holds no secret.
+        """
+        return _redact(text, self._json_values)
+
+    def __repr__(self) -> str:
+        return f"Redactor(<{len(self._text_values)} exact spellings>)"
+
+
+def _redact(text: str, exact_values: tuple[str, ...]) -> str:
+    for value in exact_values:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return _SHAPES.sub(_replace, text)

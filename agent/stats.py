@@ -1,0 +1,199 @@
+"""Per-response, per-turn and per-session statistics — the numbers the side panel shows.
+
+They come from the same counters the benchmarks read (`StreamMetrics`), so what a user sees
+and what `bench/` reports cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.transport.base import StreamMetrics
+
+
+class ResponseStats(BaseModel):
+    """One model response (one request on the wire)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    response_id: str | None
+    status: str
+    """`completed`, `failed`, `incomplete`, `error` or `interrupted`."""
+    transport: str
+    connection: str
+    incremental: bool
+    """Sent only new items plus `previous_response_id`."""
+    reason: str
+    """Why it was incremental or a full resend (`new socket`, `tools changed`, …)."""
+    items_sent: int
+    bytes_sent: int
+    bytes_received: int
+    events: int
+    connect_s: float | None
+    """Time to open a connection for this request, when one was opened."""
+    created_s: float | None
+    """Send → `response.created`."""
+    first_token_s: float | None
+    """Send → first output delta (time to first token)."""
+    total_s: float | None
+    """Send → terminal event."""
+    stream_s: float | None
+    """First token → terminal event."""
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def cache_ratio(self) -> float:
+        return self.cached_tokens / self.input_tokens if self.input_tokens else 0.0
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        if not self.output_tokens or not self.stream_s:
+            return None
+        return self.output_tokens / self.stream_s
+
+    @classmethod
+    def from_metrics(
+        cls, metrics: StreamMetrics, *, response: dict[str, Any] | None, status: str, incremental: bool,
+        reason: str, items_sent: int,
+    ) -> ResponseStats:
+        """Build the stats of one finished (or failed) request from its counters and response."""
+        usage = (response or {}).get("usage") or {}
+        sent = metrics.sent_at
+
+        def since_sent(moment: float | None) -> float | None:
+            return moment - sent if moment is not None and sent is not None else None
+
+        stream_s = (
+            metrics.finished_at - metrics.first_token_at
+            if metrics.finished_at is not None and metrics.first_token_at is not None
+            else None
+        )
+        return cls(
+            response_id=(response or {}).get("id"),
+            status=status,
+            transport=metrics.transport,
+            connection=metrics.connection,
+            incremental=incremental,
+            reason=reason,
+            items_sent=items_sent,
+            bytes_sent=metrics.bytes_sent,
+            bytes_received=metrics.bytes_received,
+            events=metrics.events,
+            connect_s=metrics.connect_s,
+            created_s=since_sent(metrics.created_at),
+            first_token_s=since_sent(metrics.first_token_at),
+            total_s=since_sent(metrics.finished_at),
+            stream_s=stream_s,
+            input_tokens=int(usage.get("input_tokens") or 0),
+            cached_tokens=int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0),
+            output_tokens=int(usage.get("output_tokens") or 0),
+            reasoning_tokens=int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0),
+        )
+
+
+class TurnStats(BaseModel):
+    """One user turn: every response of it, plus tool and approval time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    turn: int
+    responses: list[ResponseStats] = Field(default_factory=list)
+    total_s: float = 0.0
+    tool_s: float = 0.0
+    approval_wait_s: float = 0.0
+    tool_calls: int = 0
+
+    @property
+    def first_token_s(self) -> float | None:
+        return self.responses[0].first_token_s if self.responses else None
+
+    @property
+    def bytes_sent(self) -> int:
+        return sum(r.bytes_sent for r in self.responses)
+
+    @property
+    def bytes_received(self) -> int:
+        return sum(r.bytes_received for r in self.responses)
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(r.input_tokens for r in self.responses)
+
+    @property
+    def cached_tokens(self) -> int:
+        return sum(r.cached_tokens for r in self.responses)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(r.output_tokens for r in self.responses)
+
+    @property
+    def cache_ratio(self) -> float:
+        return self.cached_tokens / self.input_tokens if self.input_tokens else 0.0
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        streamed = sum(r.stream_s or 0.0 for r in self.responses)
+        return self.output_tokens / streamed if streamed and self.output_tokens else None
+
+    @property
+    def incremental(self) -> str:
+        """`all`, `none` or `k/n`: how many of the turn's requests were incremental."""
+        count = sum(r.incremental for r in self.responses)
+        if count == len(self.responses):
+            return "all"
+        return "none" if count == 0 else f"{count}/{len(self.responses)}"
+
+    def summary_line(self) -> str:
+        """The one-line summary `codeassist exec` prints."""
+        ttft = f"{self.first_token_s * 1000:.0f} ms" if self.first_token_s is not None else "–"
+        rate = f"{self.tokens_per_s:.0f} tok/s" if self.tokens_per_s else "– tok/s"
+        return (
+            f"{len(self.responses)} responses · {self.tool_calls} tool calls · total {self.total_s:.2f} s · "
+            f"first token {ttft} · {rate} · input {self.input_tokens} tok ({self.cache_ratio:.0%} cached) · "
+            f"output {self.output_tokens} tok · sent {_size(self.bytes_sent)} · incremental {self.incremental}"
+        )
+
+
+class Reconnect(BaseModel):
+    """One reconnection and its cause."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: float
+    """Seconds since the session started."""
+    cause: str
+    attempt: int
+    delay_s: float
+
+
+class SessionStats(BaseModel):
+    """The connection and the session so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    transport: str
+    fallback_reason: str | None = None
+    connections: int = 0
+    socket_age_s: float = 0.0
+    max_age_s: float = 3600.0
+    reconnects: list[Reconnect] = Field(default_factory=list)
+    turns: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if count < 1024 or unit == "MB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count} B"

@@ -1,0 +1,76 @@
+"""The tools the model can call, and the registry that validates its arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, strict_schema
+from agent.tools.list_files import ListFiles
+from agent.tools.read_file import ReadFile
+
+MAX_ARGUMENT_BYTES = 1024 * 1024
+
+
+class ToolRegistry:
+    """The tools of a session, by name."""
+
+    def __init__(self, tools: Iterable[Tool[Any]]) -> None:
+        self._tools: dict[str, Tool[Any]] = {}
+        for tool in tools:
+            if tool.name in self._tools:
+                raise ValueError(f"two tools are named {tool.name!r}")
+            self._tools[tool.name] = tool
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def specs(self) -> list[dict[str, Any]]:
+        """The `tools` list of a request."""
+        return [tool.spec() for tool in self._tools.values()]
+
+    def parse(self, name: str, raw_arguments: str) -> tuple[Tool[Any], ToolArgs]:
+        """The tool and its validated arguments.
+
+        Raises:
+            ToolError: unknown tool, arguments that are not a JSON object, too large, or that do
+                not match the tool's schema (the message says what is wrong, field by field).
+        """
+        tool = self._tools.get(name)
+        if tool is None:
+            raise ToolError(f"There is no tool named '{name}'. Available: {', '.join(self._tools)}.")
+        if len(raw_arguments.encode(errors="replace")) > MAX_ARGUMENT_BYTES:
+            raise ToolError(f"The arguments for {name} are larger than {MAX_ARGUMENT_BYTES} bytes.")
+        try:
+            args = tool.Args.model_validate_json(raw_arguments or "{}")
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()[:8]
+            )
+            raise ToolError(f"Invalid arguments for {name}: {problems}.") from None
+        return tool, args
+
+
+def read_only_tools() -> list[Tool[Any]]:
+    """The tools that change nothing."""
+    return [ReadFile(), ListFiles()]
+
+
+__all__ = [
+    "Tool",
+    "ToolArgs",
+    "ToolContext",
+    "ToolError",
+    "ToolRegistry",
+    "ToolResult",
+    "read_only_tools",
+    "strict_schema",
+]

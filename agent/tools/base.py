@@ -1,0 +1,116 @@
+"""The tool contract: a pydantic `Args` model (→ strict JSON schema), a declared kind, `run`.
+
+Failures the model should hear about are `ToolError`s: their message becomes the call's output.
+Only programming errors propagate.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from agent.approvals import ApprovalRequest, ToolKind
+
+
+class ToolError(Exception):
+    """A failure reported to the model as the tool's output (not a crash)."""
+
+
+class ToolArgs(BaseModel):
+    """Base of every tool's arguments: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class ToolContext:
+    """What tools share within one agent session."""
+
+    workspace: Path
+    """The resolved workspace root; tools never touch anything outside it."""
+    read_hashes: dict[Path, str] = field(default_factory=dict)
+    """sha256 of each file's bytes when the model last read it (to refuse stale edits)."""
+    plan: list[dict[str, str]] = field(default_factory=list)
+    """The model's current plan (`update_plan`)."""
+
+    def __post_init__(self) -> None:
+        self.workspace = self.workspace.resolve()
+
+    def remember_read(self, path: Path, data: bytes) -> None:
+        self.read_hashes[path] = hashlib.sha256(data).hexdigest()
+
+
+class ToolResult(BaseModel):
+    """A finished call: the text the model receives, plus detail for the UI."""
+
+    model_config = ConfigDict(frozen=True)
+
+    output: str
+    ok: bool = True
+    display: dict[str, Any] | None = None
+
+
+ArgsT = TypeVar("ArgsT", bound=ToolArgs)
+
+
+class Tool(ABC, Generic[ArgsT]):
+    """One tool the model can call."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Args: ClassVar[type[ToolArgs]]
+    kind: ClassVar[ToolKind] = "read"
+    mutating: ClassVar[bool] = False
+    """Whether it changes anything (mutating tools go through approvals)."""
+
+    @classmethod
+    def spec(cls) -> dict[str, Any]:
+        """The `tools[]` entry: a strict function tool."""
+        return {
+            "type": "function",
+            "name": cls.name,
+            "description": cls.description,
+            "parameters": strict_schema(cls.Args),
+            "strict": True,
+        }
+
+    def approval_request(self, call_id: str, args: ArgsT, ctx: ToolContext) -> ApprovalRequest:
+        """What a person sees when this call needs consent (tools override for diffs/commands)."""
+        return ApprovalRequest(call_id=call_id, tool=self.name, kind=self.kind, summary=self.name, rule_key=self.name)
+
+    @abstractmethod
+    async def run(self, args: ArgsT, ctx: ToolContext) -> ToolResult:
+        """Do the work; raise `ToolError` for failures the model should see."""
+
+
+def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema in the strict form function calling requires.
+
+    Every property is required (optional ones are nullable instead), `additionalProperties` is
+    false on every object, and titles and defaults are dropped.
+    """
+    schema = copy.deepcopy(model.model_json_schema())
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            node = {key: inline(value) for key, value in node.items() if key not in ("title", "default")}
+            if node.get("type") == "object" or "properties" in node:
+                node["type"] = "object"
+                node.setdefault("properties", {})
+                node["required"] = list(node["properties"])
+                node["additionalProperties"] = False
+            return node
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    return inline(schema)

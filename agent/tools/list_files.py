@@ -1,0 +1,76 @@
+"""`list_files`: files under a directory, respecting `.gitignore`, bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+from pathlib import Path
+
+from pydantic import Field
+
+from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent.tools.paths import display_path, resolve_path
+
+MAX_ENTRIES = 500
+SKIPPED_DIRECTORIES = frozenset({".git", "__pycache__", "node_modules", ".venv", ".mypy_cache", ".pytest_cache"})
+
+
+class ListFilesArgs(ToolArgs):
+    path: str | None = Field(default=None, description="Directory relative to the workspace root. Default '.'.")
+    pattern: str | None = Field(
+        default=None, description="Glob matched against the relative path or the file name, e.g. '*.py'."
+    )
+
+
+async def git_files(directory: Path) -> list[str] | None:
+    """Tracked and untracked-but-not-ignored files under `directory` (None outside a git repo)."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            "git", "ls-files", "--cached", "--others", "--exclude-standard", "-z",
+            cwd=directory, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+    stdout, _ = await process.communicate()
+    if process.returncode != 0:
+        return None
+    return sorted({name for name in stdout.decode(errors="replace").split("\0") if name})
+
+
+def walk_files(directory: Path) -> list[str]:
+    """Every file under `directory`, skipping VCS and cache directories (used outside git)."""
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRECTORIES)
+        for name in sorted(files):
+            found.append((Path(root) / name).relative_to(directory).as_posix())
+    return found
+
+
+class ListFiles(Tool[ListFilesArgs]):
+    name = "list_files"
+    description = (
+        "List files under a directory of the workspace (recursively), skipping what .gitignore "
+        "ignores. Optionally filter with a glob pattern."
+    )
+    Args = ListFilesArgs
+
+    async def run(self, args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
+        directory = resolve_path(ctx, args.path or ".")
+        shown = display_path(ctx, directory)
+        if not directory.is_dir():
+            raise ToolError(f"'{shown}' is not a directory.")
+        names = await git_files(directory)
+        if names is None:
+            names = await asyncio.to_thread(walk_files, directory)
+        if args.pattern:
+            names = [n for n in names if fnmatch.fnmatch(n, args.pattern) or fnmatch.fnmatch(n.rsplit("/", 1)[-1], args.pattern)]
+        prefix = "" if shown == "." else shown + "/"
+        listed = [prefix + name for name in names[:MAX_ENTRIES]]
+        if not listed:
+            return ToolResult(output=f"No files under '{shown}'" + (f" match '{args.pattern}'." if args.pattern else "."))
+        if len(names) > MAX_ENTRIES:
+            listed.append(f"[… {len(names) - MAX_ENTRIES} more files; narrow with path or pattern]")
+        return ToolResult(output="\n".join(listed), display={"count": len(names)})

@@ -1,0 +1,49 @@
+"""Workspace containment: every path a tool touches is resolved and checked here.
+
+Paths are resolved with symlinks followed and compared by path components
+(`Path.is_relative_to`), never by string prefix, so `..`, absolute paths elsewhere, a sibling
+directory whose name starts like the workspace's, and symlinks pointing out are all refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.tools.base import ToolContext, ToolError
+
+PROTECTED_DIRECTORIES = (".git",)
+"""Inside the workspace but never writable by tools (even when they do not exist yet)."""
+
+
+def resolve_path(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path:
+    """The resolved absolute path of `raw` (relative to the workspace), if it stays inside.
+
+    A path that does not exist yet is resolved through its nearest existing parent.
+
+    Raises:
+        ToolError: empty path, NUL byte, outside the workspace, or (for writes) protected.
+    """
+    if not raw or not raw.strip():
+        raise ToolError("The path is empty.")
+    if "\x00" in raw:
+        raise ToolError("The path contains a NUL byte.")
+    candidate = Path(raw).expanduser()
+    if not candidate.is_absolute():
+        candidate = ctx.workspace / candidate
+    resolved = candidate.resolve(strict=False)
+    if not resolved.is_relative_to(ctx.workspace):
+        raise ToolError(f"'{raw}' is outside the workspace ({ctx.workspace}); only files inside it can be used.")
+    if for_write:
+        relative = resolved.relative_to(ctx.workspace)
+        if relative.parts and relative.parts[0] in PROTECTED_DIRECTORIES:
+            raise ToolError(f"'{raw}' is inside {relative.parts[0]}/, which tools may not change.")
+    return resolved
+
+
+def display_path(ctx: ToolContext, path: Path) -> str:
+    """The workspace-relative form of a resolved path, for outputs and approvals."""
+    try:
+        relative = path.relative_to(ctx.workspace)
+    except ValueError:
+        return str(path)
+    return relative.as_posix() or "."

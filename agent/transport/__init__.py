@@ -1,0 +1,37 @@
+"""Transports to a Responses endpoint: one persistent WebSocket, or HTTP/SSE as the fallback.
+
+Both stream the same event dicts (decoded, not validated) and raise the same `TransportError`
+subclasses; `agent.model_client.ModelClient` puts the failure policy on top.
+"""
+
+from agent.transport.base import (
+    AuthenticationFailed,
+    FrameTooLarge,
+    ProtocolViolation,
+    RateLimited,
+    StreamMetrics,
+    StreamStalled,
+    Transport,
+    TransportAborted,
+    TransportError,
+    StreamInterrupted,
+    WebSocketUnsupported,
+)
+from agent.transport.http import ResponsesHTTP
+from agent.transport.websocket import ResponsesSocket
+
+__all__ = [
+    "AuthenticationFailed",
+    "FrameTooLarge",
+    "ProtocolViolation",
+    "RateLimited",
+    "ResponsesHTTP",
+    "ResponsesSocket",
+    "StreamInterrupted",
+    "StreamMetrics",
+    "StreamStalled",
+    "Transport",
+    "TransportAborted",
+    "TransportError",
+    "WebSocketUnsupported",
+]

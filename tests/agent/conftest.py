@@ -1,0 +1,46 @@
+"""Fixtures for the agent core: temp git repositories and settings aimed at a loopback server."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agent.config import Settings
+
+
+def make_repo(root: Path, files: dict[str, str]) -> Path:
+    """A real git repository with `files` committed."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    run = {"cwd": root, "check": True, "capture_output": True}
+    subprocess.run(["git", "init", "-q", "-b", "main"], **run)
+    subprocess.run(["git", "add", "-A"], **run)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"], **run
+    )
+    return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo", {"a.py": "print('hello')\n", "pkg/b.py": "X = 1\n", "AGENTS.md": "Use tabs.\n"})
+
+
+def settings_for(server, **overrides: object) -> Settings:
+    """Settings for a session against `server`, with fast timeouts for tests."""
+    values: dict[str, object] = {
+        "base_url": server.address.base_url,
+        "model": "scripted-test",
+        "api_key": "sk-test-abcdefghijklmnopqrstuvwxyz012345",
+        "warmup": False,
+        "idle_timeout_s": 5.0,
+        "open_timeout_s": 5.0,
+        "reasoning_effort": None,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,83 @@
+"""`codeassist exec` as a real subprocess against a real server, in a temp git repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.events import AGENT_EVENT_ADAPTER
+from tests.agent.conftest import make_repo
+
+CODEASSIST = str(Path(sys.executable).with_name("codeassist"))
+KEY = "sk-exec-0123456789abcdefghijklmnop"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "work", {"a.py": "print('hello')\n"})
+
+
+def run_exec(workspace: Path, tmp_path: Path, *args: str, key: str | None = KEY, **env: str):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEASSIST_"))}
+    environ.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"), **env})
+    if key:
+        environ["OPENAI_API_KEY"] = key
+    return subprocess.run([CODEASSIST, "exec", *args], cwd=workspace, env=environ, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_exec_prints_the_answer_and_a_stats_line(server, workspace, tmp_path):
+    result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url)
+    assert result.returncode == 0, result.stderr
+    assert "Let me check the file." in result.stdout and "The file says hello." in result.stdout
+    assert "→ read_file" in result.stderr
+    assert "[completed]" in result.stderr and "cached" in result.stderr
+    saved = Path(result.stderr.split("session saved: ", 1)[1].strip())
+    assert saved.is_relative_to(tmp_path / "data" / "codeassist" / "sessions")
+    assert KEY not in saved.read_text()
+    bodies = [entry.body for entry in server.state.received]
+    assert bodies[0]["generate"] is False, "the session starts with a warm-up"
+    assert bodies[1]["previous_response_id"].startswith("resp_") and len(bodies[1]["input"]) == 1
+
+
+def test_exec_json_prints_one_agent_event_per_line(server, workspace, tmp_path):
+    result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--json")
+    assert result.returncode == 0, result.stderr
+    events = [AGENT_EVENT_ADAPTER.validate_json(line) for line in result.stdout.splitlines()]
+    assert events[0].type == "turn_started" and events[-1].type == "turn_ended"
+    assert events[-1].reason == "completed"
+    assert {"tool_finished", "response_finished", "text_delta"} <= {e.type for e in events}
+
+
+def test_exec_without_a_key_for_the_default_endpoint_names_the_options(workspace, tmp_path):
+    result = run_exec(workspace, tmp_path, "hi", key=None)
+    assert result.returncode == 2
+    for hint in ("OPENAI_API_KEY", "--base-url", "codeassist demo"):
+        assert hint in result.stderr
+
+
+def test_exec_reports_a_refused_key_clearly(start_server, workspace, tmp_path):
+    server = start_server(api_key="sk-the-right-one-000000000000")
+    result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--no-warmup")
+    assert result.returncode == 1
+    assert "401" in result.stderr and "API key" in result.stderr
+
+
+def test_exec_over_http_completes_the_turn(server, workspace, tmp_path):
+    result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url,
+                      "--transport", "http", "--no-log")
+    assert result.returncode == 0, result.stderr
+    assert all(entry.transport == "http" for entry in server.state.received)
+    assert "session saved" not in result.stderr
+
+
+def test_exec_step_limit_exits_3(server, workspace, tmp_path):
+    result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url,
+                      "--max-steps", "1", "--no-log")
+    assert result.returncode == 3
+    assert "step limit" in result.stderr

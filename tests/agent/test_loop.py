@@ -1,0 +1,314 @@
+"""The agent loop end to end: a real server, a real temp git repository, real tools."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from agent.approvals import ApprovalRequest, Decision, deny_all
+from agent.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Reconnecting,
+    ResponseStarted,
+    TextDelta,
+    ToolCallReady,
+    ToolFinished,
+    TurnEnded,
+)
+from agent.session import open_session
+from agent.tools import ToolArgs, ToolContext, ToolResult, read_only_tools
+from agent.tools.base import Tool
+from agent.tools.paths import resolve_path
+from server.faults import Fault
+from server.scenario import Scenario
+from tests.agent.conftest import settings_for
+
+
+class TouchArgs(ToolArgs):
+    path: str = Field(description="File to create")
+
+
+class TouchFile(Tool[TouchArgs]):
+    """A small mutating tool: creates an empty file."""
+
+    name = "touch_file"
+    description = "Create an empty file."
+    Args = TouchArgs
+    kind = "edit"
+    mutating = True
+
+    async def run(self, args: TouchArgs, ctx: ToolContext) -> ToolResult:
+        resolve_path(ctx, args.path, for_write=True).touch()
+        return ToolResult(output=f"created {args.path}")
+
+
+class SleepArgs(ToolArgs):
+    seconds: int = Field(description="How long")
+
+
+class SleepTool(Tool[SleepArgs]):
+    """Runs a real `sleep` subprocess and kills it when cancelled."""
+
+    name = "sleep"
+    description = "Sleep."
+    Args = SleepArgs
+    pids: list[int] = []
+
+    async def run(self, args: SleepArgs, ctx: ToolContext) -> ToolResult:
+        process = await asyncio.create_subprocess_exec("sleep", str(args.seconds))
+        SleepTool.pids.append(process.pid)
+        try:
+            await process.wait()
+        except asyncio.CancelledError:
+            process.kill()
+            await process.wait()
+            raise
+        return ToolResult(output="slept")
+
+
+def call(name: str, call_id: str, **arguments: Any) -> dict[str, Any]:
+    return {"type": "function_call", "name": name, "call_id": call_id, "arguments": arguments}
+
+
+def scenario(*turns: dict[str, Any], **extra: Any) -> Scenario:
+    return Scenario.model_validate({"name": "loop", "turns": list(turns), **extra})
+
+
+TWO_CALLS = scenario(
+    {"output": [{"type": "message", "text": "Looking."}, call("list_files", "c_list"), call("read_file", "c_read", path="a.py")]},
+    {"expect": [{"type": "function_call_output", "call_id": "c_list", "contains": "pkg/b.py"},
+                {"type": "function_call_output", "call_id": "c_read", "contains": "print('hello')"}],
+     "output": [{"type": "message", "text": "Done."}]},
+    {"output": [{"type": "message", "text": "Again."}]},
+)
+
+
+async def run_turn(agent, prompt: str) -> list:
+    return [event async for event in agent.run_turn(prompt)]
+
+
+def requests(server) -> list[dict]:
+    return [entry.body for entry in server.state.received if entry.body is not None]
+
+
+def session(server, repo: Path, tmp_path: Path, *, tools=None, decide=deny_all, **settings):
+    return open_session(settings_for(server, **settings), cwd=repo, decide=decide, tools=tools,
+                        log_root=tmp_path / "sessions")
+
+
+async def test_a_multi_step_tool_task_sends_increments_after_the_first_request(start_server, repo, tmp_path):
+    server = start_server(TWO_CALLS)
+    handle = session(server, repo, tmp_path)
+    events = await run_turn(handle.agent, "look around")
+    ended = events[-1]
+    assert isinstance(ended, TurnEnded) and ended.reason == "completed"
+    finished = [e for e in events if isinstance(e, ToolFinished)]
+    assert [(e.call_id, e.status) for e in finished] == [("c_list", "ok"), ("c_read", "ok")]
+    assert "a.py" in finished[0].output and "print('hello')" in finished[1].output
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Looking.Done."
+    first, second = requests(server)
+    assert "previous_response_id" not in first
+    assert second["previous_response_id"] and [item["type"] for item in second["input"]] == [
+        "function_call_output", "function_call_output"]
+    assert first["tools"] == second["tools"] and first["instructions"] == second["instructions"]
+    assert "Use tabs." in first["instructions"], "AGENTS.md is part of the instructions"
+    started = [e for e in events if isinstance(e, ResponseStarted)]
+    assert [(e.incremental, e.reason) for e in started] == [(False, "first request"), (True, "incremental")]
+    assert ended.stats.tool_calls == 2 and len(ended.stats.responses) == 2
+    assert ended.stats.responses[1].cached_tokens > 0
+    await handle.close()
+
+
+async def test_warm_up_lets_the_first_turn_chain(start_server, repo, tmp_path):
+    server = start_server(TWO_CALLS)
+    handle = session(server, repo, tmp_path, warmup=True)
+    assert (await handle.agent.warm_up()) is not None
+    await run_turn(handle.agent, "look around")
+    warm, first, _ = requests(server)
+    assert warm["generate"] is False and warm["tools"] and warm["input"] == []
+    assert first["previous_response_id"] and len(first["input"]) == 1
+    await handle.close()
+
+
+async def test_a_drop_mid_stream_runs_no_tool_and_the_turn_completes_after_reconnect(start_server, repo, tmp_path):
+    server = start_server(TWO_CALLS)
+    server.state.faults.add(Fault(kind="close", turn=0, after_events=12))
+    handle = session(server, repo, tmp_path)
+    events = await run_turn(handle.agent, "look around")
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("ToolCallReady") < kinds.index("Reconnecting") < kinds.index("ToolFinished")
+    assert [e.call_id for e in events if isinstance(e, ToolFinished)] == ["c_list", "c_read"]
+    assert events[-1].reason == "completed"
+    dropped, resent, follow = requests(server)
+    assert "previous_response_id" not in resent and resent["input"] == dropped["input"]
+    assert follow["previous_response_id"]
+    await handle.close()
+
+
+async def test_every_call_gets_exactly_one_output_even_when_invalid(start_server, repo, tmp_path):
+    server = start_server(scenario(
+        {"output": [call("read_file", "c1", path="a.py", extra=1), call("no_such_tool", "c2"),
+                    call("read_file", "c3", path="../../etc/passwd"), call("read_file", "c4", path="a.py")]},
+        {"output": [{"type": "message", "text": "ok"}]},
+    ))
+    handle = session(server, repo, tmp_path)
+    events = await run_turn(handle.agent, "go")
+    finished = {e.call_id: e for e in events if isinstance(e, ToolFinished)}
+    assert [finished[c].status for c in ("c1", "c2", "c3", "c4")] == ["invalid", "invalid", "error", "ok"]
+    assert "extra" in finished["c1"].output and "no tool named" in finished["c2"].output
+    assert "outside the workspace" in finished["c3"].output
+    outputs = [item["call_id"] for item in requests(server)[1]["input"]]
+    assert outputs == ["c1", "c2", "c3", "c4"]
+    await handle.close()
+
+
+async def test_non_interactive_ask_denies_and_the_model_hears_why(start_server, repo, tmp_path):
+    server = start_server(scenario(
+        {"output": [call("touch_file", "c1", path="new.txt")]},
+        {"expect": [{"type": "function_call_output", "call_id": "c1", "contains": "denied"}],
+         "output": [{"type": "message", "text": "ok"}]},
+    ))
+    handle = session(server, repo, tmp_path, tools=[*read_only_tools(), TouchFile()])
+    events = await run_turn(handle.agent, "make a file")
+    assert not (repo / "new.txt").exists()
+    decided = [e for e in events if isinstance(e, ApprovalDecided)]
+    assert decided[0].decision == "deny" and decided[0].rule == "policy:non-interactive"
+    assert events[-1].reason == "completed"
+    await handle.close()
+
+
+async def test_approve_always_is_remembered_for_the_session(start_server, repo, tmp_path):
+    server = start_server(scenario(
+        {"output": [call("touch_file", "c1", path="one.txt")]},
+        {"output": [call("touch_file", "c2", path="two.txt")]},
+        {"output": [{"type": "message", "text": "ok"}]},
+    ))
+    asked: list[ApprovalRequest] = []
+
+    async def decide(request: ApprovalRequest) -> Decision:
+        asked.append(request)
+        return Decision(kind="approve_always")
+
+    handle = session(server, repo, tmp_path, tools=[TouchFile()], decide=decide)
+    events = await run_turn(handle.agent, "make files")
+    assert (repo / "one.txt").exists() and (repo / "two.txt").exists()
+    assert len(asked) == 1
+    assert [e.rule for e in events if isinstance(e, ApprovalDecided)] == ["user", "rule:touch_file"]
+    assert len([e for e in events if isinstance(e, ApprovalRequested)]) == 1
+    await handle.close()
+
+
+async def test_read_only_policy_refuses_mutating_tools(start_server, repo, tmp_path):
+    server = start_server(scenario({"output": [call("touch_file", "c1", path="x.txt")]},
+                                   {"output": [{"type": "message", "text": "ok"}]}))
+    handle = session(server, repo, tmp_path, tools=[TouchFile()], approval="read-only")
+    events = await run_turn(handle.agent, "go")
+    [finished] = [e for e in events if isinstance(e, ToolFinished)]
+    assert finished.status == "denied" and "read-only" in finished.output
+    assert not (repo / "x.txt").exists()
+    await handle.close()
+
+
+async def test_step_limit_ends_the_turn_with_every_call_answered(start_server, repo, tmp_path):
+    server = start_server(TWO_CALLS)
+    handle = session(server, repo, tmp_path, max_steps=1)
+    events = await run_turn(handle.agent, "look around")
+    assert events[-1].reason == "step_limit"
+    events = await run_turn(handle.agent, "continue")
+    assert events[-1].reason == "completed"
+    await handle.close()
+
+
+async def test_cancel_mid_stream_abandons_the_response_and_the_next_turn_resends(start_server, repo, tmp_path):
+    long_text = " ".join(f"word{i}" for i in range(200))
+    server = start_server(scenario({"output": [{"type": "message", "text": long_text}]},
+                                   {"output": [{"type": "message", "text": "fresh"}]}, tokens_per_second=100))
+    handle = session(server, repo, tmp_path)
+    agent = handle.agent
+    events = []
+    async for event in agent.run_turn("talk"):
+        events.append(event)
+        if isinstance(event, TextDelta) and len(events) > 5:
+            await agent.cancel()
+    assert events[-1].reason == "cancelled"
+    events = await run_turn(agent, "again")
+    assert events[-1].reason == "completed"
+    started = [e for e in events if isinstance(e, ResponseStarted)]
+    assert started[0].incremental is False
+    body = requests(server)[-1]
+    assert "previous_response_id" not in body
+    assert [item.get("role") for item in body["input"]] == ["user", "user"]
+    assert agent.client.websocket.generation == 2
+    await handle.close()
+
+
+async def test_cancel_mid_tool_kills_it_and_records_an_aborted_output(start_server, repo, tmp_path):
+    server = start_server(scenario(
+        {"output": [call("sleep", "c_sleep", seconds=30), call("read_file", "c_read", path="a.py")]},
+        {"expect": [{"type": "function_call_output", "call_id": "c_sleep", "contains": "aborted"},
+                    {"type": "function_call_output", "call_id": "c_read", "contains": "aborted"}],
+         "output": [{"type": "message", "text": "understood"}]},
+    ))
+    handle = session(server, repo, tmp_path, tools=[*read_only_tools(), SleepTool()])
+    agent = handle.agent
+    events = []
+    async for event in agent.run_turn("sleep"):
+        events.append(event)
+        if isinstance(event, ToolCallReady) and event.call_id == "c_read":
+            asyncio.get_running_loop().call_later(0.3, lambda: asyncio.ensure_future(agent.cancel()))
+    assert events[-1].reason == "cancelled"
+    finished = {e.call_id: e.status for e in events if isinstance(e, ToolFinished)}
+    assert finished == {"c_sleep": "aborted", "c_read": "aborted"}
+    pid = SleepTool.pids[-1]
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    events = await run_turn(agent, "what happened?")
+    assert events[-1].reason == "completed"
+    await handle.close()
+
+
+async def test_a_failed_response_ends_the_turn_with_its_message(start_server, repo, tmp_path):
+    server = start_server(scenario({"fail": {"code": "context_length_exceeded", "message": "Too long."}}))
+    handle = session(server, repo, tmp_path)
+    events = await run_turn(handle.agent, "go")
+    assert events[-1].reason == "failed" and "Too long." in events[-1].message
+    await handle.close()
+
+
+async def test_the_session_log_records_frames_tools_and_stats_without_secrets(start_server, repo, tmp_path):
+    from agent.session_log import load_session
+
+    server = start_server(TWO_CALLS)
+    secret = "sk-test-abcdefghijklmnopqrstuvwxyz012345"
+    (repo / "a.py").write_text(f"KEY = '{secret}'\n")
+    handle = session(server, repo, tmp_path)
+    await run_turn(handle.agent, "look around")
+    path = handle.log.path
+    await handle.close()
+    assert secret not in path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    loaded = load_session(path)
+    assert loaded.header["model"] == "scripted-test" and loaded.header["git_head"]
+    kinds = [record["type"] for record in loaded.records]
+    assert kinds.count("tool_intent") == kinds.count("tool_result") == 2
+    frames = [r for r in loaded.records if r["type"] == "frame"]
+    assert [f["dir"] for f in frames].count("sent") == 2
+    assert frames[0]["data"]["type"] == "response.create"
+    assert "turn_ended" in kinds and "response_stats" in kinds
+    assert loaded.interrupted_calls == []
+
+
+async def test_exec_style_http_transport_completes_the_same_task(start_server, repo, tmp_path):
+    server = start_server(TWO_CALLS)
+    handle = session(server, repo, tmp_path, transport="http")
+    events = await run_turn(handle.agent, "look around")
+    assert events[-1].reason == "completed"
+    assert [e.reason for e in events if isinstance(e, ResponseStarted)] == ["first request", "HTTP without store"]
+    assert all(entry.transport == "http" for entry in server.state.received)
+    await handle.close()

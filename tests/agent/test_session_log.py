@@ -1,0 +1,658 @@
+"""Append-only JSONL session log (`agent.session_log`): writing, crash recovery, loading, listing."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from agent import session_log
+from agent.redact import PRIVATE_KEY_REDACTED, REDACTED, Redactor
+from agent.session_log import (
+    SESSION_FORMAT_VERSION,
+    SessionLog,
+    SessionLogError,
+    list_sessions,
+    load_session,
+    sessions_root,
+)
+from tests.agent.test_redact import SEPARATORS, known_secret_values, shaped_secrets, surrounding_text
+
+HEADER = {"cwd": "/work/project", "git_head": "4705500", "model": "gpt-test", "version": "0.1.0"}
+
+
+def new_log(root: Path, redactor: Redactor | None = None, *, header: Any = HEADER, **kwargs: Any) -> SessionLog:
+    return SessionLog.create(root=root, header=header, redactor=redactor or Redactor(environ={}), **kwargs)
+
+
+def lines_of(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[SessionLog]:
+    with new_log(tmp_path / "sessions") as log:
+        yield log
+
+
+# Creating
+
+
+def test_session_file_is_0600_and_every_directory_created_is_0700(tmp_path: Path) -> None:
+    root = tmp_path / "data" / "codeassist" / "sessions"
+
+    with new_log(root) as log:
+        pass
+
+    assert mode(log.path) == 0o600
+    for directory in (tmp_path / "data", tmp_path / "data" / "codeassist", root, log.path.parent):
+        assert mode(directory) == 0o700, directory
+
+
+def test_existing_root_is_tightened_to_0700(tmp_path: Path) -> None:
+    root = tmp_path / "sessions"
+    root.mkdir(mode=0o755)
+    os.chmod(root, 0o755)
+
+    with new_log(root):
+        pass
+
+    assert mode(root) == 0o700
+
+
+def test_header_is_the_first_line_and_names_the_session(log: SessionLog) -> None:
+    header = lines_of(log.path)[0]
+
+    assert list(header)[:5] == ["type", "v", "seq", "t", "wall"]
+    assert header["type"] == "session_meta"
+    assert header["v"] == SESSION_FORMAT_VERSION
+    assert header["seq"] == 0
+    assert isinstance(header["t"], float)
+    assert datetime.fromisoformat(header["wall"]).tzinfo is not None
+    assert header["id"] == log.id
+    assert {key: header[key] for key in HEADER} == HEADER
+
+
+def test_default_id_is_timestamp_plus_hex_and_file_sits_in_a_date_directory(log: SessionLog) -> None:
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", log.id)
+    assert log.path.name == f"{log.id}.jsonl"
+    assert log.path.parent.name == f"{log.id[:4]}-{log.id[4:6]}-{log.id[6:8]}"
+
+
+def test_explicit_session_id_or_header_id_is_used(tmp_path: Path) -> None:
+    with new_log(tmp_path, session_id="chosen-id") as by_argument:
+        pass
+    with new_log(tmp_path, header={**HEADER, "id": "from-header"}) as by_header:
+        pass
+
+    assert by_argument.path.name == "chosen-id.jsonl"
+    assert lines_of(by_argument.path)[0]["id"] == "chosen-id"
+    assert by_header.id == "from-header"
+
+
+@pytest.mark.parametrize("bad_id", ["../escape", "a/b", ".hidden", ""])
+def test_session_id_that_is_not_a_plain_file_name_is_rejected(tmp_path: Path, bad_id: str) -> None:
+    with pytest.raises(ValueError, match="invalid session id"):
+        new_log(tmp_path, session_id=bad_id)
+
+
+def test_creating_an_existing_session_id_fails_without_touching_it(tmp_path: Path) -> None:
+    with new_log(tmp_path, session_id="same") as first:
+        first.append("user_message", text="keep me")
+    before = first.path.read_bytes()
+
+    with pytest.raises(SessionLogError, match="already exists"):
+        new_log(tmp_path, session_id="same")
+
+    assert first.path.read_bytes() == before
+
+
+def test_reserved_header_and_record_keys_are_rejected(tmp_path: Path, log: SessionLog) -> None:
+    with pytest.raises(ValueError, match="wall"):
+        new_log(tmp_path / "other", header={"wall": "yesterday"})
+    with pytest.raises(ValueError, match="seq"):
+        log.append("user_message", seq=7)
+
+
+def test_sessions_root_follows_xdg_data_home() -> None:
+    assert sessions_root({"XDG_DATA_HOME": "/xdg", "HOME": "/home/u"}) == Path("/xdg/codeassist/sessions")
+    assert sessions_root({"HOME": "/home/u"}) == Path("/home/u/.local/share/codeassist/sessions")
+    assert sessions_root({"XDG_DATA_HOME": "relative", "HOME": "/home/u"}) == Path(
+        "/home/u/.local/share/codeassist/sessions"
+    )
+
+
+# Writing
+
+
+def test_records_round_trip_with_increasing_seq(log: SessionLog) -> None:
+    log.append("user_message", text="fix the bug", attachments=["a.py"])
+    log.append("tool_intent", call_id="call_1", name="read_file", args={"path": "a.py"})
+    log.append("tool_result", call_id="call_1", output="print('hi')\n", ok=True)
+    log.append("turn_ended")
+    log.flush()
+
+    loaded = load_session(log.path)
+
+    assert [record["seq"] for record in loaded.records] == [1, 2, 3, 4]
+    assert all(list(record)[:4] == ["v", "seq", "t", "type"] for record in loaded.records)
+    assert [record["type"] for record in loaded.records] == ["user_message", "tool_intent", "tool_result", "turn_ended"]
+    assert loaded.records[1]["args"] == {"path": "a.py"}
+    assert loaded.records[2]["output"] == "print('hi')\n"
+    assert loaded.warnings == []
+    assert loaded.header == lines_of(log.path)[0]
+
+
+def test_raw_frame_is_stored_verbatim_under_data(log: SessionLog) -> None:
+    raw = b'{"type":"response.output_text.delta","delta":"h\\u00e9llo","sequence_number":3}'
+
+    log.append_raw_frame("received", raw, t=12.5, connection="ws-1")
+    log.append_raw_frame("sent", raw.decode(), t=12.75)
+    log.flush()
+
+    lines = log.path.read_bytes().splitlines()
+    assert lines[1] == b'{"v":1,"seq":1,"t":12.5,"type":"frame","dir":"received","conn":"ws-1","data":' + raw + b"}"
+    received, sent = load_session(log.path).records
+    assert received["data"] == {"type": "response.output_text.delta", "delta": "héllo", "sequence_number": 3}
+    assert sent["dir"] == "sent" and "conn" not in sent and sent["data"] == received["data"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (b"\xff\xfe{not utf-8", "\\xff\\xfe{not utf-8"),
+        ("plain text, not JSON", "plain text, not JSON"),
+        (b'{"type":"response.created","resp', '{"type":"response.created","resp'),
+        ("", ""),
+    ],
+)
+def test_raw_frame_that_is_not_json_is_stored_as_data_text(log: SessionLog, raw: bytes | str, text: str) -> None:
+    log.append_raw_frame("received", raw, t=1.0)
+    log.flush()
+
+    loaded = load_session(log.path)
+
+    assert loaded.warnings == []
+    assert loaded.records[0]["data_text"] == text
+    assert "data" not in loaded.records[0]
+
+
+def test_raw_frame_with_newlines_between_tokens_stays_on_one_line(log: SessionLog) -> None:
+    log.append_raw_frame("received", json.dumps({"type": "x", "text": "a\nb"}, indent=2), t=1.0)
+    log.flush()
+
+    assert log.path.read_bytes().count(b"\n") == 2
+    assert load_session(log.path).records[0]["data"] == {"type": "x", "text": "a\nb"}
+
+
+def test_lone_surrogates_are_escaped_rather_than_refused(log: SessionLog) -> None:
+    log.append("tool_result", call_id="c", output="bad name \udcff")
+    log.append_raw_frame("received", '{"delta":"\udcff"}', t=1.0)
+    log.flush()
+
+    loaded = load_session(log.path)
+
+    assert loaded.warnings == []
+    assert loaded.records[0]["output"] == "bad name \\udcff"
+    assert "\\udcff" in loaded.records[1]["data_text"]
+
+
+def test_nothing_reaches_disk_before_flush(log: SessionLog) -> None:
+    header_only = log.path.read_bytes()
+
+    log.append("user_message", text="hello")
+    log.append_raw_frame("received", b'{"type":"x"}', t=1.0)
+
+    assert log.path.read_bytes() == header_only
+    log.flush()
+    assert len(log.path.read_bytes().splitlines()) == 3
+
+
+def test_flush_writes_the_whole_buffer_with_one_write(monkeypatch: pytest.MonkeyPatch, log: SessionLog) -> None:
+    for index in range(50):
+        log.append("delta", index=index)
+    calls: list[int] = []
+    real_write = os.write
+
+    def counting_write(fd: int, data: Any) -> int:
+        calls.append(fd)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(session_log.os, "write", counting_write)
+    log.flush()
+    monkeypatch.undo()
+
+    assert len(calls) == 1
+    assert len(load_session(log.path).records) == 50
+
+
+def test_flush_with_fsync_syncs_the_session_file(monkeypatch: pytest.MonkeyPatch, log: SessionLog) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    monkeypatch.setattr(session_log.os, "fsync", recording_fsync)
+    log.append("turn_ended")
+    log.flush()
+    assert synced == []
+    log.flush(fsync=True)
+
+    assert synced == [os.stat(log.path).st_ino]
+    assert load_session(log.path).records[0]["type"] == "turn_ended"
+
+
+def test_writing_after_close_raises_a_clear_error(tmp_path: Path) -> None:
+    log = new_log(tmp_path)
+    log.append("user_message", text="kept")
+    log.close()
+    log.close()  # closing twice is harmless
+
+    with pytest.raises(SessionLogError, match="is closed"):
+        log.append("user_message", text="lost")
+    with pytest.raises(SessionLogError, match="is closed"):
+        log.append_raw_frame("received", b"{}", t=0.0)
+    with pytest.raises(SessionLogError, match="is closed"):
+        log.flush()
+    assert [record["text"] for record in load_session(log.path).records] == ["kept"]
+
+
+def test_unknown_frame_direction_is_rejected(log: SessionLog) -> None:
+    with pytest.raises(ValueError, match="direction"):
+        log.append_raw_frame("inbound", b"{}", t=0.0)  # type: ignore[arg-type]
+
+
+def test_disk_full_raises_and_keeps_records_for_the_next_flush(
+    monkeypatch: pytest.MonkeyPatch, log: SessionLog
+) -> None:
+    log.append("user_message", text="first")
+    log.flush()
+    log.append("user_message", text="second")
+    log.append_raw_frame("received", b'{"type":"x"}', t=1.0)
+
+    def disk_full(fd: int, data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(session_log.os, "write", disk_full)
+    with pytest.raises(SessionLogError, match="disk is full"):
+        log.flush()
+    monkeypatch.undo()
+    log.flush()
+
+    records = load_session(log.path).records
+    assert [record["seq"] for record in records] == [1, 2, 3]
+    assert [record.get("text") for record in records] == ["first", "second", None]
+
+
+def test_disk_full_after_a_partial_write_loses_and_repeats_nothing(
+    monkeypatch: pytest.MonkeyPatch, log: SessionLog
+) -> None:
+    for index in range(10):
+        log.append("delta", index=index)
+    real_write = os.write
+    calls = 0
+
+    def half_then_full(fd: int, data: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(session_log.os, "write", half_then_full)
+    with pytest.raises(SessionLogError):
+        log.flush()
+    monkeypatch.undo()
+    log.flush()
+
+    loaded = load_session(log.path)
+    assert [record["index"] for record in loaded.records] == list(range(10))
+    assert loaded.warnings == []
+
+
+def test_failed_close_keeps_the_log_open_for_a_retry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    log = new_log(tmp_path)
+    log.append("turn_ended")
+
+    def disk_full(fd: int, data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(session_log.os, "write", disk_full)
+    with pytest.raises(SessionLogError):
+        log.close()
+    monkeypatch.undo()
+    log.close()
+
+    assert [record["type"] for record in load_session(log.path).records] == ["turn_ended"]
+
+
+def test_secret_that_looks_like_json_punctuation_never_corrupts_a_record(tmp_path: Path) -> None:
+    awkward = '","text":"'
+    with new_log(tmp_path, Redactor([awkward], environ={})) as log:
+        log.append("user_message", a="x", text="y", note=f"contains {awkward}")
+        log.append_raw_frame("received", b'{"a":"x","text":"y"}', t=1.0)
+
+    loaded = load_session(log.path)
+
+    assert loaded.warnings == []
+    assert loaded.records[0]["text"] == "y"
+    assert loaded.records[0]["note"] == f"contains {REDACTED}"
+    assert loaded.records[1]["data"] == {"a": "x", "text": "y"}
+
+
+def test_scrub_that_would_split_a_json_escape_falls_back_to_redacting_field_by_field(tmp_path: Path) -> None:
+    secret = "\\nsecret1"  # backslash, n, "secret1": JSON-escaped it starts with two backslashes
+    with new_log(tmp_path, Redactor([secret], environ={})) as log:
+        log.append("tool_result", output="\\\nsecret1", other=f"<{secret}>")  # backslash, newline, ...
+        log.append_raw_frame("received", orjson.dumps({"delta": "\\\nsecret1"}), t=1.0)
+
+    loaded = load_session(log.path)
+
+    assert loaded.warnings == []
+    assert loaded.records[0]["output"] == "\\\nsecret1"
+    assert loaded.records[0]["other"] == f"<{REDACTED}>"
+    assert "data_text" in loaded.records[1]
+
+
+# Loading
+
+
+def write_session(path: Path, *lines: dict[str, Any] | bytes, end: bytes = b"\n") -> Path:
+    encoded = [line if isinstance(line, bytes) else orjson.dumps(line) for line in lines]
+    path.write_bytes(b"\n".join(encoded) + end)
+    return path
+
+
+META = {"type": "session_meta", "v": 1, "seq": 0, "t": 0.0, "wall": "2025-01-01T10:00:00+00:00", "id": "s"}
+
+
+def test_newer_major_version_is_refused_with_an_upgrade_message(tmp_path: Path) -> None:
+    path = write_session(tmp_path / "s.jsonl", {**META, "v": SESSION_FORMAT_VERSION + 1})
+
+    with pytest.raises(SessionLogError, match=rf"format v{SESSION_FORMAT_VERSION + 1}.*[Uu]pgrade codeassist"):
+        load_session(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"hello world\n", b'{"type":"message","v":1}\n', b"[1,2]\n", b'{"type":"session_meta"}\n', b"\xff\n"],
+)
+def test_file_that_is_not_a_session_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "other.jsonl"
+    path.write_bytes(content)
+
+    with pytest.raises(SessionLogError, match="is not a codeassist session file"):
+        load_session(path)
+
+
+def test_garbage_line_in_the_middle_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    path = write_session(
+        tmp_path / "s.jsonl", META, {"type": "a", "seq": 1}, b"{not json", b"[]", {"type": "b", "seq": 2}
+    )
+
+    loaded = load_session(path)
+
+    assert [record["type"] for record in loaded.records] == ["a", "b"]
+    assert len(loaded.warnings) == 2 and all("skipped line" in warning for warning in loaded.warnings)
+
+
+@pytest.mark.parametrize(
+    ("last", "end"),
+    [(b'{"type":"b","seq":2,"te', b""), (b'{"type":"b","seq":2}', b""), (b'{"type":"b","se', b"\n")],
+)
+def test_torn_last_line_is_dropped_with_a_warning(tmp_path: Path, last: bytes, end: bytes) -> None:
+    path = write_session(tmp_path / "s.jsonl", META, {"type": "a", "seq": 1}, last, end=end)
+
+    loaded = load_session(path)
+
+    assert [record["type"] for record in loaded.records] == ["a"]
+    assert len(loaded.warnings) == 1 and "torn last line" in loaded.warnings[0]
+
+
+def test_unknown_record_types_are_kept(tmp_path: Path) -> None:
+    path = write_session(tmp_path / "s.jsonl", META, {"type": "from_the_future", "seq": 1, "x": [1]})
+
+    assert load_session(path).records == [{"type": "from_the_future", "seq": 1, "x": [1]}]
+
+
+def test_tool_intents_without_a_later_result_are_reported_as_interrupted(log: SessionLog) -> None:
+    log.append("tool_result", call_id="early", output="result before its intent")
+    log.append("tool_intent", call_id="done", name="shell")
+    log.append("tool_intent", call_id="early", name="shell")
+    log.append("tool_intent", call_id="lost", name="edit_file")
+    log.append("tool_result", call_id="done", output="ok")
+    log.flush()
+
+    interrupted = load_session(log.path).interrupted_calls
+
+    assert [(call["call_id"], call["name"], call["type"]) for call in interrupted] == [
+        ("early", "shell", "tool_intent"),
+        ("lost", "edit_file", "tool_intent"),
+    ]
+
+
+# Resuming
+
+
+def test_open_existing_after_a_torn_line_continues_with_the_next_seq(tmp_path: Path) -> None:
+    with new_log(tmp_path) as log:
+        log.append("user_message", text="one")
+        log.append("turn_ended")
+    with open(log.path, "ab") as file:
+        file.write(b'{"v":1,"seq":3,"t":1.0,"type":"user_mes')
+
+    with SessionLog.open_existing(log.path, Redactor(environ={})) as resumed:
+        resumed.append("user_message", text="two")
+
+    loaded = load_session(log.path)
+    assert resumed.id == log.id
+    assert loaded.warnings == []
+    assert [(record["seq"], record["type"]) for record in loaded.records] == [
+        (1, "user_message"),
+        (2, "turn_ended"),
+        (3, "user_message"),
+    ]
+    assert loaded.records[-1]["text"] == "two"
+
+
+def test_open_existing_leaves_a_file_that_is_not_a_session_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_bytes(b"just some notes\nwithout a final newline")
+
+    with pytest.raises(SessionLogError, match="not a codeassist session file"):
+        SessionLog.open_existing(path, Redactor(environ={}))
+
+    assert path.read_bytes() == b"just some notes\nwithout a final newline"
+
+
+def test_a_session_has_one_writer_at_a_time(log: SessionLog) -> None:
+    with pytest.raises(SessionLogError, match="open in another codeassist process"):
+        SessionLog.open_existing(log.path, Redactor(environ={}))
+
+
+# Listing
+
+
+def create_at(monkeypatch: pytest.MonkeyPatch, root: Path, when: datetime, **header: Any) -> SessionLog:
+    class FrozenDatetime(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:
+            return when
+
+    monkeypatch.setattr(session_log, "datetime", FrozenDatetime)
+    return new_log(root, header=header)
+
+
+def test_list_sessions_is_newest_first_with_summary_fields(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with create_at(monkeypatch, tmp_path, datetime(2025, 3, 1, 9, 0), cwd="/a", model="m1") as older:
+        older.append("user_message", text="first question")
+        older.append("user_message", text="second question")
+        older.append("response_stats", input_tokens=100, output_tokens=20)
+        older.append("turn_ended")
+        older.append("response_stats", input_tokens=300, output_tokens=5)
+        older.append("turn_ended")
+    with create_at(monkeypatch, tmp_path, datetime(2025, 3, 2, 8, 0), cwd="/b", model="m2") as newest:
+        pass
+    with create_at(monkeypatch, tmp_path, datetime(2025, 3, 1, 17, 30), cwd="/c", model="m3") as middle:
+        middle.append("user_message", text="hello")
+    (tmp_path / "2025-03-01" / "broken.jsonl").write_bytes(b"not a session\n")
+    write_session(tmp_path / "2025-03-01" / "future.jsonl", {**META, "v": 99})
+
+    summaries = list_sessions(tmp_path)
+
+    assert [summary.id for summary in summaries] == [newest.id, middle.id, older.id]
+    first = summaries[-1]
+    assert (first.path, first.cwd, first.model) == (older.path, "/a", "m1")
+    assert first.wall is not None and datetime.fromisoformat(first.wall).hour == 9
+    assert (first.first_prompt, first.turns, first.total_tokens) == ("first question", 2, 425)
+    assert (summaries[0].first_prompt, summaries[0].turns, summaries[0].total_tokens) == (None, 0, 0)
+
+
+def test_list_sessions_of_a_missing_root_is_empty(tmp_path: Path) -> None:
+    assert list_sessions(tmp_path / "nowhere") == []
+
+
+# Properties
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(codec="utf-8"), max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+field_names = st.text(st.characters(codec="utf-8"), max_size=10).filter(
+    lambda name: name not in {"v", "seq", "t", "type"}
+)
+record_types = st.sampled_from(["user_message", "assistant_text", "tool_intent", "tool_result", "turn_ended", "odd"])
+records = st.lists(st.tuples(record_types, st.dictionaries(field_names, json_values, max_size=4)), max_size=12)
+
+
+@settings(deadline=None, max_examples=60)
+@given(appended=records, data=st.data())
+def test_truncated_file_loads_exactly_the_records_on_complete_lines(
+    appended: list[tuple[str, dict[str, Any]]], data: st.DataObject
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        with new_log(Path(tmp)) as log:
+            for kind, fields in appended:
+                log.append(kind, **fields)
+        content = log.path.read_bytes()
+        header_end = content.index(b"\n") + 1
+        # Line lengths vary between runs (timestamps), so draw with fixed bounds and fold into range.
+        cut = header_end + data.draw(st.integers(min_value=0, max_value=2**20), label="cut") % (
+            len(content) - header_end + 1
+        )
+        os.truncate(log.path, cut)
+
+        loaded = load_session(log.path)
+
+    complete = content[:cut].count(b"\n") - 1
+    assert len(loaded.records) == complete
+    for seq, (record, (kind, fields)) in enumerate(zip(loaded.records, appended, strict=False), start=1):
+        assert record == {"v": 1, "seq": seq, "t": record["t"], "type": kind, **fields}
+    assert len(loaded.warnings) == (0 if content[:cut].endswith(b"\n") else 1)
+
+
+def embed(value: str, target: str) -> tuple[dict[str, Any] | None, bytes | str | None]:
+    """Place `value` in a record field, a nested value, a field name, or a raw frame."""
+    match target:
+        case "field":
+            return {"text": value}, None
+        case "nested":
+            return {"output": {"lines": ["ok", value], "exit": 0}}, None
+        case "key":
+            return {value: 1}, None
+        case "frame_bytes":
+            return None, orjson.dumps({"type": "response.output_text.delta", "delta": value})
+        case _:
+            return None, json.dumps({"type": "response.output_text.delta", "delta": value})
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+
+
+SERIALISERS = (orjson.dumps, lambda value: json.dumps(value).encode())
+ENVELOPE_KEYS = {"v", "seq", "t", "type", "call_id", "dir", "conn"}
+
+secrets_to_hide = st.one_of(
+    shaped_secrets.map(lambda pair: ("shape", *pair)),
+    known_secret_values.map(lambda value: ("known", value, value)),
+    known_secret_values.map(lambda value: ("environ", value, value)),
+)
+
+
+@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.filter_too_much])
+@given(
+    secret=secrets_to_hide,
+    before=surrounding_text,
+    after=surrounding_text,
+    separators=st.tuples(st.sampled_from(SEPARATORS), st.sampled_from(SEPARATORS)),
+    target=st.sampled_from(["field", "nested", "key", "frame_bytes", "frame_text"]),
+)
+def test_secret_in_any_record_or_frame_never_reaches_the_file(
+    secret: tuple[str, str, str], before: str, after: str, separators: tuple[str, str], target: str
+) -> None:
+    kind, embedded, hidden = secret
+    text = before + separators[0] + embedded + separators[1] + after
+    fields, frame = embed(text, target)
+    empty_fields, empty_frame = embed("", target)
+    skeleton = orjson.loads(empty_frame) if empty_frame is not None else empty_fields
+    # How the secret can appear inside a JSON string; the raw text itself can only if it equals one.
+    spellings = {orjson.dumps(hidden)[1:-1], json.dumps(hidden)[1:-1].encode()}
+    # The secret is in the text once: not also by chance in the surrounding text, in its escapes,
+    # in the record's fixed fields, or in the redaction marker.
+    assume(all(dumps(text).count(spelling) <= 1 for dumps in SERIALISERS for spelling in spellings))
+    assume(not any(spelling in dumps(skeleton) for dumps in SERIALISERS for spelling in spellings))
+    assume(hidden not in PRIVATE_KEY_REDACTED)
+    redactor = Redactor(
+        known_secrets=[hidden] if kind == "known" else [],
+        environ={"DEPLOY_API_KEY": hidden} if kind == "environ" else {},
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        with new_log(Path(tmp), redactor) as log:
+            if fields is not None:
+                log.append("tool_result", call_id="c1", **fields)
+            else:
+                log.append_raw_frame("received", frame, t=1.0, connection="ws-1")
+        content = log.path.read_bytes()
+        loaded = load_session(log.path)
+
+    payload = content.splitlines()[1].split(b'"c1",' if fields is not None else b'"ws-1",', 1)[1]
+    for spelling in spellings:
+        assert spelling not in payload
+    assert loaded.warnings == []
+    written = {key: value for key, value in loaded.records[0].items() if key not in ENVELOPE_KEYS}
+    assert not any(hidden in string for string in strings_in(written))

@@ -1,0 +1,22 @@
+"""Smoke version of `bench.client_overhead`: every arm runs a real turn and reports its figures."""
+
+from __future__ import annotations
+
+import json
+
+from bench import client_overhead
+
+
+def test_every_arm_measures_a_complete_turn(capsys, tmp_path):
+    out = tmp_path / "result.json"
+    client_overhead.main(["--turns", "2", "--events", "60", "--out", str(out)])
+    result = json.loads(capsys.readouterr().out)
+    assert result == json.loads(out.read_text())
+    assert set(result["arms"]) == {
+        "websocket_transport", "http_transport", "websocket_agent_turn", "http_agent_turn",
+        "websocket_agent_turn_logged",
+    }
+    for arm in result["arms"].values():
+        assert arm["events"] == 60
+        assert arm["cpu_ms_median"] > 0
+    assert result["ratio_to_websocket_transport"]["websocket_transport"] == 1.0
