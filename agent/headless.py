@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from agent.approvals import deny_all
-from agent.config import ConfigError, load_settings, require_credentials
+from agent.config import ConfigError, Settings, load_settings, require_credentials
 from agent.events import (
     AgentError,
     AgentEvent,
@@ -63,7 +63,7 @@ def run_exec(args: argparse.Namespace) -> int:
         return EXIT_CODES["cancelled"]
 
 
-async def _exec(args: argparse.Namespace, settings) -> int:  # type: ignore[no-untyped-def]
+async def _exec(args: argparse.Namespace, settings: Settings) -> int:
     try:
         session = open_session(settings, cwd=Path.cwd(), decide=deny_all, record=not args.no_log)
     except (SessionLogError, OSError) as exc:

@@ -290,6 +290,8 @@ class Agent:
             return
         decision = self.approvals.settle_without_asking(request, mutating=tool.mutating)
         if decision is None:
+            self._log("approval_request", **request.model_dump(mode="json"))
+            self._flush()
             yield ApprovalRequested(request=request)
             asked = time.monotonic()
             decision = await self._cancellable(self.approvals.check(request, mutating=tool.mutating))
@@ -377,9 +379,9 @@ class Agent:
         self._flush()
         return TurnEnded(reason=reason, stats=stats, message=message)
 
-    def _log(self, kind: str, **fields: Any) -> None:
+    def _log(self, record_type: str, /, **fields: Any) -> None:
         if self.log is not None:
-            self.log.append(kind, **fields)
+            self.log.append(record_type, **fields)
 
     def _flush(self) -> None:
         if self.log is not None:

@@ -21,7 +21,7 @@ from agent.loop import Agent
 from agent.model_client import ModelClient
 from agent.redact import Redactor
 from agent.session_log import SessionLog, sessions_root
-from agent.tools import Tool, ToolContext, ToolRegistry, read_only_tools
+from agent.tools import Tool, ToolContext, ToolRegistry, default_tools
 from agent.transport import ResponsesHTTP, ResponsesSocket
 
 
@@ -70,7 +70,7 @@ def open_session(
         settings: the loaded settings (endpoint, key, model, policy, limits).
         cwd: where the user started codeassist.
         decide: answers approval requests the policy leaves open.
-        tools: the tool set (default: the read-only tools).
+        tools: the tool set (default: every tool).
         record: write a session log under `log_root` (default: the user's data directory).
         ssl_context: for `wss://`/`https://` endpoints with a private certificate authority.
         sleep: awaited for backoff delays.
@@ -121,7 +121,7 @@ def open_session(
         on_frame=on_frame,
         verify=ssl_context if ssl_context is not None else True,
     )
-    registry = ToolRegistry(tools if tools is not None else read_only_tools())
+    registry = ToolRegistry(tools if tools is not None else default_tools())
     conversation = Conversation(
         RequestSettings.build(
             model=settings.model,

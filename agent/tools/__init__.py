@@ -7,9 +7,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent.tools.apply_patch import ApplyPatch
 from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, strict_schema
+from agent.tools.edit_file import EditFile
+from agent.tools.grep import Grep
 from agent.tools.list_files import ListFiles
 from agent.tools.read_file import ReadFile
+from agent.tools.shell import Shell
+from agent.tools.update_plan import UpdatePlan
+from agent.tools.write_file import WriteFile
 
 MAX_ARGUMENT_BYTES = 1024 * 1024
 
@@ -61,7 +67,12 @@ class ToolRegistry:
 
 def read_only_tools() -> list[Tool[Any]]:
     """The tools that change nothing."""
-    return [ReadFile(), ListFiles()]
+    return [ReadFile(), ListFiles(), Grep(), UpdatePlan()]
+
+
+def default_tools() -> list[Tool[Any]]:
+    """Every tool: reading, searching, editing, patching, writing, shell and the plan."""
+    return [ReadFile(), ListFiles(), Grep(), EditFile(), WriteFile(), ApplyPatch(), Shell(), UpdatePlan()]
 
 
 __all__ = [
@@ -71,6 +82,7 @@ __all__ = [
     "ToolError",
     "ToolRegistry",
     "ToolResult",
+    "default_tools",
     "read_only_tools",
     "strict_schema",
 ]

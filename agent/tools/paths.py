@@ -7,12 +7,20 @@ directory whose name starts like the workspace's, and symlinks pointing out are 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from agent.config import config_path
+from agent.session_log import sessions_root
 from agent.tools.base import ToolContext, ToolError
 
 PROTECTED_DIRECTORIES = (".git",)
 """Inside the workspace but never writable by tools (even when they do not exist yet)."""
+
+
+def own_directories() -> tuple[Path, ...]:
+    """codeassist's config and data directories: never writable by tools, wherever they are."""
+    return (config_path(os.environ).parent.resolve(), sessions_root(os.environ).parent.resolve())
 
 
 def resolve_path(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path:
@@ -37,6 +45,9 @@ def resolve_path(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path
         relative = resolved.relative_to(ctx.workspace)
         if relative.parts and relative.parts[0] in PROTECTED_DIRECTORIES:
             raise ToolError(f"'{raw}' is inside {relative.parts[0]}/, which tools may not change.")
+        for directory in own_directories():
+            if resolved.is_relative_to(directory):
+                raise ToolError(f"'{raw}' is inside codeassist's own settings or data ({directory}); tools may not change it.")
     return resolved
 
 

@@ -1,0 +1,118 @@
+"""`grep`: search file contents, with ripgrep when installed and a Python fallback otherwise.
+
+Both produce `path:line:text` lines, bounded. The ripgrep command line is built here from fixed
+flags plus the pattern (after `-e`) and the path (after `--`), so no option that runs programs
+(`--pre`, `--search-zip` helpers) can ever be passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import re
+import shutil
+from pathlib import Path
+
+from pydantic import Field
+
+from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent.tools.list_files import git_files, walk_files
+from agent.tools.paths import display_path, resolve_path
+from agent.tools.read_file import is_binary
+
+MAX_MATCHES = 200
+MAX_LINE_CHARS = 300
+MAX_FILE_BYTES = 4 * 1024 * 1024
+RG_TIMEOUT_S = 30
+
+
+class GrepArgs(ToolArgs):
+    pattern: str = Field(description="Regular expression (Rust/Python syntax) to search for.")
+    path: str | None = Field(default=None, description="File or directory to search. Default: the workspace.")
+    glob: str | None = Field(default=None, description="Only files whose path or name matches this glob, e.g. '*.py'.")
+
+
+class Grep(Tool[GrepArgs]):
+    name = "grep"
+    description = (
+        "Search file contents for a regular expression. Returns up to 200 matches as path:line:text, "
+        "skipping files ignored by .gitignore and binary files."
+    )
+    Args = GrepArgs
+
+    def __init__(self, ripgrep: str | None = "auto") -> None:
+        self.ripgrep = shutil.which("rg") if ripgrep == "auto" else ripgrep
+
+    async def run(self, args: GrepArgs, ctx: ToolContext) -> ToolResult:
+        if not args.pattern:
+            raise ToolError("The pattern is empty.")
+        try:
+            regex = re.compile(args.pattern)
+        except re.error as exc:
+            raise ToolError(f"Invalid regular expression: {exc}.") from None
+        target = resolve_path(ctx, args.path or ".")
+        if not target.exists():
+            raise ToolError(f"'{display_path(ctx, target)}' does not exist.")
+        if self.ripgrep:
+            lines = await self._ripgrep(args, target, ctx)
+        else:
+            if target.is_file():
+                files = [target]
+            else:
+                names = await git_files(target)
+                files = [target / name for name in (names if names is not None else walk_files(target))]
+            lines = await asyncio.to_thread(self._python, regex, args.glob, files, ctx)
+        if not lines:
+            return ToolResult(output=f"No matches for {args.pattern!r}.", display={"matches": 0})
+        shown = lines[:MAX_MATCHES]
+        if len(lines) > MAX_MATCHES:
+            shown.append(f"[… more than {MAX_MATCHES} matches; narrow the pattern, path or glob]")
+        return ToolResult(output="\n".join(shown), display={"matches": min(len(lines), MAX_MATCHES)})
+
+    async def _ripgrep(self, args: GrepArgs, target: Path, ctx: ToolContext) -> list[str]:
+        argv = [self.ripgrep or "rg", "--line-number", "--no-heading", "--with-filename", "--color=never",
+                "--no-config", "--max-columns", str(MAX_LINE_CHARS), "--max-columns-preview",
+                "--max-filesize", str(MAX_FILE_BYTES)]
+        if args.glob:
+            argv.append(f"--glob={args.glob}")
+        argv += ["-e", args.pattern, "--", str(target)]
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=ctx.workspace, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), RG_TIMEOUT_S)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise ToolError(f"The search took longer than {RG_TIMEOUT_S}s; narrow the path or glob.") from None
+        if process.returncode not in (0, 1):
+            raise ToolError(f"ripgrep failed: {stderr.decode(errors='replace').strip()[:300]}")
+        lines = []
+        for raw in stdout.decode(errors="replace").splitlines():
+            path, _, rest = raw.partition(":")
+            lines.append(f"{display_path(ctx, Path(path).resolve())}:{rest}")
+            if len(lines) > MAX_MATCHES:
+                break
+        return lines
+
+    def _python(self, regex: re.Pattern[str], glob: str | None, files: list[Path], ctx: ToolContext) -> list[str]:
+        lines: list[str] = []
+        for file in files:
+            relative = display_path(ctx, file)
+            if glob and not (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(file.name, glob)):
+                continue
+            try:
+                if file.stat().st_size > MAX_FILE_BYTES:
+                    continue
+                data = file.read_bytes()
+            except OSError:
+                continue
+            if is_binary(data):
+                continue
+            for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+                if regex.search(line):
+                    lines.append(f"{relative}:{number}:{line[:MAX_LINE_CHARS]}")
+                    if len(lines) > MAX_MATCHES:
+                        return lines
+        return lines

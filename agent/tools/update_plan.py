@@ -1,0 +1,42 @@
+"""`update_plan`: the model's todo list for the task, shown by the UI as a checklist."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+
+MARKS = {"pending": "[ ]", "in_progress": "[~]", "done": "[x]"}
+
+
+class PlanStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step: str = Field(description="What to do, in a few words.")
+    status: Literal["pending", "in_progress", "done"] = Field(description="pending, in_progress or done.")
+
+
+class UpdatePlanArgs(ToolArgs):
+    steps: list[PlanStep] = Field(description="The whole plan, in order (replaces the previous one).")
+
+
+class UpdatePlan(Tool[UpdatePlanArgs]):
+    name = "update_plan"
+    description = (
+        "Record your plan for the task as a short list of steps with their status; send the whole "
+        "list each time. At most one step should be in_progress."
+    )
+    Args = UpdatePlanArgs
+
+    async def run(self, args: UpdatePlanArgs, ctx: ToolContext) -> ToolResult:
+        if not args.steps:
+            raise ToolError("The plan has no steps.")
+        if len(args.steps) > 50:
+            raise ToolError("The plan has more than 50 steps; keep it short.")
+        if sum(step.status == "in_progress" for step in args.steps) > 1:
+            raise ToolError("More than one step is in_progress; mark only the current one.")
+        ctx.plan = [step.model_dump() for step in args.steps]
+        checklist = "\n".join(f"{MARKS[step.status]} {step.step}" for step in args.steps)
+        return ToolResult(output=f"Plan updated:\n{checklist}", display={"plan": ctx.plan})
