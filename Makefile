@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench snapshot-update clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.wire_decode --out bench/results/wire-decode-$$(date +%F).json
 	$(BIN)/python -m bench.client_overhead --out bench/results/client-overhead-$$(date +%F).json
+	$(BIN)/python -m bench.transport --out bench/results/transport-$$(date +%F).json
+
+snapshot-update: install
+	$(BIN)/python -m pytest -q tests/tui/test_snapshots.py --snapshot-update
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

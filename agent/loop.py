@@ -204,6 +204,10 @@ class Agent:
             raise TurnCancelled
         async with aclosing(self.client.respond(self.conversation, turn_start=step == 1)) as stream:
             async for item in stream:
+                if self._cancel.is_set():
+                    await self.client.abort()
+                    self.conversation.break_chain("previous turn cancelled")
+                    raise TurnCancelled
                 if isinstance(item, dict):
                     kind = item["type"]
                     if kind in TEXT_DELTAS:
@@ -241,6 +245,7 @@ class Agent:
                     yield ResponseStarted(step=step, transport=plan.transport, incremental=plan.incremental,
                                           reason=plan.reason, items_sent=plan.items_sent)
                 elif isinstance(item, Retrying):
+                    self._log("reconnecting", attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
                     yield Reconnecting(attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
                 elif isinstance(item, FellBack):
                     self._log("transport_changed", transport="http", reason=item.reason)
@@ -336,7 +341,7 @@ class Agent:
             self.conversation.add(FunctionCallOutput(call_id=call.call_id, output=output))
         duration = time.monotonic() - started
         self._log("tool_result", call_id=call.call_id, name=call.name, status=status, output=output,
-                  duration_s=duration)
+                  duration_s=duration, display=display)
         self._flush()
         return ToolFinished(call_id=call.call_id, name=call.name, status=status, output=output,
                             duration_s=duration, display=display)

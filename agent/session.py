@@ -20,7 +20,10 @@ from agent.instructions import build_instructions
 from agent.loop import Agent
 from agent.model_client import ModelClient
 from agent.redact import Redactor
-from agent.session_log import SessionLog, sessions_root
+from agent.resume import find_session as find_session  # re-exported: `--resume`/`--continue` look-ups
+from agent.resume import latest_session as latest_session
+from agent.resume import previous_turn_stats, session_turns
+from agent.session_log import LoadedSession, SessionLog, load_session, sessions_root
 from agent.tools import Tool, ToolContext, ToolRegistry, default_tools
 from agent.transport import ResponsesHTTP, ResponsesSocket
 
@@ -33,6 +36,9 @@ class AgentSession:
     settings: Settings
     workspace: Path
     log: SessionLog | None
+    resumed: LoadedSession | None = None
+    """The session file as it was before this run appended to it (only when resuming); replay
+    it with `SessionReplay(resumed, instant=True)` to restore the transcript on screen."""
 
     async def close(self) -> None:
         await self.agent.client.close()
@@ -63,6 +69,7 @@ def open_session(
     log_root: Path | None = None,
     ssl_context: ssl.SSLContext | None = None,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    resume: Path | None = None,
 ) -> AgentSession:
     """Build an agent for the repository containing `cwd` (or `cwd` itself outside git).
 
@@ -74,13 +81,33 @@ def open_session(
         record: write a session log under `log_root` (default: the user's data directory).
         ssl_context: for `wss://`/`https://` endpoints with a private certificate authority.
         sleep: awaited for backoff delays.
+        resume: a session file to continue: its transcript is rebuilt (interrupted tool calls get
+            a synthetic "interrupted" output and are never run again), the next request resends
+            everything on a new connection, turns are numbered on from the file, and with
+            `record` new records are appended to that same file.
+
+    Raises:
+        SessionLogError: the log cannot be created, or the session to resume cannot be read or
+            is open in another process.
     """
     repo = repo_info(cwd)
     workspace = (repo.root if repo else cwd).resolve()
     session_id = new_session_id()
     api_key = settings.api_key_value()
+    redactor = Redactor(known_secrets=[api_key] if api_key else [])
     log: SessionLog | None = None
-    if record:
+    resumed: LoadedSession | None = None
+    if resume is not None:
+        if record:
+            log = SessionLog.open_existing(resume, redactor)  # first: it cuts a torn last line
+        try:
+            resumed = load_session(resume)
+        except BaseException:
+            if log is not None:
+                log.close()
+            raise
+        session_id = log.id if log is not None else str(resumed.header.get("id") or Path(resume).stem)
+    elif record:
         log = SessionLog.create(
             root=log_root or sessions_root(),
             session_id=session_id,
@@ -96,7 +123,7 @@ def open_session(
                 "approval": settings.approval,
                 "version": __version__,
             },
-            redactor=Redactor(known_secrets=[api_key] if api_key else []),
+            redactor=redactor,
         )
     on_frame = (lambda direction, raw, t: log.append_raw_frame(direction, raw, t)) if log is not None else None
     websocket = None
@@ -141,4 +168,22 @@ def open_session(
         log=log,
         max_steps=settings.max_steps,
     )
-    return AgentSession(agent=agent, settings=settings, workspace=workspace, log=log)
+    if resumed is not None:
+        _restore(agent, resumed, log, settings=settings, cwd=cwd, workspace=workspace, repo_head=repo.head if repo else None)
+    return AgentSession(agent=agent, settings=settings, workspace=workspace, log=log, resumed=resumed)
+
+
+def _restore(
+    agent: Agent, resumed: LoadedSession, log: SessionLog | None, *, settings: Settings, cwd: Path, workspace: Path,
+    repo_head: str | None,
+) -> None:
+    """Put a saved transcript into a fresh agent and mark the resumption in the log."""
+    turns = session_turns(resumed)
+    agent.conversation.add(*(item for turn in turns for item in turn.items))
+    agent.conversation.break_chain("resumed session")
+    agent.turns = previous_turn_stats(turns)
+    if log is not None:
+        log.append("session_resumed", cwd=str(cwd), workspace=str(workspace), git_head=repo_head,
+                   model=settings.model, version=__version__, turns=len(agent.turns),
+                   interrupted=[call.call_id for turn in turns for call in turn.tool_calls if call.interrupted])
+        log.flush(fsync=True)

@@ -17,7 +17,7 @@ UI_MODULES = ("textual", "rich", "tui", "themes")
     [
         ("agent, agent.wire, agent.wire.events, agent.wire.fast, agent.conversation", UI_MODULES),
         ("agent.session, agent.headless, agent.loop, agent.events, agent.config", ("textual", "tui", "themes")),
-        ("server.app, server.runner, server.cli", ("textual", "tui", "themes")),
+        ("server.app, server.runner, server.cli, server.demo", ("textual", "tui", "themes")),
         ("tui.cli", ("textual",)),
     ],
 )

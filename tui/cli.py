@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent import __version__
+from agent.benchmark import add_bench_arguments, run_bench
+from agent.config import ConfigError, config_path, load_settings, require_credentials
 from agent.headless import add_exec_arguments, run_exec
+from agent.session import find_session, latest_session
+from agent.session_log import sessions_root
+from agent.sessions_cli import add_export_arguments, add_sessions_arguments, run_export, run_sessions
 from server.cli import add_serve_arguments, run_serve
+from server.demo import DEMO_BANNER, DEMO_PROMPT, DemoEnvironment, prepare_demo
+
+if TYPE_CHECKING:
+    from tui.app import CodeassistApp
+
+COMMAND_NAMES = ("serve", "exec", "demo", "replay", "sessions", "export", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codeassist",
         description="A terminal coding assistant on one persistent Responses-API WebSocket.",
+        epilog="Without a command, codeassist opens the app in the current repository: "
+        "codeassist [PROMPT] [--model M] [--base-url URL] [--approval POLICY] [--transport T] "
+        "[--continue | --resume [ID]].",
     )
     parser.add_argument("--version", action="version", version=f"codeassist {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -36,39 +54,149 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="run offline against the bundled scripted demo model",
-        description="Start the embedded server with the bundled demo scenario and print how to connect.",
+        help="run the app offline against the bundled scripted demo model",
+        description="Copy a small sample project into a temporary git repository, start the embedded "
+        "server with the bundled scenario, and open the app there: the scripted model reads the code, "
+        "runs the tests, proposes a fix and runs the tests again — every tool really runs.",
     )
-    demo.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary project afterwards")
+
+    replay = commands.add_parser("replay", help="replay a saved session in the app (runs nothing)",
+                                 description="Play a saved session through the app at its recorded timing. "
+                                 "Space pauses, + and - change the speed. Nothing is executed and no "
+                                 "connection is opened.")
+    replay.add_argument("session", nargs="?", help="session id (or prefix) or a .jsonl file; default: the latest")
+    speed = replay.add_mutually_exclusive_group()
+    speed.add_argument("--speed", type=float, default=1.0, help="playback speed factor (default 1)")
+    speed.add_argument("--instant", action="store_true", help="no delays")
+
+    sessions = commands.add_parser("sessions", help="list saved sessions")
+    add_sessions_arguments(sessions)
+    export = commands.add_parser("export", help="write a saved session as Markdown or JSON")
+    add_export_arguments(export)
+    bench = commands.add_parser("bench", help="compare HTTP and WebSocket on your endpoint")
+    add_bench_arguments(bench)
     return parser
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    """Serve the bundled demo scenario on loopback and explain how to talk to it."""
-    serve_args = build_parser().parse_args(["serve", "--port", str(args.port)])
-    print("codeassist demo: a scripted demo model, offline, on loopback.", flush=True)
-    print(
-        "  Point any OpenAI Responses client at the URL below (any API key works), e.g.\n"
-        "    OPENAI_BASE_URL=<url> OPENAI_API_KEY=demo python -c \"from openai import OpenAI; "
-        "print(OpenAI().responses.create(model='demo', input='Fix the failing test').output_text)\"\n"
-        "  Press Ctrl+C to stop.",
-        flush=True,
+def add_interactive_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prompt", nargs="?", help="send this prompt as soon as the app is ready")
+    parser.add_argument("--model", help="model name (default from config)")
+    parser.add_argument("--base-url", help="Responses API base URL, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--approval", choices=["read-only", "ask", "auto-edit", "full-auto"], help="approval policy")
+    parser.add_argument("--transport", choices=["websocket", "http"], help="transport (default websocket)")
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument("--continue", dest="continue_", action="store_true",
+                        help="continue the latest session of this repository")
+    resume.add_argument("--resume", nargs="?", const="", metavar="ID", help="continue a saved session")
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """`codeassist` in a repository: the interactive app (or the welcome screen)."""
+    flags = {"model": args.model, "base_url": args.base_url, "approval": args.approval,
+             "transport": args.transport}
+    try:
+        settings = load_settings(flags)
+    except ConfigError as exc:
+        print(f"codeassist: {exc}", file=sys.stderr)
+        return 2
+    try:
+        require_credentials(settings)
+    except ConfigError:
+        from tui.welcome import WelcomeApp
+
+        if WelcomeApp(str(config_path())).run() == "demo":
+            return run_demo(argparse.Namespace(keep=False))
+        return 0
+    resume = None
+    cwd = Path.cwd()
+    try:
+        if args.continue_:
+            resume = latest_session(sessions_root(), cwd)
+        elif args.resume is not None:
+            resume = find_session(sessions_root(), args.resume) if args.resume else latest_session(sessions_root(), cwd)
+    except (ValueError, OSError) as exc:
+        print(f"codeassist: {exc}", file=sys.stderr)
+        return 2
+    if (args.continue_ or args.resume is not None) and resume is None:
+        print("codeassist: no saved session to resume here.", file=sys.stderr)
+        return 2
+    from tui.app import CodeassistApp  # textual is loaded only by the commands that open the app
+
+    CodeassistApp(settings, cwd, resume=resume, initial_prompt=args.prompt).run()
+    return 0
+
+
+def demo_app(root: Path, **prepare: object) -> tuple[CodeassistApp, DemoEnvironment]:
+    """The app opened on a fresh demo project under `root`, with the demo prompt queued."""
+    from tui.app import CodeassistApp
+
+    environment = prepare_demo(root, **prepare)  # type: ignore[arg-type]
+    app = CodeassistApp(
+        environment.settings,
+        environment.workspace,
+        banner=DEMO_BANNER,
+        initial_prompt=DEMO_PROMPT,
+        session_options={"log_root": root / "sessions"},
     )
-    return run_serve(serve_args)
+    return app, environment
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """The offline demo: the app on a temporary sample project against the scripted model."""
+    root = Path(tempfile.mkdtemp(prefix="codeassist-demo-"))
+    app, environment = demo_app(root)
+    try:
+        app.run()
+    finally:
+        environment.close()
+        if args.keep:
+            print(f"codeassist demo: the project is kept in {environment.workspace}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """Replay a saved session in the app."""
+    try:
+        if args.session and Path(args.session).is_file():
+            path = Path(args.session)
+        elif args.session:
+            path = find_session(sessions_root(), args.session)
+        else:
+            path = latest_session(sessions_root(), None)
+    except (ValueError, OSError) as exc:
+        print(f"codeassist replay: {exc}", file=sys.stderr)
+        return 2
+    if path is None:
+        print("codeassist replay: no saved session.", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings({})
+    except ConfigError as exc:
+        print(f"codeassist replay: {exc}", file=sys.stderr)
+        return 2
+    from tui.app import CodeassistApp
+
+    CodeassistApp(settings, Path.cwd(), replay=path, replay_speed=None if args.instant else args.speed).run()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `codeassist` console script."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in (*COMMAND_NAMES, "-h", "--help", "--version"):
+        interactive = argparse.ArgumentParser(
+            prog="codeassist", description="Open the app in this repository (see `codeassist --help` for commands)."
+        )
+        add_interactive_arguments(interactive)
+        return run_app(interactive.parse_args(argv))
     args = parser.parse_args(argv)
-    if args.command == "serve":
-        return run_serve(args)
-    if args.command == "exec":
-        return run_exec(args)
-    if args.command == "demo":
-        return run_demo(args)
-    parser.print_help()
-    return 0
+    handlers = {"serve": run_serve, "exec": run_exec, "demo": run_demo, "replay": run_replay,
+                "sessions": run_sessions, "export": run_export, "bench": run_bench}
+    return handlers[args.command](args)
 
 
 if __name__ == "__main__":

@@ -93,10 +93,11 @@ class ResponsesHTTP:
                 if response.status_code != 200:
                     yield await self._error_event(response, metrics)
                     return
+                finished = False
                 async for sse in EventSource(response).aiter_sse():
                     data = sse.data
-                    if not data or data == "[DONE]":
-                        continue
+                    if finished or not data or data == "[DONE]":
+                        continue  # read the body to its end so the keep-alive connection is reused
                     raw = data.encode()
                     metrics.bytes_received += len(raw)
                     metrics.events += 1
@@ -107,8 +108,9 @@ class ResponsesHTTP:
                     except FrameDecodeError as exc:
                         raise ProtocolViolation(f"The server sent an invalid event: {exc}") from None
                     yield event
-                    if event["type"] in TERMINAL_EVENT_TYPES:
-                        return
+                    finished = event["type"] in TERMINAL_EVENT_TYPES
+                if finished:
+                    return
         except httpx.ReadTimeout:
             raise StreamStalled("No data within the idle timeout while a response was in flight.") from None
         except (httpx.TransportError, httpx.StreamError, SSEError) as exc:

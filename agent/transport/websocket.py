@@ -103,6 +103,7 @@ class ResponsesSocket:
         """Why the previous connection ended, for the stats panel."""
         self._ws: ClientConnection | None = None
         self._lock = asyncio.Lock()
+        self._connect_lock = asyncio.Lock()
         self._abort_requested = False
 
     @property
@@ -129,16 +130,17 @@ class ResponsesSocket:
             AuthenticationFailed, WebSocketUnsupported, RateLimited, TransportError: the
             handshake failed.
         """
-        if allow_rotation and self.needs_rotation():
-            self.last_close = "rotated before the connection-age limit"
-            await self.close()
-        if self.connected:
-            return False
-        started = time.monotonic()
-        await self._connect()
-        if metrics is not None:
-            metrics.connect_s = time.monotonic() - started
-        return True
+        async with self._connect_lock:
+            if allow_rotation and self.needs_rotation():
+                self.last_close = "rotated before the connection-age limit"
+                await self.close()
+            if self.connected:
+                return False
+            started = time.monotonic()
+            await self._connect()
+            if metrics is not None:
+                metrics.connect_s = time.monotonic() - started
+            return True
 
     async def _connect(self) -> None:
         try:

@@ -97,16 +97,21 @@ def test_serve_reports_bad_options_clearly(args, message):
     assert message in result.stderr
 
 
-def test_demo_serves_the_bundled_scenario():
-    with running("demo") as (process, url):
-        client = OpenAI(base_url=url, api_key="demo", max_retries=0, timeout=30)
-        response = client.responses.create(model="demo", input="Fix the failing test")
-        assert [item.type for item in response.output][-1] == "function_call"
-
-
 def test_version_and_help():
     version = subprocess.run([CODEASSIST, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("codeassist ")
     help_text = subprocess.run([CODEASSIST, "serve", "--help"], capture_output=True, text=True, check=True).stdout
     for flag in ("--host", "--port", "--engine", "--script", "--api-key", "--max-connection-minutes", "--fault"):
         assert flag in help_text
+
+
+def test_the_listening_socket_is_tcp_so_asyncio_disables_nagle():
+    import socket
+
+    from server.runner import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

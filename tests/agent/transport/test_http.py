@@ -91,3 +91,12 @@ async def test_abort_abandons_the_stream(start_server):
         await task
     events, _ = await collect(transport)
     assert events[-1]["type"] == "response.completed"
+
+
+async def test_the_keep_alive_connection_is_reused_between_requests(server):
+    transport = http_for(server)
+    await collect(transport)
+    await collect(transport)
+    await transport.close()
+    first, second = (entry.connection for entry in server.state.received)
+    assert first == second, "both requests travelled on one pooled connection"

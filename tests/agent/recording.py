@@ -1,0 +1,63 @@
+"""Recording real sessions for the replay, resume and export tests: a loopback server, a temp
+git repository, the default tools (shell and write_file ask and are approved)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.approvals import ApprovalRequest, Decision
+from agent.session import AgentSession, open_session
+from server.scenario import Scenario
+from tests.agent.conftest import settings_for
+
+
+def call(name: str, call_id: str, **arguments: Any) -> dict[str, Any]:
+    return {"type": "function_call", "name": name, "call_id": call_id, "arguments": arguments}
+
+
+TASK = Scenario.model_validate({"name": "recorded", "turns": [
+    {"output": [{"type": "reasoning", "summary": ["Look at the files first.", "Then run a command."]},
+                {"type": "message", "text": "Looking around."},
+                call("list_files", "c_list"),
+                call("shell", "c_shell", command="echo ran >> shell.log")]},
+    {"expect": [{"type": "function_call_output", "call_id": "c_list", "contains": "a.py"},
+                {"type": "function_call_output", "call_id": "c_shell"}],
+     "output": [call("write_file", "c_write", path="notes.txt", content="hello ``` fence\n")]},
+    {"expect": [{"type": "function_call_output", "call_id": "c_write", "contains": "notes.txt"}],
+     "output": [{"type": "message", "text": "Done: wrote **notes.txt**."}]},
+    {"output": [{"type": "message", "text": "Second answer."}]},
+    {"output": [{"type": "message", "text": "Third answer."}]},
+]})
+"""Turn 1 takes three responses and three tools (two approved by the user); turn 2 is text."""
+
+PROMPTS = ("look around and take notes", "anything else?")
+
+
+async def approve(request: ApprovalRequest) -> Decision:
+    return Decision(kind="approve_once")
+
+
+def open_recorded(server, repo: Path, root: Path, **kwargs: Any) -> AgentSession:
+    return open_session(settings_for(server), cwd=repo, decide=approve, log_root=root, **kwargs)
+
+
+async def run_turn(agent, prompt: str) -> list:
+    return [event async for event in agent.run_turn(prompt)]
+
+
+async def record_task(server, repo: Path, root: Path, prompts: tuple[str, ...] = PROMPTS) -> tuple[Path, list]:
+    """Run `prompts` as turns against `server`; returns the session file and the live events."""
+    handle = open_recorded(server, repo, root)
+    events: list = []
+    try:
+        for prompt in prompts:
+            events += await run_turn(handle.agent, prompt)
+    finally:
+        await handle.close()
+    assert handle.log is not None
+    return handle.log.path, events
+
+
+def requests(server) -> list[dict]:
+    return [entry.body for entry in server.state.received if entry.body is not None]

@@ -1,0 +1,54 @@
+"""App fixtures: the real app against a real loopback server, in a temp git repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.scenario import Scenario
+from tests.agent.conftest import make_repo, settings_for
+from tui.app import CodeassistApp
+from tui.history import PromptHistory
+
+SIZE = (150, 45)
+
+
+def call(name: str, call_id: str, **arguments: object) -> dict:
+    return {"type": "function_call", "name": name, "call_id": call_id, "arguments": arguments}
+
+
+def scenario(*turns: dict, **extra: object) -> Scenario:
+    return Scenario.model_validate({"name": "tui", "turns": list(turns), **extra})
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo", {"a.py": "print('hello')\n", "pkg/core.py": "X = 1\n"})
+
+
+@pytest.fixture
+def make_app(start_server, repo: Path, tmp_path: Path, monkeypatch):
+    """Build an app for a scenario (the server starts with it)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+    def build(scene: Scenario, **settings: object) -> CodeassistApp:
+        server = start_server(scene)
+        app = CodeassistApp(
+            settings_for(server, **settings),
+            repo,
+            session_options={"log_root": tmp_path / "sessions"},
+            history=PromptHistory(tmp_path / "history.jsonl"),
+        )
+        app.server = server  # type: ignore[attr-defined]
+        return app
+
+    return build
+
+
+async def wait_idle(app: CodeassistApp, pilot) -> None:
+    """Wait until no turn is running and the screen has caught up."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause(0.2)

@@ -1,0 +1,227 @@
+"""The app driven by keypresses (Pilot) against a real scripted server."""
+
+from __future__ import annotations
+
+from agent.approvals import Policy
+from tests.tui.conftest import SIZE, call, scenario, wait_idle
+from tui.widgets.approval import ApprovalCard
+from tui.widgets.prompt import PromptInput
+from tui.widgets.stats_panel import StatsPanel
+from tui.widgets.transcript import AssistantMessage, NoticeLine, ToolCard, UserMessage
+
+HELLO = scenario({"output": [{"type": "message", "text": "Hello **there**.\n\n```python\nprint(1)\n```"}]},
+                 {"output": [{"type": "message", "text": "Second answer."}]},
+                 {"output": [{"type": "message", "text": "Third answer."}]})
+
+EDIT = scenario(
+    {"output": [call("read_file", "r", path="a.py", offset=None, limit=None)]},
+    {"output": [call("edit_file", "e", path="a.py", old="hello", new="bye", replace_all=None)]},
+    {"output": [{"type": "message", "text": "Done."}]},
+)
+
+
+async def send(pilot, text: str) -> None:
+    prompt = pilot.app.query_one(PromptInput)
+    prompt.focus()
+    prompt.load_text(text)
+    await pilot.press("enter")
+
+
+async def test_enter_sends_and_the_answer_streams_into_the_transcript(make_app):
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hi")
+        await wait_idle(app, pilot)
+        assert [m.text for m in app.query(UserMessage)] == ["hi"]
+        assert app.query_one(AssistantMessage).text.startswith("Hello **there**.")
+        assert len(app.query_one(StatsPanel).turns) == 1
+        assert app.query_one(PromptInput).text == ""
+
+
+async def test_y_approves_the_edit_and_the_file_changes(make_app, repo):
+    app = make_app(EDIT)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "change it")
+        await pilot.pause(1.0)
+        card = app.query_one(ApprovalCard)
+        assert "-print('hello')" in card.request.diff
+        card.focus()
+        await pilot.press("y")
+        await wait_idle(app, pilot)
+        assert (repo / "a.py").read_text() == "print('bye')\n"
+        assert card.decided == "approve_once"
+        assert [c.status for c in app.query(ToolCard)] == ["ok", "ok"]
+
+
+async def test_a_approves_always_for_the_session(make_app, repo):
+    app = make_app(EDIT)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "change it")
+        await pilot.pause(1.0)
+        app.query_one(ApprovalCard).focus()
+        await pilot.press("a")
+        await wait_idle(app, pilot)
+        assert "edit_file" in app.session.agent.approvals.rules
+
+
+async def test_n_denies_with_a_reason_that_reaches_the_model(make_app, repo):
+    denied = scenario(
+        {"output": [call("read_file", "r", path="a.py", offset=None, limit=None)]},
+        {"output": [call("edit_file", "e", path="a.py", old="hello", new="bye", replace_all=None)]},
+        {"expect": [{"type": "function_call_output", "call_id": "e", "contains": "not now"}],
+         "output": [{"type": "message", "text": "Understood."}]},
+    )
+    app = make_app(denied)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "change it")
+        await pilot.pause(1.0)
+        app.query_one(ApprovalCard).focus()
+        await pilot.press("n")
+        await pilot.press(*"not now", "enter")
+        await wait_idle(app, pilot)
+        assert (repo / "a.py").read_text() == "print('hello')\n"
+        assert app.query(AssistantMessage).last().text == "Understood."
+
+
+async def test_escape_on_an_approval_cancels_the_turn(make_app, repo):
+    app = make_app(EDIT)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "change it")
+        await pilot.pause(1.0)
+        app.query_one(ApprovalCard).focus()
+        await pilot.press("escape")
+        await wait_idle(app, pilot)
+        assert (repo / "a.py").read_text() == "print('hello')\n"
+        assert app.session.agent.turns[-1].turn == 1
+        assert any("Cancelled" in n.message for n in app.query(NoticeLine))
+
+
+async def test_escape_interrupts_a_streaming_answer(make_app):
+    slow = scenario({"output": [{"type": "message", "text": " ".join(["word"] * 400)}]}, tokens_per_second=80)
+    app = make_app(slow)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "talk")
+        await pilot.pause(0.5)
+        await pilot.press("escape")
+        await wait_idle(app, pilot)
+        assert app.query_one(AssistantMessage).has_class("-interrupted")
+        await send(pilot, "again")
+        await wait_idle(app, pilot)
+        # The abandoned answer is not part of the conversation, so the model starts afresh.
+        assert len(app.query(AssistantMessage)) == 2
+        assert not app.query(AssistantMessage).last().has_class("-interrupted")
+        body = app.server.state.received[-1].body
+        assert "previous_response_id" not in body and len(body["input"]) == 2
+
+
+async def test_typing_while_a_turn_runs_queues_the_message(make_app):
+    slow = scenario({"output": [{"type": "message", "text": " ".join(["w"] * 200)}]},
+                    {"output": [{"type": "message", "text": "Queued answer."}]}, tokens_per_second=80)
+    app = make_app(slow)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first")
+        assert app.running
+        app.submit("second")
+        assert app.queued == ["second"]
+        assert app.query_one("#queue").display
+        for _ in range(100):
+            await wait_idle(app, pilot)
+            if len(app.session.agent.turns) == 2:
+                break
+        assert [m.text for m in app.query(UserMessage)] == ["first", "second"]
+        assert app.query(AssistantMessage).last().text == "Queued answer."
+
+
+async def test_ctrl_b_toggles_the_stats_panel(make_app):
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(StatsPanel)
+        visible = not panel.has_class("-hidden")
+        await pilot.press("ctrl+b")
+        assert panel.has_class("-hidden") == visible
+        await pilot.press("ctrl+b")
+        assert panel.has_class("-hidden") != visible
+
+
+async def test_ctrl_o_copies_the_last_answer(make_app):
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hi")
+        await wait_idle(app, pilot)
+        await pilot.press("ctrl+o")
+        assert app.clipboard.startswith("Hello **there**.")
+
+
+async def test_ctrl_n_starts_a_new_session(make_app):
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hi")
+        await wait_idle(app, pilot)
+        first = app.session
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.session is not first
+        assert not app.query(UserMessage)
+        assert app.query_one(StatsPanel).turns == []
+
+
+async def test_prompt_keys_newline_history_search_and_mentions(make_app):
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        prompt.focus()
+        await pilot.press(*"line one", "ctrl+j", *"line two")
+        assert prompt.text == "line one\nline two"
+        prompt.load_text("")
+        await send(pilot, "hi")
+        await wait_idle(app, pilot)
+        await send(pilot, "hello again")
+        await wait_idle(app, pilot)
+        prompt.focus()
+        await pilot.press("up")
+        assert prompt.text == "hello again"
+        await pilot.press("up")
+        assert prompt.text == "hi"
+        await pilot.press("down")
+        assert prompt.text == "hello again"
+        prompt.load_text("hi")
+        await pilot.press("ctrl+r")
+        assert prompt.text == "hi"
+        prompt.load_text("look at @cor")
+        prompt.move_cursor(prompt.document.end)
+        await pilot.press("tab")
+        assert prompt.text == "look at @pkg/core.py "
+
+
+async def test_slash_commands(make_app, tmp_path):
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "/help")
+        await pilot.pause()
+        assert "/approval" in app.query(NoticeLine).last().message
+        await send(pilot, "/approval read-only")
+        assert app.session.agent.approvals.policy is Policy.READ_ONLY
+        await send(pilot, "/model other-model")
+        assert app.session.agent.conversation.settings.model == "other-model"
+        await send(pilot, "/theme codeassist-light")
+        assert app.theme == "codeassist-light"
+        assert "codeassist-light" in (tmp_path / "config/codeassist/config.toml").read_text()
+        await send(pilot, "/nonsense")
+        await pilot.pause()
+        assert "Unknown command" in app.query(NoticeLine).last().message
+        await send(pilot, "/stats")
+        await send(pilot, "/quit")
+        await pilot.pause()
+    assert app.return_code == 0 or app.return_code is None
+
+
+async def test_the_command_palette_runs_slash_commands(make_app):
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"/help")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert "/approval" in app.query(NoticeLine).last().message

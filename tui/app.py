@@ -1,0 +1,432 @@
+"""`CodeassistApp`: the Textual app — transcript, approvals by keypress, stats panel, replay.
+
+One worker runs a turn (or a replay) at a time and feeds every event to the `EventRouter`.
+Approvals reach the agent through `decide`, an injected callback that waits for a keypress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Static
+
+from agent.approvals import ApprovalRequest, Decision, Policy
+from agent.config import ConfigError, Settings, save_setting
+from agent.conversation import RequestSettings
+from agent.git import repo_info
+from agent.session import AgentSession, open_session, reasoning_options
+from agent.stats import SessionStats
+from themes import STYLESHEET, THEMES
+from tui.commands import SlashCommands
+from tui.history import PromptHistory
+from tui.router import EventRouter
+from tui.widgets.approval import ApprovalCard
+from tui.widgets.header import RepoHeader
+from tui.widgets.prompt import PromptInput
+from tui.widgets.stats_panel import StatsPanel
+from tui.widgets.transcript import NoticeLine, Transcript
+
+WIDE_ENOUGH_FOR_STATS = 120
+KEYS_HELP = (
+    "Enter send · Shift+Enter/Ctrl+J newline · Up/Down history · Ctrl+R search history · Tab complete @file\n"
+    "Esc interrupt · Ctrl+B stats panel · Ctrl+O copy last answer · Ctrl+N new session · Ctrl+P commands · "
+    "Ctrl+Q quit\nApprovals: y once · a always · n deny (reason) · Esc cancel turn\n"
+    "Replay: Space pause · + faster · - slower"
+)
+
+
+class CodeassistApp(App[None]):
+    """The terminal UI of codeassist.
+
+    Args:
+        settings: endpoint, model, policy and theme.
+        cwd: where codeassist was started.
+        replay: a session file to replay instead of talking to a model.
+        replay_speed: its playback speed; None plays it instantly.
+        resume: a session file to continue.
+        banner: a line shown above the transcript (e.g. for the scripted demo).
+        initial_prompt: sent as soon as the session is ready.
+        session_options: extra keyword arguments for `open_session` (log root, TLS context…).
+    """
+
+    TITLE = "codeassist"
+    CSS_PATH = [STYLESHEET]
+    COMMANDS = App.COMMANDS | {SlashCommands}
+    BINDINGS = [
+        Binding("escape", "interrupt", "Interrupt"),
+        Binding("ctrl+b", "toggle_stats", "Stats"),
+        Binding("ctrl+o", "copy_answer", "Copy answer"),
+        Binding("ctrl+n", "new_session", "New"),
+        Binding("space", "replay_pause", "Pause", show=False),
+        Binding("plus,equals_sign", "replay_speed(2)", "Faster", show=False),
+        Binding("minus", "replay_speed(0.5)", "Slower", show=False),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        cwd: Path,
+        *,
+        replay: Path | None = None,
+        replay_speed: float | None = 1.0,
+        resume: Path | None = None,
+        banner: str | None = None,
+        initial_prompt: str | None = None,
+        session_options: dict[str, Any] | None = None,
+        history: PromptHistory | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.cwd = cwd
+        self.replay_path = replay
+        self.replay_speed = replay_speed
+        self.resume_path = resume
+        self.banner = banner
+        self.initial_prompt = initial_prompt
+        self.session_options = session_options or {}
+        self.history = history
+        self.session: AgentSession | None = None
+        self.replay: Any = None
+        self.router: EventRouter | None = None
+        self.running = False
+        self.queued: list[str] = []
+        self._approvals: dict[str, asyncio.Future[Decision]] = {}
+        self._early_decisions: dict[str, Decision] = {}
+
+    # ---- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RepoHeader(id="header")
+        if self.banner:
+            yield Static(Text(self.banner), id="banner")
+        with Horizontal(id="body"):
+            with Vertical(id="main"):
+                yield Transcript(id="transcript")
+                yield Static("", id="queue", classes="muted")
+                yield PromptInput(self.history, self._workspace_files())
+            yield StatsPanel()
+        yield Footer()
+
+    def _workspace_files(self) -> list[str]:
+        """Files for `@` completion: what git tracks (or a bounded walk outside git)."""
+        import subprocess
+
+        from agent.tools.list_files import walk_files
+
+        repo = repo_info(self.cwd)
+        if repo is not None:
+            try:
+                listed = subprocess.run(["git", "ls-files", "-z"], cwd=repo.root, capture_output=True,
+                                        timeout=5, check=True).stdout
+                return [name for name in listed.decode(errors="replace").split("\0") if name][:20_000]
+            except (OSError, subprocess.SubprocessError):
+                return []
+        try:
+            return walk_files(self.cwd)[:5000]
+        except OSError:
+            return []
+
+    def on_mount(self) -> None:
+        for theme in THEMES:
+            self.register_theme(theme)
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        stats = self.query_one(StatsPanel)
+        if self.size.width < WIDE_ENOUGH_FOR_STATS:
+            stats.add_class("-hidden")
+        self.query_one("#queue").display = False
+        if self.replay_path is not None:
+            self.start_replay(self.replay_path, instant=self.replay_speed is None, speed=self.replay_speed or 1.0)
+        else:
+            self.start_session(self.resume_path)
+            self.query_one(PromptInput).focus()
+        self.set_interval(1.0, self._refresh_connection)
+
+    # ---- sessions ----------------------------------------------------------------------------
+
+    def start_session(self, resume: Path | None = None) -> None:
+        """Open a live session (or continue `resume`) and warm the connection up."""
+        options = dict(self.session_options)
+        if resume is not None:
+            options["resume"] = resume
+        self.session = open_session(self.settings, cwd=self.cwd, decide=self.decide, **options)
+        self.query_one(PromptInput).disabled = False
+        self.router = self._new_router(interactive=True)
+        self._show_header()
+        if resume is not None:
+            self.call_after_refresh(self._show_resumed)
+        self.warm_up()
+
+    def _new_router(self, *, interactive: bool) -> EventRouter:
+        return EventRouter(
+            self.query_one(Transcript),
+            self.query_one(StatsPanel),
+            session_stats=self.session_stats,
+            interactive=interactive,
+            on_turn_ended=lambda stats: self._show_header(),
+        )
+
+    async def _show_resumed(self) -> None:
+        if self.session is None or self.router is None:
+            return
+        from tui.resumed import render_history
+
+        await render_history(self.router, self.session.agent.conversation.items)
+        await self.router.mount(NoticeLine(f"resumed session {self.session.log.id if self.session.log else ''}; "
+                                           "the next request resends the whole conversation"))
+
+    @work(exclusive=True, group="warm-up", exit_on_error=False)
+    async def warm_up(self) -> None:
+        session = self.session
+        if session is None or not self.settings.warmup:
+            return
+        await session.agent.warm_up()
+        self._refresh_connection()
+        if self.initial_prompt:
+            prompt, self.initial_prompt = self.initial_prompt, None
+            self.submit(prompt)
+
+    def session_stats(self) -> SessionStats | None:
+        if self.session is None:
+            return None
+        agent = self.session.agent
+        return agent.client.session_stats(
+            turns=len(agent.turns),
+            bytes_sent=sum(t.bytes_sent for t in agent.turns),
+            bytes_received=sum(t.bytes_received for t in agent.turns),
+            input_tokens=sum(t.input_tokens for t in agent.turns),
+            cached_tokens=sum(t.cached_tokens for t in agent.turns),
+            output_tokens=sum(t.output_tokens for t in agent.turns),
+        )
+
+    def _refresh_connection(self) -> None:
+        stats = self.session_stats()
+        if stats is not None:
+            self.query_one(StatsPanel).show_session(stats)
+
+    def _show_header(self, mode: str = "") -> None:
+        repo = repo_info(self.cwd)
+        transport = self.session.agent.client.transport.name if self.session else "replay"
+        self.query_one(RepoHeader).show(
+            repo=repo.root.name if repo else self.cwd.name,
+            branch=repo.branch if repo else None,
+            dirty=repo.dirty if repo else False,
+            model=(self.replay.header.get("model") if self.replay is not None else None) or self.settings.model,
+            transport={"websocket": "WebSocket", "http": "HTTP fallback" if self.session and
+                       self.session.agent.client.fallback_reason else "HTTP"}.get(transport, transport),
+            mode=mode,
+        )
+
+    async def close_session(self) -> None:
+        self.workers.cancel_group(self, "agent-turn")
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    async def on_unmount(self) -> None:
+        await self.close_session()
+
+    # ---- prompts and turns ---------------------------------------------------------------
+
+    async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
+        text = message.text.strip()
+        if text.startswith("/"):
+            await self.run_slash_command(text)
+            return
+        self.submit(text)
+
+    def submit(self, text: str) -> None:
+        """Send a prompt now, or queue it while a turn runs."""
+        if self.session is None:
+            self.notify("No live session (replaying). Use /new to start one.", severity="warning")
+            return
+        if self.running:
+            self.queued.append(text)
+            self._show_queue()
+            return
+        self.run_prompt(expand_mentions(text, self.session.workspace))
+
+    def _show_queue(self) -> None:
+        queue = self.query_one("#queue", Static)
+        queue.display = bool(self.queued)
+        queue.update(Text("\n".join(f"queued: {item[:100]}" for item in self.queued)))
+
+    @work(exclusive=True, group="agent-turn", exit_on_error=False)
+    async def run_prompt(self, prompt: str) -> None:
+        session, router = self.session, self.router
+        if session is None or router is None:
+            return
+        self.running = True
+        try:
+            next_prompt: str | None = prompt
+            while next_prompt is not None:
+                async for event in session.agent.run_turn(next_prompt):
+                    await router.route(event)
+                next_prompt = expand_mentions(self.queued.pop(0), session.workspace) if self.queued else None
+                self._show_queue()
+        finally:
+            self.running = False
+
+    async def decide(self, request: ApprovalRequest) -> Decision:
+        """The approval callback: wait for y / a / n / Esc on the request's card."""
+        early = self._early_decisions.pop(request.call_id, None)
+        if early is not None:
+            return early
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._approvals[request.call_id] = future
+        self.bell()
+        self.title = "codeassist — approval needed"
+        try:
+            return await future
+        finally:
+            self._approvals.pop(request.call_id, None)
+            self.title = "codeassist"
+
+    def on_approval_card_decided(self, message: ApprovalCard.Decided) -> None:
+        future = self._approvals.get(message.call_id)
+        if future is not None and not future.done():
+            future.set_result(message.decision)
+        elif future is None:
+            self._early_decisions[message.call_id] = message.decision
+        self.query_one(PromptInput).focus()
+
+    async def action_interrupt(self) -> None:
+        """Esc: cancel a pending approval's turn, or interrupt the running turn."""
+        for call_id, future in list(self._approvals.items()):
+            if not future.done():
+                future.set_result(Decision(kind="cancel"))
+                return
+        if self.running and self.session is not None:
+            await self.session.agent.cancel()
+
+    # ---- replay ------------------------------------------------------------------------------
+
+    def start_replay(self, path: Path, *, instant: bool = False, speed: float = 1.0) -> None:
+        from agent.replay import SessionReplay
+
+        self.replay = SessionReplay(path, instant=instant, speed=speed)
+        self.router = self._new_router(interactive=False)
+        prompt = self.query_one(PromptInput)
+        prompt.disabled = True
+        self.query_one(Transcript).focus()
+        self._show_header(mode=self._replay_mode())
+        self.run_replay()
+
+    def _replay_mode(self) -> str:
+        replay = self.replay
+        if replay is None:
+            return ""
+        return f"replay ×{replay.speed:g}{' paused' if replay.paused else ''}"
+
+    @work(exclusive=True, group="agent-turn", exit_on_error=False)
+    async def run_replay(self) -> None:
+        replay, router = self.replay, self.router
+        if replay is None or router is None:
+            return
+        async for event in replay.events():
+            await router.route(event)
+        await router.mount(NoticeLine("replay finished — nothing was executed"))
+
+    def action_replay_pause(self) -> None:
+        if self.replay is not None:
+            self.replay.toggle_pause()
+            self._show_header(mode=self._replay_mode())
+
+    def action_replay_speed(self, factor: float) -> None:
+        if self.replay is not None:
+            self.replay.faster() if factor > 1 else self.replay.slower()
+            self._show_header(mode=self._replay_mode())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("replay_pause", "replay_speed"):
+            return self.replay is not None
+        return True
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    def action_toggle_stats(self) -> None:
+        self.query_one(StatsPanel).toggle_class("-hidden")
+
+    def action_copy_answer(self) -> None:
+        text = self.router.last_answer if self.router else ""
+        if not text:
+            self.notify("No answer to copy yet.", severity="warning")
+            return
+        self.copy_to_clipboard(text)
+        self.notify("Copied the last answer.")
+
+    async def action_new_session(self) -> None:
+        await self.close_session()
+        self.replay = None
+        await self.query_one(Transcript).remove_children()
+        self.query_one(StatsPanel).clear()
+        self.start_session()
+        self.notify("New session.")
+
+    async def run_slash_command(self, text: str) -> None:
+        """Run `/name args`; unknown names get a hint."""
+        from tui.slash import run_command
+
+        await run_command(self, text)
+
+    def say(self, message: str, *, error: bool = False) -> None:
+        """A notice line in the transcript."""
+        self.query_one(Transcript).mount(NoticeLine(message, error=error))
+
+    def set_policy(self, name: str) -> None:
+        if self.session is None:
+            raise ConfigError("No live session.")
+        self.session.agent.approvals.policy = Policy(name)
+        self.settings = self.settings.model_copy(update={"approval": name})
+
+    def set_model(self, model: str) -> None:
+        if self.session is None:
+            raise ConfigError("No live session.")
+        conversation = self.session.agent.conversation
+        old = conversation.settings
+        conversation.update_settings(
+            RequestSettings.build(
+                model=model,
+                instructions=old.instructions,
+                tools=[json.loads(tool) for tool in old.tools],
+                reasoning=reasoning_options(self.settings),
+                store=old.store,
+                prompt_cache_key=old.prompt_cache_key,
+            )
+        )
+        self.settings = self.settings.model_copy(update={"model": model})
+        self._show_header()
+
+    def set_theme(self, name: str) -> Path | None:
+        self.theme = name
+        try:
+            return save_setting("theme", name)
+        except ConfigError as exc:
+            self.notify(f"Theme set, but not saved: {exc}", severity="warning")
+            return None
+
+
+def expand_mentions(text: str, workspace: Path, limit: int = 100_000) -> str:
+    """Attach the content of every `@path` mention that names a workspace file."""
+    attachments = []
+    for match in re.finditer(r"(?<!\S)@([\w./-]+)", text):
+        candidate = (workspace / match.group(1)).resolve()
+        if not candidate.is_relative_to(workspace) or not candidate.is_file():
+            continue
+        try:
+            content = candidate.read_bytes()[:limit].decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        attachments.append(f"\n\n[Attached @{match.group(1)}]\n```\n{content}\n```")
+    return text + "".join(attachments)
+
+

@@ -1,0 +1,72 @@
+"""Prompt history, kept across sessions in `$XDG_DATA_HOME/codeassist/history.jsonl` (0600)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from agent.session_log import sessions_root
+
+MAX_ENTRIES = 1000
+
+
+def history_path() -> Path:
+    return sessions_root(os.environ).parent / "history.jsonl"
+
+
+class PromptHistory:
+    """Entries oldest first; `previous`/`next` walk them; `search` finds older matches."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or history_path()
+        self.entries: list[str] = []
+        self.position: int | None = None
+        try:
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, str):
+                    self.entries.append(entry)
+        except OSError:
+            pass
+        self.entries = self.entries[-MAX_ENTRIES:]
+
+    def add(self, text: str) -> None:
+        """Remember a sent prompt (consecutive duplicates are kept once)."""
+        self.position = None
+        if not text.strip() or (self.entries and self.entries[-1] == text):
+            return
+        self.entries.append(text)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(descriptor, "a", encoding="utf-8") as file:
+                file.write(json.dumps(text) + "\n")
+        except OSError:
+            pass  # history is a convenience; a read-only home must not break the prompt
+
+    def previous(self) -> str | None:
+        if not self.entries:
+            return None
+        self.position = len(self.entries) - 1 if self.position is None else max(0, self.position - 1)
+        return self.entries[self.position]
+
+    def next(self) -> str | None:
+        if self.position is None:
+            return None
+        if self.position >= len(self.entries) - 1:
+            self.position = None
+            return ""
+        self.position += 1
+        return self.entries[self.position]
+
+    def search(self, needle: str, before: int | None = None) -> tuple[int, str] | None:
+        """The newest entry containing `needle` older than index `before`."""
+        start = len(self.entries) if before is None else before
+        for index in range(start - 1, -1, -1):
+            if needle.lower() in self.entries[index].lower():
+                return index, self.entries[index]
+        return None

@@ -1,0 +1,101 @@
+"""The inline approval card: what will happen, and the keys to decide."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from agent.approvals import ApprovalRequest, Decision
+from agent.tools.command_safety import segments
+
+HINT = "y approve once · a approve always (this session) · n deny · esc cancel turn"
+
+
+def request_body(request: ApprovalRequest) -> RenderableType:
+    """The diff or the command (with every chained segment on its own line) and its directory."""
+    parts: list[RenderableType] = [Text.assemble(("Approve? ", "bold"), request.summary)]
+    if request.diff:
+        parts.append(Syntax(request.diff, "diff", word_wrap=True, background_color="default"))
+    if request.command is not None:
+        pieces = segments(request.command) or [request.command]
+        command = Text()
+        for index, piece in enumerate(pieces):
+            command.append(("  " if index else "$ ") + piece.strip() + ("\n" if index < len(pieces) - 1 else ""))
+        parts.append(command)
+        if request.workdir:
+            parts.append(Text(f"in {request.workdir}", style="dim"))
+    if request.rule_key is None and request.kind == "command":
+        parts.append(Text("“approve always” is not offered for chained, redirected or network commands", style="dim"))
+    return Group(*parts)
+
+
+class ApprovalCard(Vertical, can_focus=True):
+    """Waits for y / a / n (then an optional reason) / Esc; posts `ApprovalCard.Decided`."""
+
+    BINDINGS = [
+        Binding("y", "decide('approve_once')", "Approve"),
+        Binding("a", "decide('approve_always')", "Always"),
+        Binding("n", "deny", "Deny"),
+        Binding("escape", "decide('cancel')", "Cancel turn"),
+    ]
+
+    class Decided(Message):
+        """The user answered the card."""
+
+        def __init__(self, call_id: str, decision: Decision) -> None:
+            super().__init__()
+            self.call_id = call_id
+            self.decision = decision
+
+    def __init__(self, request: ApprovalRequest, *, interactive: bool = True) -> None:
+        super().__init__()
+        self.request = request
+        self.interactive = interactive
+        self.decided: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(request_body(self.request), id="approval-body")
+        yield Static(Text(HINT if self.interactive else "recorded decision follows", style="dim"), id="approval-hint")
+        yield Input(placeholder="Reason for denying (optional) — Enter to deny", id="deny-reason",
+                    classes="-hidden")
+
+    def on_mount(self) -> None:
+        self.query_one("#deny-reason").display = False
+        if self.interactive:
+            self.focus()
+
+    def action_decide(self, kind: str) -> None:
+        if not self.interactive or self.decided:
+            return
+        self._finish(Decision(kind=kind))  # type: ignore[arg-type]
+
+    def action_deny(self) -> None:
+        if not self.interactive or self.decided:
+            return
+        reason = self.query_one("#deny-reason", Input)
+        reason.display = True
+        reason.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._finish(Decision(kind="deny", reason=event.value.strip() or None))
+
+    def _finish(self, decision: Decision) -> None:
+        self.post_message(self.Decided(self.request.call_id, decision))
+        self.show_decision(decision.kind, decision.rule, decision.reason)
+
+    def show_decision(self, kind: str, rule: str | None = None, reason: str | None = None) -> None:
+        """Replace the hint with the decision (live or replayed)."""
+        self.decided = kind
+        label = {"approve_once": "approved once", "approve_always": "approved for this session",
+                 "deny": "denied", "cancel": "turn cancelled"}.get(kind, kind)
+        detail = f" ({rule})" if rule and rule != "user" else ""
+        detail += f": {reason}" if reason else ""
+        self.query_one("#approval-hint", Static).update(Text(f"→ {label}{detail}", style="bold"))
+        self.query_one("#deny-reason").display = False
