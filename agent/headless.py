@@ -71,10 +71,8 @@ async def _exec(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     agent = session.agent
     loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(agent.cancel()))
-    except (NotImplementedError, RuntimeError):
-        pass
+    # Ctrl+C cancels the turn cleanly (aborted outputs recorded) instead of killing the process.
+    loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(agent.cancel()))
     code = 1
     try:
         if settings.warmup:
