@@ -313,7 +313,10 @@ def find_session(root: Path, id_or_path: str | Path) -> Path:
             several sessions (the message lists them).
     """
     text = str(id_or_path)
-    candidate = Path(text).expanduser()
+    try:
+        candidate = Path(text).expanduser()
+    except RuntimeError:  # "~name" for a user that does not exist
+        raise SessionLookupError(f"no session file at {text}") from None
     if candidate.is_file():
         return candidate
     if isinstance(id_or_path, Path) or "/" in text or text.endswith(".jsonl"):

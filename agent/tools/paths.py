@@ -35,7 +35,10 @@ def resolve_path(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path
         raise ToolError("The path is empty.")
     if "\x00" in raw:
         raise ToolError("The path contains a NUL byte.")
-    candidate = Path(raw).expanduser()
+    try:
+        candidate = Path(raw).expanduser()
+    except RuntimeError:  # "~name" for a user that does not exist
+        raise ToolError(f"'{raw}' names a home directory that does not exist.") from None
     if not candidate.is_absolute():
         candidate = ctx.workspace / candidate
     resolved = candidate.resolve(strict=False)

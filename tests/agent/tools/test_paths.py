@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent.tools import ToolContext, ToolError
@@ -41,6 +41,12 @@ def test_escapes_are_refused(sandbox, raw):
         resolve_path(ToolContext(workspace=workspace), raw)
 
 
+def test_a_home_directory_of_an_unknown_user_is_a_clear_error(sandbox):
+    workspace, _ = sandbox
+    with pytest.raises(ToolError, match="home directory"):
+        resolve_path(ToolContext(workspace=workspace), "~no-such-user-0/x")
+
+
 def test_inside_paths_resolve(sandbox):
     workspace, _ = sandbox
     ctx = ToolContext(workspace=workspace)
@@ -63,6 +69,7 @@ paths = st.one_of(
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=paths)
+@example(raw="~0")
 def test_any_accepted_write_lands_inside_and_nothing_outside_changes(sandbox, raw):
     import asyncio
 
