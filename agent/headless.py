@@ -108,6 +108,8 @@ def render_event(event: AgentEvent, out: TextIO, err: TextIO) -> None:
             first = output.strip().splitlines()[0] if output.strip() else ""
             err.write(f"  {name}: {status} in {duration:.2f}s{' — ' + first[:120] if first else ''}\n")
         case Reconnecting(attempt=attempt, delay_s=delay, cause=cause):
+            out.write("\n[… interrupted; the answer starts again below]\n")
+            out.flush()
             err.write(f"\n[reconnecting: {cause}, attempt {attempt}, in {delay:.1f}s]\n")
         case TransportChanged(transport=transport, reason=reason):
             err.write(f"\n[switched to {transport}: {reason}]\n")

@@ -21,9 +21,12 @@ You are codeassist, a coding assistant working in the user's repository through 
 def agents_md_files(workspace: Path, cwd: Path) -> list[Path]:
     """AGENTS.md at the repository root, then in the current directory (if different)."""
     found: list[Path] = []
+    root = workspace.resolve()
     for directory in (workspace, cwd):
         candidate = directory / "AGENTS.md"
-        if candidate.is_file() and candidate.resolve() not in [p.resolve() for p in found]:
+        resolved = candidate.resolve()
+        # A symlink pointing out of the workspace (say, at ~/.aws/credentials) is never read.
+        if candidate.is_file() and resolved.is_relative_to(root) and resolved not in [p.resolve() for p in found]:
             found.append(candidate)
     return found
 

@@ -165,9 +165,10 @@ class Agent:
                     yield event
                 if result.status != "completed":
                     reason, message = _unfinished(result)
-                    self._pending_calls = result.calls
-                    for event in self._abort_pending(f"not run: {message}"):
-                        yield event
+                    if result.status == "incomplete":  # committed: its calls need outputs
+                        self._pending_calls = result.calls
+                        for event in self._abort_pending(f"not run: {message}"):
+                            yield event
                     break
                 if not result.calls:
                     reason = "completed"

@@ -151,9 +151,11 @@ class ModelClient:
         attempt = 0
         resent_after_not_found = False
         reconnected_after_limit = False
+        carried_sent = carried_received = 0
         while True:
             transport = self.transport
-            metrics = StreamMetrics()
+            # Bytes of abandoned attempts stay counted: they crossed the wire for this response.
+            metrics = StreamMetrics(bytes_sent=carried_sent, bytes_received=carried_received)
             try:
                 if isinstance(transport, ResponsesSocket):
                     await transport.ensure_connected(metrics, allow_rotation=turn_start)
@@ -194,6 +196,7 @@ class ModelClient:
                 failure = exc
             finally:
                 self._in_flight = None
+                carried_sent, carried_received = metrics.bytes_sent, metrics.bytes_received
 
             if not failure.retryable:
                 code = getattr(failure, "code", None) or failure.cause

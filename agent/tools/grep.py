@@ -99,6 +99,8 @@ class Grep(Tool[GrepArgs]):
     def _python(self, regex: re.Pattern[str], glob: str | None, files: list[Path], ctx: ToolContext) -> list[str]:
         lines: list[str] = []
         for file in files:
+            if not file.resolve().is_relative_to(ctx.workspace):
+                continue  # a symlink pointing out of the workspace is never read
             relative = display_path(ctx, file)
             if glob and not (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(file.name, glob)):
                 continue

@@ -81,6 +81,7 @@ class ResponsesHTTP:
             TransportAborted: `abort()` was called.
         """
         self._aborted = False
+        finished = False
         metrics.transport = self.name
         metrics.connection = "http"
         payload = orjson.dumps({**body, "stream": True})
@@ -93,7 +94,6 @@ class ResponsesHTTP:
                 if response.status_code != 200:
                     yield await self._error_event(response, metrics)
                     return
-                finished = False
                 async for sse in EventSource(response).aiter_sse():
                     data = sse.data
                     if finished or not data or data == "[DONE]":
@@ -112,8 +112,12 @@ class ResponsesHTTP:
                 if finished:
                     return
         except httpx.ReadTimeout:
+            if finished:
+                return  # the response is complete; only the connection's reuse is lost
             raise StreamStalled("No data within the idle timeout while a response was in flight.") from None
         except (httpx.TransportError, httpx.StreamError, SSEError) as exc:
+            if finished:
+                return
             if self._aborted:
                 raise TransportAborted("The response was abandoned.") from None
             raise StreamInterrupted(f"HTTP stream failed: {exc or type(exc).__name__}",

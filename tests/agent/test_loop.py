@@ -312,3 +312,28 @@ async def test_exec_style_http_transport_completes_the_same_task(start_server, r
     assert [e.reason for e in events if isinstance(e, ResponseStarted)] == ["first request", "HTTP without store"]
     assert all(entry.transport == "http" for entry in server.state.received)
     await handle.close()
+
+
+async def test_agents_md_pointing_out_of_the_workspace_is_not_read(start_server, tmp_path):
+    from tests.agent.conftest import make_repo
+
+    secret = tmp_path / "credentials"
+    secret.write_text("aws_secret_access_key = SHOULD-NOT-LEAK\n")
+    work = make_repo(tmp_path / "linked", {"a.py": "x = 1\n"})
+    os.symlink(secret, work / "AGENTS.md")
+    server = start_server(TWO_CALLS)
+    handle = session(server, work, tmp_path)
+    await run_turn(handle.agent, "look around")
+    assert "SHOULD-NOT-LEAK" not in requests(server)[0]["instructions"]
+    await handle.close()
+
+
+async def test_stats_count_the_bytes_of_abandoned_attempts(start_server, repo, tmp_path):
+    server = start_server(TWO_CALLS)
+    server.state.faults.add(Fault(kind="close", turn=1, after_events=4))
+    handle = session(server, repo, tmp_path)
+    events = await run_turn(handle.agent, "look around")
+    ended = events[-1]
+    assert ended.reason == "completed"
+    assert ended.stats.bytes_sent == sum(entry.size for entry in server.state.received)
+    await handle.close()

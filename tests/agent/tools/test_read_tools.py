@@ -139,3 +139,14 @@ async def test_a_50_mb_file_is_paged_not_dumped(ctx, workspace):
     result = await read(ctx, "large.log")
     assert len(result.output) < 300 * 1024
     assert result.output.splitlines()[-1].startswith("[lines 1-2000 of 524288")
+
+
+async def test_grep_never_reads_through_a_symlink_that_points_out(grep, ctx, workspace, tmp_path):
+    import os
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("TOPSECRET=1\n")
+    os.symlink(outside / "secret.txt", workspace / "link.txt")
+    result = await grep.run(GrepArgs(pattern="TOPSECRET"), ctx)
+    assert result.output.startswith("No matches")
