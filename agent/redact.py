@@ -34,6 +34,7 @@ spellings, so a value such as `","` cannot match the punctuation between two str
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -175,8 +176,92 @@ class Redactor:
         """
         return _redact(text, self._json_values)
 
+    def secret_spans(self, text: str) -> list[tuple[int, int]]:
+        """Find where `redact` would replace something in `text`.
+
+        For text whose secrets may have reached the caller in pieces (streamed deltas): join the
+        pieces, ask for the spans, and drop every character inside one from the pieces.
+
+        Reported are every occurrence of each exact value in every spelling `redact` looks for
+        (as given and JSON-escaped, overlapping occurrences included), and every shape match,
+        looked for both in `text` as given and, as `redact` does, after the exact values have
+        been replaced (where a marker can open a word a value used to hide). A shape with a
+        kept prefix (`Bearer `, `scheme://user:`) reports only its secret part. This can be a
+        little more than `redact` replaces (a shape that runs through an exact value), never less.
+
+        Args:
+            text: Any text, such as the concatenated `delta`s of one streamed content part.
+
+        Returns:
+            Sorted, non-overlapping, non-adjacent `(start, end)` index pairs into `text`
+            (`text[start:end]` is secret); empty when `text` holds no secret.
+        """
+        exact: list[tuple[int, int]] = []
+        for value in self._text_values:
+            start = text.find(value)
+            while start >= 0:
+                exact.append((start, start + len(value)))
+                start = text.find(value, start + 1)
+        spans = _merge(exact)
+        shapes = [_secret_part(match) for match in _SHAPES.finditer(text)]
+        if spans:
+            shapes += _shapes_after_replacing(text, spans)
+        return _merge(spans + shapes)
+
     def __repr__(self) -> str:
         return f"Redactor(<{len(self._text_values)} exact spellings>)"
+
+
+def _secret_part(match: re.Match[str]) -> tuple[int, int]:
+    """The part of a shape match that `_replace` replaces."""
+    return match.span(match.lastgroup) if match.lastgroup is not None else match.span()
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with the overlapping and touching ones joined."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _shapes_after_replacing(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Shape matches in `text` with each of `spans` replaced by `REDACTED`, mapped back to `text`.
+
+    A match that starts or ends inside a marker is widened to the whole span the marker stands for.
+    """
+    parts: list[str] = []
+    starts: list[int] = []  # where each segment starts in the replaced text
+    segments: list[tuple[int, int, bool]] = []  # (start, end) in `text`, and whether it is a marker
+    position = replaced = 0
+    for start, end in spans:
+        for segment in ((position, start, False), (start, end, True)):
+            starts.append(replaced)
+            segments.append(segment)
+            piece = REDACTED if segment[2] else text[segment[0] : segment[1]]
+            parts.append(piece)
+            replaced += len(piece)
+        position = end
+    starts.append(replaced)
+    segments.append((position, len(text), False))
+    parts.append(text[position:])
+
+    def original(offset: int, *, end: bool) -> int:
+        index = bisect.bisect_right(starts, offset - 1 if end else offset) - 1
+        segment_start, segment_end, marker = segments[index]
+        if marker:
+            return segment_end if end else segment_start
+        return segment_start + offset - starts[index]
+
+    return [
+        (original(start, end=False), original(end, end=True))
+        for start, end in map(_secret_part, _SHAPES.finditer("".join(parts)))
+        if end > start
+    ]
 
 
 def _redact(text: str, exact_values: tuple[str, ...]) -> str:

@@ -14,6 +14,15 @@ never per streamed delta. Secrets are redacted at write time by `agent.redact.Re
 in-memory conversation unredacted, so only the disk copy loses them. One process writes a file:
 it is held with `fcntl.flock`, which the kernel releases when the process dies.
 
+Streamed secrets: a model that echoes a key sends it in pieces, one `*.delta` event each, and no
+piece alone looks like a secret. So received delta frames are held, unformatted, with the seq
+numbers they were given, together with every received frame that follows them; the next `append`,
+sent frame, `flush` or `close` releases them. Releasing joins the `delta`s of each text stream
+(same event type, `item_id`, `output_index`, `content_index`, `summary_index`), finds the secrets
+in the joined text (`Redactor.secret_spans`) and takes their characters out of the frames (the
+frame where a secret starts gets `[REDACTED]` in their place); then every frame is formatted and
+redacted on its own as usual, in seq order. Frames without a secret are written exactly as before.
+
 Reading: `load_session` tolerates a crash (a torn last line is dropped with a warning), refuses
 files from a newer major version, keeps unknown record types, and reports tool calls that were
 recorded as intended but have no result. It never re-runs anything: callers must give each
@@ -39,7 +48,7 @@ from typing import Any, Literal, Self
 
 import orjson
 
-from agent.redact import Redactor
+from agent.redact import REDACTED, Redactor
 
 __all__ = [
     "SESSION_FORMAT_VERSION", "LoadedSession", "SessionLog", "SessionLogError", "SessionSummary",
@@ -53,7 +62,9 @@ _RESERVED_KEYS = frozenset({"v", "seq", "t", "type"})
 _RESERVED_HEADER_KEYS = _RESERVED_KEYS | {"wall"}
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
-_FRAME_DIRECTIONS = frozenset({"sent", "received"})
+_DELTA_MARK = '.delta"'
+"""In every `*.delta` event (its type ends so): the cheap test for frames worth parsing."""
+_DELTA_MARK_BYTES = _DELTA_MARK.encode()
 _INVALID = object()
 
 
@@ -95,6 +106,8 @@ class SessionLog:
         self._seq = next_seq
         self._redactor = redactor
         self._pending = bytearray()
+        self._held: list[_HeldFrame] = []
+        """Received frames not yet formatted, in seq order, starting with a delta frame."""
 
     @classmethod
     def create(
@@ -219,6 +232,8 @@ class SessionLog:
         reserved = _RESERVED_KEYS & fields.keys()
         if reserved:
             raise ValueError(f"record fields {sorted(reserved)} are set by the session log")
+        if self._held:
+            self._release_held()
         t = _dumps(time.monotonic())
         envelope = f'{{"v":{SESSION_FORMAT_VERSION},"seq":{self._seq},"t":{t},"type":{_dumps(type)}'
         self._pending += self._line(envelope, fields)
@@ -229,10 +244,16 @@ class SessionLog:
     ) -> None:
         """Buffer one WebSocket frame or SSE event exactly as it crossed the wire.
 
-        The hot path: the frame is not parsed or re-serialised, only redacted and wrapped as
+        The hot path: the frame is not re-serialised, only redacted and wrapped as
         `{"v":1,"seq":N,"t":t,"type":"frame","dir":direction,"conn":connection,"data":<raw>}`.
         A frame that is not UTF-8 JSON is stored as a string under `data_text` instead, with
         undecodable bytes as backslash escapes.
+
+        A received `*.delta` event (parsed only when `.delta"` occurs in it) is held instead,
+        and so is every received frame after it, until the next `append`, sent frame, `flush`
+        or `close`: a secret streamed across several deltas is then found in their joined text
+        and taken out of each of them (see the module docstring). Frames keep the seq number
+        given here, and their order.
 
         Args:
             direction: `"sent"` or `"received"`.
@@ -245,25 +266,22 @@ class SessionLog:
             SessionLogError: The log is closed.
         """
         self._open_fd()
-        if direction not in _FRAME_DIRECTIONS:
+        if direction == "received":
+            if (_DELTA_MARK in raw) if isinstance(raw, str) else (_DELTA_MARK_BYTES in raw):
+                stream = _delta_stream(raw)
+                if stream is not None:
+                    self._held.append((self._seq, t, connection, raw, *stream))
+                    self._seq += 1
+                    return
+            if self._held:
+                self._held.append((self._seq, t, connection, raw, None, ""))
+                self._seq += 1
+                return
+        elif direction != "sent":
             raise ValueError(f"direction must be 'sent' or 'received', not {direction!r}")
-        envelope = (
-            f'{{"v":{SESSION_FORMAT_VERSION},"seq":{self._seq},"t":{_dumps(t)},"type":"frame","dir":"{direction}"'
-        )
-        if connection is not None:
-            envelope += f',"conn":{_dumps(connection)}'
-        text, is_json = _frame_text(raw)
-        redacted = self._redactor.redact_json(text) if is_json else text
-        if is_json and (redacted == text or _is_json(redacted)):
-            line = f'{envelope},"data":{redacted}}}\n'
-        else:
-            redacted = self._redactor.redact(text)
-            line = f'{envelope},"data_text":{_dumps(redacted)}}}\n'
-        try:
-            self._pending += line.encode()
-        except UnicodeEncodeError:  # lone surrogates in a str frame
-            redacted = self._redactor.redact(_escape_surrogates(text))
-            self._pending += f'{envelope},"data_text":{_dumps(redacted)}}}\n'.encode()
+        elif self._held:
+            self._release_held()
+        self._pending += self._frame_line(self._seq, direction, raw, t, connection)
         self._seq += 1
 
     def flush(self, fsync: bool = False) -> None:
@@ -279,6 +297,8 @@ class SessionLog:
                 them; nothing already in the file is lost or written twice.
         """
         fd = self._open_fd()
+        if self._held:
+            self._release_held()
         while self._pending:
             try:
                 written = os.write(fd, self._pending)
@@ -321,6 +341,57 @@ class SessionLog:
             raise SessionLogError(f"session log {self._path} is closed; records can no longer be written")
         return self._fd
 
+    def _frame_line(
+        self, seq: int, direction: str, raw: bytes | str, t: float, connection: str | None
+    ) -> bytes:
+        """One `frame` record, redacted, as a line."""
+        envelope = f'{{"v":{SESSION_FORMAT_VERSION},"seq":{seq},"t":{_dumps(t)},"type":"frame","dir":"{direction}"'
+        if connection is not None:
+            envelope += f',"conn":{_dumps(connection)}'
+        text, is_json = _frame_text(raw)
+        redacted = self._redactor.redact_json(text) if is_json else text
+        if is_json and (redacted == text or _is_json(redacted)):
+            line = f'{envelope},"data":{redacted}}}\n'
+        else:
+            redacted = self._redactor.redact(text)
+            line = f'{envelope},"data_text":{_dumps(redacted)}}}\n'
+        try:
+            return line.encode()
+        except UnicodeEncodeError:  # lone surrogates in a str frame
+            redacted = self._redactor.redact(_escape_surrogates(text))
+            return f'{envelope},"data_text":{_dumps(redacted)}}}\n'.encode()
+
+    def _release_held(self) -> None:
+        """Scrub secrets spread over the held delta frames, then buffer every held frame.
+
+        Nothing is lost if this fails: the held frames are dropped only once all their lines
+        are in the buffer.
+        """
+        held = self._held
+        streams: dict[Any, list[int]] = {}
+        for index, frame in enumerate(held):
+            key = frame[4]
+            if key is not None:
+                try:
+                    streams.setdefault(key, []).append(index)
+                except TypeError:  # an unhashable id from the server: compare by spelling
+                    streams.setdefault(repr(key), []).append(index)
+        scrubbed: dict[int, str] = {}
+        for indexes in streams.values():
+            pieces = [held[index][5] for index in indexes]
+            spans = self._redactor.secret_spans("".join(pieces))
+            if spans:
+                for index, piece in zip(indexes, _cut_spans(pieces, spans), strict=True):
+                    if piece is not None:
+                        scrubbed[index] = piece
+        lines = bytearray()
+        for index, (seq, t, connection, raw, _, _) in enumerate(held):
+            if index in scrubbed:
+                raw = _with_delta(raw, scrubbed[index])
+            lines += self._frame_line(seq, "received", raw, t, connection)
+        self._pending += lines
+        self._held = []
+
     def _line(self, envelope: str, fields: Mapping[str, Any]) -> bytes:
         """`envelope` (an unclosed JSON object) plus the redacted `fields`, as one line."""
         if not fields:
@@ -331,6 +402,71 @@ class SessionLog:
             # A scrub started inside an escape sequence; redact string by string instead.
             redacted = _dumps(_map_strings(fields, self._redactor.redact))
         return f"{envelope},{redacted[1:]}\n".encode()
+
+
+_HeldFrame = tuple[int, float, str | None, bytes | str, Any, str]
+"""A held received frame: seq, t, connection, raw, its stream key (None when it is not a delta),
+and its `delta` text."""
+
+
+def _delta_stream(raw: bytes | str) -> tuple[tuple[Any, ...], str] | None:
+    """The stream key and `delta` text of a `*.delta` event, or None for any other frame."""
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    kind = event.get("type")
+    delta = event.get("delta")
+    if not (isinstance(kind, str) and kind.endswith(".delta") and isinstance(delta, str)):
+        return None
+    get = event.get
+    return (kind, get("item_id"), get("output_index"), get("content_index"), get("summary_index")), delta
+
+
+def _cut_spans(pieces: list[str], spans: list[tuple[int, int]]) -> list[str | None]:
+    """Each piece with the characters of `spans` (into the joined pieces) taken out.
+
+    The piece holding a span's first character gets `REDACTED` in place of its part of the span;
+    later pieces just lose theirs. None stands for a piece that is unchanged.
+    """
+    out: list[str | None] = []
+    offset = 0
+    current = 0  # the first span that may still reach this piece or a later one
+    for piece in pieces:
+        end = offset + len(piece)
+        while current < len(spans) and spans[current][1] <= offset:
+            current += 1
+        parts: list[str] = []
+        position = offset
+        touched = False
+        index = current
+        while index < len(spans) and spans[index][0] < end:
+            start, stop = spans[index]
+            touched = True
+            if start >= offset:
+                parts += (piece[position - offset : start - offset], REDACTED)
+            position = min(stop, end)
+            if stop > end:
+                break
+            index += 1
+        if touched:
+            parts.append(piece[position - offset :])
+            out.append("".join(parts))
+        else:
+            out.append(None)
+        offset = end
+    return out
+
+
+def _with_delta(raw: bytes | str, delta: str) -> bytes:
+    """A delta event with its `delta` replaced; token `logprobs`, which would repeat it, are dropped."""
+    event = orjson.loads(raw)
+    event["delta"] = delta
+    if event.get("logprobs"):
+        event["logprobs"] = []
+    return orjson.dumps(event)
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import string
 
 import orjson
@@ -23,9 +24,7 @@ def redactor() -> Redactor:
     return Redactor(environ={})
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
+SHAPE_CASES = [
         (f"key: sk-{TOKEN_BODY}", f"key: {REDACTED}"),
         (f"OPENAI_API_KEY=sk-proj-{TOKEN_BODY}_x-y", f"OPENAI_API_KEY={REDACTED}"),
         (f"'sk-ant-api03-{TOKEN_BODY}'", f"'{REDACTED}'"),
@@ -43,8 +42,10 @@ def redactor() -> Redactor:
         ("redis://:s3cr3t@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
         (f"before\n{PEM}\nafter", f"before\n{PRIVATE_KEY_REDACTED}\nafter"),
         ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", PRIVATE_KEY_REDACTED),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SHAPE_CASES)
 def test_each_secret_shape_is_redacted(redactor: Redactor, text: str, expected: str) -> None:
     assert redactor.redact(text) == expected
 
@@ -202,3 +203,92 @@ def test_shaped_secret_in_a_json_line_is_gone_and_the_line_stays_valid(
 
     assert hidden not in redacted
     assert orjson.loads(redacted)["n"] == 1
+
+
+# Secret spans: where `redact` would replace something, for secrets streamed in pieces.
+
+
+def cut_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with each span replaced the way `redact` replaces it."""
+    out, position = [], 0
+    for start, end in spans:
+        marker = PRIVATE_KEY_REDACTED if text.startswith("-----BEGIN", start) else REDACTED
+        out += (text[position:start], marker)
+        position = end
+    return "".join(out) + text[position:]
+
+
+def one_marker_per_run(text: str) -> str:
+    # Adjacent secrets give adjacent markers from `redact` but one span.
+    return re.sub(r"(?:\[REDACTED\])+", REDACTED, text)
+
+
+@pytest.mark.parametrize(("text", "expected"), SHAPE_CASES)
+def test_secret_spans_are_what_redact_replaces(redactor: Redactor, text: str, expected: str) -> None:
+    spans = redactor.secret_spans(text)
+
+    assert spans == sorted(spans) and all(start < end for start, end in spans)
+    assert cut_spans(text, spans) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "no secrets here", "sk-tooShort1234567890", "use a Bearer token", "task-manager-for-the-application-layer"],
+)
+def test_text_without_secrets_has_no_spans(text: str) -> None:
+    assert Redactor(["correct-horse-battery"], environ={}).secret_spans(text) == []
+
+
+def test_bearer_and_url_password_spans_leave_their_prefix(redactor: Redactor) -> None:
+    text = f"Authorization: Bearer {TOKEN_BODY} and https://bob:hunter2-and-more@db/app"
+
+    assert [text[start:end] for start, end in redactor.secret_spans(text)] == [TOKEN_BODY, "hunter2-and-more"]
+
+
+def test_exact_values_are_found_in_every_spelling_overlaps_included() -> None:
+    secret = 'pass"word\\tail'
+    redactor = Redactor([secret, "aaaaaaaa"], environ={"SOME_TOKEN": "value-from-the-environment"})
+    text = f"raw {secret}, escaped {json.dumps(secret)[1:-1]}, env value-from-the-environment, aaaaaaaaaa."
+
+    spans = redactor.secret_spans(text)
+
+    assert [text[start:end] for start, end in spans] == [
+        secret, json.dumps(secret)[1:-1], "value-from-the-environment", "aaaaaaaaaa"
+    ]
+    # Overlapping occurrences count: `redact` would leave the last two "a"s.
+    assert cut_spans(text, spans) == f"raw {REDACTED}, escaped {REDACTED}, env {REDACTED}, {REDACTED}."
+
+
+def test_a_token_right_after_an_exact_value_is_found_as_redact_finds_it() -> None:
+    # `redact` replaces the value first; its marker then opens a word for the token.
+    redactor = Redactor(["my-configured-value"], environ={})
+    text = f"x my-configured-valuesk-proj-{TOKEN_BODY} y"
+
+    assert redactor.redact(text) == f"x {REDACTED}{REDACTED} y"
+    assert [text[start:end] for start, end in redactor.secret_spans(text)] == [
+        f"my-configured-valuesk-proj-{TOKEN_BODY}"
+    ]
+
+
+@given(
+    before=surrounding_text,
+    separators=st.tuples(st.sampled_from(SEPARATORS), st.sampled_from(SEPARATORS)),
+    secret=shaped_secrets,
+    after=surrounding_text,
+    known=st.one_of(st.none(), known_secret_values),
+)
+def test_cutting_the_spans_out_removes_every_secret_as_redact_does(
+    before: str, separators: tuple[str, str], secret: tuple[str, str], after: str, known: str | None
+) -> None:
+    embedded, hidden = secret
+    text = before + separators[0] + embedded + separators[1] + (known or "") + after
+    assume(text.count(hidden) == 1)
+    assume(hidden not in PRIVATE_KEY_REDACTED)
+    redactor = Redactor([known] if known else [], environ={})
+
+    cut = cut_spans(text, redactor.secret_spans(text))
+
+    assert hidden not in cut
+    assert known is None or known not in cut or known in REDACTED
+    if known is None:  # with exact values the spans may also cover a token they run into
+        assert one_marker_per_run(cut) == one_marker_per_run(redactor.redact(text))

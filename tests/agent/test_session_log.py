@@ -7,6 +7,7 @@ import json
 import os
 import re
 import stat
+import string
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -656,3 +657,264 @@ def test_secret_in_any_record_or_frame_never_reaches_the_file(
     assert loaded.warnings == []
     written = {key: value for key, value in loaded.records[0].items() if key not in ENVELOPE_KEYS}
     assert not any(hidden in string for string in strings_in(written))
+
+
+# Secrets streamed in pieces across delta frames
+
+CONFIGURED_KEY = "correct-horse-battery-staple-9f8e7d6c"
+EXAMPLE_KEY = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX"
+STREAMS = {  # delta event type → where it sits within its item
+    "response.output_text.delta": {"content_index": 0},
+    "response.refusal.delta": {"content_index": 0},
+    "response.function_call_arguments.delta": {},
+    "response.custom_tool_call_input.delta": {},
+    "response.reasoning_summary_text.delta": {"summary_index": 0},
+    "response.reasoning_text.delta": {"content_index": 0},
+}
+ARGUMENT_STREAMS = {"response.function_call_arguments.delta", "response.custom_tool_call_input.delta"}
+
+streamed_keys = st.one_of(
+    st.just(("known", CONFIGURED_KEY)),
+    st.just(("shape", EXAMPLE_KEY)),
+    st.text(st.sampled_from(string.ascii_letters + string.digits + "_-"), min_size=20, max_size=40).map(
+        lambda body: ("shape", f"sk-proj-{body}")
+    ),
+    st.text(st.sampled_from(string.ascii_letters + string.digits), min_size=36, max_size=36).map(
+        lambda body: ("shape", f"ghp_{body}")
+    ),
+)
+
+
+def streamed_text(kind: str, key: str) -> str:
+    """What the model streams: a message, or tool arguments, that echo the key."""
+    if kind == "response.function_call_arguments.delta":
+        return orjson.dumps({"command": f"curl -H 'X-Api-Key: {key}' https://api.example.com", "timeout": 30}).decode()
+    if kind == "response.custom_tool_call_input.delta":
+        return f"*** Begin Patch\n*** Add File: .env\n+API_KEY={key}\n*** End Patch\n"
+    return f"Here is the key you asked for: {key} — keep it safe."
+
+
+def split_into(text: str, sizes: list[int]) -> list[str]:
+    pieces, position = [], 0
+    for size in sizes:
+        if position >= len(text):
+            break
+        pieces.append(text[position : position + size])
+        position += size
+    return pieces
+
+
+def delta_frame(kind: str, delta: str, *, output_index: int = 0, sequence_number: int = 0, **extra: Any) -> bytes:
+    return orjson.dumps(
+        {"type": kind, "sequence_number": sequence_number, "item_id": f"item_{output_index}",
+         "output_index": output_index, **STREAMS[kind], "delta": delta, **extra}
+    )
+
+
+def frame_records(path: Path) -> list[dict[str, Any]]:
+    loaded = load_session(path)
+    assert loaded.warnings == []
+    return loaded.records
+
+
+def joined_deltas(records: list[dict[str, Any]], output_index: int = 0) -> str:
+    return "".join(
+        record["data"]["delta"] for record in records
+        if record["type"] == "frame" and "data" in record and record["data"].get("type", "").endswith(".delta")
+        and record["data"]["output_index"] == output_index
+    )
+
+
+def assert_no_piece_of(key: str, content: bytes, run: int = 12) -> None:
+    encoded = key.encode()
+    assert encoded not in content
+    for start in range(len(encoded) - run + 1):
+        assert encoded[start : start + run] not in content, encoded[start : start + run]
+
+
+@settings(deadline=None, max_examples=150)
+@given(secret=streamed_keys, kind=st.sampled_from(sorted(STREAMS)), as_text=st.booleans(), data=st.data())
+def test_a_key_streamed_in_pieces_never_reaches_the_file(
+    secret: tuple[str, str], kind: str, as_text: bool, data: st.DataObject
+) -> None:
+    how, key = secret
+    text = streamed_text(kind, key)
+    sizes = data.draw(st.lists(st.integers(min_value=1, max_value=8), min_size=len(text), max_size=len(text)))
+    pieces = split_into(text, sizes)
+    redactor = Redactor([key] if how == "known" else [], environ={})
+    with tempfile.TemporaryDirectory() as tmp:
+        with new_log(Path(tmp), redactor) as log:
+            log.append_raw_frame("sent", b'{"type":"response.create","input":[]}', t=0.5)
+            log.append_raw_frame("received", b'{"type":"response.created","sequence_number":0}', t=1.0)
+            for number, piece in enumerate(pieces, start=1):
+                frame = delta_frame(kind, piece, sequence_number=number)
+                log.append_raw_frame("received", frame.decode() if as_text else frame, t=1.0 + number / 1000)
+            log.append_raw_frame("received", orjson.dumps({"type": kind.replace(".delta", ".done"), "text": text}), t=2.0)
+            log.append("response_stats", status="completed")
+        content = log.path.read_bytes()
+        records = frame_records(log.path)
+
+    assert_no_piece_of(key, content)
+    assert [record["seq"] for record in records] == list(range(1, len(pieces) + 5))
+    assert [record["type"] for record in records] == ["frame"] * (len(pieces) + 3) + ["response_stats"]
+    assert [record["data"].get("sequence_number") for record in records[2:-2]] == list(range(1, len(pieces) + 1))
+    assert joined_deltas(records) == text.replace(key, REDACTED)
+    assert records[-2]["data"]["text"] == text.replace(key, REDACTED)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    text=st.text(st.characters(codec="utf-8"), max_size=80),
+    kind=st.sampled_from(sorted(STREAMS)),
+    data=st.data(),
+)
+def test_streamed_text_without_secrets_is_written_unchanged(text: str, kind: str, data: st.DataObject) -> None:
+    redactor = Redactor([CONFIGURED_KEY], environ={})
+    assume(not redactor.secret_spans(text))
+    sizes = data.draw(st.lists(st.integers(min_value=1, max_value=8), min_size=len(text), max_size=len(text)))
+    frames = [delta_frame(kind, piece, sequence_number=n, logprobs=[]) for n, piece in enumerate(split_into(text, sizes))]
+    with tempfile.TemporaryDirectory() as tmp:
+        with new_log(Path(tmp), redactor) as log:
+            for frame in frames:
+                log.append_raw_frame("received", frame, t=1.5, connection="ws-1")
+        lines = log.path.read_bytes().splitlines()[1:]
+
+    assert lines == [
+        b'{"v":1,"seq":%d,"t":1.5,"type":"frame","dir":"received","conn":"ws-1","data":%s}' % (seq, frame)
+        for seq, frame in enumerate(frames, start=1)
+    ]
+
+
+def test_held_frames_keep_their_seq_and_order_around_other_records(log: SessionLog) -> None:
+    text = f"one {EXAMPLE_KEY} two"
+    pieces = [text[index : index + 3] for index in range(0, len(text), 3)]
+    half = len(pieces) // 2
+
+    log.append_raw_frame("sent", b'{"type":"response.create"}', t=1.0)  # seq 1
+    log.append_raw_frame("received", delta_frame("response.output_text.delta", pieces[0]), t=1.1)
+    log.append_raw_frame("received", b'{"type":"response.output_text.annotation.added"}', t=1.2)
+    for piece in pieces[1:half]:
+        log.append_raw_frame("received", delta_frame("response.output_text.delta", piece), t=1.3)
+    log.append_raw_frame("received", b"not json", t=1.35)
+    for piece in pieces[half:]:
+        log.append_raw_frame("received", delta_frame("response.output_text.delta", piece), t=1.4)
+    log.append("response_stats", status="completed")
+    log.append_raw_frame("received", delta_frame("response.output_text.delta", "late"), t=1.5)
+    log.append_raw_frame("sent", b'{"type":"response.create","n":2}', t=1.6)
+    log.append_raw_frame("received", delta_frame("response.output_text.delta", "after"), t=1.7)
+    log.flush()
+
+    records = frame_records(log.path)
+    content = log.path.read_bytes()
+    assert [record["seq"] for record in records] == list(range(1, len(pieces) + 8))
+    kinds = [(record["type"], record.get("dir"), (record.get("data") or {}).get("type", "?")) for record in records]
+    assert kinds == [
+        ("frame", "sent", "response.create"),
+        ("frame", "received", "response.output_text.delta"),
+        ("frame", "received", "response.output_text.annotation.added"),
+        *[("frame", "received", "response.output_text.delta")] * (half - 1),
+        ("frame", "received", "?"),
+        *[("frame", "received", "response.output_text.delta")] * (len(pieces) - half),
+        ("response_stats", None, "?"),
+        ("frame", "received", "response.output_text.delta"),
+        ("frame", "sent", "response.create"),
+        ("frame", "received", "response.output_text.delta"),
+    ]
+    assert records[half + 2]["data_text"] == "not json"
+    assert [record["t"] for record in records[:3]] == [1.0, 1.1, 1.2]
+    assert joined_deltas(records[: len(pieces) + 3]) == f"one {REDACTED} two"
+    assert_no_piece_of(EXAMPLE_KEY, content)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    secrets_=st.tuples(streamed_keys, streamed_keys),
+    kinds=st.tuples(st.sampled_from(sorted(STREAMS)), st.sampled_from(sorted(STREAMS))),
+    order=st.lists(st.booleans(), min_size=200, max_size=200),
+    data=st.data(),
+)
+def test_interleaved_items_are_scrubbed_stream_by_stream(
+    secrets_: tuple[tuple[str, str], tuple[str, str]], kinds: tuple[str, str], order: list[bool], data: st.DataObject
+) -> None:
+    keys = [key for _, key in secrets_]
+    texts = [streamed_text(kind, key) for kind, key in zip(kinds, keys, strict=True)]
+    queues = []
+    for text in texts:
+        sizes = data.draw(st.lists(st.integers(min_value=1, max_value=8), min_size=len(text), max_size=len(text)))
+        queues.append(split_into(text, sizes))
+    redactor = Redactor([key for (how, key) in secrets_ if how == "known"], environ={})
+    count = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        with new_log(Path(tmp), redactor) as log:
+            log.append_raw_frame("received", b'{"type":"response.output_item.added","output_index":0}', t=1.0)
+            for pick in [*order, *[False] * 200, *[True] * 200]:
+                index = int(pick)
+                if queues[index]:
+                    if count == 3:  # the second item starts while the first one streams
+                        log.append_raw_frame("received", b'{"type":"response.output_item.added","output_index":1}', t=1.0)
+                    log.append_raw_frame("received", delta_frame(kinds[index], queues[index].pop(0), output_index=index), t=1.0)
+                    count += 1
+        content = log.path.read_bytes()
+        records = frame_records(log.path)
+
+    for key in keys:
+        assert_no_piece_of(key, content)
+    assert [record["seq"] for record in records] == list(range(1, count + 3))
+    for index, (text, key) in enumerate(zip(texts, keys, strict=True)):
+        assert joined_deltas(records, index) == text.replace(key, REDACTED)
+
+
+def test_frames_that_carried_a_piece_lose_their_token_logprobs(log: SessionLog) -> None:
+    pieces = ["key ", EXAMPLE_KEY[:10], EXAMPLE_KEY[10:], " ok"]
+    for piece in pieces:
+        logprobs = [{"token": piece, "logprob": -0.1, "top_logprobs": []}]
+        log.append_raw_frame("received", delta_frame("response.output_text.delta", piece, logprobs=logprobs), t=1.0)
+    log.flush()
+
+    records = frame_records(log.path)
+    assert [record["data"]["delta"] for record in records] == ["key ", REDACTED, "", " ok"]
+    assert [len(record["data"]["logprobs"]) for record in records] == [1, 0, 0, 1]
+    assert_no_piece_of(EXAMPLE_KEY, log.path.read_bytes(), run=8)
+
+
+def test_a_configured_key_that_json_escapes_is_scrubbed_across_frames(tmp_path: Path) -> None:
+    key = 'pa"ss\\word-0123456789'
+    text = f"the key is {key}!"
+    with new_log(tmp_path, Redactor([key], environ={})) as log:
+        for index in range(0, len(text), 2):
+            log.append_raw_frame("received", delta_frame("response.output_text.delta", text[index : index + 2]), t=1.0)
+
+    content = log.path.read_bytes()
+    escaped = orjson.dumps(key)[1:-1]
+    assert not any(escaped[start : start + 8] in content for start in range(len(escaped) - 7))
+    assert joined_deltas(frame_records(log.path)) == f"the key is {REDACTED}!"
+
+
+def test_disk_full_while_releasing_held_frames_loses_nothing(monkeypatch: pytest.MonkeyPatch, log: SessionLog) -> None:
+    text = f"token {EXAMPLE_KEY} end"
+    pieces = [text[index : index + 4] for index in range(0, len(text), 4)]
+    log.append("user_message", text="go")
+    log.flush()
+    header_and_message = log.path.read_bytes()
+    for piece in pieces:
+        log.append_raw_frame("received", delta_frame("response.output_text.delta", piece), t=1.0)
+    log.append_raw_frame("received", b'{"type":"response.completed"}', t=2.0)
+
+    def disk_full(fd: int, data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(session_log.os, "write", disk_full)
+    with pytest.raises(SessionLogError, match="disk is full"):
+        log.flush()
+    with pytest.raises(SessionLogError, match="disk is full"):
+        log.close()
+    monkeypatch.undo()
+    assert log.path.read_bytes() == header_and_message
+    log.append("turn_ended")
+    log.close()
+
+    records = frame_records(log.path)
+    assert [record["seq"] for record in records] == list(range(1, len(pieces) + 4))
+    assert [record["type"] for record in records] == ["user_message", *["frame"] * (len(pieces) + 1), "turn_ended"]
+    assert joined_deltas(records[1:-2]) == f"token {REDACTED} end"
+    assert_no_piece_of(EXAMPLE_KEY, log.path.read_bytes())
