@@ -197,8 +197,11 @@ class CodeassistArm:
             response_id=response["id"], output=[item.model_dump(mode="json") for item in output],
             usage=response.get("usage") or {}, first_event_at=metrics.created_at or finished_at,
             first_token_at=metrics.first_token_at, finished_at=finished_at,
-            bytes_sent=[attempt.bytes_sent for attempt in attempts],
-            bytes_received=sum(attempt.bytes_received for attempt in attempts),
+            # Each attempt's counters carry the bytes of the attempts before it (ModelClient keeps
+            # abandoned attempts counted), so per-request sizes are the differences.
+            bytes_sent=[later.bytes_sent - earlier for later, earlier in
+                        zip(attempts, [0, *(a.bytes_sent for a in attempts[:-1])])],
+            bytes_received=attempts[-1].bytes_received if attempts else 0,
             incremental=plan.incremental, sequence_ok=sequence == list(range(len(sequence))),
             retries=retries, connect_s=metrics.connect_s,
         )
