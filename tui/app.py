@@ -2,15 +2,20 @@
 
 One worker runs a turn (or a replay) at a time and feeds every event to the `EventRouter`.
 Approvals reach the agent through `decide`, an injected callback that waits for a keypress.
+
+Startup: only what the first frame shows is imported with this module (Textual, the themes and
+the widgets of the layout). The agent session, git, the router and the approval card are imported
+when the session or the replay starts, right after the first frame (see `bench/startup.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -19,21 +24,21 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
-from agent.approvals import ApprovalRequest, Decision, Policy
 from agent.config import ConfigError, Settings, save_setting
-from agent.conversation import RequestSettings
-from agent.git import repo_info
-from agent.session import AgentSession, open_session, reasoning_options
-from agent.stats import SessionStats
 from themes import STYLESHEET, THEMES
 from tui.commands import SlashCommands
 from tui.history import PromptHistory
-from tui.router import EventRouter
-from tui.widgets.approval import ApprovalCard
 from tui.widgets.header import RepoHeader
 from tui.widgets.prompt import PromptInput
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.transcript import NoticeLine, Transcript
+
+if TYPE_CHECKING:  # imported where they are used, after the first frame
+    from agent.approvals import ApprovalRequest, Decision
+    from agent.session import AgentSession
+    from agent.stats import SessionStats
+    from tui.router import EventRouter
+    from tui.widgets.approval import ApprovalCard
 
 WIDE_ENOUGH_FOR_STATS = 120
 KEYS_HELP = (
@@ -112,7 +117,7 @@ class CodeassistApp(App[None]):
             with Vertical(id="main"):
                 yield Transcript(id="transcript")
                 yield Static("", id="queue", classes="muted")
-                yield PromptInput(self.history, self._workspace_files())
+                yield PromptInput(self.history)  # its files for `@` come after the first frame
             yield StatsPanel()
         yield Footer()
 
@@ -120,6 +125,7 @@ class CodeassistApp(App[None]):
         """Files for `@` completion: what git tracks (or a bounded walk outside git)."""
         import subprocess
 
+        from agent.git import repo_info
         from agent.tools.list_files import walk_files
 
         repo = repo_info(self.cwd)
@@ -145,16 +151,35 @@ class CodeassistApp(App[None]):
             stats.add_class("-hidden")
         self.query_one("#queue").display = False
         if self.replay_path is not None:
+            self.query_one(PromptInput).disabled = True
+            self.query_one(Transcript).focus()
+        else:
+            self.query_one(PromptInput).focus()
+        self.call_later(self._start_after_first_frame)
+        self.set_interval(1.0, self._refresh_connection)
+
+    async def _start_after_first_frame(self) -> None:
+        """Let the screen draw the layout, then list the files for `@` and open the session or
+        the replay.
+
+        What this imports (the agent, git, httpx, websockets…) is not needed to draw the layout,
+        so it is loaded here rather than with the module. The app handles no other message
+        meanwhile (this is one of them), so whatever comes next — a key, or a test's first pilot
+        step — finds the session or the replay started, as when it was started in `on_mount`."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.screen.wait_for_refresh(), timeout=1.0)
+        self.query_one(PromptInput).files = self._workspace_files()
+        if self.replay_path is not None:
             self.start_replay(self.replay_path, instant=self.replay_speed is None, speed=self.replay_speed or 1.0)
         else:
             self.start_session(self.resume_path)
-            self.query_one(PromptInput).focus()
-        self.set_interval(1.0, self._refresh_connection)
 
     # ---- sessions ----------------------------------------------------------------------------
 
     def start_session(self, resume: Path | None = None) -> None:
         """Open a live session (or continue `resume`) and warm the connection up."""
+        from agent.session import open_session
+
         options = dict(self.session_options)
         if resume is not None:
             options["resume"] = resume
@@ -167,6 +192,8 @@ class CodeassistApp(App[None]):
         self.warm_up()
 
     def _new_router(self, *, interactive: bool) -> EventRouter:
+        from tui.router import EventRouter
+
         return EventRouter(
             self.query_one(Transcript),
             self.query_one(StatsPanel),
@@ -214,6 +241,8 @@ class CodeassistApp(App[None]):
             self.query_one(StatsPanel).show_session(stats)
 
     def _show_header(self, mode: str = "") -> None:
+        from agent.git import repo_info
+
         repo = repo_info(self.cwd)
         transport = self.session.agent.client.transport.name if self.session else "replay"
         self.query_one(RepoHeader).show(
@@ -301,6 +330,8 @@ class CodeassistApp(App[None]):
 
     async def action_interrupt(self) -> None:
         """Esc: cancel a pending approval's turn, or interrupt the running turn."""
+        from agent.approvals import Decision
+
         for call_id, future in list(self._approvals.items()):
             if not future.done():
                 future.set_result(Decision(kind="cancel"))
@@ -383,12 +414,17 @@ class CodeassistApp(App[None]):
         self.query_one(Transcript).mount(NoticeLine(message, error=error))
 
     def set_policy(self, name: str) -> None:
+        from agent.approvals import Policy
+
         if self.session is None:
             raise ConfigError("No live session.")
         self.session.agent.approvals.policy = Policy(name)
         self.settings = self.settings.model_copy(update={"approval": name})
 
     def set_model(self, model: str) -> None:
+        from agent.conversation import RequestSettings
+        from agent.session import reasoning_options
+
         if self.session is None:
             raise ConfigError("No live session.")
         conversation = self.session.agent.conversation

@@ -1,31 +1,64 @@
-"""`codeassist` command line: one parser, one sub-command per job."""
+"""`codeassist` command line: one parser, one sub-command per job.
+
+Startup: a command imports only what it runs. The modules behind the other commands (the agent
+session, the server, the benchmark…) are imported inside the functions that use them, and the
+parser adds the arguments of the command being run only (all of them for `--help`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent import __version__
-from agent.benchmark import add_bench_arguments, run_bench
 from agent.config import ConfigError, config_path, load_settings, require_credentials
-from agent.headless import add_exec_arguments, run_exec
-from agent.session import find_session, latest_session
 from agent.session_log import sessions_root
-from agent.sessions_cli import add_export_arguments, add_sessions_arguments, run_export, run_sessions
-from server.cli import add_serve_arguments, run_serve
-from server.demo import DEMO_BANNER, DEMO_PROMPT, DemoEnvironment, prepare_demo
 
 if TYPE_CHECKING:
+    from server.demo import DemoEnvironment
     from tui.app import CodeassistApp
 
 COMMAND_NAMES = ("serve", "exec", "demo", "replay", "sessions", "export", "bench")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _deferred(target: str) -> Callable[..., Any]:
+    """The function `module:name`, imported on its first call."""
+    module, name = target.split(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+add_serve_arguments = _deferred("server.cli:add_serve_arguments")
+run_serve = _deferred("server.cli:run_serve")
+add_exec_arguments = _deferred("agent.headless:add_exec_arguments")
+run_exec = _deferred("agent.headless:run_exec")
+add_sessions_arguments = _deferred("agent.sessions_cli:add_sessions_arguments")
+run_sessions = _deferred("agent.sessions_cli:run_sessions")
+add_export_arguments = _deferred("agent.sessions_cli:add_export_arguments")
+run_export = _deferred("agent.sessions_cli:run_export")
+add_bench_arguments = _deferred("agent.benchmark:add_bench_arguments")
+run_bench = _deferred("agent.benchmark:run_bench")
+find_session = _deferred("agent.session:find_session")
+latest_session = _deferred("agent.session:latest_session")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with `command`, only that one gets its arguments (the others
+    keep their name and help), so only its module is imported."""
+
+    def wanted(name: str) -> bool:
+        return command is None or command == name
+
     parser = argparse.ArgumentParser(
         prog="codeassist",
         description="A terminal coding assistant on one persistent Responses-API WebSocket.",
@@ -42,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the OpenAI Responses API on one port: WebSocket mode on GET /v1/responses, "
         "HTTP/SSE on POST /v1/responses. Responses come from a scenario file.",
     )
-    add_serve_arguments(serve)
+    if wanted("serve"):
+        add_serve_arguments(serve)
 
     exec_parser = commands.add_parser(
         "exec",
@@ -50,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one turn without the UI: assistant text on stdout, tool activity and a stats "
         "line on stderr (or --json events). Exit 0 when the turn completes.",
     )
-    add_exec_arguments(exec_parser)
+    if wanted("exec"):
+        add_exec_arguments(exec_parser)
 
     demo = commands.add_parser(
         "demo",
@@ -71,11 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--instant", action="store_true", help="no delays")
 
     sessions = commands.add_parser("sessions", help="list saved sessions")
-    add_sessions_arguments(sessions)
+    if wanted("sessions"):
+        add_sessions_arguments(sessions)
     export = commands.add_parser("export", help="write a saved session as Markdown or JSON")
-    add_export_arguments(export)
+    if wanted("export"):
+        add_export_arguments(export)
     bench = commands.add_parser("bench", help="compare HTTP and WebSocket on your endpoint")
-    add_bench_arguments(bench)
+    if wanted("bench"):
+        add_bench_arguments(bench)
     return parser
 
 
@@ -129,6 +167,7 @@ def run_app(args: argparse.Namespace) -> int:
 
 def demo_app(root: Path, **prepare: object) -> tuple[CodeassistApp, DemoEnvironment]:
     """The app opened on a fresh demo project under `root`, with the demo prompt queued."""
+    from server.demo import DEMO_BANNER, DEMO_PROMPT, prepare_demo
     from tui.app import CodeassistApp
 
     environment = prepare_demo(root, **prepare)  # type: ignore[arg-type]
@@ -185,7 +224,6 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `codeassist` console script."""
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in (*COMMAND_NAMES, "-h", "--help", "--version"):
         interactive = argparse.ArgumentParser(
@@ -193,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         add_interactive_arguments(interactive)
         return run_app(interactive.parse_args(argv))
-    args = parser.parse_args(argv)
+    args = build_parser(argv[0] if argv[0] in COMMAND_NAMES else None).parse_args(argv)
     handlers = {"serve": run_serve, "exec": run_exec, "demo": run_demo, "replay": run_replay,
                 "sessions": run_sessions, "export": run_export, "bench": run_bench}
     return handlers[args.command](args)

@@ -1,11 +1,23 @@
-"""Every keybinding of the app has a Pilot test (this test fails when one is added without)."""
+"""Every keybinding of the app has a Pilot test (this test fails when one is added without).
+
+The classes are discovered: every module of the `tui` and `themes` packages is imported and every
+`App` or `Widget` (screens included) defined there with its own `BINDINGS` is checked.
+"""
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import pkgutil
+from types import ModuleType
 
 import pytest
+from textual.app import App
+from textual.binding import Binding
+from textual.widget import Widget
 
+import themes
+import tui
 from tui.app import CodeassistApp
 from tui.welcome import WelcomeApp
 from tui.widgets.approval import ApprovalCard
@@ -33,14 +45,47 @@ TESTED = {
 `test_prompt_keys_newline_history_search_and_mentions`, and Ctrl+P (the command palette) in
 `test_the_command_palette_runs_slash_commands`."""
 
-CLASSES = (CodeassistApp, ApprovalCard, PromptInput, WelcomeApp)
+PACKAGES = (tui, themes)
 
 
-@pytest.mark.parametrize("owner", CLASSES, ids=lambda cls: cls.__name__)
+def modules(package: ModuleType) -> list[ModuleType]:
+    """The package and every module under it, imported."""
+    found = [package]
+    for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}."):
+        found.append(importlib.import_module(info.name))
+    return found
+
+
+def classes_with_bindings() -> list[type]:
+    """Every `App` or `Widget` subclass defined in `tui` or `themes` that declares `BINDINGS`."""
+    found: dict[str, type] = {}
+    for package in PACKAGES:
+        for module in modules(package):
+            for _, cls in inspect.getmembers(module, inspect.isclass):
+                if (cls.__module__ == module.__name__ and issubclass(cls, (App, Widget))
+                        and "BINDINGS" in vars(cls)):
+                    found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return [found[name] for name in sorted(found)]
+
+
+def binding_keys(owner: type) -> list[str]:
+    """The key string of each binding the class declares (a `Binding` or a tuple)."""
+    return [binding.key if isinstance(binding, Binding) else binding[0] for binding in vars(owner)["BINDINGS"]]
+
+
+DISCOVERED = classes_with_bindings()
+
+
+def test_discovery_finds_every_class_with_bindings():
+    """A guard on the discovery itself: the classes known to have bindings are among those found."""
+    assert {CodeassistApp, ApprovalCard, PromptInput, WelcomeApp} <= set(DISCOVERED)
+    assert {owner for owner, _ in TESTED} <= set(DISCOVERED)
+
+
+@pytest.mark.parametrize("owner", DISCOVERED, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
 def test_every_binding_has_a_test(owner):
-    for binding in owner.BINDINGS:
-        key = binding.key if hasattr(binding, "key") else binding[0]
-        assert (owner, key) in TESTED, f"{owner.__name__} binding {key!r} has no Pilot test"
+    missing = [key for key in binding_keys(owner) if (owner, key) not in TESTED]
+    assert not missing, f"{owner.__module__}.{owner.__qualname__}: bindings {missing} have no Pilot test in TESTED"
 
 
 @pytest.mark.parametrize("target", sorted(set(TESTED.values())))

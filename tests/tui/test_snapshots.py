@@ -58,3 +58,130 @@ def test_approval_card_with_diff(snap_compare, start_server, tmp_path, monkeypat
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(100, 36), run_before=ask)
+
+
+# ---- the live screens: a real session against the scripted server, in a temp git repository ----
+# A terminal narrower than 120 columns hides the stats panel (timings); the prompt's cursor does
+# not blink, so the picture does not depend on when it is taken. The side panel is pictured by
+# `test_replayed_session_with_stats_panel` (recorded figures, so they do not change).
+
+NARROW = (100, 30)
+
+
+def live_app(start_server, tmp_path, monkeypatch, scene, **settings) -> CodeassistApp:
+    from tests.agent.conftest import make_repo, settings_for
+    from tui.history import PromptHistory
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    repo = make_repo(tmp_path / "repo", {"a.py": "print('hello')\n", "pkg/core.py": "X = 1\n"})
+    server = start_server(scene)
+    return CodeassistApp(settings_for(server, model="scripted-demo", **settings), repo,
+                         session_options={"log_root": tmp_path / "sessions"},
+                         history=PromptHistory(tmp_path / "history.jsonl"))
+
+
+async def until(pilot, condition, timeout_s: float = 10.0) -> None:
+    """Pause until `condition()` holds (fail after `timeout_s`)."""
+    for _ in range(int(timeout_s / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the app never reached the expected state")
+
+
+async def steady_cursor(pilot) -> None:
+    """Keep the prompt's cursor shown: stop the blinking, let a tick already due run, then focus
+    the prompt again (which shows the cursor) so that nothing hides it afterwards."""
+    prompt = pilot.app.query_one(PromptInput)
+    prompt.cursor_blink = False
+    await pilot.pause(0.1)
+    pilot.app.set_focus(None)
+    await pilot.pause()
+    prompt.focus()
+    await pilot.pause(0.2)
+    assert prompt.has_focus
+
+
+async def send(pilot, text: str) -> None:
+    prompt = pilot.app.query_one(PromptInput)
+    prompt.load_text(text)
+    await pilot.press("enter")
+
+
+def test_idle_live_session(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the header (repo ⎇ main ✓, scripted-demo, WebSocket), an empty transcript, the focused prompt."""
+    app = live_app(start_server, tmp_path, monkeypatch, scenario({"output": [{"type": "message", "text": "Hi."}]}))
+
+    async def opened(pilot) -> None:
+        await until(pilot, lambda: app.session is not None)  # the header is filled when the session opens
+        await steady_cursor(pilot)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=opened)
+
+
+STREAMED = (
+    "Here is what `a.py` does:\n\n"
+    "1. It prints a **fixed** greeting.\n"
+    "2. It takes no input.\n\n"
+    "A version that greets someone:\n\n"
+    "```python\n"
+    "def greet(name: str) -> str:\n"
+    "    return f\"hello {name}\"\n"
+    "\n"
+    "print(greet(\"world\"))\n"
+    "```\n\n"
+    "Shall I make that change?"
+)
+STREAM_PREAMBLE = 4
+"""Events before the first delta: response.created, .in_progress, output_item.added, content_part.added."""
+STREAMED_DELTAS = 30
+"""Deltas sent before the server stalls: the answer stops inside the code block."""
+
+
+def test_streaming_answer_stopped_half_way(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the prompt and the answer cut inside its code block: two list items, two highlighted lines."""
+    from server.engines.scripted import chunk_text
+    from tui.widgets.transcript import AssistantMessage
+
+    expected = "".join(chunk_text(STREAMED)[:STREAMED_DELTAS])
+    assert "```python" in expected and not expected.rstrip().endswith("```")
+    scene = scenario(
+        {"output": [{"type": "message", "text": STREAMED}],
+         "fault": {"kind": "stall", "after_events": STREAM_PREAMBLE + STREAMED_DELTAS}},
+        tokens_per_second=40,
+    )
+    # A long idle timeout: the stalled stream must not be given up on before the picture is taken.
+    app = live_app(start_server, tmp_path, monkeypatch, scene, idle_timeout_s=60.0)
+
+    async def half_streamed(pilot) -> None:
+        await send(pilot, "What does a.py do?")
+        await until(pilot, lambda: any(m.text == expected for m in app.query(AssistantMessage)))
+        assert app.running
+        await steady_cursor(pilot)
+        await pilot.pause(0.3)  # the last flush of the stream buffer (every 1/15 s) has rendered
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=half_streamed)
+
+
+def test_tool_failure(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the read_file card of missing.py "failed · 0.0s" with its error, then the model's answer."""
+    from tui.widgets.transcript import ToolCard
+
+    scene = scenario(
+        {"output": [call("read_file", "r", path="missing.py", offset=None, limit=None)]},
+        {"expect": [{"type": "function_call_output", "call_id": "r", "contains": "does not exist"}],
+         "output": [{"type": "message", "text": "There is no `missing.py` here. The code is in `a.py`."}]},
+    )
+    app = live_app(start_server, tmp_path, monkeypatch, scene)
+
+    async def failed(pilot) -> None:
+        await send(pilot, "Read missing.py")
+        await until(pilot, lambda: app.session is not None and len(app.session.agent.turns) == 1 and not app.running)
+        card = app.query_one(ToolCard)
+        assert card.status == "error"
+        # The card shows the duration with one decimal: reading a missing file takes well under 50 ms.
+        assert card.duration_s is not None and card.duration_s < 0.05, card.duration_s
+        await steady_cursor(pilot)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=failed)
