@@ -238,7 +238,8 @@ class CodeassistApp(App[None]):
     def _refresh_connection(self) -> None:
         stats = self.session_stats()
         if stats is not None:
-            self.query_one(StatsPanel).show_session(stats)
+            for panel in self.query(StatsPanel):  # none while the app shuts down
+                panel.show_session(stats)
 
     def _show_header(self, mode: str = "") -> None:
         from agent.git import repo_info

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Sparkline, Static
 
-from agent.stats import SessionStats, TurnStats
+if TYPE_CHECKING:  # annotations only: importing agent.stats would load the transports first
+    from agent.stats import SessionStats, TurnStats
 
 COLUMNS = ("#", "TTFT", "total", "tok/s", "in", "cached", "hit", "sent", "incr", "wait")
 
