@@ -6,7 +6,7 @@ Each is a small frozen pydantic model with a `type` literal; none carries a call
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -147,3 +147,36 @@ AgentEvent = Annotated[
 ]
 
 AGENT_EVENT_ADAPTER: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)
+
+
+TEXT_DELTAS = frozenset({"response.output_text.delta", "response.refusal.delta"})
+REASONING_DELTAS = frozenset({"response.reasoning_summary_text.delta", "response.reasoning_text.delta"})
+TOOL_ITEM_TYPES = frozenset({"function_call", "custom_tool_call"})
+
+
+def delta_text(event: dict[str, Any]) -> str:
+    """The delta of a delta event, as text."""
+    delta = event.get("delta")
+    return delta if isinstance(delta, str) else ("" if delta is None else str(delta))
+
+
+def streamed_event(event: dict[str, Any]) -> TextDelta | ReasoningDelta | ToolCallStarted | ToolCallReady | None:
+    """The agent event a streamed server event becomes, if any (the live loop and replay share this).
+
+    Deltas are built without validation: this runs once per token.
+    """
+    kind = event["type"]
+    if kind in TEXT_DELTAS:
+        return TextDelta.model_construct(text=delta_text(event))
+    if kind in REASONING_DELTAS:
+        return ReasoningDelta.model_construct(text=delta_text(event))
+    if kind == "response.output_item.added":
+        item = event.get("item") or {}
+        if item.get("type") in TOOL_ITEM_TYPES:
+            return ToolCallStarted(call_id=item.get("call_id", ""), name=item.get("name", ""))
+    elif kind == "response.output_item.done":
+        item = event.get("item") or {}
+        if item.get("type") in TOOL_ITEM_TYPES:
+            return ToolCallReady(call_id=item.get("call_id", ""), name=item.get("name", ""),
+                                 arguments=item.get("arguments", item.get("input", "")))
+    return None

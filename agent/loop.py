@@ -23,17 +23,16 @@ from agent.events import (
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
-    ReasoningDelta,
+    REASONING_DELTAS,
+    TEXT_DELTAS,
     Reconnecting,
     ResponseFinished,
     ResponseStarted,
-    TextDelta,
-    ToolCallReady,
-    ToolCallStarted,
     ToolFinished,
     TransportChanged,
     TurnEnded,
     TurnStarted,
+    streamed_event,
 )
 from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, Retrying
 from agent.stats import ResponseStats, TurnStats
@@ -45,11 +44,10 @@ from agent.wire.items import CustomToolCall, FunctionCall
 T = TypeVar("T")
 _ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
 
-TEXT_DELTAS = frozenset({"response.output_text.delta", "response.refusal.delta"})
-REASONING_DELTAS = frozenset({"response.reasoning_summary_text.delta", "response.reasoning_text.delta"})
 ARGUMENT_DELTAS = frozenset({"response.function_call_arguments.delta", "response.custom_tool_call_input.delta"})
+FIRST_TOKEN_EVENTS = TEXT_DELTAS | REASONING_DELTAS | ARGUMENT_DELTAS
+"""Deltas that mark the first output token (for time to first token)."""
 TERMINALS = frozenset({"response.completed", "response.incomplete", "response.failed", "response.done"})
-TOOL_ITEM_TYPES = frozenset({"function_call", "custom_tool_call"})
 
 ABORTED_OUTPUT = "aborted: the user cancelled the turn before this call finished; its outcome is unknown."
 
@@ -211,30 +209,16 @@ class Agent:
                     raise TurnCancelled
                 if isinstance(item, dict):
                     kind = item["type"]
-                    if kind in TEXT_DELTAS:
-                        if metrics.first_token_at is None:
-                            metrics.first_token_at = time.monotonic()
-                        yield TextDelta.model_construct(text=_delta_text(item))
-                    elif kind in REASONING_DELTAS:
-                        if metrics.first_token_at is None:
-                            metrics.first_token_at = time.monotonic()
-                        yield ReasoningDelta.model_construct(text=_delta_text(item))
-                    elif kind in ARGUMENT_DELTAS:
-                        if metrics.first_token_at is None:
-                            metrics.first_token_at = time.monotonic()
-                    elif kind == "response.created":
+                    if metrics.first_token_at is None and kind in FIRST_TOKEN_EVENTS:
+                        metrics.first_token_at = time.monotonic()
+                    if kind == "response.created":
                         metrics.created_at = time.monotonic()
-                    elif kind == "response.output_item.added":
-                        added = item.get("item") or {}
-                        if added.get("type") in TOOL_ITEM_TYPES:
-                            yield ToolCallStarted(call_id=added.get("call_id", ""), name=added.get("name", ""))
                     elif kind == "response.output_item.done":
-                        done = item.get("item") or {}
-                        result.done_items.append(done)
-                        if done.get("type") in TOOL_ITEM_TYPES:
-                            yield ToolCallReady(call_id=done.get("call_id", ""), name=done.get("name", ""),
-                                                arguments=done.get("arguments", done.get("input", "")))
-                    elif kind in TERMINALS:
+                        result.done_items.append(item.get("item") or {})
+                    translated = streamed_event(item)
+                    if translated is not None:
+                        yield translated
+                    if kind in TERMINALS:
                         assert plan is not None
                         metrics.finished_at = time.monotonic()
                         stats = self._finish_response(kind, item, result, plan, metrics)
@@ -395,12 +379,6 @@ class Agent:
                 self.log.flush(fsync=True)
             except Exception as exc:  # a full disk must not lose the turn; the buffer is kept for later
                 self.log.append("log_warning", message=str(exc))
-
-
-def _delta_text(event: dict[str, Any]) -> str:
-    """The delta of a delta event, as text (built without validation: this is the per-token path)."""
-    delta = event.get("delta")
-    return delta if isinstance(delta, str) else ("" if delta is None else str(delta))
 
 
 def _unfinished(result: _Response) -> tuple[Literal["failed", "incomplete", "error"], str]:

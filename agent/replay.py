@@ -6,7 +6,7 @@
 |---|---|
 | `user_message` | `TurnStarted` |
 | `frame` sent | `Reconnecting` (when it retries an abandoned request), then `ResponseStarted` (its transport, incremental, reason and items sent come from the request's `response_stats`) |
-| `frame` received | `TextDelta`, `ReasoningDelta`, `ToolCallStarted`, `ToolCallReady`, decoded with `agent.wire` and mapped as `agent.loop` maps them |
+| `frame` received | `TextDelta`, `ReasoningDelta`, `ToolCallStarted`, `ToolCallReady`, decoded with `agent.wire` and mapped by `agent.events.streamed_event`, as in the live loop |
 | `response_stats` | `ResponseFinished` |
 | `approval_request`, `approval` | `ApprovalRequested`, `ApprovalDecided` |
 | `tool_result` | `ToolFinished` |
@@ -55,19 +55,16 @@ from agent.events import (
     ApprovalDecided,
     ApprovalRequested,
     Notice,
-    ReasoningDelta,
     Reconnecting,
     ResponseFinished,
     ResponseStarted,
-    TextDelta,
-    ToolCallReady,
-    ToolCallStarted,
     ToolFinished,
     TransportChanged,
     TurnEnded,
+    TOOL_ITEM_TYPES,
     TurnStarted,
+    streamed_event,
 )
-from agent.loop import REASONING_DELTAS, TEXT_DELTAS, TOOL_ITEM_TYPES
 from agent.resume import COMMITTED_TERMINALS, frame_event
 from agent.session_log import LoadedSession, load_session
 from agent.stats import ResponseStats, TurnStats
@@ -390,21 +387,12 @@ class _Timeline:
         if self.warm_up:
             return
         kind = event["type"]
-        if kind in TEXT_DELTAS:
-            self.emit(TextDelta(text=_delta_text(event)))
-        elif kind in REASONING_DELTAS:
-            self.emit(ReasoningDelta(text=_delta_text(event)))
-        elif kind == "response.output_item.added":
-            added = event.get("item") or {}
-            if added.get("type") in TOOL_ITEM_TYPES:
-                self.emit(ToolCallStarted(call_id=added.get("call_id", ""), name=added.get("name", "")))
-        elif kind == "response.output_item.done":
-            done = event.get("item") or {}
-            self.attempt_items.append(done)
-            if done.get("type") in TOOL_ITEM_TYPES:
-                self.emit(ToolCallReady(call_id=done.get("call_id", ""), name=done.get("name", ""),
-                                        arguments=done.get("arguments", done.get("input", ""))))
-        elif kind in COMMITTED_TERMINALS:
+        translated = streamed_event(event)
+        if translated is not None:
+            self.emit(translated)
+        if kind == "response.output_item.done":
+            self.attempt_items.append(event.get("item") or {})
+        if kind in COMMITTED_TERMINALS:
             response = event.get("response") or {}
             if response.get("id"):
                 for item in response.get("output") or self.attempt_items:
@@ -454,8 +442,3 @@ class _Timeline:
             "reason": "incremental" if incremental else self.full_reason or "not recorded",
             "items_sent": len(items) if isinstance(items, list) else int(items is not None),
         }
-
-
-def _delta_text(event: dict[str, Any]) -> str:
-    delta = event.get("delta")
-    return delta if isinstance(delta, str) else ("" if delta is None else str(delta))
