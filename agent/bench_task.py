@@ -203,10 +203,15 @@ def tool_arguments(name: str, index: int) -> dict[str, Any]:
         "read_file": {"path": f"src/wordcount/{module}.py", "offset": 1 + (index * 37) % 200, "limit": 120},
         "list_files": {"path": "src" if index % 2 else "."},
         "grep": {"pattern": rf"def \w*{_NAMES[index % len(_NAMES)]}", "path": "src"},
-        "edit_file": {"path": f"src/wordcount/{module}.py", "old": "words.append(w)",
-                      "new": "words.append(_join_marks(w))"},
-        "apply_patch": {"patch": f"*** Begin Patch\n*** Update File: src/wordcount/{module}.py\n@@\n"
-                                 "-    return text.split()\n+    return _split_words(text)\n*** End Patch"},
+        "edit_file": {
+            "path": f"src/wordcount/{module}.py",
+            "old": "words.append(w)",
+            "new": "words.append(_join_marks(w))",
+        },
+        "apply_patch": {
+            "patch": f"*** Begin Patch\n*** Update File: src/wordcount/{module}.py\n@@\n"
+            "-    return text.split()\n+    return _split_words(text)\n*** End Patch"
+        },
         "shell": {"command": "pytest -q tests/test_wordcount.py" if index % 2 else "pytest -q"},
     }.get(name, {"value": index})
 
@@ -219,10 +224,15 @@ def canned_output(name: str, index: int) -> str:
         lines = _source_lines(rng, 110)
         return "\n".join(f"{start + n:6}\t{line}" for n, line in enumerate(lines))
     if name == "list_files":
-        files = sorted({f"src/wordcount/{m}.py" for m in _MODULES}
-                       | {f"tests/{rng.choice(('test_', 'properties/test_'))}{m}_{n}.py"
-                          for m in _MODULES for n in range(rng.randint(6, 9))}
-                       | {f"docs/{n}.md" for n in _NAMES})
+        files = sorted(
+            {f"src/wordcount/{m}.py" for m in _MODULES}
+            | {
+                f"tests/{rng.choice(('test_', 'properties/test_'))}{m}_{n}.py"
+                for m in _MODULES
+                for n in range(rng.randint(6, 9))
+            }
+            | {f"docs/{n}.md" for n in _NAMES}
+        )
         return "\n".join(files)
     if name == "grep":
         return "\n".join(
@@ -233,18 +243,28 @@ def canned_output(name: str, index: int) -> str:
         failures = rng.randint(0, 2)
         lines = [f"tests/test_{m}.py {'.' * rng.randint(8, 40)}" for m in _MODULES]
         for failure in range(failures):
-            lines += ["", f"____ test_unicode_words[case{failure}] ____", "",
-                      *(f">   {line}" for line in _source_lines(rng, 12)),
-                      "E   AssertionError: assert ['cafe', '\u0301'] == ['caf\u00e9']",
-                      f"tests/test_wordcount.py:{rng.randint(20, 200)}: AssertionError"]
+            lines += [
+                "",
+                f"____ test_unicode_words[case{failure}] ____",
+                "",
+                *(f">   {line}" for line in _source_lines(rng, 12)),
+                "E   AssertionError: assert ['cafe', '\u0301'] == ['caf\u00e9']",
+                f"tests/test_wordcount.py:{rng.randint(20, 200)}: AssertionError",
+            ]
         passed = rng.randint(180, 240)
-        lines.append(f"{failures} failed, {passed} passed in {rng.uniform(3, 20):.2f}s" if failures
-                     else f"{passed} passed in {rng.uniform(3, 20):.2f}s")
+        lines.append(
+            f"{failures} failed, {passed} passed in {rng.uniform(3, 20):.2f}s"
+            if failures
+            else f"{passed} passed in {rng.uniform(3, 20):.2f}s"
+        )
         return "exit code: " + ("1" if failures else "0") + "\n" + "\n".join(lines)
     if name in ("edit_file", "apply_patch"):
         module = _MODULES[index % len(_MODULES)]
-        diff = [f"--- a/src/wordcount/{module}.py", f"+++ b/src/wordcount/{module}.py",
-                f"@@ -{index + 10},7 +{index + 10},7 @@"]
+        diff = [
+            f"--- a/src/wordcount/{module}.py",
+            f"+++ b/src/wordcount/{module}.py",
+            f"@@ -{index + 10},7 +{index + 10},7 @@",
+        ]
         diff += [f" {line}" for line in _source_lines(rng, 3)]
         diff += ["-        words.append(w)", "+        words.append(_join_marks(w))"]
         diff += [f" {line}" for line in _source_lines(rng, 3)]

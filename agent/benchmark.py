@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,14 @@ from agent.wire import FunctionCallOutput, Item, ResponseCreate, user_message
 
 ARMS = ("http_full", "http_chained", "websocket")
 LABELS = {"http_full": "HTTP full resend", "http_chained": "HTTP chained", "websocket": "WebSocket"}
-FIRST_TOKEN = frozenset({"response.output_text.delta", "response.reasoning_summary_text.delta",
-                         "response.function_call_arguments.delta", "response.refusal.delta"})
+FIRST_TOKEN = frozenset(
+    {
+        "response.output_text.delta",
+        "response.reasoning_summary_text.delta",
+        "response.function_call_arguments.delta",
+        "response.refusal.delta",
+    }
+)
 TERMINALS = frozenset({"response.completed", "response.incomplete", "response.failed", "response.done"})
 _ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
 
@@ -52,13 +58,22 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model name (default from config)")
     parser.add_argument("--base-url", help="Responses API base URL, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--turns", type=int, default=6, metavar="N", help="model requests per arm (default 6)")
-    parser.add_argument("--reps", type=int, default=1, metavar="R",
-                        help="runs of each arm, in alternating order (default 1)")
+    parser.add_argument(
+        "--reps", type=int, default=1, metavar="R", help="runs of each arm, in alternating order (default 1)"
+    )
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {', '.join(ARMS)}")
-    parser.add_argument("--no-store", action="store_true",
-                        help="skip the HTTP chained arm (for endpoints or organisations without store)")
-    parser.add_argument("--max-output-tokens", type=int, default=800, metavar="TOKENS",
-                        help="cap per response, reasoning included (default 800)")
+    parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help="skip the HTTP chained arm (for endpoints or organisations without store)",
+    )
+    parser.add_argument(
+        "--max-output-tokens",
+        type=int,
+        default=800,
+        metavar="TOKENS",
+        help="cap per response, reasoning included (default 800)",
+    )
     parser.add_argument("--out", type=Path, metavar="FILE", help="where to save the JSON result")
     parser.add_argument("--yes", action="store_true", help="run against a non-local (possibly paid) endpoint")
 
@@ -96,27 +111,43 @@ def estimate_tokens(turns: int, runs: int, max_output_tokens: int) -> dict[str, 
     tool_output = statistics.fmean(_tokens(canned_output(name, i)) for name in TOOL_NAMES for i in range(3))
     added = round(tool_output) + max_output_tokens
     per_run = sum(prefix + k * added for k in range(turns))
-    return {"requests": turns * runs, "input_tokens": per_run * runs, "output_tokens_max": turns * max_output_tokens * runs}
+    return {
+        "requests": turns * runs,
+        "input_tokens": per_run * runs,
+        "output_tokens_max": turns * max_output_tokens * runs,
+    }
 
 
 def _transports(settings: Settings, arm: str) -> ModelClient:
     api_key = settings.api_key_value()
-    http = ResponsesHTTP(settings.responses_url, api_key, open_timeout=settings.open_timeout_s,
-                         idle_timeout=settings.idle_timeout_s)
+    http = ResponsesHTTP(
+        settings.responses_url, api_key, open_timeout=settings.open_timeout_s, idle_timeout=settings.idle_timeout_s
+    )
     socket = None
     if arm == "websocket":
-        socket = ResponsesSocket(settings.websocket_url, api_key, max_size=settings.max_frame_bytes,
-                                 ping_interval=settings.ping_interval_s, ping_timeout=settings.ping_timeout_s,
-                                 open_timeout=settings.open_timeout_s, idle_timeout=settings.idle_timeout_s)
+        socket = ResponsesSocket(
+            settings.websocket_url,
+            api_key,
+            max_size=settings.max_frame_bytes,
+            ping_interval=settings.ping_interval_s,
+            ping_timeout=settings.ping_timeout_s,
+            open_timeout=settings.open_timeout_s,
+            idle_timeout=settings.idle_timeout_s,
+        )
     return ModelClient(websocket=socket, http=http, max_retries=settings.max_retries)
 
 
 async def run_arm(arm: str, settings: Settings, *, turns: int, max_output_tokens: int, run_id: str) -> dict[str, Any]:
     """One arm: `turns` requests with canned tool outputs; per-request figures, or the error."""
     conversation = _BenchConversation(
-        RequestSettings.build(model=settings.model, instructions=SYSTEM_PROMPT, tools=tool_specs(),
-                              reasoning=reasoning_options(settings), store=arm == "http_chained",
-                              prompt_cache_key=f"codeassist-bench-{run_id}-{arm}"),
+        RequestSettings.build(
+            model=settings.model,
+            instructions=SYSTEM_PROMPT,
+            tools=tool_specs(),
+            reasoning=reasoning_options(settings),
+            store=arm == "http_chained",
+            prompt_cache_key=f"codeassist-bench-{run_id}-{arm}",
+        ),
         max_output_tokens,
     )
     conversation.add(user_message(TASK_PROMPT))
@@ -133,8 +164,12 @@ async def run_arm(arm: str, settings: Settings, *, turns: int, max_output_tokens
                 break
             calls = [item for item in output if item.type in ("function_call", "custom_tool_call")]
             for call in calls:
-                conversation.add(FunctionCallOutput(call_id=call.call_id,  # type: ignore[union-attr]
-                                                    output=canned_output(call.name, calls_answered)))  # type: ignore[union-attr]
+                conversation.add(
+                    FunctionCallOutput(
+                        call_id=call.call_id,  # type: ignore[union-attr]
+                        output=canned_output(call.name, calls_answered),
+                    )
+                )  # type: ignore[union-attr]
                 calls_answered += 1
             if not calls:
                 conversation.add(user_message(NUDGES[nudges % len(NUDGES)]))
@@ -147,8 +182,9 @@ async def run_arm(arm: str, settings: Settings, *, turns: int, max_output_tokens
     return result
 
 
-async def _one_request(client: ModelClient, conversation: Conversation, turn: int,
-                       result: dict[str, Any]) -> tuple[dict[str, Any], list[Item]]:
+async def _one_request(
+    client: ModelClient, conversation: Conversation, turn: int, result: dict[str, Any]
+) -> tuple[dict[str, Any], list[Item]]:
     plan: RequestPlan | None = None
     metrics = StreamMetrics()
     retries = 0
@@ -180,14 +216,20 @@ async def _one_request(client: ModelClient, conversation: Conversation, turn: in
     conversation.commit(plan, response["id"], output)
     usage = response.get("usage") or {}
     return {
-        "turn": turn, "status": status, "incremental": plan.incremental, "reason": plan.reason,
+        "turn": turn,
+        "status": status,
+        "incremental": plan.incremental,
+        "reason": plan.reason,
         "turn_s": (metrics.finished_at or sent_at) - sent_at,
         "ttfe_s": metrics.created_at - sent_at if metrics.created_at else None,
         "ttft_s": metrics.first_token_at - sent_at if metrics.first_token_at else None,
-        "connect_s": metrics.connect_s, "bytes_sent": metrics.bytes_sent, "bytes_received": metrics.bytes_received,
+        "connect_s": metrics.connect_s,
+        "bytes_sent": metrics.bytes_sent,
+        "bytes_received": metrics.bytes_received,
         "input_tokens": usage.get("input_tokens", 0),
         "cached_tokens": (usage.get("input_tokens_details") or {}).get("cached_tokens", 0),
-        "output_tokens": usage.get("output_tokens", 0), "retries": retries,
+        "output_tokens": usage.get("output_tokens", 0),
+        "retries": retries,
     }, output
 
 
@@ -231,22 +273,33 @@ def render_table(result: dict[str, Any]) -> str:
     base = summaries.get("http_full", {}).get("turn_s", {}).get("median")
     rows: list[tuple[str, list[str]]] = [
         ("requests (incremental)", [f"{s['requests']} ({s['incremental_requests']})" for s in summaries.values()]),
-        ("turn time median / p95 ms", [f"{_ms(s['turn_s']['median'])} / {_ms(s['turn_s']['p95'])}"
-                                       for s in summaries.values()]),
-        ("first token median / p95 ms", [f"{_ms(s['ttft_s']['median'])} / {_ms(s['ttft_s']['p95'])}"
-                                         for s in summaries.values()]),
+        (
+            "turn time median / p95 ms",
+            [f"{_ms(s['turn_s']['median'])} / {_ms(s['turn_s']['p95'])}" for s in summaries.values()],
+        ),
+        (
+            "first token median / p95 ms",
+            [f"{_ms(s['ttft_s']['median'])} / {_ms(s['ttft_s']['p95'])}" for s in summaries.values()],
+        ),
         ("bytes sent", [f"{s['bytes_sent'] / 1024:,.1f} KiB" for s in summaries.values()]),
         ("cached tokens", [f"{s['cached_tokens']:,} ({s['cached_ratio']:.0%})" for s in summaries.values()]),
         ("output tokens", [f"{s['output_tokens']:,}" for s in summaries.values()]),
     ]
     if base:
-        rows.append(("turn time vs full resend", [
-            f"{s['turn_s']['median'] / base:.2f}x" if s["turn_s"]["median"] else "-" for s in summaries.values()]))
+        rows.append(
+            (
+                "turn time vs full resend",
+                [f"{s['turn_s']['median'] / base:.2f}x" if s["turn_s"]["median"] else "-" for s in summaries.values()],
+            )
+        )
     headers = [LABELS[name] for name in arms]
     width = max(len(label) for label, _ in rows)
     columns = [max(len(h), *(len(values[i]) for _, values in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join([" " * width, *(h.rjust(c) for h, c in zip(headers, columns))])]
-    lines += ["  ".join([label.ljust(width), *(v.rjust(c) for v, c in zip(values, columns))]) for label, values in rows]
+    lines = ["  ".join([" " * width, *(h.rjust(c) for h, c in zip(headers, columns, strict=True))])]
+    lines += [
+        "  ".join([label.ljust(width), *(v.rjust(c) for v, c in zip(values, columns, strict=True))])
+        for label, values in rows
+    ]
     for name, summary in summaries.items():
         for error in summary["errors"]:
             lines.append(f"{LABELS[name]}: {error}")
@@ -257,19 +310,21 @@ def render_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def run_comparison(settings: Settings, arms: list[str], *, turns: int, reps: int,
-                         max_output_tokens: int) -> dict[str, Any]:
+async def run_comparison(
+    settings: Settings, arms: list[str], *, turns: int, reps: int, max_output_tokens: int
+) -> dict[str, Any]:
     """Run every arm `reps` times (ABBA order) and return the JSON-able result."""
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S")
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in arms}
     for rep in range(reps):
         for name in arms if rep % 2 == 0 else list(reversed(arms)):
-            runs[name].append(await run_arm(name, settings, turns=turns, max_output_tokens=max_output_tokens,
-                                            run_id=run_id))
+            runs[name].append(
+                await run_arm(name, settings, turns=turns, max_output_tokens=max_output_tokens, run_id=run_id)
+            )
     return {
         "benchmark": "codeassist-bench",
         "version": __version__,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "endpoint": settings.base_url,
         "local": settings.is_local_endpoint,
         "model": settings.model,
@@ -288,8 +343,11 @@ def run_bench(args: argparse.Namespace) -> int:
         arms = [name for name in arms if name != "http_chained"]
     unknown = [name for name in arms if name not in ARMS]
     if unknown or not arms or args.turns < 1 or args.reps < 1 or args.max_output_tokens < 1:
-        print(f"codeassist bench: choose arms from {', '.join(ARMS)}, and positive --turns, --reps and "
-              "--max-output-tokens", file=sys.stderr)
+        print(
+            f"codeassist bench: choose arms from {', '.join(ARMS)}, and positive --turns, --reps and "
+            "--max-output-tokens",
+            file=sys.stderr,
+        )
         return 2
     try:
         settings = load_settings({"model": args.model, "base_url": args.base_url})
@@ -298,16 +356,23 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"codeassist bench: {exc}", file=sys.stderr)
         return 2
     estimate = estimate_tokens(args.turns, len(arms) * args.reps, args.max_output_tokens)
-    print(f"codeassist bench: {len(arms)} arms x {args.turns} requests x {args.reps} run(s) against "
-          f"{settings.base_url} (model {settings.model}): about {estimate['input_tokens']:,} input tokens and at "
-          f"most {estimate['output_tokens_max']:,} output tokens (reasoning included).", flush=True)
+    print(
+        f"codeassist bench: {len(arms)} arms x {args.turns} requests x {args.reps} run(s) against "
+        f"{settings.base_url} (model {settings.model}): about {estimate['input_tokens']:,} input tokens and at "
+        f"most {estimate['output_tokens_max']:,} output tokens (reasoning included).",
+        flush=True,
+    )
     if not settings.is_local_endpoint and not args.yes:
-        print("codeassist bench: this endpoint is not local and may bill you for those tokens; "
-              "re-run with --yes to go ahead.", file=sys.stderr)
+        print(
+            "codeassist bench: this endpoint is not local and may bill you for those tokens; "
+            "re-run with --yes to go ahead.",
+            file=sys.stderr,
+        )
         return 2
     arms = [name for name in ARMS if name in arms]
-    result = asyncio.run(run_comparison(settings, arms, turns=args.turns, reps=args.reps,
-                                        max_output_tokens=args.max_output_tokens))
+    result = asyncio.run(
+        run_comparison(settings, arms, turns=args.turns, reps=args.reps, max_output_tokens=args.max_output_tokens)
+    )
     result["estimate"] = estimate
     print(render_table(result))
     out = args.out or bench_root() / f"bench-{datetime.now():%Y%m%d-%H%M%S}.json"

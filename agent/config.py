@@ -130,7 +130,7 @@ class Settings(BaseModel):
         if parts.query or parts.fragment:
             raise ValueError("must not have a query or fragment")
         try:
-            parts.port
+            _ = parts.port  # parsing the port is the check
         except ValueError as exc:
             raise ValueError(f"has an invalid port ({exc})") from None
         return urlunsplit((scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))

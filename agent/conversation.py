@@ -146,7 +146,9 @@ class Conversation:
         if full_reason is None:
             head = self._head
             assert head is not None
-            return RequestPlan(True, "incremental", head.response_id, head.covered, len(self.items), transport, generation)
+            return RequestPlan(
+                True, "incremental", head.response_id, head.covered, len(self.items), transport, generation
+            )
         return RequestPlan(False, full_reason, None, 0, len(self.items), transport, generation)
 
     def _full_resend_reason(self, transport: str, generation: int) -> str | None:

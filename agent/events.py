@@ -177,6 +177,9 @@ def streamed_event(event: dict[str, Any]) -> TextDelta | ReasoningDelta | ToolCa
     elif kind == "response.output_item.done":
         item = event.get("item") or {}
         if item.get("type") in TOOL_ITEM_TYPES:
-            return ToolCallReady(call_id=item.get("call_id", ""), name=item.get("name", ""),
-                                 arguments=item.get("arguments", item.get("input", "")))
+            return ToolCallReady(
+                call_id=item.get("call_id", ""),
+                name=item.get("name", ""),
+                arguments=item.get("arguments", item.get("input", "")),
+            )
     return None

@@ -110,9 +110,14 @@ def export_session(path: Path, fmt: ExportFormat = "markdown", out: Path | None 
     if fmt not in _SUFFIXES:
         raise ValueError(f"unknown export format {fmt!r}: use 'markdown' or 'json'")
     loaded = load_session(Path(path))
-    text = export_markdown(loaded) if fmt == "markdown" else json.dumps(export_json(loaded), indent=2,
-                                                                        ensure_ascii=False) + "\n"
-    target = Path(out) if out is not None else Path.cwd() / f"{loaded.header.get('id') or Path(path).stem}{_SUFFIXES[fmt]}"
+    text = (
+        export_markdown(loaded)
+        if fmt == "markdown"
+        else json.dumps(export_json(loaded), indent=2, ensure_ascii=False) + "\n"
+    )
+    target = (
+        Path(out) if out is not None else Path.cwd() / f"{loaded.header.get('id') or Path(path).stem}{_SUFFIXES[fmt]}"
+    )
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(fd, "w", encoding="utf-8", errors="backslashreplace") as file:
         file.write(text)
@@ -123,8 +128,16 @@ def export_session(path: Path, fmt: ExportFormat = "markdown", out: Path | None 
 
 
 def _turn_markdown(turn: TurnRecord) -> list[str]:
-    out = [f"## Turn {turn.turn}", "", "### User", "", turn.prompt.strip() or "*(empty prompt)*", "",
-           "### Assistant", ""]
+    out = [
+        f"## Turn {turn.turn}",
+        "",
+        "### User",
+        "",
+        turn.prompt.strip() or "*(empty prompt)*",
+        "",
+        "### Assistant",
+        "",
+    ]
     calls = {call.call_id: call for call in turn.tool_calls}
     shown: set[str] = set()
     for item in turn.items[1:]:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import git
 
-GIT_ERRORS: tuple[type[BaseException], ...] = (git.GitError, git.InvalidGitRepositoryError, git.NoSuchPathError, OSError, ValueError)
+GIT_ERRORS: tuple[type[BaseException], ...] = (
+    git.GitError,
+    git.InvalidGitRepositoryError,
+    git.NoSuchPathError,
+    OSError,
+    ValueError,
+)
 """What gitpython raises for a missing, broken or unusual repository."""
 
 

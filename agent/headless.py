@@ -37,8 +37,11 @@ def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", help="what to do")
     parser.add_argument("--model", help="model name (default from config)")
     parser.add_argument("--base-url", help="Responses API base URL, e.g. http://127.0.0.1:8000/v1")
-    parser.add_argument("--approval", choices=["read-only", "ask", "auto-edit", "full-auto"],
-                        help="approval policy; non-interactive 'ask' denies anything that would ask")
+    parser.add_argument(
+        "--approval",
+        choices=["read-only", "ask", "auto-edit", "full-auto"],
+        help="approval policy; non-interactive 'ask' denies anything that would ask",
+    )
     parser.add_argument("--transport", choices=["websocket", "http"], help="transport (default websocket)")
     parser.add_argument("--max-steps", type=int, help="responses per turn before stopping")
     parser.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
@@ -48,9 +51,14 @@ def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_exec(args: argparse.Namespace) -> int:
     """Run `codeassist exec`; returns the exit code."""
-    flags = {"model": args.model, "base_url": args.base_url, "approval": args.approval,
-             "transport": args.transport, "max_steps": args.max_steps,
-             "warmup": False if args.no_warmup else None}
+    flags = {
+        "model": args.model,
+        "base_url": args.base_url,
+        "approval": args.approval,
+        "transport": args.transport,
+        "max_steps": args.max_steps,
+        "warmup": False if args.no_warmup else None,
+    }
     try:
         settings = load_settings(flags)
         require_credentials(settings)

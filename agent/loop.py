@@ -19,12 +19,12 @@ from pydantic import TypeAdapter, ValidationError
 from agent.approvals import ApprovalGate, Decision
 from agent.conversation import Conversation, RequestPlan
 from agent.events import (
+    REASONING_DELTAS,
+    TEXT_DELTAS,
     AgentError,
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
-    REASONING_DELTAS,
-    TEXT_DELTAS,
     Reconnecting,
     ResponseFinished,
     ResponseStarted,
@@ -126,8 +126,9 @@ class Agent:
                     response = item.get("response") or {}
                     if item["type"] == "response.completed" and plan is not None and response.get("id"):
                         self.conversation.commit(plan, response["id"], [])
-                    stats = ResponseStats.from_metrics(metrics, response=response, status="warm-up",
-                                                       incremental=False, reason="warm-up", items_sent=0)
+                    stats = ResponseStats.from_metrics(
+                        metrics, response=response, status="warm-up", incremental=False, reason="warm-up", items_sent=0
+                    )
                     self._log("warm_up", **stats.model_dump(mode="json"))
                     return stats
         except (ModelError, TransportAborted) as exc:
@@ -227,8 +228,13 @@ class Agent:
                 elif isinstance(item, RequestStarted):
                     plan, metrics = item.plan, item.metrics
                     result.done_items.clear()
-                    yield ResponseStarted(step=step, transport=plan.transport, incremental=plan.incremental,
-                                          reason=plan.reason, items_sent=plan.items_sent)
+                    yield ResponseStarted(
+                        step=step,
+                        transport=plan.transport,
+                        incremental=plan.incremental,
+                        reason=plan.reason,
+                        items_sent=plan.items_sent,
+                    )
                 elif isinstance(item, Retrying):
                     self._log("reconnecting", attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
                     yield Reconnecting(attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
@@ -253,8 +259,14 @@ class Agent:
             self.conversation.commit(plan, response["id"], result.output)
         else:
             self.conversation.break_chain("previous response failed")
-        stats = ResponseStats.from_metrics(metrics, response=response, status=result.status,
-                                           incremental=plan.incremental, reason=plan.reason, items_sent=plan.items_sent)
+        stats = ResponseStats.from_metrics(
+            metrics,
+            response=response,
+            status=result.status,
+            incremental=plan.incremental,
+            reason=plan.reason,
+            items_sent=plan.items_sent,
+        )
         self._log("response_stats", **stats.model_dump(mode="json"))
         return stats
 
@@ -309,14 +321,25 @@ class Agent:
         yield self._record(call, "ok" if outcome.ok else "error", outcome.output, started, outcome.display)
 
     def _decided(self, call_id: str, decision: Decision, waited: float) -> ApprovalDecided:
-        self._log("approval", call_id=call_id, decision=decision.kind, rule=decision.rule,
-                  reason=decision.reason, waited_s=waited)
-        return ApprovalDecided(call_id=call_id, decision=decision.kind, rule=decision.rule,
-                               reason=decision.reason, waited_s=waited)
+        self._log(
+            "approval",
+            call_id=call_id,
+            decision=decision.kind,
+            rule=decision.rule,
+            reason=decision.reason,
+            waited_s=waited,
+        )
+        return ApprovalDecided(
+            call_id=call_id, decision=decision.kind, rule=decision.rule, reason=decision.reason, waited_s=waited
+        )
 
     def _record(
-        self, call: FunctionCall | CustomToolCall, status: Literal["ok", "error", "denied", "invalid", "aborted"],
-        output: str, started: float, display: dict[str, Any] | None = None,
+        self,
+        call: FunctionCall | CustomToolCall,
+        status: Literal["ok", "error", "denied", "invalid", "aborted"],
+        output: str,
+        started: float,
+        display: dict[str, Any] | None = None,
     ) -> ToolFinished:
         """Give the call its one output: in the conversation, in the log, and as an event."""
         self._answered.add(call.call_id)
@@ -325,11 +348,19 @@ class Agent:
         else:
             self.conversation.add(FunctionCallOutput(call_id=call.call_id, output=output))
         duration = time.monotonic() - started
-        self._log("tool_result", call_id=call.call_id, name=call.name, status=status, output=output,
-                  duration_s=duration, display=display)
+        self._log(
+            "tool_result",
+            call_id=call.call_id,
+            name=call.name,
+            status=status,
+            output=output,
+            duration_s=duration,
+            display=display,
+        )
         self._flush()
-        return ToolFinished(call_id=call.call_id, name=call.name, status=status, output=output,
-                            duration_s=duration, display=display)
+        return ToolFinished(
+            call_id=call.call_id, name=call.name, status=status, output=output, duration_s=duration, display=display
+        )
 
     def _abort_pending(self, output: str = ABORTED_OUTPUT) -> list[ToolFinished]:
         """Give every unanswered call of the current step an "aborted" output."""
@@ -358,12 +389,22 @@ class Agent:
     # ---- bookkeeping -----------------------------------------------------------------------
 
     def _finish_turn(
-        self, number: int, started: float, responses: list[ResponseStats], timers: dict[str, float],
-        reason: Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"], message: str | None,
+        self,
+        number: int,
+        started: float,
+        responses: list[ResponseStats],
+        timers: dict[str, float],
+        reason: Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"],
+        message: str | None,
     ) -> TurnEnded:
-        stats = TurnStats(turn=number, responses=responses, total_s=time.monotonic() - started,
-                          tool_s=timers["tool_s"], approval_wait_s=timers["approval_wait_s"],
-                          tool_calls=int(timers["tool_calls"]))
+        stats = TurnStats(
+            turn=number,
+            responses=responses,
+            total_s=time.monotonic() - started,
+            tool_s=timers["tool_s"],
+            approval_wait_s=timers["approval_wait_s"],
+            tool_calls=int(timers["tool_calls"]),
+        )
         self.turns.append(stats)
         self._log("turn_ended", turn=number, reason=reason, message=message, stats=stats.model_dump(mode="json"))
         self._flush()

@@ -78,7 +78,9 @@ class ServerError(TransportError):
         self.code: str | None = nested.get("code") or event.get("code")
         self.status: int | None = event.get("status") or event.get("status_code")
         message = nested.get("message") or event.get("message") or "The server reported an error."
-        headers = {str(k).lower(): v for k, v in {**(event.get("headers") or {}), **(nested.get("headers") or {})}.items()}
+        headers = {
+            str(k).lower(): v for k, v in {**(event.get("headers") or {}), **(nested.get("headers") or {})}.items()
+        }
         super().__init__(message, retry_after=_retry_after(headers, message), cause=self.code or f"http_{self.status}")
         self.retryable = self._is_transient()
 
@@ -189,7 +191,9 @@ class ModelClient:
                     yield Retrying(attempt, 0.0, exc.code)
                     continue
                 if exc.status == 401:
-                    raise ModelError(f"The endpoint refused the API key: {exc}", code="unauthorized", status=401) from None
+                    raise ModelError(
+                        f"The endpoint refused the API key: {exc}", code="unauthorized", status=401
+                    ) from None
                 failure: TransportError = exc
             except TransportError as exc:
                 conversation.break_chain(exc.cause)
@@ -209,9 +213,7 @@ class ModelClient:
                     )
                     attempt = 0
                     continue
-                raise ModelError(
-                    f"Gave up after {self.max_retries} retries: {failure}", code=failure.cause
-                ) from None
+                raise ModelError(f"Gave up after {self.max_retries} retries: {failure}", code=failure.cause) from None
             delay = backoff_delay(attempt) * self._rng.uniform(0.75, 1.0)
             if failure.retry_after is not None:
                 delay = max(delay, failure.retry_after + self._rng.uniform(0.0, 0.25))
@@ -228,7 +230,9 @@ class ModelClient:
         return FellBack(reason)
 
     def _record(self, cause: str, attempt: int, delay: float) -> None:
-        self.reconnects.append(Reconnect(at=time.monotonic() - self._started, cause=cause, attempt=attempt, delay_s=delay))
+        self.reconnects.append(
+            Reconnect(at=time.monotonic() - self._started, cause=cause, attempt=attempt, delay_s=delay)
+        )
 
     async def abort(self) -> None:
         """Abandon the response in flight (used when the user cancels the turn)."""

@@ -35,6 +35,7 @@ spellings, so a value such as `","` cannot match the punctuation between two str
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import os
 import re
@@ -63,7 +64,7 @@ def _word_start(prefix_width: int) -> str:
     percent escape. Written as lookbehinds after the literal prefix, not before it, so that every
     branch of `_SHAPES` starts with a literal and `re` can skip quickly to candidate positions.
     """
-    back = r"[\s\S]{%d}" % prefix_width
+    back = rf"[\s\S]{{{prefix_width}}}"
     return (
         rf"(?:(?<![A-Za-z0-9]{back})|(?<=\\[nrtbf]{back})"
         rf"|(?<=\\u[0-9A-Fa-f]{{4}}{back})|(?<=%[0-9A-Fa-f]{{2}}{back}))"
@@ -115,10 +116,8 @@ def _is_secret_name(name: str) -> bool:
 def _json_spellings(value: str) -> set[str]:
     """The value as it appears inside a JSON string, written compact or ASCII-only."""
     spellings = {json.dumps(value)[1:-1]}
-    try:
+    with contextlib.suppress(orjson.JSONEncodeError):  # lone surrogates: orjson cannot write them either
         spellings.add(orjson.dumps(value)[1:-1].decode())
-    except orjson.JSONEncodeError:  # lone surrogates: orjson cannot write them either
-        pass
     return spellings
 
 
@@ -144,9 +143,7 @@ class Redactor:
     def __init__(self, known_secrets: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         candidates = [*known_secrets, *(value for name, value in env.items() if _is_secret_name(name))]
-        values = {
-            value for value in candidates if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH
-        }
+        values = {value for value in candidates if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH}
         json_values = set().union(*map(_json_spellings, values))
         self._json_values = _longest_first(json_values)
         self._text_values = _longest_first(values | json_values)

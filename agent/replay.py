@@ -50,6 +50,7 @@ from pydantic import ValidationError
 
 from agent.approvals import ApprovalRequest
 from agent.events import (
+    TOOL_ITEM_TYPES,
     AgentError,
     AgentEvent,
     ApprovalDecided,
@@ -61,7 +62,6 @@ from agent.events import (
     ToolFinished,
     TransportChanged,
     TurnEnded,
-    TOOL_ITEM_TYPES,
     TurnStarted,
     streamed_event,
 )
@@ -70,8 +70,14 @@ from agent.session_log import LoadedSession, load_session
 from agent.stats import ResponseStats, TurnStats
 
 __all__ = [
-    "DEFAULT_MAX_GAP_S", "INTERRUPTED_TURN_MESSAGE", "MAX_SPEED", "MIN_SPEED", "REPLAY_INTERRUPTED_OUTPUT",
-    "SessionReplay", "TimedEvent", "replay_timeline",
+    "DEFAULT_MAX_GAP_S",
+    "INTERRUPTED_TURN_MESSAGE",
+    "MAX_SPEED",
+    "MIN_SPEED",
+    "REPLAY_INTERRUPTED_OUTPUT",
+    "SessionReplay",
+    "TimedEvent",
+    "replay_timeline",
 ]
 
 REPLAY_INTERRUPTED_OUTPUT = "interrupted — outcome unknown, not re-run"
@@ -295,7 +301,9 @@ class _Timeline:
                 self.feed(index, record)
             except (ValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
                 first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                self.warnings.append(f"replay skipped record seq {record.get('seq')} ({record.get('type')}): {first_line}")
+                self.warnings.append(
+                    f"replay skipped record seq {record.get('seq')} ({record.get('type')}): {first_line}"
+                )
         self.close_turn()
 
     def emit(self, event: AgentEvent) -> None:
@@ -319,8 +327,9 @@ class _Timeline:
             self.close_turn()
             self.last, self.full_reason = None, "resumed session"
             turns = record.get("turns")
-            self.emit(Notice(message=f"Session resumed after turn {turns}." if isinstance(turns, int)
-                             else "Session resumed."))
+            self.emit(
+                Notice(message=f"Session resumed after turn {turns}." if isinstance(turns, int) else "Session resumed.")
+            )
         elif kind == "transport_changed":
             self.emit(TransportChanged(transport=str(record.get("transport")), reason=str(record.get("reason"))))
             self.covered_retry, self.retries, self.full_reason = True, 0, "transport changed"
@@ -358,8 +367,11 @@ class _Timeline:
 
     def end_turn(self, record: dict[str, Any]) -> None:
         message = record.get("message")
-        ended = TurnEnded(reason=record.get("reason"), stats=TurnStats.model_validate(record.get("stats")),
-                          message=message if isinstance(message, str) else None)
+        ended = TurnEnded(
+            reason=record.get("reason"),
+            stats=TurnStats.model_validate(record.get("stats")),
+            message=message if isinstance(message, str) else None,
+        )
         if ended.reason == "error":
             self.emit(AgentError(message=ended.message or "The turn ended with an error.", code=self.error_code))
         self.emit(ended)
@@ -370,8 +382,11 @@ class _Timeline:
         if self.turn is None:
             return
         for call_id, name in self.unanswered.items():
-            self.emit(ToolFinished(call_id=call_id, name=name, status="aborted", output=REPLAY_INTERRUPTED_OUTPUT,
-                                   duration_s=0.0))
+            self.emit(
+                ToolFinished(
+                    call_id=call_id, name=name, status="aborted", output=REPLAY_INTERRUPTED_OUTPUT, duration_s=0.0
+                )
+            )
         total = self.now - self.turn_started if self.now is not None and self.turn_started is not None else 0.0
         stats = TurnStats(turn=self.turn, responses=self.responses, total_s=max(total, 0.0))
         self.emit(TurnEnded(reason="cancelled", stats=stats, message=INTERRUPTED_TURN_MESSAGE))
@@ -422,13 +437,17 @@ class _Timeline:
 
     def plan(self, index: int, body: dict[str, Any]) -> dict[str, Any]:
         """The request's plan: from its `response_stats`, else read from the request itself."""
-        for record in self.records[index + 1:]:
+        for record in self.records[index + 1 :]:
             kind = record.get("type")
             if kind == "response_stats":
                 with contextlib.suppress(ValidationError):
                     stats = ResponseStats.model_validate(record)
-                    return {"transport": stats.transport, "incremental": stats.incremental, "reason": stats.reason,
-                            "items_sent": stats.items_sent}
+                    return {
+                        "transport": stats.transport,
+                        "incremental": stats.incremental,
+                        "reason": stats.reason,
+                        "items_sent": stats.items_sent,
+                    }
                 break
             if kind in ("user_message", "turn_ended", "session_resumed") or (
                 kind == "frame" and record.get("dir") == "sent"

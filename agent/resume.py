@@ -35,9 +35,20 @@ from agent.wire import (
 )
 
 __all__ = [
-    "COMMITTED_TERMINALS", "INTERRUPTED_OUTPUT", "SessionLookupError", "ToolCallRecord", "TurnRecord",
-    "conversation_items", "find_session", "frame_event", "in_workspace", "latest_session", "previous_turn_stats",
-    "read_header", "session_turns", "workspace_of",
+    "COMMITTED_TERMINALS",
+    "INTERRUPTED_OUTPUT",
+    "SessionLookupError",
+    "ToolCallRecord",
+    "TurnRecord",
+    "conversation_items",
+    "find_session",
+    "frame_event",
+    "in_workspace",
+    "latest_session",
+    "previous_turn_stats",
+    "read_header",
+    "session_turns",
+    "workspace_of",
 ]
 
 INTERRUPTED_OUTPUT = "interrupted — outcome unknown; it was not re-run"
@@ -211,8 +222,11 @@ class _Walker:
             if call.call_id == call_id:
                 return call
         arguments = record.get("arguments")
-        call = ToolCallRecord(call_id=call_id, name=str(record.get("name") or record.get("tool") or ""),
-                              arguments=arguments if isinstance(arguments, str) else "")
+        call = ToolCallRecord(
+            call_id=call_id,
+            name=str(record.get("name") or record.get("tool") or ""),
+            arguments=arguments if isinstance(arguments, str) else "",
+        )
         self.turn.tool_calls.append(call)
         return call
 

@@ -169,12 +169,20 @@ def open_session(
         max_steps=settings.max_steps,
     )
     if resumed is not None:
-        _restore(agent, resumed, log, settings=settings, cwd=cwd, workspace=workspace, repo_head=repo.head if repo else None)
+        _restore(
+            agent, resumed, log, settings=settings, cwd=cwd, workspace=workspace, repo_head=repo.head if repo else None
+        )
     return AgentSession(agent=agent, settings=settings, workspace=workspace, log=log, resumed=resumed)
 
 
 def _restore(
-    agent: Agent, resumed: LoadedSession, log: SessionLog | None, *, settings: Settings, cwd: Path, workspace: Path,
+    agent: Agent,
+    resumed: LoadedSession,
+    log: SessionLog | None,
+    *,
+    settings: Settings,
+    cwd: Path,
+    workspace: Path,
     repo_head: str | None,
 ) -> None:
     """Put a saved transcript into a fresh agent and mark the resumption in the log."""
@@ -183,7 +191,14 @@ def _restore(
     agent.conversation.break_chain("resumed session")
     agent.turns = previous_turn_stats(turns)
     if log is not None:
-        log.append("session_resumed", cwd=str(cwd), workspace=str(workspace), git_head=repo_head,
-                   model=settings.model, version=__version__, turns=len(agent.turns),
-                   interrupted=[call.call_id for turn in turns for call in turn.tool_calls if call.interrupted])
+        log.append(
+            "session_resumed",
+            cwd=str(cwd),
+            workspace=str(workspace),
+            git_head=repo_head,
+            model=settings.model,
+            version=__version__,
+            turns=len(agent.turns),
+            interrupted=[call.call_id for turn in turns for call in turn.tool_calls if call.interrupted],
+        )
         log.flush(fsync=True)

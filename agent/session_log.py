@@ -51,8 +51,14 @@ import orjson
 from agent.redact import REDACTED, Redactor
 
 __all__ = [
-    "SESSION_FORMAT_VERSION", "LoadedSession", "SessionLog", "SessionLogError", "SessionSummary",
-    "list_sessions", "load_session", "sessions_root",
+    "SESSION_FORMAT_VERSION",
+    "LoadedSession",
+    "SessionLog",
+    "SessionLogError",
+    "SessionSummary",
+    "list_sessions",
+    "load_session",
+    "sessions_root",
 ]
 
 SESSION_FORMAT_VERSION = 1
@@ -341,9 +347,7 @@ class SessionLog:
             raise SessionLogError(f"session log {self._path} is closed; records can no longer be written")
         return self._fd
 
-    def _frame_line(
-        self, seq: int, direction: str, raw: bytes | str, t: float, connection: str | None
-    ) -> bytes:
+    def _frame_line(self, seq: int, direction: str, raw: bytes | str, t: float, connection: str | None) -> bytes:
         """One `frame` record, redacted, as a line."""
         envelope = f'{{"v":{SESSION_FORMAT_VERSION},"seq":{seq},"t":{_dumps(t)},"type":"frame","dir":"{direction}"'
         if connection is not None:
@@ -584,9 +588,7 @@ def _parse(data: bytes, path: Path) -> LoadedSession:
         else:
             warnings.append(f"{path}: skipped line {number} (not a JSON object)")
     if torn_tail:
-        warnings.append(
-            f"{path}: dropped torn last line {len(lines) + 1} ({len(torn_tail)} bytes without a newline)"
-        )
+        warnings.append(f"{path}: dropped torn last line {len(lines) + 1} ({len(torn_tail)} bytes without a newline)")
     return LoadedSession(header, records, warnings, _interrupted_calls(records))
 
 
@@ -733,4 +735,3 @@ def _is_int(value: Any) -> bool:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-

@@ -61,27 +61,35 @@ def session_rows(summaries: list[SessionSummary], workspace: Path | None = None)
         recorded = header.get("workspace")
         place = recorded if isinstance(recorded, str) and recorded else summary.cwd
         branch = header.get("git_branch")
-        rows.append({
-            "id": summary.id,
-            "path": str(summary.path),
-            "started": summary.wall,
-            "cwd": summary.cwd,
-            "workspace": place,
-            "repo": Path(place).name if place else None,
-            "branch": branch if isinstance(branch, str) else None,
-            "model": summary.model,
-            "first_prompt": summary.first_prompt,
-            "turns": summary.turns,
-            "total_tokens": summary.total_tokens,
-        })
+        rows.append(
+            {
+                "id": summary.id,
+                "path": str(summary.path),
+                "started": summary.wall,
+                "cwd": summary.cwd,
+                "workspace": place,
+                "repo": Path(place).name if place else None,
+                "branch": branch if isinstance(branch, str) else None,
+                "model": summary.model,
+                "first_prompt": summary.first_prompt,
+                "turns": summary.turns,
+                "total_tokens": summary.total_tokens,
+            }
+        )
     return rows
 
 
 def _table(rows: list[dict[str, Any]], width: int) -> str:
     columns = ["DATE", "ID", "REPO", "FIRST PROMPT", "TURNS", "TOKENS"]
     cells = [
-        [_local_time(row["started"]), row["id"], row["repo"] or "–", _one_line(row["first_prompt"]),
-         str(row["turns"]), f"{row['total_tokens']:,}"]
+        [
+            _local_time(row["started"]),
+            row["id"],
+            row["repo"] or "–",
+            _one_line(row["first_prompt"]),
+            str(row["turns"]),
+            f"{row['total_tokens']:,}",
+        ]
         for row in rows
     ]
     widths = [max(len(columns[i]), *(len(cell[i]) for cell in cells)) for i in range(len(columns))]
@@ -115,13 +123,18 @@ def _truncate(text: str, width: int) -> str:
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of `codeassist export` to its sub-parser."""
-    parser.add_argument("session", nargs="?", metavar="ID|FILE",
-                        help="session id (or a unique prefix of one) or session file; "
-                             "default: the latest session of this workspace")
-    parser.add_argument("--format", choices=["markdown", "json"], default="markdown",
-                        help="transcript format (default markdown)")
-    parser.add_argument("--output", "-o", metavar="FILE",
-                        help="file to write, '-' for stdout (default: <session id>.md or .json here)")
+    parser.add_argument(
+        "session",
+        nargs="?",
+        metavar="ID|FILE",
+        help="session id (or a unique prefix of one) or session file; default: the latest session of this workspace",
+    )
+    parser.add_argument(
+        "--format", choices=["markdown", "json"], default="markdown", help="transcript format (default markdown)"
+    )
+    parser.add_argument(
+        "--output", "-o", metavar="FILE", help="file to write, '-' for stdout (default: <session id>.md or .json here)"
+    )
 
 
 def run_export(args: argparse.Namespace) -> int:

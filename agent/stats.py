@@ -58,8 +58,14 @@ class ResponseStats(BaseModel):
 
     @classmethod
     def from_metrics(
-        cls, metrics: StreamMetrics, *, response: dict[str, Any] | None, status: str, incremental: bool,
-        reason: str, items_sent: int,
+        cls,
+        metrics: StreamMetrics,
+        *,
+        response: dict[str, Any] | None,
+        status: str,
+        incremental: bool,
+        reason: str,
+        items_sent: int,
     ) -> ResponseStats:
         """Build the stats of one finished (or failed) request from its counters and response."""
         usage = (response or {}).get("usage") or {}

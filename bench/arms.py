@@ -34,8 +34,9 @@ from bench.rollout import Rollout
 
 _ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
 TERMINALS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
-FIRST_TOKEN = frozenset({"response.output_text.delta", "response.reasoning_summary_text.delta",
-                         "response.function_call_arguments.delta"})
+FIRST_TOKEN = frozenset(
+    {"response.output_text.delta", "response.reasoning_summary_text.delta", "response.function_call_arguments.delta"}
+)
 
 
 class ArmError(RuntimeError):
@@ -109,7 +110,8 @@ class SDKArm:
         extra = {"previous_response_id": self.previous} if incremental else {}
         self._sizes.clear()
         stream = await self.client.responses.create(
-            input=new_items if incremental else self.items, stream=True, **self.fields, **extra)
+            input=new_items if incremental else self.items, stream=True, **self.fields, **extra
+        )
         first_event_at = first_token_at = None
         terminal: Any = None
         sequence: list[int] = []
@@ -131,10 +133,16 @@ class SDKArm:
         self.items.extend(output)
         self.previous = response.id
         return Reply(
-            response_id=response.id, output=output, usage=response.usage.model_dump(mode="json"),
-            first_event_at=first_event_at or finished_at, first_token_at=first_token_at, finished_at=finished_at,
-            bytes_sent=list(self._sizes), bytes_received=stream.response.num_bytes_downloaded,
-            incremental=incremental, sequence_ok=sequence == list(range(len(sequence))),
+            response_id=response.id,
+            output=output,
+            usage=response.usage.model_dump(mode="json"),
+            first_event_at=first_event_at or finished_at,
+            first_token_at=first_token_at,
+            finished_at=finished_at,
+            bytes_sent=list(self._sizes),
+            bytes_received=stream.response.num_bytes_downloaded,
+            incremental=incremental,
+            sequence_ok=sequence == list(range(len(sequence))),
         )
 
     def transcript(self) -> list[dict[str, Any]]:
@@ -148,8 +156,16 @@ class CodeassistArm:
     """codeassist's own client: `ModelClient` + `Conversation` over `ResponsesSocket` (incremental)
     or, with `websocket=False`, over `ResponsesHTTP` (full resend with `store: false`)."""
 
-    def __init__(self, base_url: str, ssl_context: ssl.SSLContext, settings: RequestSettings, *,
-                 websocket: bool = True, sleep: Callable[[float], Any] = asyncio.sleep, seed: int = 0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        ssl_context: ssl.SSLContext,
+        settings: RequestSettings,
+        *,
+        websocket: bool = True,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        seed: int = 0,
+    ) -> None:
         self.name = "websocket" if websocket else "http_full_codeassist"
         websocket_url = base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/responses"
         self.socket = ResponsesSocket(websocket_url, "bench", ssl_context=ssl_context) if websocket else None
@@ -173,8 +189,14 @@ class CodeassistArm:
                 attempts.append(metrics)
                 sequence = []
             elif isinstance(item, Retrying):
-                retries.append({"dropped_at": time.monotonic(), "delay_s": item.delay_s, "cause": item.cause,
-                                "events_discarded": len(sequence)})
+                retries.append(
+                    {
+                        "dropped_at": time.monotonic(),
+                        "delay_s": item.delay_s,
+                        "cause": item.cause,
+                        "events_discarded": len(sequence),
+                    }
+                )
             else:
                 now = time.monotonic()
                 if metrics.created_at is None:
@@ -194,16 +216,23 @@ class CodeassistArm:
         if self.socket is not None and self.client.transport is not self.socket:
             raise ArmError(f"fell back to HTTP: {self.client.fallback_reason}")
         return Reply(
-            response_id=response["id"], output=[item.model_dump(mode="json") for item in output],
-            usage=response.get("usage") or {}, first_event_at=metrics.created_at or finished_at,
-            first_token_at=metrics.first_token_at, finished_at=finished_at,
+            response_id=response["id"],
+            output=[item.model_dump(mode="json") for item in output],
+            usage=response.get("usage") or {},
+            first_event_at=metrics.created_at or finished_at,
+            first_token_at=metrics.first_token_at,
+            finished_at=finished_at,
             # Each attempt's counters carry the bytes of the attempts before it (ModelClient keeps
             # abandoned attempts counted), so per-request sizes are the differences.
-            bytes_sent=[later.bytes_sent - earlier for later, earlier in
-                        zip(attempts, [0, *(a.bytes_sent for a in attempts[:-1])])],
+            bytes_sent=[
+                later.bytes_sent - earlier
+                for later, earlier in zip(attempts, [0, *(a.bytes_sent for a in attempts[:-1])], strict=True)
+            ],
             bytes_received=attempts[-1].bytes_received if attempts else 0,
-            incremental=plan.incremental, sequence_ok=sequence == list(range(len(sequence))),
-            retries=retries, connect_s=metrics.connect_s,
+            incremental=plan.incremental,
+            sequence_ok=sequence == list(range(len(sequence))),
+            retries=retries,
+            connect_s=metrics.connect_s,
         )
 
     def transcript(self) -> list[dict[str, Any]]:
@@ -274,8 +303,14 @@ class RolloutRecord:
         return self.end_to_end_s - self.tool_s
 
 
-async def play(arm: Arm, rollout: Rollout, *, proxy: ProxyProcess | None = None, turns: int | None = None,
-               sleep: Callable[[float], Any] = asyncio.sleep) -> RolloutRecord:
+async def play(
+    arm: Arm,
+    rollout: Rollout,
+    *,
+    proxy: ProxyProcess | None = None,
+    turns: int | None = None,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> RolloutRecord:
     """Play `rollout` (or its first `turns` turns) through `arm`; tools "run" by sleeping.
 
     End-to-end time runs from the first request to the last response, tool time included; the
@@ -298,19 +333,26 @@ async def play(arm: Arm, rollout: Rollout, *, proxy: ProxyProcess | None = None,
         after = proxy.stats() if proxy else None
         overhead += time.monotonic() - counted
         usage = reply.usage or {}
-        records.append(TurnRecord(
-            turn=turn, bytes_sent=sum(reply.bytes_sent), bytes_received=reply.bytes_received,
-            wire_sent=after.bytes_up - before.bytes_up if after and before else 0,
-            wire_received=after.bytes_down - before.bytes_down if after and before else 0,
-            connections=after.connections - before.connections if after and before else 0,
-            ttfe_s=reply.first_event_at - sent_at,
-            ttft_s=reply.first_token_at - sent_at if reply.first_token_at else None,
-            turn_s=reply.finished_at - sent_at, cpu_s=cpu,
-            input_tokens=usage.get("input_tokens", 0),
-            cached_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens", 0),
-            output_tokens=usage.get("output_tokens", 0),
-            incremental=reply.incremental, sequence_ok=reply.sequence_ok, attempts=len(reply.bytes_sent),
-        ))
+        records.append(
+            TurnRecord(
+                turn=turn,
+                bytes_sent=sum(reply.bytes_sent),
+                bytes_received=reply.bytes_received,
+                wire_sent=after.bytes_up - before.bytes_up if after and before else 0,
+                wire_received=after.bytes_down - before.bytes_down if after and before else 0,
+                connections=after.connections - before.connections if after and before else 0,
+                ttfe_s=reply.first_event_at - sent_at,
+                ttft_s=reply.first_token_at - sent_at if reply.first_token_at else None,
+                turn_s=reply.finished_at - sent_at,
+                cpu_s=cpu,
+                input_tokens=usage.get("input_tokens", 0),
+                cached_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens", 0),
+                output_tokens=usage.get("output_tokens", 0),
+                incremental=reply.incremental,
+                sequence_ok=reply.sequence_ok,
+                attempts=len(reply.bytes_sent),
+            )
+        )
         replies.append(reply)
         requests.extend(reply.bytes_sent)
         before = after
@@ -324,5 +366,12 @@ async def play(arm: Arm, rollout: Rollout, *, proxy: ProxyProcess | None = None,
             tool_s += time.monotonic() - slept
             new_items.append(rollout.tool_output_item(call["call_id"]))
     end_to_end = time.monotonic() - started - overhead
-    return RolloutRecord(arm=getattr(arm, "name", "?"), turns=records, end_to_end_s=end_to_end, tool_s=tool_s,
-                         transcript=arm.transcript(), requests=requests, replies=replies)
+    return RolloutRecord(
+        arm=getattr(arm, "name", "?"),
+        turns=records,
+        end_to_end_s=end_to_end,
+        tool_s=tool_s,
+        transcript=arm.transcript(),
+        requests=requests,
+        replies=replies,
+    )

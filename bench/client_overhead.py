@@ -19,10 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from agent.approvals import ApprovalGate, Policy, deny_all
 from agent.conversation import Conversation, RequestSettings
@@ -32,7 +32,6 @@ from agent.redact import Redactor
 from agent.session_log import SessionLog
 from agent.tools import ToolContext, ToolRegistry
 from agent.transport import ResponsesHTTP, ResponsesSocket, StreamMetrics
-from agent.wire import user_message
 from bench.machine import describe
 
 GOAL_MS = 2.0
@@ -54,7 +53,9 @@ def served(events: int) -> Iterator[str]:
         script.write_text(json.dumps(scenario(events)))
         process = subprocess.Popen(
             [sys.executable, "-m", "tui.cli", "serve", "--script", str(script)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             for line in process.stdout:  # type: ignore[union-attr]
@@ -100,15 +101,20 @@ async def transport_turn(transport: ResponsesSocket | ResponsesHTTP) -> int:
 
 def agent_for(client: ModelClient, workspace: Path, log: SessionLog | None) -> Agent:
     conversation = Conversation(RequestSettings.build(model="m", instructions="Be brief.", tools=[]))
-    return Agent(client=client, conversation=conversation, tools=ToolRegistry([]),
-                 tool_context=ToolContext(workspace=workspace), approvals=ApprovalGate(Policy.ASK, deny_all),
-                 log=log)
+    return Agent(
+        client=client,
+        conversation=conversation,
+        tools=ToolRegistry([]),
+        tool_context=ToolContext(workspace=workspace),
+        approvals=ApprovalGate(Policy.ASK, deny_all),
+        log=log,
+    )
 
 
 async def agent_turn(client: ModelClient, workspace: Path, log: SessionLog | None = None) -> int:
     agent = agent_for(client, workspace, log)
     events = 0
-    async for event in agent.run_turn("go"):
+    async for _ in agent.run_turn("go"):
         events += 1
     return agent.turns[-1].responses[-1].events
 
@@ -117,20 +123,28 @@ async def run_arms(base_url: str, turns: int) -> dict[str, Any]:
     ws_url = base_url.replace("http://", "ws://") + "/responses"
     socket = ResponsesSocket(ws_url, "bench", ping_interval=None)
     http = ResponsesHTTP(base_url + "/responses", "bench")
-    ws_client = ModelClient(websocket=ResponsesSocket(ws_url, "bench", ping_interval=None),
-                            http=ResponsesHTTP(base_url + "/responses", "bench"))
+    ws_client = ModelClient(
+        websocket=ResponsesSocket(ws_url, "bench", ping_interval=None),
+        http=ResponsesHTTP(base_url + "/responses", "bench"),
+    )
     http_client = ModelClient(websocket=None, http=ResponsesHTTP(base_url + "/responses", "bench"))
     workspace = Path(tempfile.gettempdir())
     logs = tempfile.TemporaryDirectory()
     log = SessionLog.create(root=Path(logs.name), header={"model": "m"}, redactor=Redactor(known_secrets=["bench"]))
-    logged_socket = ResponsesSocket(ws_url, "bench", ping_interval=None,
-                                    on_frame=lambda d, raw, t: log.append_raw_frame(d, raw, t))
+    logged_socket = ResponsesSocket(
+        ws_url, "bench", ping_interval=None, on_frame=lambda d, raw, t: log.append_raw_frame(d, raw, t)
+    )
     logged_client = ModelClient(websocket=logged_socket, http=ResponsesHTTP(base_url + "/responses", "bench"))
     arms = {}
     try:
         # Alternate the arms in ABBA order so drift affects each side alike.
-        order = ["websocket_transport", "http_transport", "http_agent_turn", "websocket_agent_turn",
-                 "websocket_agent_turn_logged"]
+        order = [
+            "websocket_transport",
+            "http_transport",
+            "http_agent_turn",
+            "websocket_agent_turn",
+            "websocket_agent_turn_logged",
+        ]
         runners = {
             "websocket_transport": lambda: transport_turn(socket),
             "http_transport": lambda: transport_turn(http),
@@ -157,9 +171,7 @@ def run(turns: int = 30, events: int = 500) -> dict[str, Any]:
         "events_per_turn": events,
         "turns": turns,
         "arms": arms,
-        "ratio_to_websocket_transport": {
-            name: round(arm["cpu_ms_median"] / ws, 2) for name, arm in arms.items()
-        },
+        "ratio_to_websocket_transport": {name: round(arm["cpu_ms_median"] / ws, 2) for name, arm in arms.items()},
         "goal_ms": GOAL_MS,
         "websocket_within_goal": ws <= GOAL_MS,
         "machine": describe("websockets", "httpx", "orjson", "pydantic"),

@@ -231,11 +231,19 @@ class ProxyProcess:
     Use as a context manager; `port` is where clients connect, `stats()` reads the counters.
     """
 
-    def __init__(self, target_port: int, *, rtt_ms: float = 0.0, bandwidth: float | None = None,
-                 target_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, target_port: int, *, rtt_ms: float = 0.0, bandwidth: float | None = None, target_host: str = "127.0.0.1"
+    ) -> None:
         require_loopback(target_host)
-        command = [sys.executable, "-m", "bench.delay_proxy", "--target", f"{target_host}:{target_port}",
-                   "--rtt-ms", str(rtt_ms)]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.delay_proxy",
+            "--target",
+            f"{target_host}:{target_port}",
+            "--rtt-ms",
+            str(rtt_ms),
+        ]
         if bandwidth:
             command += ["--bandwidth", str(bandwidth)]
         self.rtt_ms = rtt_ms
@@ -293,8 +301,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.delay_proxy", description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True, metavar="HOST:PORT", help="the server (loopback)")
     parser.add_argument("--rtt-ms", type=float, default=0.0, help="round-trip time to add (default 0)")
-    parser.add_argument("--bandwidth", type=float, default=None, metavar="BYTES_PER_S",
-                        help="cap per direction (default: none)")
+    parser.add_argument(
+        "--bandwidth", type=float, default=None, metavar="BYTES_PER_S", help="cap per direction (default: none)"
+    )
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     args = parser.parse_args(argv)
     asyncio.run(_serve(args))

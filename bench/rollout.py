@@ -16,8 +16,18 @@ from typing import Any
 from agent.bench_task import TASK_PROMPT, TOOL_NAMES, canned_output, tool_arguments
 from agent.wire import FunctionCallOutput, user_message
 
-SEQUENCE = ("list_files", "read_file", "grep", "read_file", "shell", "edit_file", "read_file", "grep",
-            "apply_patch", "shell")
+SEQUENCE = (
+    "list_files",
+    "read_file",
+    "grep",
+    "read_file",
+    "shell",
+    "edit_file",
+    "read_file",
+    "grep",
+    "apply_patch",
+    "shell",
+)
 """The order of tool calls, repeated: look around, read, search, test, edit, patch, test again."""
 
 
@@ -77,20 +87,44 @@ class Rollout:
         for index in range(self.tool_calls):
             name = self.tool_name(index)
             output: list[dict[str, Any]] = [
-                {"type": "reasoning", "summary": [f"Step {index + 1}: use {name} to learn more about how "
-                                                  "words are split, then decide on the next step."]}]
+                {
+                    "type": "reasoning",
+                    "summary": [
+                        f"Step {index + 1}: use {name} to learn more about how "
+                        "words are split, then decide on the next step."
+                    ],
+                }
+            ]
             if index % 3 == 0:
                 output.append({"type": "message", "text": f"Next I will call {name} to check the code path."})
-            output.append({"type": "function_call", "call_id": self.call_id(index), "name": name,
-                           "arguments": tool_arguments(name, index)})
+            output.append(
+                {
+                    "type": "function_call",
+                    "call_id": self.call_id(index),
+                    "name": name,
+                    "arguments": tool_arguments(name, index),
+                }
+            )
             turns.append({"expect": self._expect(index), "output": output})
-        turns.append({
-            "expect": self._expect(self.tool_calls),
-            "output": [{"type": "message", "text": "Fixed: the tokenizer now keeps combining marks with their "
-                                                   "base character; the full test suite passes."}],
-        })
-        return {"name": "transport-bench", "model": "bench-model", "tokens_per_second": self.tokens_per_second,
-                "turns": turns, "on_exhausted": "fail"}
+        turns.append(
+            {
+                "expect": self._expect(self.tool_calls),
+                "output": [
+                    {
+                        "type": "message",
+                        "text": "Fixed: the tokenizer now keeps combining marks with their "
+                        "base character; the full test suite passes.",
+                    }
+                ],
+            }
+        )
+        return {
+            "name": "transport-bench",
+            "model": "bench-model",
+            "tokens_per_second": self.tokens_per_second,
+            "turns": turns,
+            "on_exhausted": "fail",
+        }
 
     def _expect(self, index: int) -> list[dict[str, Any]]:
         if index == 0:
@@ -114,8 +148,9 @@ def canonical(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if kind == "message":
             content = item.get("content")
             entry["role"] = item.get("role")
-            entry["text"] = content if isinstance(content, str) else "".join(
-                part.get("text", "") for part in content or [])
+            entry["text"] = (
+                content if isinstance(content, str) else "".join(part.get("text", "") for part in content or [])
+            )
         elif kind == "reasoning":
             entry["summary"] = [part.get("text", "") for part in item.get("summary") or []]
         elif kind == "function_call":

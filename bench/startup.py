@@ -94,10 +94,14 @@ ARMS: dict[str, str] = {
 
 def child_env(scratch: Path) -> dict[str, str]:
     """Cached bytecode, empty config and data folders, the headless driver, a closed endpoint."""
-    dropped = ("PYTHONDONTWRITEBYTECODE", "PYTHONPROFILEIMPORTTIME", "PYTHONSTARTUP", "OPENAI_API_KEY",
-               "OPENAI_BASE_URL")
-    env = {key: value for key, value in os.environ.items()
-           if key not in dropped and not key.startswith("CODEASSIST_")}
+    dropped = (
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONPROFILEIMPORTTIME",
+        "PYTHONSTARTUP",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+    )
+    env = {key: value for key, value in os.environ.items() if key not in dropped and not key.startswith("CODEASSIST_")}
     env.update(
         PYTHONPYCACHEPREFIX=str(scratch / "pycache"),
         XDG_CONFIG_HOME=str(scratch / "config"),
@@ -116,8 +120,9 @@ def make_repository(folder: Path) -> Path:
     git = {"cwd": folder, "check": True, "capture_output": True}
     subprocess.run(["git", "init", "-q", "-b", "main"], **git)
     subprocess.run(["git", "add", "-A"], **git)
-    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-qm",
-                    "init"], **git)
+    subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-qm", "init"], **git
+    )
     return folder
 
 
@@ -125,8 +130,15 @@ def launch(arm: str, env: dict[str, str], workdir: Path) -> dict[str, float]:
     """One fresh process: milliseconds from spawning it to interpreter ready, imports done, first
     frame, and the parent seeing it exit."""
     spawned = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", ARMS[arm], str(FIXTURE)], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", ARMS[arm], str(FIXTURE)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     exited = time.perf_counter()
     if done.returncode != 0:
         raise RuntimeError(f"startup arm {arm!r} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -144,8 +156,11 @@ def summarise(samples: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     summary = {}
     for mark in samples[0]:
         values = sorted(sample[mark] for sample in samples)
-        summary[mark] = {"median": round(statistics.median(values), 1), "min": round(values[0], 1),
-                         "max": round(values[-1], 1)}
+        summary[mark] = {
+            "median": round(statistics.median(values), 1),
+            "min": round(values[0], 1),
+            "max": round(values[-1], 1),
+        }
     return summary
 
 
@@ -153,21 +168,39 @@ def import_costs(env: dict[str, str], workdir: Path, top: int = 10) -> dict[str,
     """`python -X importtime -c "import tui.app"`: the top imports by cumulative and by own time.
 
     `-X importtime` slows imports down, so these figures are larger than in the launches."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import tui.app"], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import tui.app"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     rows = []
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "[us]" in line:
             continue
         own, cumulative, name = line.removeprefix("import time:").split("|", 2)
-        rows.append({"module": name.strip(), "depth": (len(name) - len(name.lstrip()) - 1) // 2,
-                     "self_ms": round(int(own) / 1000, 1), "cumulative_ms": round(int(cumulative) / 1000, 1)})
+        rows.append(
+            {
+                "module": name.strip(),
+                "depth": (len(name) - len(name.lstrip()) - 1) // 2,
+                "self_ms": round(int(own) / 1000, 1),
+                "cumulative_ms": round(int(cumulative) / 1000, 1),
+            }
+        )
     total = next((row["cumulative_ms"] for row in rows if row["module"] == "tui.app"), None)
-    by_cumulative = sorted((row for row in rows if row["module"] != "tui.app"),
-                           key=lambda row: row["cumulative_ms"], reverse=True)
+    by_cumulative = sorted(
+        (row for row in rows if row["module"] != "tui.app"), key=lambda row: row["cumulative_ms"], reverse=True
+    )
     by_self = sorted(rows, key=lambda row: row["self_ms"], reverse=True)
-    return {"tui_app_cumulative_ms": total, "modules": len(rows), "cumulative_top": by_cumulative[:top],
-            "self_top": by_self[:top]}
+    return {
+        "tui_app_cumulative_ms": total,
+        "modules": len(rows),
+        "cumulative_top": by_cumulative[:top],
+        "self_top": by_self[:top],
+    }
 
 
 def run(runs: int = 15, arms: list[str] | None = None, warmup: int = 1) -> dict[str, Any]:
@@ -185,8 +218,9 @@ def run(runs: int = 15, arms: list[str] | None = None, warmup: int = 1) -> dict[
                 samples[arm].append(launch(arm, env, workdir))
         imports = import_costs(env, workdir)
     summaries = {arm: summarise(values) for arm, values in samples.items()}
-    first_frame = {arm: summary["first_frame_ms"]["median"] for arm, summary in summaries.items()
-                   if "first_frame_ms" in summary}
+    first_frame = {
+        arm: summary["first_frame_ms"]["median"] for arm, summary in summaries.items() if "first_frame_ms" in summary
+    }
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "benchmark": "startup",
@@ -209,8 +243,9 @@ def run(runs: int = 15, arms: list[str] | None = None, warmup: int = 1) -> dict[
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="launches per arm (default 15)")
-    parser.add_argument("--warmup", type=int, default=1,
-                        help="uncounted launches per arm first, to cache the bytecode (default 1)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="uncounted launches per arm first, to cache the bytecode (default 1)"
+    )
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)

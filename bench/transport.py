@@ -55,9 +55,14 @@ DROP_AFTER_EVENTS = 5
 
 def request_settings() -> RequestSettings:
     """The request fields every arm sends (the HTTP chained arm switches `store` on)."""
-    return RequestSettings.build(model="bench-model", instructions=SYSTEM_PROMPT, tools=tool_specs(),
-                                 reasoning={"effort": "medium", "summary": "auto"}, store=False,
-                                 prompt_cache_key="bench-transport")
+    return RequestSettings.build(
+        model="bench-model",
+        instructions=SYSTEM_PROMPT,
+        tools=tool_specs(),
+        reasoning={"effort": "medium", "summary": "auto"},
+        store=False,
+        prompt_cache_key="bench-transport",
+    )
 
 
 @dataclass
@@ -92,9 +97,22 @@ SERVE = (
 def served(script: Path, tls: SelfSigned) -> Iterator[Server]:
     """`codeassist serve --tls-cert --tls-key` in a subprocess on a free loopback port."""
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "--host", "127.0.0.1", "--script", str(script),
-         "--tls-cert", str(tls.cert), "--tls-key", str(tls.key)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            SERVE,
+            "--host",
+            "127.0.0.1",
+            "--script",
+            str(script),
+            "--tls-cert",
+            str(tls.cert),
+            "--tls-key",
+            str(tls.key),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         for line in process.stdout:  # type: ignore[union-attr]
@@ -117,12 +135,18 @@ def served(script: Path, tls: SelfSigned) -> Iterator[Server]:
 def check_accounting(record: RolloutRecord, received: list[dict[str, Any]]) -> dict[str, Any]:
     """Compare the client's request sizes with the server's, and (WebSocket) what each request held."""
     sizes = [entry["size"] for entry in received]
-    result: dict[str, Any] = {"arm": record.arm, "requests": len(sizes), "client_bytes": sum(record.requests),
-                              "server_bytes": sum(sizes), "match": sizes == record.requests}
+    result: dict[str, Any] = {
+        "arm": record.arm,
+        "requests": len(sizes),
+        "client_bytes": sum(record.requests),
+        "server_bytes": sum(sizes),
+        "match": sizes == record.requests,
+    }
     if record.arm == "websocket":
         bodies = [entry["body"] or {} for entry in received]
         result["increments_only"] = all(
-            body.get("previous_response_id") and len(body.get("input") or []) == 1 for body in bodies[1:])
+            body.get("previous_response_id") and len(body.get("input") or []) == 1 for body in bodies[1:]
+        )
         result["first_is_full"] = bool(bodies) and not bodies[0].get("previous_response_id")
     return result
 
@@ -138,8 +162,9 @@ class Bench:
         self.settings = request_settings()
         self.accounting: list[dict[str, Any]] = []
 
-    async def one(self, arm_name: str, base_url: str, proxy: ProxyProcess | None, turns: int | None = None,
-                  fault: bool = False) -> RolloutRecord:
+    async def one(
+        self, arm_name: str, base_url: str, proxy: ProxyProcess | None, turns: int | None = None, fault: bool = False
+    ) -> RolloutRecord:
         """One rollout through a fresh client, checked against what the server received."""
         self.server.clear()
         arm = make_arm(arm_name, base_url, self.ssl_context, self.settings)
@@ -151,8 +176,9 @@ class Bench:
         self.server.clear()
         return record
 
-    async def condition(self, proxy: ProxyProcess, arms: list[str], reps: int, warmup_turns: int,
-                        log: Any) -> dict[str, Any]:
+    async def condition(
+        self, proxy: ProxyProcess, arms: list[str], reps: int, warmup_turns: int, log: Any
+    ) -> dict[str, Any]:
         """Every arm at one RTT: a short warm-up each, then `reps` rollouts each in ABBA order."""
         base_url = f"https://127.0.0.1:{proxy.port}/v1"
         for name in arms:
@@ -163,12 +189,16 @@ class Bench:
             for name in arms if rep % 2 == 0 else list(reversed(arms)):
                 record = await self.one(name, base_url, proxy)
                 records[name].append(record)
-                log(f"  rtt {proxy.rtt_ms:g} ms rep {rep + 1}/{reps} {name}: {record.end_to_end_s:.2f} s end to end, "
-                    f"{sum(t.bytes_sent for t in record.turns) / 1024:.0f} KiB sent")
+                log(
+                    f"  rtt {proxy.rtt_ms:g} ms rep {rep + 1}/{reps} {name}: {record.end_to_end_s:.2f} s end to end, "
+                    f"{sum(t.bytes_sent for t in record.turns) / 1024:.0f} KiB sent"
+                )
         transcripts = [canonical(r.transcript) for rs in records.values() for r in rs]
         arms = {name: summarise_arm(rs) for name, rs in records.items()}
         return {
-            "rtt_ms": proxy.rtt_ms, "bandwidth": proxy.bandwidth, "arms": arms,
+            "rtt_ms": proxy.rtt_ms,
+            "bandwidth": proxy.bandwidth,
+            "arms": arms,
             "comparison": compare(arms, proxy.rtt_ms),
             "transcripts_equal": all(t == transcripts[0] for t in transcripts),
             "transcript_items": len(transcripts[0]) if transcripts else 0,
@@ -182,14 +212,22 @@ class Bench:
         expected = canonical(reference.transcript)
         samples = []
         for _ in range(reps):
-            self.server.arm_fault({"kind": "close", "turn": DROP_TURN, "transport": "websocket",
-                                   "after_events": DROP_AFTER_EVENTS, "close_code": 1011})
+            self.server.arm_fault(
+                {
+                    "kind": "close",
+                    "turn": DROP_TURN,
+                    "transport": "websocket",
+                    "after_events": DROP_AFTER_EVENTS,
+                    "close_code": 1011,
+                }
+            )
             record = await self.one("websocket", base_url, proxy, turns=turns, fault=True)
             samples.append(self._reconnect_sample(record, reference, expected))
         return summarise_reconnects(samples, proxy.rtt_ms)
 
-    def _reconnect_sample(self, record: RolloutRecord, reference: RolloutRecord,
-                          expected: list[dict[str, Any]]) -> dict[str, Any]:
+    def _reconnect_sample(
+        self, record: RolloutRecord, reference: RolloutRecord, expected: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         reply = record.replies[DROP_TURN]
         accounting = self.accounting[-1]
         transcript = canonical(record.transcript)
@@ -201,10 +239,12 @@ class Bench:
             "events_complete_in_order": all(t.sequence_ok for t in record.turns),
             "transcript_as_without_fault": transcript == expected,
             # A rollout cut short leaves its last call unanswered; every other call has one output.
-            "each_call_once": set(calls.values()) == {1} and set(outputs.values()) <= {1}
-            and set(outputs) <= set(calls) and len(calls) - len(outputs) <= 1,
+            "each_call_once": set(calls.values()) == {1}
+            and set(outputs.values()) <= {1}
+            and set(outputs) <= set(calls)
+            and len(calls) - len(outputs) <= 1,
             "bytes_match_server": accounting["match"],
-            "incremental_again_after": all(t.incremental for t in record.turns[DROP_TURN + 1:]),
+            "incremental_again_after": all(t.incremental for t in record.turns[DROP_TURN + 1 :]),
         }
         sample: dict[str, Any] = {"integrity": integrity, "integrity_ok": all(integrity.values())}
         if reply.retries:
@@ -252,8 +292,12 @@ async def _run(server: Server, tls: SelfSigned, rollout: Rollout, args: argparse
 def run(args: argparse.Namespace, log: Any = None) -> dict[str, Any]:
     """Run the benchmark described by the parsed command line; returns the JSON-able result."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    rollout = Rollout(tool_calls=args.tool_calls, long_tool_s=args.long_tool_s, short_tool_s=args.short_tool_s,
-                      long_calls=tuple(i for i in (9, 21) if i < args.tool_calls))
+    rollout = Rollout(
+        tool_calls=args.tool_calls,
+        long_tool_s=args.long_tool_s,
+        short_tool_s=args.short_tool_s,
+        long_calls=tuple(i for i in (9, 21) if i < args.tool_calls),
+    )
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="codeassist-bench-") as folder:
         tls = make_self_signed(Path(folder) / "tls")
@@ -265,24 +309,38 @@ def run(args: argparse.Namespace, log: Any = None) -> dict[str, Any]:
     return {
         "benchmark": "transport",
         "config": {
-            "arms": args.arms, "rtts_ms": args.rtts, "bandwidth_bytes_per_s": args.bandwidth, "reps": args.reps,
-            "warmup_turns": args.warmup_turns, "order": "ABC CBA … (alternating)",
-            "tool_calls": rollout.tool_calls, "turns": rollout.turns, "long_tool_s": rollout.long_tool_s,
-            "long_calls": list(rollout.long_calls), "short_tool_s": rollout.short_tool_s,
+            "arms": args.arms,
+            "rtts_ms": args.rtts,
+            "bandwidth_bytes_per_s": args.bandwidth,
+            "reps": args.reps,
+            "warmup_turns": args.warmup_turns,
+            "order": "ABC CBA … (alternating)",
+            "tool_calls": rollout.tool_calls,
+            "turns": rollout.turns,
+            "long_tool_s": rollout.long_tool_s,
+            "long_calls": list(rollout.long_calls),
+            "short_tool_s": rollout.short_tool_s,
             "tool_s_per_rollout": round(rollout.tool_time(), 3),
             "system_prompt_bytes": len(SYSTEM_PROMPT.encode()),
-            "tools": len(tool_specs()), "tools_bytes": len(json.dumps(tool_specs())),
+            "tools": len(tool_specs()),
+            "tools_bytes": len(json.dumps(tool_specs())),
             "tls": "TLS 1.3 (self-signed P-256, made at run time)",
             "http_keepalive_expiry_s": 5.0,
-            "reconnect": {"reps": args.reconnect_reps, "turns": args.reconnect_turns, "drop_turn": DROP_TURN,
-                          "drop_after_events": DROP_AFTER_EVENTS},
+            "reconnect": {
+                "reps": args.reconnect_reps,
+                "turns": args.reconnect_turns,
+                "drop_turn": DROP_TURN,
+                "drop_after_events": DROP_AFTER_EVENTS,
+            },
         },
         **measured,
         "claims": claims(conditions) if conditions else {},
-        "machine": {**describe("openai", "httpx2", "httpx", "websockets", "uvicorn", "orjson", "pydantic"),
-                    # Other work on the machine skews the figures; these say how busy it was.
-                    "load_average_before": [round(v, 2) for v in load_before],
-                    "load_average_after": [round(v, 2) for v in os.getloadavg()]},
+        "machine": {
+            **describe("openai", "httpx2", "httpx", "websockets", "uvicorn", "orjson", "pydantic"),
+            # Other work on the machine skews the figures; these say how busy it was.
+            "load_average_before": [round(v, 2) for v in load_before],
+            "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        },
     }
 
 
@@ -296,18 +354,35 @@ def _arms(text: str) -> list[str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.transport", description=__doc__.splitlines()[0])
-    parser.add_argument("--rtts", type=lambda text: [float(v) for v in text.split(",")], default=[0.0, 20.0, 80.0],
-                        help="round-trip times in ms, comma-separated (default 0,20,80)")
-    parser.add_argument("--arms", type=_arms, default=list(ARMS),
-                        help=f"comma-separated, from {', '.join(ARMS + EXTRA_ARMS)} (default: the first three)")
+    parser.add_argument(
+        "--rtts",
+        type=lambda text: [float(v) for v in text.split(",")],
+        default=[0.0, 20.0, 80.0],
+        help="round-trip times in ms, comma-separated (default 0,20,80)",
+    )
+    parser.add_argument(
+        "--arms",
+        type=_arms,
+        default=list(ARMS),
+        help=f"comma-separated, from {', '.join(ARMS + EXTRA_ARMS)} (default: the first three)",
+    )
     parser.add_argument("--reps", type=int, default=3, help="measured rollouts per arm and RTT (default 3)")
     parser.add_argument("--warmup-turns", type=int, default=3, help="turns of the warm-up rollout per arm (default 3)")
     parser.add_argument("--tool-calls", type=int, default=30, help="tool calls per rollout (default 30)")
-    parser.add_argument("--long-tool-s", type=float, default=5.5,
-                        help="duration of calls 10 and 22, past the 5 s keep-alive expiry (default 5.5)")
+    parser.add_argument(
+        "--long-tool-s",
+        type=float,
+        default=5.5,
+        help="duration of calls 10 and 22, past the 5 s keep-alive expiry (default 5.5)",
+    )
     parser.add_argument("--short-tool-s", type=float, default=0.02, help="duration of the other calls (default 0.02)")
-    parser.add_argument("--bandwidth", type=float, default=None, metavar="BYTES_PER_S",
-                        help="cap each direction of the proxy (default: unlimited)")
+    parser.add_argument(
+        "--bandwidth",
+        type=float,
+        default=None,
+        metavar="BYTES_PER_S",
+        help="cap each direction of the proxy (default: unlimited)",
+    )
     parser.add_argument("--reconnect-reps", type=int, default=3, help="forced drops per RTT (default 3; 0 skips)")
     parser.add_argument("--reconnect-turns", type=int, default=6, help="turns of a reconnect rollout (default 6)")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/transport-<date>.json)")

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-COLOURS = {"http_full": "#d62728", "http_chained": "#ff7f0e", "websocket": "#1f77b4",
-           "http_full_codeassist": "#9467bd"}
-LABELS = {"http_full": "HTTP full resend (SDK)", "http_chained": "HTTP chained (SDK)",
-          "websocket": "WebSocket (codeassist)", "http_full_codeassist": "HTTP full resend (codeassist)"}
+COLOURS = {"http_full": "#d62728", "http_chained": "#ff7f0e", "websocket": "#1f77b4", "http_full_codeassist": "#9467bd"}
+LABELS = {
+    "http_full": "HTTP full resend (SDK)",
+    "http_chained": "HTTP chained (SDK)",
+    "websocket": "WebSocket (codeassist)",
+    "http_full_codeassist": "HTTP full resend (codeassist)",
+}
 
 
 def plot(result: dict[str, Any], path: Path) -> Path | None:
@@ -46,8 +49,11 @@ def plot(result: dict[str, Any], path: Path) -> Path | None:
     e2e_axis.set(title="Rollout time minus tool time (median)", xlabel="RTT", ylabel="s")
 
     date = result["machine"]["date"][:10]
-    figure.suptitle(f"codeassist transport benchmark, {date}: {result['config']['tool_calls']} tool calls, "
-                    f"{result['machine']['cores']} cores", fontsize=10)
+    figure.suptitle(
+        f"codeassist transport benchmark, {date}: {result['config']['tool_calls']} tool calls, "
+        f"{result['machine']['cores']} cores",
+        fontsize=10,
+    )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=72)

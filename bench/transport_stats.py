@@ -22,8 +22,11 @@ def spread(values: list[float], scale: float = 1.0, digits: int = 2) -> dict[str
     """Median and p95 of `values` times `scale`, and how many there were."""
     if not values:
         return {"median": float("nan"), "p95": float("nan"), "n": 0}
-    return {"median": round(statistics.median(values) * scale, digits),
-            "p95": round(percentile(values, 95) * scale, digits), "n": len(values)}
+    return {
+        "median": round(statistics.median(values) * scale, digits),
+        "p95": round(percentile(values, 95) * scale, digits),
+        "n": len(values),
+    }
 
 
 def per_turn_median(rollouts: list[RolloutRecord], field: str, scale: float = 1.0) -> list[float]:
@@ -48,15 +51,14 @@ def summarise_arm(rollouts: list[RolloutRecord]) -> dict[str, Any]:
         "ttft_ms": spread([t.ttft_s for t in turns if t.ttft_s is not None], 1000),
         "cpu_ms_per_turn": spread([t.cpu_s for t in turns], 1000, 3),
         "bytes_sent_per_rollout": round(statistics.median(sum(t.bytes_sent for t in r.turns) for r in rollouts)),
-        "bytes_received_per_rollout": round(statistics.median(sum(t.bytes_received for t in r.turns)
-                                                              for r in rollouts)),
+        "bytes_received_per_rollout": round(
+            statistics.median(sum(t.bytes_received for t in r.turns) for r in rollouts)
+        ),
         "wire_sent_per_rollout": round(statistics.median(sum(t.wire_sent for t in r.turns) for r in rollouts)),
-        "wire_received_per_rollout": round(statistics.median(sum(t.wire_received for t in r.turns)
-                                                             for r in rollouts)),
+        "wire_received_per_rollout": round(statistics.median(sum(t.wire_received for t in r.turns) for r in rollouts)),
         "connections_per_rollout": statistics.median(sum(t.connections for t in r.turns) for r in rollouts),
         "input_tokens_per_rollout": round(statistics.median(sum(t.input_tokens for t in r.turns) for r in rollouts)),
-        "cached_tokens_per_rollout": round(statistics.median(sum(t.cached_tokens for t in r.turns)
-                                                             for r in rollouts)),
+        "cached_tokens_per_rollout": round(statistics.median(sum(t.cached_tokens for t in r.turns) for r in rollouts)),
         "incremental_turns": sum(t.incremental for t in rollouts[0].turns),
         "per_turn": {
             "bytes_sent": per_turn_median(rollouts, "bytes_sent"),
@@ -79,23 +81,35 @@ def growth(per_turn_bytes: list[float]) -> dict[str, Any]:
         return {"slope_bytes_per_turn": 0.0, "total": sum(per_turn_bytes), "kind": "linear"}
     mean_x, mean_y = (n - 1) / 2, statistics.fmean(per_turn_bytes)
     slope = sum((i - mean_x) * (y - mean_y) for i, y in enumerate(per_turn_bytes)) / sum(
-        (i - mean_x) ** 2 for i in range(n))
+        (i - mean_x) ** 2 for i in range(n)
+    )
     first = mean_y - slope * mean_x
     last = first + slope * (n - 1)
-    return {"slope_bytes_per_turn": round(slope, 1), "first_turn_fit": round(first), "last_turn_fit": round(last),
-            "total": round(sum(per_turn_bytes)), "kind": "quadratic" if last >= 2 * max(first, 1) else "linear"}
+    return {
+        "slope_bytes_per_turn": round(slope, 1),
+        "first_turn_fit": round(first),
+        "last_turn_fit": round(last),
+        "total": round(sum(per_turn_bytes)),
+        "kind": "quadratic" if last >= 2 * max(first, 1) else "linear",
+    }
 
 
 def round_trips_saved(slow: dict[str, Any], fast: dict[str, Any], rtt_ms: float) -> dict[str, Any] | None:
     """Per turn after the first: (median turn time of `slow` − of `fast`) / RTT."""
     if rtt_ms <= 0:
         return None
-    saved = [(a - b) / rtt_ms for a, b in zip(slow["per_turn"]["turn_ms"][1:], fast["per_turn"]["turn_ms"][1:])]
+    saved = [
+        (a - b) / rtt_ms for a, b in zip(slow["per_turn"]["turn_ms"][1:], fast["per_turn"]["turn_ms"][1:], strict=False)
+    ]
     if not saved:
         return None
-    return {"median": round(statistics.median(saved), 2), "min": round(min(saved), 2),
-            "max": round(max(saved), 2), "turns_with_at_least_one": sum(s >= 1 for s in saved),
-            "turns": len(saved)}
+    return {
+        "median": round(statistics.median(saved), 2),
+        "min": round(min(saved), 2),
+        "max": round(max(saved), 2),
+        "turns_with_at_least_one": sum(s >= 1 for s in saved),
+        "turns": len(saved),
+    }
 
 
 def compare(arms: dict[str, dict[str, Any]], rtt_ms: float) -> dict[str, Any]:
@@ -115,8 +129,9 @@ def compare(arms: dict[str, dict[str, Any]], rtt_ms: float) -> dict[str, Any]:
             "end_to_end_faster_pct": round((1 - e2e) * 100, 1),
             "model_time_ratio": round(model, 3),
             "model_time_faster_pct": round((1 - model) * 100, 1),
-            "turn_ms_after_first_ratio": round(ws["turn_ms_after_first"]["median"]
-                                               / base["turn_ms_after_first"]["median"], 3),
+            "turn_ms_after_first_ratio": round(
+                ws["turn_ms_after_first"]["median"] / base["turn_ms_after_first"]["median"], 3
+            ),
             "bytes_sent_ratio": round(ws["bytes_sent_per_rollout"] / base["bytes_sent_per_rollout"], 4),
             "wire_sent_ratio": round(ws["wire_sent_per_rollout"] / max(base["wire_sent_per_rollout"], 1), 4),
             "cpu_per_turn_ratio": round(ws["cpu_ms_per_turn"]["median"] / base["cpu_ms_per_turn"]["median"], 3),
@@ -160,8 +175,10 @@ def claims(conditions: list[dict[str, Any]], target_rtt_ms: float = 80.0) -> dic
         versus = condition["comparison"].get("websocket_vs_http_full") or {}
         key = f"{condition['rtt_ms']:g}ms"
         if versus:
-            speedup[key] = {"end_to_end_pct": versus["end_to_end_faster_pct"],
-                            "model_time_pct": versus["model_time_faster_pct"]}
+            speedup[key] = {
+                "end_to_end_pct": versus["end_to_end_faster_pct"],
+                "model_time_pct": versus["model_time_faster_pct"],
+            }
             if versus.get("round_trips_saved_per_turn"):
                 saved[key] = versus["round_trips_saved_per_turn"]
     target = next((c for c in conditions if c["rtt_ms"] == target_rtt_ms and not c.get("bandwidth")), None)
@@ -175,16 +192,17 @@ def claims(conditions: list[dict[str, Any]], target_rtt_ms: float = 80.0) -> dic
         "saves_one_round_trip_every_turn_after_first": bool(target_saved)
         and target_saved["turns_with_at_least_one"] == target_saved["turns"],
         "speedup_vs_http_full": speedup,
-        f"end_to_end_at_least_15pct_faster_at_{target_rtt_ms:g}ms": target_speedup is not None
-        and target_speedup >= 15,
+        f"end_to_end_at_least_15pct_faster_at_{target_rtt_ms:g}ms": target_speedup is not None and target_speedup >= 15,
     }
 
 
 def markdown(result: dict[str, Any]) -> str:
     """The headline figures of a result as a Markdown table (for the README)."""
-    lines = ["| RTT | arm | end to end, median (p95) | minus tool time | turn after the first, median (p95) "
-             "| first event | client CPU / turn | sent / rollout | TCP connections |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| RTT | arm | end to end, median (p95) | minus tool time | turn after the first, median (p95) "
+        "| first event | client CPU / turn | sent / rollout | TCP connections |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for condition in result["conditions"]:
         for name, arm in condition["arms"].items():
             lines.append(
@@ -192,5 +210,6 @@ def markdown(result: dict[str, Any]) -> str:
                 f"({arm['end_to_end_s']['p95']:.2f}) | {arm['model_s']['median']:.2f} s "
                 f"| {arm['turn_ms_after_first']['median']:.0f} ms ({arm['turn_ms_after_first']['p95']:.0f}) "
                 f"| {arm['ttfe_ms']['median']:.0f} ms | {arm['cpu_ms_per_turn']['median']:.1f} ms "
-                f"| {arm['bytes_sent_per_rollout'] / 1024:,.0f} KiB | {arm['connections_per_rollout']:g} |")
+                f"| {arm['bytes_sent_per_rollout'] / 1024:,.0f} KiB | {arm['connections_per_rollout']:g} |"
+            )
     return "\n".join(lines)

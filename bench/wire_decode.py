@@ -91,7 +91,11 @@ def run(events: int = 20_000, repeats: int = 5) -> dict[str, Any]:
         "benchmark": "wire_decode",
         "events": events,
         "repeats": repeats,
-        "us_per_event": {"hot_path_orjson": round(hot, 3), "stdlib_json": round(stdlib, 3), "full_validation": round(full, 3)},
+        "us_per_event": {
+            "hot_path_orjson": round(hot, 3),
+            "stdlib_json": round(stdlib, 3),
+            "full_validation": round(full, 3),
+        },
         "ratio_to_hot_path": {"stdlib_json": round(stdlib / hot, 2), "full_validation": round(full / hot, 2)},
         "budget_us": BUDGET_US,
         "within_budget": hot <= BUDGET_US,

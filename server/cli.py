@@ -68,8 +68,9 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"  scenario: {state.engine.scenario.name} ({len(state.engine.scenario.turns)} turns)", flush=True)
 
     try:
-        asyncio.run(serve(state, args.host, args.port, on_ready=announce,
-                          ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key))
+        asyncio.run(
+            serve(state, args.host, args.port, on_ready=announce, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+        )
     except KeyboardInterrupt:
         pass
     except OSError as exc:

@@ -93,7 +93,12 @@ def _copy_tree(source: Traversable, target: Path) -> None:
 
 def _git(workspace: Path, *args: str) -> None:
     subprocess.run(
-        ["git", *args], cwd=workspace, check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=60,
+        ["git", *args],
+        cwd=workspace,
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
         env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
     )
 
@@ -120,8 +125,17 @@ def copy_demo_project(root: Path, name: str = DEMO_PROJECT_NAME, *, git: bool = 
     _git(workspace, "init", "-q")
     _git(workspace, "symbolic-ref", "HEAD", "refs/heads/main")  # any git version, any init.defaultBranch
     _git(workspace, "add", "-A")
-    _git(workspace, *_GIT_IDENTITY, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify",
-         "-m", "wordcount: count lines, words and characters")
+    _git(
+        workspace,
+        *_GIT_IDENTITY,
+        "-c",
+        "commit.gpgsign=false",
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        "wordcount: count lines, words and characters",
+    )
     return workspace, True
 
 
@@ -155,8 +169,9 @@ class DemoEnvironment:
             return
         self._closed = True
         self.server.stop()
-        if self.path_prepended is not None and os.environ.get("PATH") == _with_first(self.path_prepended,
-                                                                                    self._previous_path):
+        if self.path_prepended is not None and os.environ.get("PATH") == _with_first(
+            self.path_prepended, self._previous_path
+        ):
             if self._previous_path is None:
                 os.environ.pop("PATH", None)
             else:

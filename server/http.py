@@ -84,8 +84,12 @@ async def _complete(run: ResponseRun, fault: Any, state: ServerState) -> Respons
         match action:
             case CloseConnection():
                 return error_response(
-                    RequestError("Injected fault: the server closed the response.", code="server_error", status=500,
-                                 error_type="server_error")
+                    RequestError(
+                        "Injected fault: the server closed the response.",
+                        code="server_error",
+                        status=500,
+                        error_type="server_error",
+                    )
                 )
             case StallConnection():
                 await asyncio.Event().wait()
@@ -108,7 +112,5 @@ async def retrieve_response(request: Request, state: ServerState) -> Response:
     response_id = request.path_params["response_id"]
     stored = state.store.get(response_id)
     if stored is None:
-        return error_response(
-            RequestError(f"No response found with id '{response_id}'.", code="not_found", status=404)
-        )
+        return error_response(RequestError(f"No response found with id '{response_id}'.", code="not_found", status=404))
     return JSONResponse(stored.response)

@@ -286,7 +286,9 @@ class ResponseRun:
         done: Item
         if item.kind == "message":
             part = {"type": "output_text", "text": item.text, "annotations": []}
-            events.append(self._event("response.output_text.done", **where, content_index=0, text=item.text, logprobs=[]))
+            events.append(
+                self._event("response.output_text.done", **where, content_index=0, text=item.text, logprobs=[])
+            )
             events.append(self._event("response.content_part.done", **where, content_index=0, part=part))
             done = Message(
                 id=item.id, role="assistant", status="completed", content=[OutputText(text=item.text, annotations=[])]
@@ -307,7 +309,11 @@ class ResponseRun:
         elif item.kind == "custom_tool_call":
             events.append(self._event("response.custom_tool_call_input.done", **where, input=item.text))
             done = CustomToolCall(
-                id=item.id, call_id=item.fields["call_id"], name=item.fields["name"], input=item.text, status="completed"
+                id=item.id,
+                call_id=item.fields["call_id"],
+                name=item.fields["name"],
+                input=item.text,
+                status="completed",
             )
         else:
             if item.part_open:

@@ -7,6 +7,7 @@ included, so an error for a bad frame can never be mistaken for the end of anoth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -20,8 +21,7 @@ from server.responder import ResponseRun
 from server.state import ConnectionCache, RequestError, ServerState, resolve_parent, validate_create
 
 CONNECTION_LIMIT_MESSAGE = (
-    "Responses websocket connection limit reached ({minutes:g} minutes). "
-    "Create a new websocket connection to continue."
+    "Responses websocket connection limit reached ({minutes:g} minutes). Create a new websocket connection to continue."
 )
 
 
@@ -132,10 +132,8 @@ class WebSocketSession:
         return True
 
     async def _close(self, code: int) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already closed by the peer
             await self.ws.close(code)
-        except Exception:  # already closed by the peer
-            pass
 
     async def _handle(self, message: dict[str, Any]) -> bool:
         """Answer one frame; False when the connection must end."""
@@ -182,7 +180,9 @@ class WebSocketSession:
         return await self._respond(ResponseRun(state, request, parent))
 
     async def _respond(self, run: ResponseRun) -> bool:
-        fault = None if run.request.generate is False else self.state.faults.take(RESPONSE_FAULTS, run.turn, "websocket")
+        fault = (
+            None if run.request.generate is False else self.state.faults.take(RESPONSE_FAULTS, run.turn, "websocket")
+        )
         async for action in with_fault(run.events(), fault):
             match action:
                 case CloseConnection(code=code):

@@ -131,8 +131,9 @@ class CodeassistApp(App[None]):
         repo = repo_info(self.cwd)
         if repo is not None:
             try:
-                listed = subprocess.run(["git", "ls-files", "-z"], cwd=repo.root, capture_output=True,
-                                        timeout=5, check=True).stdout
+                listed = subprocess.run(
+                    ["git", "ls-files", "-z"], cwd=repo.root, capture_output=True, timeout=5, check=True
+                ).stdout
                 return [name for name in listed.decode(errors="replace").split("\0") if name][:20_000]
             except (OSError, subprocess.SubprocessError):
                 return []
@@ -208,8 +209,12 @@ class CodeassistApp(App[None]):
         from tui.resumed import render_history
 
         await render_history(self.router, self.session.agent.conversation.items)
-        await self.router.mount(NoticeLine(f"resumed session {self.session.log.id if self.session.log else ''}; "
-                                           "the next request resends the whole conversation"))
+        await self.router.mount(
+            NoticeLine(
+                f"resumed session {self.session.log.id if self.session.log else ''}; "
+                "the next request resends the whole conversation"
+            )
+        )
 
     @work(exclusive=True, group="warm-up", exit_on_error=False)
     async def warm_up(self) -> None:
@@ -251,8 +256,10 @@ class CodeassistApp(App[None]):
             branch=repo.branch if repo else None,
             dirty=repo.dirty if repo else False,
             model=(self.replay.header.get("model") if self.replay is not None else None) or self.settings.model,
-            transport={"websocket": "WebSocket", "http": "HTTP fallback" if self.session and
-                       self.session.agent.client.fallback_reason else "HTTP"}.get(transport, transport),
+            transport={
+                "websocket": "WebSocket",
+                "http": "HTTP fallback" if self.session and self.session.agent.client.fallback_reason else "HTTP",
+            }.get(transport, transport),
             mode=mode,
         )
 
@@ -333,7 +340,7 @@ class CodeassistApp(App[None]):
         """Esc: cancel a pending approval's turn, or interrupt the running turn."""
         from agent.approvals import Decision
 
-        for call_id, future in list(self._approvals.items()):
+        for future in list(self._approvals.values()):
             if not future.done():
                 future.set_result(Decision(kind="cancel"))
                 return
@@ -465,5 +472,3 @@ def expand_mentions(text: str, workspace: Path, limit: int = 100_000) -> str:
             continue
         attachments.append(f"\n\n[Attached @{match.group(1)}]\n```\n{content}\n```")
     return text + "".join(attachments)
-
-

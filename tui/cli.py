@@ -96,10 +96,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     demo.add_argument("--keep", action="store_true", help="keep the temporary project afterwards")
 
-    replay = commands.add_parser("replay", help="replay a saved session in the app (runs nothing)",
-                                 description="Play a saved session through the app at its recorded timing. "
-                                 "Space pauses, + and - change the speed. Nothing is executed and no "
-                                 "connection is opened.")
+    replay = commands.add_parser(
+        "replay",
+        help="replay a saved session in the app (runs nothing)",
+        description="Play a saved session through the app at its recorded timing. "
+        "Space pauses, + and - change the speed. Nothing is executed and no "
+        "connection is opened.",
+    )
     replay.add_argument("session", nargs="?", help="session id (or prefix) or a .jsonl file; default: the latest")
     speed = replay.add_mutually_exclusive_group()
     speed.add_argument("--speed", type=float, default=1.0, help="playback speed factor (default 1)")
@@ -124,15 +127,15 @@ def add_interactive_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--approval", choices=["read-only", "ask", "auto-edit", "full-auto"], help="approval policy")
     parser.add_argument("--transport", choices=["websocket", "http"], help="transport (default websocket)")
     resume = parser.add_mutually_exclusive_group()
-    resume.add_argument("--continue", dest="continue_", action="store_true",
-                        help="continue the latest session of this repository")
+    resume.add_argument(
+        "--continue", dest="continue_", action="store_true", help="continue the latest session of this repository"
+    )
     resume.add_argument("--resume", nargs="?", const="", metavar="ID", help="continue a saved session")
 
 
 def run_app(args: argparse.Namespace) -> int:
     """`codeassist` in a repository: the interactive app (or the welcome screen)."""
-    flags = {"model": args.model, "base_url": args.base_url, "approval": args.approval,
-             "transport": args.transport}
+    flags = {"model": args.model, "base_url": args.base_url, "approval": args.approval, "transport": args.transport}
     try:
         settings = load_settings(flags)
     except ConfigError as exc:
@@ -232,8 +235,15 @@ def main(argv: list[str] | None = None) -> int:
         add_interactive_arguments(interactive)
         return run_app(interactive.parse_args(argv))
     args = build_parser(argv[0] if argv[0] in COMMAND_NAMES else None).parse_args(argv)
-    handlers = {"serve": run_serve, "exec": run_exec, "demo": run_demo, "replay": run_replay,
-                "sessions": run_sessions, "export": run_export, "bench": run_bench}
+    handlers = {
+        "serve": run_serve,
+        "exec": run_exec,
+        "demo": run_demo,
+        "replay": run_replay,
+        "sessions": run_sessions,
+        "export": run_export,
+        "bench": run_bench,
+    }
     return handlers[args.command](args)
 
 

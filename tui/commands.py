@@ -53,8 +53,9 @@ class SlashCommands(Provider):
         for command in COMMANDS:
             score = matcher.match(f"/{command.name} {command.help}")
             if score > 0:
-                yield Hit(score, matcher.highlight(f"/{command.name}"), partial(self._run, command.name),
-                          help=command.help)
+                yield Hit(
+                    score, matcher.highlight(f"/{command.name}"), partial(self._run, command.name), help=command.help
+                )
 
     async def _run(self, name: str) -> None:
         app: CodeassistApp = self.app  # type: ignore[assignment]

@@ -115,8 +115,9 @@ class EventRouter:
                 card = self.cards.get(call_id)
                 if card is not None and decision in ("approve_once", "approve_always"):
                     card.set_status("running")
-            case ToolFinished(call_id=call_id, name=name, status=status, output=output, duration_s=duration,
-                              display=display):
+            case ToolFinished(
+                call_id=call_id, name=name, status=status, output=output, duration_s=duration, display=display
+            ):
                 card = self.cards.get(call_id)
                 if card is None:
                     card = self.cards[call_id] = ToolCard(call_id, name)

@@ -14,6 +14,7 @@ whitespace, then one that ignores leading and trailing whitespace.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -381,8 +382,18 @@ def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
             fmt = TextFormat()
             new_lines: list[tuple[str, str | None]] = [(text, None) for text in op.added]
             changes.append(
-                FileChange(path, shown, None, lines_to_text(new_lines, fmt), None, None, fmt, file_mode(path),
-                           None, encode_lines(new_lines, fmt))
+                FileChange(
+                    path,
+                    shown,
+                    None,
+                    lines_to_text(new_lines, fmt),
+                    None,
+                    None,
+                    fmt,
+                    file_mode(path),
+                    None,
+                    encode_lines(new_lines, fmt),
+                )
             )
             continue
         path, shown, data = _read_existing(ctx, op.path, "move" if op.move_to else op.action)
@@ -406,8 +417,9 @@ def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
         if new_text == old_text and move_to is None:
             raise ToolError(f"apply_patch: the patch leaves {shown} unchanged (its removed and added lines are equal).")
         changes.append(
-            FileChange(path, shown, old_text, new_text, move_to, shown_move_to, fmt, mode, data,
-                       encode_lines(patched, fmt))
+            FileChange(
+                path, shown, old_text, new_text, move_to, shown_move_to, fmt, mode, data, encode_lines(patched, fmt)
+            )
         )
     return changes
 
@@ -466,10 +478,8 @@ def _roll_back(undo: list[tuple[str, Callable[[], None]]], created: list[Path]) 
         else:
             restored.append(shown)
     for directory in reversed(created):
-        try:
+        with contextlib.suppress(OSError):
             directory.rmdir()
-        except OSError:
-            pass
     message = ""
     if restored:
         message += f"The files already changed were restored: {', '.join(sorted(set(restored)))}."

@@ -155,7 +155,7 @@ def decode_lines(data: bytes, shown_path: str) -> tuple[list[Line], TextFormat]:
     if raw == "":
         return [], fmt
     parts = (_CR_SPLIT if fmt.eol == "\r" else _LF_SPLIT).split(raw)
-    texts, endings = parts[0::2], parts[1::2] + [""]
+    texts, endings = parts[0::2], [*parts[1::2], ""]
     lines = list(zip(texts, endings, strict=True))
     if lines[-1] == ("", ""):
         lines.pop()
@@ -238,7 +238,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None, shown_path
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)

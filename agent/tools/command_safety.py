@@ -43,10 +43,32 @@ __all__ = [
 MAX_ANALYSED_CHARS = 10_000
 """Longer commands are not tokenised: no rule key, one segment (the whole command)."""
 
-NETWORK_PROGRAMS = frozenset({
-    "aria2c", "curl", "curlie", "ftp", "http", "https", "lftp", "mosh", "nc", "ncat", "netcat", "nmap",
-    "ping", "rsync", "scp", "sftp", "socat", "ssh", "telnet", "tftp", "wget", "xh",
-})
+NETWORK_PROGRAMS = frozenset(
+    {
+        "aria2c",
+        "curl",
+        "curlie",
+        "ftp",
+        "http",
+        "https",
+        "lftp",
+        "mosh",
+        "nc",
+        "ncat",
+        "netcat",
+        "nmap",
+        "ping",
+        "rsync",
+        "scp",
+        "sftp",
+        "socat",
+        "ssh",
+        "telnet",
+        "tftp",
+        "wget",
+        "xh",
+    }
+)
 """Programs whose purpose is talking to other hosts; a command naming one never gets a rule key."""
 
 _OPERATOR_CHARS = "();<>|&"
@@ -68,32 +90,143 @@ _PYTHON = re.compile(r"(?:python|pypy)(?:\d+(?:\.\d+)?)?")
 _NETWORK_WORD_SPLIT = re.compile(r"[^A-Za-z0-9_.+/-]+")
 _NETWORK_DEVICES = ("/dev/tcp/", "/dev/udp/")
 
-_NO_KEY_PROGRAMS = frozenset({
-    # shells and interpreters: their arguments are code
-    "bash", "sh", "zsh", "dash", "ksh", "mksh", "fish", "csh", "tcsh", "busybox",
-    "node", "nodejs", "deno", "perl", "ruby", "irb", "php", "lua", "luajit", "Rscript", "R", "julia",
-    "tclsh", "wish", "osascript", "pwsh", "powershell", "awk", "gawk", "mawk", "nawk", "ipython", "groovy",
-    # wrappers: they run another command given as arguments
-    "env", "sudo", "doas", "su", "pkexec", "runuser", "xargs", "exec", "eval", "command", "builtin",
-    "source", "nohup", "timeout", "time", "nice", "ionice", "setsid", "stdbuf", "chroot", "unshare",
-    "nsenter", "watch", "parallel", "script", "flock", "taskset", "chrt", "strace", "ltrace", "unbuffer",
-    "expect", "trap", "coproc",
-    # shell reserved words
-    "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac", "select",
-    "function", "in",
-})
+_NO_KEY_PROGRAMS = frozenset(
+    {
+        # shells and interpreters: their arguments are code
+        "bash",
+        "sh",
+        "zsh",
+        "dash",
+        "ksh",
+        "mksh",
+        "fish",
+        "csh",
+        "tcsh",
+        "busybox",
+        "node",
+        "nodejs",
+        "deno",
+        "perl",
+        "ruby",
+        "irb",
+        "php",
+        "lua",
+        "luajit",
+        "Rscript",
+        "R",
+        "julia",
+        "tclsh",
+        "wish",
+        "osascript",
+        "pwsh",
+        "powershell",
+        "awk",
+        "gawk",
+        "mawk",
+        "nawk",
+        "ipython",
+        "groovy",
+        # wrappers: they run another command given as arguments
+        "env",
+        "sudo",
+        "doas",
+        "su",
+        "pkexec",
+        "runuser",
+        "xargs",
+        "exec",
+        "eval",
+        "command",
+        "builtin",
+        "source",
+        "nohup",
+        "timeout",
+        "time",
+        "nice",
+        "ionice",
+        "setsid",
+        "stdbuf",
+        "chroot",
+        "unshare",
+        "nsenter",
+        "watch",
+        "parallel",
+        "script",
+        "flock",
+        "taskset",
+        "chrt",
+        "strace",
+        "ltrace",
+        "unbuffer",
+        "expect",
+        "trap",
+        "coproc",
+        # shell reserved words
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "for",
+        "while",
+        "until",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "select",
+        "function",
+        "in",
+    }
+)
 """Programs that never get a key (their arguments are code, or another command)."""
 
-_SUBCOMMAND_PROGRAMS = frozenset({
-    "git", "gh", "npm", "pnpm", "yarn", "bun", "cargo", "rustup", "go", "docker", "podman", "kubectl", "helm",
-    "pip", "pip3", "uv", "poetry", "pdm", "hatch", "conda", "brew", "apt", "apt-get", "systemctl", "dotnet",
-    "bundle", "gem", "terraform", "nix",
-})
+_SUBCOMMAND_PROGRAMS = frozenset(
+    {
+        "git",
+        "gh",
+        "npm",
+        "pnpm",
+        "yarn",
+        "bun",
+        "cargo",
+        "rustup",
+        "go",
+        "docker",
+        "podman",
+        "kubectl",
+        "helm",
+        "pip",
+        "pip3",
+        "uv",
+        "poetry",
+        "pdm",
+        "hatch",
+        "conda",
+        "brew",
+        "apt",
+        "apt-get",
+        "systemctl",
+        "dotnet",
+        "bundle",
+        "gem",
+        "terraform",
+        "nix",
+    }
+)
 """Programs whose key must include a subcommand (`git -C x push` has none, so no key)."""
 
 _COMMAND_RUNNERS = {
-    "uv": {"run", "tool"}, "poetry": {"run"}, "pdm": {"run"}, "hatch": {"run"}, "pipx": {"run"},
-    "npm": {"exec", "x"}, "pnpm": {"exec", "dlx"}, "yarn": {"exec", "dlx"}, "bun": {"x"}, "bundle": {"exec"},
+    "uv": {"run", "tool"},
+    "poetry": {"run"},
+    "pdm": {"run"},
+    "hatch": {"run"},
+    "pipx": {"run"},
+    "npm": {"exec", "x"},
+    "pnpm": {"exec", "dlx"},
+    "yarn": {"exec", "dlx"},
+    "bun": {"x"},
+    "bundle": {"exec"},
 }
 """Subcommands that run another command: the key covers that command too (`uv run pytest`)."""
 

@@ -22,8 +22,10 @@ from agent.tools.paths import display_path, resolve_path
 
 class EditFileArgs(ToolArgs):
     path: str = Field(description="File path, relative to the workspace root.")
-    old: str = Field(description="The exact text to replace, including whitespace; must occur exactly once "
-                                 "unless replace_all is true. Line endings are written as \\n.")
+    old: str = Field(
+        description="The exact text to replace, including whitespace; must occur exactly once "
+        "unless replace_all is true. Line endings are written as \\n."
+    )
     new: str = Field(description="The replacement text.")
     replace_all: bool | None = Field(default=None, description="Replace every occurrence. Default false.")
 
@@ -80,8 +82,12 @@ class EditFile(Tool[EditFileArgs]):
     def approval_request(self, call_id: str, args: EditFileArgs, ctx: ToolContext) -> ApprovalRequest:
         plan = self._plan(args, ctx)
         return ApprovalRequest(
-            call_id=call_id, tool=self.name, kind="edit", summary=f"edit {plan.shown}",
-            diff=unified_diff(plan.before, plan.after, plan.shown), rule_key=self.name,
+            call_id=call_id,
+            tool=self.name,
+            kind="edit",
+            summary=f"edit {plan.shown}",
+            diff=unified_diff(plan.before, plan.after, plan.shown),
+            rule_key=self.name,
         )
 
     async def run(self, args: EditFileArgs, ctx: ToolContext) -> ToolResult:
@@ -91,8 +97,9 @@ class EditFile(Tool[EditFileArgs]):
         ctx.remember_read(plan.path, data)
         diff = unified_diff(plan.before, plan.after, plan.shown)
         replaced = f"{plan.count} occurrences" if plan.count > 1 else "1 occurrence"
-        return ToolResult(output=f"Edited {plan.shown}: replaced {replaced}.\n{diff}",
-                          display={"path": plan.shown, "diff": diff})
+        return ToolResult(
+            output=f"Edited {plan.shown}: replaced {replaced}.\n{diff}", display={"path": plan.shown, "diff": diff}
+        )
 
 
 def _squash(text: str) -> str:

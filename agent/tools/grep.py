@@ -70,15 +70,28 @@ class Grep(Tool[GrepArgs]):
         return ToolResult(output="\n".join(shown), display={"matches": min(len(lines), MAX_MATCHES)})
 
     async def _ripgrep(self, args: GrepArgs, target: Path, ctx: ToolContext) -> list[str]:
-        argv = [self.ripgrep or "rg", "--line-number", "--no-heading", "--with-filename", "--color=never",
-                "--no-config", "--max-columns", str(MAX_LINE_CHARS), "--max-columns-preview",
-                "--max-filesize", str(MAX_FILE_BYTES)]
+        argv = [
+            self.ripgrep or "rg",
+            "--line-number",
+            "--no-heading",
+            "--with-filename",
+            "--color=never",
+            "--no-config",
+            "--max-columns",
+            str(MAX_LINE_CHARS),
+            "--max-columns-preview",
+            "--max-filesize",
+            str(MAX_FILE_BYTES),
+        ]
         if args.glob:
             argv.append(f"--glob={args.glob}")
         argv += ["-e", args.pattern, "--", str(target)]
         process = await asyncio.create_subprocess_exec(
-            *argv, cwd=ctx.workspace, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            *argv,
+            cwd=ctx.workspace,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), RG_TIMEOUT_S)

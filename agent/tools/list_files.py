@@ -27,9 +27,16 @@ async def git_files(directory: Path) -> list[str] | None:
     """Tracked and untracked-but-not-ignored files under `directory` (None outside a git repo)."""
     try:
         process = await asyncio.create_subprocess_exec(
-            "git", "ls-files", "--cached", "--others", "--exclude-standard", "-z",
-            cwd=directory, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            "git",
+            "ls-files",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "-z",
+            cwd=directory,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
         )
     except OSError:
         return None
@@ -66,11 +73,17 @@ class ListFiles(Tool[ListFilesArgs]):
         if names is None:
             names = await asyncio.to_thread(walk_files, directory)
         if args.pattern:
-            names = [n for n in names if fnmatch.fnmatch(n, args.pattern) or fnmatch.fnmatch(n.rsplit("/", 1)[-1], args.pattern)]
+            names = [
+                n
+                for n in names
+                if fnmatch.fnmatch(n, args.pattern) or fnmatch.fnmatch(n.rsplit("/", 1)[-1], args.pattern)
+            ]
         prefix = "" if shown == "." else shown + "/"
         listed = [prefix + name for name in names[:MAX_ENTRIES]]
         if not listed:
-            return ToolResult(output=f"No files under '{shown}'" + (f" match '{args.pattern}'." if args.pattern else "."))
+            return ToolResult(
+                output=f"No files under '{shown}'" + (f" match '{args.pattern}'." if args.pattern else ".")
+            )
         if len(names) > MAX_ENTRIES:
             listed.append(f"[… {len(names) - MAX_ENTRIES} more files; narrow with path or pattern]")
         return ToolResult(output="\n".join(listed), display={"count": len(names)})

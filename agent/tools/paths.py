@@ -50,7 +50,9 @@ def resolve_path(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path
             raise ToolError(f"'{raw}' is inside {relative.parts[0]}/, which tools may not change.")
         for directory in own_directories():
             if resolved.is_relative_to(directory):
-                raise ToolError(f"'{raw}' is inside codeassist's own settings or data ({directory}); tools may not change it.")
+                raise ToolError(
+                    f"'{raw}' is inside codeassist's own settings or data ({directory}); tools may not change it."
+                )
     return resolved
 
 

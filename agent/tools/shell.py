@@ -84,7 +84,9 @@ CHILD_ENV_OVERRIDES = {
 class ShellArgs(ToolArgs):
     command: str = Field(description="The bash command to run (bash -c). It gets no stdin.")
     timeout_s: int | None = Field(
-        default=None, ge=1, le=MAX_TIMEOUT_S,
+        default=None,
+        ge=1,
+        le=MAX_TIMEOUT_S,
         description=f"Seconds before the command is killed (exit code 124). Default {DEFAULT_TIMEOUT_S}.",
     )
     workdir: str | None = Field(
@@ -333,8 +335,13 @@ class Shell(Tool[ShellArgs]):
         summary = one_line if len(one_line) <= SUMMARY_CHARS else one_line[: SUMMARY_CHARS - 1] + "…"
         key = None if uses_network(args.command) else rule_key(args.command)
         return ApprovalRequest(
-            call_id=call_id, tool=self.name, kind=self.kind, summary=f"run: {summary}", command=shown,
-            workdir=display_path(ctx, workdir), rule_key=None if key is None else RULE_PREFIX + key,
+            call_id=call_id,
+            tool=self.name,
+            kind=self.kind,
+            summary=f"run: {summary}",
+            command=shown,
+            workdir=display_path(ctx, workdir),
+            rule_key=None if key is None else RULE_PREFIX + key,
         )
 
     async def run(self, args: ShellArgs, ctx: ToolContext) -> ToolResult:
@@ -358,8 +365,14 @@ class Shell(Tool[ShellArgs]):
         try:
             try:
                 process = await asyncio.create_subprocess_exec(
-                    "/bin/bash", "-c", args.command, cwd=workdir, env=child_environment(),
-                    stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=asyncio.subprocess.STDOUT,
+                    "/bin/bash",
+                    "-c",
+                    args.command,
+                    cwd=workdir,
+                    env=child_environment(),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=write_fd,
+                    stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,
                 )
             except OSError as exc:

@@ -60,8 +60,14 @@ class WriteFile(Tool[WriteFileArgs]):
     def approval_request(self, call_id: str, args: WriteFileArgs, ctx: ToolContext) -> ApprovalRequest:
         _, shown, before, after, _ = self._plan(args, ctx)
         verb = "create" if before is None else "overwrite"
-        return ApprovalRequest(call_id=call_id, tool=self.name, kind="edit", summary=f"{verb} {shown}",
-                               diff=unified_diff(before, after, shown), rule_key=self.name)
+        return ApprovalRequest(
+            call_id=call_id,
+            tool=self.name,
+            kind="edit",
+            summary=f"{verb} {shown}",
+            diff=unified_diff(before, after, shown),
+            rule_key=self.name,
+        )
 
     async def run(self, args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
         path, shown, before, after, fmt = self._plan(args, ctx)

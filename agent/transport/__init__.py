@@ -9,12 +9,12 @@ from agent.transport.base import (
     FrameTooLarge,
     ProtocolViolation,
     RateLimited,
+    StreamInterrupted,
     StreamMetrics,
     StreamStalled,
     Transport,
     TransportAborted,
     TransportError,
-    StreamInterrupted,
     WebSocketUnsupported,
 )
 from agent.transport.http import ResponsesHTTP

@@ -120,8 +120,9 @@ class ResponsesHTTP:
                 return
             if self._aborted:
                 raise TransportAborted("The response was abandoned.") from None
-            raise StreamInterrupted(f"HTTP stream failed: {exc or type(exc).__name__}",
-                                    cause="connection_failed") from None
+            raise StreamInterrupted(
+                f"HTTP stream failed: {exc or type(exc).__name__}", cause="connection_failed"
+            ) from None
         finally:
             self._response = None
         if self._aborted:
@@ -137,8 +138,11 @@ class ResponsesHTTP:
             data = None
         error = data.get("error") if isinstance(data, dict) else None
         if not isinstance(error, dict):
-            error = {"type": "server_error" if response.status_code >= 500 else "invalid_request_error",
-                     "code": None, "message": body[:300].decode(errors="replace") or response.reason_phrase}
+            error = {
+                "type": "server_error" if response.status_code >= 500 else "invalid_request_error",
+                "code": None,
+                "message": body[:300].decode(errors="replace") or response.reason_phrase,
+            }
         if response.status_code == 401:
             raise AuthenticationFailed(
                 f"The endpoint refused the API key (HTTP 401): {error.get('message', '')}. "
@@ -159,5 +163,3 @@ class ResponsesHTTP:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-

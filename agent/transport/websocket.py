@@ -161,13 +161,17 @@ class ResponsesSocket:
         except InvalidURI as exc:
             raise TransportError(f"Invalid WebSocket URL {self.url}: {exc}", cause="invalid_url") from None
         except InvalidHandshake as exc:
-            raise TransportError(f"WebSocket handshake with {self.url} failed: {exc}", cause="handshake_failed") from None
+            raise TransportError(
+                f"WebSocket handshake with {self.url} failed: {exc}", cause="handshake_failed"
+            ) from None
         except TimeoutError:
             raise TransportError(
                 f"Timed out after {self.open_timeout:g}s opening {self.url}", cause="connect_timeout"
             ) from None
         except OSError as exc:
-            raise TransportError(f"Cannot connect to {self.url}: {exc.strerror or exc}", cause="connect_failed") from None
+            raise TransportError(
+                f"Cannot connect to {self.url}: {exc.strerror or exc}", cause="connect_failed"
+            ) from None
         self.generation += 1
         self.connected_at = time.monotonic()
 
@@ -181,12 +185,16 @@ class ResponsesSocket:
                 "Check OPENAI_API_KEY or the api_key in your config."
             )
         if status == 429:
-            return RateLimited(f"Rate limited on connect (HTTP 429){': ' + detail if detail else ''}",
-                               retry_after=retry_after)
+            return RateLimited(
+                f"Rate limited on connect (HTTP 429){': ' + detail if detail else ''}", retry_after=retry_after
+            )
         if status in FALLBACK_STATUSES:
             return WebSocketUnsupported(f"The endpoint does not offer WebSocket mode (HTTP {status}).")
-        error = TransportError(f"WebSocket upgrade refused with HTTP {status}{': ' + detail if detail else ''}",
-                               retry_after=retry_after, cause=f"http_{status}")
+        error = TransportError(
+            f"WebSocket upgrade refused with HTTP {status}{': ' + detail if detail else ''}",
+            retry_after=retry_after,
+            cause=f"http_{status}",
+        )
         error.retryable = status >= 500
         return error
 
@@ -258,8 +266,9 @@ class ResponsesSocket:
             return TransportAborted("The response was abandoned.")
         if code == 1009:
             return FrameTooLarge(f"A frame exceeded the {self.max_size}-byte limit (close code 1009).")
-        return StreamInterrupted(f"The connection closed before the response finished (code {code}).",
-                                 cause=f"closed_{code}")
+        return StreamInterrupted(
+            f"The connection closed before the response finished (code {code}).", cause=f"closed_{code}"
+        )
 
     async def _discard(self, reason: str) -> None:
         ws, self._ws = self._ws, None

@@ -291,9 +291,7 @@ _EVENT_CLASSES: tuple[type[ServerEventBase], ...] = (
     ReasoningTextDone,
     ErrorEvent,
 )
-EVENT_TYPES: dict[str, type[ServerEventBase]] = {
-    cls.model_fields["type"].default: cls for cls in _EVENT_CLASSES
-}
+EVENT_TYPES: dict[str, type[ServerEventBase]] = {cls.model_fields["type"].default: cls for cls in _EVENT_CLASSES}
 """Every modelled event type, by its `type` string."""
 
 

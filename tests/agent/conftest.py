@@ -20,9 +20,7 @@ def make_repo(root: Path, files: dict[str, str]) -> Path:
     run = {"cwd": root, "check": True, "capture_output": True}
     subprocess.run(["git", "init", "-q", "-b", "main"], **run)
     subprocess.run(["git", "add", "-A"], **run)
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"], **run
-    )
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"], **run)
     return root
 
 

@@ -16,19 +16,34 @@ def call(name: str, call_id: str, **arguments: Any) -> dict[str, Any]:
     return {"type": "function_call", "name": name, "call_id": call_id, "arguments": arguments}
 
 
-TASK = Scenario.model_validate({"name": "recorded", "turns": [
-    {"output": [{"type": "reasoning", "summary": ["Look at the files first.", "Then run a command."]},
-                {"type": "message", "text": "Looking around."},
-                call("list_files", "c_list"),
-                call("shell", "c_shell", command="echo ran >> shell.log")]},
-    {"expect": [{"type": "function_call_output", "call_id": "c_list", "contains": "a.py"},
-                {"type": "function_call_output", "call_id": "c_shell"}],
-     "output": [call("write_file", "c_write", path="notes.txt", content="hello ``` fence\n")]},
-    {"expect": [{"type": "function_call_output", "call_id": "c_write", "contains": "notes.txt"}],
-     "output": [{"type": "message", "text": "Done: wrote **notes.txt**."}]},
-    {"output": [{"type": "message", "text": "Second answer."}]},
-    {"output": [{"type": "message", "text": "Third answer."}]},
-]})
+TASK = Scenario.model_validate(
+    {
+        "name": "recorded",
+        "turns": [
+            {
+                "output": [
+                    {"type": "reasoning", "summary": ["Look at the files first.", "Then run a command."]},
+                    {"type": "message", "text": "Looking around."},
+                    call("list_files", "c_list"),
+                    call("shell", "c_shell", command="echo ran >> shell.log"),
+                ]
+            },
+            {
+                "expect": [
+                    {"type": "function_call_output", "call_id": "c_list", "contains": "a.py"},
+                    {"type": "function_call_output", "call_id": "c_shell"},
+                ],
+                "output": [call("write_file", "c_write", path="notes.txt", content="hello ``` fence\n")],
+            },
+            {
+                "expect": [{"type": "function_call_output", "call_id": "c_write", "contains": "notes.txt"}],
+                "output": [{"type": "message", "text": "Done: wrote **notes.txt**."}],
+            },
+            {"output": [{"type": "message", "text": "Second answer."}]},
+            {"output": [{"type": "message", "text": "Third answer."}]},
+        ],
+    }
+)
 """Turn 1 takes three responses and three tools (two approved by the user); turn 2 is text."""
 
 PROMPTS = ("look around and take notes", "anything else?")

@@ -15,15 +15,27 @@ from server.scenario import Scenario
 BENCH_SCENARIO = {
     "name": "bench",
     "turns": [
-        {"output": [{"type": "reasoning", "summary": ["Look at the tokenizer first."]},
-                    {"type": "function_call", "name": "read_file", "arguments": {"path": "src/wordcount/core.py"}}]},
-        {"expect": [{"type": "function_call_output"}],
-         "output": [{"type": "message", "text": "Searching for the split."},
-                    {"type": "function_call", "name": "grep", "arguments": {"pattern": "split"}}]},
-        {"expect": [{"type": "function_call_output"}],
-         "output": [{"type": "message", "text": "The split ignores combining marks."}]},
-        {"expect": [{"type": "message", "role": "user"}],
-         "output": [{"type": "function_call", "name": "shell", "arguments": {"command": "pytest -q"}}]},
+        {
+            "output": [
+                {"type": "reasoning", "summary": ["Look at the tokenizer first."]},
+                {"type": "function_call", "name": "read_file", "arguments": {"path": "src/wordcount/core.py"}},
+            ]
+        },
+        {
+            "expect": [{"type": "function_call_output"}],
+            "output": [
+                {"type": "message", "text": "Searching for the split."},
+                {"type": "function_call", "name": "grep", "arguments": {"pattern": "split"}},
+            ],
+        },
+        {
+            "expect": [{"type": "function_call_output"}],
+            "output": [{"type": "message", "text": "The split ignores combining marks."}],
+        },
+        {
+            "expect": [{"type": "message", "role": "user"}],
+            "output": [{"type": "function_call", "name": "shell", "arguments": {"command": "pytest -q"}}],
+        },
     ],
 }
 
@@ -31,8 +43,7 @@ BENCH_SCENARIO = {
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
     """No user config, no key, results under a temporary data directory."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CODEASSIST_API_KEY", "CODEASSIST_BASE_URL",
-                 "CODEASSIST_MODEL"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CODEASSIST_API_KEY", "CODEASSIST_BASE_URL", "CODEASSIST_MODEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
@@ -50,8 +61,15 @@ def test_a_local_server_needs_no_yes_and_gets_a_table_and_json(start_server, tmp
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "input tokens" in printed.splitlines()[0]
-    for label in ("HTTP full resend", "HTTP chained", "WebSocket", "turn time median / p95 ms",
-                  "first token median / p95 ms", "bytes sent", "cached tokens"):
+    for label in (
+        "HTTP full resend",
+        "HTTP chained",
+        "WebSocket",
+        "turn time median / p95 ms",
+        "first token median / p95 ms",
+        "bytes sent",
+        "cached tokens",
+    ):
         assert label in printed
     saved = list((tmp_path / "data" / "codeassist" / "bench").glob("bench-*.json"))
     assert len(saved) == 1 and f"saved: {saved[0]}" in printed
@@ -119,7 +137,9 @@ def test_the_command_does_not_load_the_openai_sdk_or_the_ui():
     import subprocess
     import sys
 
-    code = ("import sys, agent.benchmark; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'textual', 'tui', 'bench')))")
+    code = (
+        "import sys, agent.benchmark; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'textual', 'tui', 'bench')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

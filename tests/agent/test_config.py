@@ -228,7 +228,9 @@ def test_explicit_path_replaces_the_user_config(env: dict[str, str], cfg: Path, 
         ("HTTPS://Example.COM/v1", "wss://example.com/v1/responses", "https://example.com/v1/responses"),
     ],
 )
-def test_websocket_and_responses_urls_follow_the_base_url(base_url: str, websocket_url: str, responses_url: str) -> None:
+def test_websocket_and_responses_urls_follow_the_base_url(
+    base_url: str, websocket_url: str, responses_url: str
+) -> None:
     settings = Settings(base_url=base_url)
     assert settings.websocket_url == websocket_url
     assert settings.responses_url == responses_url
@@ -236,7 +238,14 @@ def test_websocket_and_responses_urls_follow_the_base_url(base_url: str, websock
 
 @pytest.mark.parametrize(
     "base_url",
-    ["ws://localhost/v1", "api.openai.com/v1", "https://", "https://user:pw@host/v1", "https://h/v1?x=1", "http://h:99999"],
+    [
+        "ws://localhost/v1",
+        "api.openai.com/v1",
+        "https://",
+        "https://user:pw@host/v1",
+        "https://h/v1?x=1",
+        "http://h:99999",
+    ],
 )
 def test_base_url_must_be_a_plain_http_url(base_url: str) -> None:
     with pytest.raises(ValidationError):
@@ -351,7 +360,9 @@ def test_save_setting_never_adds_the_api_key_from_the_environment(env: dict[str,
         ("reasoning_effort", "", None),
     ],
 )
-def test_save_setting_round_trips_validated_values(env: dict[str, str], key: str, value: object, expected: object) -> None:
+def test_save_setting_round_trips_validated_values(
+    env: dict[str, str], key: str, value: object, expected: object
+) -> None:
     save_setting(key, value, environ=env)
     assert getattr(load_settings(environ=env), key) == expected
 

@@ -61,7 +61,10 @@ def test_json_transcript_of_a_real_session(recorded):
     first, second = data["turns"]
     assert [first["prompt"], second["prompt"]] == list(PROMPTS)
     assert [(c["name"], c["status"], c["interrupted"]) for c in first["tool_calls"]] == [
-        ("list_files", "ok", False), ("shell", "ok", False), ("write_file", "ok", False)]
+        ("list_files", "ok", False),
+        ("shell", "ok", False),
+        ("write_file", "ok", False),
+    ]
     shell = first["tool_calls"][1]
     assert shell["approval"]["decision"] == "approve_once" and shell["approval_request"]["command"]
     assert [item["type"] for item in first["items"]][:3] == ["message", "reasoning", "message"]
@@ -98,8 +101,10 @@ def test_an_interrupted_turn_is_exported_as_such(recorded):
 def _write_session(root: Path, session_id: str, wall: str, cwd: Path, prompt: str) -> None:
     day = root / wall[:10]
     day.mkdir(parents=True, exist_ok=True)
-    lines = [{"type": "session_meta", "v": 1, "seq": 0, "t": 0.0, "wall": wall, "id": session_id, "cwd": str(cwd)},
-             {"v": 1, "seq": 1, "t": 1.0, "type": "user_message", "turn": 1, "text": prompt}]
+    lines = [
+        {"type": "session_meta", "v": 1, "seq": 0, "t": 0.0, "wall": wall, "id": session_id, "cwd": str(cwd)},
+        {"v": 1, "seq": 1, "t": 1.0, "type": "user_message", "turn": 1, "text": prompt},
+    ]
     (day / f"{session_id}.jsonl").write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
 
 
@@ -111,8 +116,13 @@ def _parse(add, argv: list[str]) -> argparse.Namespace:
 
 def test_sessions_lists_this_workspace_by_default_and_all_on_request(recorded, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
-    _write_session(sessions_root(), "20240101-000000-other1", "2024-01-01T00:00:00.000+00:00", tmp_path / "other",
-                   "a prompt in another repository " * 5)
+    _write_session(
+        sessions_root(),
+        "20240101-000000-other1",
+        "2024-01-01T00:00:00.000+00:00",
+        tmp_path / "other",
+        "a prompt in another repository " * 5,
+    )
     assert run_sessions(_parse(add_sessions_arguments, [])) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["DATE", "ID", "REPO", "FIRST", "PROMPT", "TURNS", "TOKENS"]
@@ -129,8 +139,9 @@ def test_sessions_lists_this_workspace_by_default_and_all_on_request(recorded, t
     assert [row["id"] for row in rows] == [recorded.stem, "20240101-000000-other1"]
     mine = rows[0]
     assert mine["repo"] == "repo" and mine["turns"] == 2 and mine["branch"] == "main"
-    assert mine["total_tokens"] == sum(r["input_tokens"] + r["output_tokens"]
-                                       for r in load_session(recorded).records if r["type"] == "response_stats")
+    assert mine["total_tokens"] == sum(
+        r["input_tokens"] + r["output_tokens"] for r in load_session(recorded).records if r["type"] == "response_stats"
+    )
 
     (tmp_path / "empty").mkdir()
     monkeypatch.chdir(tmp_path / "empty")

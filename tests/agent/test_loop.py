@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -14,7 +13,6 @@ from agent.approvals import ApprovalRequest, Decision, deny_all
 from agent.events import (
     ApprovalDecided,
     ApprovalRequested,
-    Reconnecting,
     ResponseStarted,
     TextDelta,
     ToolCallReady,
@@ -58,7 +56,7 @@ class SleepTool(Tool[SleepArgs]):
     name = "sleep"
     description = "Sleep."
     Args = SleepArgs
-    pids: list[int] = []
+    pids: ClassVar[list[int]] = []
 
     async def run(self, args: SleepArgs, ctx: ToolContext) -> ToolResult:
         process = await asyncio.create_subprocess_exec("sleep", str(args.seconds))
@@ -81,10 +79,20 @@ def scenario(*turns: dict[str, Any], **extra: Any) -> Scenario:
 
 
 TWO_CALLS = scenario(
-    {"output": [{"type": "message", "text": "Looking."}, call("list_files", "c_list"), call("read_file", "c_read", path="a.py")]},
-    {"expect": [{"type": "function_call_output", "call_id": "c_list", "contains": "pkg/b.py"},
-                {"type": "function_call_output", "call_id": "c_read", "contains": "print('hello')"}],
-     "output": [{"type": "message", "text": "Done."}]},
+    {
+        "output": [
+            {"type": "message", "text": "Looking."},
+            call("list_files", "c_list"),
+            call("read_file", "c_read", path="a.py"),
+        ]
+    },
+    {
+        "expect": [
+            {"type": "function_call_output", "call_id": "c_list", "contains": "pkg/b.py"},
+            {"type": "function_call_output", "call_id": "c_read", "contains": "print('hello')"},
+        ],
+        "output": [{"type": "message", "text": "Done."}],
+    },
     {"output": [{"type": "message", "text": "Again."}]},
 )
 
@@ -98,8 +106,9 @@ def requests(server) -> list[dict]:
 
 
 def session(server, repo: Path, tmp_path: Path, *, tools=None, decide=deny_all, **settings):
-    return open_session(settings_for(server, **settings), cwd=repo, decide=decide, tools=tools,
-                        log_root=tmp_path / "sessions")
+    return open_session(
+        settings_for(server, **settings), cwd=repo, decide=decide, tools=tools, log_root=tmp_path / "sessions"
+    )
 
 
 async def test_a_multi_step_tool_task_sends_increments_after_the_first_request(start_server, repo, tmp_path):
@@ -115,7 +124,9 @@ async def test_a_multi_step_tool_task_sends_increments_after_the_first_request(s
     first, second = requests(server)
     assert "previous_response_id" not in first
     assert second["previous_response_id"] and [item["type"] for item in second["input"]] == [
-        "function_call_output", "function_call_output"]
+        "function_call_output",
+        "function_call_output",
+    ]
     assert first["tools"] == second["tools"] and first["instructions"] == second["instructions"]
     assert "Use tabs." in first["instructions"], "AGENTS.md is part of the instructions"
     started = [e for e in events if isinstance(e, ResponseStarted)]
@@ -152,11 +163,19 @@ async def test_a_drop_mid_stream_runs_no_tool_and_the_turn_completes_after_recon
 
 
 async def test_every_call_gets_exactly_one_output_even_when_invalid(start_server, repo, tmp_path):
-    server = start_server(scenario(
-        {"output": [call("read_file", "c1", path="a.py", extra=1), call("no_such_tool", "c2"),
-                    call("read_file", "c3", path="../../etc/passwd"), call("read_file", "c4", path="a.py")]},
-        {"output": [{"type": "message", "text": "ok"}]},
-    ))
+    server = start_server(
+        scenario(
+            {
+                "output": [
+                    call("read_file", "c1", path="a.py", extra=1),
+                    call("no_such_tool", "c2"),
+                    call("read_file", "c3", path="../../etc/passwd"),
+                    call("read_file", "c4", path="a.py"),
+                ]
+            },
+            {"output": [{"type": "message", "text": "ok"}]},
+        )
+    )
     handle = session(server, repo, tmp_path)
     events = await run_turn(handle.agent, "go")
     finished = {e.call_id: e for e in events if isinstance(e, ToolFinished)}
@@ -169,11 +188,15 @@ async def test_every_call_gets_exactly_one_output_even_when_invalid(start_server
 
 
 async def test_non_interactive_ask_denies_and_the_model_hears_why(start_server, repo, tmp_path):
-    server = start_server(scenario(
-        {"output": [call("touch_file", "c1", path="new.txt")]},
-        {"expect": [{"type": "function_call_output", "call_id": "c1", "contains": "denied"}],
-         "output": [{"type": "message", "text": "ok"}]},
-    ))
+    server = start_server(
+        scenario(
+            {"output": [call("touch_file", "c1", path="new.txt")]},
+            {
+                "expect": [{"type": "function_call_output", "call_id": "c1", "contains": "denied"}],
+                "output": [{"type": "message", "text": "ok"}],
+            },
+        )
+    )
     handle = session(server, repo, tmp_path, tools=[*read_only_tools(), TouchFile()])
     events = await run_turn(handle.agent, "make a file")
     assert not (repo / "new.txt").exists()
@@ -184,11 +207,13 @@ async def test_non_interactive_ask_denies_and_the_model_hears_why(start_server, 
 
 
 async def test_approve_always_is_remembered_for_the_session(start_server, repo, tmp_path):
-    server = start_server(scenario(
-        {"output": [call("touch_file", "c1", path="one.txt")]},
-        {"output": [call("touch_file", "c2", path="two.txt")]},
-        {"output": [{"type": "message", "text": "ok"}]},
-    ))
+    server = start_server(
+        scenario(
+            {"output": [call("touch_file", "c1", path="one.txt")]},
+            {"output": [call("touch_file", "c2", path="two.txt")]},
+            {"output": [{"type": "message", "text": "ok"}]},
+        )
+    )
     asked: list[ApprovalRequest] = []
 
     async def decide(request: ApprovalRequest) -> Decision:
@@ -205,8 +230,9 @@ async def test_approve_always_is_remembered_for_the_session(start_server, repo, 
 
 
 async def test_read_only_policy_refuses_mutating_tools(start_server, repo, tmp_path):
-    server = start_server(scenario({"output": [call("touch_file", "c1", path="x.txt")]},
-                                   {"output": [{"type": "message", "text": "ok"}]}))
+    server = start_server(
+        scenario({"output": [call("touch_file", "c1", path="x.txt")]}, {"output": [{"type": "message", "text": "ok"}]})
+    )
     handle = session(server, repo, tmp_path, tools=[TouchFile()], approval="read-only")
     events = await run_turn(handle.agent, "go")
     [finished] = [e for e in events if isinstance(e, ToolFinished)]
@@ -227,8 +253,13 @@ async def test_step_limit_ends_the_turn_with_every_call_answered(start_server, r
 
 async def test_cancel_mid_stream_abandons_the_response_and_the_next_turn_resends(start_server, repo, tmp_path):
     long_text = " ".join(f"word{i}" for i in range(200))
-    server = start_server(scenario({"output": [{"type": "message", "text": long_text}]},
-                                   {"output": [{"type": "message", "text": "fresh"}]}, tokens_per_second=100))
+    server = start_server(
+        scenario(
+            {"output": [{"type": "message", "text": long_text}]},
+            {"output": [{"type": "message", "text": "fresh"}]},
+            tokens_per_second=100,
+        )
+    )
     handle = session(server, repo, tmp_path)
     agent = handle.agent
     events = []
@@ -249,12 +280,18 @@ async def test_cancel_mid_stream_abandons_the_response_and_the_next_turn_resends
 
 
 async def test_cancel_mid_tool_kills_it_and_records_an_aborted_output(start_server, repo, tmp_path):
-    server = start_server(scenario(
-        {"output": [call("sleep", "c_sleep", seconds=30), call("read_file", "c_read", path="a.py")]},
-        {"expect": [{"type": "function_call_output", "call_id": "c_sleep", "contains": "aborted"},
-                    {"type": "function_call_output", "call_id": "c_read", "contains": "aborted"}],
-         "output": [{"type": "message", "text": "understood"}]},
-    ))
+    server = start_server(
+        scenario(
+            {"output": [call("sleep", "c_sleep", seconds=30), call("read_file", "c_read", path="a.py")]},
+            {
+                "expect": [
+                    {"type": "function_call_output", "call_id": "c_sleep", "contains": "aborted"},
+                    {"type": "function_call_output", "call_id": "c_read", "contains": "aborted"},
+                ],
+                "output": [{"type": "message", "text": "understood"}],
+            },
+        )
+    )
     handle = session(server, repo, tmp_path, tools=[*read_only_tools(), SleepTool()])
     agent = handle.agent
     events = []

@@ -100,8 +100,14 @@ async def test_previous_response_not_found_triggers_one_full_resend(server):
 
 
 async def test_connection_limit_reconnects_once_and_resends(server):
-    limit = {"status": 400, "error": {"type": "invalid_request_error", "code": "websocket_connection_limit_reached",
-                                      "message": "Responses websocket connection limit reached (60 minutes)."}}
+    limit = {
+        "status": 400,
+        "error": {
+            "type": "invalid_request_error",
+            "code": "websocket_connection_limit_reached",
+            "message": "Responses websocket connection limit reached (60 minutes).",
+        },
+    }
     client, conversation = client_for(server), new_conversation()
     await respond(client, conversation, turn_start=True)
     conversation.add(FunctionCallOutput(call_id="call_a", output="hello"))
@@ -201,7 +207,10 @@ async def test_server_errors_are_retried_but_quota_errors_are_not(server):
     assert notices(seen)[0].cause == "server_error"
     assert seen[-1]["type"] == "response.completed"
 
-    quota = {"status": 429, "error": {"type": "insufficient_quota", "code": "insufficient_quota", "message": "No quota."}}
+    quota = {
+        "status": 429,
+        "error": {"type": "insufficient_quota", "code": "insufficient_quota", "message": "No quota."},
+    }
     server.state.faults.add(Fault(kind="error", error=quota))
     try:
         await respond(client, new_conversation(), turn_start=True)

@@ -25,23 +25,23 @@ def redactor() -> Redactor:
 
 
 SHAPE_CASES = [
-        (f"key: sk-{TOKEN_BODY}", f"key: {REDACTED}"),
-        (f"OPENAI_API_KEY=sk-proj-{TOKEN_BODY}_x-y", f"OPENAI_API_KEY={REDACTED}"),
-        (f"'sk-ant-api03-{TOKEN_BODY}'", f"'{REDACTED}'"),
-        ("aws_access_key_id = AKIAIOSFODNN7EXAMPLE", f"aws_access_key_id = {REDACTED}"),
-        ("ASIAY34FZKBOKMUTVV7A is temporary", f"{REDACTED} is temporary"),
-        (f"token ghp_{TOKEN_BODY}.", f"token {REDACTED}."),
-        (f"gho_{TOKEN_BODY} ghu_{TOKEN_BODY} ghs_{TOKEN_BODY} ghr_{TOKEN_BODY}", " ".join([REDACTED] * 4)),
-        (f"github_pat_11ABCDEFG0_{TOKEN_BODY}{TOKEN_BODY}", REDACTED),
-        ("SLACK=xoxb-1234567890-1234567890123-AbCdEfGhIjKl", f"SLACK={REDACTED}"),
-        ("xoxp-1234567890-abcdefghij", REDACTED),
-        (f"maps?key=AIza{TOKEN_BODY[:35]}&q=1", f"maps?key={REDACTED}&q=1"),
-        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIx.c2lnbmF0dXJl", f"Authorization: Bearer {REDACTED}"),
-        (f"curl -H 'authorization: bearer {TOKEN_BODY}'", f"curl -H 'authorization: bearer {REDACTED}'"),
-        ("postgres://bob:hunter2-and-more@db.internal:5432/app", f"postgres://bob:{REDACTED}@db.internal:5432/app"),
-        ("redis://:s3cr3t@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
-        (f"before\n{PEM}\nafter", f"before\n{PRIVATE_KEY_REDACTED}\nafter"),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", PRIVATE_KEY_REDACTED),
+    (f"key: sk-{TOKEN_BODY}", f"key: {REDACTED}"),
+    (f"OPENAI_API_KEY=sk-proj-{TOKEN_BODY}_x-y", f"OPENAI_API_KEY={REDACTED}"),
+    (f"'sk-ant-api03-{TOKEN_BODY}'", f"'{REDACTED}'"),
+    ("aws_access_key_id = AKIAIOSFODNN7EXAMPLE", f"aws_access_key_id = {REDACTED}"),
+    ("ASIAY34FZKBOKMUTVV7A is temporary", f"{REDACTED} is temporary"),
+    (f"token ghp_{TOKEN_BODY}.", f"token {REDACTED}."),
+    (f"gho_{TOKEN_BODY} ghu_{TOKEN_BODY} ghs_{TOKEN_BODY} ghr_{TOKEN_BODY}", " ".join([REDACTED] * 4)),
+    (f"github_pat_11ABCDEFG0_{TOKEN_BODY}{TOKEN_BODY}", REDACTED),
+    ("SLACK=xoxb-1234567890-1234567890123-AbCdEfGhIjKl", f"SLACK={REDACTED}"),
+    ("xoxp-1234567890-abcdefghij", REDACTED),
+    (f"maps?key=AIza{TOKEN_BODY[:35]}&q=1", f"maps?key={REDACTED}&q=1"),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIx.c2lnbmF0dXJl", f"Authorization: Bearer {REDACTED}"),
+    (f"curl -H 'authorization: bearer {TOKEN_BODY}'", f"curl -H 'authorization: bearer {REDACTED}'"),
+    ("postgres://bob:hunter2-and-more@db.internal:5432/app", f"postgres://bob:{REDACTED}@db.internal:5432/app"),
+    ("redis://:s3cr3t@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
+    (f"before\n{PEM}\nafter", f"before\n{PRIVATE_KEY_REDACTED}\nafter"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", PRIVATE_KEY_REDACTED),
 ]
 
 
@@ -81,7 +81,7 @@ def test_token_after_a_json_escape_is_redacted(redactor: Redactor, escape: str) 
         "AKIA is the prefix of an access key id",
         "https://example.com:8080/path@v2 and git@github.com:org/repo.git",
         "def risk_assessment_for_large_portfolios(): ...",
-        "an ordinary sentence, with punctuation: {\"json\": [1, 2.5, null]}",
+        'an ordinary sentence, with punctuation: {"json": [1, 2.5, null]}',
     ],
 )
 def test_text_without_secrets_is_unchanged(redactor: Redactor, text: str) -> None:
@@ -148,9 +148,9 @@ SEPARATORS = [" ", "\n", "\t", "=", ": ", '"', "'", "(", ",", "/", "\\", "\x01"]
 """What may stand between surrounding text and a secret: a shape matches only at a word start."""
 
 surrounding_text = st.text(st.characters(codec="utf-8"), max_size=30)
-known_secret_values = st.text(
-    st.characters(codec="utf-8", exclude_characters="[]"), min_size=8, max_size=40
-).filter(lambda value: len(value.strip()) >= 8)
+known_secret_values = st.text(st.characters(codec="utf-8", exclude_characters="[]"), min_size=8, max_size=40).filter(
+    lambda value: len(value.strip()) >= 8
+)
 
 
 def _token(prefix: str, alphabet: str, size: int) -> st.SearchStrategy[tuple[str, str]]:
@@ -253,7 +253,10 @@ def test_exact_values_are_found_in_every_spelling_overlaps_included() -> None:
     spans = redactor.secret_spans(text)
 
     assert [text[start:end] for start, end in spans] == [
-        secret, json.dumps(secret)[1:-1], "value-from-the-environment", "aaaaaaaaaa"
+        secret,
+        json.dumps(secret)[1:-1],
+        "value-from-the-environment",
+        "aaaaaaaaaa",
     ]
     # Overlapping occurrences count: `redact` would leave the last two "a"s.
     assert cut_spans(text, spans) == f"raw {REDACTED}, escaped {REDACTED}, env {REDACTED}, {REDACTED}."

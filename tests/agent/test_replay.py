@@ -51,8 +51,11 @@ async def replayed(source, **options) -> list:
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {str(path.relative_to(root)): (path.read_bytes(), path.stat().st_mtime_ns)
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(root)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 def loaded(*records: dict) -> LoadedSession:
@@ -63,8 +66,9 @@ def loaded(*records: dict) -> LoadedSession:
 @pytest.mark.parametrize("transport", ["websocket", "http"])
 async def test_replay_reproduces_the_live_events_and_their_payloads(start_server, repo, tmp_path, transport):
     server = start_server(TASK)
-    handle = open_session(settings_for(server, transport=transport), cwd=repo, decide=approve,
-                          log_root=tmp_path / "sessions")
+    handle = open_session(
+        settings_for(server, transport=transport), cwd=repo, decide=approve, log_root=tmp_path / "sessions"
+    )
     live = await run_turn(handle.agent, "look around and take notes") + await run_turn(handle.agent, "anything else?")
     await handle.close()
 
@@ -77,7 +81,7 @@ async def test_replay_reproduces_the_live_events_and_their_payloads(start_server
     assert text == "Looking around.Done: wrote **notes.txt**.Second answer."
     ended = [e for e in events if isinstance(e, TurnEnded)]
     assert [e.stats.turn for e in ended] == [1, 2] and ended[0].stats.tool_calls == 3
-    assert ended[0].stats == [e for e in live if isinstance(e, TurnEnded)][0].stats
+    assert ended[0].stats == next(e for e in live if isinstance(e, TurnEnded)).stats
 
 
 async def test_replay_opens_no_connection_runs_no_tool_and_writes_nothing(start_server, repo, tmp_path, monkeypatch):
@@ -161,8 +165,9 @@ async def test_a_server_error_retry_keeps_its_cause_and_a_fallback_is_replayed(s
 
 async def test_an_errored_turn_replays_its_error_before_the_turn_end(start_server, repo, tmp_path):
     server = start_server(Scenario.model_validate({"turns": [{"output": [{"type": "message", "text": "x"}]}]}))
-    server.state.faults.add(Fault(kind="error", turn=0, error={"error": {"code": "invalid_prompt", "message": "No."},
-                                                               "status": 400}))
+    server.state.faults.add(
+        Fault(kind="error", turn=0, error={"error": {"code": "invalid_prompt", "message": "No."}, "status": 400})
+    )
     path, live = await record_task(server, repo, tmp_path / "sessions", prompts=("go",))
     events = await replayed(path)
     assert [type(e) for e in events[-2:]] == [AgentError, TurnEnded]
@@ -270,12 +275,13 @@ def test_replay_reads_a_session_from_its_path(tmp_path):
 
 
 def test_the_headless_modules_do_not_load_the_ui():
-    code = ("import sys; import agent.replay, agent.resume, agent.export, agent.sessions_cli; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui', 'themes')))")
+    code = (
+        "import sys; import agent.replay, agent.resume, agent.export, agent.sessions_cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui', 'themes')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 
 async def _collect(replay: SessionReplay) -> list:
     return [event async for event in replay.events()]
-

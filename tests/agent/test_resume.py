@@ -24,11 +24,18 @@ from agent.wire import CustomToolCallOutput, FunctionCallOutput, Message
 from server.scenario import Scenario
 from tests.agent.recording import PROMPTS, TASK, call, open_recorded, record_task, requests, run_turn
 
-CRASH = Scenario.model_validate({"name": "crash", "turns": [
-    {"output": [call("list_files", "c_list"), call("shell", "c_shell", command="echo ran >> shell.log")]},
-    {"expect": [{"type": "function_call_output", "call_id": "c_shell", "contains": "interrupted"}],
-     "output": [{"type": "message", "text": "Understood."}]},
-]})
+CRASH = Scenario.model_validate(
+    {
+        "name": "crash",
+        "turns": [
+            {"output": [call("list_files", "c_list"), call("shell", "c_shell", command="echo ran >> shell.log")]},
+            {
+                "expect": [{"type": "function_call_output", "call_id": "c_shell", "contains": "interrupted"}],
+                "output": [{"type": "message", "text": "Understood."}],
+            },
+        ],
+    }
+)
 
 
 def dumped(items: list) -> list[dict]:
@@ -59,8 +66,10 @@ async def test_resume_resends_the_whole_history_on_a_new_socket_and_continues_th
     assert (started.incremental, started.reason, started.items_sent) == (False, "resumed session", 11)
     body = requests(server)[-1]
     assert "previous_response_id" not in body
-    assert body["input"] == [*original_items, Message(role="user", content=[{"type": "input_text", "text": PROMPTS[1]}])
-                             .model_dump(mode="json")]
+    assert body["input"] == [
+        *original_items,
+        Message(role="user", content=[{"type": "input_text", "text": PROMPTS[1]}]).model_dump(mode="json"),
+    ]
     assert handle.agent.client.websocket.generation == 1, "a fresh connection in this process"
 
     assert {p: p.read_bytes() for p in repo_before} == repo_before, "nothing ran again"
@@ -69,7 +78,7 @@ async def test_resume_resends_the_whole_history_on_a_new_socket_and_continues_th
     records = after.records
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
     assert records[: len(before.records)] == before.records
-    kinds = [r["type"] for r in records[len(before.records):]]
+    kinds = [r["type"] for r in records[len(before.records) :]]
     assert kinds[:2] == ["session_resumed", "user_message"] and "tool_intent" not in kinds
     assert sum(1 for line in path.read_bytes().splitlines() if b'"session_meta"' in line) == 1
     texts = [t.event.prompt for t in SessionReplay(after).timeline if isinstance(t.event, TurnStarted)]
@@ -163,13 +172,31 @@ def test_only_committed_responses_join_the_transcript():
         {"type": "turn_ended", "turn": 1, "reason": "completed", "message": None, "stats": {"turn": 1}},
         {"type": "user_message", "turn": 2, "text": "more"},
         _sent(input=[]),
-        _received({"type": "response.incomplete", "response": {"id": "r2", "output": [
-            _message("partial"), {"type": "function_call", "call_id": "f1", "name": "read_file", "arguments": "{}"}]}}),
+        _received(
+            {
+                "type": "response.incomplete",
+                "response": {
+                    "id": "r2",
+                    "output": [
+                        _message("partial"),
+                        {"type": "function_call", "call_id": "f1", "name": "read_file", "arguments": "{}"},
+                    ],
+                },
+            }
+        ),
     )
     items = conversation_items(loaded)
     texts = [item.text() if isinstance(item, Message) else item.type for item in items]
-    assert texts == ["hi", "from done items", "custom_tool_call", "custom_tool_call_output", "more", "partial",
-                     "function_call", "function_call_output"]
+    assert texts == [
+        "hi",
+        "from done items",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "more",
+        "partial",
+        "function_call",
+        "function_call_output",
+    ]
     assert isinstance(items[3], CustomToolCallOutput) and items[3].output == "no"
     assert isinstance(items[-1], FunctionCallOutput) and items[-1].output == INTERRUPTED_OUTPUT
     turns = session_turns(loaded)
@@ -188,8 +215,18 @@ def _write_session(root: Path, session_id: str, wall: str, cwd: Path, prompt: st
     day = root / wall[:10]
     day.mkdir(parents=True, exist_ok=True)
     path = day / f"{session_id}.jsonl"
-    lines = [{"type": "session_meta", "v": 1, "seq": 0, "t": 0.0, "wall": wall, "id": session_id, "cwd": str(cwd),
-              "workspace": str(cwd)}]
+    lines = [
+        {
+            "type": "session_meta",
+            "v": 1,
+            "seq": 0,
+            "t": 0.0,
+            "wall": wall,
+            "id": session_id,
+            "cwd": str(cwd),
+            "workspace": str(cwd),
+        }
+    ]
     if prompt is not None:
         lines.append({"v": 1, "seq": 1, "t": 1.0, "type": "user_message", "turn": 1, "text": prompt})
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
@@ -215,7 +252,9 @@ def test_find_session_by_id_prefix_or_path_with_clear_errors(tmp_path):
     assert find_session(root, "20250101-100000-aaaaaa") == one
     assert find_session(root, "20250101-100000-ab") == two
     assert find_session(root, str(one)) == one and find_session(root, one) == one
-    with pytest.raises(SessionLookupError, match=r"matches 2 sessions \(20250101-100000-abbbbb, 20250101-100000-aaaaaa\)"):
+    with pytest.raises(
+        SessionLookupError, match=r"matches 2 sessions \(20250101-100000-abbbbb, 20250101-100000-aaaaaa\)"
+    ):
         find_session(root, "20250101")
     with pytest.raises(SessionLookupError, match="no session matches 'zzz'"):
         find_session(root, "zzz")

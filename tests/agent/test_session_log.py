@@ -706,8 +706,15 @@ def split_into(text: str, sizes: list[int]) -> list[str]:
 
 def delta_frame(kind: str, delta: str, *, output_index: int = 0, sequence_number: int = 0, **extra: Any) -> bytes:
     return orjson.dumps(
-        {"type": kind, "sequence_number": sequence_number, "item_id": f"item_{output_index}",
-         "output_index": output_index, **STREAMS[kind], "delta": delta, **extra}
+        {
+            "type": kind,
+            "sequence_number": sequence_number,
+            "item_id": f"item_{output_index}",
+            "output_index": output_index,
+            **STREAMS[kind],
+            "delta": delta,
+            **extra,
+        }
     )
 
 
@@ -719,8 +726,11 @@ def frame_records(path: Path) -> list[dict[str, Any]]:
 
 def joined_deltas(records: list[dict[str, Any]], output_index: int = 0) -> str:
     return "".join(
-        record["data"]["delta"] for record in records
-        if record["type"] == "frame" and "data" in record and record["data"].get("type", "").endswith(".delta")
+        record["data"]["delta"]
+        for record in records
+        if record["type"] == "frame"
+        and "data" in record
+        and record["data"].get("type", "").endswith(".delta")
         and record["data"]["output_index"] == output_index
     )
 
@@ -749,7 +759,9 @@ def test_a_key_streamed_in_pieces_never_reaches_the_file(
             for number, piece in enumerate(pieces, start=1):
                 frame = delta_frame(kind, piece, sequence_number=number)
                 log.append_raw_frame("received", frame.decode() if as_text else frame, t=1.0 + number / 1000)
-            log.append_raw_frame("received", orjson.dumps({"type": kind.replace(".delta", ".done"), "text": text}), t=2.0)
+            log.append_raw_frame(
+                "received", orjson.dumps({"type": kind.replace(".delta", ".done"), "text": text}), t=2.0
+            )
             log.append("response_stats", status="completed")
         content = log.path.read_bytes()
         records = frame_records(log.path)
@@ -772,7 +784,9 @@ def test_streamed_text_without_secrets_is_written_unchanged(text: str, kind: str
     redactor = Redactor([CONFIGURED_KEY], environ={})
     assume(not redactor.secret_spans(text))
     sizes = data.draw(st.lists(st.integers(min_value=1, max_value=8), min_size=len(text), max_size=len(text)))
-    frames = [delta_frame(kind, piece, sequence_number=n, logprobs=[]) for n, piece in enumerate(split_into(text, sizes))]
+    frames = [
+        delta_frame(kind, piece, sequence_number=n, logprobs=[]) for n, piece in enumerate(split_into(text, sizes))
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         with new_log(Path(tmp), redactor) as log:
             for frame in frames:
@@ -851,8 +865,12 @@ def test_interleaved_items_are_scrubbed_stream_by_stream(
                 index = int(pick)
                 if queues[index]:
                     if count == 3:  # the second item starts while the first one streams
-                        log.append_raw_frame("received", b'{"type":"response.output_item.added","output_index":1}', t=1.0)
-                    log.append_raw_frame("received", delta_frame(kinds[index], queues[index].pop(0), output_index=index), t=1.0)
+                        log.append_raw_frame(
+                            "received", b'{"type":"response.output_item.added","output_index":1}', t=1.0
+                        )
+                    log.append_raw_frame(
+                        "received", delta_frame(kinds[index], queues[index].pop(0), output_index=index), t=1.0
+                    )
                     count += 1
         content = log.path.read_bytes()
         records = frame_records(log.path)

@@ -13,7 +13,10 @@ def test_every_arm_measures_a_complete_turn(capsys, tmp_path):
     result = json.loads(capsys.readouterr().out)
     assert result == json.loads(out.read_text())
     assert set(result["arms"]) == {
-        "websocket_transport", "http_transport", "websocket_agent_turn", "http_agent_turn",
+        "websocket_transport",
+        "http_transport",
+        "websocket_agent_turn",
+        "http_agent_turn",
         "websocket_agent_turn_logged",
     }
     for arm in result["arms"].values():

@@ -8,6 +8,7 @@ WebSocket after the first request, and a forced drop that loses and duplicates n
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 
@@ -22,14 +23,34 @@ from bench.transport_stats import growth, percentile
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory) -> tuple[dict, str]:
     out = tmp_path_factory.mktemp("transport") / "result.json"
-    transport.main(["--rtts", "0", "--reps", "1", "--tool-calls", "5", "--long-tool-s", "0.01",
-                    "--short-tool-s", "0", "--warmup-turns", "1", "--reconnect-reps", "1",
-                    "--reconnect-turns", "5", "--no-plot", "--out", str(out)])
+    transport.main(
+        [
+            "--rtts",
+            "0",
+            "--reps",
+            "1",
+            "--tool-calls",
+            "5",
+            "--long-tool-s",
+            "0.01",
+            "--short-tool-s",
+            "0",
+            "--warmup-turns",
+            "1",
+            "--reconnect-reps",
+            "1",
+            "--reconnect-turns",
+            "5",
+            "--no-plot",
+            "--out",
+            str(out),
+        ]
+    )
     return json.loads(out.read_text()), out.read_text()
 
 
 def test_the_result_has_every_arm_and_the_machine(smoke):
-    result, text = smoke
+    result, _ = smoke
     assert result["benchmark"] == "transport"
     assert set(result["conditions"][0]["arms"]) == {"http_full", "http_chained", "websocket"}
     assert result["machine"]["cores"] >= 1
@@ -63,7 +84,7 @@ def test_full_resend_grows_each_request_and_increments_do_not(smoke):
     arms = smoke[0]["conditions"][0]["arms"]
     full = arms["http_full"]["per_turn"]["bytes_sent"]
     ws = arms["websocket"]["per_turn"]["bytes_sent"]
-    assert all(later > earlier for earlier, later in zip(full, full[1:]))
+    assert all(later > earlier for earlier, later in itertools.pairwise(full))
     assert full[0] == pytest.approx(ws[0], rel=0.01)  # the first request is the same in both
     assert max(ws[1:]) < full[-1] / 1.5
     assert arms["http_full"]["bytes_sent_per_rollout"] > arms["websocket"]["bytes_sent_per_rollout"]
@@ -77,6 +98,7 @@ def test_a_forced_close_loses_and_duplicates_nothing(smoke):
 
 
 # ---- the delay proxy ---------------------------------------------------------------------------
+
 
 def test_a_link_delays_each_chunk_and_serialises_it_at_the_bandwidth():
     link = _Link(0.04, None)
@@ -101,10 +123,11 @@ async def test_the_proxy_keeps_every_byte_in_order_across_concurrent_connections
     payloads = [os.urandom(200_000 + n) for n in range(4)]
     try:
         async with DelayProxy("127.0.0.1", port, rtt_s=0.01, bandwidth=20_000_000) as proxy:
+
             async def roundtrip(payload: bytes) -> bytes:
                 reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
                 for offset in range(0, len(payload), 7_001):  # many small writes
-                    writer.write(payload[offset:offset + 7_001])
+                    writer.write(payload[offset : offset + 7_001])
                 await writer.drain()
                 writer.write_eof()
                 received = await reader.read()
@@ -130,6 +153,7 @@ def test_the_proxy_refuses_anything_but_loopback():
 
 # ---- pure parts -----------------------------------------------------------------------------
 
+
 def test_growth_tells_linear_from_quadratic_totals():
     assert growth([14_000 + (i % 3) * 500 for i in range(31)])["kind"] == "linear"
     assert growth([14_000 + 3_000 * i for i in range(31)])["kind"] == "quadratic"
@@ -144,6 +168,7 @@ def test_the_rollout_is_deterministic_and_checks_its_context():
     assert scenario["turns"][5]["expect"][0]["call_id"] == "call_004"
     assert rollout.output_text(4) == Rollout(tool_calls=12).output_text(4)
     assert 1_000 < len(rollout.output_text(1)) < 8_000
-    items = [{"type": "function_call", "id": "fc_1", "status": "completed", "call_id": "c", "name": "n",
-              "arguments": "{}"}]
+    items = [
+        {"type": "function_call", "id": "fc_1", "status": "completed", "call_id": "c", "name": "n", "arguments": "{}"}
+    ]
     assert canonical(items) == [{"type": "function_call", "call_id": "c", "name": "n", "arguments": "{}"}]

@@ -25,7 +25,10 @@ CODEASSIST = str(Path(sys.executable).with_name("codeassist"))
 def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Start `codeassist ARGS`, wait for its URL line, stop it with Ctrl+C at the end."""
     process = subprocess.Popen(
-        [CODEASSIST, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [CODEASSIST, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:

@@ -32,15 +32,23 @@ FIXED_LINE = "    return len(text.split())\n"
 
 
 def run_sample_tests(workspace: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *command], cwd=workspace, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    return subprocess.run(
+        [sys.executable, *command],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
 
 
 def sample_files(directory: Path) -> set[str]:
     return {
         path.relative_to(directory).as_posix()
         for path in directory.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and ".pytest_cache" not in path.parts
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and ".pytest_cache" not in path.parts
         and path.suffix != ".pyc"
     }
 
@@ -79,8 +87,14 @@ def test_the_copy_is_a_clean_git_repository_on_main(tmp_path):
     assert info is not None and info.root.resolve() == workspace.resolve()
     assert info.branch == "main" and info.head is not None and not info.dirty
     assert sample_files(workspace) - {".git"} >= {
-        "AGENTS.md", "README.md", ".gitignore", "wordcount/__init__.py", "wordcount/core.py", "wordcount/cli.py",
-        "tests/__init__.py", "tests/test_wordcount.py",
+        "AGENTS.md",
+        "README.md",
+        ".gitignore",
+        "wordcount/__init__.py",
+        "wordcount/core.py",
+        "wordcount/cli.py",
+        "tests/__init__.py",
+        "tests/test_wordcount.py",
     }
     with pytest.raises(FileExistsError):
         copy_demo_project(tmp_path)
@@ -100,8 +114,13 @@ def test_every_sample_file_is_package_data():
 
 
 def test_the_repository_test_run_does_not_collect_the_sample():
-    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "server"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "server"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "test_wordcount" not in result.stdout
 
 
@@ -110,8 +129,12 @@ def test_the_repository_test_run_does_not_collect_the_sample():
 
 def test_every_scripted_call_has_the_strict_argument_shape():
     tools = {tool.name: tool for tool in default_tools()}
-    calls = [o for turn in load_scenario(bundled_scenario_path("demo")).turns for o in turn.output
-             if o.type == "function_call"]
+    calls = [
+        o
+        for turn in load_scenario(bundled_scenario_path("demo")).turns
+        for o in turn.output
+        if o.type == "function_call"
+    ]
     assert calls
     for call in calls:
         tool = tools[call.name]
@@ -161,18 +184,32 @@ async def test_the_demo_runs_end_to_end_with_real_tools(tmp_path):
     assert ended.reason == "completed", ended.message
 
     # The approvals: the test command, the edit with its diff, the test command again.
-    assert [(r.tool, r.kind) for r in decide.requests] == [("shell", "command"), ("edit_file", "edit"),
-                                                           ("shell", "command")]
+    assert [(r.tool, r.kind) for r in decide.requests] == [
+        ("shell", "command"),
+        ("edit_file", "edit"),
+        ("shell", "command"),
+    ]
     first_run, edit, second_run = decide.requests
     assert first_run.command == second_run.command == DEMO_TEST_COMMAND and first_run.workdir == "."
     assert edit.summary == "edit wordcount/core.py"
     assert edit.diff is not None and f"-{BUGGY_LINE}" in edit.diff and f"+{FIXED_LINE}" in edit.diff
-    assert [e.request.call_id for e in events if isinstance(e, ApprovalRequested)] == [r.call_id for r in decide.requests]
+    assert [e.request.call_id for e in events if isinstance(e, ApprovalRequested)] == [
+        r.call_id for r in decide.requests
+    ]
 
     # Every tool really ran; the first test run failed, the second passed.
     finished = {e.call_id: e for e in events if isinstance(e, ToolFinished)}
-    assert list(finished) == ["call_plan_start", "call_list", "call_tests_before", "call_plan_cause", "call_read",
-                              "call_fix", "call_plan_verify", "call_tests_after", "call_plan_done"]
+    assert list(finished) == [
+        "call_plan_start",
+        "call_list",
+        "call_tests_before",
+        "call_plan_cause",
+        "call_read",
+        "call_fix",
+        "call_plan_verify",
+        "call_tests_after",
+        "call_plan_done",
+    ]
     assert finished["call_tests_before"].status == "error"
     assert "FAILED (failures=1)" in finished["call_tests_before"].output
     assert finished["call_tests_after"].status == "ok"
@@ -184,8 +221,9 @@ async def test_the_demo_runs_end_to_end_with_real_tools(tmp_path):
     # The file is really fixed, and only that file changed.
     core = (env.workspace / "wordcount/core.py").read_text()
     assert FIXED_LINE in core and BUGGY_LINE not in core
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=env.workspace, capture_output=True, text=True,
-                            check=True).stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=env.workspace, capture_output=True, text=True, check=True
+    ).stdout
     assert status.splitlines() == [" M wordcount/core.py"]
 
     # The reasoning and the Markdown summary arrived.

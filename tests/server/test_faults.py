@@ -123,12 +123,15 @@ def test_faults_can_be_armed_over_http(server):
 def test_stalled_http_stream_sends_nothing_more(server):
     server.state.faults.add(Fault(kind="stall", after_events=2))
     started = time.monotonic()
-    with httpx.Client(timeout=httpx.Timeout(5, read=0.5)) as client:
-        with client.stream("POST", server.address.base_url + "/responses",
-                           json={"model": "m", "input": "read a.py", "stream": True}) as response:
-            lines = []
-            with pytest.raises(httpx.ReadTimeout):
-                for line in response.iter_lines():
-                    lines.append(line)
+    with (
+        httpx.Client(timeout=httpx.Timeout(5, read=0.5)) as client,
+        client.stream(
+            "POST", server.address.base_url + "/responses", json={"model": "m", "input": "read a.py", "stream": True}
+        ) as response,
+    ):
+        lines = []
+        with pytest.raises(httpx.ReadTimeout):
+            for line in response.iter_lines():
+                lines.append(line)
     assert sum(line.startswith("data:") for line in lines) == 2
     assert time.monotonic() - started < 5

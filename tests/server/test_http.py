@@ -13,10 +13,14 @@ from tests.server.event_order import check_event_order
 
 
 def stream_events(server, body, headers=None):
-    with httpx.Client(timeout=10) as client:
-        with connect_sse(client, "POST", server.address.base_url + "/responses", json=body, headers=dict(headers or {})) as source:
-            assert source.response.headers["content-type"].startswith("text/event-stream")
-            return [(sse.event, json.loads(sse.data)) for sse in source.iter_sse()]
+    with (
+        httpx.Client(timeout=10) as client,
+        connect_sse(
+            client, "POST", server.address.base_url + "/responses", json=body, headers=dict(headers or {})
+        ) as source,
+    ):
+        assert source.response.headers["content-type"].startswith("text/event-stream")
+        return [(sse.event, json.loads(sse.data)) for sse in source.iter_sse()]
 
 
 def test_sse_names_each_event_after_its_type_and_follows_the_order(server):
@@ -28,7 +32,9 @@ def test_sse_names_each_event_after_its_type_and_follows_the_order(server):
 def test_http_and_websocket_send_the_same_events(server):
     from tests.server.wsclient import create, open_socket, read_response, user
 
-    over_http = [event for _, event in stream_events(server, {"model": "m", "input": user("read a.py"), "stream": True})]
+    over_http = [
+        event for _, event in stream_events(server, {"model": "m", "input": user("read a.py"), "stream": True})
+    ]
     with open_socket(server.address.websocket_url) as ws:
         create(ws, input=user("read a.py"))
         over_ws = read_response(ws)
@@ -46,13 +52,17 @@ def test_http_and_websocket_send_the_same_events(server):
         (b"[1]", 400, "invalid_json"),
         (json.dumps({"model": "m", "input": 5}).encode(), 400, "invalid_value"),
         (json.dumps({"model": "m", "input": "x", "background": True}).encode(), 400, "unsupported_parameter"),
-        (json.dumps({"model": "m", "input": "x", "previous_response_id": "resp_x"}).encode(), 400,
-         "previous_response_not_found"),
+        (
+            json.dumps({"model": "m", "input": "x", "previous_response_id": "resp_x"}).encode(),
+            400,
+            "previous_response_not_found",
+        ),
     ],
 )
 def test_bad_requests_are_http_errors_with_an_error_body(server, body, status, code):
-    response = httpx.post(server.address.base_url + "/responses", content=body,
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        server.address.base_url + "/responses", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == status
     error = response.json()["error"]
     assert error["code"] == code
@@ -73,12 +83,16 @@ def test_retrieving_an_unknown_response_is_a_404(server):
 
 
 def test_store_false_responses_cannot_be_chained_over_http(server):
-    first = httpx.post(server.address.base_url + "/responses",
-                       json={"model": "m", "input": "read a.py", "store": False}).json()
+    first = httpx.post(
+        server.address.base_url + "/responses", json={"model": "m", "input": "read a.py", "store": False}
+    ).json()
     follow = httpx.post(
         server.address.base_url + "/responses",
-        json={"model": "m", "previous_response_id": first["id"],
-              "input": [{"type": "function_call_output", "call_id": "call_a", "output": "x"}]},
+        json={
+            "model": "m",
+            "previous_response_id": first["id"],
+            "input": [{"type": "function_call_output", "call_id": "call_a", "output": "x"}],
+        },
     )
     assert follow.status_code == 400
     assert follow.json()["error"]["code"] == "previous_response_not_found"

@@ -84,9 +84,7 @@ def test_websocket_chain_with_a_tool_call_and_its_output(client):
 
 def test_websocket_warm_up_then_chain(client):
     with client.responses.connect() as connection:
-        connection.response.create(
-            model="gpt-test", input="please read a.py", tools=TOOLS, store=False, generate=False
-        )
+        connection.response.create(model="gpt-test", input="please read a.py", tools=TOOLS, store=False, generate=False)
         warm = collect(connection)
         assert [event.type for event in warm] == ["response.created", "response.completed"]
         assert warm[-1].response.output == []

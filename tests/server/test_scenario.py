@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from agent.wire import FunctionCall, FunctionCallOutput, Message, user_message
 from server.engines.base import count_model_turns, trailing_input
 from server.engines.scripted import chunk_text
 from server.scenario import Scenario, ScenarioError, bundled_scenario_path, load_scenario
-from agent.wire import FunctionCall, FunctionCallOutput, Message, user_message
 from tests.conftest import TOOL_SCENARIO, tool_scenario
 from tests.server.event_order import check_event_order
 from tests.server.wsclient import create, open_socket, read_response, user
@@ -100,9 +100,7 @@ def test_requests_past_the_last_turn(start_server, on_exhausted, terminal):
 
 
 def test_scripted_failure_and_incomplete_turns(start_server):
-    scenario = Scenario.model_validate(
-        {"turns": [{"fail": {"code": "rate_limit_exceeded", "message": "Slow down."}}]}
-    )
+    scenario = Scenario.model_validate({"turns": [{"fail": {"code": "rate_limit_exceeded", "message": "Slow down."}}]})
     with open_socket(start_server(scenario).address.websocket_url) as ws:
         create(ws, input="hi")
         failed = read_response(ws)[-1]
@@ -134,7 +132,9 @@ def test_custom_tool_calls_stream_their_input(start_server):
 
 
 def test_pacing_spreads_the_deltas(start_server):
-    scenario = Scenario.model_validate({"tokens_per_second": 50, "turns": [{"output": [{"type": "message", "text": "a b c d e f"}]}]})
+    scenario = Scenario.model_validate(
+        {"tokens_per_second": 50, "turns": [{"output": [{"type": "message", "text": "a b c d e f"}]}]}
+    )
     with open_socket(start_server(scenario).address.websocket_url) as ws:
         create(ws, input="hi")
         import time

@@ -27,8 +27,14 @@ def test_chained_turn_counts_the_whole_context_and_caches_the_prefix(server):
     with open_socket(server.address.websocket_url) as ws:
         create(ws, input=user("read a.py"), instructions="Be brief.", tools=TOOLS, store=False)
         first = read_response(ws)
-        create(ws, input=call_output("call_a"), previous_response_id=first[-1]["response"]["id"],
-               instructions="Be brief.", tools=TOOLS, store=False)
+        create(
+            ws,
+            input=call_output("call_a"),
+            previous_response_id=first[-1]["response"]["id"],
+            instructions="Be brief.",
+            tools=TOOLS,
+            store=False,
+        )
         second = read_response(ws)
     first_usage, second_usage = usage_of(first), usage_of(second)
     assert first_usage["input_tokens_details"]["cached_tokens"] == 0
@@ -43,8 +49,13 @@ def test_changed_instructions_are_not_counted_as_cached(server):
     with open_socket(server.address.websocket_url) as ws:
         create(ws, input=user("read a.py"), instructions="Be brief.", store=False)
         first = read_response(ws)
-        create(ws, input=call_output("call_a"), previous_response_id=first[-1]["response"]["id"],
-               instructions="Be thorough.", store=False)
+        create(
+            ws,
+            input=call_output("call_a"),
+            previous_response_id=first[-1]["response"]["id"],
+            instructions="Be thorough.",
+            store=False,
+        )
         second = read_response(ws)
     cached = usage_of(second)["input_tokens_details"]["cached_tokens"]
     assert cached == usage_of(first)["input_tokens"] - json_tokens("Be brief.") + sum(

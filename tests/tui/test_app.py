@@ -9,9 +9,11 @@ from tui.widgets.prompt import PromptInput
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ToolCard, UserMessage
 
-HELLO = scenario({"output": [{"type": "message", "text": "Hello **there**.\n\n```python\nprint(1)\n```"}]},
-                 {"output": [{"type": "message", "text": "Second answer."}]},
-                 {"output": [{"type": "message", "text": "Third answer."}]})
+HELLO = scenario(
+    {"output": [{"type": "message", "text": "Hello **there**.\n\n```python\nprint(1)\n```"}]},
+    {"output": [{"type": "message", "text": "Second answer."}]},
+    {"output": [{"type": "message", "text": "Third answer."}]},
+)
 
 EDIT = scenario(
     {"output": [call("read_file", "r", path="a.py", offset=None, limit=None)]},
@@ -68,8 +70,10 @@ async def test_n_denies_with_a_reason_that_reaches_the_model(make_app, repo):
     denied = scenario(
         {"output": [call("read_file", "r", path="a.py", offset=None, limit=None)]},
         {"output": [call("edit_file", "e", path="a.py", old="hello", new="bye", replace_all=None)]},
-        {"expect": [{"type": "function_call_output", "call_id": "e", "contains": "not now"}],
-         "output": [{"type": "message", "text": "Understood."}]},
+        {
+            "expect": [{"type": "function_call_output", "call_id": "e", "contains": "not now"}],
+            "output": [{"type": "message", "text": "Understood."}],
+        },
     )
     app = make_app(denied)
     async with app.run_test(size=SIZE) as pilot:
@@ -115,8 +119,11 @@ async def test_escape_interrupts_a_streaming_answer(make_app):
 
 
 async def test_typing_while_a_turn_runs_queues_the_message(make_app):
-    slow = scenario({"output": [{"type": "message", "text": " ".join(["w"] * 200)}]},
-                    {"output": [{"type": "message", "text": "Queued answer."}]}, tokens_per_second=80)
+    slow = scenario(
+        {"output": [{"type": "message", "text": " ".join(["w"] * 200)}]},
+        {"output": [{"type": "message", "text": "Queued answer."}]},
+        tokens_per_second=80,
+    )
     app = make_app(slow)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "first")

@@ -62,8 +62,7 @@ def classes_with_bindings() -> list[type]:
     for package in PACKAGES:
         for module in modules(package):
             for _, cls in inspect.getmembers(module, inspect.isclass):
-                if (cls.__module__ == module.__name__ and issubclass(cls, (App, Widget))
-                        and "BINDINGS" in vars(cls)):
+                if cls.__module__ == module.__name__ and issubclass(cls, (App, Widget)) and "BINDINGS" in vars(cls):
                     found[f"{cls.__module__}.{cls.__qualname__}"] = cls
     return [found[name] for name in sorted(found)]
 

@@ -32,8 +32,9 @@ async def test_the_demo_fixes_the_sample_project_with_y_approvals(tmp_path, monk
             assert statuses.count(("shell", "error")) == 1, "only the first test run fails"
             assert all(status == "ok" for name, status in statuses if name != "shell")
             assert len(app.query_one(StatsPanel).turns) == 1
-        changed = subprocess.run(["git", "status", "--porcelain"], cwd=environment.workspace,
-                                 capture_output=True, text=True, check=True).stdout
+        changed = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=environment.workspace, capture_output=True, text=True, check=True
+        ).stdout
         assert "core.py" in changed
     finally:
         environment.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from agent.config import Settings
 from tests.tui.conftest import call, scenario
 from tests.tui.test_replay import FIXTURE
@@ -40,12 +38,19 @@ def test_approval_card_with_diff(snap_compare, start_server, tmp_path, monkeypat
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     repo = make_repo(tmp_path / "repo", {"a.py": "print('hello')\n"})
-    server = start_server(scenario(
-        {"output": [{"type": "message", "text": "I'll add a greeting module."},
-                    call("write_file", "w", path="greet.py", content="def greet():\n    return 'bye'\n")]},
-    ))
-    app = CodeassistApp(settings_for(server, model="scripted-demo"), repo,
-                        session_options={"log_root": tmp_path / "sessions"})
+    server = start_server(
+        scenario(
+            {
+                "output": [
+                    {"type": "message", "text": "I'll add a greeting module."},
+                    call("write_file", "w", path="greet.py", content="def greet():\n    return 'bye'\n"),
+                ]
+            },
+        )
+    )
+    app = CodeassistApp(
+        settings_for(server, model="scripted-demo"), repo, session_options={"log_root": tmp_path / "sessions"}
+    )
 
     async def ask(pilot) -> None:
         prompt = app.query_one(PromptInput)
@@ -76,9 +81,12 @@ def live_app(start_server, tmp_path, monkeypatch, scene, **settings) -> Codeassi
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     repo = make_repo(tmp_path / "repo", {"a.py": "print('hello')\n", "pkg/core.py": "X = 1\n"})
     server = start_server(scene)
-    return CodeassistApp(settings_for(server, model="scripted-demo", **settings), repo,
-                         session_options={"log_root": tmp_path / "sessions"},
-                         history=PromptHistory(tmp_path / "history.jsonl"))
+    return CodeassistApp(
+        settings_for(server, model="scripted-demo", **settings),
+        repo,
+        session_options={"log_root": tmp_path / "sessions"},
+        history=PromptHistory(tmp_path / "history.jsonl"),
+    )
 
 
 async def until(pilot, condition, timeout_s: float = 10.0) -> None:
@@ -127,9 +135,9 @@ STREAMED = (
     "A version that greets someone:\n\n"
     "```python\n"
     "def greet(name: str) -> str:\n"
-    "    return f\"hello {name}\"\n"
+    '    return f"hello {name}"\n'
     "\n"
-    "print(greet(\"world\"))\n"
+    'print(greet("world"))\n'
     "```\n\n"
     "Shall I make that change?"
 )
@@ -147,8 +155,10 @@ def test_streaming_answer_stopped_half_way(snap_compare, start_server, tmp_path,
     expected = "".join(chunk_text(STREAMED)[:STREAMED_DELTAS])
     assert "```python" in expected and not expected.rstrip().endswith("```")
     scene = scenario(
-        {"output": [{"type": "message", "text": STREAMED}],
-         "fault": {"kind": "stall", "after_events": STREAM_PREAMBLE + STREAMED_DELTAS}},
+        {
+            "output": [{"type": "message", "text": STREAMED}],
+            "fault": {"kind": "stall", "after_events": STREAM_PREAMBLE + STREAMED_DELTAS},
+        },
         tokens_per_second=40,
     )
     # A long idle timeout: the stalled stream must not be given up on before the picture is taken.
@@ -170,8 +180,10 @@ def test_tool_failure(snap_compare, start_server, tmp_path, monkeypatch):
 
     scene = scenario(
         {"output": [call("read_file", "r", path="missing.py", offset=None, limit=None)]},
-        {"expect": [{"type": "function_call_output", "call_id": "r", "contains": "does not exist"}],
-         "output": [{"type": "message", "text": "There is no `missing.py` here. The code is in `a.py`."}]},
+        {
+            "expect": [{"type": "function_call_output", "call_id": "r", "contains": "does not exist"}],
+            "output": [{"type": "message", "text": "There is no `missing.py` here. The code is in `a.py`."}],
+        },
     )
     app = live_app(start_server, tmp_path, monkeypatch, scene)
 

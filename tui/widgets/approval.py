@@ -62,8 +62,7 @@ class ApprovalCard(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static(request_body(self.request), id="approval-body")
         yield Static(Text(HINT if self.interactive else "recorded decision follows", style="dim"), id="approval-hint")
-        yield Input(placeholder="Reason for denying (optional) — Enter to deny", id="deny-reason",
-                    classes="-hidden")
+        yield Input(placeholder="Reason for denying (optional) — Enter to deny", id="deny-reason", classes="-hidden")
 
     def on_mount(self) -> None:
         self.query_one("#deny-reason").display = False
@@ -93,8 +92,12 @@ class ApprovalCard(Vertical, can_focus=True):
     def show_decision(self, kind: str, rule: str | None = None, reason: str | None = None) -> None:
         """Replace the hint with the decision (live or replayed)."""
         self.decided = kind
-        label = {"approve_once": "approved once", "approve_always": "approved for this session",
-                 "deny": "denied", "cancel": "turn cancelled"}.get(kind, kind)
+        label = {
+            "approve_once": "approved once",
+            "approve_always": "approved for this session",
+            "deny": "denied",
+            "cancel": "turn cancelled",
+        }.get(kind, kind)
         detail = f" ({rule})" if rule and rule != "user" else ""
         detail += f": {reason}" if reason else ""
         self.query_one("#approval-hint", Static).update(Text(f"→ {label}{detail}", style="bold"))

@@ -9,8 +9,7 @@ from textual.widgets import Static
 class RepoHeader(Static):
     """Shows where codeassist works and how it talks to the model."""
 
-    def show(self, *, repo: str, branch: str | None, dirty: bool, model: str, transport: str,
-             mode: str = "") -> None:
+    def show(self, *, repo: str, branch: str | None, dirty: bool, model: str, transport: str, mode: str = "") -> None:
         text = Text()
         text.append("codeassist ", style="bold")
         text.append(f"{repo}")

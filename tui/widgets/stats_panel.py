@@ -56,7 +56,9 @@ def connection_text(session: SessionStats) -> Text:
     if session.transport == "websocket":
         minutes = session.socket_age_s / 60
         rotation = session.max_age_s / 60
-        text.append(f"\nsocket age {minutes:.1f} / 60 min (rotates at {rotation:.0f})   connections {session.connections}")
+        text.append(
+            f"\nsocket age {minutes:.1f} / 60 min (rotates at {rotation:.0f})   connections {session.connections}"
+        )
     text.append(f"\nreconnects {len(session.reconnects)}")
     for reconnect in session.reconnects[-4:]:
         text.append(f"\n  {reconnect.at:.0f}s  {reconnect.cause} (attempt {reconnect.attempt})", style="dim")

@@ -469,7 +469,7 @@ def shared_repo(tmp_path_factory) -> Path:
 @given(edits())
 def test_an_edit_and_its_inverse_restore_the_original_bytes(shared_repo, edit):
     lines, endings, bom, trailing, start, removed, added = edit
-    raw = "".join(line + ending for line, ending in zip(lines, endings))
+    raw = "".join(line + ending for line, ending in zip(lines, endings, strict=True))
     if not trailing:
         raw = raw.removesuffix(endings[-1])
     original = (BOM if bom else b"") + raw.encode()

@@ -43,7 +43,7 @@ def test_escape_for_display_makes_hidden_characters_visible(command: str, shown:
 
 
 def test_escape_for_display_keeps_ordinary_text_newlines_and_tabs() -> None:
-    command = "for f in *.py; do\n\techo \"$f\" café 日本\ndone"
+    command = 'for f in *.py; do\n\techo "$f" café 日本\ndone'
     assert escape_for_display(command) == command
 
 
@@ -179,8 +179,31 @@ def test_rule_key_is_none_for_anything_a_prefix_cannot_describe(command: str) ->
 
 WORDS = ["pytest", "-q", "git", "status", "ls", "src/", "npm", "test", "x", "file.txt", "--flag=1", "'a b'", '"c d"']
 UNQUOTED_HAZARDS = [
-    ";", "&&", "||", "|", "&", "|&", ">", ">>", "<", "2>", "&>", ">&2", "2>&1", "<<EOF", "<<<x",
-    "$(whoami)", "`id`", "<(ls)", ">(cat)", "(", ")", "\n", '"$(id)"', '"`id`"', "$((1))",
+    ";",
+    "&&",
+    "||",
+    "|",
+    "&",
+    "|&",
+    ">",
+    ">>",
+    "<",
+    "2>",
+    "&>",
+    ">&2",
+    "2>&1",
+    "<<EOF",
+    "<<<x",
+    "$(whoami)",
+    "`id`",
+    "<(ls)",
+    ">(cat)",
+    "(",
+    ")",
+    "\n",
+    '"$(id)"',
+    '"`id`"',
+    "$((1))",
 ]
 QUOTED_HAZARDS = ["';'", "'&&'", "'a|b'", "'>'", "'2>&1'", "'<(x)'", '"|"', '"a;b"', '">>"', '"&"', "\\;", "\\|"]
 
@@ -272,7 +295,8 @@ def test_segments_shows_every_one_of_sixty_chained_commands() -> None:
 @given(
     st.lists(
         st.lists(st.sampled_from(["ls", "-la", "pytest", "x", "'a;b'", '"c|d"']), min_size=1, max_size=3),
-        min_size=1, max_size=6,
+        min_size=1,
+        max_size=6,
     ),
     st.lists(st.sampled_from([";", "&&", "||", "|", "&", "|&", "\n"]), min_size=5, max_size=5),
     st.sampled_from(["", " "]),

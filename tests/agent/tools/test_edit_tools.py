@@ -160,8 +160,11 @@ async def test_edit_approval_shows_the_exact_diff_that_gets_written(ctx, workspa
     assert request.diff == result.display["diff"]
 
 
-lines = st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00\ufeff"),
-                         max_size=12), min_size=1, max_size=8)
+lines = st.lists(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00\ufeff"), max_size=12),
+    min_size=1,
+    max_size=8,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -124,8 +124,11 @@ async def test_grep_is_bounded(grep, ctx, workspace):
 
 
 async def test_update_plan_records_the_checklist(ctx):
-    steps = [PlanStep(step="Read the code", status="done"), PlanStep(step="Fix the bug", status="in_progress"),
-             PlanStep(step="Run the tests", status="pending")]
+    steps = [
+        PlanStep(step="Read the code", status="done"),
+        PlanStep(step="Fix the bug", status="in_progress"),
+        PlanStep(step="Run the tests", status="pending"),
+    ]
     result = await UpdatePlan().run(UpdatePlanArgs(steps=steps), ctx)
     assert result.output.splitlines()[1:] == ["[x] Read the code", "[~] Fix the bug", "[ ] Run the tests"]
     assert ctx.plan[1] == {"step": "Fix the bug", "status": "in_progress"}

@@ -276,9 +276,7 @@ async def test_ansi_osc52_and_progress_redraws_are_stripped(ctx: ToolContext) ->
         r"printf '10%%\r50%%\r\033[2K100%%\ndone\r\n'"
     )
     result = await run(ctx, command)
-    assert result.output == (
-        "exit code 0\nred plain\nafter-osc52\nafter-title\ndsr query\nafter-dcs\n100%\ndone\n"
-    )
+    assert result.output == ("exit code 0\nred plain\nafter-osc52\nafter-title\ndsr query\nafter-dcs\n100%\ndone\n")
 
 
 async def test_invalid_utf8_is_replaced(ctx: ToolContext) -> None:

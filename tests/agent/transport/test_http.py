@@ -48,8 +48,12 @@ async def test_an_http_error_becomes_an_error_event(server):
         {
             "type": "error",
             "status": 400,
-            "error": {"type": "invalid_request_error", "code": "previous_response_not_found",
-                      "message": "Previous response with id 'resp_missing' not found.", "param": "previous_response_id"},
+            "error": {
+                "type": "invalid_request_error",
+                "code": "previous_response_not_found",
+                "message": "Previous response with id 'resp_missing' not found.",
+                "param": "previous_response_id",
+            },
             "headers": {},
         }
     ]

@@ -134,8 +134,10 @@ async def test_unknown_events_pass_through(server):
 
 
 async def test_a_connection_level_error_discards_the_socket(server):
-    limit = {"status": 400, "error": {"type": "invalid_request_error", "code": "websocket_connection_limit_reached",
-                                      "message": "limit"}}
+    limit = {
+        "status": 400,
+        "error": {"type": "invalid_request_error", "code": "websocket_connection_limit_reached", "message": "limit"},
+    }
     server.state.faults.add(Fault(kind="error", after_events=0, error=limit))
     socket = socket_for(server)
     events, _ = await collect(socket)

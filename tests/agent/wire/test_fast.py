@@ -180,14 +180,14 @@ def test_encode_frame_round_trips_with_decode_frame(kind, fields):
 
 
 def test_delta_event_types_are_the_six_streamed_delta_events():
-    assert DELTA_EVENT_TYPES == {
+    assert {
         "response.output_text.delta",
         "response.refusal.delta",
         "response.function_call_arguments.delta",
         "response.custom_tool_call_input.delta",
         "response.reasoning_summary_text.delta",
         "response.reasoning_text.delta",
-    }
+    } == DELTA_EVENT_TYPES
 
 
 def test_every_delta_event_type_ends_in_delta():
@@ -203,7 +203,7 @@ def test_modelled_delta_event_type_has_a_string_delta_field(kind):
 
 
 def test_every_delta_event_type_is_modelled():
-    assert DELTA_EVENT_TYPES <= set(EVENT_TYPES)
+    assert set(EVENT_TYPES) >= DELTA_EVENT_TYPES
 
 
 def test_every_modelled_event_with_a_delta_field_is_a_delta_event_type():
@@ -222,13 +222,13 @@ def test_delta_read_from_the_decoded_frame_equals_the_modelled_delta(kind):
 
 
 def test_terminal_event_types_are_completed_failed_incomplete_done_and_error():
-    assert TERMINAL_EVENT_TYPES == {
+    assert {
         "response.completed",
         "response.failed",
         "response.incomplete",
         "response.done",
         "error",
-    }
+    } == TERMINAL_EVENT_TYPES
 
 
 def test_terminal_event_types_include_the_legacy_done_and_error():
@@ -238,7 +238,7 @@ def test_terminal_event_types_include_the_legacy_done_and_error():
 
 def test_terminal_event_types_match_the_terminal_event_models():
     modelled = {cls.model_fields["type"].default for cls in typing.get_args(TerminalEvent)}
-    assert TERMINAL_EVENT_TYPES == modelled
+    assert modelled == TERMINAL_EVENT_TYPES
 
 
 @pytest.mark.parametrize("kind", ["response.created", "response.in_progress", "response.queued"])
@@ -251,7 +251,7 @@ def test_delta_and_terminal_event_types_are_disjoint():
 
 
 def test_every_terminal_event_type_is_modelled():
-    assert TERMINAL_EVENT_TYPES <= set(EVENT_TYPES)
+    assert set(EVENT_TYPES) >= TERMINAL_EVENT_TYPES
 
 
 def test_event_type_sets_are_immutable():
