@@ -52,7 +52,7 @@ def served(events: int) -> Iterator[str]:
         script = Path(folder) / "overhead.json"
         script.write_text(json.dumps(scenario(events)))
         process = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "serve", "--script", str(script)],
+            [sys.executable, "-m", "codeassist", "serve", "--script", str(script)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

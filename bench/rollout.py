@@ -4,7 +4,7 @@ The model side is a scenario for `codeassist serve`: each turn a short reasoning
 then a sentence of text, and one function call; the last turn a closing message. Each turn checks
 that the previous call's output arrived (by call id and a marker in the text), so an arm that
 sent the wrong context gets `response.failed`, not a silent pass. The client side answers each
-call with a canned output (`agent.bench_task.canned_output`) after the call's scripted duration;
+call with a canned output (`codeassist.bench_task.canned_output`) after the call's scripted duration;
 a few calls last longer than HTTP keep-alive's 5 s idle expiry, like a test-suite run.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.bench_task import TASK_PROMPT, TOOL_NAMES, canned_output, tool_arguments
 from agent.wire import FunctionCallOutput, user_message
+from codeassist.bench_task import TASK_PROMPT, TOOL_NAMES, canned_output, tool_arguments
 
 SEQUENCE = (
     "list_files",

@@ -81,12 +81,12 @@ ARMS: dict[str, str] = {
         run="CodeassistApp(Settings(), Path.cwd(), replay=Path(sys.argv[1]), replay_speed=None).run(headless=True)",
     ),
     "cli_replay": _PROBE.format(
-        imports="import tui.cli\nfrom tui.app import CodeassistApp",
-        run='assert tui.cli.main(["replay", "--instant", sys.argv[1]]) == 0',
+        imports="import codeassist.main\nfrom tui.app import CodeassistApp",
+        run='assert codeassist.main.main(["replay", "--instant", sys.argv[1]]) == 0',
     ),
     "cli_live": _PROBE.format(
-        imports="import tui.cli\nfrom tui.app import CodeassistApp",
-        run="assert tui.cli.main([]) == 0",
+        imports="import codeassist.main\nfrom tui.app import CodeassistApp",
+        run="assert codeassist.main.main([]) == 0",
     ),
 }
 """The child programs (the `cli_*` ones run headless because `TEXTUAL_DRIVER` says so)."""

@@ -39,7 +39,6 @@ from typing import Any
 
 import httpx
 
-from agent.bench_task import SYSTEM_PROMPT, tool_specs
 from agent.conversation import RequestSettings
 from bench.arms import ARMS, EXTRA_ARMS, RolloutRecord, make_arm, play
 from bench.delay_proxy import ProxyProcess
@@ -47,6 +46,7 @@ from bench.machine import describe
 from bench.rollout import Rollout, canonical
 from bench.tls import SelfSigned, make_self_signed
 from bench.transport_stats import claims, compare, summarise_arm, summarise_reconnects
+from codeassist.bench_task import SYSTEM_PROMPT, tool_specs
 
 RESULTS = Path(__file__).parent / "results"
 DROP_TURN = 3
@@ -85,7 +85,7 @@ class Server:
 
 SERVE = (
     "import argparse, sys\n"
-    "from server.cli import add_serve_arguments, run_serve\n"
+    "from codeassist.serve import add_serve_arguments, run_serve\n"
     "parser = argparse.ArgumentParser(prog='codeassist serve')\n"
     "add_serve_arguments(parser)\n"
     "sys.exit(run_serve(parser.parse_args()))\n"

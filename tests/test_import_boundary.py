@@ -16,9 +16,9 @@ UI_MODULES = ("textual", "rich", "tui", "themes")
     ("modules", "forbidden"),
     [
         ("agent, agent.wire, agent.wire.events, agent.wire.fast, agent.conversation", UI_MODULES),
-        ("agent.session, agent.headless, agent.loop, agent.events, agent.config", ("textual", "tui", "themes")),
-        ("server.app, server.runner, server.cli, server.demo", ("textual", "tui", "themes")),
-        ("tui.cli", ("textual",)),
+        ("agent.session, codeassist.exec, agent.loop, agent.events, agent.config", ("textual", "tui", "themes")),
+        ("server.app, server.runner, codeassist.serve, server.demo", ("textual", "tui", "themes")),
+        ("codeassist.main", ("textual",)),
     ],
 )
 def test_import_does_not_load_the_ui(modules, forbidden):

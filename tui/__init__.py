@@ -1,5 +1,5 @@
-"""codeassist's terminal UI and command-line entry point.
+"""codeassist's terminal UI: the Textual app, its widgets and screens.
 
-The Textual app itself is imported lazily by the commands that open it, so `codeassist serve`
-and other headless commands start without loading textual.
+The command line lives in `codeassist/`; it imports this package only for the commands that
+open the app, so `codeassist serve` and the other headless commands start without textual.
 """

@@ -13,12 +13,8 @@ from markdown_it import MarkdownIt
 
 from agent.export import export_json, export_markdown, export_session
 from agent.session_log import load_session, sessions_root
-from agent.sessions_cli import (
-    add_export_arguments,
-    add_sessions_arguments,
-    run_export,
-    run_sessions,
-)
+from codeassist.export import add_export_arguments, run_export
+from codeassist.sessions import add_sessions_arguments, run_sessions
 from tests.agent.recording import PROMPTS, TASK, record_task
 
 

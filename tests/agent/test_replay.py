@@ -276,7 +276,7 @@ def test_replay_reads_a_session_from_its_path(tmp_path):
 
 def test_the_headless_modules_do_not_load_the_ui():
     code = (
-        "import sys; import agent.replay, agent.resume, agent.export, agent.sessions_cli; "
+        "import sys; import agent.replay, agent.resume, agent.export, codeassist.sessions, codeassist.export; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui', 'themes')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -3,7 +3,7 @@
 The same small coding task is run through each arm: HTTP with the whole context resent every
 request (`store: false`), HTTP chained with `store: true` + `previous_response_id`, and one
 persistent WebSocket sending only increments. The model's real answers drive the conversation;
-tool calls are never executed: each gets a canned, realistic output (`agent.bench_task`), and
+tool calls are never executed: each gets a canned, realistic output (`codeassist.bench_task`), and
 when the model answers without calling a tool it gets a scripted nudge, so every arm makes
 `--turns` requests. The result is a side-by-side table and a JSON file (default
 `$XDG_DATA_HOME/codeassist/bench/`).
@@ -30,7 +30,6 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from agent import __version__
-from agent.bench_task import NUDGES, SYSTEM_PROMPT, TASK_PROMPT, TOOL_NAMES, canned_output, tool_specs
 from agent.config import ConfigError, Settings, load_settings, require_credentials
 from agent.conversation import Conversation, RequestPlan, RequestSettings
 from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, Retrying
@@ -38,6 +37,7 @@ from agent.session import reasoning_options
 from agent.session_log import sessions_root
 from agent.transport import ResponsesHTTP, ResponsesSocket, StreamMetrics
 from agent.wire import FunctionCallOutput, Item, ResponseCreate, user_message
+from codeassist.bench_task import NUDGES, SYSTEM_PROMPT, TASK_PROMPT, TOOL_NAMES, canned_output, tool_specs
 
 ARMS = ("http_full", "http_chained", "websocket")
 LABELS = {"http_full": "HTTP full resend", "http_chained": "HTTP chained", "websocket": "WebSocket"}
@@ -167,9 +167,9 @@ async def run_arm(arm: str, settings: Settings, *, turns: int, max_output_tokens
                 conversation.add(
                     FunctionCallOutput(
                         call_id=call.call_id,  # type: ignore[union-attr]
-                        output=canned_output(call.name, calls_answered),
+                        output=canned_output(call.name, calls_answered),  # type: ignore[union-attr]
                     )
-                )  # type: ignore[union-attr]
+                )
                 calls_answered += 1
             if not calls:
                 conversation.add(user_message(NUDGES[nudges % len(NUDGES)]))

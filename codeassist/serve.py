@@ -8,6 +8,7 @@ import sys
 
 from pydantic import ValidationError
 
+from server.engines.scripted import ScriptedEngine
 from server.faults import Fault
 from server.runner import ServerAddress, build_state, serve
 from server.scenario import ScenarioError
@@ -65,7 +66,9 @@ def run_serve(args: argparse.Namespace) -> int:
     def announce(address: ServerAddress) -> None:
         print(f"codeassist serve: listening on {address.base_url}", flush=True)
         print(f"  WebSocket mode: {address.websocket_url}", flush=True)
-        print(f"  scenario: {state.engine.scenario.name} ({len(state.engine.scenario.turns)} turns)", flush=True)
+        if isinstance(state.engine, ScriptedEngine):
+            scenario = state.engine.scenario
+            print(f"  scenario: {scenario.name} ({len(scenario.turns)} turns)", flush=True)
 
     try:
         asyncio.run(

@@ -38,16 +38,16 @@ def _deferred(target: str) -> Callable[..., Any]:
     return call
 
 
-add_serve_arguments = _deferred("server.cli:add_serve_arguments")
-run_serve = _deferred("server.cli:run_serve")
-add_exec_arguments = _deferred("agent.headless:add_exec_arguments")
-run_exec = _deferred("agent.headless:run_exec")
-add_sessions_arguments = _deferred("agent.sessions_cli:add_sessions_arguments")
-run_sessions = _deferred("agent.sessions_cli:run_sessions")
-add_export_arguments = _deferred("agent.sessions_cli:add_export_arguments")
-run_export = _deferred("agent.sessions_cli:run_export")
-add_bench_arguments = _deferred("agent.benchmark:add_bench_arguments")
-run_bench = _deferred("agent.benchmark:run_bench")
+add_serve_arguments = _deferred("codeassist.serve:add_serve_arguments")
+run_serve = _deferred("codeassist.serve:run_serve")
+add_exec_arguments = _deferred("codeassist.exec:add_exec_arguments")
+run_exec = _deferred("codeassist.exec:run_exec")
+add_sessions_arguments = _deferred("codeassist.sessions:add_sessions_arguments")
+run_sessions = _deferred("codeassist.sessions:run_sessions")
+add_export_arguments = _deferred("codeassist.export:add_export_arguments")
+run_export = _deferred("codeassist.export:run_export")
+add_bench_arguments = _deferred("codeassist.bench:add_bench_arguments")
+run_bench = _deferred("codeassist.bench:run_bench")
 find_session = _deferred("agent.session:find_session")
 latest_session = _deferred("agent.session:latest_session")
 
@@ -201,6 +201,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     """Replay a saved session in the app."""
+    path: Path | None
     try:
         if args.session and Path(args.session).is_file():
             path = Path(args.session)
@@ -233,9 +234,10 @@ def main(argv: list[str] | None = None) -> int:
             prog="codeassist", description="Open the app in this repository (see `codeassist --help` for commands)."
         )
         add_interactive_arguments(interactive)
-        return run_app(interactive.parse_args(argv))
+        code: int = run_app(interactive.parse_args(argv))
+        return code
     args = build_parser(argv[0] if argv[0] in COMMAND_NAMES else None).parse_args(argv)
-    handlers = {
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": run_serve,
         "exec": run_exec,
         "demo": run_demo,

@@ -199,7 +199,7 @@ def _source_lines(rng: random.Random, count: int) -> list[str]:
 def tool_arguments(name: str, index: int) -> dict[str, Any]:
     """Plausible arguments for the `index`-th call of tool `name` (used by the scripted model)."""
     module = _MODULES[index % len(_MODULES)]
-    return {
+    by_tool: dict[str, dict[str, Any]] = {
         "read_file": {"path": f"src/wordcount/{module}.py", "offset": 1 + (index * 37) % 200, "limit": 120},
         "list_files": {"path": "src" if index % 2 else "."},
         "grep": {"pattern": rf"def \w*{_NAMES[index % len(_NAMES)]}", "path": "src"},
@@ -213,7 +213,8 @@ def tool_arguments(name: str, index: int) -> dict[str, Any]:
             "-    return text.split()\n+    return _split_words(text)\n*** End Patch"
         },
         "shell": {"command": "pytest -q tests/test_wordcount.py" if index % 2 else "pytest -q"},
-    }.get(name, {"value": index})
+    }
+    return by_tool.get(name, {"value": index})
 
 
 def canned_output(name: str, index: int) -> str:

@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from agent import benchmark
-from agent.benchmark import add_bench_arguments, estimate_tokens, run_bench
+from codeassist import bench as benchmark
+from codeassist.bench import add_bench_arguments, estimate_tokens, run_bench
 from server.scenario import Scenario
 
 BENCH_SCENARIO = {
@@ -138,7 +138,7 @@ def test_the_command_does_not_load_the_openai_sdk_or_the_ui():
     import sys
 
     code = (
-        "import sys, agent.benchmark; "
+        "import sys, codeassist.bench; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'textual', 'tui', 'bench')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,8 +1,7 @@
-"""`codeassist sessions` and `codeassist export`: saved sessions from the command line, no UI.
+"""`codeassist sessions`: saved sessions from the command line, no UI.
 
 `codeassist sessions [--all] [--json]` lists the sessions of the current workspace (or all),
-newest first. `codeassist export [ID|FILE] [--format markdown|json] [--output FILE]` writes a
-transcript of one session (by default the latest of this workspace) and prints where.
+newest first.
 """
 
 from __future__ import annotations
@@ -10,16 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.export import export_json, export_markdown, export_session
-from agent.resume import SessionLookupError, find_session, in_workspace, latest_session, read_header, workspace_of
-from agent.session_log import SessionLogError, SessionSummary, list_sessions, load_session, sessions_root
+from agent.resume import in_workspace, read_header, workspace_of
+from agent.session_log import SessionSummary, list_sessions, sessions_root
 
-__all__ = ["add_export_arguments", "add_sessions_arguments", "run_export", "run_sessions", "session_rows"]
+__all__ = ["add_sessions_arguments", "run_sessions", "session_rows"]
 
 _PROMPT_MIN = 20
 
@@ -119,46 +116,3 @@ def _one_line(text: str | None) -> str:
 
 def _truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the arguments of `codeassist export` to its sub-parser."""
-    parser.add_argument(
-        "session",
-        nargs="?",
-        metavar="ID|FILE",
-        help="session id (or a unique prefix of one) or session file; default: the latest session of this workspace",
-    )
-    parser.add_argument(
-        "--format", choices=["markdown", "json"], default="markdown", help="transcript format (default markdown)"
-    )
-    parser.add_argument(
-        "--output", "-o", metavar="FILE", help="file to write, '-' for stdout (default: <session id>.md or .json here)"
-    )
-
-
-def run_export(args: argparse.Namespace) -> int:
-    """Run `codeassist export`: write the transcript and print its path; returns the exit code."""
-    root = sessions_root()
-    try:
-        path = find_session(root, args.session) if args.session else latest_session(root, Path.cwd())
-    except SessionLookupError as exc:
-        print(f"codeassist export: {exc}", file=sys.stderr)
-        return 1
-    if path is None:
-        print(f"codeassist export: no saved session in {root}", file=sys.stderr)
-        return 1
-    try:
-        if args.output == "-":
-            loaded = load_session(path)
-            if args.format == "json":
-                sys.stdout.write(json.dumps(export_json(loaded), indent=2, ensure_ascii=False) + "\n")
-            else:
-                sys.stdout.write(export_markdown(loaded))
-            return 0
-        written = export_session(path, args.format, Path(args.output) if args.output else None)
-    except (SessionLogError, OSError) as exc:
-        print(f"codeassist export: {exc}", file=sys.stderr)
-        return 1
-    print(written)
-    return 0
