@@ -91,7 +91,8 @@ class FaultPlan:
         """Fire the first armed fault of one of `kinds` matching `turn` and `transport`."""
         with self._lock:
             for entry in self._armed:
-                fault, remaining = entry
+                fault: Fault = entry[0]
+                remaining: int = entry[1]
                 if fault.kind not in kinds:
                     continue
                 if fault.turn is not None and fault.turn != turn:

@@ -91,7 +91,7 @@ class WebSocketSession:
                 message = await self.ws.receive()
                 if message["type"] == "websocket.disconnect":
                     break
-                queue.put_nowait(message)
+                queue.put_nowait(dict(message))
         except Exception:  # the transport is gone in some way; the server must not crash
             pass
         finally:
