@@ -31,6 +31,8 @@ class RequestSettings:
     tool_choice: str = "auto"
     parallel_tool_calls: bool = True
     prompt_cache_key: str | None = None
+    max_output_tokens: int | None = None
+    """Cap on each response's output, reasoning included (None: the server's default)."""
 
     @classmethod
     def build(
@@ -42,7 +44,9 @@ class RequestSettings:
         reasoning: dict[str, Any] | None = None,
         store: bool = False,
         prompt_cache_key: str | None = None,
+        max_output_tokens: int | None = None,
     ) -> RequestSettings:
+        """Settings from request-shaped values (tool specs and reasoning as dicts)."""
         include = ("reasoning.encrypted_content",) if reasoning and not store else ()
         return cls(
             model=model,
@@ -52,6 +56,7 @@ class RequestSettings:
             store=store,
             include=include,
             prompt_cache_key=prompt_cache_key,
+            max_output_tokens=max_output_tokens,
         )
 
     def body_fields(self) -> dict[str, Any]:
@@ -70,6 +75,8 @@ class RequestSettings:
             fields["include"] = list(self.include)
         if self.prompt_cache_key:
             fields["prompt_cache_key"] = self.prompt_cache_key
+        if self.max_output_tokens is not None:
+            fields["max_output_tokens"] = self.max_output_tokens
         return fields
 
     def difference(self, other: RequestSettings) -> str | None:

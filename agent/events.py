@@ -6,12 +6,21 @@ Each is a small frozen pydantic model with a `type` literal; none carries a call
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from agent.approvals import ApprovalRequest
 from agent.stats import ResponseStats, TurnStats
+from agent.wire.event_types import REASONING_DELTAS, TEXT_DELTAS, TOOL_ITEM_TYPES
+
+TurnEndReason: TypeAlias = Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"]
+"""Why a turn ended: the last response asked for no tools (`completed`), the step limit, the
+user cancelled, an error made the response impossible, or the response failed / was incomplete."""
+
+ToolStatus: TypeAlias = Literal["ok", "error", "denied", "invalid", "aborted"]
+"""How a tool call was answered: ran fine, ran and failed, denied, refused for invalid
+arguments, or aborted (cancelled turn, or a response that ended before its calls could run)."""
 
 
 class _Event(BaseModel):
@@ -82,7 +91,7 @@ class ToolFinished(_Event):
     type: Literal["tool_finished"] = "tool_finished"
     call_id: str
     name: str
-    status: Literal["ok", "error", "denied", "invalid", "aborted"]
+    status: ToolStatus
     output: str
     duration_s: float
     display: dict[str, object] | None = None
@@ -92,6 +101,21 @@ class ToolFinished(_Event):
 class ResponseFinished(_Event):
     type: Literal["response_finished"] = "response_finished"
     stats: ResponseStats
+
+
+class MessageCompleted(_Event):
+    """The full assistant text of one response, once it has ended (after its deltas)."""
+
+    type: Literal["message_completed"] = "message_completed"
+    text: str
+
+
+class OutputDiscarded(_Event):
+    """The attempt in flight was abandoned after it had streamed output, and the response starts
+    again: drop the text, reasoning and tool-call starts shown since its `ResponseStarted`."""
+
+    type: Literal["output_discarded"] = "output_discarded"
+    cause: str
 
 
 class Reconnecting(_Event):
@@ -122,7 +146,7 @@ class AgentError(_Event):
 
 class TurnEnded(_Event):
     type: Literal["turn_ended"] = "turn_ended"
-    reason: Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"]
+    reason: TurnEndReason
     stats: TurnStats
     message: str | None = None
 
@@ -137,7 +161,9 @@ AgentEvent = Annotated[
     | ApprovalRequested
     | ApprovalDecided
     | ToolFinished
+    | MessageCompleted
     | ResponseFinished
+    | OutputDiscarded
     | Reconnecting
     | TransportChanged
     | Notice
@@ -147,11 +173,6 @@ AgentEvent = Annotated[
 ]
 
 AGENT_EVENT_ADAPTER: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)
-
-
-TEXT_DELTAS = frozenset({"response.output_text.delta", "response.refusal.delta"})
-REASONING_DELTAS = frozenset({"response.reasoning_summary_text.delta", "response.reasoning_text.delta"})
-TOOL_ITEM_TYPES = frozenset({"function_call", "custom_tool_call"})
 
 
 def delta_text(event: dict[str, Any]) -> str:

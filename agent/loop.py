@@ -12,42 +12,36 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import aclosing
-from typing import Any, Literal, TypeVar
-
-from pydantic import TypeAdapter, ValidationError
+from typing import Any, TypeVar
 
 from agent.approvals import ApprovalGate, Decision
-from agent.conversation import Conversation, RequestPlan
+from agent.conversation import Conversation
 from agent.events import (
-    REASONING_DELTAS,
-    TEXT_DELTAS,
     AgentError,
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    MessageCompleted,
+    OutputDiscarded,
     Reconnecting,
     ResponseFinished,
     ResponseStarted,
     ToolFinished,
+    ToolStatus,
     TransportChanged,
     TurnEnded,
+    TurnEndReason,
     TurnStarted,
     streamed_event,
 )
-from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, Retrying
+from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, ResponseResult, Retrying
 from agent.stats import ResponseStats, TurnStats
 from agent.tools import ToolContext, ToolError, ToolRegistry
-from agent.transport import StreamMetrics, TransportAborted
-from agent.wire import CustomToolCallOutput, FunctionCallOutput, Item, user_message
+from agent.transport import TransportAborted
+from agent.wire import CustomToolCallOutput, FunctionCallOutput, user_message
 from agent.wire.items import CustomToolCall, FunctionCall
 
 T = TypeVar("T")
-_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
-
-ARGUMENT_DELTAS = frozenset({"response.function_call_arguments.delta", "response.custom_tool_call_input.delta"})
-FIRST_TOKEN_EVENTS = TEXT_DELTAS | REASONING_DELTAS | ARGUMENT_DELTAS
-"""Deltas that mark the first output token (for time to first token)."""
-TERMINALS = frozenset({"response.completed", "response.incomplete", "response.failed", "response.done"})
 
 ABORTED_OUTPUT = "aborted: the user cancelled the turn before this call finished; its outcome is unknown."
 
@@ -56,18 +50,10 @@ class TurnCancelled(Exception):
     """The user cancelled the turn (raised inside the loop, never out of `run_turn`)."""
 
 
-class _Response:
-    """What one step's response produced."""
+class _Step:
+    """Where `_stream` leaves the result of one step's response."""
 
-    def __init__(self) -> None:
-        self.status: str = "interrupted"
-        self.response: dict[str, Any] | None = None
-        self.output: list[Item] = []
-        self.done_items: list[dict[str, Any]] = []
-
-    @property
-    def calls(self) -> list[FunctionCall | CustomToolCall]:
-        return [item for item in self.output if isinstance(item, FunctionCall | CustomToolCall)]
+    result: ResponseResult | None = None
 
 
 class Agent:
@@ -113,27 +99,15 @@ class Agent:
 
         Failures are not fatal: the first turn then simply sends everything.
         """
-        if self.client.transport.name != "websocket":
-            return None
-        plan: RequestPlan | None = None
-        metrics = StreamMetrics()
         try:
-            async for item in self.client.respond(self.conversation, turn_start=True, generate=False):
-                if isinstance(item, RequestStarted):
-                    plan, metrics = item.plan, item.metrics
-                elif isinstance(item, dict) and item["type"] in TERMINALS:
-                    metrics.finished_at = time.monotonic()
-                    response = item.get("response") or {}
-                    if item["type"] == "response.completed" and plan is not None and response.get("id"):
-                        self.conversation.commit(plan, response["id"], [])
-                    stats = ResponseStats.from_metrics(
-                        metrics, response=response, status="warm-up", incremental=False, reason="warm-up", items_sent=0
-                    )
-                    self._log("warm_up", **stats.model_dump(mode="json"))
-                    return stats
+            result = await self.client.warm_up(self.conversation)
         except (ModelError, TransportAborted) as exc:
             self._log("warm_up_failed", message=str(exc))
-        return None
+            return None
+        if result is None:
+            return None
+        self._log("warm_up", **result.stats.model_dump(mode="json"))
+        return result.stats
 
     async def cancel(self) -> None:
         """Cancel the running turn: abandon the response in flight, stop tools and approvals.
@@ -155,24 +129,28 @@ class Agent:
         self._log("user_message", turn=number, text=prompt)
         yield TurnStarted(turn=number, prompt=prompt)
 
-        reason: Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"] = "step_limit"
+        reason: TurnEndReason = "step_limit"
         message: str | None = None
         try:
             for step in range(1, self.max_steps + 1):
-                result = _Response()
-                async for event in self._stream(step, result, responses):
+                outcome = _Step()
+                async for event in self._stream(step, outcome, responses):
                     yield event
+                result = outcome.result
+                assert result is not None, "a response ends with its result or raises"
                 if result.status != "completed":
-                    reason, message = _unfinished(result)
+                    reason, message = ("incomplete" if result.status == "incomplete" else "failed"), result.failure
                     if result.status == "incomplete":  # committed: its calls need outputs
                         self._pending_calls = result.calls
                         for event in self._abort_pending(f"not run: {message}"):
                             yield event
                     break
+                self._pending_calls = result.calls
+                if self._cancel.is_set():
+                    raise TurnCancelled
                 if not result.calls:
                     reason = "completed"
                     break
-                self._pending_calls = result.calls
                 for call in result.calls:
                     async for event in self._answer(call, timers):
                         yield event
@@ -197,37 +175,33 @@ class Agent:
 
     # ---- one response ----------------------------------------------------------------------
 
-    async def _stream(self, step: int, result: _Response, responses: list[ResponseStats]) -> AsyncIterator[AgentEvent]:
-        plan: RequestPlan | None = None
-        metrics = StreamMetrics()
+    async def _stream(self, step: int, outcome: _Step, responses: list[ResponseStats]) -> AsyncIterator[AgentEvent]:
+        """Stream one response as agent events; its result is left in `outcome`."""
         if self._cancel.is_set():
             raise TurnCancelled
+        streamed = False  # whether the current attempt has shown any output
         async with aclosing(self.client.respond(self.conversation, turn_start=step == 1)) as stream:
             async for item in stream:
+                if isinstance(item, ResponseResult):
+                    outcome.result = item
+                    self._log("response_stats", **item.stats.model_dump(mode="json"))
+                    responses.append(item.stats)
+                    text = item.text if item.status != "failed" else ""
+                    if text:
+                        yield MessageCompleted(text=text)
+                    yield ResponseFinished(stats=item.stats)
+                    continue
                 if self._cancel.is_set():
                     await self.client.abort()
-                    self.conversation.break_chain("previous turn cancelled")
-                    raise TurnCancelled
+                    raise TurnCancelled  # closing the response stream breaks the chain
                 if isinstance(item, dict):
-                    kind = item["type"]
-                    if metrics.first_token_at is None and kind in FIRST_TOKEN_EVENTS:
-                        metrics.first_token_at = time.monotonic()
-                    if kind == "response.created":
-                        metrics.created_at = time.monotonic()
-                    elif kind == "response.output_item.done":
-                        result.done_items.append(item.get("item") or {})
                     translated = streamed_event(item)
                     if translated is not None:
+                        streamed = True
                         yield translated
-                    if kind in TERMINALS:
-                        assert plan is not None
-                        metrics.finished_at = time.monotonic()
-                        stats = self._finish_response(kind, item, result, plan, metrics)
-                        responses.append(stats)
-                        yield ResponseFinished(stats=stats)
                 elif isinstance(item, RequestStarted):
-                    plan, metrics = item.plan, item.metrics
-                    result.done_items.clear()
+                    plan = item.plan
+                    streamed = False
                     yield ResponseStarted(
                         step=step,
                         transport=plan.transport,
@@ -236,39 +210,17 @@ class Agent:
                         items_sent=plan.items_sent,
                     )
                 elif isinstance(item, Retrying):
+                    if streamed:
+                        streamed = False
+                        yield OutputDiscarded(cause=item.cause)
                     self._log("reconnecting", attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
                     yield Reconnecting(attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
                 elif isinstance(item, FellBack):
+                    if streamed:
+                        streamed = False
+                        yield OutputDiscarded(cause="transport changed")
                     self._log("transport_changed", transport="http", reason=item.reason)
                     yield TransportChanged(transport="http", reason=item.reason)
-
-    def _finish_response(
-        self, kind: str, event: dict[str, Any], result: _Response, plan: RequestPlan, metrics: StreamMetrics
-    ) -> ResponseStats:
-        response = event.get("response") or {}
-        result.response = response
-        result.status = {"response.done": "completed"}.get(kind, kind.removeprefix("response."))
-        raw_output = response.get("output")
-        try:
-            result.output = _ITEMS.validate_python(raw_output if raw_output else result.done_items)
-        except ValidationError as exc:
-            result.status = "failed"
-            response = {**response, "error": {"code": "invalid_output", "message": f"Unreadable output items: {exc}"}}
-            result.response = response
-        if result.status in ("completed", "incomplete") and response.get("id"):
-            self.conversation.commit(plan, response["id"], result.output)
-        else:
-            self.conversation.break_chain("previous response failed")
-        stats = ResponseStats.from_metrics(
-            metrics,
-            response=response,
-            status=result.status,
-            incremental=plan.incremental,
-            reason=plan.reason,
-            items_sent=plan.items_sent,
-        )
-        self._log("response_stats", **stats.model_dump(mode="json"))
-        return stats
 
     # ---- one tool call ---------------------------------------------------------------------
 
@@ -336,7 +288,7 @@ class Agent:
     def _record(
         self,
         call: FunctionCall | CustomToolCall,
-        status: Literal["ok", "error", "denied", "invalid", "aborted"],
+        status: ToolStatus,
         output: str,
         started: float,
         display: dict[str, Any] | None = None,
@@ -394,7 +346,7 @@ class Agent:
         started: float,
         responses: list[ResponseStats],
         timers: dict[str, float],
-        reason: Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"],
+        reason: TurnEndReason,
         message: str | None,
     ) -> TurnEnded:
         stats = TurnStats(
@@ -420,12 +372,3 @@ class Agent:
                 self.log.flush(fsync=True)
             except Exception as exc:  # a full disk must not lose the turn; the buffer is kept for later
                 self.log.append("log_warning", message=str(exc))
-
-
-def _unfinished(result: _Response) -> tuple[Literal["failed", "incomplete", "error"], str]:
-    response = result.response or {}
-    if result.status == "incomplete":
-        reason = (response.get("incomplete_details") or {}).get("reason") or "unknown"
-        return "incomplete", f"The response is incomplete ({reason})."
-    error = response.get("error") or {}
-    return "failed", f"The response failed: {error.get('message') or error.get('code') or 'no reason given'}"

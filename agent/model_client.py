@@ -1,4 +1,10 @@
-"""`ModelClient`: one model response at a time, with the session's failure policy.
+"""`ModelClient`: one model response at a time, from its plan to its one typed result.
+
+For each response the client plans the request (incremental or full resend), sends it on the
+session's transport, stamps its moments (`response.created`, first output token, terminal event)
+on the request's `StreamMetrics`, parses the terminal event once with the wire models, commits
+the output to the conversation (or breaks the chain), and ends with one `ResponseResult`. The
+loop, `codeassist bench` and `bench/` all read their figures from that result.
 
 | failure | what happens |
 |---|---|
@@ -17,29 +23,49 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeAlias
+
+from pydantic import TypeAdapter, ValidationError
 
 from agent.conversation import Conversation, RequestPlan
-from agent.stats import Reconnect, SessionStats
-from agent.transport import (
+from agent.stats import Reconnect, ResponseStats, SessionStats
+from agent.transport.base import (
     AuthenticationFailed,
-    ResponsesHTTP,
-    ResponsesSocket,
+    StreamInterrupted,
     StreamMetrics,
+    Transport,
     TransportAborted,
     TransportError,
     WebSocketUnsupported,
 )
+from agent.wire.errors import ErrorEvent
+from agent.wire.event_types import ERROR, FIRST_TOKEN_EVENTS, TERMINALS
+from agent.wire.items import CustomToolCall, FunctionCall, Item, Message, OutputText, Refusal
+from agent.wire.response import Usage
+
+_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
+
+ResponseStatus: TypeAlias = Literal["completed", "incomplete", "failed"]
+"""How a response ended (`response.done`, the legacy terminal, counts as completed)."""
+
+_STATUS: dict[str, ResponseStatus] = {
+    "response.completed": "completed",
+    "response.done": "completed",
+    "response.incomplete": "incomplete",
+    "response.failed": "failed",
+}
 
 
 @dataclass(frozen=True)
 class RequestStarted:
-    """A request is going out (again, after a `Retrying`)."""
+    """A request is going out (again, after a `Retrying`): what it sends and why.
+
+    `plan` is for reading only: the client commits the response itself.
+    """
 
     plan: RequestPlan
     metrics: StreamMetrics
@@ -61,6 +87,67 @@ class FellBack:
     reason: str
 
 
+@dataclass(frozen=True)
+class ResponseResult:
+    """How one response ended: the last thing `ModelClient.respond` yields.
+
+    Its output is already in the conversation (completed or incomplete with an id), or the
+    chain is broken (failed).
+    """
+
+    status: ResponseStatus
+    response: dict[str, Any]
+    """The response object of the terminal event as received (an `error` is added when its
+    output items could not be read)."""
+    output: list[Item]
+    """The validated output items (from `response.output`, else the streamed `output_item.done`s)."""
+    usage: Usage | None
+    plan: RequestPlan
+    """What the request that counted sent, and why."""
+    metrics: StreamMetrics
+    """The counters of the attempt that counted (bytes of abandoned attempts included)."""
+    stats: ResponseStats
+    """The figures the stats panel, the session log and the benchmarks show."""
+    event: dict[str, Any]
+    """The terminal event as received."""
+    retries: int = 0
+    """Attempts abandoned before this one."""
+
+    @property
+    def response_id(self) -> str | None:
+        value = self.response.get("id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def calls(self) -> list[FunctionCall | CustomToolCall]:
+        """The tool calls the response asks for, in order."""
+        return [item for item in self.output if isinstance(item, FunctionCall | CustomToolCall)]
+
+    @property
+    def text(self) -> str:
+        """The assistant's full text: every output text and refusal part, in order."""
+        parts: list[str] = []
+        for item in self.output:
+            if isinstance(item, Message) and item.role == "assistant" and not isinstance(item.content, str):
+                for part in item.content:
+                    if isinstance(part, OutputText):
+                        parts.append(part.text)
+                    elif isinstance(part, Refusal):
+                        parts.append(part.refusal)
+        return "".join(parts)
+
+    @property
+    def failure(self) -> str:
+        """Why the response did not complete, for the user ("" when it completed)."""
+        if self.status == "incomplete":
+            reason = (self.response.get("incomplete_details") or {}).get("reason") or "unknown"
+            return f"The response is incomplete ({reason})."
+        if self.status == "failed":
+            error = self.response.get("error") or {}
+            return f"The response failed: {error.get('message') or error.get('code') or 'no reason given'}"
+        return ""
+
+
 class ModelError(Exception):
     """A response that cannot be had: the message is for the user."""
 
@@ -73,16 +160,18 @@ class ModelError(Exception):
 class ServerError(TransportError):
     """An `error` event (either shape) or an HTTP error status turned into one."""
 
-    def __init__(self, event: dict[str, Any]) -> None:
-        nested = event.get("error") if isinstance(event.get("error"), dict) else {}
-        self.code: str | None = nested.get("code") or event.get("code")
-        self.status: int | None = event.get("status") or event.get("status_code")
-        message = nested.get("message") or event.get("message") or "The server reported an error."
-        headers = {
-            str(k).lower(): v for k, v in {**(event.get("headers") or {}), **(nested.get("headers") or {})}.items()
-        }
-        super().__init__(message, retry_after=_retry_after(headers, message), cause=self.code or f"http_{self.status}")
+    def __init__(self, event: ErrorEvent) -> None:
+        self.event = event
+        self.code: str | None = event.error_code
+        self.status: int | None = event.http_status
+        message = event.error_message or "The server reported an error."
+        super().__init__(message, retry_after=event.retry_after, cause=self.code or f"http_{self.status}")
         self.retryable = self._is_transient()
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> ServerError:
+        """Parse an `error` event dict (either shape)."""
+        return cls(ErrorEvent.model_validate(event))
 
     def _is_transient(self) -> bool:
         if self.code == "insufficient_quota":
@@ -92,22 +181,13 @@ class ServerError(TransportError):
         return self.status is not None and (self.status == 429 or self.status >= 500)
 
 
-def _retry_after(headers: dict[str, Any], message: str) -> float | None:
-    value = headers.get("retry-after")
-    if value is not None:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-    found = re.search(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)", message)
-    if found:
-        return float(found.group(1)) / (1000 if found.group(2) == "ms" else 1)
-    return None
-
-
 def backoff_delay(attempt: int, *, initial: float = 0.5, maximum: float = 8.0) -> float:
     """Exponential backoff before jitter: 0.5, 1, 2, 4, 8, 8, … seconds."""
-    return min(initial * 2 ** (attempt - 1), maximum)
+    return min(initial * 2.0 ** (attempt - 1), maximum)
+
+
+StreamItem: TypeAlias = RequestStarted | Retrying | FellBack | ResponseResult | dict[str, Any]
+"""What `ModelClient.respond` yields."""
 
 
 class ModelClient:
@@ -123,34 +203,72 @@ class ModelClient:
     def __init__(
         self,
         *,
-        websocket: ResponsesSocket | None,
-        http: ResponsesHTTP,
+        websocket: Transport | None,
+        http: Transport,
         max_retries: int = 5,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.websocket = websocket
         self.http = http
-        self.transport: ResponsesSocket | ResponsesHTTP = websocket or http
+        self.transport: Transport = websocket or http
         self.max_retries = max_retries
         self.fallback_reason: str | None = None if websocket else "HTTP/SSE selected"
         self.reconnects: list[Reconnect] = []
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._started = time.monotonic()
-        self._in_flight: ResponsesSocket | ResponsesHTTP | None = None
+        self._in_flight: Transport | None = None
 
     async def respond(
         self, conversation: Conversation, *, turn_start: bool = False, generate: bool = True
-    ) -> AsyncIterator[RequestStarted | Retrying | FellBack | dict[str, Any]]:
-        """Run one response: yields `RequestStarted`, its event dicts up to the terminal one,
-        and `Retrying`/`FellBack` notices when an attempt is abandoned.
+    ) -> AsyncGenerator[StreamItem, None]:
+        """Run one response: yields `RequestStarted`, its streamed event dicts (the terminal
+        event excepted), `Retrying`/`FellBack` notices when an attempt is abandoned, and last
+        one `ResponseResult`, after the output was committed to `conversation`.
+
+        Closing the iterator before the result (a cancelled turn) breaks the chain.
 
         Raises:
             ModelError: the response cannot be had (the message says why).
             TransportAborted: `abort()` was called.
         """
+        finished = False
+        try:
+            async for item in self._attempts(conversation, turn_start=turn_start, generate=generate):
+                if isinstance(item, ResponseResult):
+                    finished = True
+                yield item
+        finally:
+            if not finished:
+                conversation.break_chain("previous turn cancelled")
+
+    async def warm_up(self, conversation: Conversation) -> ResponseResult | None:
+        """Send a `generate:false` request so the first turn can chain from it (WebSocket only).
+
+        Returns None over HTTP. Its stats say `warm-up` in place of the status and reason.
+
+        Raises:
+            ModelError, TransportAborted: as `respond`.
+        """
+        if self.transport.name != "websocket":
+            return None
+        result: ResponseResult | None = None
+        async for item in self.respond(conversation, turn_start=True, generate=False):
+            if isinstance(item, ResponseResult):
+                result = item
+        if result is None:
+            return None
+        stats = result.stats.model_copy(
+            update={"status": "warm-up", "incremental": False, "reason": "warm-up", "items_sent": 0}
+        )
+        return ResponseResult(**{**result.__dict__, "stats": stats})
+
+    async def _attempts(
+        self, conversation: Conversation, *, turn_start: bool, generate: bool
+    ) -> AsyncGenerator[StreamItem, None]:
         attempt = 0
+        retries = 0
         resent_after_not_found = False
         reconnected_after_limit = False
         carried_sent = carried_received = 0
@@ -159,18 +277,29 @@ class ModelClient:
             # Bytes of abandoned attempts stay counted: they crossed the wire for this response.
             metrics = StreamMetrics(bytes_sent=carried_sent, bytes_received=carried_received)
             try:
-                if isinstance(transport, ResponsesSocket):
-                    await transport.ensure_connected(metrics, allow_rotation=turn_start)
+                await transport.prepare(metrics, turn_start=turn_start)
                 plan = conversation.plan(transport=transport.name, generation=transport.generation)
                 body = conversation.build(plan, generate=generate).http_body()
                 yield RequestStarted(plan, metrics)
                 self._in_flight = transport
+                done_items: list[dict[str, Any]] = []
                 async with aclosing(transport.stream(body, metrics)) as events:
                     async for event in events:
-                        if event["type"] == "error":
-                            raise ServerError(event)
+                        kind = event["type"]
+                        if metrics.first_token_at is None and kind in FIRST_TOKEN_EVENTS:
+                            metrics.first_token_at = time.monotonic()
+                        elif kind in TERMINALS:
+                            metrics.finished_at = time.monotonic()
+                            yield self._finish(conversation, plan, metrics, event, done_items, retries)
+                            return
+                        elif kind == "response.created":
+                            metrics.created_at = time.monotonic()
+                        elif kind == "response.output_item.done":
+                            done_items.append(event.get("item") or {})
+                        elif kind == ERROR:
+                            raise ServerError.from_event(event)
                         yield event
-                return
+                raise StreamInterrupted("The stream ended before the response finished.")
             except TransportAborted:
                 conversation.break_chain("previous turn cancelled")
                 raise
@@ -183,10 +312,12 @@ class ModelClient:
                 conversation.break_chain(exc.code or "request failed")
                 if exc.code == "previous_response_not_found" and not resent_after_not_found:
                     resent_after_not_found = True
+                    retries += 1
                     yield Retrying(attempt, 0.0, exc.code)
                     continue
                 if exc.code == "websocket_connection_limit_reached" and not reconnected_after_limit:
                     reconnected_after_limit = True
+                    retries += 1
                     self._record(exc.code, attempt, 0.0)
                     yield Retrying(attempt, 0.0, exc.code)
                     continue
@@ -218,8 +349,61 @@ class ModelClient:
             if failure.retry_after is not None:
                 delay = max(delay, failure.retry_after + self._rng.uniform(0.0, 0.25))
             self._record(failure.cause, attempt, delay)
+            retries += 1
             yield Retrying(attempt, delay, failure.cause)
             await self._sleep(delay)
+
+    def _finish(
+        self,
+        conversation: Conversation,
+        plan: RequestPlan,
+        metrics: StreamMetrics,
+        event: dict[str, Any],
+        done_items: list[dict[str, Any]],
+        retries: int,
+    ) -> ResponseResult:
+        """Parse the terminal event, commit (or break the chain), and build the result."""
+        kind = event["type"]
+        response: dict[str, Any] = event.get("response") or {}
+        status = _STATUS[kind]
+        raw_output = response.get("output")
+        output: list[Item] = []
+        usage: Usage | None = None
+        try:
+            output = _ITEMS.validate_python(raw_output if raw_output else done_items)
+        except ValidationError as exc:
+            status = "failed"
+            response = {**response, "error": {"code": "invalid_output", "message": f"Unreadable output items: {exc}"}}
+        if response.get("usage"):
+            try:
+                usage = Usage.model_validate(response["usage"])
+            except ValidationError:
+                usage = None
+        response_id = response.get("id") if isinstance(response.get("id"), str) else None
+        if status in ("completed", "incomplete") and response_id:
+            conversation.commit(plan, response_id, output)
+        else:
+            conversation.break_chain("previous response failed")
+        stats = ResponseStats.from_metrics(
+            metrics,
+            response_id=response_id,
+            usage=usage,
+            status=status,
+            incremental=plan.incremental,
+            reason=plan.reason,
+            items_sent=plan.items_sent,
+        )
+        return ResponseResult(
+            status=status,
+            response=response,
+            output=output,
+            usage=usage,
+            plan=plan,
+            metrics=metrics,
+            stats=stats,
+            event=event,
+            retries=retries,
+        )
 
     async def _fall_back(self, conversation: Conversation, reason: str) -> FellBack:
         if self.websocket is not None:
@@ -241,6 +425,7 @@ class ModelClient:
             await transport.abort()
 
     async def close(self) -> None:
+        """Close both transports."""
         if self.websocket is not None:
             await self.websocket.close()
         await self.http.close()

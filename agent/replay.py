@@ -50,7 +50,6 @@ from pydantic import ValidationError
 
 from agent.approvals import ApprovalRequest
 from agent.events import (
-    TOOL_ITEM_TYPES,
     AgentError,
     AgentEvent,
     ApprovalDecided,
@@ -65,9 +64,10 @@ from agent.events import (
     TurnStarted,
     streamed_event,
 )
-from agent.resume import COMMITTED_TERMINALS, frame_event
+from agent.resume import frame_event
 from agent.session_log import LoadedSession, load_session
 from agent.stats import ResponseStats, TurnStats
+from agent.wire.event_types import COMMITTED_TERMINALS, TOOL_ITEM_TYPES
 
 __all__ = [
     "DEFAULT_MAX_GAP_S",

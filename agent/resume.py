@@ -33,6 +33,7 @@ from agent.wire import (
     decode_frame,
     user_message,
 )
+from agent.wire.event_types import COMMITTED_TERMINALS
 
 __all__ = [
     "COMMITTED_TERMINALS",
@@ -53,9 +54,6 @@ __all__ = [
 
 INTERRUPTED_OUTPUT = "interrupted — outcome unknown; it was not re-run"
 """The output given to a tool call whose result was never recorded."""
-
-COMMITTED_TERMINALS = frozenset({"response.completed", "response.incomplete", "response.done"})
-"""Terminal events whose output joins the conversation (when the response has an id)."""
 
 _ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
 

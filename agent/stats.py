@@ -6,11 +6,10 @@ and what `bench/` reports cannot disagree.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.transport.base import StreamMetrics
+from agent.wire.response import Usage
 
 
 class ResponseStats(BaseModel):
@@ -61,14 +60,14 @@ class ResponseStats(BaseModel):
         cls,
         metrics: StreamMetrics,
         *,
-        response: dict[str, Any] | None,
+        response_id: str | None,
+        usage: Usage | None,
         status: str,
         incremental: bool,
         reason: str,
         items_sent: int,
     ) -> ResponseStats:
-        """Build the stats of one finished (or failed) request from its counters and response."""
-        usage = (response or {}).get("usage") or {}
+        """Build the stats of one finished (or failed) request from its counters and usage."""
         sent = metrics.sent_at
 
         def since_sent(moment: float | None) -> float | None:
@@ -80,7 +79,7 @@ class ResponseStats(BaseModel):
             else None
         )
         return cls(
-            response_id=(response or {}).get("id"),
+            response_id=response_id,
             status=status,
             transport=metrics.transport,
             connection=metrics.connection,
@@ -95,10 +94,12 @@ class ResponseStats(BaseModel):
             first_token_s=since_sent(metrics.first_token_at),
             total_s=since_sent(metrics.finished_at),
             stream_s=stream_s,
-            input_tokens=int(usage.get("input_tokens") or 0),
-            cached_tokens=int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0),
-            output_tokens=int(usage.get("output_tokens") or 0),
-            reasoning_tokens=int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0),
+            input_tokens=usage.input_tokens if usage else 0,
+            cached_tokens=usage.cached_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
+            reasoning_tokens=usage.output_tokens_details.reasoning_tokens
+            if usage and usage.output_tokens_details
+            else 0,
         )
 
 

@@ -25,18 +25,15 @@ from typing import Any, Protocol
 import openai
 from pydantic import TypeAdapter
 
-from agent.conversation import Conversation, RequestPlan, RequestSettings
-from agent.model_client import ModelClient, RequestStarted, Retrying
+from agent.conversation import Conversation, RequestSettings
+from agent.model_client import ModelClient, RequestStarted, ResponseResult, Retrying
 from agent.transport import ResponsesHTTP, ResponsesSocket, StreamMetrics
 from agent.wire import Item
+from agent.wire.event_types import FIRST_TOKEN_EVENTS, STREAM_ENDS
 from bench.delay_proxy import ProxyProcess
 from bench.rollout import Rollout
 
 _ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
-TERMINALS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
-FIRST_TOKEN = frozenset(
-    {"response.output_text.delta", "response.reasoning_summary_text.delta", "response.function_call_arguments.delta"}
-)
 
 
 class ArmError(RuntimeError):
@@ -119,10 +116,10 @@ class SDKArm:
             now = time.monotonic()
             if first_event_at is None:
                 first_event_at = now
-            if first_token_at is None and event.type in FIRST_TOKEN:
+            if first_token_at is None and event.type in FIRST_TOKEN_EVENTS:
                 first_token_at = now
             sequence.append(getattr(event, "sequence_number", -1))
-            if event.type in TERMINALS:
+            if event.type in STREAM_ENDS:
                 terminal = (event, now)
         if terminal is None:
             raise ArmError("the HTTP stream ended without a terminal event")
@@ -177,16 +174,18 @@ class CodeassistArm:
 
     async def request(self, new_items: list[dict[str, Any]]) -> Reply:
         self.conversation.add(*_ITEMS.validate_python(new_items))
-        plan: RequestPlan | None = None
-        metrics = StreamMetrics()
         attempts: list[StreamMetrics] = []
         retries: list[dict[str, Any]] = []
         sequence: list[int] = []
-        terminal: tuple[dict[str, Any], float] | None = None
+        outcome: ResponseResult | None = None
         async for item in self.client.respond(self.conversation, turn_start=True):
-            if isinstance(item, RequestStarted):
-                plan, metrics = item.plan, item.metrics
-                attempts.append(metrics)
+            if isinstance(item, ResponseResult):
+                outcome = item
+                sequence.append(item.event.get("sequence_number", -1))
+            elif isinstance(item, dict):
+                sequence.append(item.get("sequence_number", -1))
+            elif isinstance(item, RequestStarted):
+                attempts.append(item.metrics)
                 sequence = []
             elif isinstance(item, Retrying):
                 retries.append(
@@ -197,28 +196,18 @@ class CodeassistArm:
                         "events_discarded": len(sequence),
                     }
                 )
-            else:
-                now = time.monotonic()
-                if metrics.created_at is None:
-                    metrics.created_at = now
-                if metrics.first_token_at is None and item["type"] in FIRST_TOKEN:
-                    metrics.first_token_at = now
-                sequence.append(item.get("sequence_number", -1))
-                if item["type"] in TERMINALS:
-                    terminal = (item, now)
-        if terminal is None or plan is None:
+        if outcome is None:
             raise ArmError("the WebSocket stream ended without a terminal event")
-        event, finished_at = terminal
-        response = event.get("response") or {}
-        _check_terminal(event["type"], response, event)
-        output = _ITEMS.validate_python(response.get("output") or [])
-        self.conversation.commit(plan, response["id"], output)
+        # The client stamped these moments on the counters of the attempt that counted.
+        metrics = outcome.metrics
+        finished_at = metrics.finished_at or time.monotonic()
+        _check_terminal(outcome.event["type"], outcome.response, outcome.event)
         if self.socket is not None and self.client.transport is not self.socket:
             raise ArmError(f"fell back to HTTP: {self.client.fallback_reason}")
         return Reply(
-            response_id=response["id"],
-            output=[item.model_dump(mode="json") for item in output],
-            usage=response.get("usage") or {},
+            response_id=outcome.response["id"],
+            output=[item.model_dump(mode="json") for item in outcome.output],
+            usage=outcome.response.get("usage") or {},
             first_event_at=metrics.created_at or finished_at,
             first_token_at=metrics.first_token_at,
             finished_at=finished_at,
@@ -229,7 +218,7 @@ class CodeassistArm:
                 for later, earlier in zip(attempts, [0, *(a.bytes_sent for a in attempts[:-1])], strict=True)
             ],
             bytes_received=attempts[-1].bytes_received if attempts else 0,
-            incremental=plan.incremental,
+            incremental=outcome.plan.incremental,
             sequence_ok=sequence == list(range(len(sequence))),
             retries=retries,
             connect_s=metrics.connect_s,

@@ -27,30 +27,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from agent import __version__
 from agent.config import ConfigError, Settings, load_settings, require_credentials
-from agent.conversation import Conversation, RequestPlan, RequestSettings
-from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, Retrying
+from agent.conversation import Conversation, RequestSettings
+from agent.model_client import FellBack, ModelClient, ModelError, ResponseResult
 from agent.session import reasoning_options
 from agent.session_log import sessions_root
-from agent.transport import ResponsesHTTP, ResponsesSocket, StreamMetrics
-from agent.wire import FunctionCallOutput, Item, ResponseCreate, user_message
+from agent.transport import ResponsesHTTP, ResponsesSocket
+from agent.wire import CustomToolCall, FunctionCall, FunctionCallOutput, user_message
 from codeassist.bench_task import NUDGES, SYSTEM_PROMPT, TASK_PROMPT, TOOL_NAMES, canned_output, tool_specs
 
 ARMS = ("http_full", "http_chained", "websocket")
 LABELS = {"http_full": "HTTP full resend", "http_chained": "HTTP chained", "websocket": "WebSocket"}
-FIRST_TOKEN = frozenset(
-    {
-        "response.output_text.delta",
-        "response.reasoning_summary_text.delta",
-        "response.function_call_arguments.delta",
-        "response.refusal.delta",
-    }
-)
-TERMINALS = frozenset({"response.completed", "response.incomplete", "response.failed", "response.done"})
-_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,19 +69,6 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 def bench_root(environ: Mapping[str, str] | None = None) -> Path:
     """Where results are saved by default: `$XDG_DATA_HOME/codeassist/bench`."""
     return sessions_root(environ).parent / "bench"
-
-
-class _BenchConversation(Conversation):
-    """A conversation whose requests carry `max_output_tokens` (a cap on what a run can cost)."""
-
-    def __init__(self, settings: RequestSettings, max_output_tokens: int) -> None:
-        super().__init__(settings)
-        self.max_output_tokens = max_output_tokens
-
-    def build(self, plan: RequestPlan, *, generate: bool = True) -> ResponseCreate:
-        request = super().build(plan, generate=generate)
-        request.max_output_tokens = self.max_output_tokens
-        return request
 
 
 def _tokens(text: str) -> int:
@@ -139,7 +114,7 @@ def _transports(settings: Settings, arm: str) -> ModelClient:
 
 async def run_arm(arm: str, settings: Settings, *, turns: int, max_output_tokens: int, run_id: str) -> dict[str, Any]:
     """One arm: `turns` requests with canned tool outputs; per-request figures, or the error."""
-    conversation = _BenchConversation(
+    conversation = Conversation(
         RequestSettings.build(
             model=settings.model,
             instructions=SYSTEM_PROMPT,
@@ -147,8 +122,8 @@ async def run_arm(arm: str, settings: Settings, *, turns: int, max_output_tokens
             reasoning=reasoning_options(settings),
             store=arm == "http_chained",
             prompt_cache_key=f"codeassist-bench-{run_id}-{arm}",
-        ),
-        max_output_tokens,
+            max_output_tokens=max_output_tokens,
+        )
     )
     conversation.add(user_message(TASK_PROMPT))
     client = _transports(settings, arm)
@@ -158,17 +133,13 @@ async def run_arm(arm: str, settings: Settings, *, turns: int, max_output_tokens
     started = time.monotonic()
     try:
         for turn in range(turns):
-            record, output = await _one_request(client, conversation, turn, result)
+            record, calls = await _one_request(client, conversation, turn, result)
             records.append(record)
             if turn == turns - 1:
                 break
-            calls = [item for item in output if item.type in ("function_call", "custom_tool_call")]
             for call in calls:
                 conversation.add(
-                    FunctionCallOutput(
-                        call_id=call.call_id,  # type: ignore[union-attr]
-                        output=canned_output(call.name, calls_answered),  # type: ignore[union-attr]
-                    )
+                    FunctionCallOutput(call_id=call.call_id, output=canned_output(call.name, calls_answered))
                 )
                 calls_answered += 1
             if not calls:
@@ -184,53 +155,40 @@ async def run_arm(arm: str, settings: Settings, *, turns: int, max_output_tokens
 
 async def _one_request(
     client: ModelClient, conversation: Conversation, turn: int, result: dict[str, Any]
-) -> tuple[dict[str, Any], list[Item]]:
-    plan: RequestPlan | None = None
-    metrics = StreamMetrics()
-    retries = 0
-    terminal: dict[str, Any] | None = None
-    sent_at = time.monotonic()
+) -> tuple[dict[str, Any], list[FunctionCall | CustomToolCall]]:
+    """One response; its figures come from the client's `ResponseResult` (as the app's do)."""
+    outcome: ResponseResult | None = None
     async for item in client.respond(conversation, turn_start=turn == 0):
-        if isinstance(item, RequestStarted):
-            plan, metrics = item.plan, item.metrics
-        elif isinstance(item, Retrying):
-            retries += 1
-        elif isinstance(item, FellBack):
+        if isinstance(item, FellBack):
             result["fell_back"] = item.reason
-        else:
-            now = time.monotonic()
-            if metrics.created_at is None:
-                metrics.created_at = now
-            if metrics.first_token_at is None and item["type"] in FIRST_TOKEN:
-                metrics.first_token_at = now
-            if item["type"] in TERMINALS:
-                metrics.finished_at = now
-                terminal = item
-    assert plan is not None and terminal is not None
-    response = terminal.get("response") or {}
-    status = response.get("status") or terminal["type"].removeprefix("response.")
-    if status not in ("completed", "incomplete") or not response.get("id"):
-        error = response.get("error") or {}
-        raise ModelError(f"the response {status}: {error.get('message') or error.get('code') or 'no reason given'}")
-    output = _ITEMS.validate_python(response.get("output") or [])
-    conversation.commit(plan, response["id"], output)
-    usage = response.get("usage") or {}
+        elif isinstance(item, ResponseResult):
+            outcome = item
+    assert outcome is not None
+    if outcome.status not in ("completed", "incomplete") or not outcome.response_id:
+        error = outcome.response.get("error") or {}
+        raise ModelError(
+            f"the response {outcome.status}: {error.get('message') or error.get('code') or 'no reason given'}"
+        )
+    stats = outcome.stats
+    connect_s = stats.connect_s or 0.0
+    usage = outcome.usage
     return {
         "turn": turn,
-        "status": status,
-        "incremental": plan.incremental,
-        "reason": plan.reason,
-        "turn_s": (metrics.finished_at or sent_at) - sent_at,
-        "ttfe_s": metrics.created_at - sent_at if metrics.created_at else None,
-        "ttft_s": metrics.first_token_at - sent_at if metrics.first_token_at else None,
-        "connect_s": metrics.connect_s,
-        "bytes_sent": metrics.bytes_sent,
-        "bytes_received": metrics.bytes_received,
-        "input_tokens": usage.get("input_tokens", 0),
-        "cached_tokens": (usage.get("input_tokens_details") or {}).get("cached_tokens", 0),
-        "output_tokens": usage.get("output_tokens", 0),
-        "retries": retries,
-    }, output
+        "status": outcome.status,
+        "incremental": stats.incremental,
+        "reason": stats.reason,
+        # From the start of the attempt that counted: connection setup (if any) + send → terminal.
+        "turn_s": connect_s + (stats.total_s or 0.0),
+        "ttfe_s": connect_s + stats.created_s if stats.created_s is not None else None,
+        "ttft_s": connect_s + stats.first_token_s if stats.first_token_s is not None else None,
+        "connect_s": stats.connect_s,
+        "bytes_sent": stats.bytes_sent,
+        "bytes_received": stats.bytes_received,
+        "input_tokens": usage.input_tokens if usage else 0,
+        "cached_tokens": usage.cached_tokens if usage else 0,
+        "output_tokens": usage.output_tokens if usage else 0,
+        "retries": outcome.retries,
+    }, outcome.calls
 
 
 def _spread(values: list[float]) -> dict[str, float | None]:

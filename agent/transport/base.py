@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -115,8 +115,19 @@ class Transport(Protocol):
     """`websocket` or `http`."""
     generation: int
     """Changes whenever server-side connection state is lost (a new socket)."""
+    max_age: float
+    """Longest a connection is used before it is replaced at a turn start (0: no limit)."""
 
-    def stream(self, body: dict[str, Any], metrics: StreamMetrics) -> AsyncIterator[dict[str, Any]]:
+    async def prepare(self, metrics: StreamMetrics, *, turn_start: bool) -> None:
+        """Make ready for a request: open the connection if needed (its time goes to
+        `metrics.connect_s`), replacing an old one only when `turn_start`."""
+        ...
+
+    def age(self) -> float:
+        """Seconds the current connection has been open (0 when none or not tracked)."""
+        ...
+
+    def stream(self, body: dict[str, Any], metrics: StreamMetrics) -> AsyncGenerator[dict[str, Any], None]:
         """Send one `response.create` body; yield decoded events up to the terminal one."""
         ...
 

@@ -8,7 +8,7 @@ status with a JSON error body becomes the same `error` event the socket would ha
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -24,8 +24,8 @@ from agent.transport.base import (
     StreamStalled,
     TransportAborted,
 )
-from agent.transport.websocket import parse_retry_after
 from agent.wire import TERMINAL_EVENT_TYPES, FrameDecodeError, decode_frame
+from agent.wire.errors import error_body_payload, parse_retry_after
 
 
 class ResponsesHTTP:
@@ -40,6 +40,7 @@ class ResponsesHTTP:
     """
 
     name = "http"
+    max_age = 0.0
 
     def __init__(
         self,
@@ -70,7 +71,14 @@ class ResponsesHTTP:
         self._response: httpx.Response | None = None
         self._aborted = False
 
-    async def stream(self, body: dict[str, Any], metrics: StreamMetrics) -> AsyncIterator[dict[str, Any]]:
+    async def prepare(self, metrics: StreamMetrics, *, turn_start: bool) -> None:
+        """Nothing to do: the connection pool opens connections as requests need them."""
+
+    def age(self) -> float:
+        """Pooled connections are not tracked: always 0."""
+        return 0.0
+
+    async def stream(self, body: dict[str, Any], metrics: StreamMetrics) -> AsyncGenerator[dict[str, Any], None]:
         """POST one request and yield its events up to and including the terminal one.
 
         Raises:
@@ -132,12 +140,10 @@ class ResponsesHTTP:
     async def _error_event(self, response: httpx.Response, metrics: StreamMetrics) -> dict[str, Any]:
         body = await response.aread()
         metrics.bytes_received += len(body)
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            data = None
-        error = data.get("error") if isinstance(data, dict) else None
-        if not isinstance(error, dict):
+        payload = error_body_payload(body)
+        if payload is not None:
+            error = payload.model_dump(mode="json")
+        else:
             error = {
                 "type": "server_error" if response.status_code >= 500 else "invalid_request_error",
                 "code": None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -31,21 +31,13 @@ from agent.transport.base import (
     WebSocketUnsupported,
 )
 from agent.wire import TERMINAL_EVENT_TYPES, FrameDecodeError, decode_frame
+from agent.wire.errors import ErrorEvent, error_body_message, parse_retry_after
+from agent.wire.event_types import ERROR
 
 CONNECTION_LEVEL_ERRORS = frozenset({"websocket_connection_limit_reached"})
 """Error codes after which the socket is done for; the next request needs a new one."""
 
 FALLBACK_STATUSES = frozenset({404, 405, 426})
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds form), None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 class ResponsesSocket:
@@ -121,6 +113,10 @@ class ResponsesSocket:
     def needs_rotation(self) -> bool:
         return self.connected and self.age() >= self.max_age
 
+    async def prepare(self, metrics: StreamMetrics, *, turn_start: bool) -> None:
+        """Open the socket if needed; rotate an old one only at a turn start."""
+        await self.ensure_connected(metrics, allow_rotation=turn_start)
+
     async def ensure_connected(self, metrics: StreamMetrics | None = None, *, allow_rotation: bool = True) -> bool:
         """Open the socket if needed, or rotate it when it is too old and `allow_rotation`.
 
@@ -178,7 +174,7 @@ class ResponsesSocket:
     def _handshake_error(self, exc: InvalidStatus) -> TransportError:
         status = exc.response.status_code
         retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
-        detail = _error_message(exc.response.body)
+        detail = error_body_message(exc.response.body)
         if status == 401:
             return AuthenticationFailed(
                 f"The endpoint refused the API key (HTTP 401){': ' + detail if detail else ''}. "
@@ -198,7 +194,7 @@ class ResponsesSocket:
         error.retryable = status >= 500
         return error
 
-    async def stream(self, body: dict[str, Any], metrics: StreamMetrics) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, body: dict[str, Any], metrics: StreamMetrics) -> AsyncGenerator[dict[str, Any], None]:
         """Send one `response.create` and yield its events up to and including the terminal one.
 
         Raises:
@@ -241,8 +237,10 @@ class ResponsesSocket:
                         await self._discard(f"protocol violation: {exc}")
                         raise ProtocolViolation(f"The server sent an invalid frame: {exc}") from None
                     if event["type"] in TERMINAL_EVENT_TYPES:
-                        if event["type"] == "error" and _error_code(event) in CONNECTION_LEVEL_ERRORS:
-                            await self._discard(_error_code(event) or "connection-level error")
+                        if event["type"] == ERROR:
+                            code = ErrorEvent.model_validate(event).error_code
+                            if code in CONNECTION_LEVEL_ERRORS:
+                                await self._discard(code or "connection-level error")
                         yield event
                         return
                     yield event
@@ -318,22 +316,3 @@ class _IdleWatchdog:
 
     def stop(self) -> None:
         self._handle.cancel()
-
-
-def _error_code(event: dict[str, Any]) -> str | None:
-    nested = event.get("error")
-    if isinstance(nested, dict) and nested.get("code"):
-        return nested.get("code")
-    return event.get("code")
-
-
-def _error_message(body: bytes | None) -> str:
-    if not body:
-        return ""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return body[:200].decode(errors="replace").strip()
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        return str(data["error"].get("message") or "")
-    return ""

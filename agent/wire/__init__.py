@@ -4,10 +4,9 @@ Reference: the Responses WebSocket mode guide and event reference; sections are 
 module. Everything tolerates unknown fields and unknown event or item types.
 """
 
+from agent.wire.errors import ErrorEvent, ErrorPayload
 from agent.wire.events import (
     EVENT_TYPES,
-    ErrorEvent,
-    ErrorPayload,
     ServerEvent,
     UnknownEvent,
     parse_server_event,

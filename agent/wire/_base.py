@@ -33,3 +33,10 @@ class CompactWireModel(WireModel):
             declared = type(self).model_fields
             return {key: value for key, value in data.items() if value is not None or key not in declared}
         return data
+
+
+class ServerEventBase(CompactWireModel):
+    """Fields every server event carries."""
+
+    type: str
+    sequence_number: int | None = None

@@ -12,14 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Tag, TypeAdapter
 
-from agent.wire._base import CompactWireModel
+from agent.wire._base import CompactWireModel, ServerEventBase
+from agent.wire.errors import ErrorEvent
 from agent.wire.items import ContentPart, Item, SummaryText, UnknownPart
 from agent.wire.response import Response
-
-
-class ServerEventBase(CompactWireModel):
-    type: str
-    sequence_number: int | None = None
 
 
 class ResponseCreated(ServerEventBase):
@@ -196,60 +192,6 @@ class ReasoningTextDone(ServerEventBase):
     output_index: int
     content_index: int
     text: str
-
-
-class ErrorPayload(CompactWireModel):
-    type: str | None = None
-    code: str | None = None
-    message: str = ""
-    param: str | None = None
-    headers: dict[str, Any] | None = None
-
-
-class ErrorEvent(ServerEventBase):
-    """An `error` event in either shape.
-
-    Nested (WebSocket envelope): `{"type":"error","status":400,"error":{type,code,message,param}}`.
-    Flat (SSE, early WebSocket): `{"type":"error","code":…,"message":…,"param":…}`.
-    Read it through `error_code`, `error_message` and `http_status`, which cover both.
-    """
-
-    type: Literal["error"] = "error"
-    status: int | None = None
-    error: ErrorPayload | None = None
-    code: str | None = None
-    message: str | None = None
-    param: str | None = None
-
-    @property
-    def error_code(self) -> str | None:
-        return (self.error.code if self.error else None) or self.code
-
-    @property
-    def error_message(self) -> str:
-        return (self.error.message if self.error else None) or self.message or ""
-
-    @property
-    def error_type(self) -> str | None:
-        return self.error.type if self.error else None
-
-    @property
-    def http_status(self) -> int | None:
-        explicit = self.status or (self.model_extra or {}).get("status_code")
-        try:
-            return int(explicit) if explicit is not None else None
-        except (TypeError, ValueError):
-            return None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        top = (self.model_extra or {}).get("headers")
-        nested = self.error.headers if self.error else None
-        merged: dict[str, str] = {}
-        for source in (top, nested):
-            if isinstance(source, dict):
-                merged.update({str(k).lower(): str(v) for k, v in source.items()})
-        return merged
 
 
 class UnknownEvent(CompactWireModel):

@@ -11,21 +11,12 @@ from typing import Any
 
 import orjson
 
-DELTA_EVENT_TYPES = frozenset(
-    {
-        "response.output_text.delta",
-        "response.refusal.delta",
-        "response.function_call_arguments.delta",
-        "response.custom_tool_call_input.delta",
-        "response.reasoning_summary_text.delta",
-        "response.reasoning_text.delta",
-    }
-)
+from agent.wire.event_types import FIRST_TOKEN_EVENTS, STREAM_ENDS
+
+DELTA_EVENT_TYPES = FIRST_TOKEN_EVENTS
 """Event types that only carry a `delta` string to append."""
 
-TERMINAL_EVENT_TYPES = frozenset(
-    {"response.completed", "response.failed", "response.incomplete", "response.done", "error"}
-)
+TERMINAL_EVENT_TYPES = STREAM_ENDS
 """Event types that end the response in flight (`response.done` is the legacy spelling)."""
 
 

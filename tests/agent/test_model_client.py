@@ -34,17 +34,8 @@ def new_conversation(store: bool = False) -> Conversation:
 
 
 async def respond(client: ModelClient, conversation: Conversation, **options) -> list:
-    """Run one response and commit it, as the agent loop does."""
-    seen = []
-    plan = None
-    async for item in client.respond(conversation, **options):
-        seen.append(item)
-        if isinstance(item, RequestStarted):
-            plan = item.plan
-        elif isinstance(item, dict) and item["type"] == "response.completed":
-            response = item["response"]
-            conversation.commit(plan, response["id"], ITEMS.validate_python(response["output"]))
-    return seen
+    """Run one response (the client commits it) and return everything it yielded."""
+    return [item async for item in client.respond(conversation, **options)]
 
 
 def sent_bodies(server, transport="websocket"):
@@ -81,7 +72,7 @@ async def test_a_drop_mid_stream_reconnects_and_resends_in_full(server):
     *_, dropped, resent = sent_bodies(server)
     assert dropped["previous_response_id"]
     assert "previous_response_id" not in resent and len(resent["input"]) == 4
-    assert seen[-1]["type"] == "response.completed"
+    assert seen[-1].event["type"] == "response.completed"
     assert client.websocket.generation == 2
     assert [r.cause for r in client.reconnects] == ["closed_1011"]
 
@@ -95,7 +86,7 @@ async def test_previous_response_not_found_triggers_one_full_resend(server):
     assert [(n.attempt, n.delay_s, n.cause) for n in notices(seen)] == [(0, 0.0, "previous_response_not_found")]
     *_, rejected, resent = sent_bodies(server)
     assert rejected["previous_response_id"] and "previous_response_id" not in resent
-    assert seen[-1]["type"] == "response.completed"
+    assert seen[-1].event["type"] == "response.completed"
     assert client.websocket.generation == 1, "the same socket is kept"
 
 
@@ -129,7 +120,7 @@ async def test_an_idle_socket_closed_by_the_server_is_replaced(start_server):
     await asyncio.sleep(0.6)
     conversation.add(FunctionCallOutput(call_id="call_a", output="hello"))
     seen = await respond(client, conversation)
-    assert seen[-1]["type"] == "response.completed"
+    assert seen[-1].event["type"] == "response.completed"
     started = [item for item in seen if isinstance(item, RequestStarted)]
     assert started[-1].plan.reason == "new socket"
 
@@ -141,7 +132,7 @@ async def test_429_on_the_upgrade_waits_at_least_retry_after(server):
     seen = await respond(client, new_conversation(), turn_start=True)
     assert len(sleep.delays) == 1 and 3 <= sleep.delays[0] <= 3.25
     assert notices(seen)[0].cause == "rate_limited"
-    assert seen[-1]["type"] == "response.completed"
+    assert seen[-1].event["type"] == "response.completed"
 
 
 async def test_401_fails_fast_with_a_clear_message(start_server):
@@ -162,7 +153,7 @@ async def test_426_falls_back_to_http_for_the_rest_of_the_session(server):
     client, conversation = client_for(server), new_conversation()
     seen = await respond(client, conversation, turn_start=True)
     assert isinstance(notices(seen)[0], FellBack)
-    assert seen[-1]["type"] == "response.completed"
+    assert seen[-1].event["type"] == "response.completed"
     assert client.transport.name == "http" and "426" in client.fallback_reason
     conversation.add(FunctionCallOutput(call_id="call_a", output="hello"))
     seen = await respond(client, conversation)
@@ -176,7 +167,7 @@ async def test_a_websocket_that_keeps_failing_falls_back_to_http(server):
     seen = await respond(client, new_conversation(), turn_start=True)
     kinds = [type(n).__name__ for n in notices(seen)]
     assert kinds == ["Retrying", "Retrying", "FellBack"]
-    assert seen[-1]["type"] == "response.completed"
+    assert seen[-1].event["type"] == "response.completed"
     assert "kept failing" in client.fallback_reason
 
 
@@ -185,7 +176,7 @@ async def test_a_stalled_server_is_retried(server):
     client = client_for(server, idle_timeout=0.5)
     seen = await respond(client, new_conversation(), turn_start=True)
     assert notices(seen)[0].cause == "stalled"
-    assert seen[-1]["type"] == "response.completed"
+    assert seen[-1].event["type"] == "response.completed"
 
 
 async def test_a_frame_over_the_limit_fails_without_a_reconnect_storm(server):
@@ -205,7 +196,7 @@ async def test_server_errors_are_retried_but_quota_errors_are_not(server):
     client = client_for(server)
     seen = await respond(client, new_conversation(), turn_start=True)
     assert notices(seen)[0].cause == "server_error"
-    assert seen[-1]["type"] == "response.completed"
+    assert seen[-1].event["type"] == "response.completed"
 
     quota = {
         "status": 429,
@@ -238,7 +229,7 @@ async def test_http_chains_through_the_store_when_store_is_on(server):
     conversation.add(FunctionCallOutput(call_id="call_a", output="hello"))
     seen = await respond(client, conversation)
     assert [item.plan.incremental for item in seen if isinstance(item, RequestStarted)] == [True]
-    assert seen[-1]["response"]["usage"]["input_tokens_details"]["cached_tokens"] > 0
+    assert seen[-1].response["usage"]["input_tokens_details"]["cached_tokens"] > 0
 
 
 def test_backoff_grows_and_is_capped():
