@@ -44,7 +44,7 @@ from agent.transport.base import (
 )
 from agent.wire.errors import ErrorEvent
 from agent.wire.event_types import ERROR, FIRST_TOKEN_EVENTS, TERMINALS
-from agent.wire.items import CustomToolCall, FunctionCall, Item, Message, OutputText, Refusal
+from agent.wire.items import CustomToolCall, FunctionCall, Item, assistant_text
 from agent.wire.response import Usage
 
 _ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
@@ -126,15 +126,7 @@ class ResponseResult:
     @property
     def text(self) -> str:
         """The assistant's full text: every output text and refusal part, in order."""
-        parts: list[str] = []
-        for item in self.output:
-            if isinstance(item, Message) and item.role == "assistant" and not isinstance(item.content, str):
-                for part in item.content:
-                    if isinstance(part, OutputText):
-                        parts.append(part.text)
-                    elif isinstance(part, Refusal):
-                        parts.append(part.refusal)
-        return "".join(parts)
+        return assistant_text(self.output)
 
     @property
     def failure(self) -> str:
@@ -143,9 +135,14 @@ class ResponseResult:
             reason = (self.response.get("incomplete_details") or {}).get("reason") or "unknown"
             return f"The response is incomplete ({reason})."
         if self.status == "failed":
-            error = self.response.get("error") or {}
-            return f"The response failed: {error.get('message') or error.get('code') or 'no reason given'}"
+            return f"The response failed: {self.error_detail}"
         return ""
+
+    @property
+    def error_detail(self) -> str:
+        """The response's `error` message (or code), "no reason given" when it has none."""
+        error = self.response.get("error") or {}
+        return str(error.get("message") or error.get("code") or "no reason given")
 
 
 class ModelError(Exception):

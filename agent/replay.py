@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from agent.approvals import ApprovalRequest
 from agent.events import (
@@ -54,7 +54,9 @@ from agent.events import (
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    MessageCompleted,
     Notice,
+    OutputDiscarded,
     Reconnecting,
     ResponseFinished,
     ResponseStarted,
@@ -67,7 +69,11 @@ from agent.events import (
 from agent.resume import frame_event
 from agent.session_log import LoadedSession, load_session
 from agent.stats import ResponseStats, TurnStats
-from agent.wire.event_types import COMMITTED_TERMINALS, TOOL_ITEM_TYPES
+from agent.wire.errors import ErrorEvent
+from agent.wire.event_types import COMMITTED_TERMINALS, ERROR, TOOL_ITEM_TYPES
+from agent.wire.items import Item, assistant_text
+
+_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
 
 __all__ = [
     "DEFAULT_MAX_GAP_S",
@@ -281,6 +287,8 @@ class _Timeline:
         """call_id → name of the open turn's tool calls that have no `ToolFinished` yet."""
         self.attempt_open = False
         self.attempt_items: list[dict[str, Any]] = []
+        self.attempt_streamed = False
+        self.message_text = ""
         self.retries = 0
         self.covered_retry = False
         """A `transport_changed` or `reconnecting` record already explains the next request."""
@@ -331,15 +339,20 @@ class _Timeline:
                 Notice(message=f"Session resumed after turn {turns}." if isinstance(turns, int) else "Session resumed.")
             )
         elif kind == "transport_changed":
+            self.discard("transport changed")
             self.emit(TransportChanged(transport=str(record.get("transport")), reason=str(record.get("reason"))))
             self.covered_retry, self.retries, self.full_reason = True, 0, "transport changed"
         elif kind == "reconnecting":
+            self.discard(str(record.get("cause")))
             self.emit(Reconnecting.model_validate(fields))
             self.covered_retry = True
         elif kind == "response_stats":
             stats = ResponseStats.model_validate(record)
             self.attempt_open, self.retries, self.full_reason = False, 0, None
             self.responses.append(stats)
+            if self.message_text:
+                self.emit(MessageCompleted(text=self.message_text))
+                self.message_text = ""
             self.emit(ResponseFinished(stats=stats))
         elif kind == "tool_intent":
             self.unanswered.setdefault(str(record.get("call_id")), str(record.get("name")))
@@ -404,20 +417,29 @@ class _Timeline:
         kind = event["type"]
         translated = streamed_event(event)
         if translated is not None:
+            self.attempt_streamed = True
             self.emit(translated)
         if kind == "response.output_item.done":
             self.attempt_items.append(event.get("item") or {})
         if kind in COMMITTED_TERMINALS:
             response = event.get("response") or {}
+            with contextlib.suppress(ValidationError):
+                self.message_text = assistant_text(_ITEMS.validate_python(response.get("output") or self.attempt_items))
             if response.get("id"):
                 for item in response.get("output") or self.attempt_items:
                     if isinstance(item, dict) and item.get("type") in TOOL_ITEM_TYPES:
                         self.unanswered.setdefault(str(item.get("call_id")), str(item.get("name")))
-        elif kind == "error":
-            nested = event.get("error") if isinstance(event.get("error"), dict) else {}
-            code = nested.get("code") or event.get("code")
-            if isinstance(code, str):
-                self.error_code = self.attempt_error = code
+        elif kind == ERROR:
+            with contextlib.suppress(ValidationError):
+                code = ErrorEvent.model_validate(event).error_code
+                if code:
+                    self.error_code = self.attempt_error = code
+
+    def discard(self, cause: str) -> None:
+        """Before a retry: the abandoned attempt's shown output is dropped (as live)."""
+        if self.attempt_streamed:
+            self.attempt_streamed = False
+            self.emit(OutputDiscarded(cause=cause))
 
     def request(self, index: int, body: dict[str, Any]) -> None:
         self.warm_up = body.get("generate") is False
@@ -426,12 +448,14 @@ class _Timeline:
         if self.attempt_open and not self.covered_retry and not self.explicit_retries:
             cause = self.attempt_error or "connection_lost"
             gap = self.now - self.last if self.now is not None and self.last is not None else 0.0
+            self.discard(cause)
             if cause not in _IMMEDIATE_RETRIES:
                 self.retries += 1
             delay = 0.0 if cause in _IMMEDIATE_RETRIES else round(max(gap, 0.0), 3)
             self.emit(Reconnecting(attempt=self.retries, delay_s=delay, cause=cause))
             self.full_reason = self.attempt_error
         self.covered_retry, self.attempt_open, self.attempt_items, self.attempt_error = False, True, [], None
+        self.attempt_streamed, self.message_text = False, ""
         plan = self.plan(index, body)
         self.emit(ResponseStarted(step=len(self.responses) + 1, **plan))
 

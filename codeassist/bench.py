@@ -165,10 +165,7 @@ async def _one_request(
             outcome = item
     assert outcome is not None
     if outcome.status not in ("completed", "incomplete") or not outcome.response_id:
-        error = outcome.response.get("error") or {}
-        raise ModelError(
-            f"the response {outcome.status}: {error.get('message') or error.get('code') or 'no reason given'}"
-        )
+        raise ModelError(f"the response {outcome.status}: {outcome.error_detail}")
     stats = outcome.stats
     connect_s = stats.connect_s or 0.0
     usage = outcome.usage

@@ -26,11 +26,19 @@ from agent.events import (
     ToolFinished,
     TransportChanged,
     TurnEnded,
+    TurnEndReason,
 )
 from agent.session import open_session
 from agent.session_log import SessionLogError
 
-EXIT_CODES = {"completed": 0, "failed": 1, "incomplete": 1, "error": 1, "step_limit": 3, "cancelled": 130}
+EXIT_CODES: dict[TurnEndReason, int] = {
+    "completed": 0,
+    "failed": 1,
+    "incomplete": 1,
+    "error": 1,
+    "step_limit": 3,
+    "cancelled": 130,
+}
 
 
 def add_exec_arguments(parser: argparse.ArgumentParser) -> None:

@@ -172,3 +172,16 @@ ToolCallItem = FunctionCall | CustomToolCall
 def user_message(text: str) -> Message:
     """A user message item with one `input_text` part."""
     return Message(role="user", content=[InputText(text=text)])
+
+
+def assistant_text(items: list[Item]) -> str:
+    """The assistant's text in `items`: every output text and refusal part, in order."""
+    parts: list[str] = []
+    for item in items:
+        if isinstance(item, Message) and item.role == "assistant" and not isinstance(item.content, str):
+            for part in item.content:
+                if isinstance(part, OutputText):
+                    parts.append(part.text)
+                elif isinstance(part, Refusal):
+                    parts.append(part.refusal)
+    return "".join(parts)

@@ -13,9 +13,14 @@ from agent.approvals import ApprovalRequest, Decision, deny_all
 from agent.events import (
     ApprovalDecided,
     ApprovalRequested,
+    MessageCompleted,
+    OutputDiscarded,
+    Reconnecting,
+    ResponseFinished,
     ResponseStarted,
     TextDelta,
     ToolCallReady,
+    ToolCallStarted,
     ToolFinished,
     TurnEnded,
 )
@@ -23,9 +28,12 @@ from agent.session import open_session
 from agent.tools import ToolArgs, ToolContext, ToolResult, read_only_tools
 from agent.tools.base import Tool
 from agent.tools.paths import resolve_path
+from agent.transport import StreamInterrupted
+from agent.transport.scripted import ScriptedFailure, function_call, message, response_events
 from server.faults import Fault
 from server.scenario import Scenario
 from tests.agent.conftest import settings_for
+from tests.agent.scripted import scripted_agent
 
 
 class TouchArgs(ToolArgs):
@@ -162,31 +170,6 @@ async def test_a_drop_mid_stream_runs_no_tool_and_the_turn_completes_after_recon
     await handle.close()
 
 
-async def test_every_call_gets_exactly_one_output_even_when_invalid(start_server, repo, tmp_path):
-    server = start_server(
-        scenario(
-            {
-                "output": [
-                    call("read_file", "c1", path="a.py", extra=1),
-                    call("no_such_tool", "c2"),
-                    call("read_file", "c3", path="../../etc/passwd"),
-                    call("read_file", "c4", path="a.py"),
-                ]
-            },
-            {"output": [{"type": "message", "text": "ok"}]},
-        )
-    )
-    handle = session(server, repo, tmp_path)
-    events = await run_turn(handle.agent, "go")
-    finished = {e.call_id: e for e in events if isinstance(e, ToolFinished)}
-    assert [finished[c].status for c in ("c1", "c2", "c3", "c4")] == ["invalid", "invalid", "error", "ok"]
-    assert "extra" in finished["c1"].output and "no tool named" in finished["c2"].output
-    assert "outside the workspace" in finished["c3"].output
-    outputs = [item["call_id"] for item in requests(server)[1]["input"]]
-    assert outputs == ["c1", "c2", "c3", "c4"]
-    await handle.close()
-
-
 async def test_non_interactive_ask_denies_and_the_model_hears_why(start_server, repo, tmp_path):
     server = start_server(
         scenario(
@@ -238,16 +221,6 @@ async def test_read_only_policy_refuses_mutating_tools(start_server, repo, tmp_p
     [finished] = [e for e in events if isinstance(e, ToolFinished)]
     assert finished.status == "denied" and "read-only" in finished.output
     assert not (repo / "x.txt").exists()
-    await handle.close()
-
-
-async def test_step_limit_ends_the_turn_with_every_call_answered(start_server, repo, tmp_path):
-    server = start_server(TWO_CALLS)
-    handle = session(server, repo, tmp_path, max_steps=1)
-    events = await run_turn(handle.agent, "look around")
-    assert events[-1].reason == "step_limit"
-    events = await run_turn(handle.agent, "continue")
-    assert events[-1].reason == "completed"
     await handle.close()
 
 
@@ -309,14 +282,6 @@ async def test_cancel_mid_tool_kills_it_and_records_an_aborted_output(start_serv
     await handle.close()
 
 
-async def test_a_failed_response_ends_the_turn_with_its_message(start_server, repo, tmp_path):
-    server = start_server(scenario({"fail": {"code": "context_length_exceeded", "message": "Too long."}}))
-    handle = session(server, repo, tmp_path)
-    events = await run_turn(handle.agent, "go")
-    assert events[-1].reason == "failed" and "Too long." in events[-1].message
-    await handle.close()
-
-
 async def test_the_session_log_records_frames_tools_and_stats_without_secrets(start_server, repo, tmp_path):
     from agent.session_log import load_session
 
@@ -374,3 +339,152 @@ async def test_stats_count_the_bytes_of_abandoned_attempts(start_server, repo, t
     assert ended.reason == "completed"
     assert ended.stats.bytes_sent == sum(entry.size for entry in server.state.received)
     await handle.close()
+
+
+async def test_a_drop_mid_stream_discards_the_shown_output_and_the_final_text_comes_once(start_server, repo, tmp_path):
+    server = start_server(scenario({"output": [{"type": "message", "text": "The whole answer, said once."}]}))
+    server.state.faults.add(Fault(kind="close", after_events=5))
+    handle = session(server, repo, tmp_path)
+    events = await run_turn(handle.agent, "say it")
+    assert events[-1].reason == "completed"
+    kinds = [type(e) for e in events]
+    discarded = kinds.index(OutputDiscarded)
+    assert kinds[discarded + 1] is Reconnecting and TextDelta in kinds[:discarded]
+    shown = "".join(e.text for e in events[discarded:] if isinstance(e, TextDelta))
+    [completed] = [e for e in events if isinstance(e, MessageCompleted)]
+    assert shown == completed.text == "The whole answer, said once."
+    assert kinds.index(MessageCompleted) == kinds.index(ResponseFinished) - 1
+    await handle.close()
+
+
+# ---- the loop's logic over an in-process scripted transport -------------------------------------
+
+
+async def test_every_call_gets_exactly_one_output_even_when_invalid(repo):
+    agent, transport = scripted_agent(
+        repo,
+        response_events(
+            function_call("read_file", "c1", {"path": "a.py", "extra": 1}),
+            function_call("no_such_tool", "c2"),
+            function_call("read_file", "c3", {"path": "../../etc/passwd"}),
+            function_call("read_file", "c4", {"path": "a.py"}),
+        ),
+        response_events(message("ok")),
+    )
+    events = await run_turn(agent, "go")
+    finished = {e.call_id: e for e in events if isinstance(e, ToolFinished)}
+    assert [finished[c].status for c in ("c1", "c2", "c3", "c4")] == ["invalid", "invalid", "error", "ok"]
+    assert "extra" in finished["c1"].output and "no tool named" in finished["c2"].output
+    assert "outside the workspace" in finished["c3"].output
+    outputs = [item["call_id"] for item in transport.requests[1]["input"]]
+    assert outputs == ["c1", "c2", "c3", "c4"]
+
+
+TWO_CALLS_SCRIPT = (
+    response_events(
+        message("Looking."),
+        function_call("list_files", "c_list"),
+        function_call("read_file", "c_read", {"path": "a.py"}),
+    ),
+    response_events(message("Done.")),
+)
+
+
+async def test_step_limit_ends_the_turn_with_every_call_answered(repo):
+    agent, transport = scripted_agent(repo, *TWO_CALLS_SCRIPT, max_steps=1)
+    events = await run_turn(agent, "look around")
+    assert events[-1].reason == "step_limit"
+    assert {e.call_id: e.status for e in events if isinstance(e, ToolFinished)} == {"c_list": "ok", "c_read": "ok"}
+    events = await run_turn(agent, "continue")
+    assert events[-1].reason == "completed"
+    assert [item.get("call_id") for item in transport.requests[1]["input"]][:2] == ["c_list", "c_read"]
+
+
+async def test_a_failed_response_ends_the_turn_with_its_message(repo):
+    agent, _ = scripted_agent(
+        repo, response_events(status="failed", error={"code": "context_length_exceeded", "message": "Too long."})
+    )
+    events = await run_turn(agent, "go")
+    assert events[-1].reason == "failed" and "Too long." in events[-1].message
+    assert not [e for e in events if isinstance(e, MessageCompleted)]
+
+
+async def test_an_incomplete_response_answers_its_calls_and_keeps_its_text(repo):
+    agent, transport = scripted_agent(
+        repo,
+        response_events(message("Partly"), function_call("list_files", "c1"), status="incomplete"),
+        response_events(message("next")),
+    )
+    events = await run_turn(agent, "go")
+    assert events[-1].reason == "incomplete" and "max_output_tokens" in events[-1].message
+    [finished] = [e for e in events if isinstance(e, ToolFinished)]
+    assert finished.status == "aborted" and finished.output.startswith("not run:")
+    assert [e.text for e in events if isinstance(e, MessageCompleted)] == ["Partly"]
+    await run_turn(agent, "again")
+    assert transport.requests[1]["previous_response_id"], "an incomplete response is committed"
+
+
+async def test_message_completed_comes_once_per_response_with_text_before_its_stats(repo):
+    agent, _ = scripted_agent(repo, *TWO_CALLS_SCRIPT)
+    events = await run_turn(agent, "look around")
+    kinds = [type(e).__name__ for e in events]
+    assert [e.text for e in events if isinstance(e, MessageCompleted)] == ["Looking.", "Done."]
+    finished_at = [i for i, kind in enumerate(kinds) if kind == "ResponseFinished"]
+    assert [kinds[i - 1] for i in finished_at] == ["MessageCompleted", "MessageCompleted"]
+    assert not [e for e in events if isinstance(e, OutputDiscarded)]
+
+
+async def test_a_retry_discards_output_only_when_the_abandoned_attempt_showed_some(repo):
+    answer = response_events(message("Final words."), function_call("list_files", "c1"))
+    agent, transport = scripted_agent(
+        repo,
+        ScriptedFailure(StreamInterrupted("dropped"), answer[:1]),  # only response.created: nothing shown
+        ScriptedFailure(StreamInterrupted("dropped"), answer[:4]),  # text shown
+        answer,
+        response_events(message("ok")),
+    )
+    events = await run_turn(agent, "go")
+    assert events[-1].reason == "completed"
+    first_response = events[: [type(e) for e in events].index(ToolFinished)]
+    names = [type(e).__name__ for e in first_response]
+    assert names.count("Reconnecting") == 2
+    assert names.count("OutputDiscarded") == 1
+    discarded = names.index("OutputDiscarded")
+    assert names[discarded + 1] == "Reconnecting" and "TextDelta" in names[:discarded]
+    after = first_response[discarded:]
+    assert "".join(e.text for e in after if isinstance(e, TextDelta)) == "Final words."
+    assert [e.call_id for e in after if isinstance(e, ToolCallStarted)] == ["c1"]
+    assert all("previous_response_id" not in body for body in transport.requests[:3])
+    assert transport.generation == 3
+
+
+async def test_cancel_mid_stream_breaks_the_chain_and_the_next_turn_resends(repo):
+    agent, transport = scripted_agent(
+        repo,
+        response_events(message("one")),
+        response_events(message(" ".join(f"word{i}" for i in range(200)))),
+        response_events(message("fresh")),
+        pause_s=0.001,
+    )
+    await run_turn(agent, "first")
+    events = []
+    async for event in agent.run_turn("talk"):
+        events.append(event)
+        if isinstance(event, TextDelta) and len(events) > 5:
+            await agent.cancel()
+    assert events[-1].reason == "cancelled"
+    events = await run_turn(agent, "again")
+    assert events[-1].reason == "completed"
+    [started] = [e for e in events if isinstance(e, ResponseStarted)]
+    assert started.incremental is False and started.reason == "previous turn cancelled"
+    assert "previous_response_id" not in transport.requests[-1]
+
+
+async def test_warm_up_commits_so_the_first_turn_chains(repo):
+    agent, transport = scripted_agent(repo, response_events(), response_events(message("hi")))
+    stats = await agent.warm_up()
+    assert stats is not None and stats.status == "warm-up" and stats.reason == "warm-up"
+    assert transport.requests[0]["generate"] is False
+    events = await run_turn(agent, "hello")
+    [started] = [e for e in events if isinstance(e, ResponseStarted)]
+    assert started.incremental and transport.requests[1]["previous_response_id"]

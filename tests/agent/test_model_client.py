@@ -1,16 +1,24 @@
-"""`ModelClient`'s failure policy, against a real server on a loopback port."""
+"""`ModelClient`: its failure policy against a real server on a loopback port, and its one
+result per response over an in-process scripted transport."""
 
 from __future__ import annotations
 
-from pydantic import TypeAdapter
+import pytest
 
 from agent.conversation import Conversation, RequestSettings
-from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, Retrying, backoff_delay
+from agent.model_client import (
+    FellBack,
+    ModelClient,
+    ModelError,
+    RequestStarted,
+    ResponseResult,
+    Retrying,
+    backoff_delay,
+)
 from agent.transport import ResponsesHTTP, ResponsesSocket
-from agent.wire import FunctionCallOutput, Item, user_message
+from agent.transport.scripted import ScriptedTransport, function_call, message, response_events
+from agent.wire import FunctionCallOutput, user_message
 from server.faults import Fault
-
-ITEMS = TypeAdapter(list[Item])
 
 
 class SleepRecorder:
@@ -234,3 +242,105 @@ async def test_http_chains_through_the_store_when_store_is_on(server):
 
 def test_backoff_grows_and_is_capped():
     assert [backoff_delay(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+
+
+# ---- one response, one result: over an in-process scripted transport ------------------------------
+
+
+def scripted_client(*script, max_retries=3):
+    transport = ScriptedTransport(script)
+    sleep = SleepRecorder()
+    return ModelClient(
+        websocket=transport, http=ScriptedTransport(name="http"), max_retries=max_retries, sleep=sleep
+    ), (
+        transport,
+        sleep,
+    )
+
+
+async def test_the_client_stamps_the_moments_commits_and_ends_with_one_result():
+    events = response_events(message("Hi there."), function_call("read_file", "c1", {"path": "a.py"}))
+    client, _ = scripted_client(events)
+    conversation = new_conversation()
+    seen = await respond(client, conversation, turn_start=True)
+    result = seen[-1]
+    assert isinstance(result, ResponseResult)
+    assert [item for item in seen if isinstance(item, ResponseResult)] == [result]
+    assert not any(isinstance(item, dict) and item["type"] == "response.completed" for item in seen)
+    metrics = result.metrics
+    assert metrics.sent_at <= metrics.created_at <= metrics.first_token_at <= metrics.finished_at
+    assert result.status == "completed" and result.response_id == events[-1]["response"]["id"]
+    assert result.text == "Hi there." and [call.call_id for call in result.calls] == ["c1"]
+    assert result.usage is not None and result.usage.input_tokens == 10
+    assert result.stats.first_token_s == metrics.first_token_at - metrics.sent_at
+    assert result.stats.input_tokens == 10 and result.stats.status == "completed"
+    assert conversation.chained_response_id == result.response_id
+    assert [item.type for item in conversation.items] == ["message", "message", "function_call"]
+
+
+async def test_a_failed_response_breaks_the_chain_and_is_not_committed():
+    client, _ = scripted_client(response_events(message("no"), status="failed"))
+    conversation = new_conversation()
+    result = (await respond(client, conversation))[-1]
+    assert result.status == "failed" and "The model failed." in result.failure
+    assert conversation.chained_response_id is None and len(conversation.items) == 1
+
+
+async def test_unreadable_output_items_fail_the_response():
+    events = response_events(message("x"))
+    events[-1]["response"]["output"] = [{"type": "function_call", "name": "f"}]  # no call_id, no arguments
+    client, _ = scripted_client(events)
+    result = (await respond(client, new_conversation()))[-1]
+    assert result.status == "failed" and result.response["error"]["code"] == "invalid_output"
+
+
+async def test_an_error_event_with_try_again_in_waits_at_least_that_long():
+    limited = {
+        "type": "error",
+        "status": 429,
+        "error": {"type": "tokens", "code": "rate_limit_exceeded", "message": "Please try again in 2.5s."},
+    }
+    client, (_, sleep) = scripted_client([limited], response_events(message("ok")))
+    seen = await respond(client, new_conversation())
+    assert [(n.attempt, n.cause) for n in notices(seen)] == [(1, "rate_limit_exceeded")]
+    assert sleep.delays[0] >= 2.5 and seen[-1].retries == 1
+
+
+async def test_an_error_event_that_cannot_succeed_is_a_model_error():
+    refused = {"type": "error", "code": "invalid_prompt", "message": "Bad input.", "status_code": 400}
+    client, _ = scripted_client([refused])
+    with pytest.raises(ModelError) as raised:
+        await respond(client, new_conversation())
+    assert raised.value.code == "invalid_prompt" and raised.value.status == 400 and "Bad input." in str(raised.value)
+
+
+async def test_closing_the_response_before_its_result_breaks_the_chain():
+    client, _ = scripted_client(response_events(message("one")), response_events(message("two " * 50)))
+    conversation = new_conversation()
+    await respond(client, conversation)
+    assert conversation.chained_response_id
+    stream = client.respond(conversation)
+    async for item in stream:
+        if isinstance(item, dict) and item["type"] == "response.output_text.delta":
+            break
+    await stream.aclose()
+    assert conversation.chained_response_id is None
+
+
+async def test_warm_up_is_labelled_and_http_sessions_skip_it():
+    client, (transport, _) = scripted_client(response_events())
+    conversation = new_conversation()
+    result = await client.warm_up(conversation)
+    assert result is not None and result.stats.status == "warm-up" and result.stats.items_sent == 0
+    assert transport.requests[0]["generate"] is False and conversation.chained_response_id
+    http_only = ModelClient(websocket=None, http=ScriptedTransport(name="http"))
+    assert await http_only.warm_up(conversation) is None
+
+
+async def test_max_output_tokens_is_a_request_setting():
+    client, (transport, _) = scripted_client(response_events(message("ok")))
+    conversation = Conversation(RequestSettings.build(model="m", instructions=None, tools=[], max_output_tokens=321))
+    conversation.add(user_message("hi"))
+    await respond(client, conversation)
+    assert transport.requests[0]["max_output_tokens"] == 321
+    assert "max_output_tokens" not in new_conversation().settings.body_fields()

@@ -16,6 +16,8 @@ from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Collapsible, Markdown, Static
 
+from agent.events import ToolStatus
+
 FLUSH_INTERVAL_S = 1 / 15
 MAX_OUTPUT_SHOWN = 20_000
 
@@ -130,7 +132,7 @@ class ToolCard(Static):
         self.add_class(f"-{status}")
         self._render_card()
 
-    def finish(self, status: str, output: str, duration_s: float, display: dict[str, Any] | None) -> None:
+    def finish(self, status: ToolStatus, output: str, duration_s: float, display: dict[str, Any] | None) -> None:
         self.output = output
         self.duration_s = duration_s
         self.display_data = display
