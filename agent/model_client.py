@@ -232,13 +232,15 @@ class ModelClient:
         """
         finished = False
         try:
-            async for item in self._attempts(conversation, turn_start=turn_start, generate=generate):
-                if isinstance(item, ResponseResult):
-                    finished = True
-                yield item
-        finally:
+            async with aclosing(self._attempts(conversation, turn_start=turn_start, generate=generate)) as attempts:
+                async for item in attempts:
+                    if isinstance(item, ResponseResult):
+                        finished = True
+                    yield item
+        except (GeneratorExit, asyncio.CancelledError):
             if not finished:
                 conversation.break_chain("previous turn cancelled")
+            raise
 
     async def warm_up(self, conversation: Conversation) -> ResponseResult | None:
         """Send a `generate:false` request so the first turn can chain from it (WebSocket only).

@@ -1,7 +1,9 @@
 """Per-response, per-turn and per-session statistics — the numbers the side panel shows.
 
-They come from the same counters the benchmarks read (`StreamMetrics`), so what a user sees
-and what `bench/` reports cannot disagree.
+The model client stamps each request's counters (`StreamMetrics`) and builds its
+`ResponseStats` once, in the `ResponseResult` it ends the response with; the loop, `codeassist
+bench` and `bench/` read that same result, so what a user sees and what they report cannot
+disagree.
 """
 
 from __future__ import annotations

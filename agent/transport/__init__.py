@@ -1,7 +1,9 @@
 """Transports to a Responses endpoint: one persistent WebSocket, or HTTP/SSE as the fallback.
 
-Both stream the same event dicts (decoded, not validated) and raise the same `TransportError`
-subclasses; `agent.model_client.ModelClient` puts the failure policy on top.
+Both implement the `Transport` protocol: they stream the same event dicts (decoded, not
+validated) and raise the same `TransportError` subclasses; `agent.model_client.ModelClient`
+depends only on the protocol and puts the failure policy on top. `agent.transport.scripted`
+holds an in-process transport that plays scripted responses (for tests without sockets).
 """
 
 from agent.transport.base import (

@@ -344,3 +344,14 @@ async def test_max_output_tokens_is_a_request_setting():
     await respond(client, conversation)
     assert transport.requests[0]["max_output_tokens"] == 321
     assert "max_output_tokens" not in new_conversation().settings.body_fields()
+
+
+async def test_a_response_that_cannot_be_had_leaves_its_own_reason_for_the_next_request():
+    refused = {"type": "error", "code": "invalid_prompt", "message": "Bad input.", "status_code": 400}
+    client, _ = scripted_client([refused], response_events(message("ok")))
+    conversation = new_conversation()
+    with pytest.raises(ModelError):
+        await respond(client, conversation)
+    seen = await respond(client, conversation)
+    [started] = [item for item in seen if isinstance(item, RequestStarted)]
+    assert started.plan.reason == "invalid_prompt"
