@@ -119,7 +119,8 @@ class OutputDiscarded(_Event):
 
 
 class Reconnecting(_Event):
-    """The connection failed; the response is retried (its partial output is discarded)."""
+    """The attempt failed; the response is retried from the start (an `OutputDiscarded` comes
+    first when the failed attempt had shown output)."""
 
     type: Literal["reconnecting"] = "reconnecting"
     attempt: int
