@@ -1,13 +1,14 @@
 """Approvals: which tool calls need a person's consent, and how the answer comes back.
 
-The agent never asks anyone itself: it builds an `ApprovalRequest` and awaits the injected
-`decide(request) -> Decision` callback. The TUI answers with a keypress; `codeassist exec`
-answers from its `--approval` policy (non-interactive `ask` denies).
+The agent never asks anyone itself: when the policy leaves a call open, it registers a pending
+decision with the `ApprovalGate` and yields an `ApprovalRequested` event. The answer comes back on
+the same channel, by call id (`ApprovalGate.answer`): the TUI answers with a keypress;
+`codeassist exec` answers from its `--approval` policy (non-interactive `ask` denies).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
 from enum import StrEnum
 from typing import Literal
 
@@ -66,22 +67,22 @@ class Decision(BaseModel):
         return self.kind in ("approve_once", "approve_always")
 
 
-ApprovalCallback = Callable[[ApprovalRequest], Awaitable[Decision]]
-"""Injected into the agent: awaited once per call that needs consent."""
-
-
 class ApprovalGate:
-    """Applies the policy and the session's "approve always" rules before asking anyone.
+    """Applies the policy and the session's "approve always" rules, and holds the calls that wait
+    for a person.
+
+    A call that needs a person is registered (`register`) before the agent yields its
+    `ApprovalRequested`; whoever answers — the UI on a keypress, `codeassist exec` from its
+    policy — calls `answer` with the call id. There is no callback.
 
     Args:
         policy: the session's policy.
-        decide: asked when neither the policy nor a remembered rule settles the call.
     """
 
-    def __init__(self, policy: Policy, decide: ApprovalCallback) -> None:
+    def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self.decide = decide
         self.rules: set[str] = set()
+        self._pending: dict[str, tuple[ApprovalRequest, asyncio.Future[Decision]]] = {}
 
     def settle_without_asking(self, request: ApprovalRequest, *, mutating: bool) -> Decision | None:
         """The decision that needs no person, or None when someone must be asked."""
@@ -101,23 +102,47 @@ class ApprovalGate:
             return Decision(kind="approve_once", rule=f"rule:{request.rule_key}")
         return None
 
-    async def check(self, request: ApprovalRequest, *, mutating: bool) -> Decision:
-        """Settle the call by policy or rule, or ask; remember "approve always" answers."""
-        settled = self.settle_without_asking(request, mutating=mutating)
-        if settled is not None:
-            return settled
-        decision = await self.decide(request)
+    def register(self, request: ApprovalRequest) -> asyncio.Future[Decision]:
+        """Open a pending decision for `request`; its future resolves when `answer` is called."""
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._pending[request.call_id] = (request, future)
+        return future
+
+    def answer(self, call_id: str, decision: Decision) -> bool:
+        """Settle the pending decision of `call_id` (an "approve always" answer becomes a rule of
+        the session); False when no decision with that id waits."""
+        request, future = self._pending.pop(call_id, (None, None))
+        if request is None or future is None or future.done():
+            return False
         if decision.kind == "approve_always" and request.rule_key is not None:
             self.rules.add(request.rule_key)
         if decision.rule is None:
             decision = decision.model_copy(update={"rule": "user"})
-        return decision
+        future.set_result(decision)
+        return True
+
+    def withdraw(self, call_id: str) -> None:
+        """Forget a pending decision nobody will wait for any more (its turn ended)."""
+        _, future = self._pending.pop(call_id, (None, None))
+        if future is not None and not future.done():
+            future.cancel()
+
+    def cancel_pending(self) -> list[str]:
+        """Answer every pending decision with `cancel` (the user cancelled the turn); their ids."""
+        call_ids = list(self._pending)
+        for call_id in call_ids:
+            self.answer(call_id, Decision(kind="cancel"))
+        return call_ids
+
+    @property
+    def pending(self) -> list[str]:
+        """The call ids that wait for an answer."""
+        return list(self._pending)
 
 
-async def deny_all(request: ApprovalRequest) -> Decision:
-    """The callback for non-interactive runs: anything that would ask is denied."""
-    return Decision(
-        kind="deny",
-        reason="This run is non-interactive and the approval policy is 'ask'; nothing that needs approval can run.",
-        rule="policy:non-interactive",
-    )
+NON_INTERACTIVE_DENIAL = Decision(
+    kind="deny",
+    reason="This run is non-interactive and the approval policy is 'ask'; nothing that needs approval can run.",
+    rule="policy:non-interactive",
+)
+"""The answer of non-interactive runs (`codeassist exec`) to anything that would ask."""

@@ -64,7 +64,7 @@ class Agent:
         conversation: the transcript and request settings.
         tools: the registry of callable tools.
         tool_context: shared tool state (workspace, read hashes, plan).
-        approvals: policy plus the injected `decide` callback.
+        approvals: the policy, the session's rules and the decisions waiting for an answer.
         log: the session log (any object with `append`, `flush`), or None.
         max_steps: responses per turn before the turn ends with `step_limit`.
     """
@@ -109,12 +109,19 @@ class Agent:
         self._log("warm_up", **result.stats.model_dump(mode="json"))
         return result.stats
 
+    def answer_approval(self, call_id: str, decision: Decision) -> bool:
+        """Answer the pending approval of `call_id` (see `ApprovalRequested`); False when no
+        approval with that id waits."""
+        return self.approvals.answer(call_id, decision)
+
     async def cancel(self) -> None:
-        """Cancel the running turn: abandon the response in flight, stop tools and approvals.
+        """Cancel the running turn: answer pending approvals with `cancel`, abandon the response
+        in flight, stop tools.
 
         The turn then ends with `TurnEnded(reason="cancelled")`; every unanswered tool call
         gets an "aborted" output so the conversation stays valid for the next prompt.
         """
+        self.approvals.cancel_pending()
         self._cancel.set()
         await self.client.abort()
 
@@ -246,9 +253,13 @@ class Agent:
         if decision is None:
             self._log("approval_request", **request.model_dump(mode="json"))
             self._flush()
-            yield ApprovalRequested(request=request)
+            pending = self.approvals.register(request)  # before the event: an answer can come at once
             asked = time.monotonic()
-            decision = await self._cancellable(self.approvals.check(request, mutating=tool.mutating))
+            try:
+                yield ApprovalRequested(request=request)
+                decision = await self._cancellable(pending)
+            finally:
+                self.approvals.withdraw(request.call_id)
             waited = time.monotonic() - asked
             timers["approval_wait_s"] += waited
             yield self._decided(call.call_id, decision, waited)

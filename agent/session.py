@@ -1,49 +1,65 @@
-"""Assembling an agent session from settings: transports, log, tools, approvals, conversation."""
+"""`Session`: the whole contract between a user interface and the agent.
+
+A UI opens a session (new or resumed), runs turns as streams of `AgentEvent`s, answers the
+approvals those turns ask for by call id, cancels, and asks the session for what it shows besides
+the events (statistics, workspace files, the history of a resumed session, how a tool call reads).
+It never reaches into the agent, the model client or the transports behind it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import secrets
 import ssl
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from agent import __version__
-from agent.approvals import ApprovalCallback, ApprovalGate, Policy
+from agent.approvals import NON_INTERACTIVE_DENIAL as NON_INTERACTIVE_DENIAL
+from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
 from agent.config import Settings
 from agent.conversation import Conversation, RequestSettings
-from agent.git import repo_info
+from agent.events import AgentEvent
+from agent.export import ExportFormat, export_session
+from agent.git import RepoInfo, repo_info
 from agent.instructions import build_instructions
 from agent.loop import Agent
 from agent.model_client import ModelClient
 from agent.redact import Redactor
-from agent.resume import find_session as find_session  # re-exported: `--resume`/`--continue` look-ups
+from agent.resume import find_session as find_session  # `--resume`/`--continue` look-ups
 from agent.resume import latest_session as latest_session
 from agent.resume import previous_turn_stats, session_turns
-from agent.session_log import LoadedSession, SessionLog, load_session, sessions_root
-from agent.tools import Tool, ToolContext, ToolRegistry, default_tools
-from agent.transport import ResponsesHTTP, ResponsesSocket
+from agent.session_log import LoadedSession, SessionLog, SessionSummary, list_sessions, load_session, sessions_root
+from agent.stats import SessionStats, TurnStats
+from agent.tools import CallDescription, Tool, ToolContext, ToolRegistry, default_tools, describe_call
+from agent.tools.list_files import walk_files
+from agent.transport.factory import open_transports
 
+__all__ = [
+    "NON_INTERACTIVE_DENIAL",
+    "ApprovalRequest",
+    "CallDescription",
+    "Decision",
+    "Policy",
+    "RepoInfo",
+    "Session",
+    "SessionStats",
+    "SessionSummary",
+    "TurnStats",
+    "find_session",
+    "latest_session",
+]
 
-@dataclass
-class AgentSession:
-    """A ready agent and what was built for it."""
-
-    agent: Agent
-    settings: Settings
-    workspace: Path
-    log: SessionLog | None
-    resumed: LoadedSession | None = None
-    """The session file as it was before this run appended to it (only when resuming); replay
-    it with `SessionReplay(resumed, instant=True)` to restore the transcript on screen."""
-
-    async def close(self) -> None:
-        await self.agent.client.close()
-        if self.log is not None:
-            self.log.close()
+MAX_LISTED_FILES = 20_000
+"""Files offered for `@` completion in a git repository."""
+MAX_WALKED_FILES = 5000
+"""Files offered for `@` completion outside git (a bounded walk)."""
+MENTION = re.compile(r"(?<!\S)@([\w./-]+)")
 
 
 def new_session_id() -> str:
@@ -59,146 +75,318 @@ def reasoning_options(settings: Settings) -> dict[str, Any] | None:
     return options
 
 
-def open_session(
-    settings: Settings,
-    *,
-    cwd: Path,
-    decide: ApprovalCallback,
-    tools: list[Tool[Any]] | None = None,
-    record: bool = True,
-    log_root: Path | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    resume: Path | None = None,
-) -> AgentSession:
-    """Build an agent for the repository containing `cwd` (or `cwd` itself outside git).
+class Session:
+    """One agent session in a workspace: what a user interface may do with it.
 
-    Args:
-        settings: the loaded settings (endpoint, key, model, policy, limits).
-        cwd: where the user started codeassist.
-        decide: answers approval requests the policy leaves open.
-        tools: the tool set (default: every tool).
-        record: write a session log under `log_root` (default: the user's data directory).
-        ssl_context: for `wss://`/`https://` endpoints with a private certificate authority.
-        sleep: awaited for backoff delays.
-        resume: a session file to continue: its transcript is rebuilt (interrupted tool calls get
-            a synthetic "interrupted" output and are never run again), the next request resends
-            everything on a new connection, turns are numbered on from the file, and with
-            `record` new records are appended to that same file.
-
-    Raises:
-        SessionLogError: the log cannot be created, or the session to resume cannot be read or
-            is open in another process.
+    Build it with `Session.open`. The methods are the whole contract; `agent` is the core behind
+    them, there for the command line and tests, never for a user interface.
     """
-    repo = repo_info(cwd)
-    workspace = (repo.root if repo else cwd).resolve()
-    session_id = new_session_id()
-    api_key = settings.api_key_value()
-    redactor = Redactor(known_secrets=[api_key] if api_key else [])
-    log: SessionLog | None = None
-    resumed: LoadedSession | None = None
-    if resume is not None:
-        if record:
-            log = SessionLog.open_existing(resume, redactor)  # first: it cuts a torn last line
+
+    def __init__(
+        self,
+        agent: Agent,
+        *,
+        settings: Settings,
+        session_id: str,
+        workspace: Path,
+        log: SessionLog | None,
+        resumed: LoadedSession | None = None,
+    ) -> None:
+        self.agent = agent
+        self.settings = settings
+        self.id = session_id
+        self.workspace = workspace
+        self.log = log
+        self.resumed = resumed
+        """The session file as it was before this run appended to it (only when resuming)."""
+
+    # ---- opening and closing -----------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        cwd: Path,
+        tools: list[Tool[Any]] | None = None,
+        record: bool = True,
+        log_root: Path | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        resume: Path | None = None,
+    ) -> Session:
+        """Open a session for the repository containing `cwd` (or `cwd` itself outside git).
+
+        Args:
+            settings: the loaded settings (endpoint, key, model, policy, limits).
+            cwd: where the user started codeassist.
+            tools: the tool set (default: every tool).
+            record: write a session log under `log_root` (default: the user's data directory).
+            ssl_context: for `wss://`/`https://` endpoints with a private certificate authority.
+            sleep: awaited for backoff delays.
+            resume: a session file to continue: its transcript is rebuilt (interrupted tool calls
+                get a synthetic "interrupted" output and are never run again), the next request
+                resends everything on a new connection, turns are numbered on from the file, and
+                with `record` new records are appended to that same file.
+
+        Raises:
+            SessionLogError: the log cannot be created, or the session to resume cannot be read
+                or is open in another process.
+        """
+        repo = repo_info(cwd)
+        workspace = (repo.root if repo else cwd).resolve()
+        session_id = new_session_id()
+        api_key = settings.api_key_value()
+        redactor = Redactor(known_secrets=[api_key] if api_key else [])
+        log: SessionLog | None = None
+        resumed: LoadedSession | None = None
+        if resume is not None:
+            if record:
+                log = SessionLog.open_existing(resume, redactor)  # first: it cuts a torn last line
+            try:
+                resumed = load_session(resume)
+            except BaseException:
+                if log is not None:
+                    log.close()
+                raise
+            session_id = log.id if log is not None else str(resumed.header.get("id") or Path(resume).stem)
+        elif record:
+            log = SessionLog.create(
+                root=log_root or sessions_root(),
+                session_id=session_id,
+                header={
+                    "id": session_id,
+                    "cwd": str(cwd),
+                    "workspace": str(workspace),
+                    "git_head": repo.head if repo else None,
+                    "git_branch": repo.branch if repo else None,
+                    "model": settings.model,
+                    "endpoint": settings.base_url,
+                    "transport": settings.transport,
+                    "approval": settings.approval,
+                    "version": __version__,
+                },
+                redactor=redactor,
+            )
+        on_frame = (lambda direction, raw, t: log.append_raw_frame(direction, raw, t)) if log is not None else None
+        websocket, http = open_transports(settings, on_frame=on_frame, ssl_context=ssl_context)
+        registry = ToolRegistry(tools if tools is not None else default_tools())
+        conversation = Conversation(
+            RequestSettings.build(
+                model=settings.model,
+                instructions=build_instructions(workspace, cwd),
+                tools=registry.specs(),
+                reasoning=reasoning_options(settings),
+                store=settings.store,
+                prompt_cache_key=session_id,
+            )
+        )
+        agent = Agent(
+            client=ModelClient(websocket=websocket, http=http, max_retries=settings.max_retries, sleep=sleep),
+            conversation=conversation,
+            tools=registry,
+            tool_context=ToolContext(workspace=workspace),
+            approvals=ApprovalGate(Policy(settings.approval)),
+            log=log,
+            max_steps=settings.max_steps,
+        )
+        session = cls(agent, settings=settings, session_id=session_id, workspace=workspace, log=log, resumed=resumed)
+        if resumed is not None:
+            session._restore(resumed, cwd=cwd, repo_head=repo.head if repo else None)
+        return session
+
+    def _restore(self, resumed: LoadedSession, *, cwd: Path, repo_head: str | None) -> None:
+        """Put a saved transcript into the fresh agent and mark the resumption in the log."""
+        agent = self.agent
+        turns = session_turns(resumed)
+        agent.conversation.add(*(item for turn in turns for item in turn.items))
+        agent.conversation.break_chain("resumed session")
+        agent.turns = previous_turn_stats(turns)
+        if self.log is not None:
+            self.log.append(
+                "session_resumed",
+                cwd=str(cwd),
+                workspace=str(self.workspace),
+                git_head=repo_head,
+                model=self.settings.model,
+                version=__version__,
+                turns=len(agent.turns),
+                interrupted=[call.call_id for turn in turns for call in turn.tool_calls if call.interrupted],
+            )
+            self.log.flush(fsync=True)
+
+    async def close(self) -> None:
+        """Close the connection and the session log."""
+        await self.agent.client.close()
+        if self.log is not None:
+            self.log.close()
+
+    # ---- turns and approvals -----------------------------------------------------------------
+
+    async def warm_up(self) -> None:
+        """Open the connection ahead of the first prompt (WebSocket only; failures are not fatal)."""
+        await self.agent.warm_up()
+
+    def run_turn(self, prompt: str) -> AsyncIterator[AgentEvent]:
+        """Run one user turn: every event, ending with one `TurnEnded`.
+
+        When a call needs a person, the stream yields `ApprovalRequested` and waits until
+        `answer_approval` (or `cancel`) settles that call."""
+        return self.agent.run_turn(prompt)
+
+    def answer_approval(self, call_id: str, decision: Decision) -> bool:
+        """Answer the pending approval of `call_id`; False when no approval with that id waits
+        (already answered, or its turn ended)."""
+        return self.agent.answer_approval(call_id, decision)
+
+    async def cancel(self) -> None:
+        """Cancel the running turn (a pending approval is answered with `cancel`)."""
+        await self.agent.cancel()
+
+    # ---- settings ----------------------------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        return self.agent.conversation.settings.model
+
+    def set_model(self, model: str) -> None:
+        """Use `model` from the next request on (which then resends the whole conversation)."""
+        conversation = self.agent.conversation
+        old = conversation.settings
+        conversation.update_settings(
+            RequestSettings.build(
+                model=model,
+                instructions=old.instructions,
+                tools=[json.loads(tool) for tool in old.tools],
+                reasoning=reasoning_options(self.settings),
+                store=old.store,
+                prompt_cache_key=old.prompt_cache_key,
+            )
+        )
+        self.settings = self.settings.model_copy(update={"model": model})
+
+    @property
+    def policy(self) -> Policy:
+        return self.agent.approvals.policy
+
+    def set_policy(self, policy: Policy | str) -> None:
+        """Change the approval policy from the next tool call on.
+
+        Raises:
+            ValueError: `policy` names no policy.
+        """
+        chosen = Policy(policy)
+        self.agent.approvals.policy = chosen
+        self.settings = self.settings.model_copy(update={"approval": chosen.value})
+
+    # ---- what the UI shows besides the events ------------------------------------------------
+
+    def stats(self) -> SessionStats:
+        """The connection (transport, fallback, socket age, reconnects) and the session's totals."""
+        turns = self.agent.turns
+        return self.agent.client.session_stats(
+            turns=len(turns),
+            bytes_sent=sum(t.bytes_sent for t in turns),
+            bytes_received=sum(t.bytes_received for t in turns),
+            input_tokens=sum(t.input_tokens for t in turns),
+            cached_tokens=sum(t.cached_tokens for t in turns),
+            output_tokens=sum(t.output_tokens for t in turns),
+        )
+
+    @property
+    def turns(self) -> list[TurnStats]:
+        """The statistics of every finished turn (a resumed session's earlier turns included)."""
+        return list(self.agent.turns)
+
+    def workspace_files(self) -> list[str]:
+        """Files for `@` completion: what git tracks (or a bounded walk outside git)."""
+        if repo_info(self.workspace) is not None:
+            try:
+                listed = subprocess.run(
+                    ["git", "ls-files", "-z"], cwd=self.workspace, capture_output=True, timeout=5, check=True
+                ).stdout
+            except (OSError, subprocess.SubprocessError):
+                return []
+            return [name for name in listed.decode(errors="replace").split("\0") if name][:MAX_LISTED_FILES]
         try:
-            resumed = load_session(resume)
-        except BaseException:
-            if log is not None:
-                log.close()
-            raise
-        session_id = log.id if log is not None else str(resumed.header.get("id") or Path(resume).stem)
-    elif record:
-        log = SessionLog.create(
-            root=log_root or sessions_root(),
-            session_id=session_id,
-            header={
-                "id": session_id,
-                "cwd": str(cwd),
-                "workspace": str(workspace),
-                "git_head": repo.head if repo else None,
-                "git_branch": repo.branch if repo else None,
-                "model": settings.model,
-                "endpoint": settings.base_url,
-                "transport": settings.transport,
-                "approval": settings.approval,
-                "version": __version__,
-            },
-            redactor=redactor,
-        )
-    on_frame = (lambda direction, raw, t: log.append_raw_frame(direction, raw, t)) if log is not None else None
-    websocket = None
-    if settings.transport == "websocket":
-        websocket = ResponsesSocket(
-            settings.websocket_url,
-            api_key,
-            max_size=settings.max_frame_bytes,
-            ping_interval=settings.ping_interval_s,
-            ping_timeout=settings.ping_timeout_s,
-            open_timeout=settings.open_timeout_s,
-            idle_timeout=settings.idle_timeout_s,
-            max_age=settings.max_connection_age_s,
-            on_frame=on_frame,
-            ssl_context=ssl_context,
-        )
-    http = ResponsesHTTP(
-        settings.responses_url,
-        api_key,
-        open_timeout=settings.open_timeout_s,
-        idle_timeout=settings.idle_timeout_s,
-        on_frame=on_frame,
-        verify=ssl_context if ssl_context is not None else True,
-    )
-    registry = ToolRegistry(tools if tools is not None else default_tools())
-    conversation = Conversation(
-        RequestSettings.build(
-            model=settings.model,
-            instructions=build_instructions(workspace, cwd),
-            tools=registry.specs(),
-            reasoning=reasoning_options(settings),
-            store=settings.store,
-            prompt_cache_key=session_id,
-        )
-    )
-    agent = Agent(
-        client=ModelClient(websocket=websocket, http=http, max_retries=settings.max_retries, sleep=sleep),
-        conversation=conversation,
-        tools=registry,
-        tool_context=ToolContext(workspace=workspace),
-        approvals=ApprovalGate(Policy(settings.approval), decide),
-        log=log,
-        max_steps=settings.max_steps,
-    )
-    if resumed is not None:
-        _restore(
-            agent, resumed, log, settings=settings, cwd=cwd, workspace=workspace, repo_head=repo.head if repo else None
-        )
-    return AgentSession(agent=agent, settings=settings, workspace=workspace, log=log, resumed=resumed)
+            return walk_files(self.workspace)[:MAX_WALKED_FILES]
+        except OSError:
+            return []
 
+    def expand_mentions(self, text: str, limit: int = 100_000) -> str:
+        """`text` with the content of every `@path` mention that names a workspace file attached."""
+        attachments = []
+        for match in MENTION.finditer(text):
+            candidate = (self.workspace / match.group(1)).resolve()
+            if not candidate.is_relative_to(self.workspace) or not candidate.is_file():
+                continue
+            try:
+                content = candidate.read_bytes()[:limit].decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            attachments.append(f"\n\n[Attached @{match.group(1)}]\n```\n{content}\n```")
+        return text + "".join(attachments)
 
-def _restore(
-    agent: Agent,
-    resumed: LoadedSession,
-    log: SessionLog | None,
-    *,
-    settings: Settings,
-    cwd: Path,
-    workspace: Path,
-    repo_head: str | None,
-) -> None:
-    """Put a saved transcript into a fresh agent and mark the resumption in the log."""
-    turns = session_turns(resumed)
-    agent.conversation.add(*(item for turn in turns for item in turn.items))
-    agent.conversation.break_chain("resumed session")
-    agent.turns = previous_turn_stats(turns)
-    if log is not None:
-        log.append(
-            "session_resumed",
-            cwd=str(cwd),
-            workspace=str(workspace),
-            git_head=repo_head,
-            model=settings.model,
-            version=__version__,
-            turns=len(agent.turns),
-            interrupted=[call.call_id for turn in turns for call in turn.tool_calls if call.interrupted],
-        )
-        log.flush(fsync=True)
+    def history(self) -> list[AgentEvent]:
+        """The events that draw what a resumed session showed before (empty for a new one)."""
+        if self.resumed is None:
+            return []
+        from agent.replay import replay_timeline
+
+        timeline, _ = replay_timeline(self.resumed)
+        return [timed.event for timed in timeline]
+
+    @staticmethod
+    def describe_call(name: str, arguments: str) -> CallDescription:
+        """How a tool call reads on screen (summary line, chained commands), from its raw
+        arguments; needs no live session, so replays use it too."""
+        return describe_call(name, arguments)
+
+    @staticmethod
+    def repository(path: Path) -> RepoInfo | None:
+        """The git repository containing `path` (root, branch, dirty), or None outside git."""
+        return repo_info(path)
+
+    # ---- the session file --------------------------------------------------------------------
+
+    @property
+    def log_path(self) -> Path | None:
+        """The session file (None when the session is not recorded)."""
+        return self.log.path if self.log is not None else None
+
+    def flush(self) -> Path | None:
+        """Write everything recorded so far to disk; the session file (None when not recorded)."""
+        if self.log is None:
+            return None
+        self.log.flush(fsync=True)
+        return self.log.path
+
+    def export(self, fmt: ExportFormat = "markdown", out: Path | None = None) -> Path:
+        """Write this session's transcript as Markdown or JSON; the file written.
+
+        Raises:
+            ValueError: the session is not recorded, so there is nothing to export.
+        """
+        path = self.flush()
+        if path is None:
+            raise ValueError("This session is not being recorded, so there is nothing to export.")
+        return export_session(path, fmt, out)
+
+    @staticmethod
+    def saved_sessions(limit: int = 20) -> list[SessionSummary]:
+        """The newest saved sessions, newest first."""
+        return list_sessions(sessions_root())[:limit]
+
+    @staticmethod
+    def find_saved(id_or_path: str) -> Path:
+        """The saved session a user named (an id, a unique id prefix or a file).
+
+        Raises:
+            SessionLookupError: nothing or several sessions match.
+        """
+        return find_session(sessions_root(), id_or_path)
+
+    @staticmethod
+    def latest_saved(cwd: Path | None = None) -> Path | None:
+        """The session `--continue` reopens in `cwd` (the newest anywhere without one)."""
+        return latest_session(sessions_root(), cwd)

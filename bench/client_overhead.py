@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from agent.approvals import ApprovalGate, Policy, deny_all
+from agent.approvals import ApprovalGate, Policy
 from agent.conversation import Conversation, RequestSettings
 from agent.loop import Agent
 from agent.model_client import ModelClient
@@ -106,7 +106,7 @@ def agent_for(client: ModelClient, workspace: Path, log: SessionLog | None) -> A
         conversation=conversation,
         tools=ToolRegistry([]),
         tool_context=ToolContext(workspace=workspace),
-        approvals=ApprovalGate(Policy.ASK, deny_all),
+        approvals=ApprovalGate(Policy.ASK),
         log=log,
     )
 

@@ -33,7 +33,7 @@ from agent.conversation import Conversation, RequestSettings
 from agent.model_client import FellBack, ModelClient, ModelError, ResponseResult
 from agent.session import reasoning_options
 from agent.session_log import sessions_root
-from agent.transport import ResponsesHTTP, ResponsesSocket
+from agent.transport.factory import open_transports
 from agent.wire import CustomToolCall, FunctionCall, FunctionCallOutput, user_message
 from codeassist.bench_task import NUDGES, SYSTEM_PROMPT, TASK_PROMPT, TOOL_NAMES, canned_output, tool_specs
 
@@ -94,21 +94,7 @@ def estimate_tokens(turns: int, runs: int, max_output_tokens: int) -> dict[str, 
 
 
 def _transports(settings: Settings, arm: str) -> ModelClient:
-    api_key = settings.api_key_value()
-    http = ResponsesHTTP(
-        settings.responses_url, api_key, open_timeout=settings.open_timeout_s, idle_timeout=settings.idle_timeout_s
-    )
-    socket = None
-    if arm == "websocket":
-        socket = ResponsesSocket(
-            settings.websocket_url,
-            api_key,
-            max_size=settings.max_frame_bytes,
-            ping_interval=settings.ping_interval_s,
-            ping_timeout=settings.ping_timeout_s,
-            open_timeout=settings.open_timeout_s,
-            idle_timeout=settings.idle_timeout_s,
-        )
+    socket, http = open_transports(settings, websocket=arm == "websocket")
     return ModelClient(websocket=socket, http=http, max_retries=settings.max_retries)
 
 

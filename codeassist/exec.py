@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from agent.approvals import deny_all
 from agent.config import ConfigError, Settings, load_settings, require_credentials
 from agent.events import (
     AgentError,
     AgentEvent,
     ApprovalDecided,
+    ApprovalRequested,
     Reconnecting,
     TextDelta,
     ToolCallReady,
@@ -28,7 +28,7 @@ from agent.events import (
     TurnEnded,
     TurnEndReason,
 )
-from agent.session import open_session
+from agent.session import NON_INTERACTIVE_DENIAL, Session
 from agent.session_log import SessionLogError
 
 EXIT_CODES: dict[TurnEndReason, int] = {
@@ -81,31 +81,32 @@ def run_exec(args: argparse.Namespace) -> int:
 
 async def _exec(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        session = open_session(settings, cwd=Path.cwd(), decide=deny_all, record=not args.no_log)
+        session = Session.open(settings, cwd=Path.cwd(), record=not args.no_log)
     except (SessionLogError, OSError) as exc:
         print(f"codeassist exec: cannot start the session log: {exc}", file=sys.stderr)
         return 1
-    agent = session.agent
     loop = asyncio.get_running_loop()
     # Ctrl+C cancels the turn cleanly (aborted outputs recorded) instead of killing the process.
-    loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(agent.cancel()))
+    loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(session.cancel()))
     code = 1
     try:
         if settings.warmup:
-            await agent.warm_up()
-        async for event in agent.run_turn(args.prompt):
+            await session.warm_up()
+        async for event in session.run_turn(args.prompt):
             if args.json:
                 sys.stdout.write(event.model_dump_json() + "\n")
                 sys.stdout.flush()
             else:
                 render_event(event, sys.stdout, sys.stderr)
+            if isinstance(event, ApprovalRequested):  # nobody to ask: what the policy left open is denied
+                session.answer_approval(event.request.call_id, NON_INTERACTIVE_DENIAL)
             if isinstance(event, TurnEnded):
                 code = EXIT_CODES[event.reason]
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await session.close()
-    if session.log is not None and not args.json:
-        print(f"session saved: {session.log.path}", file=sys.stderr)
+    if session.log_path is not None and not args.json:
+        print(f"session saved: {session.log_path}", file=sys.stderr)
     return code
 
 

@@ -1,7 +1,8 @@
 """`CodeassistApp`: the Textual app — transcript, approvals by keypress, stats panel, replay.
 
 One worker runs a turn (or a replay) at a time and feeds every event to the `EventRouter`.
-Approvals reach the agent through `decide`, an injected callback that waits for a keypress.
+The app talks to the agent only through `agent.session.Session`: an approval card's keypress
+answers the pending approval by its call id.
 
 Startup: only what the first frame shows is imported with this module (Textual, the themes and
 the widgets of the layout). The agent session, git, the router and the approval card are imported
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,27 +25,20 @@ from textual.widgets import Footer, Static
 
 from agent.config import ConfigError, Settings, save_setting
 from themes import STYLESHEET, THEMES
-from tui.commands import SlashCommands
 from tui.history import PromptHistory
+from tui.slash import SlashCommands
 from tui.widgets.header import RepoHeader
 from tui.widgets.prompt import PromptInput
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.transcript import NoticeLine, Transcript
 
 if TYPE_CHECKING:  # imported where they are used, after the first frame
-    from agent.approvals import ApprovalRequest, Decision
-    from agent.session import AgentSession
-    from agent.stats import SessionStats
+    from agent.events import AgentEvent
+    from agent.session import Session, SessionStats
     from tui.router import EventRouter
     from tui.widgets.approval import ApprovalCard
 
 WIDE_ENOUGH_FOR_STATS = 120
-KEYS_HELP = (
-    "Enter send · Shift+Enter/Ctrl+J newline · Up/Down history · Ctrl+R search history · Tab complete @file\n"
-    "Esc interrupt · Ctrl+B stats panel · Ctrl+O copy last answer · Ctrl+N new session · Ctrl+P commands · "
-    "Ctrl+Q quit\nApprovals: y once · a always · n deny (reason) · Esc cancel turn\n"
-    "Replay: Space pause · + faster · - slower"
-)
 
 
 class CodeassistApp(App[None]):
@@ -60,7 +52,7 @@ class CodeassistApp(App[None]):
         resume: a session file to continue.
         banner: a line shown above the transcript (e.g. for the scripted demo).
         initial_prompt: sent as soon as the session is ready.
-        session_options: extra keyword arguments for `open_session` (log root, TLS context…).
+        session_options: extra keyword arguments for `Session.open` (log root, TLS context…).
     """
 
     TITLE = "codeassist"
@@ -99,13 +91,11 @@ class CodeassistApp(App[None]):
         self.initial_prompt = initial_prompt
         self.session_options = session_options or {}
         self.history = history
-        self.session: AgentSession | None = None
+        self.session: Session | None = None
         self.replay: Any = None
         self.router: EventRouter | None = None
         self.running = False
         self.queued: list[str] = []
-        self._approvals: dict[str, asyncio.Future[Decision]] = {}
-        self._early_decisions: dict[str, Decision] = {}
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -120,27 +110,6 @@ class CodeassistApp(App[None]):
                 yield PromptInput(self.history)  # its files for `@` come after the first frame
             yield StatsPanel()
         yield Footer()
-
-    def _workspace_files(self) -> list[str]:
-        """Files for `@` completion: what git tracks (or a bounded walk outside git)."""
-        import subprocess
-
-        from agent.git import repo_info
-        from agent.tools.list_files import walk_files
-
-        repo = repo_info(self.cwd)
-        if repo is not None:
-            try:
-                listed = subprocess.run(
-                    ["git", "ls-files", "-z"], cwd=repo.root, capture_output=True, timeout=5, check=True
-                ).stdout
-                return [name for name in listed.decode(errors="replace").split("\0") if name][:20_000]
-            except (OSError, subprocess.SubprocessError):
-                return []
-        try:
-            return walk_files(self.cwd)[:5000]
-        except OSError:
-            return []
 
     def on_mount(self) -> None:
         for theme in THEMES:
@@ -160,8 +129,8 @@ class CodeassistApp(App[None]):
         self.set_interval(1.0, self._refresh_connection)
 
     async def _start_after_first_frame(self) -> None:
-        """Let the screen draw the layout, then list the files for `@` and open the session or
-        the replay.
+        """Let the screen draw the layout, then open the session (which lists the files for `@`)
+        or the replay.
 
         What this imports (the agent, git, httpx, websockets…) is not needed to draw the layout,
         so it is loaded here rather than with the module. The app handles no other message
@@ -169,7 +138,6 @@ class CodeassistApp(App[None]):
         step — finds the session or the replay started, as when it was started in `on_mount`."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.screen.wait_for_refresh(), timeout=1.0)
-        self.query_one(PromptInput).files = self._workspace_files()
         if self.replay_path is not None:
             self.start_replay(self.replay_path, instant=self.replay_speed is None, speed=self.replay_speed or 1.0)
         else:
@@ -179,13 +147,15 @@ class CodeassistApp(App[None]):
 
     def start_session(self, resume: Path | None = None) -> None:
         """Open a live session (or continue `resume`) and warm the connection up."""
-        from agent.session import open_session
+        from agent.session import Session
 
         options = dict(self.session_options)
         if resume is not None:
             options["resume"] = resume
-        self.session = open_session(self.settings, cwd=self.cwd, decide=self.decide, **options)
-        self.query_one(PromptInput).disabled = False
+        self.session = Session.open(self.settings, cwd=self.cwd, **options)
+        prompt = self.query_one(PromptInput)
+        prompt.files = self.session.workspace_files()
+        prompt.disabled = False
         self.router = self._new_router(interactive=True)
         self._show_header()
         if resume is not None:
@@ -204,41 +174,26 @@ class CodeassistApp(App[None]):
         )
 
     async def _show_resumed(self) -> None:
-        if self.session is None or self.router is None:
+        """Draw the resumed session's earlier turns as they were shown (nothing is re-run)."""
+        session, router = self.session, self.router
+        if session is None or router is None:
             return
-        from tui.resumed import render_history
-
-        await render_history(self.router, self.session.agent.conversation.items)
-        await self.router.mount(
-            NoticeLine(
-                f"resumed session {self.session.log.id if self.session.log else ''}; "
-                "the next request resends the whole conversation"
-            )
-        )
+        await router.route_history(session.history())
+        await router.mount(NoticeLine(f"resumed session {session.id}; the next request resends the whole conversation"))
 
     @work(exclusive=True, group="warm-up", exit_on_error=False)
     async def warm_up(self) -> None:
         session = self.session
         if session is None or not self.settings.warmup:
             return
-        await session.agent.warm_up()
+        await session.warm_up()
         self._refresh_connection()
         if self.initial_prompt:
             prompt, self.initial_prompt = self.initial_prompt, None
             self.submit(prompt)
 
     def session_stats(self) -> SessionStats | None:
-        if self.session is None:
-            return None
-        agent = self.session.agent
-        return agent.client.session_stats(
-            turns=len(agent.turns),
-            bytes_sent=sum(t.bytes_sent for t in agent.turns),
-            bytes_received=sum(t.bytes_received for t in agent.turns),
-            input_tokens=sum(t.input_tokens for t in agent.turns),
-            cached_tokens=sum(t.cached_tokens for t in agent.turns),
-            output_tokens=sum(t.output_tokens for t in agent.turns),
-        )
+        return self.session.stats() if self.session is not None else None
 
     def _refresh_connection(self) -> None:
         stats = self.session_stats()
@@ -247,10 +202,11 @@ class CodeassistApp(App[None]):
                 panel.show_session(stats)
 
     def _show_header(self, mode: str = "") -> None:
-        from agent.git import repo_info
+        from agent.session import Session
 
-        repo = repo_info(self.cwd)
-        transport = self.session.agent.client.transport.name if self.session else "replay"
+        repo = Session.repository(self.cwd)
+        stats = self.session_stats()
+        transport = stats.transport if stats is not None else "replay"
         self.query_one(RepoHeader).show(
             repo=repo.root.name if repo else self.cwd.name,
             branch=repo.branch if repo else None,
@@ -258,7 +214,7 @@ class CodeassistApp(App[None]):
             model=(self.replay.header.get("model") if self.replay is not None else None) or self.settings.model,
             transport={
                 "websocket": "WebSocket",
-                "http": "HTTP fallback" if self.session and self.session.agent.client.fallback_reason else "HTTP",
+                "http": "HTTP fallback" if stats is not None and stats.fallback_reason else "HTTP",
             }.get(transport, transport),
             mode=mode,
         )
@@ -290,7 +246,7 @@ class CodeassistApp(App[None]):
             self.queued.append(text)
             self._show_queue()
             return
-        self.run_prompt(expand_mentions(text, self.session.workspace))
+        self.run_prompt(self.session.expand_mentions(text))
 
     def _show_queue(self) -> None:
         queue = self.query_one("#queue", Static)
@@ -306,46 +262,34 @@ class CodeassistApp(App[None]):
         try:
             next_prompt: str | None = prompt
             while next_prompt is not None:
-                async for event in session.agent.run_turn(next_prompt):
+                async for event in session.run_turn(next_prompt):
                     await router.route(event)
-                next_prompt = expand_mentions(self.queued.pop(0), session.workspace) if self.queued else None
+                    self._attend(event)
+                next_prompt = session.expand_mentions(self.queued.pop(0)) if self.queued else None
                 self._show_queue()
         finally:
             self.running = False
+            self.title = "codeassist"
 
-    async def decide(self, request: ApprovalRequest) -> Decision:
-        """The approval callback: wait for y / a / n / Esc on the request's card."""
-        early = self._early_decisions.pop(request.call_id, None)
-        if early is not None:
-            return early
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        self._approvals[request.call_id] = future
-        self.bell()
-        self.title = "codeassist — approval needed"
-        try:
-            return await future
-        finally:
-            self._approvals.pop(request.call_id, None)
+    def _attend(self, event: AgentEvent) -> None:
+        """Call the user when an approval waits (the card on screen takes the answer)."""
+        from agent.events import ApprovalDecided, ApprovalRequested
+
+        if isinstance(event, ApprovalRequested):
+            self.bell()
+            self.title = "codeassist — approval needed"
+        elif isinstance(event, ApprovalDecided):
             self.title = "codeassist"
 
     def on_approval_card_decided(self, message: ApprovalCard.Decided) -> None:
-        future = self._approvals.get(message.call_id)
-        if future is not None and not future.done():
-            future.set_result(message.decision)
-        elif future is None:
-            self._early_decisions[message.call_id] = message.decision
+        if self.session is not None:
+            self.session.answer_approval(message.call_id, message.decision)
         self.query_one(PromptInput).focus()
 
     async def action_interrupt(self) -> None:
-        """Esc: cancel a pending approval's turn, or interrupt the running turn."""
-        from agent.approvals import Decision
-
-        for future in list(self._approvals.values()):
-            if not future.done():
-                future.set_result(Decision(kind="cancel"))
-                return
+        """Esc: cancel the running turn (a pending approval is answered with `cancel`)."""
         if self.running and self.session is not None:
-            await self.session.agent.cancel()
+            await self.session.cancel()
 
     # ---- replay ------------------------------------------------------------------------------
 
@@ -422,31 +366,15 @@ class CodeassistApp(App[None]):
         self.query_one(Transcript).mount(NoticeLine(message, error=error))
 
     def set_policy(self, name: str) -> None:
-        from agent.approvals import Policy
-
         if self.session is None:
             raise ConfigError("No live session.")
-        self.session.agent.approvals.policy = Policy(name)
+        self.session.set_policy(name)
         self.settings = self.settings.model_copy(update={"approval": name})
 
     def set_model(self, model: str) -> None:
-        from agent.conversation import RequestSettings
-        from agent.session import reasoning_options
-
         if self.session is None:
             raise ConfigError("No live session.")
-        conversation = self.session.agent.conversation
-        old = conversation.settings
-        conversation.update_settings(
-            RequestSettings.build(
-                model=model,
-                instructions=old.instructions,
-                tools=[json.loads(tool) for tool in old.tools],
-                reasoning=reasoning_options(self.settings),
-                store=old.store,
-                prompt_cache_key=old.prompt_cache_key,
-            )
-        )
+        self.session.set_model(model)
         self.settings = self.settings.model_copy(update={"model": model})
         self._show_header()
 
@@ -457,18 +385,3 @@ class CodeassistApp(App[None]):
         except ConfigError as exc:
             self.notify(f"Theme set, but not saved: {exc}", severity="warning")
             return None
-
-
-def expand_mentions(text: str, workspace: Path, limit: int = 100_000) -> str:
-    """Attach the content of every `@path` mention that names a workspace file."""
-    attachments = []
-    for match in re.finditer(r"(?<!\S)@([\w./-]+)", text):
-        candidate = (workspace / match.group(1)).resolve()
-        if not candidate.is_relative_to(workspace) or not candidate.is_file():
-            continue
-        try:
-            content = candidate.read_bytes()[:limit].decode("utf-8", errors="replace")
-        except OSError:
-            continue
-        attachments.append(f"\n\n[Attached @{match.group(1)}]\n```\n{content}\n```")
-    return text + "".join(attachments)

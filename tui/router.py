@@ -6,7 +6,7 @@ never see the agent. Live runs and replays go through exactly this code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from textual.widget import Widget
 
@@ -28,7 +28,7 @@ from agent.events import (
     TurnEnded,
     TurnStarted,
 )
-from agent.stats import SessionStats, TurnStats
+from agent.session import Session, SessionStats, TurnStats
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, ToolCard, Transcript, UserMessage
@@ -92,26 +92,29 @@ class EventRouter:
                 await self._close_blocks()
             case ToolCallStarted(call_id=call_id, name=name):
                 await self._close_blocks()
-                card = ToolCard(call_id, name)
-                self.cards[call_id] = card
-                await self.mount(card)
+                started = ToolCard(call_id, name)
+                self.cards[call_id] = started
+                await self.mount(started)
             case ToolCallReady(call_id=call_id, name=name, arguments=arguments):
                 card = self.cards.get(call_id)
                 if card is None:
                     card = self.cards[call_id] = ToolCard(call_id, name)
                     await self.mount(card)
-                card.set_arguments(arguments)
+                card.set_arguments(arguments, Session.describe_call(name, arguments))
             case ApprovalRequested(request=request):
                 card = self.cards.get(request.call_id)
                 if card is not None:
                     card.set_status("waiting")
-                approval = ApprovalCard(request, interactive=self.interactive)
+                described = card.description if card is not None else None
+                approval = ApprovalCard(
+                    request, interactive=self.interactive, segments=described.segments if described else ()
+                )
                 self.approvals[request.call_id] = approval
                 await self.mount(approval)
             case ApprovalDecided(call_id=call_id, decision=decision, rule=rule, reason=reason):
-                approval = self.approvals.pop(call_id, None)
-                if approval is not None and approval.decided is None:
-                    approval.show_decision(decision, rule, reason)
+                answered = self.approvals.pop(call_id, None)
+                if answered is not None and answered.decided is None:
+                    answered.show_decision(decision, rule, reason)
                 card = self.cards.get(call_id)
                 if card is not None and decision in ("approve_once", "approve_always"):
                     card.set_status("running")
@@ -144,6 +147,16 @@ class EventRouter:
                     self.stats.show_session(session)
                 if self.on_turn_ended is not None:
                     self.on_turn_ended(stats)
+
+    async def route_history(self, events: Iterable[AgentEvent]) -> None:
+        """Draw events that already happened (a resumed session's earlier turns): their approval
+        cards show the recorded decisions and take no keys."""
+        interactive, self.interactive = self.interactive, False
+        try:
+            for event in events:
+                await self.route(event)
+        finally:
+            self.interactive = interactive
 
     async def _close_reasoning(self) -> None:
         if self.reasoning is not None:

@@ -1,45 +1,149 @@
-"""What each slash command does (the palette runs the same functions)."""
+"""Slash commands: each one's name, usage, help and handler in one registry entry.
+
+The prompt (`/name args`), the command palette (Ctrl+P) and `/help` all read `COMMANDS`; `/help`
+lists the key bindings from the widgets that declare them, so neither list is written twice.
+
+Startup: the app imports this module before the first frame, so the handlers import the session
+(and everything behind it) only when they run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.approvals import Policy
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
 from agent.config import ConfigError
-from agent.session_log import list_sessions, sessions_root
-from tui.commands import BY_NAME, COMMANDS, complete
 
 if TYPE_CHECKING:
     from tui.app import CodeassistApp
 
+Handler = Callable[["CodeassistApp", str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    """One slash command: how it is typed, what it does, and the function that does it."""
+
+    name: str
+    usage: str
+    help: str
+    handler: Handler
+
+
+COMMANDS: dict[str, SlashCommand] = {}
+"""Every slash command by name, in the order `/help` lists them."""
+
+
+def command(name: str, usage: str, help: str) -> Callable[[Handler], Handler]:
+    """Register the decorated handler as `/name`."""
+
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = SlashCommand(name, usage, help, handler)
+        return handler
+
+    return register
+
+
+def complete(prefix: str) -> list[str]:
+    """Slash-command names starting with `prefix` (without the slash)."""
+    return [name for name in COMMANDS if name.startswith(prefix)]
+
 
 async def run_command(app: CodeassistApp, text: str) -> None:
-    """Run one `/command args` line."""
+    """Run one `/command args` line; unknown names get a hint."""
     name, _, rest = text.lstrip("/").partition(" ")
     argument = rest.strip()
-    if name not in BY_NAME:
+    found = COMMANDS.get(name)
+    if found is None:
         matches = complete(name)
         hint = f" Did you mean {', '.join('/' + m for m in matches)}?" if matches else " Try /help."
         app.say(f"Unknown command /{name}.{hint}", error=True)
         return
     try:
-        await HANDLERS[name](app, argument)
+        await found.handler(app, argument)
     except (ConfigError, ValueError, OSError) as exc:
         app.say(f"/{name}: {exc}", error=True)
 
 
+# ---- /help: the commands and the keys --------------------------------------------------------
+
+
+def key_help() -> str:
+    """The keys of the app, the prompt, approval cards and replay, from their bindings."""
+    from textual.app import App
+
+    from tui.app import CodeassistApp
+    from tui.widgets.approval import ApprovalCard
+    from tui.widgets.prompt import PromptInput
+
+    app_bindings = [*CodeassistApp.BINDINGS, *App.BINDINGS]
+    replay = {"replay_pause", "replay_speed"}
+    sections = [
+        ("Prompt", [*PromptInput.TYPED_KEYS, *_described(PromptInput.BINDINGS)]),
+        (
+            "App",
+            [
+                *_described(app_binding for app_binding in app_bindings if _action(app_binding) not in replay),
+                (App.COMMAND_PALETTE_BINDING, "commands"),
+            ],
+        ),
+        ("Approvals", _described(ApprovalCard.BINDINGS)),
+        ("Replay", _described(app_binding for app_binding in app_bindings if _action(app_binding) in replay)),
+    ]
+    return "\n".join(
+        f"{title}: " + " · ".join(f"{_key_label(key)} {description}" for key, description in keys)
+        for title, keys in sections
+    )
+
+
+def _action(binding: BindingType) -> str:
+    action = binding.action if isinstance(binding, Binding) else binding[1]
+    return action.split("(")[0]
+
+
+def _described(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+    """(key, description) of each binding that has a description."""
+    found = []
+    for binding in bindings:
+        if isinstance(binding, Binding):
+            key, description = binding.key, binding.description
+        else:
+            key, description = binding[0], binding[2] if len(binding) > 2 else ""
+        if description:
+            found.append((key, description))
+    return found
+
+
+def _key_label(keys: str) -> str:
+    """`ctrl+b` → `Ctrl+B`; `plus,equals_sign` → `+`; `escape` → `Esc`."""
+    names = {"escape": "Esc", "plus": "+", "minus": "-", "equals_sign": "=", "space": "Space", "tab": "Tab"}
+    first = keys.split(",")[0]
+    return names.get(first) or "+".join(
+        part.capitalize() if len(part) > 1 else part.upper() for part in first.split("+")
+    )
+
+
+@command("help", "/help", "show commands and keys")
 async def _help(app: CodeassistApp, argument: str) -> None:
-    from tui.app import KEYS_HELP
-
-    lines = [f"{command.usage:<48} {command.help}" for command in COMMANDS]
-    app.say("\n".join(lines) + "\n\n" + KEYS_HELP)
+    lines = [f"{entry.usage:<48} {entry.help}" for entry in COMMANDS.values()]
+    app.say("\n".join(lines) + "\n\n" + key_help())
 
 
+# ---- sessions --------------------------------------------------------------------------------
+
+
+@command("new", "/new", "start a new session")
 async def _new(app: CodeassistApp, argument: str) -> None:
     await app.action_new_session()
 
 
+@command("model", "/model NAME", "switch the model (the next request resends everything)")
 async def _model(app: CodeassistApp, argument: str) -> None:
     if not argument:
         app.say(f"model: {app.settings.model}")
@@ -48,7 +152,10 @@ async def _model(app: CodeassistApp, argument: str) -> None:
     app.say(f"model is now {argument}; the next request resends the conversation (model changed)")
 
 
+@command("approval", "/approval read-only|ask|auto-edit|full-auto", "change the approval policy")
 async def _approval(app: CodeassistApp, argument: str) -> None:
+    from agent.session import Policy
+
     if not argument:
         app.say(f"approval policy: {app.settings.approval} (choose from {', '.join(p.value for p in Policy)})")
         return
@@ -56,8 +163,11 @@ async def _approval(app: CodeassistApp, argument: str) -> None:
     app.say(f"approval policy is now {argument}")
 
 
+@command("sessions", "/sessions", "list saved sessions")
 async def _sessions(app: CodeassistApp, argument: str) -> None:
-    summaries = list_sessions(sessions_root())[:20]
+    from agent.session import Session
+
+    summaries = Session.saved_sessions(20)
     if not summaries:
         app.say("No saved sessions yet.")
         return
@@ -69,10 +179,11 @@ async def _sessions(app: CodeassistApp, argument: str) -> None:
     app.say("\n".join(lines) + "\n\n/resume ID or /replay ID to open one")
 
 
+@command("resume", "/resume [ID]", "reopen a saved session (default: the latest here)")
 async def _resume(app: CodeassistApp, argument: str) -> None:
-    from agent.session import find_session, latest_session
+    from agent.session import Session
 
-    path = find_session(sessions_root(), argument) if argument else latest_session(sessions_root(), app.cwd)
+    path = Session.find_saved(argument) if argument else Session.latest_saved(app.cwd)
     if path is None:
         app.say("No saved session to resume.", error=True)
         return
@@ -81,15 +192,15 @@ async def _resume(app: CodeassistApp, argument: str) -> None:
     app.start_session(resume=path)
 
 
+@command("replay", "/replay [ID|FILE]", "replay a saved session (default: this one)")
 async def _replay(app: CodeassistApp, argument: str) -> None:
-    from agent.session import find_session
+    from agent.session import Session
 
     if argument:
-        path = find_session(sessions_root(), argument)
-    elif app.session is not None and app.session.log is not None:
-        app.session.log.flush(fsync=True)
-        path = app.session.log.path
+        path: Path | None = Session.find_saved(argument)
     else:
+        path = app.session.flush() if app.session is not None else None
+    if path is None:
         app.say("Nothing to replay: name a session.", error=True)
         return
     await app.close_session()
@@ -97,28 +208,32 @@ async def _replay(app: CodeassistApp, argument: str) -> None:
     app.start_replay(path)
 
 
+@command("export", "/export [markdown|json]", "write this session's transcript to a file")
 async def _export(app: CodeassistApp, argument: str) -> None:
-    from agent.export import export_session
-
     fmt = argument or "markdown"
     if fmt not in ("markdown", "json"):
         raise ValueError("choose markdown or json")
-    if app.session is None or app.session.log is None:
+    if app.session is None or app.session.log_path is None:
         app.say("This session is not being recorded, so there is nothing to export.", error=True)
         return
-    app.session.log.flush(fsync=True)
-    written = export_session(app.session.log.path, fmt, None)
+    written = app.session.export("json" if fmt == "json" else "markdown")
     app.say(f"exported to {written}")
 
 
+# ---- the screen ------------------------------------------------------------------------------
+
+
+@command("copy", "/copy", "copy the last answer to the clipboard")
 async def _copy(app: CodeassistApp, argument: str) -> None:
     app.action_copy_answer()
 
 
+@command("stats", "/stats", "show or hide the stats panel")
 async def _stats(app: CodeassistApp, argument: str) -> None:
     app.action_toggle_stats()
 
 
+@command("theme", "/theme [NAME]", "switch the theme (remembered in the config)")
 async def _theme(app: CodeassistApp, argument: str) -> None:
     if not argument:
         app.say(f"theme: {app.theme}; available: {', '.join(sorted(app.available_themes))}")
@@ -129,6 +244,7 @@ async def _theme(app: CodeassistApp, argument: str) -> None:
     app.say(f"theme is now {argument}" + (f" (saved in {saved})" if saved else ""))
 
 
+@command("quit", "/quit", "leave codeassist")
 async def _quit(app: CodeassistApp, argument: str) -> None:
     app.exit()
 
@@ -141,17 +257,23 @@ async def _clear(app: CodeassistApp) -> None:
     app.query_one(StatsPanel).clear()
 
 
-HANDLERS = {
-    "help": _help,
-    "new": _new,
-    "model": _model,
-    "approval": _approval,
-    "sessions": _sessions,
-    "resume": _resume,
-    "replay": _replay,
-    "export": _export,
-    "copy": _copy,
-    "stats": _stats,
-    "theme": _theme,
-    "quit": _quit,
-}
+# ---- the command palette ---------------------------------------------------------------------
+
+
+class SlashCommands(Provider):
+    """Offers every slash command in the command palette (Ctrl+P)."""
+
+    async def discover(self) -> Hits:
+        for entry in COMMANDS.values():
+            yield DiscoveryHit(f"/{entry.name}", partial(self._run, entry.name), help=entry.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for entry in COMMANDS.values():
+            score = matcher.match(f"/{entry.name} {entry.help}")
+            if score > 0:
+                yield Hit(score, matcher.highlight(f"/{entry.name}"), partial(self._run, entry.name), help=entry.help)
+
+    async def _run(self, name: str) -> None:
+        app: CodeassistApp = self.app  # type: ignore[assignment]
+        await app.run_slash_command(f"/{name}")

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
 
 from agent.tools.apply_patch import ApplyPatch
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, strict_schema
+from agent.tools.base import (
+    CallDescription,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    one_line,
+    strict_schema,
+)
 from agent.tools.edit_file import EditFile
 from agent.tools.grep import Grep
 from agent.tools.list_files import ListFiles
@@ -65,6 +75,24 @@ class ToolRegistry:
         return tool, args
 
 
+TOOL_CLASSES: dict[str, type[Tool[Any]]] = {
+    tool.name: tool for tool in (ReadFile, ListFiles, Grep, EditFile, WriteFile, ApplyPatch, Shell, UpdatePlan)
+}
+"""Every built-in tool class, by name."""
+
+
+def describe_call(name: str, arguments: str) -> CallDescription:
+    """How a call reads on screen, from its raw arguments (partial, invalid or unknown tools
+    included: the card of every call the model makes is drawn, whatever becomes of it)."""
+    try:
+        parsed = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return CallDescription(one_line(arguments, 80))
+    if not isinstance(parsed, dict):
+        return CallDescription(one_line(str(parsed), 80))
+    return TOOL_CLASSES.get(name, Tool).describe(parsed)
+
+
 def read_only_tools() -> list[Tool[Any]]:
     """The tools that change nothing."""
     return [ReadFile(), ListFiles(), Grep(), UpdatePlan()]
@@ -76,6 +104,8 @@ def default_tools() -> list[Tool[Any]]:
 
 
 __all__ = [
+    "TOOL_CLASSES",
+    "CallDescription",
     "Tool",
     "ToolArgs",
     "ToolContext",
@@ -83,6 +113,7 @@ __all__ = [
     "ToolRegistry",
     "ToolResult",
     "default_tools",
+    "describe_call",
     "read_only_tools",
     "strict_schema",
 ]

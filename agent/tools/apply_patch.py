@@ -19,6 +19,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -35,7 +36,16 @@ from agent.tools.atomic import (
     lines_to_text,
     unified_diff,
 )
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent.tools.base import (
+    CallDescription,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    one_line,
+    text_argument,
+)
 from agent.tools.paths import display_path, resolve_path
 
 BEGIN = "*** Begin Patch"
@@ -538,6 +548,19 @@ and below the change, exactly as they are in the file, so the change can be foun
     Args = ApplyPatchArgs
     kind = "edit"
     mutating = True
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        """The files the patch names, each with what it does to them (`update a.py, add b.py`)."""
+        patch = text_argument(arguments, "patch") or ""
+        verbs = {UPDATE: "update", ADD: "add", DELETE: "delete", MOVE: "move to"}
+        named = [
+            f"{verb} {line[len(header) :].strip()}"
+            for line in patch.splitlines()
+            for header, verb in verbs.items()
+            if line.startswith(header)
+        ]
+        return CallDescription(one_line(", ".join(named)))
 
     def approval_request(self, call_id: str, args: ApplyPatchArgs, ctx: ToolContext) -> ApprovalRequest:
         """The combined diff of exactly what will be written; raises `ToolError` if it cannot apply."""

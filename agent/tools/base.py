@@ -58,6 +58,34 @@ class ToolResult(BaseModel):
 
 ArgsT = TypeVar("ArgsT", bound=ToolArgs)
 
+SUMMARY_LIMIT = 120
+"""Characters of a call's summary line."""
+
+
+@dataclass(frozen=True)
+class CallDescription:
+    """How one tool call reads on screen (tool cards, approval cards, replay)."""
+
+    summary: str
+    """One line: the call's key argument (`a.py`, `pytest -q`, `3 steps`), at most `SUMMARY_LIMIT` characters."""
+    segments: tuple[str, ...] = ()
+    """For commands: each chained command on its own line (`a && b | c` → `a`, `b`, `c`)."""
+
+
+def one_line(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """`text` on one line (newlines shown as `\\n`), cut to `limit` characters with an ellipsis."""
+    flat = text.replace("\n", "\\n").replace("\t", " ")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def text_argument(arguments: dict[str, Any], *names: str) -> str | None:
+    """The first of `names` whose value is a non-empty string."""
+    for name in names:
+        value = arguments.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
 
 class Tool(ABC, Generic[ArgsT]):
     """One tool the model can call."""
@@ -83,6 +111,15 @@ class Tool(ABC, Generic[ArgsT]):
     def approval_request(self, call_id: str, args: ArgsT, ctx: ToolContext) -> ApprovalRequest:
         """What a person sees when this call needs consent (tools override for diffs/commands)."""
         return ApprovalRequest(call_id=call_id, tool=self.name, kind=self.kind, summary=self.name, rule_key=self.name)
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        """How a call reads on screen, from its arguments as the model sent them.
+
+        They are not validated (invalid calls are shown too), so tools read them defensively.
+        Tools override this to name their key argument; this default lists every argument."""
+        shown = ", ".join(f"{key}={value!r}" for key, value in arguments.items() if value is not None)
+        return CallDescription(one_line(shown))
 
     @abstractmethod
     async def run(self, args: ArgsT, ctx: ToolContext) -> ToolResult:
@@ -113,4 +150,5 @@ def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
             return [inline(value) for value in node]
         return node
 
-    return inline(schema)
+    inlined: dict[str, Any] = inline(schema)
+    return inlined

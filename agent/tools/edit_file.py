@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -16,7 +17,16 @@ from agent.tools.atomic import (
     file_mode,
     unified_diff,
 )
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent.tools.base import (
+    CallDescription,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    one_line,
+    text_argument,
+)
 from agent.tools.paths import display_path, resolve_path
 
 
@@ -45,6 +55,10 @@ class EditFile(Tool[EditFileArgs]):
     Args = EditFileArgs
     kind = "edit"
     mutating = True
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        return CallDescription(one_line(text_argument(arguments, "path") or ""))
 
     def _plan(self, args: EditFileArgs, ctx: ToolContext) -> _PlannedEdit:
         path = resolve_path(ctx, args.path, for_write=True)

@@ -12,10 +12,20 @@ import fnmatch
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent.tools.base import (
+    CallDescription,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    one_line,
+    text_argument,
+)
 from agent.tools.list_files import git_files, walk_files
 from agent.tools.paths import display_path, resolve_path
 from agent.tools.read_file import is_binary
@@ -39,6 +49,14 @@ class Grep(Tool[GrepArgs]):
         "skipping files ignored by .gitignore and binary files."
     )
     Args = GrepArgs
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        pattern = text_argument(arguments, "pattern") or ""
+        where = " in ".join(
+            part for part in (text_argument(arguments, "path"), text_argument(arguments, "glob")) if part
+        )
+        return CallDescription(one_line(f"{pattern} in {where}" if where else pattern))
 
     def __init__(self, ripgrep: str | None = "auto") -> None:
         self.ripgrep = shutil.which("rg") if ripgrep == "auto" else ripgrep

@@ -6,10 +6,20 @@ import asyncio
 import fnmatch
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent.tools.base import (
+    CallDescription,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    one_line,
+    text_argument,
+)
 from agent.tools.paths import display_path, resolve_path
 
 MAX_ENTRIES = 500
@@ -63,6 +73,11 @@ class ListFiles(Tool[ListFilesArgs]):
         "ignores. Optionally filter with a glob pattern."
     )
     Args = ListFilesArgs
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        where, pattern = text_argument(arguments, "path"), text_argument(arguments, "pattern")
+        return CallDescription(one_line(" ".join(part for part in (where, pattern) if part)))
 
     async def run(self, args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
         directory = resolve_path(ctx, args.path or ".")

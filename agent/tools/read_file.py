@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent.tools.base import (
+    CallDescription,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    one_line,
+    text_argument,
+)
 from agent.tools.paths import display_path, resolve_path
 
 DEFAULT_LIMIT = 2000
@@ -36,6 +47,10 @@ class ReadFile(Tool[ReadFileArgs]):
         "Large files are paged: use offset and limit to read further."
     )
     Args = ReadFileArgs
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        return CallDescription(one_line(text_argument(arguments, "path") or ""))
 
     async def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
         path = resolve_path(ctx, args.path)

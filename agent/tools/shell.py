@@ -37,12 +37,22 @@ import re
 import signal
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
 from agent.approvals import ApprovalRequest
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
-from agent.tools.command_safety import escape_for_display, rule_key, uses_network
+from agent.tools.base import (
+    CallDescription,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    one_line,
+    text_argument,
+)
+from agent.tools.command_safety import escape_for_display, rule_key, segments, uses_network
 from agent.tools.paths import display_path, resolve_path
 
 DEFAULT_TIMEOUT_S = 120
@@ -231,7 +241,7 @@ _LIVE_SESSIONS: set[int] = set()
 
 def _session_members(sid: int) -> list[int]:
     """The live (not zombie) processes of session `sid` (Linux `/proc`)."""
-    members = []
+    members: list[int] = []
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -327,6 +337,12 @@ class Shell(Tool[ShellArgs]):
     Args = ShellArgs
     kind = "command"
     mutating = True
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        """The command on one line (control characters escaped), and its chained commands."""
+        shown = escape_for_display(text_argument(arguments, "command") or "")
+        return CallDescription(one_line(shown), tuple(piece.strip() for piece in segments(shown)) or (shown,))
 
     def approval_request(self, call_id: str, args: ShellArgs, ctx: ToolContext) -> ApprovalRequest:
         workdir = self._workdir(args, ctx)

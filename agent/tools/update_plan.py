@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent.tools.base import CallDescription, Tool, ToolArgs, ToolContext, ToolError, ToolResult
 
 MARKS = {"pending": "[ ]", "in_progress": "[~]", "done": "[x]"}
 
@@ -29,6 +29,11 @@ class UpdatePlan(Tool[UpdatePlanArgs]):
         "list each time. At most one step should be in_progress."
     )
     Args = UpdatePlanArgs
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        steps = arguments.get("steps")
+        return CallDescription(f"{len(steps) if isinstance(steps, list) else 0} steps")
 
     async def run(self, args: UpdatePlanArgs, ctx: ToolContext) -> ToolResult:
         if not args.steps:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from agent.approvals import ApprovalRequest
@@ -14,7 +16,16 @@ from agent.tools.atomic import (
     file_mode,
     unified_diff,
 )
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent.tools.base import (
+    CallDescription,
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    one_line,
+    text_argument,
+)
 from agent.tools.paths import display_path, resolve_path
 
 MAX_WRITE_BYTES = 2 * 1024 * 1024
@@ -35,6 +46,10 @@ class WriteFile(Tool[WriteFileArgs]):
     Args = WriteFileArgs
     kind = "edit"
     mutating = True
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        return CallDescription(one_line(text_argument(arguments, "path") or ""))
 
     def _plan(self, args: WriteFileArgs, ctx: ToolContext):  # type: ignore[no-untyped-def]
         path = resolve_path(ctx, args.path, for_write=True)

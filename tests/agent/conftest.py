@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from agent.approvals import NON_INTERACTIVE_DENIAL, ApprovalRequest, Decision
 from agent.config import Settings
+from agent.events import ApprovalRequested
+
+
+def non_interactive(request: ApprovalRequest) -> Decision:
+    return NON_INTERACTIVE_DENIAL
+
+
+async def answered_turn(
+    runner: Any, prompt: str, decide: Callable[[ApprovalRequest], Decision] = non_interactive
+) -> list:
+    """Run one turn of a `Session` (or an `Agent`) to its end, answering every approval request by
+    call id as soon as it is asked (as `codeassist exec` does); the events."""
+    events = []
+    async for event in runner.run_turn(prompt):
+        events.append(event)
+        if isinstance(event, ApprovalRequested):
+            assert runner.answer_approval(event.request.call_id, decide(event.request))
+    return events
 
 
 def make_repo(root: Path, files: dict[str, str]) -> Path:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.approvals import ApprovalRequest, Decision
-from agent.session import AgentSession, open_session
+from agent.session import Session
 from server.scenario import Scenario
-from tests.agent.conftest import settings_for
+from tests.agent.conftest import answered_turn, settings_for
 
 
 def call(name: str, call_id: str, **arguments: Any) -> dict[str, Any]:
@@ -49,16 +49,17 @@ TASK = Scenario.model_validate(
 PROMPTS = ("look around and take notes", "anything else?")
 
 
-async def approve(request: ApprovalRequest) -> Decision:
+def approve(request: ApprovalRequest) -> Decision:
     return Decision(kind="approve_once")
 
 
-def open_recorded(server, repo: Path, root: Path, **kwargs: Any) -> AgentSession:
-    return open_session(settings_for(server), cwd=repo, decide=approve, log_root=root, **kwargs)
+def open_recorded(server, repo: Path, root: Path, **kwargs: Any) -> Session:
+    return Session.open(settings_for(server), cwd=repo, log_root=root, **kwargs)
 
 
-async def run_turn(agent, prompt: str) -> list:
-    return [event async for event in agent.run_turn(prompt)]
+async def run_turn(session, prompt: str) -> list:
+    """One turn, every approval approved once."""
+    return await answered_turn(session, prompt, approve)
 
 
 async def record_task(server, repo: Path, root: Path, prompts: tuple[str, ...] = PROMPTS) -> tuple[Path, list]:

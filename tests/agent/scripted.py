@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.approvals import ApprovalGate, Policy, deny_all
+from agent.approvals import ApprovalGate, Policy
 from agent.conversation import Conversation, RequestSettings
 from agent.loop import Agent
 from agent.model_client import ModelClient
@@ -46,7 +46,7 @@ def scripted_agent(
         conversation=conversation,
         tools=registry,
         tool_context=ToolContext(workspace=workspace),
-        approvals=ApprovalGate(Policy.ASK, deny_all),
+        approvals=ApprovalGate(Policy.ASK),
         log=log,
         max_steps=max_steps,
     )

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from agent.approvals import ApprovalRequest, Decision, deny_all
+from agent.approvals import ApprovalRequest, Decision
 from agent.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -24,7 +24,7 @@ from agent.events import (
     ToolFinished,
     TurnEnded,
 )
-from agent.session import open_session
+from agent.session import Session
 from agent.tools import ToolArgs, ToolContext, ToolResult, read_only_tools
 from agent.tools.base import Tool
 from agent.tools.paths import resolve_path
@@ -32,7 +32,7 @@ from agent.transport import StreamInterrupted
 from agent.transport.scripted import ScriptedFailure, function_call, message, response_events
 from server.faults import Fault
 from server.scenario import Scenario
-from tests.agent.conftest import settings_for
+from tests.agent.conftest import answered_turn, settings_for
 from tests.agent.scripted import scripted_agent
 
 
@@ -105,18 +105,16 @@ TWO_CALLS = scenario(
 )
 
 
-async def run_turn(agent, prompt: str) -> list:
-    return [event async for event in agent.run_turn(prompt)]
+async def run_turn(agent, prompt: str, decide=None) -> list:
+    return await answered_turn(agent, prompt, decide) if decide else await answered_turn(agent, prompt)
 
 
 def requests(server) -> list[dict]:
     return [entry.body for entry in server.state.received if entry.body is not None]
 
 
-def session(server, repo: Path, tmp_path: Path, *, tools=None, decide=deny_all, **settings):
-    return open_session(
-        settings_for(server, **settings), cwd=repo, decide=decide, tools=tools, log_root=tmp_path / "sessions"
-    )
+def session(server, repo: Path, tmp_path: Path, *, tools=None, **settings) -> Session:
+    return Session.open(settings_for(server, **settings), cwd=repo, tools=tools, log_root=tmp_path / "sessions")
 
 
 async def test_a_multi_step_tool_task_sends_increments_after_the_first_request(start_server, repo, tmp_path):
@@ -199,12 +197,12 @@ async def test_approve_always_is_remembered_for_the_session(start_server, repo, 
     )
     asked: list[ApprovalRequest] = []
 
-    async def decide(request: ApprovalRequest) -> Decision:
+    def decide(request: ApprovalRequest) -> Decision:
         asked.append(request)
         return Decision(kind="approve_always")
 
-    handle = session(server, repo, tmp_path, tools=[TouchFile()], decide=decide)
-    events = await run_turn(handle.agent, "make files")
+    handle = session(server, repo, tmp_path, tools=[TouchFile()])
+    events = await run_turn(handle, "make files", decide)
     assert (repo / "one.txt").exists() and (repo / "two.txt").exists()
     assert len(asked) == 1
     assert [e.rule for e in events if isinstance(e, ApprovalDecided)] == ["user", "rule:touch_file"]

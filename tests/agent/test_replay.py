@@ -32,13 +32,13 @@ from agent.replay import (
     REPLAY_INTERRUPTED_OUTPUT,
     SessionReplay,
 )
-from agent.session import open_session
+from agent.session import Session
 from agent.session_log import LoadedSession, load_session
 from agent.tools import default_tools
 from server.faults import Fault
 from server.scenario import Scenario
 from tests.agent.conftest import settings_for
-from tests.agent.recording import TASK, approve, record_task, run_turn
+from tests.agent.recording import TASK, record_task, run_turn
 
 
 def dumps(events: list) -> list[dict]:
@@ -66,9 +66,7 @@ def loaded(*records: dict) -> LoadedSession:
 @pytest.mark.parametrize("transport", ["websocket", "http"])
 async def test_replay_reproduces_the_live_events_and_their_payloads(start_server, repo, tmp_path, transport):
     server = start_server(TASK)
-    handle = open_session(
-        settings_for(server, transport=transport), cwd=repo, decide=approve, log_root=tmp_path / "sessions"
-    )
+    handle = Session.open(settings_for(server, transport=transport), cwd=repo, log_root=tmp_path / "sessions")
     live = await run_turn(handle.agent, "look around and take notes") + await run_turn(handle.agent, "anything else?")
     await handle.close()
 

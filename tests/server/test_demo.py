@@ -13,7 +13,7 @@ import pytest
 from agent.approvals import ApprovalRequest, Decision
 from agent.events import ApprovalRequested, ReasoningDelta, ResponseStarted, TextDelta, ToolFinished, TurnEnded
 from agent.git import repo_info
-from agent.session import open_session
+from agent.session import Session
 from agent.tools import default_tools, strict_schema
 from server.demo import (
     DEMO_MODEL,
@@ -24,6 +24,7 @@ from server.demo import (
     prepare_demo,
 )
 from server.scenario import bundled_scenario_path, load_scenario
+from tests.agent.conftest import answered_turn
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_SOURCE = REPO_ROOT / "server" / "scenarios" / "demo_project"
@@ -155,7 +156,7 @@ class Recorder:
         self.answer = answer
         self.requests: list[ApprovalRequest] = []
 
-    async def __call__(self, request: ApprovalRequest) -> Decision:
+    def __call__(self, request: ApprovalRequest) -> Decision:
         self.requests.append(request)
         return Decision(kind=self.answer, reason="not now" if self.answer == "deny" else None)
 
@@ -163,10 +164,10 @@ class Recorder:
 async def run_demo(tmp_path: Path, decide: Recorder, **options: object):
     env = prepare_demo(tmp_path, **options)
     try:
-        session = open_session(env.settings, cwd=env.workspace, decide=decide, log_root=tmp_path / "sessions")
+        session = Session.open(env.settings, cwd=env.workspace, log_root=tmp_path / "sessions")
         try:
             await session.agent.warm_up()
-            events = [event async for event in session.agent.run_turn(DEMO_PROMPT)]
+            events = await answered_turn(session, DEMO_PROMPT, decide)
         finally:
             await session.close()
         return env, session, events

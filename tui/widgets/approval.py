@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
@@ -11,19 +13,19 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from agent.approvals import ApprovalRequest, Decision
-from agent.tools.command_safety import segments
+from agent.session import ApprovalRequest, Decision
 
 HINT = "y approve once · a approve always (this session) · n deny · esc cancel turn"
 
 
-def request_body(request: ApprovalRequest) -> RenderableType:
-    """The diff or the command (with every chained segment on its own line) and its directory."""
+def request_body(request: ApprovalRequest, segments: Sequence[str] = ()) -> RenderableType:
+    """The diff or the command (with every chained segment, as the tool describes the call, on its
+    own line) and its directory."""
     parts: list[RenderableType] = [Text.assemble(("Approve? ", "bold"), request.summary)]
     if request.diff:
         parts.append(Syntax(request.diff, "diff", word_wrap=True, background_color="default"))
     if request.command is not None:
-        pieces = segments(request.command) or [request.command]
+        pieces = list(segments) or [request.command]
         command = Text()
         for index, piece in enumerate(pieces):
             command.append(("  " if index else "$ ") + piece.strip() + ("\n" if index < len(pieces) - 1 else ""))
@@ -53,14 +55,15 @@ class ApprovalCard(Vertical, can_focus=True):
             self.call_id = call_id
             self.decision = decision
 
-    def __init__(self, request: ApprovalRequest, *, interactive: bool = True) -> None:
+    def __init__(self, request: ApprovalRequest, *, interactive: bool = True, segments: Sequence[str] = ()) -> None:
         super().__init__()
         self.request = request
+        self.segments = tuple(segments)
         self.interactive = interactive
         self.decided: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(request_body(self.request), id="approval-body")
+        yield Static(request_body(self.request, self.segments), id="approval-body")
         yield Static(Text(HINT if self.interactive else "recorded decision follows", style="dim"), id="approval-hint")
         yield Input(placeholder="Reason for denying (optional) — Enter to deny", id="deny-reason", classes="-hidden")
 
@@ -72,7 +75,7 @@ class ApprovalCard(Vertical, can_focus=True):
     def action_decide(self, kind: str) -> None:
         if not self.interactive or self.decided:
             return
-        self._finish(Decision(kind=kind))  # type: ignore[arg-type]
+        self._finish(Decision.model_validate({"kind": kind}))
 
     def action_deny(self) -> None:
         if not self.interactive or self.decided:

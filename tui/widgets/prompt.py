@@ -37,6 +37,12 @@ class PromptInput(TextArea):
     """Enter sends; Shift+Enter or Ctrl+J inserts a newline; Up/Down walk the history at the
     first/last line; Ctrl+R searches it; Tab completes an `@file` mention."""
 
+    TYPED_KEYS = (
+        ("enter", "Send"),
+        ("shift+enter", "Newline (or Ctrl+J)"),
+        ("up", "Previous prompt (Down: next)"),
+    )
+    """Keys `_on_key` handles itself, for `/help`."""
     BINDINGS = [
         Binding("ctrl+r", "search_history", "History search", show=False),
         Binding("tab", "complete_mention", "Complete @file", show=False),

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Sparkline, Static
 
-if TYPE_CHECKING:  # annotations only: importing agent.stats would load the transports first
-    from agent.stats import SessionStats, TurnStats
+if TYPE_CHECKING:  # annotations only: the session (and the transports) load after the first frame
+    from agent.session import SessionStats, TurnStats
 
 COLUMNS = ("#", "TTFT", "total", "tok/s", "in", "cached", "hit", "sent", "incr", "wait")
 

@@ -6,8 +6,7 @@ token stream costs a handful of re-renders per second instead of one per token.
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -17,6 +16,9 @@ from textual.timer import Timer
 from textual.widgets import Collapsible, Markdown, Static
 
 from agent.events import ToolStatus
+
+if TYPE_CHECKING:  # annotations only: the session is imported after the first frame
+    from agent.session import CallDescription
 
 FLUSH_INTERVAL_S = 1 / 15
 MAX_OUTPUT_SHOWN = 20_000
@@ -92,21 +94,6 @@ class ReasoningBlock(Collapsible):
         self.collapsed = True
 
 
-def _argument_summary(name: str, arguments: str) -> str:
-    try:
-        parsed = json.loads(arguments) if arguments else {}
-    except ValueError:
-        return arguments[:80]
-    if not isinstance(parsed, dict):
-        return str(parsed)[:80]
-    for key in ("command", "path", "pattern"):
-        if isinstance(parsed.get(key), str):
-            return parsed[key][:120]
-    if name == "update_plan":
-        return f"{len(parsed.get('steps') or [])} steps"
-    return ", ".join(f"{k}={v!r}" for k, v in parsed.items() if v is not None)[:120]
-
-
 class ToolCard(Static):
     """One tool call: name, key argument, status, duration, and its output (collapsible)."""
 
@@ -115,6 +102,7 @@ class ToolCard(Static):
         self.call_id = call_id
         self.tool_name = name
         self.arguments = ""
+        self.description: CallDescription | None = None
         self.status = "running"
         self.duration_s: float | None = None
         self.output = ""
@@ -122,8 +110,10 @@ class ToolCard(Static):
         self.expanded = False
         self._render_card()
 
-    def set_arguments(self, arguments: str) -> None:
+    def set_arguments(self, arguments: str, description: CallDescription) -> None:
+        """The call's complete arguments, and how the tool describes them."""
         self.arguments = arguments
+        self.description = description
         self._render_card()
 
     def set_status(self, status: str) -> None:
@@ -145,7 +135,7 @@ class ToolCard(Static):
     def _render_card(self) -> None:
         title = Text.assemble(
             (f"{self.tool_name} ", "bold"),
-            (_argument_summary(self.tool_name, self.arguments), ""),
+            (self.description.summary if self.description else "", ""),
             ("  ·  ", "dim"),
             (STATUS_LABELS.get(self.status, self.status), "italic"),
         )
