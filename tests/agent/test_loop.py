@@ -486,3 +486,50 @@ async def test_warm_up_commits_so_the_first_turn_chains(repo):
     events = await run_turn(agent, "hello")
     [started] = [e for e in events if isinstance(e, ResponseStarted)]
     assert started.incremental and transport.requests[1]["previous_response_id"]
+
+
+async def test_cancel_while_an_approval_waits_answers_it_with_cancel(start_server, repo, tmp_path):
+    server = start_server(
+        scenario(
+            {"output": [call("touch_file", "c1", path="new.txt")]},
+            {"output": [{"type": "message", "text": "fresh"}]},
+        )
+    )
+    handle = session(server, repo, tmp_path, tools=[TouchFile()])
+    events = []
+    async for event in handle.run_turn("make a file"):
+        events.append(event)
+        if isinstance(event, ApprovalRequested):
+            assert handle.agent.approvals.pending == ["c1"]
+            await handle.cancel()  # Esc: nobody answers the card
+    assert events[-1].reason == "cancelled"
+    [decided] = [e for e in events if isinstance(e, ApprovalDecided)]
+    assert decided.decision == "cancel"
+    assert not (repo / "new.txt").exists()
+    assert handle.agent.approvals.pending == []
+    assert not handle.answer_approval("c1", Decision(kind="approve_once")), "its turn is over"
+    events = await run_turn(handle, "again")
+    assert events[-1].reason == "completed"
+    await handle.close()
+
+
+async def test_a_turn_stopped_at_an_approval_leaves_nothing_pending(start_server, repo, tmp_path):
+    """What the app does on /new or quit while a card waits: the worker running the turn is cancelled."""
+    server = start_server(scenario({"output": [call("touch_file", "c1", path="new.txt")]}))
+    handle = session(server, repo, tmp_path, tools=[TouchFile()])
+    asked = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in handle.run_turn("make a file"):
+            if isinstance(event, ApprovalRequested):
+                asked.set()
+
+    worker = asyncio.create_task(consume())
+    await asked.wait()
+    await asyncio.sleep(0.05)
+    assert handle.agent.approvals.pending == ["c1"]
+    worker.cancel()
+    await asyncio.gather(worker, return_exceptions=True)
+    assert handle.agent.approvals.pending == []
+    assert not (repo / "new.txt").exists()
+    await handle.close()
