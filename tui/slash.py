@@ -90,7 +90,7 @@ def key_help() -> str:
             "App",
             [
                 *_described(app_binding for app_binding in app_bindings if _action(app_binding) not in replay),
-                (App.COMMAND_PALETTE_BINDING, "commands"),
+                (App.COMMAND_PALETTE_BINDING, "Commands"),
             ],
         ),
         ("Approvals", _described(ApprovalCard.BINDINGS)),
@@ -121,12 +121,12 @@ def _described(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
 
 
 def _key_label(keys: str) -> str:
-    """`ctrl+b` → `Ctrl+B`; `plus,equals_sign` → `+`; `escape` → `Esc`."""
+    """`ctrl+b` → `Ctrl+B`; `plus,equals_sign` → `+`; `escape` → `Esc`; `y` → `y`."""
     names = {"escape": "Esc", "plus": "+", "minus": "-", "equals_sign": "=", "space": "Space", "tab": "Tab"}
     first = keys.split(",")[0]
-    return names.get(first) or "+".join(
-        part.capitalize() if len(part) > 1 else part.upper() for part in first.split("+")
-    )
+    if first in names or len(first) == 1:
+        return names.get(first, first)
+    return "+".join(part.capitalize() if len(part) > 1 else part.upper() for part in first.split("+"))
 
 
 @command("help", "/help", "show commands and keys")

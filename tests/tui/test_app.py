@@ -232,3 +232,63 @@ async def test_the_command_palette_runs_slash_commands(make_app):
         await pilot.press("enter")
         await pilot.pause(0.5)
         assert "/approval" in app.query(NoticeLine).last().message
+
+
+async def test_a_resumed_session_shows_its_earlier_turns_as_they_were(make_app, repo, tmp_path):
+    recorded = make_app(EDIT)
+    async with recorded.run_test(size=SIZE) as pilot:
+        await send(pilot, "change it")
+        await pilot.pause(1.0)
+        recorded.query_one(ApprovalCard).focus()
+        await pilot.press("y")
+        await wait_idle(recorded, pilot)
+        path = recorded.session.log_path
+    app = make_app(HELLO)
+    app.resume_path = path
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_idle(app, pilot)
+        assert [m.text for m in app.query(UserMessage)] == ["change it"]
+        assert [(c.tool_name, c.status) for c in app.query(ToolCard)] == [("read_file", "ok"), ("edit_file", "ok")]
+        assert [c.description.summary for c in app.query(ToolCard)] == ["a.py", "a.py"]
+        [card] = app.query(ApprovalCard)
+        assert card.decided == "approve_once" and not card.interactive
+        assert app.query(AssistantMessage).last().text == "Done."
+        assert len(app.query_one(StatsPanel).turns) == 1
+        assert f"resumed session {path.stem}" in app.query(NoticeLine).last().message
+        await send(pilot, "hi")
+        await wait_idle(app, pilot)
+        assert [m.text for m in app.query(UserMessage)] == ["change it", "hi"]
+
+
+async def test_help_lists_the_commands_and_the_keys_of_every_binding(make_app):
+    from tui.slash import COMMANDS
+
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "/help")
+        await pilot.pause()
+        shown = app.query(NoticeLine).last().message
+        assert all(f"/{name}" in shown for name in COMMANDS)
+        for key in ("Enter Send", "Ctrl+R History search", "Esc Interrupt", "Ctrl+B Stats", "Ctrl+Q Quit"):
+            assert key in shown
+        assert "y Approve" in shown and "Esc Cancel turn" in shown and "Space Pause" in shown
+
+
+async def test_the_approval_card_shows_each_chained_command_as_the_tool_describes_it(make_app, repo):
+    chained = scenario(
+        {"output": [call("shell", "s", command="cd pkg && ls | sort", timeout_s=None, workdir=None)]},
+        {"output": [{"type": "message", "text": "ok"}]},
+    )
+    app = make_app(chained)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "list")
+        await pilot.pause(1.0)
+        card = app.query_one(ApprovalCard)
+        assert card.segments == ("cd pkg", "ls", "sort")
+        assert app.query_one(ToolCard).description.summary == "cd pkg && ls | sort"
+        assert app.title == "codeassist — approval needed"
+        card.focus()
+        await pilot.press("n", "enter")
+        await wait_idle(app, pilot)
+        assert app.title == "codeassist"
+        assert [c.status for c in app.query(ToolCard)] == ["denied"]
