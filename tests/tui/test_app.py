@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.approvals import Policy
+from agent.session import Policy
 from tests.tui.conftest import SIZE, call, scenario, wait_idle
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.prompt import PromptInput
@@ -96,7 +96,7 @@ async def test_escape_on_an_approval_cancels_the_turn(make_app, repo):
         await pilot.press("escape")
         await wait_idle(app, pilot)
         assert (repo / "a.py").read_text() == "print('hello')\n"
-        assert app.session.agent.turns[-1].turn == 1
+        assert app.session.turns[-1].turn == 1
         assert any("Cancelled" in n.message for n in app.query(NoticeLine))
 
 
@@ -133,7 +133,7 @@ async def test_typing_while_a_turn_runs_queues_the_message(make_app):
         assert app.query_one("#queue").display
         for _ in range(100):
             await wait_idle(app, pilot)
-            if len(app.session.agent.turns) == 2:
+            if len(app.session.turns) == 2:
                 break
         assert [m.text for m in app.query(UserMessage)] == ["first", "second"]
         assert app.query(AssistantMessage).last().text == "Queued answer."
@@ -207,8 +207,10 @@ async def test_slash_commands(make_app, tmp_path):
         await pilot.pause()
         assert "/approval" in app.query(NoticeLine).last().message
         await send(pilot, "/approval read-only")
+        assert app.session.policy is Policy.READ_ONLY
         assert app.session.agent.approvals.policy is Policy.READ_ONLY
         await send(pilot, "/model other-model")
+        assert app.session.model == "other-model"
         assert app.session.agent.conversation.settings.model == "other-model"
         await send(pilot, "/theme codeassist-light")
         assert app.theme == "codeassist-light"

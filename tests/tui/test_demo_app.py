@@ -24,7 +24,7 @@ async def test_the_demo_fixes_the_sample_project_with_y_approvals(tmp_path, monk
                         approved.append(card.request.tool)
                         card.focus()
                         await pilot.press("y")
-                if app.session is not None and app.session.agent.turns and not app.running:
+                if app.session is not None and app.session.turns and not app.running:
                     break
             statuses = [(card.tool_name, card.status) for card in app.query(ToolCard)]
             assert approved == ["shell", "edit_file", "shell"], statuses

@@ -189,7 +189,7 @@ def test_tool_failure(snap_compare, start_server, tmp_path, monkeypatch):
 
     async def failed(pilot) -> None:
         await send(pilot, "Read missing.py")
-        await until(pilot, lambda: app.session is not None and len(app.session.agent.turns) == 1 and not app.running)
+        await until(pilot, lambda: app.session is not None and len(app.session.turns) == 1 and not app.running)
         card = app.query_one(ToolCard)
         assert card.status == "error"
         # The card shows the duration with one decimal: reading a missing file takes well under 50 ms.
