@@ -23,8 +23,8 @@ What is redacted:
   `sk-` key. Text is often a serialised JSON line, so a JSON escape just before the token (`\\n`,
   `\\t`, `\\u0001`) or a percent-escape (`%3D`) also counts as a word break.
 - Exact values, wherever they occur: each `known_secrets` entry and each environment value whose
-  variable name contains KEY, TOKEN, SECRET or PASSWORD (case-insensitive), both as given and in
-  JSON-escaped form. Values shorter than 8 characters (not counting surrounding whitespace) are
+  variable name `is_secret_name` (the same rule that keeps those variables out of the commands
+  the shell tool runs), both as given and in JSON-escaped form. Values shorter than 8 characters (not counting surrounding whitespace) are
   left alone: scrubbing `1` or `true` everywhere would wreck the text and protect nothing.
 
 Everything else matched becomes `[REDACTED]`. The shape patterns never cross a JSON string
@@ -43,7 +43,16 @@ from collections.abc import Iterable, Mapping
 
 import orjson
 
-__all__ = ["MIN_SECRET_LENGTH", "PRIVATE_KEY_REDACTED", "REDACTED", "Redactor"]
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "PRIVATE_KEY_REDACTED",
+    "REDACTED",
+    "SECRET_NAME_PARTS",
+    "SECRET_NAME_PREFIXES",
+    "SECRET_NAME_WORDS",
+    "Redactor",
+    "is_secret_name",
+]
 
 REDACTED = "[REDACTED]"
 """What a secret is replaced with."""
@@ -54,7 +63,33 @@ PRIVATE_KEY_REDACTED = "[REDACTED PRIVATE KEY]"
 MIN_SECRET_LENGTH = 8
 """Exact values shorter than this are not scrubbed."""
 
-_SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+"""A variable whose name contains one of these (case-insensitive) holds a credential; AUTH as the
+start of the word AUTHOR or AUTHORS does not count (`GIT_AUTHOR_NAME` is no secret)."""
+SECRET_NAME_PREFIXES = ("OPENAI_", "ANTHROPIC_", "AWS_", "GH_")
+"""So does any variable whose name starts with one of these (case-insensitive)."""
+SECRET_NAME_PARTS = ("PAT",)
+"""And one with one of these as an `_`-separated part of its name (`GITHUB_PAT`)."""
+
+_AUTHOR_WORD = re.compile(r"AUTHORS?(?![A-Z0-9])")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an environment variable's name marks it as a credential.
+
+    The one rule for both uses: such a variable's value is scrubbed from everything written to
+    disk (`Redactor`), and the variable is left out of the environment of commands the shell
+    tool runs. See `SECRET_NAME_WORDS`, `SECRET_NAME_PREFIXES` and `SECRET_NAME_PARTS`.
+
+    Args:
+        name: An environment variable's name, in any case.
+    """
+    upper = name.upper()
+    return (
+        any(word in _AUTHOR_WORD.sub("", upper) for word in SECRET_NAME_WORDS)
+        or upper.startswith(SECRET_NAME_PREFIXES)
+        or any(part in SECRET_NAME_PARTS for part in upper.split("_"))
+    )
 
 
 def _word_start(prefix_width: int) -> str:
@@ -108,11 +143,6 @@ def _replace(match: re.Match[str]) -> str:
     return REDACTED
 
 
-def _is_secret_name(name: str) -> bool:
-    upper = name.upper()
-    return any(word in upper for word in _SECRET_NAME_WORDS)
-
-
 def _json_spellings(value: str) -> set[str]:
     """The value as it appears inside a JSON string, written compact or ASCII-only."""
     spellings = {json.dumps(value)[1:-1]}
@@ -134,7 +164,7 @@ class Redactor:
 
     Args:
         known_secrets: Values to scrub wherever they occur, such as the configured API key.
-        environ: Environment whose KEY, TOKEN, SECRET and PASSWORD variables are scrubbed by
+        environ: Environment whose credential variables (`is_secret_name`) are scrubbed by
             value. Defaults to `os.environ` as it is now; pass `{}` to scrub none.
     """
 
@@ -142,7 +172,7 @@ class Redactor:
 
     def __init__(self, known_secrets: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
-        candidates = [*known_secrets, *(value for name, value in env.items() if _is_secret_name(name))]
+        candidates = [*known_secrets, *(value for name, value in env.items() if is_secret_name(name))]
         values = {value for value in candidates if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH}
         json_values = set().union(*map(_json_spellings, values))
         self._json_values = _longest_first(json_values)

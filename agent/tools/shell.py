@@ -42,6 +42,7 @@ from typing import Any
 from pydantic import Field
 
 from agent.approvals import ApprovalRequest
+from agent.redact import is_secret_name
 from agent.tools.base import (
     CallDescription,
     Tool,
@@ -74,12 +75,6 @@ RULE_PREFIX = "shell:"
 TIMEOUT_EXIT_CODE = 124
 _POLL_S = 0.05
 
-SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
-"""A variable whose name contains one of these (case-insensitive) is not passed to commands."""
-SECRET_NAME_PREFIXES = ("OPENAI_", "ANTHROPIC_", "AWS_", "GH_")
-"""Nor is any variable whose name starts with one of these (case-insensitive)."""
-SECRET_NAME_PARTS = ("PAT",)
-"""Nor one with one of these as an `_`-separated part of its name (`GITHUB_PAT`)."""
 CHILD_ENV_OVERRIDES = {
     "TERM": "dumb",
     "NO_COLOR": "1",
@@ -104,21 +99,11 @@ class ShellArgs(ToolArgs):
     )
 
 
-def is_secret_name(name: str) -> bool:
-    """Whether an environment variable's name marks it as a credential (see the module constants)."""
-    upper = name.upper()
-    return (
-        any(word in upper for word in SECRET_NAME_WORDS)
-        or upper.startswith(SECRET_NAME_PREFIXES)
-        or any(part in SECRET_NAME_PARTS for part in upper.split("_"))
-    )
-
-
 def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a command: the parent's minus credentials, plus `CHILD_ENV_OVERRIDES`.
 
-    Removed: every variable whose name contains KEY, TOKEN, SECRET, PASSWORD, PASSWD, CREDENTIAL
-    or AUTH (any case), starts with OPENAI_, ANTHROPIC_, AWS_ or GH_, or has PAT as a part.
+    Removed: every variable whose name marks it as a credential (`agent.redact.is_secret_name`,
+    the rule whose values the session log scrubs).
 
     Args:
         environ: the parent environment; defaults to `os.environ`.

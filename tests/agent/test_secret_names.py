@@ -1,0 +1,66 @@
+"""One secret-name rule: what the shell tool keeps from commands is what the session log scrubs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.redact import REDACTED, SECRET_NAME_PARTS, SECRET_NAME_PREFIXES, SECRET_NAME_WORDS, Redactor, is_secret_name
+from agent.tools.shell import CHILD_ENV_OVERRIDES, child_environment
+
+# Names built from the rule's own pieces, near misses and ordinary words, in any case.
+_PIECES = st.sampled_from(
+    [
+        *SECRET_NAME_WORDS,
+        *(prefix.rstrip("_") for prefix in SECRET_NAME_PREFIXES),
+        *SECRET_NAME_PARTS,
+        "AUTHOR",
+        "AUTHORS",
+        "AUTHORIZATION",
+        "PATH",
+        "PATCH",
+        "GITHUB",
+        "HOME",
+        "MY",
+        "DB",
+        "X1",
+    ]
+)
+_NAMES = st.builds(
+    lambda pieces, lower: "_".join(pieces).lower() if lower else "_".join(pieces),
+    st.lists(_PIECES, min_size=1, max_size=4),
+    st.booleans(),
+).filter(lambda name: name not in CHILD_ENV_OVERRIDES)
+_VALUES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=12, max_size=30)
+
+
+@given(name=_NAMES, value=_VALUES)
+def test_every_variable_kept_from_commands_has_its_value_scrubbed_from_the_log(name: str, value: str) -> None:
+    stripped = name not in child_environment({name: value})
+    scrubbed = Redactor(environ={name: value}).redact(f"out: {value}") == f"out: {REDACTED}"
+    assert stripped == scrubbed == is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "GITHUB_PAT",
+        "OPENAI_API_KEY",
+        "AWS_SESSION_TOKEN",
+        "GH_ENTERPRISE_HOST",
+        "HTTP_AUTHORIZATION",
+        "npm_config_auth",
+    ],
+)
+def test_credential_names_are_stripped_and_scrubbed(name: str) -> None:
+    value = "value-that-is-long-enough"
+    assert name not in child_environment({name: value})
+    assert Redactor(environ={name: value}).redact(value) == REDACTED
+
+
+@pytest.mark.parametrize("name", ["PATH", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "AUTHORS_FILE", "PATCH_LEVEL", "HOME"])
+def test_ordinary_names_are_passed_and_left_in_the_log(name: str) -> None:
+    value = "value-that-is-long-enough"
+    assert child_environment({name: value})[name] == value
+    assert Redactor(environ={name: value}).redact(value) == value
