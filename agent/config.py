@@ -28,6 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from agent.paths import config_dir
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "ENV_PREFIX",
@@ -205,10 +207,10 @@ FIELDS: tuple[str, ...] = tuple(Settings.model_fields)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The user config file: `$XDG_CONFIG_HOME/codeassist/config.toml`.
+    """The user config file: `config.toml` in `agent.paths.config_dir()`.
 
-    A relative `XDG_CONFIG_HOME` is ignored, as the XDG spec asks (it would otherwise resolve
-    inside the current directory, i.e. the workspace); the fallback is `~/.config`.
+    That is `$XDG_CONFIG_HOME/codeassist/config.toml`; a relative `XDG_CONFIG_HOME` is ignored
+    (it would resolve inside the workspace), and the fallback is `~/.config`.
 
     Args:
         environ: Environment to read; defaults to `os.environ`.
@@ -216,14 +218,7 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     Returns:
         The path, whether or not the file exists.
     """
-    env = os.environ if environ is None else environ
-    xdg = env.get("XDG_CONFIG_HOME", "")
-    if xdg and os.path.isabs(xdg):
-        base = Path(xdg)
-    else:
-        home = env.get("HOME")
-        base = (Path(home) if home and os.path.isabs(home) else Path.home()) / ".config"
-    return base / "codeassist" / "config.toml"
+    return config_dir(environ) / "config.toml"
 
 
 def load_settings(

@@ -48,6 +48,7 @@ from typing import Any, Literal, Self
 
 import orjson
 
+from agent.paths import sessions_dir
 from agent.redact import REDACTED, Redactor
 
 __all__ = [
@@ -79,7 +80,7 @@ class SessionLogError(Exception):
 
 
 def sessions_root(environ: Mapping[str, str] | None = None) -> Path:
-    """Return the directory that holds all sessions.
+    """Return the directory that holds all sessions (`agent.paths.sessions_dir`).
 
     Args:
         environ: Environment to read `XDG_DATA_HOME` and `HOME` from; defaults to `os.environ`.
@@ -88,14 +89,7 @@ def sessions_root(environ: Mapping[str, str] | None = None) -> Path:
         `$XDG_DATA_HOME/codeassist/sessions`, or `~/.local/share/codeassist/sessions` when
         `XDG_DATA_HOME` is unset, empty or relative (the XDG spec says to ignore relative paths).
     """
-    env = os.environ if environ is None else environ
-    data_home = env.get("XDG_DATA_HOME", "")
-    if data_home and os.path.isabs(data_home):
-        base = Path(data_home)
-    else:
-        home = env.get("HOME")
-        base = (Path(home) if home else Path.home()) / ".local" / "share"
-    return base / "codeassist" / "sessions"
+    return sessions_dir(environ)
 
 
 class SessionLog:

@@ -31,8 +31,8 @@ from agent import __version__
 from agent.config import ConfigError, Settings, load_settings, require_credentials
 from agent.conversation import Conversation, RequestSettings
 from agent.model_client import FellBack, ModelClient, ModelError, ResponseResult
+from agent.paths import bench_dir
 from agent.session import reasoning_options
-from agent.session_log import sessions_root
 from agent.transport.factory import open_transports
 from agent.wire import CustomToolCall, FunctionCall, FunctionCallOutput, user_message
 from codeassist.bench_task import NUDGES, SYSTEM_PROMPT, TASK_PROMPT, TOOL_NAMES, canned_output, tool_specs
@@ -67,8 +67,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def bench_root(environ: Mapping[str, str] | None = None) -> Path:
-    """Where results are saved by default: `$XDG_DATA_HOME/codeassist/bench`."""
-    return sessions_root(environ).parent / "bench"
+    """Where results are saved by default: `agent.paths.bench_dir()`."""
+    return bench_dir(environ)
 
 
 def _tokens(text: str) -> int:

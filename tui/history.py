@@ -6,13 +6,13 @@ import json
 import os
 from pathlib import Path
 
-from agent.session_log import sessions_root
+from agent.paths import history_file
 
 MAX_ENTRIES = 1000
 
 
 def history_path() -> Path:
-    return sessions_root(os.environ).parent / "history.jsonl"
+    return history_file()
 
 
 class PromptHistory:

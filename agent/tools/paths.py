@@ -7,11 +7,9 @@ directory whose name starts like the workspace's, and symlinks pointing out are 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from agent.config import config_path
-from agent.session_log import sessions_root
+from agent.paths import config_dir, data_dir
 from agent.tools.base import ToolContext, ToolError
 
 PROTECTED_DIRECTORIES = (".git",)
@@ -20,7 +18,7 @@ PROTECTED_DIRECTORIES = (".git",)
 
 def own_directories() -> tuple[Path, ...]:
     """codeassist's config and data directories: never writable by tools, wherever they are."""
-    return (config_path(os.environ).parent.resolve(), sessions_root(os.environ).parent.resolve())
+    return (config_dir().resolve(), data_dir().resolve())
 
 
 def resolve_path(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path:
