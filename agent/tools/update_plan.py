@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.plan import PlanStatus, plan_lines
 from agent.tools.base import CallDescription, Tool, ToolArgs, ToolContext, ToolError, ToolResult
-
-MARKS = {"pending": "[ ]", "in_progress": "[~]", "done": "[x]"}
 
 
 class PlanStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     step: str = Field(description="What to do, in a few words.")
-    status: Literal["pending", "in_progress", "done"] = Field(description="pending, in_progress or done.")
+    status: PlanStatus = Field(description="pending, in_progress or done.")
 
 
 class UpdatePlanArgs(ToolArgs):
@@ -43,5 +42,5 @@ class UpdatePlan(Tool[UpdatePlanArgs]):
         if sum(step.status == "in_progress" for step in args.steps) > 1:
             raise ToolError("More than one step is in_progress; mark only the current one.")
         ctx.plan = [step.model_dump() for step in args.steps]
-        checklist = "\n".join(f"{MARKS[step.status]} {step.step}" for step in args.steps)
+        checklist = "\n".join(plan_lines(ctx.plan))
         return ToolResult(output=f"Plan updated:\n{checklist}", display={"plan": ctx.plan})

@@ -16,6 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Collapsible, Markdown, Static
 
 from agent.events import ToolStatus
+from agent.plan import PLAN_GLYPHS, plan_lines
 
 if TYPE_CHECKING:  # annotations only: the session is imported after the first frame
     from agent.session import CallDescription
@@ -160,9 +161,6 @@ class ToolCard(Static):
         self.update(Group(*parts))
 
 
-MARKS = {"pending": "☐", "in_progress": "◐", "done": "☑"}
-
-
 def plan_text(steps: list[dict[str, Any]]) -> Text:
     """A plan as a checklist."""
     text = Text()
@@ -171,7 +169,7 @@ def plan_text(steps: list[dict[str, Any]]) -> Text:
             text.append("\n")
         status = str(step.get("status", "pending"))
         style = "dim strike" if status == "done" else ("bold" if status == "in_progress" else "")
-        text.append(f"{MARKS.get(status, '☐')} {step.get('step', '')}", style=style)
+        text.append(plan_lines([step], PLAN_GLYPHS)[0], style=style)
     return text
 
 
