@@ -1,4 +1,8 @@
-"""The one place codeassist talks to git (through gitpython); everything returns plain data."""
+"""Repository facts for the header and the session log (root, branch, head, dirty), read with gitpython.
+
+Everything returns plain data. Listing a workspace's files is not here: it runs `git ls-files`
+in `agent.tools.list_files.git_files`.
+"""
 
 from __future__ import annotations
 
