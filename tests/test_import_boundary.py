@@ -15,7 +15,7 @@ UI_MODULES = ("textual", "rich", "tui", "themes")
 @pytest.mark.parametrize(
     ("modules", "forbidden"),
     [
-        ("agent, agent.wire, agent.wire.events, agent.wire.fast, agent.conversation", UI_MODULES),
+        ("agent, agent.wire, agent.wire.errors, agent.wire.fast, agent.conversation", UI_MODULES),
         ("agent.session, codeassist.exec, agent.loop, agent.events, agent.config", ("textual", "tui", "themes")),
         ("server.app, server.runner, codeassist.serve, server.demo", ("textual", "tui", "themes")),
         ("codeassist.main", ("textual",)),

@@ -5,12 +5,6 @@ module. Everything tolerates unknown fields and unknown event or item types.
 """
 
 from agent.wire.errors import ErrorEvent, ErrorPayload
-from agent.wire.events import (
-    EVENT_TYPES,
-    ServerEvent,
-    UnknownEvent,
-    parse_server_event,
-)
 from agent.wire.fast import (
     DELTA_EVENT_TYPES,
     TERMINAL_EVENT_TYPES,
@@ -37,7 +31,6 @@ from agent.wire.response import Response, Usage
 
 __all__ = [
     "DELTA_EVENT_TYPES",
-    "EVENT_TYPES",
     "TERMINAL_EVENT_TYPES",
     "CustomToolCall",
     "CustomToolCallOutput",
@@ -53,13 +46,10 @@ __all__ = [
     "Reasoning",
     "Response",
     "ResponseCreate",
-    "ServerEvent",
     "SummaryText",
-    "UnknownEvent",
     "UnknownItem",
     "Usage",
     "decode_frame",
     "encode_frame",
-    "parse_server_event",
     "user_message",
 ]
