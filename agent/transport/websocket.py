@@ -174,7 +174,7 @@ class ResponsesSocket:
     def _handshake_error(self, exc: InvalidStatus) -> TransportError:
         status = exc.response.status_code
         retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
-        detail = error_body_message(exc.response.body)
+        detail = error_body_message(bytes(exc.response.body))
         if status == 401:
             return AuthenticationFailed(
                 f"The endpoint refused the API key (HTTP 401){': ' + detail if detail else ''}. "
