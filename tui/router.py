@@ -2,11 +2,15 @@
 
 The worker that runs a turn (or a replay) feeds every event to `EventRouter.route`; widgets
 never see the agent. Live runs and replays go through exactly this code.
+
+The widgets a response streams (answer and reasoning blocks, tool cards still waiting for their
+result) are remembered until the response finishes: when its attempt is abandoned and retried
+(`OutputDiscarded`), they are removed, so the retried answer is not shown after a partial copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from textual.widget import Widget
 
@@ -15,7 +19,9 @@ from agent.events import (
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    MessageCompleted,
     Notice,
+    OutputDiscarded,
     ReasoningDelta,
     Reconnecting,
     ResponseFinished,
@@ -65,6 +71,9 @@ class EventRouter:
         self.approvals: dict[str, ApprovalCard] = {}
         self.last_answer = ""
         self.user_messages: dict[int, UserMessage] = {}
+        self.streamed: list[Widget] = []
+        """What the response in flight has shown so far (dropped if its attempt is discarded)."""
+        self._answer_before_response = ""
 
     async def mount(self, widget: Widget) -> None:
         await self.transcript.mount(widget)
@@ -72,15 +81,11 @@ class EventRouter:
     async def route(self, event: AgentEvent) -> None:
         match event:
             case TextDelta(text=text):
-                if self.answer is None:
-                    await self._close_reasoning()
-                    self.answer = AssistantMessage()
-                    await self.mount(self.answer)
-                self.answer.append_text(text)
+                await self._append_answer(text)
             case ReasoningDelta(text=text):
                 if self.reasoning is None:
                     self.reasoning = ReasoningBlock()
-                    await self.mount(self.reasoning)
+                    await self._mount_streamed(self.reasoning)
                 self.reasoning.append_text(text)
             case TurnStarted(prompt=prompt, turn=turn):
                 queued = self.user_messages.pop(turn, None)
@@ -90,16 +95,18 @@ class EventRouter:
                     await self.mount(UserMessage(prompt))
             case ResponseStarted():
                 await self._close_blocks()
+                self.streamed = []
+                self._answer_before_response = self.last_answer
             case ToolCallStarted(call_id=call_id, name=name):
                 await self._close_blocks()
                 started = ToolCard(call_id, name)
                 self.cards[call_id] = started
-                await self.mount(started)
+                await self._mount_streamed(started)
             case ToolCallReady(call_id=call_id, name=name, arguments=arguments):
                 card = self.cards.get(call_id)
                 if card is None:
                     card = self.cards[call_id] = ToolCard(call_id, name)
-                    await self.mount(card)
+                    await self._mount_streamed(card)
                 card.set_arguments(arguments, Session.describe_call(name, arguments))
             case ApprovalRequested(request=request):
                 card = self.cards.get(request.call_id)
@@ -126,8 +133,14 @@ class EventRouter:
                     card = self.cards[call_id] = ToolCard(call_id, name)
                     await self.mount(card)
                 card.finish(status, output, duration, display)
+            case MessageCompleted(text=text):
+                await self._settle_answer(text)
             case ResponseFinished():
                 await self._close_blocks()
+                self.streamed = []
+            case OutputDiscarded(cause=cause):
+                await self._discard_streamed()
+                await self.mount(NoticeLine(f"↺ {_restart_reason(cause)} — answer restarted"))
             case Reconnecting(attempt=attempt, delay_s=delay, cause=cause):
                 await self._close_blocks(interrupted=True)
                 await self.mount(NoticeLine(f"↻ reconnecting ({cause}), attempt {attempt}, in {delay:.1f}s"))
@@ -158,6 +171,54 @@ class EventRouter:
         finally:
             self.interactive = interactive
 
+    async def _mount_streamed(self, widget: Widget) -> None:
+        self.streamed.append(widget)
+        await self.mount(widget)
+
+    async def _append_answer(self, text: str) -> None:
+        if self.answer is None:
+            await self._close_reasoning()
+            self.answer = AssistantMessage()
+            await self._mount_streamed(self.answer)
+        self.answer.append_text(text)
+
+    async def _settle_answer(self, text: str) -> None:
+        """Make the response's answer blocks hold exactly its final text (nothing is re-rendered
+        when the streamed deltas already add up to it, the usual case), and close them."""
+        blocks = [widget for widget in self.streamed if isinstance(widget, AssistantMessage)]
+        shown = [block.text for block in blocks]
+        if "".join(shown) != text:
+            if not blocks:
+                await self._append_answer(text)
+            else:
+                earlier = "".join(shown[:-1])
+                if text.startswith(earlier):
+                    await blocks[-1].replace_text(text[len(earlier) :])
+                else:
+                    await blocks[0].replace_text(text)
+                    await self._remove(blocks[1:])
+        await self._close_blocks()
+        self.last_answer = text
+
+    async def _discard_streamed(self) -> None:
+        """Remove what the abandoned attempt showed: its answer and reasoning blocks, and its
+        tool cards that have no result."""
+        dropped = [w for w in self.streamed if not (isinstance(w, ToolCard) and w.has_result)]
+        for card in dropped:
+            if isinstance(card, ToolCard) and self.cards.get(card.call_id) is card:
+                del self.cards[card.call_id]
+        self.last_answer = self._answer_before_response
+        await self._remove(dropped)
+
+    async def _remove(self, widgets: Sequence[Widget]) -> None:
+        if widgets:
+            self.streamed = [widget for widget in self.streamed if widget not in widgets]
+            if self.answer in widgets:
+                self.answer = None
+            if self.reasoning in widgets:
+                self.reasoning = None
+            await self.transcript.remove_children(widgets)
+
     async def _close_reasoning(self) -> None:
         if self.reasoning is not None:
             self.reasoning.finish()
@@ -169,3 +230,12 @@ class EventRouter:
             await self.answer.finish(interrupted=interrupted)
             self.last_answer = self.answer.text
             self.answer = None
+
+
+def _restart_reason(cause: str) -> str:
+    """Why an answer started again, in a few words."""
+    if cause == "transport changed":
+        return "transport changed"
+    if cause.startswith(("closed", "connection", "connect_")) or cause in ("stalled", "transport_error"):
+        return "connection lost"
+    return f"attempt failed ({cause})"

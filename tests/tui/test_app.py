@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.session import Policy
+from server.faults import Fault
 from tests.tui.conftest import SIZE, call, scenario, wait_idle
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.prompt import PromptInput
@@ -116,6 +117,24 @@ async def test_escape_interrupts_a_streaming_answer(make_app):
         assert not app.query(AssistantMessage).last().has_class("-interrupted")
         body = app.server.state.received[-1].body
         assert "previous_response_id" not in body and len(body["input"]) == 2
+
+
+async def test_a_connection_lost_mid_answer_shows_the_final_answer_once(make_app):
+    text = "The whole answer, said once: " + " ".join(f"word{n}" for n in range(40)) + "."
+    app = make_app(scenario({"output": [{"type": "message", "text": text}]}))
+    app.server.state.faults.add(Fault(kind="close", after_events=8))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "say it")
+        await wait_idle(app, pilot)
+        assert app.session.turns[-1].responses[-1].status == "completed"
+        notices = [n.message for n in app.query(NoticeLine)]
+        assert "↺ connection lost — answer restarted" in notices, "the abandoned attempt had shown text"
+        assert any(n.startswith("↻ reconnecting") for n in notices)
+        assert [m.text for m in app.query(AssistantMessage)] == [text]
+        assert [m.source for m in app.query(AssistantMessage)] == [text]
+        assert not app.query_one(AssistantMessage).has_class("-interrupted")
+        await pilot.press("ctrl+o")
+        assert app.clipboard == text
 
 
 async def test_typing_while_a_turn_runs_queues_the_message(make_app):

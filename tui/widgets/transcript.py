@@ -69,6 +69,12 @@ class AssistantMessage(Markdown):
             self._pending.clear()
             await self.append(chunk)
 
+    async def replace_text(self, text: str) -> None:
+        """Show exactly `text` instead of what streamed so far (one full re-render)."""
+        self._pending.clear()
+        self.text = text
+        await self.update(text)
+
     async def finish(self, *, interrupted: bool = False) -> None:
         """Render what is left and stop the flush timer."""
         if self._timer is not None:
@@ -128,6 +134,11 @@ class ToolCard(Static):
         self.duration_s = duration_s
         self.display_data = display
         self.set_status(status)
+
+    @property
+    def has_result(self) -> bool:
+        """Whether the call has been answered (ran, failed, denied, …)."""
+        return self.duration_s is not None
 
     def on_click(self) -> None:
         self.expanded = not self.expanded
