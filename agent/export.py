@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.resume import ToolCallRecord, TurnRecord, session_turns
-from agent.session_log import LoadedSession, load_session
+from agent.session_log import LoadedSession, load_session, sessions_root
 from agent.stats import TurnStats
 from agent.wire import CustomToolCall, FunctionCall, Message, Reasoning, UnknownItem
 from agent.wire.items import Refusal
@@ -96,8 +96,9 @@ def export_session(path: Path, fmt: ExportFormat = "markdown", out: Path | None 
     Args:
         path: The session's `.jsonl` file.
         fmt: `"markdown"` or `"json"`.
-        out: Where to write; defaults to `<session id>.md` or `.json` in the current directory.
-            An existing file is replaced.
+        out: Where to write; defaults to `<session id>.md` or `.json` in the exports folder of
+            the data directory (`$XDG_DATA_HOME/codeassist/exports`), never the current
+            directory, which is usually the repository. An existing file is replaced.
 
     Returns:
         The file written.
@@ -115,13 +116,20 @@ def export_session(path: Path, fmt: ExportFormat = "markdown", out: Path | None 
         if fmt == "markdown"
         else json.dumps(export_json(loaded), indent=2, ensure_ascii=False) + "\n"
     )
-    target = (
-        Path(out) if out is not None else Path.cwd() / f"{loaded.header.get('id') or Path(path).stem}{_SUFFIXES[fmt]}"
-    )
+    if out is None:
+        folder = exports_dir()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        out = folder / f"{loaded.header.get('id') or Path(path).stem}{_SUFFIXES[fmt]}"
+    target = Path(out)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(fd, "w", encoding="utf-8", errors="backslashreplace") as file:
         file.write(text)
     return target
+
+
+def exports_dir() -> Path:
+    """Where transcripts go when no path is given: `$XDG_DATA_HOME/codeassist/exports`."""
+    return sessions_root().parent / "exports"
 
 
 # ---- Markdown -----------------------------------------------------------------------------

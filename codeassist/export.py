@@ -1,6 +1,7 @@
 """`codeassist export [ID|FILE] [--format markdown|json] [--output FILE]`: a transcript of one session.
 
-By default the latest session of this workspace; prints where the transcript was written.
+By default the latest session of this workspace, written to the exports folder of the data
+directory (never into the repository); prints where the transcript was written.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=["markdown", "json"], default="markdown", help="transcript format (default markdown)"
     )
     parser.add_argument(
-        "--output", "-o", metavar="FILE", help="file to write, '-' for stdout (default: <session id>.md or .json here)"
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="file to write, '-' for stdout (default: <session id>.md or .json in $XDG_DATA_HOME/codeassist/exports)",
     )
 
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from markdown_it import MarkdownIt
 
-from agent.export import export_json, export_markdown, export_session
+from agent.export import export_json, export_markdown, export_session, exports_dir
 from agent.session_log import load_session, sessions_root
 from codeassist.export import add_export_arguments, run_export
 from codeassist.sessions import add_sessions_arguments, run_sessions
@@ -73,7 +73,9 @@ def test_json_transcript_of_a_real_session(recorded):
 
 def test_export_session_writes_private_files(recorded, tmp_path):
     written = export_session(recorded)
-    assert written == Path.cwd() / f"{recorded.stem}.md" and written.read_text().startswith("# codeassist session")
+    assert written == exports_dir() / f"{recorded.stem}.md" and written.read_text().startswith("# codeassist session")
+    assert not (Path.cwd() / f"{recorded.stem}.md").exists(), "nothing is written into the repository"
+    assert written.is_relative_to(tmp_path / "data" / "codeassist" / "exports")
     assert oct(written.stat().st_mode & 0o777) == "0o600"
     out = tmp_path / "t.json"
     assert export_session(recorded, "json", out) == out and json.loads(out.read_text())["turns"]
@@ -148,7 +150,8 @@ def test_sessions_lists_this_workspace_by_default_and_all_on_request(recorded, t
 def test_export_command_writes_the_latest_or_the_named_session(recorded, tmp_path, capsys):
     assert run_export(_parse(add_export_arguments, [])) == 0
     written = Path(capsys.readouterr().out.strip())
-    assert written == Path.cwd() / f"{recorded.stem}.md" and "## Turn 2" in written.read_text()
+    assert written == exports_dir() / f"{recorded.stem}.md" and "## Turn 2" in written.read_text()
+    assert not (Path.cwd() / f"{recorded.stem}.md").exists()
     written.unlink()
 
     out = tmp_path / "out.json"
