@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python -m bench.client_overhead --out bench/results/client-overhead-$$(date +%F).json
 	$(BIN)/python -m bench.transport --out bench/results/transport-$$(date +%F).json
 	$(BIN)/python -m bench.startup --out bench/results/startup-$$(date +%F).json
+	$(BIN)/python -m bench.cli_startup --out bench/results/cli-startup-$$(date +%F).json
 
 snapshot-update: install
 	$(BIN)/python -m pytest -q tests/tui/test_snapshots.py --snapshot-update

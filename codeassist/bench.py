@@ -36,6 +36,7 @@ from agent.session import reasoning_options
 from agent.transport.factory import open_transports
 from agent.wire import CustomToolCall, FunctionCall, FunctionCallOutput, user_message
 from codeassist.bench_task import NUDGES, SYSTEM_PROMPT, TASK_PROMPT, TOOL_NAMES, canned_output, tool_specs
+from codeassist.options import add_endpoint_arguments, settings_overrides
 
 ARMS = ("http_full", "http_chained", "websocket")
 LABELS = {"http_full": "HTTP full resend", "http_chained": "HTTP chained", "websocket": "WebSocket"}
@@ -43,8 +44,7 @@ LABELS = {"http_full": "HTTP full resend", "http_chained": "HTTP chained", "webs
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `codeassist bench`."""
-    parser.add_argument("--model", help="model name (default from config)")
-    parser.add_argument("--base-url", help="Responses API base URL, e.g. http://127.0.0.1:8000/v1")
+    add_endpoint_arguments(parser, transport=False, approval=False)
     parser.add_argument("--turns", type=int, default=6, metavar="N", help="model requests per arm (default 6)")
     parser.add_argument(
         "--reps", type=int, default=1, metavar="R", help="runs of each arm, in alternating order (default 1)"
@@ -291,7 +291,7 @@ def run_bench(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        settings = load_settings({"model": args.model, "base_url": args.base_url})
+        settings = load_settings(settings_overrides(args))
         require_credentials(settings)
     except ConfigError as exc:
         print(f"codeassist bench: {exc}", file=sys.stderr)

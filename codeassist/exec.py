@@ -30,6 +30,7 @@ from agent.events import (
 )
 from agent.session import NON_INTERACTIVE_DENIAL, Session
 from agent.session_log import SessionLogError
+from codeassist.options import add_endpoint_arguments, settings_overrides
 
 EXIT_CODES: dict[TurnEndReason, int] = {
     "completed": 0,
@@ -43,32 +44,17 @@ EXIT_CODES: dict[TurnEndReason, int] = {
 
 def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", help="what to do")
-    parser.add_argument("--model", help="model name (default from config)")
-    parser.add_argument("--base-url", help="Responses API base URL, e.g. http://127.0.0.1:8000/v1")
-    parser.add_argument(
-        "--approval",
-        choices=["read-only", "ask", "auto-edit", "full-auto"],
-        help="approval policy; non-interactive 'ask' denies anything that would ask",
+    add_endpoint_arguments(
+        parser, approval_help="approval policy; non-interactive 'ask' denies anything that would ask", steps=True
     )
-    parser.add_argument("--transport", choices=["websocket", "http"], help="transport (default websocket)")
-    parser.add_argument("--max-steps", type=int, help="responses per turn before stopping")
     parser.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
-    parser.add_argument("--no-warmup", action="store_true", help="skip the generate:false warm-up request")
     parser.add_argument("--no-log", action="store_true", help="do not save a session log")
 
 
 def run_exec(args: argparse.Namespace) -> int:
     """Run `codeassist exec`; returns the exit code."""
-    flags = {
-        "model": args.model,
-        "base_url": args.base_url,
-        "approval": args.approval,
-        "transport": args.transport,
-        "max_steps": args.max_steps,
-        "warmup": False if args.no_warmup else None,
-    }
     try:
-        settings = load_settings(flags)
+        settings = load_settings(settings_overrides(args))
         require_credentials(settings)
     except ConfigError as exc:
         print(f"codeassist exec: {exc}", file=sys.stderr)

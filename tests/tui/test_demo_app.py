@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from codeassist.main import demo_app
+from codeassist.demo import demo_app
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.transcript import AssistantMessage, ToolCard

@@ -1,0 +1,58 @@
+"""`codeassist [PROMPT]` in a repository: the interactive app (or the welcome screen without a key)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from agent.config import ConfigError, config_path, load_settings, require_credentials
+from agent.session import find_session, latest_session
+from agent.session_log import sessions_root
+from codeassist.options import add_endpoint_arguments, settings_overrides
+
+
+def add_app_arguments(parser: argparse.ArgumentParser) -> None:
+    """The prompt, the endpoint flags and `--continue` / `--resume [ID]`."""
+    parser.add_argument("prompt", nargs="?", help="send this prompt as soon as the app is ready")
+    add_endpoint_arguments(parser)
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--continue", dest="continue_", action="store_true", help="continue the latest session of this repository"
+    )
+    resume.add_argument("--resume", nargs="?", const="", metavar="ID", help="continue a saved session")
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """`codeassist` in a repository: the interactive app (or the welcome screen)."""
+    try:
+        settings = load_settings(settings_overrides(args))
+    except ConfigError as exc:
+        print(f"codeassist: {exc}", file=sys.stderr)
+        return 2
+    try:
+        require_credentials(settings)
+    except ConfigError:
+        from codeassist.demo import run_demo
+        from tui.welcome import WelcomeApp
+
+        if WelcomeApp(str(config_path())).run() == "demo":
+            return run_demo(argparse.Namespace(keep=False))
+        return 0
+    resume = None
+    cwd = Path.cwd()
+    try:
+        if args.continue_:
+            resume = latest_session(sessions_root(), cwd)
+        elif args.resume is not None:
+            resume = find_session(sessions_root(), args.resume) if args.resume else latest_session(sessions_root(), cwd)
+    except (ValueError, OSError) as exc:
+        print(f"codeassist: {exc}", file=sys.stderr)
+        return 2
+    if (args.continue_ or args.resume is not None) and resume is None:
+        print("codeassist: no saved session to resume here.", file=sys.stderr)
+        return 2
+    from tui.app import CodeassistApp  # textual is loaded only by the commands that open the app
+
+    CodeassistApp(settings, cwd, resume=resume, initial_prompt=args.prompt).run()
+    return 0

@@ -1,0 +1,56 @@
+"""The endpoint flags shared by the commands that talk to a model, defined once.
+
+`--model`, `--base-url`, `--transport`, `--approval` (and `--max-steps`, `--no-warmup`) mean the
+same everywhere; their choices come from the types the settings use (`Policy`, the `transport`
+field), so a new policy or transport shows up in every command. A command asks for the flags it
+needs, and `settings_overrides(args)` turns whatever was given into `load_settings` flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, get_args
+
+from agent.approvals import Policy
+from agent.config import Settings
+
+APPROVAL_CHOICES: tuple[str, ...] = tuple(policy.value for policy in Policy)
+"""Every approval policy, in the order of `Policy` (least to most autonomous)."""
+
+TRANSPORT_CHOICES: tuple[str, ...] = get_args(Settings.model_fields["transport"].annotation)
+"""Every transport the settings accept."""
+
+_DEFAULT_TRANSPORT = Settings.model_fields["transport"].default
+
+
+def add_endpoint_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    transport: bool = True,
+    approval: bool = True,
+    approval_help: str = "approval policy",
+    steps: bool = False,
+) -> None:
+    """Add `--model` and `--base-url`, and the optional `--transport`, `--approval` and
+    `--max-steps` / `--no-warmup` flags, to a command's parser."""
+    parser.add_argument("--model", help="model name (default from config)")
+    parser.add_argument("--base-url", help="Responses API base URL, e.g. http://127.0.0.1:8000/v1")
+    if approval:
+        parser.add_argument("--approval", choices=APPROVAL_CHOICES, help=approval_help)
+    if transport:
+        parser.add_argument("--transport", choices=TRANSPORT_CHOICES, help=f"transport (default {_DEFAULT_TRANSPORT})")
+    if steps:
+        parser.add_argument("--max-steps", type=int, help="responses per turn before stopping")
+        parser.add_argument("--no-warmup", action="store_true", help="skip the generate:false warm-up request")
+
+
+def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The `load_settings` flags for the endpoint flags present in `args` (None: not given)."""
+    return {
+        "model": getattr(args, "model", None),
+        "base_url": getattr(args, "base_url", None),
+        "approval": getattr(args, "approval", None),
+        "transport": getattr(args, "transport", None),
+        "max_steps": getattr(args, "max_steps", None),
+        "warmup": False if getattr(args, "no_warmup", False) else None,
+    }
