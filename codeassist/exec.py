@@ -1,25 +1,31 @@
 """`codeassist exec "PROMPT"`: one turn in the current repository, no UI.
 
 Prints the assistant's text on stdout as it streams, tool activity and a one-line stats
-summary on stderr (or, with `--json`, one `AgentEvent` per line on stdout). Exit codes: 0 the
-turn completed, 1 it failed or errored, 2 bad configuration, 3 the step limit, 130 cancelled.
+summary on stderr (or, with `--json`, a `session_started` line and then one `AgentEvent` per
+line on stdout: the contract is in docs/exec-json.md). The prompt may come from stdin (`-`, or
+no prompt with stdin not a terminal). `--continue` / `--resume ID` add the turn to a saved
+session. Exit codes: 0 the turn completed, 1 it failed or errored, 2 bad input or
+configuration, 3 the step limit, 130 cancelled.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from agent import __version__
 from agent.config import ConfigError, Settings, load_settings, require_credentials
 from agent.events import (
     AgentError,
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    MessageCompleted,
     Reconnecting,
     TextDelta,
     ToolCallReady,
@@ -28,6 +34,7 @@ from agent.events import (
     TurnEnded,
     TurnEndReason,
 )
+from agent.resume import SessionLookupError
 from agent.session import NON_INTERACTIVE_DENIAL, Session
 from agent.session_log import SessionLogError
 from codeassist.options import add_endpoint_arguments, settings_overrides
@@ -41,14 +48,39 @@ EXIT_CODES: dict[TurnEndReason, int] = {
     "cancelled": 130,
 }
 
+SCHEMA_VERSION = 1
+"""Version of the `--json` stream (docs/exec-json.md); raised when a line changes incompatibly."""
+
+
+class ExecInputError(Exception):
+    """The prompt or the session to continue cannot be had; the message says why."""
+
 
 def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("prompt", help="what to do")
+    """The flags of `codeassist exec`."""
+    parser.add_argument(
+        "prompt", nargs="?", help="what to do; '-' (or nothing, with stdin not a terminal) reads it from stdin"
+    )
     add_endpoint_arguments(
         parser, approval_help="approval policy; non-interactive 'ask' denies anything that would ask", steps=True
     )
     parser.add_argument("--json", action="store_true", help="print one JSON event per line instead of text")
+    parser.add_argument(
+        "-o",
+        "--output-last-message",
+        type=Path,
+        metavar="FILE",
+        help="also write the last assistant message of the turn to FILE",
+    )
     parser.add_argument("--no-log", action="store_true", help="do not save a session log")
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--continue",
+        dest="continue_",
+        action="store_true",
+        help="add the turn to the latest session of this repository",
+    )
+    resume.add_argument("--resume", metavar="ID", help="add the turn to a saved session (id, unique prefix or file)")
 
 
 def run_exec(args: argparse.Namespace) -> int:
@@ -60,14 +92,62 @@ def run_exec(args: argparse.Namespace) -> int:
         print(f"codeassist exec: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_exec(args, settings))
+        prompt = read_prompt(args.prompt, sys.stdin)
+        resume = session_to_resume(args, Path.cwd())
+    except ExecInputError as exc:
+        print(f"codeassist exec: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_exec(args, settings, prompt, resume))
     except KeyboardInterrupt:
         return EXIT_CODES["cancelled"]
 
 
-async def _exec(args: argparse.Namespace, settings: Settings) -> int:
+def read_prompt(argument: str | None, stdin: TextIO) -> str:
+    """The prompt: the argument, or all of stdin for `-` (or no argument when stdin is piped)."""
+    if argument is not None and argument != "-":
+        text = argument
+    elif argument == "-" or not stdin.isatty():
+        text = stdin.read()
+    else:
+        raise ExecInputError("no prompt: give one as an argument, or '-' to read it from stdin")
+    if not text.strip():
+        raise ExecInputError("the prompt is empty")
+    return text
+
+
+def session_to_resume(args: argparse.Namespace, cwd: Path) -> Path | None:
+    """The session file `--continue` / `--resume ID` name, or None for a new session."""
+    if not args.continue_ and args.resume is None:
+        return None
     try:
-        session = Session.open(settings, cwd=Path.cwd(), record=not args.no_log)
+        path = Session.find_saved(args.resume) if args.resume else Session.latest_saved(cwd)
+    except (SessionLookupError, OSError) as exc:
+        raise ExecInputError(str(exc)) from exc
+    if path is None:
+        raise ExecInputError("no saved session to continue here")
+    return path
+
+
+def session_started(session: Session, resumed: Path | None) -> dict[str, Any]:
+    """The first line of `--json`: which session this is and where it is saved."""
+    return {
+        "type": "session_started",
+        "schema_version": SCHEMA_VERSION,
+        "session_id": session.id,
+        "log_path": str(session.log_path) if session.log_path is not None else None,
+        "resumed": resumed is not None,
+        "workspace": str(session.workspace),
+        "model": session.settings.model,
+        "transport": session.settings.transport,
+        "approval": session.settings.approval,
+        "version": __version__,
+    }
+
+
+async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resume: Path | None) -> int:
+    try:
+        session = Session.open(settings, cwd=Path.cwd(), record=not args.no_log, resume=resume)
     except (SessionLogError, OSError) as exc:
         print(f"codeassist exec: cannot start the session log: {exc}", file=sys.stderr)
         return 1
@@ -75,25 +155,40 @@ async def _exec(args: argparse.Namespace, settings: Settings) -> int:
     # Ctrl+C cancels the turn cleanly (aborted outputs recorded) instead of killing the process.
     loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(session.cancel()))
     code = 1
+    last_message: str | None = None
     try:
+        if args.json:
+            _write_line(json.dumps(session_started(session, resume), ensure_ascii=False))
         if settings.warmup:
             await session.warm_up()
-        async for event in session.run_turn(args.prompt):
+        async for event in session.run_turn(prompt):
             if args.json:
-                sys.stdout.write(event.model_dump_json() + "\n")
-                sys.stdout.flush()
+                _write_line(event.model_dump_json())
             else:
                 render_event(event, sys.stdout, sys.stderr)
             if isinstance(event, ApprovalRequested):  # nobody to ask: what the policy left open is denied
                 session.answer_approval(event.request.call_id, NON_INTERACTIVE_DENIAL)
-            if isinstance(event, TurnEnded):
+            elif isinstance(event, MessageCompleted):
+                last_message = event.text
+            elif isinstance(event, TurnEnded):
                 code = EXIT_CODES[event.reason]
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await session.close()
+    if args.output_last_message is not None:
+        try:
+            args.output_last_message.write_text(last_message or "", encoding="utf-8")
+        except OSError as exc:
+            print(f"codeassist exec: cannot write {args.output_last_message}: {exc.strerror or exc}", file=sys.stderr)
+            code = code or 1
     if session.log_path is not None and not args.json:
         print(f"session saved: {session.log_path}", file=sys.stderr)
     return code
+
+
+def _write_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def render_event(event: AgentEvent, out: TextIO, err: TextIO) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.events import AGENT_EVENT_ADAPTER
+from codeassist.exec import SCHEMA_VERSION
 from tests.agent.conftest import make_repo
+from tests.codeassist.test_serve import running
 
 CODEASSIST = str(Path(sys.executable).with_name("codeassist"))
 KEY = "sk-exec-0123456789abcdefghijklmnop"
@@ -21,11 +25,16 @@ def workspace(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "work", {"a.py": "print('hello')\n"})
 
 
-def run_exec(workspace: Path, tmp_path: Path, *args: str, key: str | None = KEY, **env: str):
+def _environ(tmp_path: Path, key: str | None = KEY, **env: str) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEASSIST_"))}
     environ.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"), **env})
     if key:
         environ["OPENAI_API_KEY"] = key
+    return environ
+
+
+def run_exec(workspace: Path, tmp_path: Path, *args: str, key: str | None = KEY, **env: str):
+    environ = _environ(tmp_path, key, **env)
     return subprocess.run(
         [CODEASSIST, "exec", *args], cwd=workspace, env=environ, capture_output=True, text=True, timeout=60
     )
@@ -48,7 +57,8 @@ def test_exec_prints_the_answer_and_a_stats_line(server, workspace, tmp_path):
 def test_exec_json_prints_one_agent_event_per_line(server, workspace, tmp_path):
     result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--json")
     assert result.returncode == 0, result.stderr
-    events = [AGENT_EVENT_ADAPTER.validate_json(line) for line in result.stdout.splitlines()]
+    _started, *lines = result.stdout.splitlines()
+    events = [AGENT_EVENT_ADAPTER.validate_json(line) for line in lines]
     assert events[0].type == "turn_started" and events[-1].type == "turn_ended"
     assert events[-1].reason == "completed"
     assert {"tool_finished", "response_finished", "text_delta"} <= {e.type for e in events}
@@ -204,3 +214,114 @@ def test_a_prompt_injection_stops_at_an_approval_that_ask_denies(start_server, t
     assert not (work / "pwned").exists()
     assert "approval: deny" in result.stderr
     assert "I will not run that." in result.stdout
+
+
+def _json_lines(stdout: str) -> tuple[dict[str, Any], list[Any]]:
+    first, *rest = stdout.splitlines()
+    return json.loads(first), [AGENT_EVENT_ADAPTER.validate_json(line) for line in rest]
+
+
+def test_exec_json_starts_with_the_session_and_its_log(server, workspace, tmp_path):
+    result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--json")
+    assert result.returncode == 0, result.stderr
+    started, events = _json_lines(result.stdout)
+    assert started["type"] == "session_started" and started["schema_version"] == SCHEMA_VERSION == 1
+    log = Path(started["log_path"])
+    assert log.is_file() and log.is_relative_to(tmp_path / "data" / "codeassist" / "sessions")
+    assert started["session_id"] == log.stem and started["resumed"] is False
+    assert started["workspace"] == str(workspace.resolve()) and started["approval"] == "ask"
+    completed = [event.text for event in events if event.type == "message_completed"]
+    assert completed == ["Let me check the file.", "The file says hello."]
+    assert "session saved" not in result.stderr
+
+
+def test_exec_json_without_a_log_names_no_session_file(server, workspace, tmp_path):
+    result = run_exec(
+        workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--json", "--no-log"
+    )
+    started, _ = _json_lines(result.stdout)
+    assert started["log_path"] is None and started["session_id"]
+    assert not (tmp_path / "data" / "codeassist" / "sessions").exists()
+
+
+ANSWER = "The answer is forty-two, because six times seven is forty-two, as the tests confirm."
+
+
+def test_exec_json_after_a_forced_drop_gives_the_final_answer_exactly_once(workspace, tmp_path):
+    """A real `codeassist serve` closes the socket mid-answer; the retried response streams it again."""
+    script = tmp_path / "answer.json"
+    script.write_text(json.dumps({"name": "answer", "turns": [{"output": [{"type": "message", "text": ANSWER}]}]}))
+    fault = json.dumps({"kind": "close", "turn": 0, "after_events": 8})
+    out = tmp_path / "last.txt"
+    with running("serve", "--script", str(script), "--fault", fault) as (_, url):
+        result = run_exec(
+            workspace, tmp_path, "what is the answer?", "--base-url", url, "--json", "--no-warmup", "-o", str(out)
+        )
+    assert result.returncode == 0, result.stderr
+    _, events = _json_lines(result.stdout)
+    types = [event.type for event in events]
+    assert "output_discarded" in types and "reconnecting" in types, "the fault fired after some output"
+    deltas = "".join(event.text for event in events if event.type == "text_delta")
+    assert deltas.count("The answer") == 2, "naive concatenation of the deltas repeats the partial attempt"
+    assert [event.text for event in events if event.type == "message_completed"] == [ANSWER]
+    shown = ""
+    for event in events:
+        if event.type == "output_discarded":
+            shown = ""
+        elif event.type == "text_delta":
+            shown += event.text
+    assert shown == ANSWER, "dropping the deltas before output_discarded leaves the answer once"
+    assert out.read_text() == ANSWER
+
+
+def test_exec_reads_the_prompt_from_stdin_and_writes_the_last_message(server, workspace, tmp_path):
+    out = tmp_path / "out" / "last.md"
+    out.parent.mkdir()
+    environ = _environ(tmp_path)
+    result = subprocess.run(
+        [CODEASSIST, "exec", "-", "--base-url", server.address.base_url, "-o", str(out), "--no-log"],
+        cwd=workspace,
+        env=environ,
+        input="please read a.py\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == "The file says hello."
+    assert server.state.received[1].body["input"][0]["content"][0]["text"] == "please read a.py\n"
+
+
+def test_exec_without_a_prompt_on_a_terminal_or_an_empty_one_is_refused(workspace, tmp_path):
+    result = run_exec(workspace, tmp_path, "   ", "--base-url", "http://127.0.0.1:9/v1")
+    assert result.returncode == 2 and "the prompt is empty" in result.stderr
+
+
+def test_exec_continue_and_resume_add_a_turn_to_the_saved_session(server, workspace, tmp_path):
+    base = ("--base-url", server.address.base_url, "--no-warmup", "--json")
+    first, _ = _json_lines(run_exec(workspace, tmp_path, "please read a.py", *base).stdout)
+    result = run_exec(workspace, tmp_path, "thanks, bye", "--continue", *base)
+    assert result.returncode == 0, result.stderr
+    again, events = _json_lines(result.stdout)
+    assert again["resumed"] is True
+    assert (again["session_id"], again["log_path"]) == (first["session_id"], first["log_path"])
+    assert [event.text for event in events if event.type == "message_completed"] == ["Goodbye."]
+    resent = server.state.received[-1].body
+    texts = json.dumps(resent["input"])
+    assert "please read a.py" in texts and "The file says hello." in texts, "the earlier turn is resent"
+    log = Path(first["log_path"]).read_text()
+    assert "please read a.py" in log and "thanks, bye" in log
+
+    missing = run_exec(workspace, tmp_path, "hi", "--resume", "no-such-session", *base)
+    assert missing.returncode == 2 and "no-such-session" in missing.stderr
+
+
+def test_exec_resume_by_id_prefix(start_server, workspace, tmp_path):
+    server = start_server()
+    base = ("--base-url", server.address.base_url, "--no-warmup", "--json")
+    first, _ = _json_lines(run_exec(workspace, tmp_path, "please read a.py", *base).stdout)
+    elsewhere = make_repo(tmp_path / "elsewhere", {"b.py": "\n"})
+    result = run_exec(elsewhere, tmp_path, "thanks, bye", "--resume", first["session_id"][:15], *base)
+    assert result.returncode == 0, result.stderr
+    again, _ = _json_lines(result.stdout)
+    assert again["log_path"] == first["log_path"]
