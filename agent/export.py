@@ -14,8 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from agent.paths import exports_dir
 from agent.resume import ToolCallRecord, TurnRecord, session_turns
-from agent.session_log import LoadedSession, load_session, sessions_root
+from agent.session_log import LoadedSession, load_session
 from agent.stats import TurnStats
 from agent.wire import CustomToolCall, FunctionCall, Message, Reasoning, UnknownItem
 from agent.wire.items import Refusal
@@ -125,11 +126,6 @@ def export_session(path: Path, fmt: ExportFormat = "markdown", out: Path | None 
     with open(fd, "w", encoding="utf-8", errors="backslashreplace") as file:
         file.write(text)
     return target
-
-
-def exports_dir() -> Path:
-    """Where transcripts go when no path is given: `$XDG_DATA_HOME/codeassist/exports`."""
-    return sessions_root().parent / "exports"
 
 
 # ---- Markdown -----------------------------------------------------------------------------

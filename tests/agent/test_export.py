@@ -11,7 +11,8 @@ import orjson
 import pytest
 from markdown_it import MarkdownIt
 
-from agent.export import export_json, export_markdown, export_session, exports_dir
+from agent.export import export_json, export_markdown, export_session
+from agent.paths import exports_dir
 from agent.session_log import load_session, sessions_root
 from codeassist.export import add_export_arguments, run_export
 from codeassist.sessions import add_sessions_arguments, run_sessions
