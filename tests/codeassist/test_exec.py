@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from agent.events import AGENT_EVENT_ADAPTER
-from codeassist.exec import SCHEMA_VERSION
+from codeassist.exec import SCHEMA_VERSION, ExecInputError, read_prompt
 from tests.agent.conftest import make_repo
 from tests.codeassist.test_serve import running
 
@@ -325,3 +326,25 @@ def test_exec_resume_by_id_prefix(start_server, workspace, tmp_path):
     assert result.returncode == 0, result.stderr
     again, _ = _json_lines(result.stdout)
     assert again["log_path"] == first["log_path"]
+
+
+def test_exec_reports_an_unwritable_last_message_file(server, workspace, tmp_path):
+    out = tmp_path / "missing" / "last.txt"
+    result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "-o", str(out))
+    assert result.returncode == 1 and f"cannot write {out}" in result.stderr
+    assert "The file says hello." in result.stdout, "the turn itself ran"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_prompt_comes_from_the_argument_or_stdin():
+    assert read_prompt("fix it", io.StringIO("ignored")) == "fix it"
+    assert read_prompt("-", io.StringIO("from a pipe\n")) == "from a pipe\n"
+    assert read_prompt(None, io.StringIO("piped without a dash")) == "piped without a dash"
+    with pytest.raises(ExecInputError, match="no prompt"):
+        read_prompt(None, _Terminal(""))
+    with pytest.raises(ExecInputError, match="empty"):
+        read_prompt("-", io.StringIO("  \n"))
