@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from agent.config import ConfigError, config_path, load_settings, require_credentials
-from agent.session import find_session, latest_session
-from agent.session_log import sessions_root
+from agent.session import Session
 from codeassist.options import add_endpoint_arguments, settings_overrides
 
 
@@ -43,9 +42,9 @@ def run_app(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     try:
         if args.continue_:
-            resume = latest_session(sessions_root(), cwd)
+            resume = Session.latest_saved(cwd)
         elif args.resume is not None:
-            resume = find_session(sessions_root(), args.resume) if args.resume else latest_session(sessions_root(), cwd)
+            resume = Session.find_saved(args.resume) if args.resume else Session.latest_saved(cwd)
     except (ValueError, OSError) as exc:
         print(f"codeassist: {exc}", file=sys.stderr)
         return 2

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from agent.config import ConfigError, load_settings
-from agent.session import find_session, latest_session
-from agent.session_log import sessions_root
+from agent.session import Session
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,9 +25,9 @@ def run_replay(args: argparse.Namespace) -> int:
         if args.session and Path(args.session).is_file():
             path = Path(args.session)
         elif args.session:
-            path = find_session(sessions_root(), args.session)
+            path = Session.find_saved(args.session)
         else:
-            path = latest_session(sessions_root(), None)
+            path = Session.latest_saved(None)
     except (ValueError, OSError) as exc:
         print(f"codeassist replay: {exc}", file=sys.stderr)
         return 2
