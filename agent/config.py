@@ -86,6 +86,10 @@ class Settings(BaseModel):
     store: bool = False
     """Ask the server to store responses (`store: true`) beyond the connection-local cache."""
 
+    trace_frames: bool = False
+    """Also write every raw WebSocket frame or SSE event to `<session id>.trace` beside the
+    session file (redacted; for debugging a server; the session record never holds frames)."""
+
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = "medium"
     """Reasoning effort sent to the model; `""` (None) leaves the `reasoning` effort out entirely,
     whereas `"none"` is the API's own value."""

@@ -9,6 +9,7 @@ transcript is resent without `previous_response_id`. Each decision carries its r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,12 +128,16 @@ class Conversation:
     def __init__(self, settings: RequestSettings) -> None:
         self.settings = settings
         self.items: list[Item] = []
+        self.on_items: Callable[[Sequence[Item]], None] | None = None
+        """Told of every item added or committed, in order (the session record listens)."""
         self._head: _ChainHead | None = None
         self._broken: str | None = "first request"
 
     def add(self, *items: Item) -> None:
         """Append input items (user messages, tool outputs)."""
         self.items.extend(items)
+        if self.on_items is not None:
+            self.on_items(items)
 
     def update_settings(self, settings: RequestSettings) -> None:
         """Change model, instructions, tools or reasoning; the next request decides from the diff."""
@@ -183,5 +188,7 @@ class Conversation:
     def commit(self, plan: RequestPlan, response_id: str, output: list[Item]) -> None:
         """Record a completed response: its output joins the transcript and heads the chain."""
         self.items[plan.end : plan.end] = output
+        if self.on_items is not None:
+            self.on_items(output)
         self._head = _ChainHead(response_id, plan.end + len(output), plan.transport, plan.generation, self.settings)
         self._broken = None

@@ -1,6 +1,7 @@
 """Markdown and JSON transcripts of a saved session (`/export`, `codeassist export`).
 
-Both are built from the session file alone (see `agent.resume.session_turns`), so they show
+Both are built from the session record alone, read once as a stream (see
+`agent.resume.session_turns`; version-1 files are converted by `agent.session_v1`), so they show
 exactly what the model saw and did, with secrets already redacted by the log. Nothing is run.
 """
 
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.paths import exports_dir
-from agent.resume import ToolCallRecord, TurnRecord, session_turns
-from agent.session_log import LoadedSession, load_session
+from agent.resume import ToolCallRecord, TurnRecord, read_header, session_turns
+from agent.session_log import LoadedSession
+from agent.session_record import read_session
 from agent.stats import TurnStats
 from agent.wire import CustomToolCall, FunctionCall, Message, Reasoning, UnknownItem
 from agent.wire.items import Refusal
@@ -32,14 +34,16 @@ _SUFFIXES = {"markdown": ".md", "json": ".json"}
 _BACKTICKS = re.compile(r"`+")
 
 
-def export_markdown(loaded: LoadedSession) -> str:
-    """A readable Markdown transcript of a session.
+def export_markdown(source: Path | str | LoadedSession) -> str:
+    """A readable Markdown transcript of a session (a file or a loaded one).
 
     It has a header (id, start, directory, repository, model), then per turn: the user's
     prompt, the assistant's text, reasoning summaries as quotes, each tool call with its
     arguments, approval and output in fenced blocks, and a stats line; then session totals.
     """
-    header = loaded.header
+    reading = read_session(source)
+    turns = session_turns(reading)
+    header = reading.header
     out = [f"# codeassist session {header.get('id', '')}".rstrip(), ""]
     facts = [
         ("Started", _when(header.get("wall"))),
@@ -51,11 +55,10 @@ def export_markdown(loaded: LoadedSession) -> str:
     ]
     out += [f"- **{label}:** {value}" for label, value in facts if value]
     out.append("")
-    if loaded.warnings:
+    if reading.warnings:
         out += ["> **Note:** the session file was damaged; some records were not readable:", ">"]
-        out += [f"> - {warning}" for warning in loaded.warnings]
+        out += [f"> - {warning}" for warning in reading.warnings]
         out.append("")
-    turns = session_turns(loaded)
     for turn in turns:
         out += _turn_markdown(turn)
     if turns:
@@ -63,18 +66,20 @@ def export_markdown(loaded: LoadedSession) -> str:
     return "\n".join(out)
 
 
-def export_json(loaded: LoadedSession) -> dict[str, Any]:
-    """A structured transcript: the header, then the turns with their items, tool calls and stats.
+def export_json(source: Path | str | LoadedSession) -> dict[str, Any]:
+    """A structured transcript (of a file or a loaded session): the header, then the turns with
+    their items, tool calls and stats.
 
     Items are in their Responses wire form. `stats` is the turn's `TurnStats` (None when the
     log ends before the turn did) with derived figures under `summary`.
     """
-    turns = session_turns(loaded)
+    reading = read_session(source)
+    turns = session_turns(reading)
     return {
         "format": "codeassist-transcript",
         "version": EXPORT_FORMAT_VERSION,
-        "session": loaded.header,
-        "warnings": list(loaded.warnings),
+        "session": reading.header,
+        "warnings": list(reading.warnings),
         "turns": [
             {
                 "turn": turn.turn,
@@ -111,16 +116,14 @@ def export_session(path: Path, fmt: ExportFormat = "markdown", out: Path | None 
     """
     if fmt not in _SUFFIXES:
         raise ValueError(f"unknown export format {fmt!r}: use 'markdown' or 'json'")
-    loaded = load_session(Path(path))
-    text = (
-        export_markdown(loaded)
-        if fmt == "markdown"
-        else json.dumps(export_json(loaded), indent=2, ensure_ascii=False) + "\n"
-    )
+    if fmt == "markdown":
+        text = export_markdown(Path(path))
+    else:
+        text = json.dumps(export_json(Path(path)), indent=2, ensure_ascii=False) + "\n"
     if out is None:
         folder = exports_dir()
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        out = folder / f"{loaded.header.get('id') or Path(path).stem}{_SUFFIXES[fmt]}"
+        out = folder / f"{read_header(Path(path)).get('id') or Path(path).stem}{_SUFFIXES[fmt]}"
     target = Path(out)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(fd, "w", encoding="utf-8", errors="backslashreplace") as file:

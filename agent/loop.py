@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ from agent.events import (
     streamed_event,
 )
 from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, ResponseResult, Retrying
+from agent.recorder import SessionRecorder
 from agent.stats import ResponseStats, TurnStats
 from agent.tools import ToolContext, ToolError, ToolRegistry
 from agent.transport import TransportAborted
@@ -65,7 +66,8 @@ class Agent:
         tools: the registry of callable tools.
         tool_context: shared tool state (workspace, read hashes, plan).
         approvals: the policy, the session's rules and the decisions waiting for an answer.
-        log: the session log (any object with `append`, `flush`), or None.
+        recorder: the session record (`agent.recorder.SessionRecorder`: every yielded event
+            and every conversation item go into it), or None to record nothing.
         max_steps: responses per turn before the turn ends with `step_limit`.
     """
 
@@ -77,7 +79,7 @@ class Agent:
         tools: ToolRegistry,
         tool_context: ToolContext,
         approvals: ApprovalGate,
-        log: Any = None,
+        recorder: SessionRecorder | None = None,
         max_steps: int = 50,
     ) -> None:
         self.client = client
@@ -85,7 +87,9 @@ class Agent:
         self.tools = tools
         self.tool_context = tool_context
         self.approvals = approvals
-        self.log = log
+        self.recorder = recorder
+        if recorder is not None:
+            conversation.on_items = recorder.items
         self.max_steps = max_steps
         self.turns: list[TurnStats] = []
         self._cancel = asyncio.Event()
@@ -101,13 +105,9 @@ class Agent:
         """
         try:
             result = await self.client.warm_up(self.conversation)
-        except (ModelError, TransportAborted) as exc:
-            self._log("warm_up_failed", message=str(exc))
+        except (ModelError, TransportAborted):
             return None
-        if result is None:
-            return None
-        self._log("warm_up", **result.stats.model_dump(mode="json"))
-        return result.stats
+        return result.stats if result is not None else None
 
     def answer_approval(self, call_id: str, decision: Decision) -> bool:
         """Answer the pending approval of `call_id` (see `ApprovalRequested`); False when no
@@ -126,14 +126,23 @@ class Agent:
         await self.client.abort()
 
     async def run_turn(self, prompt: str) -> AsyncIterator[AgentEvent]:
-        """Run one user turn, yielding every event; always ends with one `TurnEnded`."""
+        """Run one user turn, yielding every event; always ends with one `TurnEnded`.
+
+        Every event passes through `_emit` on its way out, so the session record holds exactly
+        what the caller saw.
+        """
+        async with aclosing(self._turn(prompt)) as events:
+            async for event in events:
+                self._emit(event)
+                yield event
+
+    async def _turn(self, prompt: str) -> AsyncGenerator[AgentEvent]:
         self._cancel = asyncio.Event()
         number = len(self.turns) + 1
         started = time.monotonic()
         responses: list[ResponseStats] = []
         timers = {"tool_s": 0.0, "approval_wait_s": 0.0, "tool_calls": 0.0}
         self.conversation.add(user_message(prompt))
-        self._log("user_message", turn=number, text=prompt)
         yield TurnStarted(turn=number, prompt=prompt)
 
         reason: TurnEndReason = "step_limit"
@@ -173,10 +182,11 @@ class Agent:
             for event in self._abort_pending():
                 yield event
             yield AgentError(message=str(exc), code=exc.code)
-        except asyncio.CancelledError:
-            self._abort_pending()
+        except asyncio.CancelledError:  # nobody takes these events: they are only recorded
+            for event in self._abort_pending():
+                self._emit(event)
             await asyncio.shield(self.client.abort())
-            self._finish_turn(number, started, responses, timers, "cancelled", "Cancelled.")
+            self._emit(self._finish_turn(number, started, responses, timers, "cancelled", "Cancelled."))
             raise
         yield self._finish_turn(number, started, responses, timers, reason, message)
 
@@ -191,7 +201,6 @@ class Agent:
             async for item in stream:
                 if isinstance(item, ResponseResult):
                     outcome.result = item
-                    self._log("response_stats", **item.stats.model_dump(mode="json"))
                     responses.append(item.stats)
                     text = item.text if item.status != "failed" else ""
                     if text:
@@ -220,21 +229,17 @@ class Agent:
                     if streamed:
                         streamed = False
                         yield OutputDiscarded(cause=item.cause)
-                    self._log("reconnecting", attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
                     yield Reconnecting(attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
                 elif isinstance(item, FellBack):
                     if streamed:
                         streamed = False
                         yield OutputDiscarded(cause="transport changed")
-                    self._log("transport_changed", transport="http", reason=item.reason)
                     yield TransportChanged(transport="http", reason=item.reason)
 
     # ---- one tool call ---------------------------------------------------------------------
 
     async def _answer(self, call: FunctionCall | CustomToolCall, timers: dict[str, float]) -> AsyncIterator[AgentEvent]:
         raw = call.arguments if isinstance(call, FunctionCall) else call.input
-        self._log("tool_intent", call_id=call.call_id, name=call.name, arguments=raw)
-        self._flush()
         started = time.monotonic()
         try:
             if isinstance(call, CustomToolCall):
@@ -251,8 +256,6 @@ class Agent:
             return
         decision = self.approvals.settle_without_asking(request, mutating=tool.mutating)
         if decision is None:
-            self._log("approval_request", **request.model_dump(mode="json"))
-            self._flush()
             pending = self.approvals.register(request)  # before the event: an answer can come at once
             asked = time.monotonic()
             try:
@@ -284,14 +287,6 @@ class Agent:
         yield self._record(call, "ok" if outcome.ok else "error", outcome.output, started, outcome.display)
 
     def _decided(self, call_id: str, decision: Decision, waited: float) -> ApprovalDecided:
-        self._log(
-            "approval",
-            call_id=call_id,
-            decision=decision.kind,
-            rule=decision.rule,
-            reason=decision.reason,
-            waited_s=waited,
-        )
         return ApprovalDecided(
             call_id=call_id, decision=decision.kind, rule=decision.rule, reason=decision.reason, waited_s=waited
         )
@@ -304,23 +299,13 @@ class Agent:
         started: float,
         display: dict[str, Any] | None = None,
     ) -> ToolFinished:
-        """Give the call its one output: in the conversation, in the log, and as an event."""
+        """Give the call its one output: in the conversation (and so the record), and as an event."""
         self._answered.add(call.call_id)
         if isinstance(call, CustomToolCall):
             self.conversation.add(CustomToolCallOutput(call_id=call.call_id, output=output))
         else:
             self.conversation.add(FunctionCallOutput(call_id=call.call_id, output=output))
         duration = time.monotonic() - started
-        self._log(
-            "tool_result",
-            call_id=call.call_id,
-            name=call.name,
-            status=status,
-            output=output,
-            duration_s=duration,
-            display=display,
-        )
-        self._flush()
         return ToolFinished(
             call_id=call.call_id, name=call.name, status=status, output=output, duration_s=duration, display=display
         )
@@ -369,17 +354,10 @@ class Agent:
             tool_calls=int(timers["tool_calls"]),
         )
         self.turns.append(stats)
-        self._log("turn_ended", turn=number, reason=reason, message=message, stats=stats.model_dump(mode="json"))
-        self._flush()
         return TurnEnded(reason=reason, stats=stats, message=message)
 
-    def _log(self, record_type: str, /, **fields: Any) -> None:
-        if self.log is not None:
-            self.log.append(record_type, **fields)
-
-    def _flush(self) -> None:
-        if self.log is not None:
-            try:
-                self.log.flush(fsync=True)
-            except Exception as exc:  # a full disk must not lose the turn; the buffer is kept for later
-                self.log.append("log_warning", message=str(exc))
+    def _emit(self, event: AgentEvent) -> None:
+        """The one place every event passes on its way out: it goes into the session record,
+        which flushes durably where a tool may run next, after a result and at turn end."""
+        if self.recorder is not None:
+            self.recorder.event(event)

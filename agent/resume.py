@@ -1,61 +1,63 @@
-"""Rebuilding a conversation from its session file, and finding the session to reopen.
+"""Rebuilding a conversation from its session record, and finding the session to reopen.
 
-The session log is the source of truth: the transcript the model saw is the user messages, the
-output items of every response the agent committed (those that ended `response.completed`,
-`response.incomplete` or the legacy `response.done` with an id, exactly as `agent.loop` commits
-them), and one output per tool call from the `tool_result` records, in file order. A tool call
-whose result was never written (the process died) gets the synthetic `INTERRUPTED_OUTPUT`; it
-is never run again. Nothing here executes anything or touches the network.
+Resume is "concatenate the items, answer unanswered calls as interrupted": the conversation the
+model saw is the items the session record holds, in file order (see `agent.session_record`;
+version-1 files are converted by `agent.session_v1`). A tool call that has no output where its
+turn ends — the process died, or the file ends — gets the synthetic `INTERRUPTED_OUTPUT` there;
+it is never run again. The turns (prompt, items, tool calls with their approvals and results,
+response stats) come from the recorded events. Nothing here executes anything or touches the
+network.
 
 The log is redacted, so a secret the original conversation held comes back as its placeholder.
 """
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
 
+from agent.events import (
+    AgentEvent,
+    ApprovalDecided,
+    ApprovalRequested,
+    ResponseFinished,
+    ToolFinished,
+    TurnEnded,
+    TurnStarted,
+)
 from agent.git import repo_info
 from agent.session_log import LoadedSession, SessionSummary, list_sessions
+from agent.session_record import Entry, EventEntry, ItemsEntry, SessionReading, read_session, validated_items
 from agent.stats import ResponseStats, TurnStats
-from agent.wire import (
-    CustomToolCall,
-    CustomToolCallOutput,
-    FrameDecodeError,
-    FunctionCall,
-    FunctionCallOutput,
-    Item,
-    decode_frame,
-    user_message,
-)
-from agent.wire.event_types import COMMITTED_TERMINALS
+from agent.wire import CustomToolCall, CustomToolCallOutput, FunctionCall, FunctionCallOutput, Item, Message
+
+if TYPE_CHECKING:
+    from agent.loop import Agent
+    from agent.recorder import SessionRecorder
 
 __all__ = [
-    "COMMITTED_TERMINALS",
     "INTERRUPTED_OUTPUT",
+    "RestoredSession",
     "SessionLookupError",
     "ToolCallRecord",
     "TurnRecord",
     "conversation_items",
     "find_session",
-    "frame_event",
     "in_workspace",
     "latest_session",
     "previous_turn_stats",
     "read_header",
+    "resume_record",
     "session_turns",
     "workspace_of",
 ]
 
 INTERRUPTED_OUTPUT = "interrupted — outcome unknown; it was not re-run"
 """The output given to a tool call whose result was never recorded."""
-
-_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
 
 
 class SessionLookupError(ValueError):
@@ -100,27 +102,31 @@ class TurnRecord:
     message: str | None = None
 
 
-def session_turns(loaded: LoadedSession) -> list[TurnRecord]:
-    """Walk a loaded session into its turns, in order.
+Source = Path | str | LoadedSession | SessionReading
 
-    Records before the first `user_message` (the warm-up) add nothing. Unreadable records are
+
+def session_turns(source: Source) -> list[TurnRecord]:
+    """Fold a session into its turns, in order, reading it once.
+
+    Items before the first user message (a warm-up) belong to no turn. Unreadable records are
     skipped: the file is untrusted input.
+
+    Raises:
+        SessionLogError: `source` is a path that cannot be read as a session.
     """
-    walker = _Walker()
-    for record in loaded.records:
-        with contextlib.suppress(ValidationError, TypeError, ValueError, AttributeError):
-            walker.feed(record)
-    walker.close_turn()
-    return walker.turns
+    reading = source if isinstance(source, SessionReading) else read_session(source)
+    folder = _Turns()
+    folder.fold(reading.entries)
+    return folder.turns
 
 
-def conversation_items(loaded: LoadedSession) -> list[Item]:
+def conversation_items(source: Source) -> list[Item]:
     """The complete transcript of a session, ready to put into a new `Conversation`.
 
     Every tool call in it has exactly one output: its recorded one, or `INTERRUPTED_OUTPUT`
-    placed where its result would have been (before the next user message).
+    placed where its turn ends (before the next user message).
     """
-    return [item for turn in session_turns(loaded) for item in turn.items]
+    return [item for turn in session_turns(source) for item in turn.items]
 
 
 def previous_turn_stats(turns: list[TurnRecord]) -> list[TurnStats]:
@@ -134,134 +140,158 @@ def previous_turn_stats(turns: list[TurnRecord]) -> list[TurnStats]:
     return [by_number.get(number) or TurnStats(turn=number) for number in range(1, highest + 1)]
 
 
-def frame_event(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The decoded event or request of a `frame` record, or None when it is unreadable."""
-    data = record.get("data")
-    if isinstance(data, dict):
-        return data if isinstance(data.get("type"), str) or record.get("dir") == "sent" else None
-    text = record.get("data_text")
-    if isinstance(text, str):
-        with contextlib.suppress(FrameDecodeError):
-            return decode_frame(text)
-    return None
+@dataclass
+class RestoredSession:
+    """A saved session read for resuming: its header, format version and turns."""
+
+    path: Path
+    header: dict[str, Any]
+    format_version: int
+    turns: list[TurnRecord]
+    history: list[AgentEvent]
+    """The session's events as `agent.replay.history_events` gives them: what to draw."""
+
+    def restore(self, agent: Agent, recorder: SessionRecorder | None, *, resumed_fields: dict[str, Any]) -> None:
+        """Put the transcript into a fresh agent and mark the resumption in the record.
+
+        The items go into the conversation without being recorded again (they are in the file
+        already); the next request resends everything. A version-1 session is continued in a new
+        file of the current format, which first receives the old file's content, converted.
+        """
+        agent.conversation.items.extend(item for turn in self.turns for item in turn.items)
+        agent.conversation.break_chain("resumed session")
+        agent.turns = previous_turn_stats(self.turns)
+        if recorder is None:
+            return
+        if self.format_version == 1:
+            recorder.copy_entries(read_session(self.path).entries)
+        ended = [turn.stats for turn in self.turns if turn.stats is not None]
+        recorder.continue_totals(len(ended), sum(s.input_tokens + s.output_tokens for s in ended))
+        interrupted = [call.call_id for turn in self.turns for call in turn.tool_calls if call.interrupted]
+        recorder.resumed(**resumed_fields, turns=len(agent.turns), interrupted=interrupted)
 
 
-class _Walker:
-    """Folds records into turns, mirroring what `agent.loop` adds to its `Conversation`."""
+def resume_record(path: Path) -> RestoredSession:
+    """Read a session file for `open_session(resume=…)`: its turns and its history to draw, in
+    one streaming pass.
+
+    Raises:
+        SessionLogError: The file cannot be read, is not a session, or is from a newer version.
+    """
+    from agent.replay import Timeline, whole_runs  # replay imports this module
+
+    reading = read_session(path)
+    turns, timeline = _Turns(), Timeline()
+    for entry in reading.entries:
+        turns.feed(entry)
+        timeline.feed(entry)
+    turns.close_turn()
+    timeline.close_turn()
+    version = reading.header.get("v")
+    return RestoredSession(
+        Path(path),
+        reading.header,
+        version if isinstance(version, int) else 0,
+        turns.turns,
+        whole_runs(timed.event for timed in timeline.out),
+    )
+
+
+class _Turns:
+    """Folds entries into turns: items by turn, tool calls with their approvals and results."""
 
     def __init__(self) -> None:
         self.turns: list[TurnRecord] = []
         self.turn: TurnRecord | None = None
+        self.started = False
+        """The open turn has had its `TurnStarted` (it may have been opened by its user message)."""
         self.calls: dict[str, FunctionCall | CustomToolCall] = {}
-        """Tool calls of committed responses in the open turn that have no output yet."""
-        self.done_items: list[dict[str, Any]] = []
-        self.warm_up = False
+        """Committed tool calls of the open turn that have no output yet."""
+        self.records: dict[str, ToolCallRecord] = {}
 
-    def feed(self, record: dict[str, Any]) -> None:
-        kind = record.get("type")
-        if kind == "user_message":
-            self.close_turn()
-            number = record.get("turn")
-            if not isinstance(number, int) or isinstance(number, bool):
-                number = (self.turns[-1].turn if self.turns else 0) + 1
-            text = record.get("text")
-            text = text if isinstance(text, str) else ""
-            self.turn = TurnRecord(turn=number, prompt=text, items=[user_message(text)])
-        elif kind == "session_resumed":
-            self.close_turn()
-        elif kind == "frame":
-            self._frame(record)
-        elif self.turn is None:
-            return
-        elif kind == "tool_intent":
-            self._call_record(str(record.get("call_id")), record)
-        elif kind == "approval_request":
-            self._call_record(str(record.get("call_id")), record).approval_request = _fields(record)
-        elif kind == "approval":
-            fields = _fields(record)
-            fields.pop("call_id", None)
-            self._call_record(str(record.get("call_id")), record).approval = fields
-        elif kind == "tool_result":
-            self._result(record)
-        elif kind == "response_stats":
-            self.turn.responses.append(ResponseStats.model_validate(record))
-        elif kind == "turn_ended":
-            self.turn.stats = TurnStats.model_validate(record.get("stats"))
-            reason, message = record.get("reason"), record.get("message")
-            self.turn.reason = reason if isinstance(reason, str) else "unknown"
-            self.turn.message = message if isinstance(message, str) else None
+    def fold(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            self.feed(entry)
+        self.close_turn()
 
-    def _frame(self, record: dict[str, Any]) -> None:
-        event = frame_event(record)
-        if event is None:
-            return
-        if record.get("dir") == "sent":
-            self.warm_up = event.get("generate") is False
-            self.done_items = []
-            return
-        kind = event.get("type")
-        if self.warm_up or self.turn is None:
-            return
-        if kind == "response.output_item.done" and isinstance(event.get("item"), dict):
-            self.done_items.append(event["item"])
-        elif kind in COMMITTED_TERMINALS:
-            response = event.get("response")
-            if not isinstance(response, dict) or not response.get("id"):
-                return
-            output = _ITEMS.validate_python(response.get("output") or self.done_items)
-            self.turn.items.extend(output)
-            for item in output:
-                if isinstance(item, FunctionCall | CustomToolCall):
-                    self.calls[item.call_id] = item
-
-    def _call_record(self, call_id: str, record: dict[str, Any]) -> ToolCallRecord:
-        assert self.turn is not None
-        for call in reversed(self.turn.tool_calls):
-            if call.call_id == call_id:
-                return call
-        arguments = record.get("arguments")
-        call = ToolCallRecord(
-            call_id=call_id,
-            name=str(record.get("name") or record.get("tool") or ""),
-            arguments=arguments if isinstance(arguments, str) else "",
-        )
-        self.turn.tool_calls.append(call)
-        return call
-
-    def _result(self, record: dict[str, Any]) -> None:
-        assert self.turn is not None
-        call_id = str(record.get("call_id"))
-        output = record.get("output")
-        output = output if isinstance(output, str) else ""
-        entry = self._call_record(call_id, record)
-        status, duration = record.get("status"), record.get("duration_s")
-        entry.status = status if isinstance(status, str) else "error"
-        entry.output = output
-        entry.duration_s = float(duration) if isinstance(duration, int | float) else None
-        call = self.calls.pop(call_id, None)
-        if isinstance(call, CustomToolCall):
-            self.turn.items.append(CustomToolCallOutput(call_id=call_id, output=output))
+    def feed(self, entry: Entry) -> None:
+        if isinstance(entry, ItemsEntry):
+            self.items(entry)
+        elif isinstance(entry, EventEntry):
+            self.event(entry)
         else:
-            self.turn.items.append(FunctionCallOutput(call_id=call_id, output=output))
+            self.close_turn()
+
+    def open_turn(self, number: int | None, prompt: str) -> TurnRecord:
+        self.close_turn()
+        if number is None:
+            number = (self.turns[-1].turn if self.turns else 0) + 1
+        self.turn = TurnRecord(turn=number, prompt=prompt)
+        return self.turn
+
+    def items(self, entry: ItemsEntry) -> None:
+        for item in validated_items(entry.items):
+            if isinstance(item, Message) and item.role == "user":
+                if self.turn is None or self.turn.items or self.turn.tool_calls:
+                    self.open_turn(None, item.text())
+                    self.started = False
+            elif self.turn is None:
+                continue  # before the first prompt: a warm-up
+            turn = self.turn
+            assert turn is not None
+            turn.items.append(item)
+            if isinstance(item, FunctionCall | CustomToolCall):
+                self.calls[item.call_id] = item
+                raw = item.arguments if isinstance(item, FunctionCall) else item.input
+                self.call_record(item.call_id, item.name, raw)
+            elif isinstance(item, FunctionCallOutput | CustomToolCallOutput):
+                self.calls.pop(item.call_id, None)
+
+    def event(self, entry: EventEntry) -> None:
+        event = entry.event
+        if isinstance(event, TurnStarted):
+            if self.turn is not None and not self.started and not self.turn.tool_calls:
+                self.turn.turn, self.turn.prompt = event.turn, event.prompt  # opened by its user message
+            else:
+                self.open_turn(event.turn, event.prompt)
+            self.started = True
+            return
+        turn = self.turn
+        if turn is None:
+            return
+        if isinstance(event, ResponseFinished):
+            turn.responses.append(event.stats)
+        elif isinstance(event, ApprovalRequested):
+            self.call_record(event.request.call_id).approval_request = event.request.model_dump(mode="json")
+        elif isinstance(event, ApprovalDecided):
+            fields = event.model_dump(mode="json", exclude={"type", "call_id"})
+            self.call_record(event.call_id).approval = fields
+        elif isinstance(event, ToolFinished):
+            record = self.call_record(event.call_id, event.name)
+            record.status, record.output, record.duration_s = event.status, event.output, event.duration_s
+        elif isinstance(event, TurnEnded):
+            turn.stats, turn.reason, turn.message = event.stats, event.reason, event.message
+
+    def call_record(self, call_id: str, name: str = "", arguments: str = "") -> ToolCallRecord:
+        record = self.records.get(call_id)
+        if record is None:
+            record = self.records[call_id] = ToolCallRecord(call_id=call_id, name=name, arguments=arguments)
+            assert self.turn is not None
+            self.turn.tool_calls.append(record)
+        return record
 
     def close_turn(self) -> None:
-        """End the open turn, answering every call that has no recorded result."""
+        """End the open turn, answering every call that has no recorded output."""
         turn = self.turn
         if turn is None:
             return
         for call_id, call in self.calls.items():
-            raw = call.arguments if isinstance(call, FunctionCall) else call.input
-            entry = self._call_record(call_id, {"name": call.name, "arguments": raw})
-            entry.output, entry.interrupted = INTERRUPTED_OUTPUT, True
+            record = self.call_record(call_id, call.name)
+            record.output, record.interrupted = INTERRUPTED_OUTPUT, True
             output_type = CustomToolCallOutput if isinstance(call, CustomToolCall) else FunctionCallOutput
             turn.items.append(output_type(call_id=call_id, output=INTERRUPTED_OUTPUT))
-        self.calls = {}
         self.turns.append(turn)
-        self.turn = None
-
-
-def _fields(record: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in record.items() if key not in ("v", "seq", "t", "type")}
+        self.turn, self.calls, self.records, self.started = None, {}, {}, False
 
 
 # ---- finding a session --------------------------------------------------------------------

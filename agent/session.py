@@ -26,15 +26,17 @@ from agent.config import Settings
 from agent.conversation import Conversation, RequestSettings
 from agent.events import AgentEvent
 from agent.export import ExportFormat, export_session
+from agent.frame_trace import FrameTrace
 from agent.git import RepoInfo, repo_info
 from agent.instructions import build_instructions
 from agent.loop import Agent
 from agent.model_client import ModelClient
+from agent.recorder import SessionRecorder
 from agent.redact import Redactor
+from agent.resume import RestoredSession, resume_record
 from agent.resume import find_session as find_session  # `--resume`/`--continue` look-ups
 from agent.resume import latest_session as latest_session
-from agent.resume import previous_turn_stats, session_turns
-from agent.session_log import LoadedSession, SessionLog, SessionSummary, list_sessions, load_session, sessions_root
+from agent.session_log import SessionLog, SessionSummary, list_sessions, sessions_root
 from agent.stats import SessionStats, TurnStats
 from agent.tools import CallDescription, Tool, ToolContext, ToolRegistry, default_tools, describe_call
 from agent.tools.list_files import walk_files
@@ -89,16 +91,17 @@ class Session:
         settings: Settings,
         session_id: str,
         workspace: Path,
-        log: SessionLog | None,
-        resumed: LoadedSession | None = None,
+        log: SessionRecorder | None,
+        resumed: RestoredSession | None = None,
     ) -> None:
         self.agent = agent
         self.settings = settings
         self.id = session_id
         self.workspace = workspace
         self.log = log
+        """The session record this run writes (its `path` names the file)."""
         self.resumed = resumed
-        """The session file as it was before this run appended to it (only when resuming)."""
+        """The saved session this run continues, as read before it appended (only when resuming)."""
 
     # ---- opening and closing -----------------------------------------------------------------
 
@@ -127,7 +130,8 @@ class Session:
             resume: a session file to continue: its transcript is rebuilt (interrupted tool calls
                 get a synthetic "interrupted" output and are never run again), the next request
                 resends everything on a new connection, turns are numbered on from the file, and
-                with `record` new records are appended to that same file.
+                with `record` new records are appended to that same file (a version-1 file is
+                continued in a new file of the current format, and left as it was).
 
         Raises:
             SessionLogError: the log cannot be created, or the session to resume cannot be read
@@ -138,37 +142,44 @@ class Session:
         session_id = new_session_id()
         api_key = settings.api_key_value()
         redactor = Redactor(known_secrets=[api_key] if api_key else [])
+        header = {
+            "id": session_id,
+            "cwd": str(cwd),
+            "workspace": str(workspace),
+            "git_head": repo.head if repo else None,
+            "git_branch": repo.branch if repo else None,
+            "model": settings.model,
+            "endpoint": settings.base_url,
+            "transport": settings.transport,
+            "approval": settings.approval,
+            "version": __version__,
+        }
+        root = log_root or sessions_root()
         log: SessionLog | None = None
-        resumed: LoadedSession | None = None
+        resumed: RestoredSession | None = None
         if resume is not None:
-            if record:
-                log = SessionLog.open_existing(resume, redactor)  # first: it cuts a torn last line
-            try:
-                resumed = load_session(resume)
-            except BaseException:
-                if log is not None:
-                    log.close()
-                raise
-            session_id = log.id if log is not None else str(resumed.header.get("id") or Path(resume).stem)
+            resumed = resume_record(resume)  # read first: it refuses what is not a session
+            if record and resumed.format_version == 1:
+                log = SessionLog.create(root=root, session_id=session_id, header=header, redactor=redactor)
+            elif record:
+                log = SessionLog.open_existing(resume, redactor)  # it cuts a torn last line
+            else:
+                session_id = str(resumed.header.get("id") or Path(resume).stem)
+            if log is not None:
+                session_id = log.id
         elif record:
-            log = SessionLog.create(
-                root=log_root or sessions_root(),
-                session_id=session_id,
-                header={
-                    "id": session_id,
-                    "cwd": str(cwd),
-                    "workspace": str(workspace),
-                    "git_head": repo.head if repo else None,
-                    "git_branch": repo.branch if repo else None,
-                    "model": settings.model,
-                    "endpoint": settings.base_url,
-                    "transport": settings.transport,
-                    "approval": settings.approval,
-                    "version": __version__,
-                },
-                redactor=redactor,
-            )
-        on_frame = (lambda direction, raw, t: log.append_raw_frame(direction, raw, t)) if log is not None else None
+            log = SessionLog.create(root=root, session_id=session_id, header=header, redactor=redactor)
+        recorder = None
+        if log is not None:
+            trace = None
+            if settings.trace_frames:
+                trace_id = log.id if resume is None else f"{log.id}-{secrets.token_hex(2)}"
+                trace_header = {"trace_of": log.id}
+                trace = FrameTrace.create(
+                    root=root, session_id=trace_id, header=trace_header, redactor=redactor, suffix=".trace"
+                )
+            recorder = SessionRecorder(log, redactor, trace=trace)
+        on_frame = recorder.frame if recorder is not None and recorder.trace is not None else None
         websocket, http = open_transports(settings, on_frame=on_frame, ssl_context=ssl_context)
         registry = ToolRegistry(tools if tools is not None else default_tools())
         conversation = Conversation(
@@ -187,33 +198,15 @@ class Session:
             tools=registry,
             tool_context=ToolContext(workspace=workspace),
             approvals=ApprovalGate(Policy(settings.approval)),
-            log=log,
+            recorder=recorder,
             max_steps=settings.max_steps,
         )
-        session = cls(agent, settings=settings, session_id=session_id, workspace=workspace, log=log, resumed=resumed)
+        session = cls(
+            agent, settings=settings, session_id=session_id, workspace=workspace, log=recorder, resumed=resumed
+        )
         if resumed is not None:
-            session._restore(resumed, cwd=cwd, repo_head=repo.head if repo else None)
+            resumed.restore(agent, recorder, resumed_fields={**header, "id": session_id, "resumed_from": str(resume)})
         return session
-
-    def _restore(self, resumed: LoadedSession, *, cwd: Path, repo_head: str | None) -> None:
-        """Put a saved transcript into the fresh agent and mark the resumption in the log."""
-        agent = self.agent
-        turns = session_turns(resumed)
-        agent.conversation.add(*(item for turn in turns for item in turn.items))
-        agent.conversation.break_chain("resumed session")
-        agent.turns = previous_turn_stats(turns)
-        if self.log is not None:
-            self.log.append(
-                "session_resumed",
-                cwd=str(cwd),
-                workspace=str(self.workspace),
-                git_head=repo_head,
-                model=self.settings.model,
-                version=__version__,
-                turns=len(agent.turns),
-                interrupted=[call.call_id for turn in turns for call in turn.tool_calls if call.interrupted],
-            )
-            self.log.flush(fsync=True)
 
     async def close(self) -> None:
         """Close the connection and the session log."""
@@ -329,12 +322,7 @@ class Session:
 
     def history(self) -> list[AgentEvent]:
         """The events that draw what a resumed session showed before (empty for a new one)."""
-        if self.resumed is None:
-            return []
-        from agent.replay import replay_timeline
-
-        timeline, _ = replay_timeline(self.resumed)
-        return [timed.event for timed in timeline]
+        return list(self.resumed.history) if self.resumed is not None else []
 
     @staticmethod
     def describe_call(name: str, arguments: str) -> CallDescription:
@@ -358,7 +346,7 @@ class Session:
         """Write everything recorded so far to disk; the session file (None when not recorded)."""
         if self.log is None:
             return None
-        self.log.flush(fsync=True)
+        self.log.flush(durable=True)
         return self.log.path
 
     def export(self, fmt: ExportFormat = "markdown", out: Path | None = None) -> Path:

@@ -2,30 +2,25 @@
 
 Layout: `sessions_root()/<YYYY-MM-DD>/<id>.jsonl`, directories 0700, files 0600. Each line is one
 complete JSON object. The first line is the header
-`{"type":"session_meta","v":1,"seq":0,"t":…,"wall":…,"id":…,"cwd":…,…}`; every later record starts
-`{"v":1,"seq":N,"t":T,"type":…}`. `seq` increases by one per record; `t` is `time.monotonic()`
-(for ordering and latency within a run; `wall` in the header anchors it to the clock).
+`{"type":"session_meta","v":2,"seq":0,"t":…,"wall":…,"id":…,"cwd":…,…}`; every later record starts
+`{"v":2,"seq":N,"t":T,"type":…}`. `seq` increases by one per record; `t` is `time.monotonic()`
+(for ordering and latency within a run; `wall` in the header anchors it to the clock). This module
+is the file layer only: what the records of a session are (agent events and conversation items)
+is `agent.recorder`'s business, and docs/session-format.md describes both versions.
 
-Writing: `append` and `append_raw_frame` only buffer. `flush()` writes the whole buffer with one
-`os.write`, so the file only ever grows by complete lines, except when a crash interrupts a write
-(the loader drops a torn last line). Callers flush with `fsync=True` at turn boundaries, after
-recording a `tool_intent` and before running the tool, and after recording its `tool_result`;
-never per streamed delta. Secrets are redacted at write time by `agent.redact.Redactor`; keep the
-in-memory conversation unredacted, so only the disk copy loses them. One process writes a file:
-it is held with `fcntl.flock`, which the kernel releases when the process dies.
-
-Streamed secrets: a model that echoes a key sends it in pieces, one `*.delta` event each, and no
-piece alone looks like a secret. So received delta frames are held, unformatted, with the seq
-numbers they were given, together with every received frame that follows them; the next `append`,
-sent frame, `flush` or `close` releases them. Releasing joins the `delta`s of each text stream
-(same event type, `item_id`, `output_index`, `content_index`, `summary_index`), finds the secrets
-in the joined text (`Redactor.secret_spans`) and takes their characters out of the frames (the
-frame where a secret starts gets `[REDACTED]` in their place); then every frame is formatted and
-redacted on its own as usual, in seq order. Frames without a secret are written exactly as before.
+Writing: `append` only buffers. `flush()` writes the whole buffer with one `os.write`, so the
+file only ever grows by complete lines, except when a crash interrupts a write (the loader drops
+a torn last line). The recorder flushes with `fsync=True` where a tool may run next, after its
+result and at turn end; never per streamed delta. Secrets are redacted at write time by
+`agent.redact.Redactor`; keep the in-memory conversation unredacted, so only the disk copy loses
+them. One process writes a file: it is held with `fcntl.flock`, which the kernel releases when
+the process dies. Raw frames go to an opt-in trace (`agent.frame_trace.FrameTrace`, a
+`SessionLog` of frames), never into the session record.
 
 Reading: `load_session` tolerates a crash (a torn last line is dropped with a warning), refuses
-files from a newer major version, keeps unknown record types, and reports tool calls that were
-recorded as intended but have no result. It never re-runs anything: callers must give each
+files from a newer major version, keeps unknown record types, and reports tool calls that have no
+result. `agent.session_record` reads a session as a stream instead; `list_sessions` reads only
+the ends of each file. It never re-runs anything: callers must give each
 interrupted call a synthetic "interrupted, outcome unknown" output and never execute it again
 without fresh approval. A session file from elsewhere is untrusted input.
 """
@@ -44,12 +39,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self, TypeGuard
 
 import orjson
 
 from agent.paths import sessions_dir
 from agent.redact import REDACTED, Redactor
+from agent.session_scan import tail, v1_summary, v2_summary
 
 __all__ = [
     "SESSION_FORMAT_VERSION",
@@ -57,21 +53,22 @@ __all__ = [
     "SessionLog",
     "SessionLogError",
     "SessionSummary",
+    "cut_spans",
+    "header_of",
     "list_sessions",
     "load_session",
     "sessions_root",
+    "summarise_session",
 ]
 
-SESSION_FORMAT_VERSION = 1
-"""Major version of the file format; readers refuse files with a greater `v`."""
+SESSION_FORMAT_VERSION = 2
+"""Major version of the file format; readers refuse files with a greater `v`. Version 1 files
+(raw frames plus hand-named records) are still read, by `agent.session_v1`."""
 
 _RESERVED_KEYS = frozenset({"v", "seq", "t", "type"})
 _RESERVED_HEADER_KEYS = _RESERVED_KEYS | {"wall"}
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
-_DELTA_MARK = '.delta"'
-"""In every `*.delta` event (its type ends so): the cheap test for frames worth parsing."""
-_DELTA_MARK_BYTES = _DELTA_MARK.encode()
 _INVALID = object()
 
 
@@ -106,13 +103,17 @@ class SessionLog:
         self._seq = next_seq
         self._redactor = redactor
         self._pending = bytearray()
-        self._held: list[_HeldFrame] = []
-        """Received frames not yet formatted, in seq order, starting with a delta frame."""
 
     @classmethod
     def create(
-        cls, *, root: Path, session_id: str | None = None, header: Mapping[str, Any], redactor: Redactor
-    ) -> SessionLog:
+        cls,
+        *,
+        root: Path,
+        session_id: str | None = None,
+        header: Mapping[str, Any],
+        redactor: Redactor,
+        suffix: str = ".jsonl",
+    ) -> Self:
         """Create a new session file and write its header line (flushed and fsynced).
 
         Args:
@@ -123,6 +124,7 @@ class SessionLog:
             header: Fields of the `session_meta` record: `id`, `cwd`, `git_head`, `model`,
                 `version`, … `id` is filled in when missing.
             redactor: Scrubs secrets from every line before it is written.
+            suffix: The file name's ending: `.jsonl` for a session, `.trace` for its raw frames.
 
         Returns:
             The open log; its next record has `seq` 1.
@@ -145,13 +147,13 @@ class SessionLog:
         now = datetime.now().astimezone()
         day_dir = Path(root) / f"{now:%Y-%m-%d}"
         _make_private_dirs(Path(root), day_dir)
-        fd, session_id, path = _create_file(day_dir, session_id, now)
+        fd, session_id, path = _create_file(day_dir, session_id, now, suffix)
         log = cls(fd, path, session_id, 1, redactor)
         try:
             _lock(fd, path)
             envelope = (
                 f'{{"type":"session_meta","v":{SESSION_FORMAT_VERSION},"seq":0,'
-                f'"t":{_dumps(time.monotonic())},"wall":{_dumps(now.isoformat(timespec="milliseconds"))}'
+                f'"t":{dumps_json(time.monotonic())},"wall":{dumps_json(now.isoformat(timespec="milliseconds"))}'
             )
             log._pending += log._line(envelope, {"id": session_id, **header})
             log.flush(fsync=True)
@@ -163,7 +165,7 @@ class SessionLog:
         return log
 
     @classmethod
-    def open_existing(cls, path: Path, redactor: Redactor) -> SessionLog:
+    def open_existing(cls, path: Path, redactor: Redactor) -> Self:
         """Open a session file to append to it (resume).
 
         A torn last line (no newline, left by a crash) is cut off first, so the next record
@@ -173,8 +175,10 @@ class SessionLog:
             path: The session's `.jsonl` file.
             redactor: Scrubs secrets from every line before it is written.
 
+        Only the header and the end of the file are read, so opening is quick at any size.
+
         Returns:
-            The open log; its next record's `seq` follows the highest one in the file.
+            The open log; its next record's `seq` follows the one of the last complete record.
 
         Raises:
             SessionLogError: The file cannot be opened, is in use by another process, is not a
@@ -188,15 +192,14 @@ class SessionLog:
         try:
             _lock(fd, path)
             with open(fd, "rb", closefd=False) as file:
-                data = file.read()
-            complete = data.rfind(b"\n") + 1
-            loaded = _parse(data[:complete], path)
-            if complete < len(data):
+                header = header_of(file.readline(), path)
+                size = os.fstat(fd).st_size
+                complete, last_seq = tail(file, size)
+            if complete < size:
                 os.ftruncate(fd, complete)
                 os.fsync(fd)
-            seqs = [record.get("seq") for record in (loaded.header, *loaded.records)]
-            next_seq = 1 + max((seq for seq in seqs if _is_int(seq)), default=0)
-            session_id = _str_or_none(loaded.header.get("id")) or path.stem
+            next_seq = 1 + max(last_seq, 0)
+            session_id = _str_or_none(header.get("id")) or path.stem
         except OSError as exc:
             os.close(fd)
             raise SessionLogError(f"cannot resume session {path}: {exc.strerror}") from exc
@@ -216,7 +219,7 @@ class SessionLog:
         return self._id
 
     def append(self, type: str, /, **fields: Any) -> None:
-        """Buffer one record `{"v":1,"seq":N,"t":T,"type":type,**fields}`; `flush` writes it.
+        """Buffer one record `{"v":2,"seq":N,"t":T,"type":type,**fields}`; `flush` writes it.
 
         Args:
             type: Record type, such as `user_message`, `tool_intent`, `tool_result`, `turn_ended`.
@@ -228,60 +231,26 @@ class SessionLog:
             TypeError: A value that cannot be serialised to JSON.
             SessionLogError: The log is closed.
         """
+        self.append_record(type, fields)
+
+    def append_record(self, type: str, fields: Mapping[str, Any], *, t: float | None = None) -> None:
+        """`append` with the fields as a mapping and, optionally, the record's time.
+
+        Args:
+            type: Record type.
+            fields: JSON-serialisable values (see `append`).
+            t: The record's `time.monotonic()` stamp; now when None (a copied record keeps its own).
+
+        Raises:
+            ValueError, TypeError, SessionLogError: As `append`.
+        """
         self._open_fd()
         reserved = _RESERVED_KEYS & fields.keys()
         if reserved:
             raise ValueError(f"record fields {sorted(reserved)} are set by the session log")
-        if self._held:
-            self._release_held()
-        t = _dumps(time.monotonic())
-        envelope = f'{{"v":{SESSION_FORMAT_VERSION},"seq":{self._seq},"t":{t},"type":{_dumps(type)}'
+        stamp = dumps_json(time.monotonic() if t is None else t)
+        envelope = f'{{"v":{SESSION_FORMAT_VERSION},"seq":{self._seq},"t":{stamp},"type":{dumps_json(type)}'
         self._pending += self._line(envelope, fields)
-        self._seq += 1
-
-    def append_raw_frame(
-        self, direction: Literal["sent", "received"], raw: bytes | str, t: float, connection: str | None = None
-    ) -> None:
-        """Buffer one WebSocket frame or SSE event exactly as it crossed the wire.
-
-        The hot path: the frame is not re-serialised, only redacted and wrapped as
-        `{"v":1,"seq":N,"t":t,"type":"frame","dir":direction,"conn":connection,"data":<raw>}`.
-        A frame that is not UTF-8 JSON is stored as a string under `data_text` instead, with
-        undecodable bytes as backslash escapes.
-
-        A received `*.delta` event (parsed only when `.delta"` occurs in it) is held instead,
-        and so is every received frame after it, until the next `append`, sent frame, `flush`
-        or `close`: a secret streamed across several deltas is then found in their joined text
-        and taken out of each of them (see the module docstring). Frames keep the seq number
-        given here, and their order.
-
-        Args:
-            direction: `"sent"` or `"received"`.
-            raw: The frame's text or bytes.
-            t: When the frame was sent or received, from `time.monotonic()`.
-            connection: An id for the WebSocket or HTTP connection; omitted when None.
-
-        Raises:
-            ValueError: An unknown direction.
-            SessionLogError: The log is closed.
-        """
-        self._open_fd()
-        if direction == "received":
-            if (_DELTA_MARK in raw) if isinstance(raw, str) else (_DELTA_MARK_BYTES in raw):
-                stream = _delta_stream(raw)
-                if stream is not None:
-                    self._held.append((self._seq, t, connection, raw, *stream))
-                    self._seq += 1
-                    return
-            if self._held:
-                self._held.append((self._seq, t, connection, raw, None, ""))
-                self._seq += 1
-                return
-        elif direction != "sent":
-            raise ValueError(f"direction must be 'sent' or 'received', not {direction!r}")
-        elif self._held:
-            self._release_held()
-        self._pending += self._frame_line(self._seq, direction, raw, t, connection)
         self._seq += 1
 
     def flush(self, fsync: bool = False) -> None:
@@ -297,8 +266,6 @@ class SessionLog:
                 them; nothing already in the file is lost or written twice.
         """
         fd = self._open_fd()
-        if self._held:
-            self._release_held()
         while self._pending:
             try:
                 written = os.write(fd, self._pending)
@@ -341,89 +308,19 @@ class SessionLog:
             raise SessionLogError(f"session log {self._path} is closed; records can no longer be written")
         return self._fd
 
-    def _frame_line(self, seq: int, direction: str, raw: bytes | str, t: float, connection: str | None) -> bytes:
-        """One `frame` record, redacted, as a line."""
-        envelope = f'{{"v":{SESSION_FORMAT_VERSION},"seq":{seq},"t":{_dumps(t)},"type":"frame","dir":"{direction}"'
-        if connection is not None:
-            envelope += f',"conn":{_dumps(connection)}'
-        text, is_json = _frame_text(raw)
-        redacted = self._redactor.redact_json(text) if is_json else text
-        if is_json and (redacted == text or _is_json(redacted)):
-            line = f'{envelope},"data":{redacted}}}\n'
-        else:
-            redacted = self._redactor.redact(text)
-            line = f'{envelope},"data_text":{_dumps(redacted)}}}\n'
-        try:
-            return line.encode()
-        except UnicodeEncodeError:  # lone surrogates in a str frame
-            redacted = self._redactor.redact(_escape_surrogates(text))
-            return f'{envelope},"data_text":{_dumps(redacted)}}}\n'.encode()
-
-    def _release_held(self) -> None:
-        """Scrub secrets spread over the held delta frames, then buffer every held frame.
-
-        Nothing is lost if this fails: the held frames are dropped only once all their lines
-        are in the buffer.
-        """
-        held = self._held
-        streams: dict[Any, list[int]] = {}
-        for index, frame in enumerate(held):
-            key = frame[4]
-            if key is not None:
-                try:
-                    streams.setdefault(key, []).append(index)
-                except TypeError:  # an unhashable id from the server: compare by spelling
-                    streams.setdefault(repr(key), []).append(index)
-        scrubbed: dict[int, str] = {}
-        for indexes in streams.values():
-            pieces = [held[index][5] for index in indexes]
-            spans = self._redactor.secret_spans("".join(pieces))
-            if spans:
-                for index, piece in zip(indexes, _cut_spans(pieces, spans), strict=True):
-                    if piece is not None:
-                        scrubbed[index] = piece
-        lines = bytearray()
-        for index, (seq, t, connection, raw, _, _) in enumerate(held):
-            if index in scrubbed:
-                raw = _with_delta(raw, scrubbed[index])
-            lines += self._frame_line(seq, "received", raw, t, connection)
-        self._pending += lines
-        self._held = []
-
     def _line(self, envelope: str, fields: Mapping[str, Any]) -> bytes:
         """`envelope` (an unclosed JSON object) plus the redacted `fields`, as one line."""
         if not fields:
             return f"{envelope}}}\n".encode()
-        body = _dumps(fields)
+        body = dumps_json(fields)
         redacted = self._redactor.redact_json(body)
-        if redacted != body and not _is_json(redacted):
+        if redacted != body and not is_json(redacted):
             # A scrub started inside an escape sequence; redact string by string instead.
-            redacted = _dumps(_map_strings(fields, self._redactor.redact))
+            redacted = dumps_json(_map_strings(fields, self._redactor.redact))
         return f"{envelope},{redacted[1:]}\n".encode()
 
 
-_HeldFrame = tuple[int, float, str | None, bytes | str, Any, str]
-"""A held received frame: seq, t, connection, raw, its stream key (None when it is not a delta),
-and its `delta` text."""
-
-
-def _delta_stream(raw: bytes | str) -> tuple[tuple[Any, ...], str] | None:
-    """The stream key and `delta` text of a `*.delta` event, or None for any other frame."""
-    try:
-        event = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(event, dict):
-        return None
-    kind = event.get("type")
-    delta = event.get("delta")
-    if not (isinstance(kind, str) and kind.endswith(".delta") and isinstance(delta, str)):
-        return None
-    get = event.get
-    return (kind, get("item_id"), get("output_index"), get("content_index"), get("summary_index")), delta
-
-
-def _cut_spans(pieces: list[str], spans: list[tuple[int, int]]) -> list[str | None]:
+def cut_spans(pieces: list[str], spans: list[tuple[int, int]]) -> list[str | None]:
     """Each piece with the characters of `spans` (into the joined pieces) taken out.
 
     The piece holding a span's first character gets `REDACTED` in place of its part of the span;
@@ -456,15 +353,6 @@ def _cut_spans(pieces: list[str], spans: list[tuple[int, int]]) -> list[str | No
             out.append(None)
         offset = end
     return out
-
-
-def _with_delta(raw: bytes | str, delta: str) -> bytes:
-    """A delta event with its `delta` replaced; token `logprobs`, which would repeat it, are dropped."""
-    event = orjson.loads(raw)
-    event["delta"] = delta
-    if event.get("logprobs"):
-        event["logprobs"] = []
-    return orjson.dumps(event)
 
 
 @dataclass(slots=True)
@@ -531,14 +419,18 @@ def load_session(path: Path) -> LoadedSession:
     return _parse(data, path)
 
 
-def list_sessions(root: Path) -> list[SessionSummary]:
-    """Summarise every session under `root`, newest first.
+def list_sessions(root: Path, *, include_empty: bool = False) -> list[SessionSummary]:
+    """Summarise every session under `root`, newest first, reading as little of each as it can.
 
-    Sessions are ordered by the start time in their header (the file's modification time when
-    the header has none); files that fail to load are skipped.
+    A version-2 file is summarised from its header, its first prompt (near the start) and the
+    session totals on its last `turn_ended` record (read from the end); a version-1 file from
+    the few records that matter, picked out of its lines without decoding the others. Sessions
+    are ordered by the start time in their header (the file's modification time when the header
+    has none); files that are not readable sessions are skipped.
 
     Args:
         root: The sessions directory, usually `sessions_root()`.
+        include_empty: Also list sessions in which no prompt was ever sent.
 
     Returns:
         One summary per readable session file in `root/<date>/*.jsonl`.
@@ -546,12 +438,32 @@ def list_sessions(root: Path) -> list[SessionSummary]:
     found: list[tuple[datetime, str, SessionSummary]] = []
     for path in Path(root).glob("*/*.jsonl"):
         try:
-            loaded = load_session(path)
-            found.append((_started(loaded.header.get("wall"), path), path.name, _summarise(path, loaded)))
+            summary, header = summarise_session(path)
         except (SessionLogError, OSError):
             continue
+        if summary.first_prompt is None and not include_empty:
+            continue
+        found.append((_started(header.get("wall"), path), path.name, summary))
     found.sort(key=lambda entry: entry[:2], reverse=True)
     return [summary for _, _, summary in found]
+
+
+def summarise_session(path: Path) -> tuple[SessionSummary, dict[str, Any]]:
+    """One session's summary and header, without reading the whole file (see `list_sessions`).
+
+    Raises:
+        SessionLogError: The file is not a session this version reads.
+        OSError: The file cannot be read.
+    """
+    with open(path, "rb") as file:
+        header = header_of(file.readline(), path)
+        if header.get("v") == 1:
+            first_prompt, turns, total_tokens = v1_summary(file)
+        else:
+            first_prompt, turns, total_tokens = v2_summary(file, os.fstat(file.fileno()).st_size)
+    cwd, model, wall, session_id = (_str_or_none(header.get(key)) for key in ("cwd", "model", "wall", "id"))
+    summary = SessionSummary(path, session_id or path.stem, cwd, model, wall, first_prompt, turns, total_tokens)
+    return summary, header
 
 
 def _parse(data: bytes, path: Path) -> LoadedSession:
@@ -586,7 +498,28 @@ def _parse(data: bytes, path: Path) -> LoadedSession:
     return LoadedSession(header, records, warnings, _interrupted_calls(records))
 
 
+def header_of(line: bytes, path: Path) -> dict[str, Any]:
+    """The `session_meta` header on `line` (with its newline).
+
+    Raises:
+        SessionLogError: The line is not a session header, or its version is newer than this one.
+    """
+    header = _loads(line) if line.endswith(b"\n") else _INVALID
+    version = header.get("v") if isinstance(header, dict) and header.get("type") == "session_meta" else None
+    if not _is_int(version) or version < 1:
+        raise SessionLogError(f"{path} is not a codeassist session file")
+    if version > SESSION_FORMAT_VERSION:
+        raise SessionLogError(
+            f"{path} was written by a newer codeassist (session format v{version}; this version "
+            f"reads up to v{SESSION_FORMAT_VERSION}). Upgrade codeassist to open it."
+        )
+    assert isinstance(header, dict)
+    return header
+
+
 def _interrupted_calls(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Calls with no result: version-1 `tool_intent` records without a `tool_result`, and
+    version-2 call items without an output item (each as its record or item)."""
     pending: dict[str, dict[str, Any]] = {}  # by repr(call_id): ids from disk may be unhashable
     for record in records:
         kind = record.get("type")
@@ -594,26 +527,14 @@ def _interrupted_calls(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             pending[repr(record.get("call_id"))] = record
         elif kind == "tool_result":
             pending.pop(repr(record.get("call_id")), None)
+        elif kind == "items" and isinstance(record.get("items"), list):
+            for item in record["items"]:
+                item_type = item.get("type") if isinstance(item, dict) else None
+                if item_type in ("function_call", "custom_tool_call"):
+                    pending[repr(item.get("call_id"))] = item
+                elif item_type in ("function_call_output", "custom_tool_call_output"):
+                    pending.pop(repr(item.get("call_id")), None)
     return list(pending.values())
-
-
-def _summarise(path: Path, loaded: LoadedSession) -> SessionSummary:
-    header = loaded.header
-    first_prompt = None
-    turns = 0
-    total_tokens = 0
-    for record in loaded.records:
-        kind = record.get("type")
-        if kind == "user_message" and first_prompt is None and isinstance(record.get("text"), str):
-            first_prompt = record["text"]
-        elif kind == "turn_ended":
-            turns += 1
-        elif kind == "response_stats":
-            total_tokens += sum(
-                value for value in (record.get("input_tokens"), record.get("output_tokens")) if _is_int(value)
-            )
-    cwd, model, wall, session_id = (_str_or_none(header.get(key)) for key in ("cwd", "model", "wall", "id"))
-    return SessionSummary(path, session_id or path.stem, cwd, model, wall, first_prompt, turns, total_tokens)
 
 
 def _started(wall: Any, path: Path) -> datetime:
@@ -634,11 +555,11 @@ def _make_private_dirs(root: Path, day_dir: Path) -> None:
         raise SessionLogError(f"cannot create session directory {day_dir}: {exc.strerror}") from exc
 
 
-def _create_file(day_dir: Path, session_id: str | None, now: datetime) -> tuple[int, str, Path]:
+def _create_file(day_dir: Path, session_id: str | None, now: datetime, suffix: str) -> tuple[int, str, Path]:
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL
     for _ in range(8 if session_id is None else 1):
         chosen = session_id or f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-        path = day_dir / f"{chosen}.jsonl"
+        path = day_dir / f"{chosen}{suffix}"
         try:
             return os.open(path, flags, 0o600), chosen, path
         except FileExistsError:
@@ -666,32 +587,13 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def _frame_text(raw: bytes | str) -> tuple[str, bool]:
-    """The frame as text, and whether it can go into the line as raw JSON."""
-    if isinstance(raw, str):
-        text = raw
-    else:
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            return raw.decode("utf-8", "backslashreplace"), False
-    # Braces at both ends are trusted without parsing, to keep the hot path cheap; a malformed
-    # frame that passes is written as is, and the loader later skips its line with a warning.
-    stripped = text if text[:1] == "{" and text[-1:] == "}" else text.strip()
-    if not (stripped[:1] == "{" and stripped[-1:] == "}") and not _is_json(text):
-        return text, False
-    if "\n" in text:
-        # Outside strings a newline is only whitespace, and inside them it must be escaped.
-        text = text.replace("\n", " ")
-    return text, True
-
-
-def _dumps(value: Any) -> str:
+def dumps_json(value: Any) -> str:
+    """Compact JSON; strings with lone surrogates are written with backslash escapes."""
     try:
         return orjson.dumps(value).decode()
     except orjson.JSONEncodeError as exc:
         try:
-            return orjson.dumps(_map_strings(value, _escape_surrogates)).decode()
+            return orjson.dumps(_map_strings(value, escape_surrogates)).decode()
         except orjson.JSONEncodeError:
             raise TypeError(f"session record is not JSON-serialisable: {exc}") from exc
 
@@ -707,7 +609,8 @@ def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
     return value
 
 
-def _escape_surrogates(text: str) -> str:
+def escape_surrogates(text: str) -> str:
+    """`text` with lone surrogates as backslash escapes (encodable as UTF-8)."""
     return text.encode("utf-8", "backslashreplace").decode()
 
 
@@ -719,11 +622,12 @@ def _loads(line: bytes | str) -> Any:
         return _INVALID
 
 
-def _is_json(text: str) -> bool:
+def is_json(text: str) -> bool:
+    """Whether `text` is one JSON value."""
     return _loads(text) is not _INVALID
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

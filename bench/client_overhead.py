@@ -5,8 +5,8 @@ The client's CPU time (`time.process_time`) is measured per turn for six arms on
 server in the same run, interleaved in ABBA order: a floor (a bare asyncio protocol on the same
 WebSocket that only counts the bytes of the response and watches for its terminal event,
 parsing no frame), the WebSocket and HTTP/SSE transports alone, a whole agent turn (events,
-stats, conversation) over each, and the WebSocket agent turn with the session log recording
-every frame. Goals: under 2 ms per 500-event turn over WebSocket; the WebSocket transport
+stats, conversation) over each, and the WebSocket agent turn with the session record (every
+event and item, deltas coalesced). Goals: under 2 ms per 500-event turn over WebSocket; the WebSocket transport
 within 1.25× of the floor.
 
     python -m bench.client_overhead [--turns N] [--events 500] [--out FILE]
@@ -34,6 +34,7 @@ from agent.approvals import ApprovalGate, Policy
 from agent.conversation import Conversation, RequestSettings
 from agent.loop import Agent
 from agent.model_client import ModelClient
+from agent.recorder import SessionRecorder
 from agent.redact import Redactor
 from agent.session_log import SessionLog
 from agent.tools import ToolContext, ToolRegistry
@@ -237,7 +238,7 @@ async def transport_turn(transport: ResponsesSocket | ResponsesHTTP) -> int:
     return metrics.events
 
 
-def agent_for(client: ModelClient, workspace: Path, log: SessionLog | None) -> Agent:
+def agent_for(client: ModelClient, workspace: Path, log: SessionRecorder | None) -> Agent:
     conversation = Conversation(RequestSettings.build(model="m", instructions="Be brief.", tools=[]))
     return Agent(
         client=client,
@@ -245,11 +246,11 @@ def agent_for(client: ModelClient, workspace: Path, log: SessionLog | None) -> A
         tools=ToolRegistry([]),
         tool_context=ToolContext(workspace=workspace),
         approvals=ApprovalGate(Policy.ASK),
-        log=log,
+        recorder=log,
     )
 
 
-async def agent_turn(client: ModelClient, workspace: Path, log: SessionLog | None = None) -> int:
+async def agent_turn(client: ModelClient, workspace: Path, log: SessionRecorder | None = None) -> int:
     agent = agent_for(client, workspace, log)
     events = 0
     async for _ in agent.run_turn("go"):
@@ -269,10 +270,9 @@ async def run_arms(base_url: str, turns: int, events: int) -> dict[str, Any]:
     http_client = ModelClient(websocket=None, http=ResponsesHTTP(base_url + "/responses", "bench"))
     workspace = Path(tempfile.gettempdir())
     logs = tempfile.TemporaryDirectory()
-    log = SessionLog.create(root=Path(logs.name), header={"model": "m"}, redactor=Redactor(known_secrets=["bench"]))
-    logged_socket = ResponsesSocket(
-        ws_url, "bench", ping_interval=None, on_frame=lambda d, raw, t: log.append_raw_frame(d, raw, t)
-    )
+    redactor = Redactor(known_secrets=["bench"])
+    log = SessionRecorder(SessionLog.create(root=Path(logs.name), header={"model": "m"}, redactor=redactor), redactor)
+    logged_socket = ResponsesSocket(ws_url, "bench", ping_interval=None)
     logged_client = ModelClient(websocket=logged_socket, http=ResponsesHTTP(base_url + "/responses", "bench"))
     try:
         runners: dict[str, Turn] = {

@@ -77,3 +77,61 @@ async def record_task(server, repo: Path, root: Path, prompts: tuple[str, ...] =
 
 def requests(server) -> list[dict]:
     return [entry.body for entry in server.state.received if entry.body is not None]
+
+
+def _plan(*steps: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"step": step, "status": status} for step, status in steps]
+
+
+BEARER = "abcdefghijklmnopqrstuvwxyz0123456789"
+"""A bearer token the model streams back (word by word: no delta alone looks like a secret)."""
+
+RICH = Scenario.model_validate(
+    {
+        "name": "rich",
+        "turns": [
+            {
+                "output": [
+                    {"type": "reasoning", "summary": ["The greeting is wrong.", "Plan, read, fix, test."]},
+                    {"type": "message", "text": "I will make a plan first."},
+                    call("update_plan", "c_plan", steps=_plan(("Read a.py", "in_progress"), ("Fix it", "pending"))),
+                    call("read_file", "c_read", path="a.py"),
+                ]
+            },
+            {
+                "output": [
+                    call("edit_file", "c_edit", path="a.py", old="print('hello')", new="print('hello, world')"),
+                    call("shell", "c_shell", command="python3 a.py"),
+                ]
+            },
+            {
+                "output": [
+                    call("shell", "c_denied", command="rm -rf build"),
+                    call("read_file", "c_failed", path="nope.py"),
+                ]
+            },
+            {
+                "fault": {"kind": "close", "after_events": 6},
+                "output": [
+                    {
+                        "type": "message",
+                        "text": f"Fixed. The service answered with Authorization: Bearer {BEARER} and the "
+                        "greeting now prints hello, world.",
+                    }
+                ],
+            },
+            {"output": [{"type": "message", "text": "Nothing else to do."}]},
+        ],
+    }
+)
+"""Reasoning, text, a plan, an approved edit with its diff, an approved and a denied command, a
+failed call, a reconnect in the middle of a streamed answer, and a streamed secret."""
+
+RICH_PROMPTS = ("fix the greeting in a.py", "anything else?")
+
+
+def approve_but_rm(request: ApprovalRequest) -> Decision:
+    """Approves everything but `rm`, which is denied with a reason."""
+    if request.command and request.command.startswith("rm "):
+        return Decision(kind="deny", reason="not now")
+    return Decision(kind="approve_once")

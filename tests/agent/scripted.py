@@ -30,7 +30,7 @@ def scripted_agent(
     max_steps: int = 50,
     pause_s: float = 0.0,
     max_retries: int = 3,
-    log: Any = None,
+    recorder: Any = None,
 ) -> tuple[Agent, ScriptedTransport]:
     """An agent whose WebSocket is a `ScriptedTransport` playing `script` (one entry per request)."""
     transport = ScriptedTransport(script, pause_s=pause_s)
@@ -47,7 +47,7 @@ def scripted_agent(
         tools=registry,
         tool_context=ToolContext(workspace=workspace),
         approvals=ApprovalGate(Policy.ASK),
-        log=log,
+        recorder=recorder,
         max_steps=max_steps,
     )
     return agent, transport

@@ -67,7 +67,7 @@ def test_json_transcript_of_a_real_session(recorded):
     assert [item["type"] for item in first["items"]][:3] == ["message", "reasoning", "message"]
     assert first["items"][-1]["content"][0]["text"] == "Done: wrote **notes.txt**."
     assert len(first["stats"]["responses"]) == 3 and first["stats"]["tool_calls"] == 3
-    recorded_input = sum(r["input_tokens"] for r in loaded.records if r["type"] == "response_stats")
+    recorded_input = sum(r["stats"]["input_tokens"] for r in loaded.records if r["type"] == "response_finished")
     assert data["totals"]["input_tokens"] == recorded_input > 0
     assert first["stats"]["summary"]["input_tokens"] + second["stats"]["summary"]["input_tokens"] == recorded_input
 
@@ -87,7 +87,7 @@ def test_export_session_writes_private_files(recorded, tmp_path):
 
 def test_an_interrupted_turn_is_exported_as_such(recorded):
     lines = recorded.read_bytes().splitlines(keepends=True)
-    cut = next(i for i, line in enumerate(lines) if b'"tool_intent"' in line and b"c_shell" in line)
+    cut = next(i for i, line in enumerate(lines) if b'"approval_requested"' in line and b"c_shell" in line)
     recorded.write_bytes(b"".join(lines[: cut + 1]))
     loaded = load_session(recorded)
     markdown = export_markdown(loaded)
@@ -139,7 +139,9 @@ def test_sessions_lists_this_workspace_by_default_and_all_on_request(recorded, t
     mine = rows[0]
     assert mine["repo"] == "repo" and mine["turns"] == 2 and mine["branch"] == "main"
     assert mine["total_tokens"] == sum(
-        r["input_tokens"] + r["output_tokens"] for r in load_session(recorded).records if r["type"] == "response_stats"
+        r["stats"]["input_tokens"] + r["stats"]["output_tokens"]
+        for r in load_session(recorded).records
+        if r["type"] == "response_finished"
     )
 
     (tmp_path / "empty").mkdir()

@@ -286,21 +286,24 @@ async def test_the_session_log_records_frames_tools_and_stats_without_secrets(st
     server = start_server(TWO_CALLS)
     secret = "sk-test-abcdefghijklmnopqrstuvwxyz012345"
     (repo / "a.py").write_text(f"KEY = '{secret}'\n")
-    handle = session(server, repo, tmp_path)
+    handle = session(server, repo, tmp_path, trace_frames=True)
     await run_turn(handle.agent, "look around")
     path = handle.log.path
     await handle.close()
-    assert secret not in path.read_text()
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    trace = path.with_suffix(".trace")
+    assert secret not in path.read_text() and secret not in trace.read_text()
+    assert oct(path.stat().st_mode & 0o777) == oct(trace.stat().st_mode & 0o777) == "0o600"
     assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
     loaded = load_session(path)
     assert loaded.header["model"] == "scripted-test" and loaded.header["git_head"]
     kinds = [record["type"] for record in loaded.records]
-    assert kinds.count("tool_intent") == kinds.count("tool_result") == 2
-    frames = [r for r in loaded.records if r["type"] == "frame"]
+    calls = [item for r in loaded.records if r["type"] == "items" for item in r["items"]]
+    assert [item["type"] for item in calls].count("function_call") == kinds.count("tool_finished") == 2
+    assert "frame" not in kinds, "raw frames go to the opt-in trace, not the record"
+    frames = [r for r in load_session(trace).records if r["type"] == "frame"]
     assert [f["dir"] for f in frames].count("sent") == 2
     assert frames[0]["data"]["type"] == "response.create"
-    assert "turn_ended" in kinds and "response_stats" in kinds
+    assert "turn_ended" in kinds and "response_finished" in kinds
     assert loaded.interrupted_calls == []
 
 

@@ -118,8 +118,8 @@ async def test_a_crashed_session_ends_with_aborted_calls_and_an_interrupted_turn
     server = start_server(TASK)
     path, _ = await record_task(server, repo, tmp_path / "sessions", prompts=("look around and take notes",))
     lines = path.read_bytes().splitlines(keepends=True)
-    cut = next(i for i, line in enumerate(lines) if b'"tool_intent"' in line and b"c_shell" in line)
-    path.write_bytes(b"".join(lines[: cut + 1]) + b'{"v":1,"seq":99,"t":1.0,"type":"appro')
+    cut = next(i for i, line in enumerate(lines) if b'"approval_requested"' in line and b"c_shell" in line)
+    path.write_bytes(b"".join(lines[: cut + 1]) + b'{"v":2,"seq":99,"t":1.0,"type":"appro')
 
     replay = SessionReplay(path, instant=True)
     events = [event async for event in replay.events()]

@@ -79,7 +79,7 @@ async def test_resume_resends_the_whole_history_on_a_new_socket_and_continues_th
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
     assert records[: len(before.records)] == before.records
     kinds = [r["type"] for r in records[len(before.records) :]]
-    assert kinds[:2] == ["session_resumed", "user_message"] and "tool_intent" not in kinds
+    assert kinds[:3] == ["session_resumed", "items", "turn_started"] and "tool_finished" not in kinds
     assert sum(1 for line in path.read_bytes().splitlines() if b'"session_meta"' in line) == 1
     texts = [t.event.prompt for t in SessionReplay(after).timeline if isinstance(t.event, TurnStarted)]
     assert texts == list(PROMPTS)
@@ -90,8 +90,8 @@ async def test_resume_after_a_crash_answers_the_interrupted_call_and_never_runs_
     root = tmp_path / "sessions"
     path, _ = await record_task(server, repo, root, prompts=("look",))
     lines = path.read_bytes().splitlines(keepends=True)
-    cut = next(i for i, line in enumerate(lines) if b'"tool_intent"' in line and b"c_shell" in line)
-    path.write_bytes(b"".join(lines[: cut + 1]) + b'{"v":1,"seq":77,"t":1.0,"type":"approval_re')
+    cut = next(i for i, line in enumerate(lines) if b'"approval_requested"' in line and b"c_shell" in line)
+    path.write_bytes(b"".join(lines[: cut + 1]) + b'{"v":2,"seq":77,"t":1.0,"type":"approval_de')
     (repo / "shell.log").unlink()
     crashed = load_session(path)
     assert [c["call_id"] for c in crashed.interrupted_calls] == ["c_shell"]
@@ -113,7 +113,7 @@ async def test_resume_after_a_crash_answers_the_interrupted_call_and_never_runs_
     assert not (repo / "shell.log").exists(), "the interrupted shell command was not run again"
     body = requests(server)[-1]
     assert body["input"][-2] == {"type": "function_call_output", "call_id": "c_shell", "output": INTERRUPTED_OUTPUT}
-    assert path.read_bytes().endswith(b"\n") and b"approval_re" not in path.read_bytes()
+    assert path.read_bytes().endswith(b"\n") and b"approval_de" not in path.read_bytes()
     resumed = [r for r in load_session(path).records if r["type"] == "session_resumed"]
     assert resumed[0]["interrupted"] == ["c_shell"] and resumed[0]["turns"] == 1
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from agent import session_log
+from agent.frame_trace import FrameTrace
 from agent.redact import PRIVATE_KEY_REDACTED, REDACTED, Redactor
 from agent.session_log import (
     SESSION_FORMAT_VERSION,
@@ -34,8 +35,9 @@ from tests.agent.test_redact import SEPARATORS, known_secret_values, shaped_secr
 HEADER = {"cwd": "/work/project", "git_head": "4705500", "model": "gpt-test", "version": "0.1.0"}
 
 
-def new_log(root: Path, redactor: Redactor | None = None, *, header: Any = HEADER, **kwargs: Any) -> SessionLog:
-    return SessionLog.create(root=root, header=header, redactor=redactor or Redactor(environ={}), **kwargs)
+def new_log(root: Path, redactor: Redactor | None = None, *, header: Any = HEADER, **kwargs: Any) -> FrameTrace:
+    """A session log that takes raw frames too (the trace is a session log of frames)."""
+    return FrameTrace.create(root=root, header=header, redactor=redactor or Redactor(environ={}), **kwargs)
 
 
 def lines_of(path: Path) -> list[dict[str, Any]]:
@@ -47,7 +49,7 @@ def mode(path: Path) -> int:
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> Iterator[SessionLog]:
+def log(tmp_path: Path) -> Iterator[FrameTrace]:
     with new_log(tmp_path / "sessions") as log:
         yield log
 
@@ -77,7 +79,7 @@ def test_existing_root_is_tightened_to_0700(tmp_path: Path) -> None:
     assert mode(root) == 0o700
 
 
-def test_header_is_the_first_line_and_names_the_session(log: SessionLog) -> None:
+def test_header_is_the_first_line_and_names_the_session(log: FrameTrace) -> None:
     header = lines_of(log.path)[0]
 
     assert list(header)[:5] == ["type", "v", "seq", "t", "wall"]
@@ -90,7 +92,7 @@ def test_header_is_the_first_line_and_names_the_session(log: SessionLog) -> None
     assert {key: header[key] for key in HEADER} == HEADER
 
 
-def test_default_id_is_timestamp_plus_hex_and_file_sits_in_a_date_directory(log: SessionLog) -> None:
+def test_default_id_is_timestamp_plus_hex_and_file_sits_in_a_date_directory(log: FrameTrace) -> None:
     assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", log.id)
     assert log.path.name == f"{log.id}.jsonl"
     assert log.path.parent.name == f"{log.id[:4]}-{log.id[4:6]}-{log.id[6:8]}"
@@ -124,7 +126,7 @@ def test_creating_an_existing_session_id_fails_without_touching_it(tmp_path: Pat
     assert first.path.read_bytes() == before
 
 
-def test_reserved_header_and_record_keys_are_rejected(tmp_path: Path, log: SessionLog) -> None:
+def test_reserved_header_and_record_keys_are_rejected(tmp_path: Path, log: FrameTrace) -> None:
     with pytest.raises(ValueError, match="wall"):
         new_log(tmp_path / "other", header={"wall": "yesterday"})
     with pytest.raises(ValueError, match="seq"):
@@ -142,7 +144,7 @@ def test_sessions_root_follows_xdg_data_home() -> None:
 # Writing
 
 
-def test_records_round_trip_with_increasing_seq(log: SessionLog) -> None:
+def test_records_round_trip_with_increasing_seq(log: FrameTrace) -> None:
     log.append("user_message", text="fix the bug", attachments=["a.py"])
     log.append("tool_intent", call_id="call_1", name="read_file", args={"path": "a.py"})
     log.append("tool_result", call_id="call_1", output="print('hi')\n", ok=True)
@@ -160,7 +162,7 @@ def test_records_round_trip_with_increasing_seq(log: SessionLog) -> None:
     assert loaded.header == lines_of(log.path)[0]
 
 
-def test_raw_frame_is_stored_verbatim_under_data(log: SessionLog) -> None:
+def test_raw_frame_is_stored_verbatim_under_data(log: FrameTrace) -> None:
     raw = b'{"type":"response.output_text.delta","delta":"h\\u00e9llo","sequence_number":3}'
 
     log.append_raw_frame("received", raw, t=12.5, connection="ws-1")
@@ -168,7 +170,7 @@ def test_raw_frame_is_stored_verbatim_under_data(log: SessionLog) -> None:
     log.flush()
 
     lines = log.path.read_bytes().splitlines()
-    assert lines[1] == b'{"v":1,"seq":1,"t":12.5,"type":"frame","dir":"received","conn":"ws-1","data":' + raw + b"}"
+    assert lines[1] == b'{"v":2,"seq":1,"t":12.5,"type":"frame","dir":"received","conn":"ws-1","data":' + raw + b"}"
     received, sent = load_session(log.path).records
     assert received["data"] == {"type": "response.output_text.delta", "delta": "héllo", "sequence_number": 3}
     assert sent["dir"] == "sent" and "conn" not in sent and sent["data"] == received["data"]
@@ -183,7 +185,7 @@ def test_raw_frame_is_stored_verbatim_under_data(log: SessionLog) -> None:
         ("", ""),
     ],
 )
-def test_raw_frame_that_is_not_json_is_stored_as_data_text(log: SessionLog, raw: bytes | str, text: str) -> None:
+def test_raw_frame_that_is_not_json_is_stored_as_data_text(log: FrameTrace, raw: bytes | str, text: str) -> None:
     log.append_raw_frame("received", raw, t=1.0)
     log.flush()
 
@@ -194,7 +196,7 @@ def test_raw_frame_that_is_not_json_is_stored_as_data_text(log: SessionLog, raw:
     assert "data" not in loaded.records[0]
 
 
-def test_raw_frame_with_newlines_between_tokens_stays_on_one_line(log: SessionLog) -> None:
+def test_raw_frame_with_newlines_between_tokens_stays_on_one_line(log: FrameTrace) -> None:
     log.append_raw_frame("received", json.dumps({"type": "x", "text": "a\nb"}, indent=2), t=1.0)
     log.flush()
 
@@ -202,7 +204,7 @@ def test_raw_frame_with_newlines_between_tokens_stays_on_one_line(log: SessionLo
     assert load_session(log.path).records[0]["data"] == {"type": "x", "text": "a\nb"}
 
 
-def test_lone_surrogates_are_escaped_rather_than_refused(log: SessionLog) -> None:
+def test_lone_surrogates_are_escaped_rather_than_refused(log: FrameTrace) -> None:
     log.append("tool_result", call_id="c", output="bad name \udcff")
     log.append_raw_frame("received", '{"delta":"\udcff"}', t=1.0)
     log.flush()
@@ -214,7 +216,7 @@ def test_lone_surrogates_are_escaped_rather_than_refused(log: SessionLog) -> Non
     assert "\\udcff" in loaded.records[1]["data_text"]
 
 
-def test_nothing_reaches_disk_before_flush(log: SessionLog) -> None:
+def test_nothing_reaches_disk_before_flush(log: FrameTrace) -> None:
     header_only = log.path.read_bytes()
 
     log.append("user_message", text="hello")
@@ -225,7 +227,7 @@ def test_nothing_reaches_disk_before_flush(log: SessionLog) -> None:
     assert len(log.path.read_bytes().splitlines()) == 3
 
 
-def test_flush_writes_the_whole_buffer_with_one_write(monkeypatch: pytest.MonkeyPatch, log: SessionLog) -> None:
+def test_flush_writes_the_whole_buffer_with_one_write(monkeypatch: pytest.MonkeyPatch, log: FrameTrace) -> None:
     for index in range(50):
         log.append("delta", index=index)
     calls: list[int] = []
@@ -243,7 +245,7 @@ def test_flush_writes_the_whole_buffer_with_one_write(monkeypatch: pytest.Monkey
     assert len(load_session(log.path).records) == 50
 
 
-def test_flush_with_fsync_syncs_the_session_file(monkeypatch: pytest.MonkeyPatch, log: SessionLog) -> None:
+def test_flush_with_fsync_syncs_the_session_file(monkeypatch: pytest.MonkeyPatch, log: FrameTrace) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
 
@@ -276,13 +278,13 @@ def test_writing_after_close_raises_a_clear_error(tmp_path: Path) -> None:
     assert [record["text"] for record in load_session(log.path).records] == ["kept"]
 
 
-def test_unknown_frame_direction_is_rejected(log: SessionLog) -> None:
+def test_unknown_frame_direction_is_rejected(log: FrameTrace) -> None:
     with pytest.raises(ValueError, match="direction"):
         log.append_raw_frame("inbound", b"{}", t=0.0)  # type: ignore[arg-type]
 
 
 def test_disk_full_raises_and_keeps_records_for_the_next_flush(
-    monkeypatch: pytest.MonkeyPatch, log: SessionLog
+    monkeypatch: pytest.MonkeyPatch, log: FrameTrace
 ) -> None:
     log.append("user_message", text="first")
     log.flush()
@@ -304,7 +306,7 @@ def test_disk_full_raises_and_keeps_records_for_the_next_flush(
 
 
 def test_disk_full_after_a_partial_write_loses_and_repeats_nothing(
-    monkeypatch: pytest.MonkeyPatch, log: SessionLog
+    monkeypatch: pytest.MonkeyPatch, log: FrameTrace
 ) -> None:
     for index in range(10):
         log.append("delta", index=index)
@@ -434,7 +436,7 @@ def test_unknown_record_types_are_kept(tmp_path: Path) -> None:
     assert load_session(path).records == [{"type": "from_the_future", "seq": 1, "x": [1]}]
 
 
-def test_tool_intents_without_a_later_result_are_reported_as_interrupted(log: SessionLog) -> None:
+def test_tool_intents_without_a_later_result_are_reported_as_interrupted(log: FrameTrace) -> None:
     log.append("tool_result", call_id="early", output="result before its intent")
     log.append("tool_intent", call_id="done", name="shell")
     log.append("tool_intent", call_id="early", name="shell")
@@ -458,7 +460,7 @@ def test_open_existing_after_a_torn_line_continues_with_the_next_seq(tmp_path: P
         log.append("user_message", text="one")
         log.append("turn_ended")
     with open(log.path, "ab") as file:
-        file.write(b'{"v":1,"seq":3,"t":1.0,"type":"user_mes')
+        file.write(b'{"v":2,"seq":3,"t":1.0,"type":"user_mes')
 
     with SessionLog.open_existing(log.path, Redactor(environ={})) as resumed:
         resumed.append("user_message", text="two")
@@ -484,7 +486,7 @@ def test_open_existing_leaves_a_file_that_is_not_a_session_untouched(tmp_path: P
     assert path.read_bytes() == b"just some notes\nwithout a final newline"
 
 
-def test_a_session_has_one_writer_at_a_time(log: SessionLog) -> None:
+def test_a_session_has_one_writer_at_a_time(log: FrameTrace) -> None:
     with pytest.raises(SessionLogError, match="open in another codeassist process"):
         SessionLog.open_existing(log.path, Redactor(environ={}))
 
@@ -504,22 +506,23 @@ def create_at(monkeypatch: pytest.MonkeyPatch, root: Path, when: datetime, **hea
 
 def test_list_sessions_is_newest_first_with_summary_fields(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with create_at(monkeypatch, tmp_path, datetime(2025, 3, 1, 9, 0), cwd="/a", model="m1") as older:
-        older.append("user_message", text="first question")
-        older.append("user_message", text="second question")
-        older.append("response_stats", input_tokens=100, output_tokens=20)
-        older.append("turn_ended")
-        older.append("response_stats", input_tokens=300, output_tokens=5)
-        older.append("turn_ended")
+        older.append("items", items=[{"type": "message", "role": "user", "content": "first question"}])
+        older.append("turn_started", turn=1, prompt="first question")
+        older.append("turn_ended", totals={"turns": 1, "tokens": 120})
+        older.append("turn_started", turn=2, prompt="second question")
+        older.append("turn_ended", totals={"turns": 2, "tokens": 425})
+        older.append("items", items=[{"type": "function_call_output", "call_id": "c", "output": "x" * 100_000}])
     with create_at(monkeypatch, tmp_path, datetime(2025, 3, 2, 8, 0), cwd="/b", model="m2") as newest:
         pass
     with create_at(monkeypatch, tmp_path, datetime(2025, 3, 1, 17, 30), cwd="/c", model="m3") as middle:
-        middle.append("user_message", text="hello")
+        middle.append("turn_started", turn=1, prompt="hello")
     (tmp_path / "2025-03-01" / "broken.jsonl").write_bytes(b"not a session\n")
     write_session(tmp_path / "2025-03-01" / "future.jsonl", {**META, "v": 99})
 
-    summaries = list_sessions(tmp_path)
+    summaries = list_sessions(tmp_path, include_empty=True)
 
     assert [summary.id for summary in summaries] == [newest.id, middle.id, older.id]
+    assert [summary.id for summary in list_sessions(tmp_path)] == [middle.id, older.id], "no prompt, not listed"
     first = summaries[-1]
     assert (first.path, first.cwd, first.model) == (older.path, "/a", "m1")
     assert first.wall is not None and datetime.fromisoformat(first.wall).hour == 9
@@ -574,7 +577,7 @@ def test_truncated_file_loads_exactly_the_records_on_complete_lines(
     complete = content[:cut].count(b"\n") - 1
     assert len(loaded.records) == complete
     for seq, (record, (kind, fields)) in enumerate(zip(loaded.records, appended, strict=False), start=1):
-        assert record == {"v": 1, "seq": seq, "t": record["t"], "type": kind, **fields}
+        assert record == {"v": SESSION_FORMAT_VERSION, "seq": seq, "t": record["t"], "type": kind, **fields}
     assert len(loaded.warnings) == (0 if content[:cut].endswith(b"\n") else 1)
 
 
@@ -794,12 +797,12 @@ def test_streamed_text_without_secrets_is_written_unchanged(text: str, kind: str
         lines = log.path.read_bytes().splitlines()[1:]
 
     assert lines == [
-        b'{"v":1,"seq":%d,"t":1.5,"type":"frame","dir":"received","conn":"ws-1","data":%s}' % (seq, frame)
+        b'{"v":2,"seq":%d,"t":1.5,"type":"frame","dir":"received","conn":"ws-1","data":%s}' % (seq, frame)
         for seq, frame in enumerate(frames, start=1)
     ]
 
 
-def test_held_frames_keep_their_seq_and_order_around_other_records(log: SessionLog) -> None:
+def test_held_frames_keep_their_seq_and_order_around_other_records(log: FrameTrace) -> None:
     text = f"one {EXAMPLE_KEY} two"
     pieces = [text[index : index + 3] for index in range(0, len(text), 3)]
     half = len(pieces) // 2
@@ -882,7 +885,7 @@ def test_interleaved_items_are_scrubbed_stream_by_stream(
         assert joined_deltas(records, index) == text.replace(key, REDACTED)
 
 
-def test_frames_that_carried_a_piece_lose_their_token_logprobs(log: SessionLog) -> None:
+def test_frames_that_carried_a_piece_lose_their_token_logprobs(log: FrameTrace) -> None:
     pieces = ["key ", EXAMPLE_KEY[:10], EXAMPLE_KEY[10:], " ok"]
     for piece in pieces:
         logprobs = [{"token": piece, "logprob": -0.1, "top_logprobs": []}]
@@ -908,7 +911,7 @@ def test_a_configured_key_that_json_escapes_is_scrubbed_across_frames(tmp_path: 
     assert joined_deltas(frame_records(log.path)) == f"the key is {REDACTED}!"
 
 
-def test_disk_full_while_releasing_held_frames_loses_nothing(monkeypatch: pytest.MonkeyPatch, log: SessionLog) -> None:
+def test_disk_full_while_releasing_held_frames_loses_nothing(monkeypatch: pytest.MonkeyPatch, log: FrameTrace) -> None:
     text = f"token {EXAMPLE_KEY} end"
     pieces = [text[index : index + 4] for index in range(0, len(text), 4)]
     log.append("user_message", text="go")

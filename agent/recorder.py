@@ -1,0 +1,236 @@
+"""The session record: every `AgentEvent` the agent emits and every conversation item, on disk.
+
+`SessionRecorder` is what the agent loop and the conversation write to. The loop hands it each
+event it yields (`event`), the conversation each item it adds or commits (`items`); the recorder
+turns them into records of a `SessionLog` (format version 2, see docs/session-format.md):
+
+- an event is one record whose type is the event's type and whose fields are the event's
+  (`{"v":2,"seq":N,"t":T,"type":"tool_finished","call_id":…,…}`);
+- consecutive `text_delta` (or `reasoning_delta`) events are coalesced into one record that
+  holds the whole text and, under `parts`, each delta's offset in seconds from the record's `t`
+  and its length in characters, so replay can yield the same deltas at the same pace. Redaction
+  then always sees whole text: a secret streamed across many deltas is found and taken out of
+  the joined text, never left as fragments. The run stays in memory until another event comes
+  or the recorder closes, whatever flushes happen meanwhile;
+- items are `{"type":"items","items":[…]}` in their Responses wire form: concatenated in file
+  order they are the conversation;
+- a `session_resumed` record marks where a later run (a resume) continued the file.
+
+Durable flush points are decided here, from the events: after a response finishes (its tool
+calls are about to run), when an approval is asked for or decided, after a tool's result and at
+the turn's end, the log is flushed and fsynced. A flush that fails (a full disk) keeps the
+records buffered for the next one and is noted in the log; it never fails the turn.
+
+Raw frames are not part of the record. With a trace log (opt-in), `frame` writes each frame
+there, in a second file next to the session (`<id>.trace`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from agent.events import AgentEvent, Notice, ReasoningDelta, TextDelta, TurnEnded
+from agent.frame_trace import FrameTrace
+from agent.redact import Redactor
+from agent.session_log import SessionLog, SessionLogError, cut_spans
+from agent.session_record import Entry, ItemsEntry, ResumedEntry
+
+__all__ = ["DELTA_TYPES", "DURABLE_EVENTS", "ITEMS_RECORD", "RESUMED_RECORD", "SessionRecorder"]
+
+ITEMS_RECORD = "items"
+"""Record type of conversation items."""
+
+RESUMED_RECORD = "session_resumed"
+"""Record type of the mark a later run (a resume) leaves where it continues the file."""
+
+DELTA_TYPES = frozenset({"text_delta", "reasoning_delta"})
+"""Event types whose consecutive events are coalesced into one record."""
+
+DURABLE_EVENTS = frozenset(
+    {"response_finished", "approval_requested", "approval_decided", "tool_finished", "turn_ended"}
+)
+"""Events after which the log is flushed and fsynced (a tool may run next, or a turn ended)."""
+
+
+class _Run:
+    """Consecutive deltas of one type, not yet written."""
+
+    __slots__ = ("kind", "pieces", "started", "times")
+
+    def __init__(self, kind: str, started: float) -> None:
+        self.kind = kind
+        self.started = started
+        self.pieces: list[str] = []
+        self.times: list[float] = []
+
+
+class SessionRecorder:
+    """Writes the events and items of a session into its log.
+
+    Args:
+        log: The session file, created or reopened by the caller; the recorder closes it.
+        redactor: The log's redactor, used to find secrets spread over streamed deltas.
+        trace: An opt-in second log that receives raw frames (`frame`); None records none.
+        clock: Where record times come from (`time.monotonic` unless testing).
+    """
+
+    def __init__(
+        self,
+        log: SessionLog,
+        redactor: Redactor,
+        *,
+        trace: FrameTrace | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.log = log
+        self.trace = trace
+        self._redactor = redactor
+        self._clock = clock
+        self._run: _Run | None = None
+        self._turns = 0
+        self._tokens = 0
+        self.warnings: list[str] = []
+        """Flush failures, in order (each is also noted in the log)."""
+
+    @property
+    def path(self) -> Path:
+        """The session file."""
+        return self.log.path
+
+    @property
+    def id(self) -> str:
+        """The session id."""
+        return self.log.id
+
+    def continue_totals(self, turns: int, tokens: int) -> None:
+        """Start the session totals (kept on `turn_ended` records for listings) from a resumed file."""
+        self._turns, self._tokens = turns, tokens
+
+    # ---- what the loop and the conversation report ------------------------------------------
+
+    def event(self, event: AgentEvent) -> None:
+        """Record one event the agent yields (deltas are coalesced; see the module docstring)."""
+        kind = event.type
+        now = self._clock()
+        if kind in DELTA_TYPES:
+            run = self._run
+            if run is None or run.kind != kind:
+                self._release_run()
+                run = self._run = _Run(kind, now)
+            run.pieces.append(event.text)  # type: ignore[union-attr]
+            run.times.append(now)
+            return
+        self._release_run()
+        fields = event.model_dump(mode="json")
+        del fields["type"]
+        if isinstance(event, TurnEnded):
+            self._count(event)
+            self.log.append_record(kind, {**fields, "totals": {"turns": self._turns, "tokens": self._tokens}}, t=now)
+        else:
+            self.log.append_record(kind, fields, t=now)
+        if kind in DURABLE_EVENTS:
+            self.flush(durable=True)
+
+    def items(self, items: Iterable[BaseModel | Mapping[str, Any]]) -> None:
+        """Record conversation items, in the order the conversation added or committed them."""
+        dumped = [item.model_dump(mode="json") if isinstance(item, BaseModel) else dict(item) for item in items]
+        if not dumped:
+            return
+        self._release_run()
+        self.log.append_record(ITEMS_RECORD, {"items": dumped}, t=self._clock())
+
+    def frame(self, direction: Literal["sent", "received"], raw: bytes | str, t: float) -> None:
+        """Trace one raw frame (only with a trace log; the session record never holds frames)."""
+        if self.trace is not None:
+            self.trace.append_raw_frame(direction, raw, t)
+
+    def resumed(self, **fields: Any) -> None:
+        """Mark that this run continues the file: a `session_resumed` record with `fields` and `wall`."""
+        self._release_run()
+        wall = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        self.log.append_record(RESUMED_RECORD, {**fields, "wall": wall}, t=self._clock())
+        self.flush(durable=True)
+
+    def copy_entries(self, entries: Iterable[Entry]) -> None:
+        """Write entries read from another file, each with its own time (a version-1 session is
+        continued in a new file that first receives its content, converted)."""
+        self._release_run()
+        for entry in entries:
+            if isinstance(entry, ItemsEntry):
+                self.log.append_record(ITEMS_RECORD, {"items": entry.items}, t=entry.t)
+            elif isinstance(entry, ResumedEntry):
+                self.log.append_record(RESUMED_RECORD, entry.fields, t=entry.t)
+            else:
+                fields = entry.event.model_dump(mode="json")
+                kind = fields.pop("type")
+                if entry.parts is not None:
+                    fields["parts"] = [list(part) for part in entry.parts]
+                if isinstance(entry.event, TurnEnded):
+                    self._count(entry.event)
+                    fields["totals"] = {"turns": self._turns, "tokens": self._tokens}
+                self.log.append_record(kind, fields, t=entry.t)
+        self.flush(durable=True)
+
+    def _count(self, ended: TurnEnded) -> None:
+        self._turns += 1
+        self._tokens += sum(r.input_tokens + r.output_tokens for r in ended.stats.responses)
+
+    # ---- writing ------------------------------------------------------------------------------
+
+    def flush(self, durable: bool = False) -> None:
+        """Write what is buffered (not an open delta run); with `durable`, fsync too.
+
+        A failure (a full disk) is kept in `warnings` and noted in the log; the records stay
+        buffered and the next flush retries them.
+        """
+        try:
+            self.log.flush(fsync=durable)
+        except SessionLogError as exc:
+            message = str(exc)
+            self.warnings.append(message)
+            self.log.append_record("notice", Notice(message=message).model_dump(mode="json", exclude={"type"}))
+        if self.trace is not None:
+            try:
+                self.trace.flush()
+            except SessionLogError as exc:
+                self.warnings.append(str(exc))
+
+    def close(self) -> None:
+        """Write the open delta run, flush with fsync and close the log (and the trace)."""
+        try:
+            self._release_run()
+            self.log.close()
+        finally:
+            if self.trace is not None:
+                self.trace.close()
+
+    def _release_run(self) -> None:
+        run = self._run
+        if run is None:
+            return
+        self._run = None
+        pieces = run.pieces
+        spans = self._redactor.secret_spans("".join(pieces))
+        if spans:
+            pieces = [
+                piece if cut is None else cut for piece, cut in zip(pieces, cut_spans(pieces, spans), strict=True)
+            ]
+        fields: dict[str, Any] = {"text": "".join(pieces)}
+        if len(pieces) > 1:
+            fields["parts"] = [
+                [round(at - run.started, 4), len(piece)] for at, piece in zip(run.times, pieces, strict=True)
+            ]
+        self.log.append_record(run.kind, fields, t=run.started)
+
+
+def delta_event(kind: str, text: str) -> TextDelta | ReasoningDelta:
+    """The delta event of a coalesced record's `kind`, built without validation (it is per token)."""
+    if kind == "text_delta":
+        return TextDelta.model_construct(text=text)
+    return ReasoningDelta.model_construct(text=text)

@@ -1,0 +1,62 @@
+"""One record, three views: a live session, its replay and its resumed transcript are the same events."""
+
+from __future__ import annotations
+
+from agent.events import AgentEvent, ApprovalDecided, MessageCompleted, ReasoningDelta, TextDelta, ToolFinished
+from agent.replay import SessionReplay, history_events
+from agent.session import Session
+from tests.agent.conftest import answered_turn, settings_for
+from tests.agent.recording import BEARER, RICH, RICH_PROMPTS, approve_but_rm
+
+
+def dumps(events: list[AgentEvent]) -> list[dict]:
+    """Event payloads, every field included."""
+    return [event.model_dump(mode="json") for event in events]
+
+
+def coalesced(events: list[AgentEvent]) -> list[AgentEvent]:
+    """`events` with each run of text (or reasoning) deltas joined into one delta."""
+    out: list[AgentEvent] = []
+    for event in events:
+        previous = out[-1] if out else None
+        if isinstance(event, TextDelta | ReasoningDelta) and type(previous) is type(event):
+            out[-1] = type(event)(text=previous.text + event.text)  # type: ignore[union-attr]
+        else:
+            out.append(event)
+    return out
+
+
+async def test_live_replayed_and_resumed_sessions_show_the_same_events(start_server, repo, tmp_path):
+    server = start_server(RICH)
+    root = tmp_path / "sessions"
+    live_session = Session.open(settings_for(server), cwd=repo, log_root=root)
+    live = [event for prompt in RICH_PROMPTS for event in await answered_turn(live_session, prompt, approve_but_rm)]
+    await live_session.close()
+    path = live_session.log.path
+
+    replayed = [event async for event in SessionReplay(path, instant=True).events()]
+    resumed = Session.open(settings_for(server), cwd=repo, log_root=root, resume=path)
+    await resumed.close()
+
+    finished = [(e.call_id, e.status) for e in live if isinstance(e, ToolFinished)]
+    assert finished == [
+        ("c_plan", "ok"),
+        ("c_read", "ok"),
+        ("c_edit", "ok"),
+        ("c_shell", "ok"),
+        ("c_denied", "denied"),
+        ("c_failed", "error"),
+    ]
+    assert [e.decision for e in live if isinstance(e, ApprovalDecided)] == ["approve_once", "approve_once", "deny"]
+    redacted = [
+        e.model_copy(update={"text": e.text.replace(BEARER, "[REDACTED]")})
+        if isinstance(e, TextDelta | MessageCompleted)
+        else e
+        for e in coalesced(live)
+    ]
+    assert dumps(coalesced(replayed)) == dumps(redacted), "statuses, durations, diffs, plan, approvals"
+    assert dumps(resumed.history()) == dumps(redacted)
+    assert dumps(history_events(path))[: len(redacted)] == dumps(redacted)
+    changed = [(a, b) for a, b in zip(live, replayed, strict=True) if dumps([a]) != dumps([b])]
+    assert changed and all(isinstance(a, TextDelta | MessageCompleted) and type(a) is type(b) for a, b in changed)
+    assert BEARER in "".join(a.text for a, _ in changed), "only the deltas that carried the token differ"
