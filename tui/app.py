@@ -178,7 +178,8 @@ class CodeassistApp(App[None]):
         session, router = self.session, self.router
         if session is None or router is None:
             return
-        await router.route_history(session.history())
+        with self.batch_update():  # one layout for the whole history, not one per widget
+            await router.route_history(session.history())
         await router.mount(NoticeLine(f"resumed session {session.id}; the next request resends the whole conversation"))
 
     @work(exclusive=True, group="warm-up", exit_on_error=False)
@@ -315,8 +316,9 @@ class CodeassistApp(App[None]):
         replay, router = self.replay, self.router
         if replay is None or router is None:
             return
-        async for event in replay.events():
-            await router.route(event)
+        with self.batch_update() if replay.instant else contextlib.nullcontext():  # instant: one layout
+            async for event in replay.events():
+                await router.route(event)
         await router.mount(NoticeLine("replay finished — nothing was executed"))
 
     def action_replay_pause(self) -> None:
