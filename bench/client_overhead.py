@@ -6,8 +6,8 @@ server in the same run, interleaved in ABBA order: a floor (a bare asyncio proto
 WebSocket that only counts the bytes of the response and watches for its terminal event,
 parsing no frame), the WebSocket and HTTP/SSE transports alone, a whole agent turn (events,
 stats, conversation) over each, and the WebSocket agent turn with the session record (every
-event and item, deltas coalesced). Goals: under 2 ms per 500-event turn over WebSocket; the WebSocket transport
-within 1.25× of the floor.
+event and item, deltas coalesced). Goals: under 2 ms per 500-event turn over WebSocket; the
+WebSocket transport within 1.25× of the floor.
 
     python -m bench.client_overhead [--turns N] [--events 500] [--out FILE]
 """
