@@ -13,12 +13,14 @@ The log is redacted, so a secret the original conversation held comes back as it
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import ValidationError
 
 from agent.events import (
     AgentEvent,
@@ -197,6 +199,18 @@ def resume_record(path: Path) -> RestoredSession:
     )
 
 
+def _readable_items(items: list[dict[str, Any]]) -> list[Item]:
+    """The items as models; one that does not read as an item (the file is untrusted) is left out."""
+    try:
+        return validated_items(items)
+    except ValidationError:
+        readable = []
+        for item in items:
+            with contextlib.suppress(ValidationError):
+                readable += validated_items([item])
+        return readable
+
+
 class _Turns:
     """Folds entries into turns: items by turn, tool calls with their approvals and results."""
 
@@ -230,7 +244,7 @@ class _Turns:
         return self.turn
 
     def items(self, entry: ItemsEntry) -> None:
-        for item in validated_items(entry.items):
+        for item in _readable_items(entry.items):
             if isinstance(item, Message) and item.role == "user":
                 if self.turn is None or self.turn.items or self.turn.tool_calls:
                     self.open_turn(None, item.text())

@@ -137,3 +137,16 @@ async def test_a_live_session_flushed_at_every_delta_holds_no_piece_of_a_streame
     assert all(BEARER[start : start + 6].encode() not in data for start in range(len(BEARER) - 5))
     texts = [orjson.loads(line).get("text", "") for line in data.splitlines() if b'"text_delta"' in line[:80]]
     assert any("Bearer [REDACTED] and the greeting" in text for text in texts)
+
+
+def test_an_unreadable_item_is_left_out_and_the_rest_of_the_session_resumes(tmp_path):
+    from agent.resume import conversation_items
+
+    recorder = recorder_in(tmp_path)
+    recorder.items([user_message("hi"), {"type": "message", "role": "assistant", "content": 42}])
+    recorder.event(TurnStarted(turn=1, prompt="hi"))
+    recorder.items([{"type": "function_call", "call_id": "c", "name": "x", "arguments": "{}"}])
+    recorder.close()
+
+    items = conversation_items(recorder.path)
+    assert [item.type for item in items] == ["message", "function_call", "function_call_output"]
