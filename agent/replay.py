@@ -169,7 +169,7 @@ class SessionReplay:
 
     def __init__(
         self,
-        source: Path | str | LoadedSession,
+        source: Source,
         *,
         speed: float = 1.0,
         instant: bool = False,
