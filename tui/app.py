@@ -24,6 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
 from agent.config import ConfigError, Settings, save_setting
+from agent.events import TurnEnded, TurnStarted
 from themes import STYLESHEET, THEMES
 from tui.history import PromptHistory
 from tui.slash import SlashCommands
@@ -173,13 +174,29 @@ class CodeassistApp(App[None]):
             on_turn_ended=lambda stats: self._show_header(),
         )
 
+    RESUMED_TURNS_DRAWN = 20
+    """How many of a resumed session's latest turns are drawn (drawing is what a long one costs)."""
+
     async def _show_resumed(self) -> None:
         """Draw the resumed session's earlier turns as they were shown (nothing is re-run)."""
         session, router = self.session, self.router
         if session is None or router is None:
             return
+        history = session.history()
+        starts = [index for index, event in enumerate(history) if isinstance(event, TurnStarted)]
+        if len(starts) > self.RESUMED_TURNS_DRAWN:  # a long session: its latest turns, all its stats
+            cut = starts[-self.RESUMED_TURNS_DRAWN]
+            panel = self.query_one(StatsPanel)
+            for event in history[:cut]:
+                if isinstance(event, TurnEnded):
+                    panel.add_turn(event.stats)
+            earlier = len(starts) - self.RESUMED_TURNS_DRAWN
+            await router.mount(
+                NoticeLine(f"{earlier} earlier turns are not drawn (`codeassist replay {session.id}` plays them all)")
+            )
+            history = history[cut:]
         with self.batch_update():  # one layout for the whole history, not one per widget
-            await router.route_history(session.history())
+            await router.route_history(history)
         await router.mount(NoticeLine(f"resumed session {session.id}; the next request resends the whole conversation"))
 
     @work(exclusive=True, group="warm-up", exit_on_error=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from agent.session import Policy
 from server.faults import Fault
 from tests.tui.conftest import SIZE, call, scenario, wait_idle
+from tui.app import CodeassistApp
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.prompt import PromptInput
 from tui.widgets.stats_panel import StatsPanel
@@ -279,6 +280,22 @@ async def test_a_resumed_session_shows_its_earlier_turns_as_they_were(make_app, 
         await send(pilot, "hi")
         await wait_idle(app, pilot)
         assert [m.text for m in app.query(UserMessage)] == ["change it", "hi"]
+
+
+async def test_a_long_resumed_session_draws_its_latest_turns_and_keeps_every_turn_in_the_stats(
+    make_app, tmp_path, monkeypatch
+):
+    from bench.sessions import write_v2
+
+    path = write_v2(tmp_path / "saved", 3)
+    monkeypatch.setattr(CodeassistApp, "RESUMED_TURNS_DRAWN", 2)
+    app = make_app(HELLO)
+    app.resume_path = path
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_idle(app, pilot)
+        assert [m.text.split(":")[0] for m in app.query(UserMessage)] == ["Turn 2", "Turn 3"]
+        assert any("1 earlier turns are not drawn" in line.message for line in app.query(NoticeLine))
+        assert [turn.turn for turn in app.query_one(StatsPanel).turns] == [1, 2, 3]
 
 
 async def test_help_lists_the_commands_and_the_keys_of_every_binding(make_app):
