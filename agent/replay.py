@@ -121,6 +121,10 @@ def history_events(source: Source) -> list[AgentEvent]:
         SessionLogError: `source` is a path that cannot be read as a session.
     """
     timeline, _ = replay_timeline(source)
+    return _whole_runs_of(timeline)
+
+
+def _whole_runs_of(timeline: list[TimedEvent]) -> list[AgentEvent]:
     return whole_runs(timed.event for timed in timeline)
 
 
@@ -162,6 +166,8 @@ class SessionReplay:
         max_gap_s: The longest recorded gap honoured; longer ones are shortened to it.
         sleep: Awaited with each scaled delay instead of the built-in wait (for tests); a
             speed change then applies from the next event rather than mid-wait.
+        whole_runs: Yield each streamed run as one delta, without waiting (see `history_events`):
+            what an instant replay on screen wants, since every delta costs a redraw.
 
     Raises:
         SessionLogError: `source` is a path that cannot be read as a session.
@@ -175,12 +181,16 @@ class SessionReplay:
         instant: bool = False,
         max_gap_s: float = DEFAULT_MAX_GAP_S,
         sleep: Callable[[float], Awaitable[Any]] | None = None,
+        whole_runs: bool = False,
     ) -> None:
         reading = source if isinstance(source, SessionReading) else read_session(source)
         self._header = reading.header
         self.timeline, self.warnings = replay_timeline(reading)
         """`warnings`: lines the reader dropped and records replay skipped."""
-        self._total = sum(timed.count for timed in self.timeline)
+        self._whole: list[AgentEvent] | None = None
+        if whole_runs:
+            self._whole = _whole_runs_of(self.timeline)
+        self._total = len(self._whole) if self._whole is not None else sum(timed.count for timed in self.timeline)
         self.max_gap_s = max_gap_s
         self._speed = _clamp(speed)
         self._instant = instant
@@ -267,6 +277,12 @@ class SessionReplay:
     async def events(self) -> AsyncIterator[AgentEvent]:
         """Yield the session's events in order, each after its (capped, scaled) recorded gap."""
         self._position = 0
+        if self._whole is not None:
+            for event in self._whole:
+                await self._running.wait()
+                self._position += 1
+                yield event
+            return
         for timed in self.timeline:
             if timed.parts is None:
                 await self._wait(timed.gap_s)

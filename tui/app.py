@@ -314,7 +314,7 @@ class CodeassistApp(App[None]):
     def start_replay(self, path: Path, *, instant: bool = False, speed: float = 1.0) -> None:
         from agent.replay import SessionReplay
 
-        self.replay = SessionReplay(path, instant=instant, speed=speed)
+        self.replay = SessionReplay(path, instant=instant, speed=speed, whole_runs=instant)
         self.router = self._new_router(interactive=False)
         prompt = self.query_one(PromptInput)
         prompt.disabled = True

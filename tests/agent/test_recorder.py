@@ -150,3 +150,19 @@ def test_an_unreadable_item_is_left_out_and_the_rest_of_the_session_resumes(tmp_
 
     items = conversation_items(recorder.path)
     assert [item.type for item in items] == ["message", "function_call", "function_call_output"]
+
+
+async def test_an_instant_replay_on_screen_can_take_each_streamed_run_whole(tmp_path):
+    from agent.replay import whole_runs
+
+    recorder = recorder_in(tmp_path)
+    recorder.event(TurnStarted(turn=1, prompt="hi"))
+    for piece in ("a", "b", "c"):
+        recorder.event(TextDelta(text=piece))
+    recorder.close()
+
+    every = [event async for event in SessionReplay(recorder.path, instant=True).events()]
+    replay = SessionReplay(recorder.path, whole_runs=True)
+    whole = [event async for event in replay.events()]
+    assert whole == whole_runs(every) and [e.text for e in whole if isinstance(e, TextDelta)] == ["abc"]
+    assert replay.position == replay.total == len(whole)
