@@ -32,7 +32,11 @@ _NAMES = st.builds(
     st.lists(_PIECES, min_size=1, max_size=4),
     st.booleans(),
 ).filter(lambda name: name not in CHILD_ENV_OVERRIDES)
-_VALUES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=12, max_size=30)
+# Values that no token-shape rule scrubs on its own (`sk-…` would be redacted whatever its name),
+# so only the name rule decides.
+_VALUES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=12, max_size=30).filter(
+    lambda value: Redactor(environ={}).redact(f"out: {value}") == f"out: {value}"
+)
 
 
 @given(name=_NAMES, value=_VALUES)
