@@ -19,7 +19,10 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def demo_app(root: Path, **prepare: object) -> tuple[CodeassistApp, DemoEnvironment]:
-    """The app opened on a fresh demo project under `root`, with the demo prompt queued."""
+    """The app opened on a fresh demo project under `root`, with the demo prompt queued.
+
+    The session is saved with the user's other sessions, so `codeassist sessions`, `replay` and
+    `export` find it after the temporary project is gone."""
     from server.demo import DEMO_BANNER, DEMO_PROMPT, prepare_demo
     from tui.app import CodeassistApp
 
@@ -29,7 +32,6 @@ def demo_app(root: Path, **prepare: object) -> tuple[CodeassistApp, DemoEnvironm
         environment.workspace,
         banner=DEMO_BANNER,
         initial_prompt=DEMO_PROMPT,
-        session_options={"log_root": root / "sessions"},
     )
     return app, environment
 
@@ -42,8 +44,21 @@ def run_demo(args: argparse.Namespace) -> int:
         app.run()
     finally:
         environment.close()
+        saved = demo_session(environment.workspace)
+        if saved is not None:
+            print(f"codeassist demo: the session is saved; replay it with: codeassist replay {saved.stem}")
         if args.keep:
             print(f"codeassist demo: the project is kept in {environment.workspace}")
         else:
             shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def demo_session(workspace: Path) -> Path | None:
+    """The newest saved session that ran in the demo's `workspace`, if any."""
+    from agent.paths import sessions_dir
+    from agent.resume import in_workspace, workspace_of
+    from agent.session_log import list_sessions
+
+    inside = workspace_of(workspace)
+    return next((found.path for found in list_sessions(sessions_dir()) if in_workspace(found, inside)), None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from codeassist.demo import demo_app
+from codeassist.demo import demo_app, demo_session
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.transcript import AssistantMessage, ToolCard
@@ -36,5 +36,7 @@ async def test_the_demo_fixes_the_sample_project_with_y_approvals(tmp_path, monk
             ["git", "status", "--porcelain"], cwd=environment.workspace, capture_output=True, text=True, check=True
         ).stdout
         assert "core.py" in changed
+        saved = demo_session(environment.workspace)
+        assert saved is not None and saved.is_relative_to(tmp_path / "data" / "codeassist" / "sessions")
     finally:
         environment.close()
