@@ -1,15 +1,16 @@
 """Opening saved sessions at any size: resume, instant replay, export and listing (benchmark B9).
 
 Sessions of 10, 50 and 200 turns are generated, each turn a realistic coding exchange: a
-prompt, reasoning and text streamed in small deltas, a file read (tens of KB), a search, an
-approved edit with its diff, an approved test run with its output, and a streamed summary. Each
-session is written twice: in the current format (events and items, through the real
-`SessionRecorder`), and in version 1 (raw frames plus hand-named records, as codeassist wrote
-them before: each request frame repeats the instructions and tool specs) for the baseline arms.
+prompt, reasoning and text streamed in small deltas, a file read (about 125 KB), a search, an
+approved edit with its diff, an approved test run with its verbose output, and a streamed
+summary; the 200-turn session is about 70 MB. Each session is written twice: in the current
+format (events and items, through the real `SessionRecorder`), and in version 1 (raw frames plus
+hand-named records, as codeassist wrote them before: each request frame repeats the instructions
+and tool specs) for the baseline arms.
 
 Every measurement runs in a fresh interpreter, which prints the operation's wall time (its
 modules imported first, timed apart as `imports_s`) and the process's peak RSS (`ru_maxrss`,
-imports included):
+imports included). The readers:
 
 - `resume`: what `--resume`/`--continue` does before the app draws: read the file, rebuild the
   conversation and the history to draw;
@@ -17,24 +18,40 @@ imports included):
 - `export`: the Markdown transcript;
 - `list`: `list_sessions` over a directory holding at least 100 MB of sessions (hard links).
 
-Arms: `v2` (the current format and code), `v1` (version-1 files read by the current code) and,
-with `--baseline-ref REV`, `v1@REV` (version-1 files read by the code of git revision REV, for
-example the commit before format 2). Goals: resume and instant replay of the 200-turn session
-under 3 s and 300 MB; listing 100 MB of sessions under 0.5 s.
+And the real app, headless (`App.run_test`), until the transcript is drawn (`seconds` from
+building the app, `from_launch_s` from spawning the process; `widgets` mounted at the end;
+medians of `--app-runs` processes):
 
-    python -m bench.sessions [--turns 10,50,200] [--baseline-ref REV] [--out FILE]
+- `app_resume`: `CodeassistApp(..., resume=FILE)` on a copy of the file (a resume appends to it);
+- `app_replay_instant`: `CodeassistApp(..., replay=FILE, replay_speed=None)`, as
+  `codeassist replay FILE --instant`.
+
+Arms: `v2` (the current format and code), `v1` (version-1 files read by the current code; the
+app resumes them too) and, with `--baseline-ref REV`, `v1@REV` (version-1 files read by the code
+of git revision REV, for example the commit before format 2; readers only). Goals: resume and
+instant replay of the 200-turn session under 3 s and 300 MB (in the app: from launch); listing
+100 MB of sessions under 0.5 s.
+
+    python -m bench.sessions [--turns 10,50,200] [--app-turns N,..] [--app-ops OPS] [--app-runs 3]
+                             [--baseline-ref REV] [--out FILE]
+
+The JSON is printed and written to `--out` (default `bench/results/sessions-<date>.json`).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -63,6 +80,7 @@ from agent.session_log import SessionLog
 from agent.stats import ResponseStats, TurnStats
 from agent.wire import FunctionCall, FunctionCallOutput, Message, user_message
 from bench.machine import describe
+from bench.startup import make_repository
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_OPEN_S = 3.0
@@ -101,6 +119,52 @@ elapsed = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": round(elapsed, 3), "imports_s": round(started - begun, 3),
                   "peak_rss_mb": round(peak, 1), "count": count}))
+"""
+
+
+APP_OPERATIONS = ("app_resume", "app_replay_instant")
+CLOSED_ENDPOINT = "http://127.0.0.1:9/v1"
+"""The discard port: a resumed session's endpoint, never reached (no warm-up, no prompt)."""
+
+_APP_MEASURE = """
+import time
+code_start = time.perf_counter()
+import asyncio, json, resource, sys
+from pathlib import Path
+op, path, cwd, endpoint = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+from agent.config import Settings
+from tui.app import CodeassistApp
+from tui.widgets.transcript import NoticeLine
+imported = time.perf_counter()
+last_notice = {"app_resume": "resumed session", "app_replay_instant": "replay finished"}[op]
+mounted = asyncio.Event()
+original_init = NoticeLine.__init__
+
+def init(self, message, **options):
+    original_init(self, message, **options)
+    if message.startswith(last_notice):  # mounted right after the whole transcript
+        mounted.set()
+
+NoticeLine.__init__ = init
+
+async def main():
+    if op == "app_resume":
+        app = CodeassistApp(Settings(base_url=endpoint, warmup=False), cwd, resume=path)
+    else:
+        app = CodeassistApp(Settings(), cwd, replay=path, replay_speed=None)
+    async with app.run_test(size=(150, 45)) as pilot:  # the size the app tests use
+        await mounted.wait()
+        await pilot.pause()  # the notice's mount is processed
+        drawn = asyncio.get_running_loop().create_future()
+        app.call_after_refresh(lambda: drawn.set_result(time.perf_counter()))
+        at = await drawn
+        widgets = len(app.query("*"))
+    return at, widgets
+
+drawn, widgets = asyncio.run(main())
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"code_start": code_start, "imported": imported, "drawn": drawn,
+                  "peak_rss_mb": round(peak, 1), "widgets": widgets}))
 """
 
 
@@ -154,29 +218,42 @@ def _stats(step: int, turn: int, output_tokens: int) -> ResponseStats:
 Step = dict[str, Any]
 
 
-def session_script(turns: int, read_lines: int = 800) -> Iterator[tuple[int, str, list[Step]]]:
-    """Each turn's number, prompt and steps (one model response and its tool calls each)."""
+def _test_output(turn: int, tests: int) -> str:
+    """A verbose pytest run: one line per test, then the summary."""
+    lines = "".join(
+        f"tests/test_mod_{turn}.py::test_case_{number}_handles_value_{number % 13} PASSED{' ' * 8}[{number % 100:3}%]\n"
+        for number in range(tests)
+    )
+    return f"exit code 0\n{lines}{'=' * 30} {tests} passed in 4.21s {'=' * 30}\n"
+
+
+def session_script(turns: int, read_lines: int = 2000) -> Iterator[tuple[int, str, list[Step]]]:
+    """Each turn's number, prompt and steps (one model response and its tool calls each).
+
+    Sizes follow a long real session: a whole module read (about 125 KB), a search with a page
+    of hits, a diff of 40 changed lines, a verbose test run (about 30 KB) and answers of a few
+    hundred words; a 200-turn session is about 70 MB in the current format."""
     for turn in range(1, turns + 1):
         text = _file_text(read_lines, turn)
-        diff = "".join(f"-    old_{turn}_{n} = 1\n+    new_{turn}_{n} = 2\n" for n in range(20))
+        diff = "".join(f"-    old_{turn}_{n} = 1\n+    new_{turn}_{n} = 2\n" for n in range(40))
         steps: list[Step] = [
             {
-                "reasoning": _words(40, turn),
-                "text": _words(60, turn + 1),
+                "reasoning": _words(80, turn),
+                "text": _words(120, turn + 1),
                 "calls": [
                     ("read_file", {"path": f"src/mod_{turn}.py"}, text, None),
-                    ("grep", {"pattern": f"value_{turn}"}, text[:5000], None),
+                    ("grep", {"pattern": f"value_{turn}"}, text[:12000], None),
                 ],
             },
             {
-                "reasoning": _words(20, turn + 2),
+                "reasoning": _words(40, turn + 2),
                 "text": [],
                 "calls": [
                     ("edit_file", {"path": f"src/mod_{turn}.py", "old": "a", "new": "b"}, "Edited.\n" + diff, diff),
-                    ("shell", {"command": "pytest -q"}, "exit code 0\n" + "." * 8000 + "\n", "command"),
+                    ("shell", {"command": "pytest -q"}, _test_output(turn, 300), "command"),
                 ],
             },
-            {"reasoning": [], "text": _words(200, turn + 3), "calls": []},
+            {"reasoning": [], "text": _words(400, turn + 3), "calls": []},
         ]
         yield turn, f"Turn {turn}: please fix the failing test in src/mod_{turn}.py and explain why.", steps
 
@@ -363,6 +440,75 @@ def measure(operation: str, path: Path, tree: Path = ROOT) -> dict[str, Any]:
     return data
 
 
+def app_env(scratch: Path) -> dict[str, str]:
+    """Empty config and data folders (a resumed session records there), no key or endpoint."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CODEASSIST_", "OPENAI_")) and key not in ("PYTHONPROFILEIMPORTTIME", "PYTHONSTARTUP")
+    }
+    env.update(
+        XDG_CONFIG_HOME=str(scratch / "config"),
+        XDG_DATA_HOME=str(scratch / "data"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    return env
+
+
+def measure_app(operation: str, path: Path, scratch: Path) -> dict[str, Any]:
+    """The real app, headless (`App.run_test`), in a fresh interpreter: resume or replay `path`
+    instantly until the transcript is drawn.
+
+    `seconds` runs from building the app to the refresh after its last notice is mounted (the
+    notice follows the whole transcript); `from_launch_s` adds the interpreter and the imports,
+    measured from just before the process is spawned (`perf_counter` is the system-wide monotonic
+    clock on Linux). A resume appends to the file it continues, so it resumes a copy."""
+    workdir = make_repository(scratch / "repo") if not (scratch / "repo").exists() else scratch / "repo"
+    if operation == "app_resume":
+        copy = scratch / "resumed" / path.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+        path = copy
+    spawned = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", _APP_MEASURE, operation, str(path), str(workdir), CLOSED_ENDPOINT],
+        cwd=workdir,
+        env=app_env(scratch),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        stdin=subprocess.DEVNULL,
+    )
+    if operation == "app_resume":
+        path.unlink()
+        shutil.rmtree(scratch / "data", ignore_errors=True)  # a version-1 session continues in a copy
+    if result.returncode != 0:
+        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
+    marks = json.loads(result.stdout.strip().splitlines()[-1])
+    return {
+        "seconds": round(marks["drawn"] - marks["imported"], 3),
+        "from_launch_s": round(marks["drawn"] - spawned, 3),
+        "imports_s": round(marks["imported"] - marks["code_start"], 3),
+        "peak_rss_mb": marks["peak_rss_mb"],
+        "widgets": marks["widgets"],
+    }
+
+
+def measure_app_runs(operation: str, path: Path, scratch: Path, runs: int) -> dict[str, Any]:
+    """`measure_app` `runs` times, one process each: the medians, and every run's time from launch."""
+    samples = [measure_app(operation, path, scratch) for _ in range(runs)]
+    failed = [sample for sample in samples if "error" in sample]
+    if failed:
+        return failed[0]
+    figures: dict[str, Any] = {
+        key: round(statistics.median(sample[key] for sample in samples), 3)
+        for key in ("seconds", "from_launch_s", "imports_s", "peak_rss_mb")
+    }
+    figures["widgets"] = samples[-1]["widgets"]
+    figures["from_launch_s_runs"] = [sample["from_launch_s"] for sample in samples]
+    return figures
+
+
 def checkout(revision: str, into: Path) -> Path:
     """The `agent/` package of a git revision, extracted under `into`."""
     archive = subprocess.run(
@@ -373,13 +519,27 @@ def checkout(revision: str, into: Path) -> Path:
     return into
 
 
-def run(turn_counts: list[int], baseline_ref: str | None, work: Path) -> dict[str, Any]:
+def run(
+    turn_counts: list[int],
+    baseline_ref: str | None,
+    work: Path,
+    app_turns: list[int] | None = None,
+    app_operations: tuple[str, ...] = APP_OPERATIONS,
+    app_runs: int = 1,
+) -> dict[str, Any]:
+    """Every arm and operation; the app arms at `app_turns` (default: every session length),
+    `app_runs` times each (medians).
+
+    The app runs the current code only: it resumes both formats (a version-1 session is first
+    copied into a new version-2 file) and replays the version-2 file."""
+    app_turns = turn_counts if app_turns is None else app_turns
     trees: dict[str, tuple[str, Path]] = {"v2": ("v2", ROOT), "v1": ("v1", ROOT)}
     if baseline_ref:
         trees[f"v1@{baseline_ref}"] = ("v1", checkout(baseline_ref, work / "baseline"))
+    app_arms = {"v2": app_operations, "v1": tuple(op for op in app_operations if op == "app_resume")}
     files: dict[str, dict[int, Path]] = {"v2": {}, "v1": {}}
     sizes: dict[str, dict[str, float]] = {"v2": {}, "v1": {}}
-    for turns in turn_counts:
+    for turns in sorted(set(turn_counts) | set(app_turns)):
         files["v2"][turns] = write_v2(work / "v2", turns)
         files["v1"][turns] = write_v1(work / "v1", turns)
         for fmt in ("v2", "v1"):
@@ -389,27 +549,46 @@ def run(turn_counts: list[int], baseline_ref: str | None, work: Path) -> dict[st
         figures: dict[str, Any] = {}
         for turns in turn_counts:
             figures[str(turns)] = {op: measure(op, files[fmt][turns], tree) for op in OPERATIONS}
+        for turns in app_turns:
+            for op in app_arms.get(arm, ()):
+                app = measure_app_runs(op, files[fmt][turns], work / "app", app_runs)
+                figures.setdefault(str(turns), {})[op] = app
         listing, total = listing_root(work / fmt / arm.replace("@", "-"), list(files[fmt].values()))
         figures["list"] = {**measure("list", listing, tree), "mb_of_logs": round(total / 1e6, 1)}
         arms[arm] = figures
     largest = str(max(turn_counts))
     current = arms["v2"]
-    within = (
-        all(
-            isinstance(current[largest][op].get("seconds"), float)
-            and current[largest][op]["seconds"] < GOAL_OPEN_S
-            and current[largest][op]["peak_rss_mb"] < GOAL_OPEN_MB
-            for op in ("resume", "replay_instant")
-        )
-        and current["list"].get("seconds", GOAL_LIST_S) < GOAL_LIST_S
-    )
+
+    def within(figures: dict[str, Any], seconds_key: str = "seconds") -> bool | None:
+        if not figures or not isinstance(figures.get(seconds_key), (int, float)):
+            return None
+        return bool(figures[seconds_key] < GOAL_OPEN_S and figures["peak_rss_mb"] < GOAL_OPEN_MB)
+
+    app_largest = str(max(app_turns)) if app_turns else None
+    goals_met: dict[str, bool | None] = {
+        "readers_resume": within(current[largest]["resume"]),
+        "readers_replay_instant": within(current[largest]["replay_instant"]),
+        "list": bool(current["list"].get("seconds", GOAL_LIST_S) < GOAL_LIST_S),
+    }
+    if app_largest is not None:  # from launch: what the user waits
+        for op in app_operations:
+            goals_met[op] = within(current[app_largest].get(op, {}), "from_launch_s")
     return {
         "benchmark": "sessions",
         "turns": turn_counts,
+        "app_turns": app_turns,
+        "app_runs": app_runs,
         "file_mb": sizes,
         "arms": arms,
-        "goals": {"open_s": GOAL_OPEN_S, "open_peak_rss_mb": GOAL_OPEN_MB, "list_s": GOAL_LIST_S, "list_mb": 100},
-        "within_goals": within,
+        "goals": {
+            "open_s": GOAL_OPEN_S,
+            "open_peak_rss_mb": GOAL_OPEN_MB,
+            "list_s": GOAL_LIST_S,
+            "list_mb": 100,
+            "app_arms_at_turns": app_largest,
+        },
+        "goals_met": goals_met,
+        "within_goals": all(met is True for met in goals_met.values()),
         "machine": describe(),
     }
 
@@ -418,15 +597,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--turns", default="10,50,200", help="comma-separated session lengths (default 10,50,200)")
     parser.add_argument("--baseline-ref", metavar="REV", help="also read the v1 files with the code of this revision")
-    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--app-turns", help="session lengths for the app arms (default: --turns; empty: none)")
+    parser.add_argument(
+        "--app-ops", default=",".join(APP_OPERATIONS), help=f"app operations (default {','.join(APP_OPERATIONS)})"
+    )
+    parser.add_argument("--app-runs", type=int, default=3, help="processes per app measurement (default 3)")
+    parser.add_argument("--out", type=Path, help="write the JSON here (default bench/results/sessions-<date>.json)")
     args = parser.parse_args(argv)
     turn_counts = [int(value) for value in args.turns.split(",") if value]
+    app_turns = None if args.app_turns is None else [int(value) for value in args.app_turns.split(",") if value]
+    app_operations = tuple(op for op in args.app_ops.split(",") if op)
+    unknown = set(app_operations) - set(APP_OPERATIONS)
+    if unknown:
+        parser.error(f"unknown app operations: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory(prefix="codeassist-bench-sessions-") as work:
-        result = run(turn_counts, args.baseline_ref, Path(work))
+        result = run(turn_counts, args.baseline_ref, Path(work), app_turns, app_operations, args.app_runs)
     text = json.dumps(result, indent=2)
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    out = args.out or ROOT / "bench" / "results" / f"sessions-{datetime.date.today().isoformat()}.json"
+    out.write_text(text + "\n")
     return 0
 
 
