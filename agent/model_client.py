@@ -43,7 +43,7 @@ from agent.transport.base import (
     WebSocketUnsupported,
 )
 from agent.wire.errors import ErrorEvent
-from agent.wire.event_types import ERROR, FIRST_TOKEN_EVENTS, TERMINALS
+from agent.wire.event_types import COMMITTED_TERMINALS, ERROR, FIRST_TOKEN_EVENTS, TERMINALS
 from agent.wire.items import CustomToolCall, FunctionCall, Item, assistant_text
 from agent.wire.response import Usage
 
@@ -53,11 +53,10 @@ ResponseStatus: TypeAlias = Literal["completed", "incomplete", "failed"]
 """How a response ended (`response.done`, the legacy terminal, counts as completed)."""
 
 _STATUS: dict[str, ResponseStatus] = {
-    "response.completed": "completed",
-    "response.done": "completed",
-    "response.incomplete": "incomplete",
-    "response.failed": "failed",
+    kind: "failed" if kind not in COMMITTED_TERMINALS else "incomplete" if kind.endswith("incomplete") else "completed"
+    for kind in TERMINALS
 }
+"""Each terminal event's status: a committed terminal completed or stopped short; the rest failed."""
 
 
 @dataclass(frozen=True)

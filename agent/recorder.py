@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from agent.events import AgentEvent, Notice, ReasoningDelta, TextDelta, TurnEnded
+from agent.events import AgentEvent, Notice, TurnEnded
 from agent.frame_trace import FrameTrace
 from agent.redact import Redactor
 from agent.session_log import SessionLog, SessionLogError, cut_spans
@@ -227,10 +227,3 @@ class SessionRecorder:
                 [round(at - run.started, 4), len(piece)] for at, piece in zip(run.times, pieces, strict=True)
             ]
         self.log.append_record(run.kind, fields, t=run.started)
-
-
-def delta_event(kind: str, text: str) -> TextDelta | ReasoningDelta:
-    """The delta event of a coalesced record's `kind`, built without validation (it is per token)."""
-    if kind == "text_delta":
-        return TextDelta.model_construct(text=text)
-    return ReasoningDelta.model_construct(text=text)

@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Collapsible, Markdown, Static
 
 from agent.events import ToolStatus
-from agent.plan import PLAN_GLYPHS, plan_lines
+from agent.plan import PLAN_GLYPHS, PLAN_STATUSES, PlanStatus, plan_lines
 
 if TYPE_CHECKING:  # annotations only: the session is imported after the first frame
     from agent.session import CallDescription
@@ -172,14 +172,18 @@ class ToolCard(Static):
         self.update(Group(*parts))
 
 
+_PENDING, _IN_PROGRESS, _DONE = PLAN_STATUSES
+PLAN_STYLES: dict[PlanStatus, str] = {_PENDING: "", _IN_PROGRESS: "bold", _DONE: "dim strike"}
+"""How each plan step is styled by its status (an unknown status is styled as pending)."""
+
+
 def plan_text(steps: list[dict[str, Any]]) -> Text:
     """A plan as a checklist."""
     text = Text()
     for index, step in enumerate(steps):
         if index:
             text.append("\n")
-        status = str(step.get("status", "pending"))
-        style = "dim strike" if status == "done" else ("bold" if status == "in_progress" else "")
+        style = PLAN_STYLES.get(step.get("status", _PENDING), PLAN_STYLES[_PENDING])
         text.append(plan_lines([step], PLAN_GLYPHS)[0], style=style)
     return text
 
