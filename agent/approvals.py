@@ -110,12 +110,16 @@ class ApprovalGate:
 
     def answer(self, call_id: str, decision: Decision) -> bool:
         """Settle the pending decision of `call_id` (an "approve always" answer becomes a rule of
-        the session); False when no decision with that id waits."""
+        the session, or, for a call without a rule key, an "approve once"); False when no decision
+        with that id waits."""
         request, future = self._pending.pop(call_id, (None, None))
         if request is None or future is None or future.done():
             return False
-        if decision.kind == "approve_always" and request.rule_key is not None:
-            self.rules.add(request.rule_key)
+        if decision.kind == "approve_always":
+            if request.rule_key is None:
+                decision = decision.model_copy(update={"kind": "approve_once"})
+            else:
+                self.rules.add(request.rule_key)
         if decision.rule is None:
             decision = decision.model_copy(update={"rule": "user"})
         future.set_result(decision)

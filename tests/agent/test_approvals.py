@@ -45,6 +45,21 @@ async def test_approve_always_without_a_rule_key_is_not_remembered():
     assert gate.rules == set()
 
 
+async def test_approve_always_without_a_rule_key_is_settled_as_approve_once():
+    gate = ApprovalGate(Policy.ASK)
+    future = gate.register(request(rule_key=None))
+    assert gate.answer("c1", Decision(kind="approve_always"))
+    decision = await future
+    assert decision.kind == "approve_once" and decision.rule == "user"
+
+
+async def test_approve_always_with_a_rule_key_stays_approve_always():
+    gate = ApprovalGate(Policy.ASK)
+    future = gate.register(request())
+    gate.answer("c1", Decision(kind="approve_always"))
+    assert (await future).kind == "approve_always"
+
+
 async def test_cancel_pending_answers_every_waiting_call_with_cancel():
     gate = ApprovalGate(Policy.ASK)
     first, second = gate.register(request("c1")), gate.register(request("c2"))

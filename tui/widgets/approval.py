@@ -16,6 +16,13 @@ from textual.widgets import Input, Static
 from agent.session import ApprovalRequest, Decision
 
 HINT = "y approve once · a approve always (this session) · n deny · esc cancel turn"
+HINT_WITHOUT_ALWAYS = "y approve once · n deny · esc cancel turn"
+"""The keys of a call that no rule may approve (it has no rule key): `a` is not offered."""
+
+
+def offers_always(request: ApprovalRequest) -> bool:
+    """Whether "approve always" can be offered: only a call with a rule key can become a rule."""
+    return request.rule_key is not None
 
 
 def request_body(request: ApprovalRequest, segments: Sequence[str] = ()) -> RenderableType:
@@ -32,8 +39,9 @@ def request_body(request: ApprovalRequest, segments: Sequence[str] = ()) -> Rend
         parts.append(command)
         if request.workdir:
             parts.append(Text(f"in {request.workdir}", style="dim"))
-    if request.rule_key is None and request.kind == "command":
-        parts.append(Text("“approve always” is not offered for chained, redirected or network commands", style="dim"))
+    if not offers_always(request):
+        why = "for chained, redirected or network commands" if request.kind == "command" else "for this call"
+        parts.append(Text(f"“approve always” is not offered {why}", style="dim"))
     return Group(*parts)
 
 
@@ -64,7 +72,8 @@ class ApprovalCard(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(request_body(self.request, self.segments), id="approval-body")
-        yield Static(Text(HINT if self.interactive else "recorded decision follows", style="dim"), id="approval-hint")
+        hint = (HINT if offers_always(self.request) else HINT_WITHOUT_ALWAYS) if self.interactive else None
+        yield Static(Text(hint or "recorded decision follows", style="dim"), id="approval-hint")
         yield Input(placeholder="Reason for denying (optional) — Enter to deny", id="deny-reason", classes="-hidden")
 
     def on_mount(self) -> None:
@@ -72,8 +81,16 @@ class ApprovalCard(Vertical, can_focus=True):
         if self.interactive:
             self.focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`a` (approve always) is neither shown nor run for a call that has no rule key."""
+        if action == "decide" and parameters == ("approve_always",):
+            return offers_always(self.request)
+        return True
+
     def action_decide(self, kind: str) -> None:
         if not self.interactive or self.decided:
+            return
+        if kind == "approve_always" and not offers_always(self.request):
             return
         self._finish(Decision.model_validate({"kind": kind}))
 
