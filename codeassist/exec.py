@@ -26,7 +26,9 @@ from agent.events import (
     ApprovalDecided,
     ApprovalRequested,
     MessageCompleted,
+    OutputDiscarded,
     Reconnecting,
+    ResponseStarted,
     TextDelta,
     ToolCallReady,
     ToolFinished,
@@ -156,6 +158,7 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
     loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(session.cancel()))
     code = 1
     last_message: str | None = None
+    renderer = PlainRenderer(sys.stdout, sys.stderr)
     try:
         if args.json:
             _write_line(json.dumps(session_started(session, resume), ensure_ascii=False))
@@ -165,7 +168,7 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
             if args.json:
                 _write_line(event.model_dump_json())
             else:
-                render_event(event, sys.stdout, sys.stderr)
+                renderer.render(event)
             if isinstance(event, ApprovalRequested):  # nobody to ask: what the policy left open is denied
                 session.answer_approval(event.request.call_id, NON_INTERACTIVE_DENIAL)
             elif isinstance(event, MessageCompleted):
@@ -177,7 +180,9 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
         await session.close()
     if args.output_last_message is not None:
         try:
-            args.output_last_message.write_text(last_message or "", encoding="utf-8")
+            text = last_message or ""
+            ends_a_line = not text or text.endswith("\n")
+            args.output_last_message.write_text(text if ends_a_line else text + "\n", encoding="utf-8")
         except OSError as exc:
             print(f"codeassist exec: cannot write {args.output_last_message}: {exc.strerror or exc}", file=sys.stderr)
             code = code or 1
@@ -191,32 +196,64 @@ def _write_line(line: str) -> None:
     sys.stdout.flush()
 
 
-def render_event(event: AgentEvent, out: TextIO, err: TextIO) -> None:
-    """The plain-text form of an event: assistant text on `out`, everything else on `err`."""
-    match event:
-        case TextDelta(text=text):
-            out.write(text)
-            out.flush()
-        case ToolCallReady(name=name, arguments=arguments):
-            shown = arguments if len(arguments) <= 200 else arguments[:200] + "…"
-            err.write(f"\n→ {name} {shown}\n")
-        case ApprovalDecided(decision=decision, rule=rule, reason=reason) if decision not in ("approve_once",):
-            err.write(f"  approval: {decision} ({rule}){': ' + reason if reason else ''}\n")
-        case ToolFinished(name=name, status=status, output=output, duration_s=duration):
-            first = output.strip().splitlines()[0] if output.strip() else ""
-            err.write(f"  {name}: {status} in {duration:.2f}s{' — ' + first[:120] if first else ''}\n")
-        case Reconnecting(attempt=attempt, delay_s=delay, cause=cause):
-            out.write("\n[… interrupted; the answer starts again below]\n")
-            out.flush()
-            err.write(f"\n[reconnecting: {cause}, attempt {attempt}, in {delay:.1f}s]\n")
-        case TransportChanged(transport=transport, reason=reason):
-            err.write(f"\n[switched to {transport}: {reason}]\n")
-        case AgentError(message=message):
-            err.write(f"\nerror: {message}\n")
-        case TurnEnded(reason=reason, stats=stats, message=message):
-            out.write("\n")
-            out.flush()
-            if message and reason != "error":
-                err.write(f"{message}\n")
-            err.write(f"[{reason}] {stats.summary_line()}\n")
-    err.flush()
+class PlainRenderer:
+    """The plain-text form of a turn's events: assistant text on `out`, everything else on `err`.
+
+    Each response's text starts on a line of its own, and an attempt abandoned after it had shown
+    text is marked where the answer starts again.
+    """
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out = out
+        self.err = err
+        self._line_open = False
+        """The last text written on `out` does not end with a newline."""
+        self._response_has_text = False
+        """The response in flight has written text on `out`."""
+
+    def _write_text(self, text: str) -> None:
+        if not text:
+            return
+        if not self._response_has_text and self._line_open:
+            self.out.write("\n")  # the previous response's text ended mid-line
+        self._response_has_text = True
+        self.out.write(text)
+        self.out.flush()
+        self._line_open = not text.endswith("\n")
+
+    def render(self, event: AgentEvent) -> None:
+        """Write one event."""
+        out, err = self.out, self.err
+        match event:
+            case ResponseStarted():
+                self._response_has_text = False
+            case TextDelta(text=text):
+                self._write_text(text)
+            case ToolCallReady(name=name, arguments=arguments):
+                shown = arguments if len(arguments) <= 200 else arguments[:200] + "…"
+                err.write(f"\n→ {name} {shown}\n")
+            case ApprovalDecided(decision=decision, rule=rule, reason=reason) if decision not in ("approve_once",):
+                err.write(f"  approval: {decision} ({rule}){': ' + reason if reason else ''}\n")
+            case ToolFinished(name=name, status=status, output=output, duration_s=duration):
+                first = output.strip().splitlines()[0] if output.strip() else ""
+                err.write(f"  {name}: {status} in {duration:.2f}s{' — ' + first[:120] if first else ''}\n")
+            case OutputDiscarded():
+                if self._response_has_text:
+                    out.write(("\n" if self._line_open else "") + "[… interrupted; the answer starts again below]\n")
+                    out.flush()
+                    self._line_open = False
+                    self._response_has_text = False
+            case Reconnecting(attempt=attempt, delay_s=delay, cause=cause):
+                err.write(f"\n[reconnecting: {cause}, attempt {attempt}, in {delay:.1f}s]\n")
+            case TransportChanged(transport=transport, reason=reason):
+                err.write(f"\n[switched to {transport}: {reason}]\n")
+            case AgentError(message=message):
+                err.write(f"\nerror: {message}\n")
+            case TurnEnded(reason=reason, stats=stats, message=message):
+                out.write("\n")
+                out.flush()
+                self._line_open = False
+                if message and reason != "error":
+                    err.write(f"{message}\n")
+                err.write(f"[{reason}] {stats.summary_line()}\n")
+        err.flush()

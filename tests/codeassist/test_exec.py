@@ -272,7 +272,7 @@ def test_exec_json_after_a_forced_drop_gives_the_final_answer_exactly_once(works
         elif event.type == "text_delta":
             shown += event.text
     assert shown == ANSWER, "dropping the deltas before output_discarded leaves the answer once"
-    assert out.read_text() == ANSWER
+    assert out.read_text() == ANSWER + "\n"
 
 
 def test_exec_reads_the_prompt_from_stdin_and_writes_the_last_message(server, workspace, tmp_path):
@@ -289,7 +289,7 @@ def test_exec_reads_the_prompt_from_stdin_and_writes_the_last_message(server, wo
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert out.read_text() == "The file says hello."
+    assert out.read_text() == "The file says hello.\n"
     assert server.state.received[1].body["input"][0]["content"][0]["text"] == "please read a.py\n"
 
 
@@ -348,3 +348,66 @@ def test_the_prompt_comes_from_the_argument_or_stdin():
         read_prompt(None, _Terminal(""))
     with pytest.raises(ExecInputError, match="empty"):
         read_prompt("-", io.StringIO("  \n"))
+
+
+def _serve_script(tmp_path: Path, *turns: dict[str, Any]) -> Path:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"name": "exec-text", "turns": list(turns)}))
+    return script
+
+
+READ_THEN_ANSWER = (
+    {
+        "output": [
+            {"type": "message", "text": "Let me check the file."},
+            {
+                "type": "function_call",
+                "name": "read_file",
+                "call_id": "r",
+                "arguments": {"path": "a.py", "offset": None, "limit": None},
+            },
+        ]
+    },
+    {"output": [{"type": "message", "text": "The file prints hello."}]},
+)
+
+
+def test_exec_text_puts_each_response_on_its_own_line_and_the_last_message_file_ends_a_line(workspace, tmp_path):
+    out = tmp_path / "last.txt"
+    with running("serve", "--script", str(_serve_script(tmp_path, *READ_THEN_ANSWER))) as (_, url):
+        result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", url, "--no-warmup", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Let me check the file.\nThe file prints hello.\n"
+    assert out.read_text() == "The file prints hello.\n"
+
+
+def test_exec_text_marks_an_interrupted_answer_once_where_it_starts_again(workspace, tmp_path):
+    script = _serve_script(tmp_path, {"output": [{"type": "message", "text": ANSWER}]})
+    fault = json.dumps({"kind": "close", "turn": 0, "after_events": 8})
+    with running("serve", "--script", str(script), "--fault", fault) as (_, url):
+        result = run_exec(workspace, tmp_path, "what is the answer?", "--base-url", url, "--no-warmup")
+    assert result.returncode == 0, result.stderr
+    assert "[reconnecting:" in result.stderr
+    partial, again = result.stdout.split("\n[… interrupted; the answer starts again below]\n")
+    assert partial and ANSWER.startswith(partial)
+    assert again == ANSWER + "\n"
+
+
+def test_exec_text_against_an_unreachable_endpoint_marks_no_interrupted_answer(workspace, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_exec(
+        workspace,
+        tmp_path,
+        "hi",
+        "--base-url",
+        f"http://127.0.0.1:{port}/v1",
+        "--no-warmup",
+        CODEASSIST_MAX_RETRIES="2",
+    )
+    assert result.returncode != 0
+    assert result.stderr.count("[reconnecting:") >= 2, "each failed attempt is reported on stderr"
+    assert "interrupted" not in result.stdout
