@@ -25,9 +25,11 @@ from typing import Any, Protocol
 import openai
 from pydantic import TypeAdapter
 
+from agent.config import Settings
 from agent.conversation import Conversation, RequestSettings
 from agent.model_client import ModelClient, RequestStarted, ResponseResult, Retrying
-from agent.transport import ResponsesHTTP, ResponsesSocket, StreamMetrics
+from agent.transport import StreamMetrics
+from agent.transport.factory import open_transports
 from agent.wire import Item
 from agent.wire.event_types import FIRST_TOKEN_EVENTS, STREAM_ENDS
 from bench.delay_proxy import ProxyProcess
@@ -164,11 +166,12 @@ class CodeassistArm:
         seed: int = 0,
     ) -> None:
         self.name = "websocket" if websocket else "http_full_codeassist"
-        websocket_url = base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/responses"
-        self.socket = ResponsesSocket(websocket_url, "bench", ssl_context=ssl_context) if websocket else None
-        # Over WebSocket this is only the fallback ModelClient requires; it is never used unless
+        # Built as a session builds them, with the default limits and timeouts. Over WebSocket the
+        # HTTP transport is only the fallback ModelClient requires; it is never used unless
         # WebSocket mode fails for good (which `request` reports as an error).
-        self.http = ResponsesHTTP(base_url + "/responses", "bench", verify=ssl_context)
+        self.socket, self.http = open_transports(
+            Settings(base_url=base_url, api_key="bench"), websocket=websocket, ssl_context=ssl_context
+        )
         self.client = ModelClient(websocket=self.socket, http=self.http, sleep=sleep, rng=random.Random(seed))
         self.conversation = Conversation(settings)
 

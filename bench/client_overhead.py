@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent.approvals import ApprovalGate, Policy
+from agent.config import Settings
 from agent.conversation import Conversation, RequestSettings
 from agent.loop import Agent
 from agent.model_client import ModelClient
@@ -39,6 +40,7 @@ from agent.redact import Redactor
 from agent.session_log import SessionLog
 from agent.tools import ToolContext, ToolRegistry
 from agent.transport import ResponsesHTTP, ResponsesSocket, StreamMetrics
+from agent.transport.factory import open_transports
 from bench.machine import describe
 
 GOAL_MS = 2.0
@@ -259,21 +261,28 @@ async def agent_turn(client: ModelClient, workspace: Path, log: SessionRecorder 
 
 
 async def run_arms(base_url: str, turns: int, events: int) -> dict[str, Any]:
-    ws_url = base_url.replace("http://", "ws://") + "/responses"
+    settings = Settings(base_url=base_url, api_key="bench")
+    ws_url = settings.websocket_url
+
+    def bare_socket() -> ResponsesSocket:
+        # Built by hand on purpose: keepalive pings are off so that no ping frame lands inside a
+        # measured turn, and the settings cannot turn pings off. Every other parameter is the
+        # settings' default, as `open_transports` would pass it.
+        return ResponsesSocket(ws_url, settings.api_key_value(), ping_interval=None)
+
+    def http_transport() -> ResponsesHTTP:
+        return open_transports(settings, websocket=False)[1]
+
     floor = FloorSocket(ws_url, "bench")
-    socket = ResponsesSocket(ws_url, "bench", ping_interval=None)
-    http = ResponsesHTTP(base_url + "/responses", "bench")
-    ws_client = ModelClient(
-        websocket=ResponsesSocket(ws_url, "bench", ping_interval=None),
-        http=ResponsesHTTP(base_url + "/responses", "bench"),
-    )
-    http_client = ModelClient(websocket=None, http=ResponsesHTTP(base_url + "/responses", "bench"))
+    socket = bare_socket()
+    http = http_transport()
+    ws_client = ModelClient(websocket=bare_socket(), http=http_transport())
+    http_client = ModelClient(websocket=None, http=http_transport())
     workspace = Path(tempfile.gettempdir())
     logs = tempfile.TemporaryDirectory()
     redactor = Redactor(known_secrets=["bench"])
     log = SessionRecorder(SessionLog.create(root=Path(logs.name), header={"model": "m"}, redactor=redactor), redactor)
-    logged_socket = ResponsesSocket(ws_url, "bench", ping_interval=None)
-    logged_client = ModelClient(websocket=logged_socket, http=ResponsesHTTP(base_url + "/responses", "bench"))
+    logged_client = ModelClient(websocket=bare_socket(), http=http_transport())
     try:
         runners: dict[str, Turn] = {
             "floor": lambda: floor_turn(floor, events),
