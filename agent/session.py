@@ -31,12 +31,13 @@ from agent.git import RepoInfo, repo_info
 from agent.instructions import build_instructions
 from agent.loop import Agent
 from agent.model_client import ModelClient
+from agent.paths import sessions_dir
 from agent.recorder import SessionRecorder
 from agent.redact import Redactor
 from agent.resume import RestoredSession, resume_record
 from agent.resume import find_session as find_session  # `--resume`/`--continue` look-ups
 from agent.resume import latest_session as latest_session
-from agent.session_log import SessionLog, SessionSummary, list_sessions, sessions_root
+from agent.session_log import SessionLog, SessionSummary, list_sessions
 from agent.stats import SessionStats, TurnStats
 from agent.tools import CallDescription, Tool, ToolContext, ToolRegistry, default_tools, describe_call
 from agent.tools.list_files import walk_files
@@ -154,7 +155,7 @@ class Session:
             "approval": settings.approval,
             "version": __version__,
         }
-        root = log_root or sessions_root()
+        root = log_root or sessions_dir()
         log: SessionLog | None = None
         resumed: RestoredSession | None = None
         if resume is not None:
@@ -363,7 +364,7 @@ class Session:
     @staticmethod
     def saved_sessions(limit: int = 20) -> list[SessionSummary]:
         """The newest saved sessions, newest first."""
-        return list_sessions(sessions_root())[:limit]
+        return list_sessions(sessions_dir())[:limit]
 
     @staticmethod
     def find_saved(id_or_path: str) -> Path:
@@ -372,9 +373,9 @@ class Session:
         Raises:
             SessionLookupError: nothing or several sessions match.
         """
-        return find_session(sessions_root(), id_or_path)
+        return find_session(sessions_dir(), id_or_path)
 
     @staticmethod
     def latest_saved(cwd: Path | None = None) -> Path | None:
         """The session `--continue` reopens in `cwd` (the newest anywhere without one)."""
-        return latest_session(sessions_root(), cwd)
+        return latest_session(sessions_dir(), cwd)

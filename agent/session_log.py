@@ -1,7 +1,7 @@
 """Append-only JSONL session log: one file per session, the source of truth for resume.
 
-Layout: `sessions_root()/<YYYY-MM-DD>/<id>.jsonl`, directories 0700, files 0600. Each line is one
-complete JSON object. The first line is the header
+Layout: `agent.paths.sessions_dir()/<YYYY-MM-DD>/<id>.jsonl`, directories 0700, files 0600. Each
+line is one complete JSON object. The first line is the header
 `{"type":"session_meta","v":2,"seq":0,"t":…,"wall":…,"id":…,"cwd":…,…}`; every later record starts
 `{"v":2,"seq":N,"t":T,"type":…}`. `seq` increases by one per record; `t` is `time.monotonic()`
 (for ordering and latency within a run; `wall` in the header anchors it to the clock). This module
@@ -17,12 +17,13 @@ them. One process writes a file: it is held with `fcntl.flock`, which the kernel
 the process dies. Raw frames go to an opt-in trace (`agent.frame_trace.FrameTrace`, a
 `SessionLog` of frames), never into the session record.
 
-Reading: `load_session` tolerates a crash (a torn last line is dropped with a warning), refuses
-files from a newer major version, keeps unknown record types, and reports tool calls that have no
-result. `agent.session_record` reads a session as a stream instead; `list_sessions` reads only
-the ends of each file. It never re-runs anything: callers must give each
-interrupted call a synthetic "interrupted, outcome unknown" output and never execute it again
-without fresh approval. A session file from elsewhere is untrusted input.
+Reading: `header_of` is the one check of a header line (a `session_meta` of a version this code
+reads); every reader goes through it. `load_session` reads a whole file, tolerating a crash (a
+torn last line is dropped with a warning), refusing files from a newer major version and keeping
+unknown record types; it interprets no record. `agent.session_record` reads a session as a
+stream instead, `agent.resume` rebuilds a session from that stream (a tool call with no output is
+answered as interrupted, never run again), and `list_sessions` reads only the ends of each file.
+Nothing here runs anything. A session file from elsewhere is untrusted input.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from typing import Any, Self, TypeGuard
 
 import orjson
 
-from agent.paths import sessions_dir
 from agent.redact import REDACTED, Redactor
 from agent.session_scan import tail, v1_summary, v2_summary
 
@@ -57,7 +57,6 @@ __all__ = [
     "header_of",
     "list_sessions",
     "load_session",
-    "sessions_root",
     "summarise_session",
 ]
 
@@ -74,19 +73,6 @@ _INVALID = object()
 
 class SessionLogError(Exception):
     """A session file could not be created, written, opened or read."""
-
-
-def sessions_root(environ: Mapping[str, str] | None = None) -> Path:
-    """Return the directory that holds all sessions (`agent.paths.sessions_dir`).
-
-    Args:
-        environ: Environment to read `XDG_DATA_HOME` and `HOME` from; defaults to `os.environ`.
-
-    Returns:
-        `$XDG_DATA_HOME/codeassist/sessions`, or `~/.local/share/codeassist/sessions` when
-        `XDG_DATA_HOME` is unset, empty or relative (the XDG spec says to ignore relative paths).
-    """
-    return sessions_dir(environ)
 
 
 class SessionLog:
@@ -117,7 +103,7 @@ class SessionLog:
         """Create a new session file and write its header line (flushed and fsynced).
 
         Args:
-            root: The sessions directory, usually `sessions_root()`. It and every missing parent
+            root: The sessions directory, usually `agent.paths.sessions_dir()`. It and every missing parent
                 are created with mode 0700, and it and the date directory are set to 0700.
             session_id: File name stem; defaults to `header["id"]`, else `<YYYYmmdd-HHMMSS>-<6 hex>`.
                 Letters, digits, `.`, `_` and `-` only.
@@ -357,11 +343,7 @@ def cut_spans(pieces: list[str], spans: list[tuple[int, int]]) -> list[str | Non
 
 @dataclass(slots=True)
 class LoadedSession:
-    """A session file as read by `load_session`.
-
-    Callers resuming a session must answer every call in `interrupted_calls` with a synthetic
-    "interrupted, outcome unknown" output, and must never run such a call again automatically.
-    """
+    """A session file as read by `load_session`: its header and records, nothing interpreted."""
 
     header: dict[str, Any]
     """The `session_meta` record."""
@@ -369,8 +351,6 @@ class LoadedSession:
     """Every readable record after the header, in file order, unknown types included."""
     warnings: list[str]
     """One message per line that was dropped or skipped."""
-    interrupted_calls: list[dict[str, Any]]
-    """`tool_intent` records with no later `tool_result` of the same `call_id`, in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +385,7 @@ def load_session(path: Path) -> LoadedSession:
         path: The session's `.jsonl` file.
 
     Returns:
-        The header, the records, the warnings and the interrupted tool calls.
+        The header, the records and the warnings.
 
     Raises:
         SessionLogError: The file cannot be read, its first line is not a `session_meta`
@@ -429,7 +409,7 @@ def list_sessions(root: Path, *, include_empty: bool = False) -> list[SessionSum
     has none); files that are not readable sessions are skipped.
 
     Args:
-        root: The sessions directory, usually `sessions_root()`.
+        root: The sessions directory, usually `agent.paths.sessions_dir()`.
         include_empty: Also list sessions in which no prompt was ever sent.
 
     Returns:
@@ -471,16 +451,7 @@ def _parse(data: bytes, path: Path) -> LoadedSession:
     torn_tail = lines.pop()  # b"" when the data ends with a newline
     if not lines:
         raise SessionLogError(f"{path} is not a codeassist session file (no complete header line)")
-    header = _loads(lines[0])
-    version = header.get("v") if isinstance(header, dict) and header.get("type") == "session_meta" else None
-    if not _is_int(version) or version < 1:
-        raise SessionLogError(f"{path} is not a codeassist session file")
-    if version > SESSION_FORMAT_VERSION:
-        raise SessionLogError(
-            f"{path} was written by a newer codeassist (session format v{version}; this version "
-            f"reads up to v{SESSION_FORMAT_VERSION}). Upgrade codeassist to open it."
-        )
-
+    header = header_of(lines[0] + b"\n", path)
     records: list[dict[str, Any]] = []
     warnings: list[str] = []
     for number, line in enumerate(lines[1:], start=2):
@@ -495,7 +466,7 @@ def _parse(data: bytes, path: Path) -> LoadedSession:
             warnings.append(f"{path}: skipped line {number} (not a JSON object)")
     if torn_tail:
         warnings.append(f"{path}: dropped torn last line {len(lines) + 1} ({len(torn_tail)} bytes without a newline)")
-    return LoadedSession(header, records, warnings, _interrupted_calls(records))
+    return LoadedSession(header, records, warnings)
 
 
 def header_of(line: bytes, path: Path) -> dict[str, Any]:
@@ -515,26 +486,6 @@ def header_of(line: bytes, path: Path) -> dict[str, Any]:
         )
     assert isinstance(header, dict)
     return header
-
-
-def _interrupted_calls(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Calls with no result: version-1 `tool_intent` records without a `tool_result`, and
-    version-2 call items without an output item (each as its record or item)."""
-    pending: dict[str, dict[str, Any]] = {}  # by repr(call_id): ids from disk may be unhashable
-    for record in records:
-        kind = record.get("type")
-        if kind == "tool_intent":
-            pending[repr(record.get("call_id"))] = record
-        elif kind == "tool_result":
-            pending.pop(repr(record.get("call_id")), None)
-        elif kind == "items" and isinstance(record.get("items"), list):
-            for item in record["items"]:
-                item_type = item.get("type") if isinstance(item, dict) else None
-                if item_type in ("function_call", "custom_tool_call"):
-                    pending[repr(item.get("call_id"))] = item
-                elif item_type in ("function_call_output", "custom_tool_call_output"):
-                    pending.pop(repr(item.get("call_id")), None)
-    return list(pending.values())
 
 
 def _started(wall: Any, path: Path) -> datetime:

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from agent.export import export_json, export_markdown, export_session
+from agent.paths import sessions_dir
 from agent.resume import SessionLookupError, find_session, latest_session
-from agent.session_log import SessionLogError, load_session, sessions_root
+from agent.session_log import SessionLogError, load_session
 
 __all__ = ["add_export_arguments", "run_export"]
 
@@ -39,7 +40,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Run `codeassist export`: write the transcript and print its path; returns the exit code."""
-    root = sessions_root()
+    root = sessions_dir()
     try:
         path = find_session(root, args.session) if args.session else latest_session(root, Path.cwd())
     except SessionLookupError as exc:

@@ -13,8 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent.paths import sessions_dir
 from agent.resume import in_workspace, read_header, workspace_of
-from agent.session_log import SessionSummary, list_sessions, sessions_root
+from agent.session_log import SessionSummary, list_sessions
 
 __all__ = ["add_sessions_arguments", "run_sessions", "session_rows"]
 
@@ -29,7 +30,7 @@ def add_sessions_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_sessions(args: argparse.Namespace) -> int:
     """Run `codeassist sessions`: print the table (or JSON) on stdout; returns the exit code."""
-    root = sessions_root()
+    root = sessions_dir()
     workspace = None if args.all else workspace_of(Path.cwd())
     rows = session_rows(list_sessions(root), workspace)
     if args.json:

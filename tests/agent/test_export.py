@@ -12,8 +12,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from agent.export import export_json, export_markdown, export_session
-from agent.paths import exports_dir
-from agent.session_log import load_session, sessions_root
+from agent.paths import exports_dir, sessions_dir
+from agent.session_log import load_session
 from codeassist.export import add_export_arguments, run_export
 from codeassist.sessions import add_sessions_arguments, run_sessions
 from tests.agent.recording import PROMPTS, TASK, record_task
@@ -24,7 +24,7 @@ async def recorded(start_server, repo, tmp_path, monkeypatch) -> Path:
     """A real two-turn session saved under a private XDG data directory; cwd is the repository."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(repo)
-    path, _ = await record_task(start_server(TASK), repo, sessions_root())
+    path, _ = await record_task(start_server(TASK), repo, sessions_dir())
     return path
 
 
@@ -116,7 +116,7 @@ def _parse(add, argv: list[str]) -> argparse.Namespace:
 def test_sessions_lists_this_workspace_by_default_and_all_on_request(recorded, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     _write_session(
-        sessions_root(),
+        sessions_dir(),
         "20240101-000000-other1",
         "2024-01-01T00:00:00.000+00:00",
         tmp_path / "other",

@@ -281,6 +281,7 @@ async def test_cancel_mid_tool_kills_it_and_records_an_aborted_output(start_serv
 
 
 async def test_the_session_log_records_frames_tools_and_stats_without_secrets(start_server, repo, tmp_path):
+    from agent.resume import resume_record
     from agent.session_log import load_session
 
     server = start_server(TWO_CALLS)
@@ -304,7 +305,8 @@ async def test_the_session_log_records_frames_tools_and_stats_without_secrets(st
     assert [f["dir"] for f in frames].count("sent") == 2
     assert frames[0]["data"]["type"] == "response.create"
     assert "turn_ended" in kinds and "response_finished" in kinds
-    assert loaded.interrupted_calls == []
+    restored = resume_record(path)
+    assert [call.interrupted for turn in restored.turns for call in turn.tool_calls] == [False, False]
 
 
 async def test_exec_style_http_transport_completes_the_same_task(start_server, repo, tmp_path):

@@ -355,3 +355,13 @@ async def test_a_response_that_cannot_be_had_leaves_its_own_reason_for_the_next_
     seen = await respond(client, conversation)
     [started] = [item for item in seen if isinstance(item, RequestStarted)]
     assert started.plan.reason == "invalid_prompt"
+
+
+def test_every_terminal_event_has_a_status_and_only_committed_ones_succeed():
+    from agent.model_client import _STATUS
+    from agent.wire.event_types import COMMITTED_TERMINALS, TERMINALS
+
+    assert set(_STATUS) == TERMINALS
+    assert {kind for kind, status in _STATUS.items() if status != "failed"} == COMMITTED_TERMINALS
+    assert _STATUS["response.done"] == _STATUS["response.completed"] == "completed"
+    assert _STATUS["response.incomplete"] == "incomplete"

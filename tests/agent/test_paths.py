@@ -8,7 +8,6 @@ import pytest
 
 from agent import paths
 from agent.config import config_path
-from agent.session_log import sessions_root
 
 
 def test_xdg_variables_choose_the_directories() -> None:
@@ -42,7 +41,6 @@ def test_the_environment_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch,
     assert paths.config_dir() == tmp_path / "config/codeassist"
 
 
-def test_older_names_agree_with_this_module() -> None:
+def test_the_config_file_lives_in_the_config_directory() -> None:
     env = {"XDG_CONFIG_HOME": "/cfg", "XDG_DATA_HOME": "/data"}
     assert config_path(env) == paths.config_dir(env) / "config.toml"
-    assert sessions_root(env) == paths.sessions_dir(env)

@@ -60,7 +60,7 @@ def tree(root: Path) -> dict[str, tuple[bytes, int]]:
 
 def loaded(*records: dict) -> LoadedSession:
     numbered = [{"v": 1, "seq": seq, **record} for seq, record in enumerate(records, start=1)]
-    return LoadedSession({"type": "session_meta", "v": 1, "id": "s"}, numbered, [], [])
+    return LoadedSession({"type": "session_meta", "v": 1, "id": "s"}, numbered, [])
 
 
 @pytest.mark.parametrize("transport", ["websocket", "http"])

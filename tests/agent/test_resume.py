@@ -17,6 +17,7 @@ from agent.resume import (
     find_session,
     latest_session,
     previous_turn_stats,
+    resume_record,
     session_turns,
 )
 from agent.session_log import LoadedSession, SessionLog, SessionLogError, load_session
@@ -94,7 +95,8 @@ async def test_resume_after_a_crash_answers_the_interrupted_call_and_never_runs_
     path.write_bytes(b"".join(lines[: cut + 1]) + b'{"v":2,"seq":77,"t":1.0,"type":"approval_de')
     (repo / "shell.log").unlink()
     crashed = load_session(path)
-    assert [c["call_id"] for c in crashed.interrupted_calls] == ["c_shell"]
+    restored = resume_record(path)
+    assert [c.call_id for turn in restored.turns for c in turn.tool_calls if c.interrupted] == ["c_shell"]
 
     items = conversation_items(crashed)
     assert dumped(items[-2:]) == [
@@ -138,7 +140,7 @@ async def test_a_session_open_in_another_process_cannot_be_resumed(start_server,
 
 def _records(*records: dict) -> LoadedSession:
     numbered = [{"v": 1, "seq": seq, "t": float(seq), **record} for seq, record in enumerate(records, start=1)]
-    return LoadedSession({"type": "session_meta", "v": 1, "id": "s"}, numbered, [], [])
+    return LoadedSession({"type": "session_meta", "v": 1, "id": "s"}, numbered, [])
 
 
 def _received(event: dict) -> dict:

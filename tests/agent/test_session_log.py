@@ -21,14 +21,15 @@ from hypothesis import strategies as st
 
 from agent import session_log
 from agent.frame_trace import FrameTrace
+from agent.paths import sessions_dir
 from agent.redact import PRIVATE_KEY_REDACTED, REDACTED, Redactor
+from agent.resume import resume_record
 from agent.session_log import (
     SESSION_FORMAT_VERSION,
     SessionLog,
     SessionLogError,
     list_sessions,
     load_session,
-    sessions_root,
 )
 from tests.agent.test_redact import SEPARATORS, known_secret_values, shaped_secrets, surrounding_text
 
@@ -133,10 +134,10 @@ def test_reserved_header_and_record_keys_are_rejected(tmp_path: Path, log: Frame
         log.append("user_message", seq=7)
 
 
-def test_sessions_root_follows_xdg_data_home() -> None:
-    assert sessions_root({"XDG_DATA_HOME": "/xdg", "HOME": "/home/u"}) == Path("/xdg/codeassist/sessions")
-    assert sessions_root({"HOME": "/home/u"}) == Path("/home/u/.local/share/codeassist/sessions")
-    assert sessions_root({"XDG_DATA_HOME": "relative", "HOME": "/home/u"}) == Path(
+def test_the_sessions_directory_follows_xdg_data_home() -> None:
+    assert sessions_dir({"XDG_DATA_HOME": "/xdg", "HOME": "/home/u"}) == Path("/xdg/codeassist/sessions")
+    assert sessions_dir({"HOME": "/home/u"}) == Path("/home/u/.local/share/codeassist/sessions")
+    assert sessions_dir({"XDG_DATA_HOME": "relative", "HOME": "/home/u"}) == Path(
         "/home/u/.local/share/codeassist/sessions"
     )
 
@@ -436,20 +437,26 @@ def test_unknown_record_types_are_kept(tmp_path: Path) -> None:
     assert load_session(path).records == [{"type": "from_the_future", "seq": 1, "x": [1]}]
 
 
-def test_tool_intents_without_a_later_result_are_reported_as_interrupted(log: FrameTrace) -> None:
-    log.append("tool_result", call_id="early", output="result before its intent")
-    log.append("tool_intent", call_id="done", name="shell")
-    log.append("tool_intent", call_id="early", name="shell")
-    log.append("tool_intent", call_id="lost", name="edit_file")
-    log.append("tool_result", call_id="done", output="ok")
+def test_tool_calls_without_a_later_output_are_reported_as_interrupted(log: FrameTrace) -> None:
+    def call(call_id: str, name: str) -> dict[str, Any]:
+        return {"type": "function_call", "call_id": call_id, "name": name, "arguments": "{}"}
+
+    def output(call_id: str, text: str) -> dict[str, Any]:
+        return {"type": "function_call_output", "call_id": call_id, "output": text}
+
+    prompt = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]}
+    log.append("items", items=[prompt, output("early", "result before its call")])
+    log.append("items", items=[call("done", "shell"), call("early", "shell"), call("lost", "edit_file")])
+    log.append("items", items=[output("done", "ok")])
     log.flush()
 
-    interrupted = load_session(log.path).interrupted_calls
+    calls = [call for turn in resume_record(log.path).turns for call in turn.tool_calls]
 
-    assert [(call["call_id"], call["name"], call["type"]) for call in interrupted] == [
-        ("early", "shell", "tool_intent"),
-        ("lost", "edit_file", "tool_intent"),
+    assert [(call.call_id, call.name) for call in calls if call.interrupted] == [
+        ("early", "shell"),
+        ("lost", "edit_file"),
     ]
+    assert [call.call_id for call in calls if not call.interrupted] == ["done"]
 
 
 # Resuming
