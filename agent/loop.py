@@ -95,6 +95,8 @@ class Agent:
         self._cancel = asyncio.Event()
         self._answered: set[str] = set()
         self._pending_calls: list[FunctionCall | CustomToolCall] = []
+        self._running: dict[str, float] = {}
+        """call_id → when each call of the current step that is running started."""
 
     # ---- public API ----------------------------------------------------------------------
 
@@ -143,56 +145,64 @@ class Agent:
         responses: list[ResponseStats] = []
         timers = {"tool_s": 0.0, "approval_wait_s": 0.0, "tool_calls": 0.0}
         self.conversation.add(user_message(prompt))
-        yield TurnStarted(turn=number, prompt=prompt)
-
         reason: TurnEndReason = "step_limit"
         message: str | None = None
+        unsent: list[AgentEvent] = []  # made but not yet yielded: recorded anyway if the caller stops
+        ended = False
         try:
-            for step in range(1, self.max_steps + 1):
-                outcome = _Step()
-                async for event in self._stream(step, outcome, responses):
-                    yield event
-                result = outcome.result
-                assert result is not None, "a response ends with its result or raises"
-                if result.status != "completed":
-                    reason, message = ("incomplete" if result.status == "incomplete" else "failed"), result.failure
-                    if result.status == "incomplete":  # committed: its calls need outputs
-                        self._pending_calls = result.calls
-                        for event in self._abort_pending(f"not run: {message}"):
+            try:
+                yield TurnStarted(turn=number, prompt=prompt)
+                for step in range(1, self.max_steps + 1):
+                    outcome = _Step()
+                    async with aclosing(self._stream(step, outcome, responses)) as streamed:
+                        async for event in streamed:
                             yield event
-                    break
-                self._pending_calls = result.calls
-                if self._cancel.is_set():
-                    raise TurnCancelled
-                if not result.calls:
-                    reason = "completed"
-                    break
-                for call in result.calls:
-                    async for event in self._answer(call, timers):
-                        yield event
-                self._pending_calls = []
-            else:
-                message = f"Stopped after {self.max_steps} steps (the step limit)."
-        except (TurnCancelled, TransportAborted):
-            reason, message = "cancelled", "Cancelled by the user."
-            for event in self._abort_pending():
-                yield event
-        except ModelError as exc:
-            reason, message = "error", str(exc)
-            for event in self._abort_pending():
-                yield event
-            yield AgentError(message=str(exc), code=exc.code)
-        except asyncio.CancelledError:  # nobody takes these events: they are only recorded
-            for event in self._abort_pending():
+                    result = outcome.result
+                    assert result is not None, "a response ends with its result or raises"
+                    if result.status != "completed":
+                        reason, message = ("incomplete" if result.status == "incomplete" else "failed"), result.failure
+                        if result.status == "incomplete":  # committed: its calls need outputs
+                            self._pending_calls = result.calls
+                            unsent = [*self._abort_pending(f"not run: {message}")]
+                            while unsent:
+                                yield unsent.pop(0)
+                        break
+                    self._pending_calls = result.calls
+                    if self._cancel.is_set():
+                        raise TurnCancelled
+                    if not result.calls:
+                        reason = "completed"
+                        break
+                    for call in result.calls:
+                        async with aclosing(self._answer(call, timers)) as answered:  # closing withdraws its approval
+                            async for event in answered:
+                                yield event
+                    self._pending_calls = []
+                else:
+                    message = f"Stopped after {self.max_steps} steps (the step limit)."
+            except (TurnCancelled, TransportAborted):
+                reason, message = "cancelled", "Cancelled by the user."
+                unsent = [*self._abort_pending()]
+            except ModelError as exc:
+                reason, message = "error", str(exc)
+                unsent = [*self._abort_pending(), AgentError(message=str(exc), code=exc.code)]
+            unsent.append(self._finish_turn(number, started, responses, timers, reason, message))
+            ended = True
+            while unsent:
+                yield unsent.pop(0)
+        except (asyncio.CancelledError, GeneratorExit):
+            # The task was cancelled, or the caller stopped iterating (`aclose`): nobody takes
+            # these events, so they are only recorded.
+            for event in [*unsent, *self._abort_pending()]:
                 self._emit(event)
-            await asyncio.shield(self.client.abort())
-            self._emit(self._finish_turn(number, started, responses, timers, "cancelled", "Cancelled."))
+            if not ended:
+                await asyncio.shield(self.client.abort())
+                self._emit(self._finish_turn(number, started, responses, timers, "cancelled", "Cancelled."))
             raise
-        yield self._finish_turn(number, started, responses, timers, reason, message)
 
     # ---- one response ----------------------------------------------------------------------
 
-    async def _stream(self, step: int, outcome: _Step, responses: list[ResponseStats]) -> AsyncIterator[AgentEvent]:
+    async def _stream(self, step: int, outcome: _Step, responses: list[ResponseStats]) -> AsyncGenerator[AgentEvent]:
         """Stream one response as agent events; its result is left in `outcome`."""
         if self._cancel.is_set():
             raise TurnCancelled
@@ -238,7 +248,11 @@ class Agent:
 
     # ---- one tool call ---------------------------------------------------------------------
 
-    async def _answer(self, call: FunctionCall | CustomToolCall, timers: dict[str, float]) -> AsyncIterator[AgentEvent]:
+    async def _answer(
+        self, call: FunctionCall | CustomToolCall, timers: dict[str, float]
+    ) -> AsyncGenerator[AgentEvent]:
+        """Give `call` its one output. Its duration is the time it ran (a call that never runs
+        takes the time to decide, the approval wait left out)."""
         raw = call.arguments if isinstance(call, FunctionCall) else call.input
         started = time.monotonic()
         try:
@@ -246,15 +260,16 @@ class Agent:
                 raise ToolError(f"'{call.name}' is not a freeform tool here; call the function tools instead.")
             tool, args = self.tools.parse(call.name, raw)
         except ToolError as exc:
-            yield self._record(call, "invalid", str(exc), started)
+            yield self._record(call, "invalid", str(exc), time.monotonic() - started)
             return
 
         try:
             request = tool.approval_request(call.call_id, args, self.tool_context)
         except ToolError as exc:
-            yield self._record(call, "error", str(exc), started)
+            yield self._record(call, "error", str(exc), time.monotonic() - started)
             return
         decision = self.approvals.settle_without_asking(request, mutating=tool.mutating)
+        waited = 0.0
         if decision is None:
             pending = self.approvals.register(request)  # before the event: an answer can come at once
             asked = time.monotonic()
@@ -272,19 +287,21 @@ class Agent:
             raise TurnCancelled
         if not decision.approved:
             denial = "The user denied this call." + (f" Reason: {decision.reason}" if decision.reason else "")
-            yield self._record(call, "denied", denial, started)
+            yield self._record(call, "denied", denial, max(time.monotonic() - started - waited, 0.0))
             return
 
         timers["tool_calls"] += 1
-        run_started = time.monotonic()
+        run_started = self._running[call.call_id] = time.monotonic()
         try:
             outcome = await self._cancellable(tool.run(args, self.tool_context))
         except ToolError as exc:
-            timers["tool_s"] += time.monotonic() - run_started
-            yield self._record(call, "error", str(exc), started)
+            ran = time.monotonic() - run_started
+            timers["tool_s"] += ran
+            yield self._record(call, "error", str(exc), ran)
             return
-        timers["tool_s"] += time.monotonic() - run_started
-        yield self._record(call, "ok" if outcome.ok else "error", outcome.output, started, outcome.display)
+        ran = time.monotonic() - run_started
+        timers["tool_s"] += ran
+        yield self._record(call, "ok" if outcome.ok else "error", outcome.output, ran, outcome.display)
 
     def _decided(self, call_id: str, decision: Decision, waited: float) -> ApprovalDecided:
         return ApprovalDecided(
@@ -296,28 +313,31 @@ class Agent:
         call: FunctionCall | CustomToolCall,
         status: ToolStatus,
         output: str,
-        started: float,
+        duration_s: float,
         display: dict[str, Any] | None = None,
     ) -> ToolFinished:
         """Give the call its one output: in the conversation (and so the record), and as an event."""
         self._answered.add(call.call_id)
+        self._running.pop(call.call_id, None)
         if isinstance(call, CustomToolCall):
             self.conversation.add(CustomToolCallOutput(call_id=call.call_id, output=output))
         else:
             self.conversation.add(FunctionCallOutput(call_id=call.call_id, output=output))
-        duration = time.monotonic() - started
         return ToolFinished(
-            call_id=call.call_id, name=call.name, status=status, output=output, duration_s=duration, display=display
+            call_id=call.call_id, name=call.name, status=status, output=output, duration_s=duration_s, display=display
         )
 
     def _abort_pending(self, output: str = ABORTED_OUTPUT) -> list[ToolFinished]:
-        """Give every unanswered call of the current step an "aborted" output."""
+        """Give every unanswered call of the current step an "aborted" output; one that was
+        running has run until now."""
+        now = time.monotonic()
         finished = [
-            self._record(call, "aborted", output, time.monotonic())
+            self._record(call, "aborted", output, now - self._running.get(call.call_id, now))
             for call in self._pending_calls
             if call.call_id not in self._answered
         ]
         self._pending_calls = []
+        self._running = {}
         return finished
 
     async def _cancellable(self, awaitable: Awaitable[T]) -> T:
