@@ -3,10 +3,13 @@ git repository, the default tools (shell and write_file ask and are approved).""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agent.approvals import ApprovalRequest, Decision
+from agent.events import AgentEvent, ApprovalDecided, ApprovalRequested, TextDelta
 from agent.session import Session
 from server.scenario import Scenario
 from tests.agent.conftest import answered_turn, settings_for
@@ -121,13 +124,29 @@ RICH = Scenario.model_validate(
                 ],
             },
             {"output": [{"type": "message", "text": "Nothing else to do."}]},
+            {
+                "output": [
+                    call("read_file", "c_invalid", file="a.py"),
+                    call("shell", "c_slow", command="sleep 30"),
+                    call("read_file", "c_skipped", path="a.py"),
+                ]
+            },
+            {
+                "tokens_per_second": 20,
+                "output": [{"type": "message", "text": " ".join(f"word{n}" for n in range(200))}],
+            },
         ],
     }
 )
 """Reasoning, text, a plan, an approved edit with its diff, an approved and a denied command, a
-failed call, a reconnect in the middle of a streamed answer, and a streamed secret."""
+failed call, a reconnect in the middle of a streamed answer, and a streamed secret; then (for
+`RICH_CANCELLED_PROMPTS`) an invalid call and a command cancelled while it runs, and a long answer
+cancelled while it streams."""
 
 RICH_PROMPTS = ("fix the greeting in a.py", "anything else?")
+
+RICH_CANCELLED_PROMPTS = ("run the slow check", "tell me a long story")
+"""The turns `record_rich` cancels: one while `sleep 30` runs, one while the answer streams."""
 
 
 def approve_but_rm(request: ApprovalRequest) -> Decision:
@@ -135,3 +154,43 @@ def approve_but_rm(request: ApprovalRequest) -> Decision:
     if request.command and request.command.startswith("rm "):
         return Decision(kind="deny", reason="not now")
     return Decision(kind="approve_once")
+
+
+async def cancelled_turn(runner: Any, prompt: str, cancel_at: Callable[[AgentEvent], bool]) -> list[AgentEvent]:
+    """One turn, approvals answered by `approve_but_rm`, cancelled (as Esc does) after the
+    first event `cancel_at` picks."""
+    events: list[AgentEvent] = []
+    cancelled = False
+    async for event in runner.run_turn(prompt):
+        events.append(event)
+        if isinstance(event, ApprovalRequested):
+            assert runner.answer_approval(event.request.call_id, approve_but_rm(event.request))
+        if not cancelled and cancel_at(event):
+            cancelled = True
+            await runner.cancel()
+    return events
+
+
+async def record_rich(session: Session) -> list[AgentEvent]:
+    """Every RICH turn: `RICH_PROMPTS` to their end, then `RICH_CANCELLED_PROMPTS` cancelled
+    (the command once it has run a while, the answer at its first delta); the live events."""
+    events: list[AgentEvent] = []
+    for prompt in RICH_PROMPTS:
+        events += await answered_turn(session, prompt, approve_but_rm)
+    slow, story = RICH_CANCELLED_PROMPTS
+    started = asyncio.Event()
+
+    def runs_a_while(event: AgentEvent) -> bool:
+        if isinstance(event, ApprovalDecided) and event.call_id == "c_slow":  # it runs next: let it run a while
+            asyncio.get_running_loop().call_later(0.3, started.set)
+        return False
+
+    async def cancel_when_started() -> None:
+        await started.wait()
+        await session.cancel()
+
+    canceller = asyncio.ensure_future(cancel_when_started())
+    events += await cancelled_turn(session, slow, runs_a_while)
+    await canceller
+    events += await cancelled_turn(session, story, lambda event: isinstance(event, TextDelta))
+    return events

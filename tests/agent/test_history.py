@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from agent.events import AgentEvent, ApprovalDecided, MessageCompleted, ReasoningDelta, TextDelta, ToolFinished
+from agent.events import (
+    AgentEvent,
+    ApprovalDecided,
+    MessageCompleted,
+    ReasoningDelta,
+    TextDelta,
+    ToolFinished,
+    TurnEnded,
+    TurnStarted,
+)
 from agent.replay import SessionReplay, history_events
 from agent.session import Session
-from tests.agent.conftest import answered_turn, settings_for
-from tests.agent.recording import BEARER, RICH, RICH_PROMPTS, approve_but_rm
+from tests.agent.conftest import settings_for
+from tests.agent.recording import BEARER, RICH, RICH_CANCELLED_PROMPTS, RICH_PROMPTS, record_rich
 
 
 def dumps(events: list[AgentEvent]) -> list[dict]:
@@ -30,7 +39,7 @@ async def test_live_replayed_and_resumed_sessions_show_the_same_events(start_ser
     server = start_server(RICH)
     root = tmp_path / "sessions"
     live_session = Session.open(settings_for(server), cwd=repo, log_root=root)
-    live = [event for prompt in RICH_PROMPTS for event in await answered_turn(live_session, prompt, approve_but_rm)]
+    live = await record_rich(live_session)
     await live_session.close()
     path = live_session.log.path
 
@@ -46,8 +55,22 @@ async def test_live_replayed_and_resumed_sessions_show_the_same_events(start_ser
         ("c_shell", "ok"),
         ("c_denied", "denied"),
         ("c_failed", "error"),
+        ("c_invalid", "invalid"),
+        ("c_slow", "aborted"),
+        ("c_skipped", "aborted"),
     ]
-    assert [e.decision for e in live if isinstance(e, ApprovalDecided)] == ["approve_once", "approve_once", "deny"]
+    decisions = [e.decision for e in live if isinstance(e, ApprovalDecided)]
+    assert decisions == ["approve_once", "approve_once", "deny", "approve_once"]
+    assert [(e.prompt, e.turn) for e in live if isinstance(e, TurnStarted)] == [
+        (prompt, number) for number, prompt in enumerate(RICH_PROMPTS + RICH_CANCELLED_PROMPTS, start=1)
+    ]
+    ended = [e.reason for e in live if isinstance(e, TurnEnded)]
+    assert ended == ["completed", "completed", "cancelled", "cancelled"]
+    story = live[max(index for index, e in enumerate(live) if isinstance(e, TurnStarted)) :]
+    assert [type(e) for e in story if not isinstance(e, TextDelta)][-1] is TurnEnded
+    assert any(isinstance(e, TextDelta) for e in story), "the cancelled story turn shows its partial text"
+    durations = {e.call_id: e.duration_s for e in live if isinstance(e, ToolFinished)}
+    assert durations["c_slow"] > 0 and durations["c_skipped"] == 0, "an aborted call ran until the cancel"
     redacted = [
         e.model_copy(update={"text": e.text.replace(BEARER, "[REDACTED]")})
         if isinstance(e, TextDelta | MessageCompleted)
