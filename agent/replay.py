@@ -43,6 +43,7 @@ from agent.resume import INTERRUPTED_OUTPUT
 from agent.session_log import LoadedSession
 from agent.session_record import Entry, EventEntry, ItemsEntry, ResumedEntry, SessionReading, expand, read_session
 from agent.stats import ResponseStats, TurnStats
+from agent.wire.event_types import TOOL_ITEM_TYPES
 
 __all__ = [
     "DEFAULT_MAX_GAP_S",
@@ -70,7 +71,6 @@ MAX_SPEED = 64.0
 DEFAULT_MAX_GAP_S = 2.0
 """Recorded gaps longer than this (user think time) are shortened to it before the speed applies."""
 
-_TOOL_ITEM_TYPES = frozenset({"function_call", "custom_tool_call"})
 _OUTPUT_ITEM_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
 
 
@@ -382,7 +382,7 @@ class Timeline:
     def items(self, items: list[dict[str, Any]]) -> None:
         for item in items:
             kind = item.get("type")
-            if kind in _TOOL_ITEM_TYPES:
+            if kind in TOOL_ITEM_TYPES:
                 self.unanswered.setdefault(str(item.get("call_id")), str(item.get("name")))
             elif kind in _OUTPUT_ITEM_TYPES:
                 self.unanswered.pop(str(item.get("call_id")), None)

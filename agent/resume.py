@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from pydantic import ValidationError
 
 from agent.events import (
@@ -32,7 +31,7 @@ from agent.events import (
     TurnStarted,
 )
 from agent.git import repo_info
-from agent.session_log import LoadedSession, SessionSummary, list_sessions
+from agent.session_log import LoadedSession, SessionLogError, SessionSummary, header_of, list_sessions
 from agent.session_record import Entry, EventEntry, ItemsEntry, SessionReading, read_session, validated_items
 from agent.stats import ResponseStats, TurnStats
 from agent.wire import CustomToolCall, CustomToolCallOutput, FunctionCall, FunctionCallOutput, Item, Message
@@ -174,7 +173,7 @@ class RestoredSession:
 
 
 def resume_record(path: Path) -> RestoredSession:
-    """Read a session file for `open_session(resume=…)`: its turns and its history to draw, in
+    """Read a session file for `Session.open(resume=…)`: its turns and its history to draw, in
     one streaming pass.
 
     Raises:
@@ -318,13 +317,13 @@ def workspace_of(cwd: Path) -> Path:
 
 
 def read_header(path: Path) -> dict[str, Any]:
-    """The first line of a session file as a dict (empty when unreadable); cheap for listings."""
+    """The header of a session file (`session_log.header_of`); empty when it is unreadable or
+    not a session this version reads. Cheap for listings: it reads one line."""
     try:
         with open(path, "rb") as file:
-            header = orjson.loads(file.readline())
-    except (OSError, orjson.JSONDecodeError):
+            return header_of(file.readline(), path)
+    except (OSError, SessionLogError):
         return {}
-    return header if isinstance(header, dict) else {}
 
 
 def in_workspace(summary: SessionSummary, workspace: Path, header: dict[str, Any] | None = None) -> bool:
