@@ -97,6 +97,8 @@ class CodeassistApp(App[None]):
         self.router: EventRouter | None = None
         self.running = False
         self.queued: list[str] = []
+        self.drawing_history = False
+        """A resumed session's history is being drawn: prompts wait in the queue meanwhile."""
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -160,6 +162,7 @@ class CodeassistApp(App[None]):
         self.router = self._new_router(interactive=True)
         self._show_header()
         if resume is not None:
+            self.drawing_history = True  # no live turn shares the router until the history is drawn
             self.call_after_refresh(self._show_resumed)
         self.warm_up()
 
@@ -178,7 +181,15 @@ class CodeassistApp(App[None]):
     """How many of a resumed session's latest turns are drawn (drawing is what a long one costs)."""
 
     async def _show_resumed(self) -> None:
-        """Draw the resumed session's earlier turns as they were shown (nothing is re-run)."""
+        """Draw the resumed session's earlier turns as they were shown (nothing is re-run), then
+        send the prompts that came meanwhile."""
+        try:
+            await self._draw_resumed()
+        finally:
+            self.drawing_history = False
+            self._send_queued()
+
+    async def _draw_resumed(self) -> None:
         session, router = self.session, self.router
         if session is None or router is None:
             return
@@ -202,10 +213,11 @@ class CodeassistApp(App[None]):
     @work(exclusive=True, group="warm-up", exit_on_error=False)
     async def warm_up(self) -> None:
         session = self.session
-        if session is None or not self.settings.warmup:
+        if session is None:
             return
-        await session.warm_up()
-        self._refresh_connection()
+        if self.settings.warmup:
+            await session.warm_up()
+            self._refresh_connection()
         if self.initial_prompt:
             prompt, self.initial_prompt = self.initial_prompt, None
             self.submit(prompt)
@@ -239,6 +251,7 @@ class CodeassistApp(App[None]):
 
     async def close_session(self) -> None:
         self.workers.cancel_group(self, "agent-turn")
+        self.running = False  # a turn's worker cancelled before it started never says so
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -256,14 +269,21 @@ class CodeassistApp(App[None]):
         self.submit(text)
 
     def submit(self, text: str) -> None:
-        """Send a prompt now, or queue it while a turn runs."""
+        """Send a prompt now, or queue it while a turn runs (or a resumed history is drawn)."""
         if self.session is None:
             self.notify("No live session (replaying). Use /new to start one.", severity="warning")
             return
-        if self.running:
-            self.queued.append(text)
-            self._show_queue()
+        self.queued.append(text)
+        self._show_queue()
+        self._send_queued()
+
+    def _send_queued(self) -> None:
+        """Start a turn with the first queued prompt, unless a turn runs or the history is drawn."""
+        if self.running or self.drawing_history or not self.queued or self.session is None:
             return
+        self.running = True  # from now on: a prompt submitted before the worker starts is queued
+        text = self.queued.pop(0)
+        self._show_queue()
         self.run_prompt(self.session.expand_mentions(text))
 
     def _show_queue(self) -> None:
@@ -274,10 +294,10 @@ class CodeassistApp(App[None]):
     @work(exclusive=True, group="agent-turn", exit_on_error=False)
     async def run_prompt(self, prompt: str) -> None:
         session, router = self.session, self.router
-        if session is None or router is None:
-            return
         self.running = True
         try:
+            if session is None or router is None:
+                return
             next_prompt: str | None = prompt
             while next_prompt is not None:
                 async for event in session.run_turn(next_prompt):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from agent.session import Policy
 from server.faults import Fault
 from tests.tui.conftest import SIZE, call, scenario, wait_idle
@@ -9,7 +12,7 @@ from tui.app import CodeassistApp
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.prompt import PromptInput
 from tui.widgets.stats_panel import StatsPanel
-from tui.widgets.transcript import AssistantMessage, NoticeLine, ToolCard, UserMessage
+from tui.widgets.transcript import AssistantMessage, NoticeLine, ToolCard, Transcript, UserMessage
 
 HELLO = scenario(
     {"output": [{"type": "message", "text": "Hello **there**.\n\n```python\nprint(1)\n```"}]},
@@ -330,3 +333,97 @@ async def test_the_approval_card_shows_each_chained_command_as_the_tool_describe
         await wait_idle(app, pilot)
         assert app.title == "codeassist"
         assert [c.status for c in app.query(ToolCard)] == ["denied"]
+
+
+def transcript_lines(app: CodeassistApp) -> list[tuple[str, str]]:
+    """What the transcript shows, widget by widget: its kind and its text."""
+    shown = []
+    for widget in app.query_one(Transcript).children:
+        text = getattr(widget, "text", None) or getattr(widget, "message", None) or ""
+        if isinstance(widget, ToolCard):
+            text = f"{widget.tool_name} {widget.status}"
+        shown.append((type(widget).__name__, text))
+    return shown
+
+
+async def test_a_turn_cancelled_while_its_answer_streams_comes_back_when_resumed(make_app):
+    story = " ".join(f"word{n}" for n in range(300))
+    scene = scenario(
+        {"output": [{"type": "message", "text": "First answer."}]},
+        {"output": [{"type": "message", "text": story}], "tokens_per_second": 40},
+    )
+    recorded = make_app(scene)
+    async with recorded.run_test(size=SIZE) as pilot:
+        await send(pilot, "one")
+        await wait_idle(recorded, pilot)
+        await send(pilot, "tell a story")
+        while len(recorded.query(AssistantMessage)) < 2 or not recorded.query(AssistantMessage).last().text:
+            await pilot.pause(0.05)
+        await pilot.press("escape")
+        await wait_idle(recorded, pilot)
+        live = transcript_lines(recorded)
+        path = recorded.session.log_path
+    assert [kind for kind, _ in live] == [
+        "UserMessage",
+        "AssistantMessage",
+        "UserMessage",
+        "AssistantMessage",
+        "NoticeLine",
+    ]
+    assert live[3][1].startswith("word0") and live[4][1] == "turn ended: Cancelled by the user."
+    app = make_app(scene)
+    app.resume_path = path
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_idle(app, pilot)
+        resumed = transcript_lines(app)
+        assert resumed[:-1] == live
+        assert resumed[-1][1].startswith(f"resumed session {path.stem}")
+        assert [turn.turn for turn in app.query_one(StatsPanel).turns] == [1, 2]
+        assert app.query(AssistantMessage).last().has_class("-interrupted")
+
+
+async def test_the_prompt_given_on_the_command_line_is_sent_with_warm_up_off(make_app):
+    app = make_app(HELLO)  # the test settings turn warm-up off
+    assert not app.settings.warmup
+    app.initial_prompt = "hi"
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_idle(app, pilot)
+        assert [m.text for m in app.query(UserMessage)] == ["hi"]
+        assert app.query_one(AssistantMessage).text.startswith("Hello **there**.")
+
+
+async def test_a_resumed_session_draws_its_history_before_the_first_prompt_runs(make_app, tmp_path):
+    recorded = make_app(EDIT)
+    async with recorded.run_test(size=SIZE) as pilot:
+        await send(pilot, "change it")
+        await pilot.pause(1.0)
+        recorded.query_one(ApprovalCard).focus()
+        await pilot.press("y")
+        await wait_idle(recorded, pilot)
+        path = recorded.session.log_path
+    again = scenario(
+        *EDIT.turns,
+        {"output": [call("shell", "s", command="echo again", timeout_s=None, workdir=None)]},
+        {"output": [{"type": "message", "text": "Ran it."}]},
+    )
+    for warmup in (False, True):
+        app = make_app(again, warmup=warmup)
+        app.resume_path = Path(shutil.copy(path, tmp_path / f"warmup-{warmup}.jsonl"))
+        app.initial_prompt = "again"
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(200):
+                if len(app.query(ApprovalCard)) == 2:
+                    break
+                await pilot.pause(0.05)
+            assert len(app.query(ApprovalCard)) == 2, transcript_lines(app)[5:]
+            earlier, live = app.query(ApprovalCard)
+            assert not earlier.interactive and live.interactive, "the live card takes keys"
+            kinds = [kind for kind, _ in transcript_lines(app)]
+            notice = kinds.index("NoticeLine")
+            assert [m.text for m in app.query(UserMessage)] == ["change it", "again"]
+            assert kinds[notice + 1] == "UserMessage", "the live turn starts after the history and its notice"
+            live.focus()
+            await pilot.press("y")
+            await wait_idle(app, pilot)
+            assert app.query(AssistantMessage).last().text == "Ran it."
+            assert [c.status for c in app.query(ToolCard)][-1] == "ok"
