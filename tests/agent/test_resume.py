@@ -17,6 +17,7 @@ from agent.resume import (
     find_session,
     latest_session,
     previous_turn_stats,
+    read_header,
     resume_record,
     session_turns,
 )
@@ -262,3 +263,16 @@ def test_find_session_by_id_prefix_or_path_with_clear_errors(tmp_path):
         find_session(root, "zzz")
     with pytest.raises(SessionLookupError, match="no session file at"):
         find_session(root, str(tmp_path / "missing.jsonl"))
+
+
+def test_read_header_reads_what_the_session_log_reads_and_nothing_else(tmp_path):
+    session = _write_session(tmp_path / "sessions", "20250101-100000-aaaaaa", "2025-01-01T10:00:00.000+00:00", tmp_path)
+    assert read_header(session)["id"] == "20250101-100000-aaaaaa"
+    not_a_session = tmp_path / "other.jsonl"
+    not_a_session.write_text('{"type": "items", "v": 2}\n')
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text('{"type": "session_meta", "v": 99, "id": "x"}\n')
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text('{"type": "session_meta", "v": 2, "id": "x"}')
+    for path in (not_a_session, newer, torn, tmp_path / "missing.jsonl"):
+        assert read_header(path) == {}, path.name
