@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -127,7 +127,7 @@ class Agent:
         self._cancel.set()
         await self.client.abort()
 
-    async def run_turn(self, prompt: str) -> AsyncIterator[AgentEvent]:
+    async def run_turn(self, prompt: str) -> AsyncGenerator[AgentEvent]:
         """Run one user turn, yielding every event; always ends with one `TurnEnded`.
 
         Every event passes through `_emit` on its way out, so the session record holds exactly

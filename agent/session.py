@@ -14,7 +14,7 @@ import re
 import secrets
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -221,7 +221,7 @@ class Session:
         """Open the connection ahead of the first prompt (WebSocket only; failures are not fatal)."""
         await self.agent.warm_up()
 
-    def run_turn(self, prompt: str) -> AsyncIterator[AgentEvent]:
+    def run_turn(self, prompt: str) -> AsyncGenerator[AgentEvent]:
         """Run one user turn: every event, ending with one `TurnEnded`.
 
         When a call needs a person, the stream yields `ApprovalRequested` and waits until

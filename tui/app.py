@@ -250,7 +250,9 @@ class CodeassistApp(App[None]):
         )
 
     async def close_session(self) -> None:
-        self.workers.cancel_group(self, "agent-turn")
+        stopped = self.workers.cancel_group(self, "agent-turn")
+        with contextlib.suppress(TimeoutError):  # the turn records its end before the log closes
+            await asyncio.wait_for(asyncio.gather(*(worker.wait() for worker in stopped), return_exceptions=True), 5.0)
         self.running = False  # a turn's worker cancelled before it started never says so
         if self.session is not None:
             await self.session.close()
@@ -300,9 +302,11 @@ class CodeassistApp(App[None]):
                 return
             next_prompt: str | None = prompt
             while next_prompt is not None:
-                async for event in session.run_turn(next_prompt):
-                    await router.route(event)
-                    self._attend(event)
+                # closed at once if the worker is cancelled: the turn is then recorded as cancelled
+                async with contextlib.aclosing(session.run_turn(next_prompt)) as events:
+                    async for event in events:
+                        await router.route(event)
+                        self._attend(event)
                 next_prompt = session.expand_mentions(self.queued.pop(0)) if self.queued else None
                 self._show_queue()
         finally:

@@ -427,3 +427,21 @@ async def test_a_resumed_session_draws_its_history_before_the_first_prompt_runs(
             await wait_idle(app, pilot)
             assert app.query(AssistantMessage).last().text == "Ran it."
             assert [c.status for c in app.query(ToolCard)][-1] == "ok"
+
+
+async def test_a_new_session_started_while_an_answer_streams_records_the_old_turn_as_cancelled(make_app):
+    from agent.events import TurnEnded
+    from agent.session_record import EventEntry, read_session
+
+    story = " ".join(f"word{n}" for n in range(300))
+    app = make_app(scenario({"output": [{"type": "message", "text": story}], "tokens_per_second": 40}))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "tell a story")
+        while not app.query(AssistantMessage) or not app.query(AssistantMessage).last().text:
+            await pilot.pause(0.05)
+        path = app.session.log_path
+        await pilot.press("ctrl+n")
+        await wait_idle(app, pilot)
+        assert not app.running
+    events = [entry.event for entry in read_session(path).entries if isinstance(entry, EventEntry)]
+    assert isinstance(events[-1], TurnEnded) and events[-1].reason == "cancelled"
