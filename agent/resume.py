@@ -360,7 +360,7 @@ def find_session(root: Path, id_or_path: str | Path) -> Path:
     """Resolve what the user typed after `--resume`, `replay` or `export` to a session file.
 
     Args:
-        root: The sessions directory, usually `sessions_root()`.
+        root: The sessions directory, usually `agent.paths.sessions_dir()`.
         id_or_path: A path to a `.jsonl` file, a full session id, or a unique prefix of one.
 
     Raises:

@@ -163,13 +163,21 @@ class EventRouter:
 
     async def route_history(self, events: Iterable[AgentEvent]) -> None:
         """Draw events that already happened (a resumed session's earlier turns): their approval
-        cards show the recorded decisions and take no keys."""
+        cards show the recorded decisions and take no keys, and `on_turn_ended` is called once,
+        after the last turn, not per drawn turn."""
         interactive, self.interactive = self.interactive, False
+        on_turn_ended, self.on_turn_ended = self.on_turn_ended, None
+        last: TurnStats | None = None
         try:
             for event in events:
                 await self.route(event)
+                if isinstance(event, TurnEnded):
+                    last = event.stats
         finally:
             self.interactive = interactive
+            self.on_turn_ended = on_turn_ended
+        if on_turn_ended is not None and last is not None:
+            on_turn_ended(last)
 
     async def _mount_streamed(self, widget: Widget) -> None:
         self.streamed.append(widget)

@@ -19,9 +19,10 @@ from agent.events import (
     ToolCallReady,
     ToolCallStarted,
     ToolFinished,
+    TurnEnded,
     TurnStarted,
 )
-from agent.stats import ResponseStats
+from agent.stats import ResponseStats, TurnStats
 from tui.router import EventRouter
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, ToolCard, Transcript, UserMessage
@@ -185,3 +186,26 @@ async def test_message_completed_spanning_blocks_split_by_a_tool_call_changes_no
 async def test_the_user_message_of_a_turn_is_never_discarded():
     async with routed([TurnStarted(turn=1, prompt="hi"), started(), OutputDiscarded(cause="closed_1000")]) as app:
         assert [m.text for m in app.query(UserMessage)] == ["hi"]
+
+
+async def test_drawing_history_reports_the_end_of_its_last_turn_once():
+    ended: list[TurnStats] = []
+    turns = [
+        event
+        for number in (1, 2, 3)
+        for event in (
+            TurnStarted(turn=number, prompt=f"prompt {number}"),
+            *answered(f"answer {number}"),
+            TurnEnded(reason="completed", stats=TurnStats(turn=number, responses=[STATS])),
+        )
+    ]
+    app = RouterApp()
+    async with app.run_test() as pilot:
+        app.router.on_turn_ended = ended.append
+        await app.router.route_history(turns)
+        await pilot.pause()
+        assert [stats.turn for stats in ended] == [3]
+        assert len(app.query_one(StatsPanel).turns) == 3
+        await app.router.route(TurnStarted(turn=4, prompt="live"))
+        await app.router.route(TurnEnded(reason="completed", stats=TurnStats(turn=4, responses=[STATS])))
+        assert [stats.turn for stats in ended] == [3, 4]
