@@ -20,6 +20,7 @@ from agent.resume import ToolCallRecord, TurnRecord, read_header, session_turns
 from agent.session_log import LoadedSession
 from agent.session_record import read_session
 from agent.stats import TurnStats
+from agent.terminal_text import safe_terminal_text
 from agent.wire import CustomToolCall, FunctionCall, Message, Reasoning, UnknownItem
 from agent.wire.items import Refusal
 
@@ -40,6 +41,8 @@ def export_markdown(source: Path | str | LoadedSession) -> str:
     It has a header (id, start, directory, repository, model), then per turn: the user's
     prompt, the assistant's text, reasoning summaries as quotes, each tool call with its
     arguments, approval and output in fenced blocks, and a stats line; then session totals.
+    Control sequences from the session (model text, tool output, file names) are removed or
+    shown as visible symbols (`agent.terminal_text`), so the Markdown is safe to print.
     """
     reading = read_session(source)
     turns = session_turns(reading)
@@ -63,7 +66,7 @@ def export_markdown(source: Path | str | LoadedSession) -> str:
         out += _turn_markdown(turn)
     if turns:
         out += ["---", "", f"**Session totals:** {_totals_line(turns)}", ""]
-    return "\n".join(out)
+    return safe_terminal_text("\n".join(out))
 
 
 def export_json(source: Path | str | LoadedSession) -> dict[str, Any]:

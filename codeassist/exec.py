@@ -39,6 +39,7 @@ from agent.events import (
 from agent.resume import SessionLookupError
 from agent.session import NON_INTERACTIVE_DENIAL, Session
 from agent.session_log import SessionLogError
+from agent.terminal_text import SafeTextStream, safe_terminal_text
 from codeassist.options import add_endpoint_arguments, settings_overrides
 
 EXIT_CODES: dict[TurnEndReason, int] = {
@@ -210,6 +211,8 @@ class PlainRenderer:
         """The last text written on `out` does not end with a newline."""
         self._response_has_text = False
         """The response in flight has written text on `out`."""
+        self._stream = SafeTextStream()
+        """The answer's text made safe for a terminal (a sequence split across deltas held back)."""
 
     def _write_text(self, text: str) -> None:
         if not text:
@@ -222,13 +225,15 @@ class PlainRenderer:
         self._line_open = not text.endswith("\n")
 
     def render(self, event: AgentEvent) -> None:
-        """Write one event."""
-        out, err = self.out, self.err
+        """Write one event; text from outside (answers, arguments, outputs, errors) is made safe
+        for a terminal first (`agent.terminal_text`)."""
+        out, err = self.out, _SafeWriter(self.err)
         match event:
             case ResponseStarted():
+                self._write_text(self._stream.flush())
                 self._response_has_text = False
             case TextDelta(text=text):
-                self._write_text(text)
+                self._write_text(self._stream.feed(text))
             case ToolCallReady(name=name, arguments=arguments):
                 shown = arguments if len(arguments) <= 200 else arguments[:200] + "…"
                 err.write(f"\n→ {name} {shown}\n")
@@ -238,6 +243,7 @@ class PlainRenderer:
                 first = output.strip().splitlines()[0] if output.strip() else ""
                 err.write(f"  {name}: {status} in {duration:.2f}s{' — ' + first[:120] if first else ''}\n")
             case OutputDiscarded():
+                self._stream = SafeTextStream()
                 if self._response_has_text:
                     out.write(("\n" if self._line_open else "") + "[… interrupted; the answer starts again below]\n")
                     out.flush()
@@ -250,10 +256,21 @@ class PlainRenderer:
             case AgentError(message=message):
                 err.write(f"\nerror: {message}\n")
             case TurnEnded(reason=reason, stats=stats, message=message):
+                self._write_text(self._stream.flush())
                 out.write("\n")
                 out.flush()
                 self._line_open = False
                 if message and reason != "error":
                     err.write(f"{message}\n")
                 err.write(f"[{reason}] {stats.summary_line()}\n")
-        err.flush()
+        self.err.flush()
+
+
+class _SafeWriter:
+    """Writes to a stream with every control sequence made safe (`safe_terminal_text`)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        self.stream.write(safe_terminal_text(text))

@@ -16,6 +16,7 @@ from typing import Any
 from agent.paths import sessions_dir
 from agent.resume import in_workspace, read_header, workspace_of
 from agent.session_log import SessionSummary, list_sessions
+from agent.terminal_text import safe_terminal_text
 
 __all__ = ["add_sessions_arguments", "run_sessions", "session_rows"]
 
@@ -82,8 +83,8 @@ def _table(rows: list[dict[str, Any]], width: int) -> str:
     cells = [
         [
             _local_time(row["started"]),
-            row["id"],
-            row["repo"] or "–",
+            safe_terminal_text(row["id"]),
+            safe_terminal_text(row["repo"] or "–"),
             _one_line(row["first_prompt"]),
             str(row["turns"]),
             f"{row['total_tokens']:,}",
@@ -112,7 +113,7 @@ def _local_time(wall: str | None) -> str:
 
 
 def _one_line(text: str | None) -> str:
-    return " ".join(text.split()) if text else "–"
+    return " ".join(safe_terminal_text(text).split()) if text else "–"
 
 
 def _truncate(text: str, width: int) -> str:

@@ -43,6 +43,7 @@ from pydantic import Field
 
 from agent.approvals import ApprovalRequest
 from agent.redact import is_secret_name
+from agent.terminal_text import TERMINAL_SEQUENCES
 from agent.tools.base import (
     CallDescription,
     Tool,
@@ -116,16 +117,6 @@ def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str
 
 # ---- output ------------------------------------------------------------------------------------
 
-_TERMINAL_SEQUENCES = re.compile(
-    r"""
-      (?:\x1b\[|\x9b) [0-?]* [ -/]* [@-~]                      # CSI (colours, cursor, DSR queries)
-    | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])                   # OSC (incl. 52), DCS, SOS, PM, APC
-      [^\x07\x1b\x9c\n]* (?:\x07|\x1b\\|\x9c)?                 #   … up to BEL or ST (or the line end)
-    | \x1b [ -/]* [0-~]                                        # other escape sequences (ESC 7, ESC ( B)
-    | \x1b                                                     # a lone ESC
-    """,
-    re.VERBOSE,
-)
 _OVERSTRIKE = re.compile(r"[^\n\x08]\x08")
 _LEFTOVER_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -138,7 +129,7 @@ def clean_terminal_text(text: str) -> str:
     and `\\t`; keeps only the text after the last `\\r` of each line (progress redraws), after
     treating a `\\r\\n` line end as `\\n`.
     """
-    text = _TERMINAL_SEQUENCES.sub("", text)
+    text = TERMINAL_SEQUENCES.sub("", text)
     text = _OVERSTRIKE.sub("", text)
     if "\r" in text:
         text = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))

@@ -168,3 +168,48 @@ def test_export_command_writes_the_latest_or_the_named_session(recorded, tmp_pat
     assert run_export(_parse(add_export_arguments, ["nope"])) == 1
     assert "no session matches 'nope'" in capsys.readouterr().err
     assert not os.path.exists(Path.cwd() / "nope.md")
+
+
+async def test_markdown_export_and_the_sessions_listing_hold_no_terminal_sequences(
+    start_server, tmp_path, monkeypatch, capsys
+):
+    """A session whose prompt, answer, reasoning and tool output carry terminal sequences exports
+    to Markdown (and lists) with them removed or made visible; the session file keeps them."""
+    import re
+
+    from server.scenario import Scenario
+    from tests.agent.conftest import make_repo
+    from tests.hostile import HOSTILE, HOSTILE_NAME
+
+    work = make_repo(tmp_path / "hostile", {HOSTILE_NAME: HOSTILE + "\n"})
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.chdir(work)
+    scenario = Scenario.model_validate(
+        {
+            "name": "hostile",
+            "turns": [
+                {
+                    "output": [
+                        {"type": "reasoning", "summary": ["Think " + HOSTILE]},
+                        {"type": "message", "text": "Look " + HOSTILE},
+                        {
+                            "type": "function_call",
+                            "call_id": "r",
+                            "name": "read_file",
+                            "arguments": {"path": HOSTILE_NAME, "offset": None, "limit": None},
+                        },
+                    ]
+                },
+                {"output": [{"type": "message", "text": "Done " + HOSTILE}]},
+            ],
+        }
+    )
+    path, _ = await record_task(start_server(scenario), work, sessions_dir(), prompts=("prompt " + HOSTILE,))
+    assert "\\u001b]52" in path.read_text() or "\x1b]52" in path.read_text(), "the record keeps the raw text"
+    controls = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    markdown = export_markdown(load_session(path))
+    assert "Look AB C link D E F" in markdown and "Done AB" in markdown and "prompt AB" in markdown
+    assert not controls.search(markdown) and "PWNED" not in markdown
+    assert run_sessions(argparse.Namespace(all=True, json=False)) == 0
+    listing = capsys.readouterr().out
+    assert "prompt AB" in listing and not controls.search(listing)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -411,3 +412,39 @@ def test_exec_text_against_an_unreachable_endpoint_marks_no_interrupted_answer(w
     assert result.returncode != 0
     assert result.stderr.count("[reconnecting:") >= 2, "each failed attempt is reported on stderr"
     assert "interrupted" not in result.stdout
+
+
+def test_plain_exec_output_holds_no_terminal_sequences(start_server, tmp_path):
+    """Hostile answer text (split across deltas by the scripted model), file content, file name and
+    tool arguments reach plain stdout/stderr with their control sequences removed or made visible."""
+    from server.scenario import Scenario
+    from tests.hostile import HOSTILE, HOSTILE_NAME
+
+    work = make_repo(tmp_path / "hostile", {HOSTILE_NAME: HOSTILE + "\n"})
+    scenario = Scenario.model_validate(
+        {
+            "name": "hostile",
+            "turns": [
+                {
+                    "output": [
+                        {"type": "message", "text": "Look " + HOSTILE},
+                        {
+                            "type": "function_call",
+                            "call_id": "r",
+                            "name": "read_file",
+                            "arguments": {"path": HOSTILE_NAME, "offset": None, "limit": None},
+                        },
+                    ]
+                },
+                {"output": [{"type": "message", "text": "Done " + HOSTILE}]},
+            ],
+        }
+    )
+    server = start_server(scenario)
+    result = run_exec(work, tmp_path, "go", "--base-url", server.address.base_url)
+    assert result.returncode == 0, result.stderr
+    assert "Look AB C link D E F" in result.stdout and "Done AB" in result.stdout
+    assert "→ read_file" in result.stderr and "read_file: ok" in result.stderr
+    for stream in (result.stdout, result.stderr):
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", stream)
+        assert "PWNED" not in stream

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from agent.session import ApprovalRequest, Decision
+from agent.terminal_text import safe_terminal_text
 
 HINT = "y approve once · a approve always (this session) · n deny · esc cancel turn"
 HINT_WITHOUT_ALWAYS = "y approve once · n deny · esc cancel turn"
@@ -28,17 +29,21 @@ def offers_always(request: ApprovalRequest) -> bool:
 def request_body(request: ApprovalRequest, segments: Sequence[str] = ()) -> RenderableType:
     """The diff or the command (with every chained segment, as the tool describes the call, on its
     own line) and its directory."""
-    parts: list[RenderableType] = [Text.assemble(("Approve? ", "bold"), request.summary)]
+    parts: list[RenderableType] = [Text.assemble(("Approve? ", "bold"), safe_terminal_text(request.summary))]
     if request.diff:
-        parts.append(Syntax(request.diff, "diff", word_wrap=True, background_color="default"))
+        parts.append(Syntax(safe_terminal_text(request.diff), "diff", word_wrap=True, background_color="default"))
     if request.command is not None:
         pieces = list(segments) or [request.command]
         command = Text()
         for index, piece in enumerate(pieces):
-            command.append(("  " if index else "$ ") + piece.strip() + ("\n" if index < len(pieces) - 1 else ""))
+            command.append(
+                ("  " if index else "$ ")
+                + safe_terminal_text(piece.strip())
+                + ("\n" if index < len(pieces) - 1 else "")
+            )
         parts.append(command)
         if request.workdir:
-            parts.append(Text(f"in {request.workdir}", style="dim"))
+            parts.append(Text(f"in {safe_terminal_text(request.workdir)}", style="dim"))
     if not offers_always(request):
         why = "for chained, redirected or network commands" if request.kind == "command" else "for this call"
         parts.append(Text(f"“approve always” is not offered {why}", style="dim"))

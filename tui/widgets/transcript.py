@@ -2,6 +2,10 @@
 
 Answers stream into a `Markdown` through a buffer flushed about 15 times a second, so a fast
 token stream costs a handful of re-renders per second instead of one per token.
+
+Everything shown here came from outside (model, tools, files, saved sessions): it is passed
+through `agent.terminal_text` before it is rendered, so no control sequence reaches the terminal
+(a sequence split across streamed deltas is held back until it is complete).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from textual.widgets import Collapsible, Markdown, Static
 
 from agent.events import ToolStatus
 from agent.plan import PLAN_GLYPHS, PLAN_STATUSES, PlanStatus, plan_lines
+from agent.terminal_text import SafeTextStream, safe_terminal_text
 
 if TYPE_CHECKING:  # annotations only: the session is imported after the first frame
     from agent.session import CallDescription
@@ -39,7 +44,7 @@ class UserMessage(Static):
     """A prompt the user sent (or queued)."""
 
     def __init__(self, text: str, *, queued: bool = False) -> None:
-        super().__init__(Text(text), classes="-queued" if queued else "")
+        super().__init__(Text(safe_terminal_text(text)), classes="-queued" if queued else "")
         self.text = text
 
     def mark_sent(self) -> None:
@@ -53,6 +58,7 @@ class AssistantMessage(Markdown):
         super().__init__("")
         self.text = ""
         self._pending: list[str] = []
+        self._stream = SafeTextStream()
         self._timer: Timer | None = None
 
     def on_mount(self) -> None:
@@ -61,7 +67,9 @@ class AssistantMessage(Markdown):
     def append_text(self, text: str) -> None:
         """Queue a delta; it is rendered on the next flush."""
         self.text += text
-        self._pending.append(text)
+        safe = self._stream.feed(text)
+        if safe:
+            self._pending.append(safe)
 
     async def _flush(self) -> None:
         if self._pending:
@@ -72,13 +80,17 @@ class AssistantMessage(Markdown):
     async def replace_text(self, text: str) -> None:
         """Show exactly `text` instead of what streamed so far (one full re-render)."""
         self._pending.clear()
+        self._stream = SafeTextStream()
         self.text = text
-        await self.update(text)
+        await self.update(safe_terminal_text(text))
 
     async def finish(self, *, interrupted: bool = False) -> None:
         """Render what is left and stop the flush timer."""
         if self._timer is not None:
             self._timer.stop()
+        rest = self._stream.flush()
+        if rest:
+            self._pending.append(rest)
         await self._flush()
         if interrupted:
             self.add_class("-interrupted")
@@ -95,7 +107,7 @@ class ReasoningBlock(Collapsible):
 
     def append_text(self, text: str) -> None:
         self.text += text
-        self.body.update(Text(self.text))
+        self.body.update(Text(safe_terminal_text(self.text)))
 
     def finish(self) -> None:
         self.collapsed = True
@@ -146,8 +158,8 @@ class ToolCard(Static):
 
     def _render_card(self) -> None:
         title = Text.assemble(
-            (f"{self.tool_name} ", "bold"),
-            (self.description.summary if self.description else "", ""),
+            (f"{safe_terminal_text(self.tool_name)} ", "bold"),
+            (safe_terminal_text(self.description.summary) if self.description else "", ""),
             ("  ·  ", "dim"),
             (STATUS_LABELS.get(self.status, self.status), "italic"),
         )
@@ -159,13 +171,13 @@ class ToolCard(Static):
         parts: list[RenderableType] = [title]
         diff = (self.display_data or {}).get("diff")
         if isinstance(diff, str) and diff:
-            parts.append(Syntax(diff, "diff", word_wrap=True, background_color="default"))
+            parts.append(Syntax(safe_terminal_text(diff), "diff", word_wrap=True, background_color="default"))
         plan = (self.display_data or {}).get("plan")
         if isinstance(plan, list):
             parts.append(plan_text(plan))
         elif self.output and (self.expanded or self.status in ("error", "invalid", "denied")):
             shown = self.output if len(self.output) <= MAX_OUTPUT_SHOWN else self.output[:MAX_OUTPUT_SHOWN] + "\n…"
-            parts.append(Text(shown, style="dim"))
+            parts.append(Text(safe_terminal_text(shown), style="dim"))
         elif self.output:
             lines = self.output.count("\n") + 1
             parts.append(Text(f"{lines} lines of output — click to expand", style="dim italic"))
@@ -184,7 +196,7 @@ def plan_text(steps: list[dict[str, Any]]) -> Text:
         if index:
             text.append("\n")
         style = PLAN_STYLES.get(step.get("status", _PENDING), PLAN_STYLES[_PENDING])
-        text.append(plan_lines([step], PLAN_GLYPHS)[0], style=style)
+        text.append(safe_terminal_text(plan_lines([step], PLAN_GLYPHS)[0]), style=style)
     return text
 
 
@@ -192,7 +204,7 @@ class NoticeLine(Static):
     """A one-line notice in the transcript (reconnects, transport changes, errors)."""
 
     def __init__(self, message: str, *, error: bool = False) -> None:
-        super().__init__(Text(message), classes="-error" if error else "")
+        super().__init__(Text(safe_terminal_text(message)), classes="-error" if error else "")
         self.message = message
 
 
