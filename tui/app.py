@@ -25,6 +25,7 @@ from textual.widgets import Footer, Static
 
 from agent.config import ConfigError, Settings, save_setting
 from agent.events import TurnEnded, TurnStarted
+from agent.terminal_text import safe_terminal_text
 from themes import STYLESHEET, THEMES
 from tui.history import PromptHistory
 from tui.slash import SlashCommands
@@ -291,7 +292,7 @@ class CodeassistApp(App[None]):
     def _show_queue(self) -> None:
         queue = self.query_one("#queue", Static)
         queue.display = bool(self.queued)
-        queue.update(Text("\n".join(f"queued: {item[:100]}" for item in self.queued)))
+        queue.update(Text(safe_terminal_text("\n".join(f"queued: {item[:100]}" for item in self.queued))))
 
     @work(exclusive=True, group="agent-turn", exit_on_error=False)
     async def run_prompt(self, prompt: str) -> None:

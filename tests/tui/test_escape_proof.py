@@ -20,6 +20,7 @@ from tests.hostile import CONTROLS, HOSTILE, HOSTILE_NAME
 from tests.tui.conftest import call, scenario, wait_idle
 from tests.tui.test_app import send
 from tui.widgets.approval import ApprovalCard
+from tui.widgets.header import RepoHeader
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, ToolCard, Transcript
 
 HOSTILE_TURN = scenario(
@@ -119,3 +120,14 @@ async def test_the_approval_card_shows_a_hostile_path_and_diff_without_control_c
 def test_notices_and_errors_hold_no_control_characters():
     line = NoticeLine("✗ server said \x1b]0;PWNED\x07 \x1b[2Jbad\x07", error=True)
     assert isinstance(line.content, Text) and line.content.plain == "✗ server said  bad\u2407"
+
+
+async def test_the_header_shows_a_hostile_directory_and_model_name_safely(make_app):
+    app = make_app(HOSTILE_EDIT)
+    async with app.run_test(size=(160, 30)) as pilot:
+        header = app.query_one(RepoHeader)
+        header.show(repo="repo\x1b]0;PWNED\x07", branch="main", dirty=False, model="m\x1b[2J\x07", transport="ws")
+        await pilot.pause()
+        texts = segment_texts(header)
+        assert not any(CONTROLS.search(text) for text in texts)
+        assert "repo" in "".join(texts) and "m\u2407" in "".join(texts) and "PWNED" not in "".join(texts)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from agent.terminal_text import safe_terminal_text
+
 
 class RepoHeader(Static):
     """Shows where codeassist works and how it talks to the model."""
@@ -12,11 +14,11 @@ class RepoHeader(Static):
     def show(self, *, repo: str, branch: str | None, dirty: bool, model: str, transport: str, mode: str = "") -> None:
         text = Text()
         text.append("codeassist ", style="bold")
-        text.append(f"{repo}")
-        text.append(f" ⎇ {branch or 'detached'}", style="italic")
+        text.append(safe_terminal_text(repo))
+        text.append(f" ⎇ {safe_terminal_text(branch or 'detached')}", style="italic")
         text.append(" ●" if dirty else " ✓", style="bold" if dirty else "dim")
-        text.append(f"   model {model}")
-        text.append(f"   {transport}")
+        text.append(f"   model {safe_terminal_text(model)}")
+        text.append(f"   {safe_terminal_text(transport)}")
         if mode:
             text.append(f"   [{mode}]", style="bold")
         self.update(text)
