@@ -10,6 +10,8 @@ outside reaches the screen with them:
 - `safe_terminal_text`: those sequences removed, every other C0/C1 control shown as a visible
   symbol (U+2400 block, `␡` for DEL, `\\x85`-style text for C1); `\\n` and `\\t` kept, a `\\r\\n`
   line end becomes `\\n`.
+- `terminal_safe_json`: JSON text with its C1 characters escaped (`\\u009b`): JSON escapes C0
+  controls itself, but C1 ones stay raw in UTF-8 output, and some terminals obey them.
 - `SafeTextStream`: the same for text that arrives in pieces (streamed deltas): a sequence split
   across pieces is held back until it is complete, so no half of it shows as text.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["TERMINAL_SEQUENCES", "SafeTextStream", "has_controls", "safe_terminal_text"]
+__all__ = ["TERMINAL_SEQUENCES", "SafeTextStream", "has_controls", "safe_terminal_text", "terminal_safe_json"]
 
 TERMINAL_SEQUENCES = re.compile(
     r"""
@@ -56,6 +58,19 @@ def _visible(match: re.Match[str]) -> str:
     if code == 0x7F:
         return "\u2421"
     return f"\\x{code:02x}"
+
+
+_C1 = re.compile(r"[\x80-\x9f]")
+
+
+def terminal_safe_json(json_text: str) -> str:
+    """JSON text with every C1 control written as a `\\u00XX` escape (the same JSON value).
+
+    Outside strings JSON is ASCII, so the characters replaced are always inside strings.
+    """
+    if _C1.search(json_text) is None:
+        return json_text
+    return _C1.sub(lambda match: f"\\u{ord(match.group()):04x}", json_text)
 
 
 def has_controls(text: str) -> bool:

@@ -39,7 +39,7 @@ from agent.events import (
 from agent.resume import SessionLookupError
 from agent.session import NON_INTERACTIVE_DENIAL, Session
 from agent.session_log import SessionLogError
-from agent.terminal_text import SafeTextStream, safe_terminal_text
+from agent.terminal_text import SafeTextStream, safe_terminal_text, terminal_safe_json
 from codeassist.options import add_endpoint_arguments, settings_overrides
 
 EXIT_CODES: dict[TurnEndReason, int] = {
@@ -193,7 +193,8 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
 
 
 def _write_line(line: str) -> None:
-    sys.stdout.write(line + "\n")
+    """One `--json` line; C1 controls escaped, so the line is safe on a terminal too."""
+    sys.stdout.write(terminal_safe_json(line) + "\n")
     sys.stdout.flush()
 
 

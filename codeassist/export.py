@@ -15,6 +15,7 @@ from agent.export import export_json, export_markdown, export_session
 from agent.paths import sessions_dir
 from agent.resume import SessionLookupError, find_session, latest_session
 from agent.session_log import SessionLogError, load_session
+from agent.terminal_text import terminal_safe_json
 
 __all__ = ["add_export_arguments", "run_export"]
 
@@ -53,7 +54,9 @@ def run_export(args: argparse.Namespace) -> int:
         if args.output == "-":
             loaded = load_session(path)
             if args.format == "json":
-                sys.stdout.write(json.dumps(export_json(loaded), indent=2, ensure_ascii=False) + "\n")
+                sys.stdout.write(
+                    terminal_safe_json(json.dumps(export_json(loaded), indent=2, ensure_ascii=False)) + "\n"
+                )
             else:
                 sys.stdout.write(export_markdown(loaded))
             return 0

@@ -16,7 +16,7 @@ from typing import Any
 from agent.paths import sessions_dir
 from agent.resume import in_workspace, read_header, workspace_of
 from agent.session_log import SessionSummary, list_sessions
-from agent.terminal_text import safe_terminal_text
+from agent.terminal_text import safe_terminal_text, terminal_safe_json
 
 __all__ = ["add_sessions_arguments", "run_sessions", "session_rows"]
 
@@ -35,7 +35,7 @@ def run_sessions(args: argparse.Namespace) -> int:
     workspace = None if args.all else workspace_of(Path.cwd())
     rows = session_rows(list_sessions(root), workspace)
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(terminal_safe_json(json.dumps(rows, indent=2, ensure_ascii=False)))
         return 0
     if not rows:
         where = f" for {workspace}" if workspace is not None else f" in {root}"

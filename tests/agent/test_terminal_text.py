@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from agent.terminal_text import MAX_HELD_BACK, SafeTextStream, has_controls, safe_terminal_text
+from agent.terminal_text import MAX_HELD_BACK, SafeTextStream, has_controls, safe_terminal_text, terminal_safe_json
 
 CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -81,3 +82,11 @@ def test_plain_deltas_pass_straight_through_and_a_held_tail_is_bounded() -> None
     assert stream.feed("a\x1b]0;") == "a"
     assert stream.feed("x" * MAX_HELD_BACK) == ""  # the string is removed once it is too long to hold
     assert not CONTROLS.search(stream.flush())
+
+
+def test_json_text_keeps_its_value_with_c1_controls_escaped() -> None:
+    raw = json.dumps({"text": "a\x9b2J\x9d0;t\x9cb é"}, ensure_ascii=False)
+    safe = terminal_safe_json(raw)
+    assert not CONTROLS.search(safe)
+    assert json.loads(safe) == json.loads(raw)
+    assert terminal_safe_json('{"plain": "é"}') == '{"plain": "é"}'

@@ -414,9 +414,8 @@ def test_exec_text_against_an_unreachable_endpoint_marks_no_interrupted_answer(w
     assert "interrupted" not in result.stdout
 
 
-def test_plain_exec_output_holds_no_terminal_sequences(start_server, tmp_path):
-    """Hostile answer text (split across deltas by the scripted model), file content, file name and
-    tool arguments reach plain stdout/stderr with their control sequences removed or made visible."""
+def _hostile_run(start_server, tmp_path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`codeassist exec` on a repository whose file and the model's answers hold terminal sequences."""
     from server.scenario import Scenario
     from tests.hostile import HOSTILE, HOSTILE_NAME
 
@@ -441,10 +440,27 @@ def test_plain_exec_output_holds_no_terminal_sequences(start_server, tmp_path):
         }
     )
     server = start_server(scenario)
-    result = run_exec(work, tmp_path, "go", "--base-url", server.address.base_url)
+    return run_exec(work, tmp_path, "go", "--base-url", server.address.base_url, *flags)
+
+
+def test_plain_exec_output_holds_no_terminal_sequences(start_server, tmp_path):
+    """Hostile answer text (split across deltas by the scripted model), file content, file name and
+    tool arguments reach plain stdout/stderr with their control sequences removed or made visible."""
+    result = _hostile_run(start_server, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Look AB C link D E F" in result.stdout and "Done AB" in result.stdout
     assert "→ read_file" in result.stderr and "read_file: ok" in result.stderr
     for stream in (result.stdout, result.stderr):
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", stream)
         assert "PWNED" not in stream
+
+
+def test_json_exec_output_holds_no_raw_control_characters(start_server, tmp_path):
+    """`--json` lines keep the hostile text as the same JSON values, with every control escaped."""
+    from tests.hostile import HOSTILE
+
+    result = _hostile_run(start_server, tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.stdout)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["text"] for e in events if e["type"] == "message_completed"][-1] == "Done " + HOSTILE
