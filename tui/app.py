@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,10 +67,17 @@ class CodeassistApp(App[None]):
         Binding("ctrl+b", "toggle_stats", "Stats"),
         Binding("ctrl+o", "copy_answer", "Copy answer"),
         Binding("ctrl+n", "new_session", "New"),
+        Binding("ctrl+g", "focus_approval", "Answer approval"),
+        Binding("y", "answer('approve_once')", "Approve", show=False, priority=True),
+        Binding("a", "answer('approve_always')", "Approve always", show=False, priority=True),
+        Binding("n", "answer('deny')", "Deny", show=False, priority=True),
         Binding("space", "replay_pause", "Pause", show=False),
         Binding("plus,equals_sign", "replay_speed(2)", "Faster", show=False),
         Binding("minus", "replay_speed(0.5)", "Slower", show=False),
     ]
+
+    TYPING_QUIET_S = 1.0
+    """A prompt typed in this recently (or holding text) keeps the focus when an approval appears."""
 
     def __init__(
         self,
@@ -100,6 +109,8 @@ class CodeassistApp(App[None]):
         self.queued: list[str] = []
         self.drawing_history = False
         """A resumed session's history is being drawn: prompts wait in the queue meanwhile."""
+        self.clock: Callable[[], float] = time.monotonic
+        """The monotonic clock of the typing and approval grace periods (tests replace it)."""
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -266,10 +277,18 @@ class CodeassistApp(App[None]):
 
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         text = message.text.strip()
+        self._jump_to_bottom()
         if text.startswith("/"):
             await self.run_slash_command(text)
+            self.call_after_refresh(self._jump_to_bottom)  # below what the command printed
             return
         self.submit(text)
+
+    def _jump_to_bottom(self) -> None:
+        """Scroll the transcript to its end (and keep it there while an answer streams)."""
+        for transcript in self.query(Transcript):
+            transcript.scroll_end(animate=False, immediate=True)
+            transcript.anchor()
 
     def submit(self, text: str) -> None:
         """Send a prompt now, or queue it while a turn runs (or a resumed history is drawn)."""
@@ -323,11 +342,75 @@ class CodeassistApp(App[None]):
             self.title = "codeassist — approval needed"
         elif isinstance(event, ApprovalDecided):
             self.title = "codeassist"
+            self.refresh_bindings()
 
     def on_approval_card_decided(self, message: ApprovalCard.Decided) -> None:
         if self.session is not None:
             self.session.answer_approval(message.call_id, message.decision)
         self.query_one(PromptInput).focus()
+        self.refresh_bindings()
+
+    # ---- approvals and the keyboard ------------------------------------------------------------
+
+    def on_approval_card_shown(self, message: ApprovalCard.Shown) -> None:
+        """A card takes the focus only if the keys were not meant for the prompt: while the prompt
+        holds text or was typed in during the last `TYPING_QUIET_S`, it waits unfocused and says
+        how to reach it (Ctrl+G, also in the footer)."""
+        card = message.card
+        if self._prompt_busy():
+            card.show_reach_hint(True)
+        else:
+            card.focus()
+        self.refresh_bindings()
+
+    def _prompt_busy(self) -> bool:
+        prompt = self.query_one(PromptInput)
+        typed = prompt.last_typed
+        return bool(prompt.text) or (typed is not None and self.clock() - typed < self.TYPING_QUIET_S)
+
+    def pending_approval(self) -> ApprovalCard | None:
+        """The approval card waiting for an answer, if any."""
+        if self.router is None:
+            return None
+        from tui.widgets.approval import ApprovalCard
+
+        pending = [card for card in self.query(ApprovalCard) if card.pending]
+        return pending[-1] if pending else None
+
+    def action_focus_approval(self) -> None:
+        """Ctrl+G: focus the pending approval card (it did not take the focus from your typing)."""
+        card = self.pending_approval()
+        if card is not None:
+            card.focus()
+            card.scroll_visible(animate=False)
+
+    def answer_keys_reach_the_card(self) -> bool:
+        """`y/a/n` answer the pending card from anywhere on the main screen, unless they are text:
+        typed into a non-empty (or just typed-in) prompt, or into another input."""
+        if len(self.screen_stack) > 1:
+            return False
+        card = self.pending_approval()
+        if card is None or card.in_grace():
+            return False
+        from textual.widgets import Input, TextArea
+
+        focused = self.focused
+        if focused is not None and (focused is card or card in focused.ancestors):
+            return False  # the card's own keys
+        if isinstance(focused, PromptInput):
+            return not self._prompt_busy()
+        return not isinstance(focused, (Input, TextArea))
+
+    def action_answer(self, kind: str) -> None:
+        """`y`/`a`/`n` on the pending approval card, wherever the focus is."""
+        card = self.pending_approval()
+        if card is None:
+            return
+        if kind == "deny":
+            card.focus()
+            card.action_deny()
+        else:
+            card.action_decide(kind)
 
     async def action_interrupt(self) -> None:
         """Esc: cancel the running turn (a pending approval is answered with `cancel`)."""
@@ -376,6 +459,15 @@ class CodeassistApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("replay_pause", "replay_speed"):
             return self.replay is not None
+        if action == "focus_approval":  # offered while a pending card waits without the focus
+            card = self.pending_approval()
+            focused = self.focused
+            return card is not None and not (focused is not None and (focused is card or card in focused.ancestors))
+        if action == "answer":
+            if not self.answer_keys_reach_the_card():
+                return False
+            card = self.pending_approval()
+            return card is not None and card.check_action("decide", parameters)
         return True
 
     # ---- actions -----------------------------------------------------------------------------

@@ -14,6 +14,29 @@ from tui.history import PromptHistory
 SIZE = (150, 45)
 
 
+class ManualClock:
+    """A monotonic clock for the app's typing and approval grace periods, with no wall clock.
+
+    By default every reading is `step` (10 s) after the previous one, so no two events are ever
+    "recent" and the grace periods never apply (tests that do not exercise them behave as if the
+    user paused between keys). `freeze()` stops it; `advance()` then moves it explicitly."""
+
+    def __init__(self, step: float = 10.0) -> None:
+        self.now = 1000.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def freeze(self) -> ManualClock:
+        self.step = 0.0
+        return self
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def call(name: str, call_id: str, **arguments: object) -> dict:
     return {"type": "function_call", "name": name, "call_id": call_id, "arguments": arguments}
 
@@ -42,6 +65,7 @@ def make_app(start_server, repo: Path, tmp_path: Path, monkeypatch):
             history=PromptHistory(tmp_path / "history.jsonl"),
         )
         app.server = server  # type: ignore[attr-defined]
+        app.clock = ManualClock()
         return app
 
     return build

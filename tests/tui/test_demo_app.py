@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from codeassist.demo import demo_app, demo_session
+from tests.tui.conftest import ManualClock
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.transcript import AssistantMessage, ToolCard
@@ -14,6 +15,7 @@ async def test_the_demo_fixes_the_sample_project_with_y_approvals(tmp_path, monk
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     app, environment = demo_app(tmp_path, tokens_per_second=0)
+    app.clock = ManualClock()  # no grace period delays the keypress below
     approved = []
     try:
         async with app.run_test(size=(150, 45)) as pilot:

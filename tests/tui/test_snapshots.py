@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.config import Settings
-from tests.tui.conftest import call, scenario
+from tests.tui.conftest import ManualClock, call, scenario
 from tests.tui.test_replay import FIXTURE
 from tui.app import CodeassistApp
 from tui.welcome import WelcomeApp
@@ -51,6 +51,7 @@ def test_approval_card_with_diff(snap_compare, start_server, tmp_path, monkeypat
     app = CodeassistApp(
         settings_for(server, model="scripted-demo"), repo, session_options={"log_root": tmp_path / "sessions"}
     )
+    app.clock = ManualClock()  # the prompt was not typed in just before: the card takes the focus
 
     async def ask(pilot) -> None:
         prompt = app.query_one(PromptInput)
@@ -81,12 +82,14 @@ def live_app(start_server, tmp_path, monkeypatch, scene, **settings) -> Codeassi
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     repo = make_repo(tmp_path / "repo", {"a.py": "print('hello')\n", "pkg/core.py": "X = 1\n"})
     server = start_server(scene)
-    return CodeassistApp(
+    app = CodeassistApp(
         settings_for(server, model="scripted-demo", **settings),
         repo,
         session_options={"log_root": tmp_path / "sessions"},
         history=PromptHistory(tmp_path / "history.jsonl"),
     )
+    app.clock = ManualClock()
+    return app
 
 
 async def until(pilot, condition, timeout_s: float = 10.0) -> None:

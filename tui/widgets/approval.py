@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
@@ -19,6 +20,17 @@ from agent.terminal_text import safe_terminal_text
 HINT = "y approve once · a approve always (this session) · n deny · esc cancel turn"
 HINT_WITHOUT_ALWAYS = "y approve once · n deny · esc cancel turn"
 """The keys of a call that no rule may approve (it has no rule key): `a` is not offered."""
+REACH_KEY = "ctrl+g"
+"""The app's key that focuses a pending approval card (see `CodeassistApp.action_focus_approval`)."""
+REACH_HINT = "you were typing, so this card did not take the keys — press ctrl+g to answer it"
+GRACE_S = 0.5
+"""Decision keys pressed this soon after a card appears are ignored (they were meant for the prompt)."""
+
+
+def app_clock(node: object) -> float:
+    """The monotonic clock of the app `node` runs in (`CodeassistApp.clock`, replaceable in tests)."""
+    clock = getattr(getattr(node, "app", None), "clock", time.monotonic)
+    return float(clock())
 
 
 def offers_always(request: ApprovalRequest) -> bool:
@@ -74,6 +86,8 @@ class ApprovalCard(Vertical, can_focus=True):
         self.segments = tuple(segments)
         self.interactive = interactive
         self.decided: str | None = None
+        self.shown_at: float | None = None
+        """When the card appeared (the app's clock); decision keys are ignored for `GRACE_S` after."""
 
     def compose(self) -> ComposeResult:
         yield Static(request_body(self.request, self.segments), id="approval-body")
@@ -81,10 +95,41 @@ class ApprovalCard(Vertical, can_focus=True):
         yield Static(Text(hint or "recorded decision follows", style="dim"), id="approval-hint")
         yield Input(placeholder="Reason for denying (optional) — Enter to deny", id="deny-reason", classes="-hidden")
 
+    class Shown(Message):
+        """An interactive card appeared: the app decides whether it takes the focus."""
+
+        def __init__(self, card: ApprovalCard) -> None:
+            super().__init__()
+            self.card = card
+
     def on_mount(self) -> None:
         self.query_one("#deny-reason").display = False
         if self.interactive:
-            self.focus()
+            self.shown_at = app_clock(self)
+            self.post_message(self.Shown(self))
+
+    @property
+    def pending(self) -> bool:
+        """An interactive card not answered yet."""
+        return self.interactive and self.decided is None
+
+    def in_grace(self) -> bool:
+        """Whether the card appeared too recently for a decision key to be meant for it."""
+        return self.shown_at is not None and app_clock(self) - self.shown_at < GRACE_S
+
+    def show_reach_hint(self, reach: bool) -> None:
+        """Say (or stop saying) that the card waits without the focus, and the key that reaches it."""
+        if not self.pending:
+            return
+        hint = HINT if offers_always(self.request) else HINT_WITHOUT_ALWAYS
+        text = Text(hint, style="dim")
+        if reach:
+            text = Text.assemble((REACH_HINT, "bold"), "\n", text)
+        self.query_one("#approval-hint", Static).update(text)
+        self.set_class(reach, "-unfocused")
+
+    def on_focus(self) -> None:
+        self.show_reach_hint(False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`a` (approve always) is neither shown nor run for a call that has no rule key."""
@@ -95,12 +140,14 @@ class ApprovalCard(Vertical, can_focus=True):
     def action_decide(self, kind: str) -> None:
         if not self.interactive or self.decided:
             return
+        if kind != "cancel" and self.in_grace():
+            return
         if kind == "approve_always" and not offers_always(self.request):
             return
         self._finish(Decision.model_validate({"kind": kind}))
 
     def action_deny(self) -> None:
-        if not self.interactive or self.decided:
+        if not self.interactive or self.decided or self.in_grace():
             return
         reason = self.query_one("#deny-reason", Input)
         reason.display = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from textual import events
 from textual.binding import Binding
@@ -11,6 +12,8 @@ from textual.widgets import TextArea
 
 from tui.history import PromptHistory
 
+ANSWER_KEYS = ("y", "a", "n")
+"""Keys that answer a pending approval when typed into an empty prompt (see `check_consume_key`)."""
 MENTION = re.compile(r"@([\w./-]*)$")
 
 
@@ -35,7 +38,10 @@ def fuzzy_rank(query: str, candidates: list[str]) -> list[str]:
 
 class PromptInput(TextArea):
     """Enter sends; Shift+Enter or Ctrl+J inserts a newline; Up/Down walk the history at the
-    first/last line; Ctrl+R searches it; Tab completes an `@file` mention."""
+    first/last line; Ctrl+R searches it; Tab completes an `@file` mention.
+
+    PageUp/PageDown scroll the transcript; Home/End do too while the prompt is empty (otherwise
+    they move the cursor), Ctrl+Home/Ctrl+End always do."""
 
     TYPED_KEYS = (
         ("enter", "Send"),
@@ -46,6 +52,12 @@ class PromptInput(TextArea):
     BINDINGS = [
         Binding("ctrl+r", "search_history", "History search", show=False),
         Binding("tab", "complete_mention", "Complete @file", show=False),
+        Binding("pageup", "scroll_transcript('page_up')", "Scroll the transcript up a page", show=False),
+        Binding("pagedown", "scroll_transcript('page_down')", "Scroll the transcript down a page", show=False),
+        Binding("home", "home", "Transcript top (empty prompt; else line start)", show=False),
+        Binding("end", "end", "Transcript bottom (empty prompt; else line end)", show=False),
+        Binding("ctrl+home", "scroll_transcript('home')", "Transcript top", show=False),
+        Binding("ctrl+end", "scroll_transcript('end')", "Transcript bottom", show=False),
     ]
 
     class Submitted(Message):
@@ -58,8 +70,23 @@ class PromptInput(TextArea):
         self.prompt_history = history or PromptHistory()
         self.files = files or []
         self._search: tuple[str, int | None] | None = None
+        self.last_typed: float | None = None
+        """When a key last reached the prompt (the app's clock): an approval then waits unfocused."""
+
+    def check_consume_key(self, key: str, character: str | None = None) -> bool:
+        """`y`/`a`/`n` are left to the app's bindings (they answer a pending approval) when the app
+        says they reach the card: only while the prompt is empty and was not just typed in."""
+        if character in ANSWER_KEYS and not self.text:
+            reach = getattr(self.app, "answer_keys_reach_the_card", None)
+            if callable(reach) and reach():
+                return False
+        return super().check_consume_key(key, character)
+
+    def _clock(self) -> float:
+        return float(getattr(self.app, "clock", time.monotonic)())
 
     async def _on_key(self, event: events.Key) -> None:
+        self.last_typed = self._clock()
         if event.key == "enter":
             event.prevent_default()
             event.stop()
@@ -90,6 +117,33 @@ class PromptInput(TextArea):
                 return
         self._search = None
         await super()._on_key(event)
+
+    def action_scroll_transcript(self, where: str) -> None:
+        """Scroll the transcript without leaving the prompt: `page_up`, `page_down`, `home`, `end`."""
+        transcript = self.app.query_one("#transcript")
+        match where:
+            case "page_up":
+                transcript.scroll_page_up(animate=False)
+            case "page_down":
+                transcript.scroll_page_down(animate=False)
+            case "home":
+                transcript.scroll_home(animate=False)
+            case _:
+                transcript.scroll_end(animate=False)
+
+    def action_home(self) -> None:
+        """Home: the transcript's top while the prompt is empty, else the start of the line."""
+        if self.text:
+            self.action_cursor_line_start()
+        else:
+            self.action_scroll_transcript("home")
+
+    def action_end(self) -> None:
+        """End: the transcript's bottom while the prompt is empty, else the end of the line."""
+        if self.text:
+            self.action_cursor_line_end()
+        else:
+            self.action_scroll_transcript("end")
 
     def _show(self, text: str) -> None:
         self.load_text(text)
