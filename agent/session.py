@@ -92,14 +92,14 @@ class Session:
         settings: Settings,
         session_id: str,
         workspace: Path,
-        log: SessionRecorder | None,
+        recorder: SessionRecorder | None,
         resumed: RestoredSession | None = None,
     ) -> None:
         self.agent = agent
         self.settings = settings
         self.id = session_id
         self.workspace = workspace
-        self.log = log
+        self.recorder = recorder
         """The session record this run writes (its `path` names the file)."""
         self.resumed = resumed
         """The saved session this run continues, as read before it appended (only when resuming)."""
@@ -203,7 +203,7 @@ class Session:
             max_steps=settings.max_steps,
         )
         session = cls(
-            agent, settings=settings, session_id=session_id, workspace=workspace, log=recorder, resumed=resumed
+            agent, settings=settings, session_id=session_id, workspace=workspace, recorder=recorder, resumed=resumed
         )
         if resumed is not None:
             resumed.restore(agent, recorder, resumed_fields={**header, "id": session_id, "resumed_from": str(resume)})
@@ -212,8 +212,8 @@ class Session:
     async def close(self) -> None:
         """Close the connection and the session log."""
         await self.agent.client.close()
-        if self.log is not None:
-            self.log.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     # ---- turns and approvals -----------------------------------------------------------------
 
@@ -341,14 +341,14 @@ class Session:
     @property
     def log_path(self) -> Path | None:
         """The session file (None when the session is not recorded)."""
-        return self.log.path if self.log is not None else None
+        return self.recorder.path if self.recorder is not None else None
 
     def flush(self) -> Path | None:
         """Write everything recorded so far to disk; the session file (None when not recorded)."""
-        if self.log is None:
+        if self.recorder is None:
             return None
-        self.log.flush(durable=True)
-        return self.log.path
+        self.recorder.flush(durable=True)
+        return self.recorder.path
 
     def export(self, fmt: ExportFormat = "markdown", out: Path | None = None) -> Path:
         """Write this session's transcript as Markdown or JSON; the file written.

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
-from agent.config import ConfigError, Settings, load_settings, require_credentials
+from agent.config import Settings
 from agent.conversation import Conversation, RequestSettings
 from agent.model_client import FellBack, ModelClient, ModelError, ResponseResult
 from agent.paths import bench_dir
@@ -36,7 +36,7 @@ from agent.session import reasoning_options
 from agent.transport.factory import open_transports
 from agent.wire import CustomToolCall, FunctionCall, FunctionCallOutput, user_message
 from codeassist.bench_task import NUDGES, SYSTEM_PROMPT, TASK_PROMPT, TOOL_NAMES, canned_output, tool_specs
-from codeassist.options import add_endpoint_arguments, settings_overrides
+from codeassist.options import add_endpoint_arguments, endpoint_settings
 
 ARMS = ("http_full", "http_chained", "websocket")
 LABELS = {"http_full": "HTTP full resend", "http_chained": "HTTP chained", "websocket": "WebSocket"}
@@ -290,11 +290,8 @@ def run_bench(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        settings = load_settings(settings_overrides(args))
-        require_credentials(settings)
-    except ConfigError as exc:
-        print(f"codeassist bench: {exc}", file=sys.stderr)
+    settings = endpoint_settings(args, "bench")
+    if settings is None:
         return 2
     estimate = estimate_tokens(args.turns, len(arms) * args.reps, args.max_output_tokens)
     print(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent import __version__
-from agent.config import ConfigError, Settings, load_settings, require_credentials
+from agent.config import Settings
 from agent.events import (
     AgentError,
     AgentEvent,
@@ -40,7 +40,7 @@ from agent.resume import SessionLookupError
 from agent.session import NON_INTERACTIVE_DENIAL, Session
 from agent.session_log import SessionLogError
 from agent.terminal_text import SafeTextStream, safe_terminal_text, terminal_safe_json
-from codeassist.options import add_endpoint_arguments, settings_overrides
+from codeassist.options import add_endpoint_arguments, endpoint_settings
 
 EXIT_CODES: dict[TurnEndReason, int] = {
     "completed": 0,
@@ -88,11 +88,8 @@ def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_exec(args: argparse.Namespace) -> int:
     """Run `codeassist exec`; returns the exit code."""
-    try:
-        settings = load_settings(settings_overrides(args))
-        require_credentials(settings)
-    except ConfigError as exc:
-        print(f"codeassist exec: {exc}", file=sys.stderr)
+    settings = endpoint_settings(args, "exec")
+    if settings is None:
         return 2
     try:
         prompt = read_prompt(args.prompt, sys.stdin)

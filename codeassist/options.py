@@ -9,10 +9,11 @@ needs, and `settings_overrides(args)` turns whatever was given into `load_settin
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, get_args
 
 from agent.approvals import Policy
-from agent.config import Settings
+from agent.config import ConfigError, Settings, load_settings, require_credentials
 
 APPROVAL_CHOICES: tuple[str, ...] = tuple(policy.value for policy in Policy)
 """Every approval policy, in the order of `Policy` (least to most autonomous)."""
@@ -42,6 +43,18 @@ def add_endpoint_arguments(
     if steps:
         parser.add_argument("--max-steps", type=int, help="responses per turn before stopping")
         parser.add_argument("--no-warmup", action="store_true", help="skip the generate:false warm-up request")
+
+
+def endpoint_settings(args: argparse.Namespace, command: str) -> Settings | None:
+    """The settings for a command that talks to a model (flags over environment over config), or
+    None after telling the user on stderr why there are none (bad config, no credentials)."""
+    try:
+        settings = load_settings(settings_overrides(args))
+        require_credentials(settings)
+    except ConfigError as exc:
+        print(f"codeassist {command}: {exc}", file=sys.stderr)
+        return None
+    return settings
 
 
 def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:

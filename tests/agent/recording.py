@@ -74,8 +74,8 @@ async def record_task(server, repo: Path, root: Path, prompts: tuple[str, ...] =
             events += await run_turn(handle.agent, prompt)
     finally:
         await handle.close()
-    assert handle.log is not None
-    return handle.log.path, events
+    assert handle.recorder is not None
+    return handle.recorder.path, events
 
 
 def requests(server) -> list[dict]:

@@ -41,7 +41,7 @@ async def test_live_replayed_and_resumed_sessions_show_the_same_events(start_ser
     live_session = Session.open(settings_for(server), cwd=repo, log_root=root)
     live = await record_rich(live_session)
     await live_session.close()
-    path = live_session.log.path
+    path = live_session.recorder.path
 
     replayed = [event async for event in SessionReplay(path, instant=True).events()]
     resumed = Session.open(settings_for(server), cwd=repo, log_root=root, resume=path)

@@ -289,7 +289,7 @@ async def test_the_session_log_records_frames_tools_and_stats_without_secrets(st
     (repo / "a.py").write_text(f"KEY = '{secret}'\n")
     handle = session(server, repo, tmp_path, trace_frames=True)
     await run_turn(handle.agent, "look around")
-    path = handle.log.path
+    path = handle.recorder.path
     await handle.close()
     trace = path.with_suffix(".trace")
     assert secret not in path.read_text() and secret not in trace.read_text()

@@ -141,9 +141,9 @@ async def test_a_turn_its_caller_stops_at_an_approval_is_recorded_cancelled_and_
     await turn.aclose()  # type: ignore[attr-defined]
     assert handle.agent.approvals.pending == []
     assert not handle.answer_approval("c1", Decision(kind="approve_once")), "its turn is over"
-    assert handle.log is not None
-    handle.log.flush(durable=True)
-    events, items = recorded(handle.log.path)
+    assert handle.recorder is not None
+    handle.recorder.flush(durable=True)
+    events, items = recorded(handle.recorder.path)
     finished = [(e.call_id, e.status) for e in events if isinstance(e, ToolFinished)]
     assert finished == [("c1", "aborted"), ("c2", "aborted")]
     assert [e.reason for e in events if isinstance(e, TurnEnded)] == ["cancelled"]
@@ -164,9 +164,9 @@ async def test_a_turn_its_caller_stops_at_its_start_is_recorded_cancelled(start_
     first = await anext(turn)
     assert isinstance(first, TurnStarted)
     await turn.aclose()  # type: ignore[attr-defined]
-    assert handle.log is not None
-    handle.log.flush(durable=True)
-    events, _ = recorded(handle.log.path)
+    assert handle.recorder is not None
+    handle.recorder.flush(durable=True)
+    events, _ = recorded(handle.recorder.path)
     assert [type(e) for e in events] == [TurnStarted, TurnEnded]
     assert events[-1].reason == "cancelled" and len(handle.turns) == 1
     await handle.close()

@@ -122,18 +122,18 @@ def test_a_secret_streamed_in_pieces_never_reaches_the_file_whatever_the_flushes
 
 async def test_a_live_session_flushed_at_every_delta_holds_no_piece_of_a_streamed_token(start_server, repo, tmp_path):
     handle = Session.open(settings_for(start_server(RICH)), cwd=repo, log_root=tmp_path / "sessions")
-    assert handle.log is not None
+    assert handle.recorder is not None
     seen = ""
     for prompt in RICH_PROMPTS:
         async for event in handle.run_turn(prompt):
             if isinstance(event, TextDelta):
                 seen += event.text
-                handle.log.flush(durable=True)
+                handle.recorder.flush(durable=True)
             elif isinstance(event, ApprovalRequested):
                 handle.answer_approval(event.request.call_id, approve_but_rm(event.request))
     await handle.close()
     assert BEARER in seen
-    data = handle.log.path.read_bytes()
+    data = handle.recorder.path.read_bytes()
     assert all(BEARER[start : start + 6].encode() not in data for start in range(len(BEARER) - 5))
     texts = [orjson.loads(line).get("text", "") for line in data.splitlines() if b'"text_delta"' in line[:80]]
     assert any("Bearer [REDACTED] and the greeting" in text for text in texts)

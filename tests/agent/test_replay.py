@@ -70,7 +70,7 @@ async def test_replay_reproduces_the_live_events_and_their_payloads(start_server
     live = await run_turn(handle.agent, "look around and take notes") + await run_turn(handle.agent, "anything else?")
     await handle.close()
 
-    events = await replayed(handle.log.path)
+    events = await replayed(handle.recorder.path)
 
     assert dumps(events) == dumps(live)
     kinds = {type(event) for event in live}

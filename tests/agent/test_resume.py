@@ -51,13 +51,13 @@ async def test_resume_resends_the_whole_history_on_a_new_socket_and_continues_th
     await run_turn(first.agent, PROMPTS[0])
     original_items = dumped(first.agent.conversation.items)
     await first.close()
-    path = first.log.path
+    path = first.recorder.path
     before = load_session(path)
     repo_before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
     assert dumped(conversation_items(before)) == original_items
 
     handle = open_recorded(server, repo, root, resume=path)
-    assert handle.log.path == path and handle.resumed is not None
+    assert handle.recorder.path == path and handle.resumed is not None
     assert handle.agent.conversation.chained_response_id is None
     events = await run_turn(handle.agent, PROMPTS[1])
     await handle.close()
@@ -126,7 +126,7 @@ async def test_resume_without_recording_leaves_the_file_alone(start_server, repo
     path, _ = await record_task(server, repo, tmp_path / "sessions", prompts=PROMPTS[:1])
     before = path.read_bytes()
     handle = open_recorded(server, repo, tmp_path / "sessions", resume=path, record=False)
-    assert handle.log is None and len(handle.agent.conversation.items) == 10
+    assert handle.recorder is None and len(handle.agent.conversation.items) == 10
     assert handle.agent.conversation.settings.prompt_cache_key == path.stem
     await handle.close()
     assert path.read_bytes() == before

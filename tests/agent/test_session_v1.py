@@ -97,13 +97,13 @@ async def test_it_resumes_into_a_new_file_of_the_current_format(saved: Path, sta
     assert body["input"][: len(items)] == [item.model_dump(mode="json") for item in items]
     assert saved.read_bytes() == before, "the old file is left as it was"
 
-    assert handle.log is not None and handle.log.path != saved
-    continued = load_session(handle.log.path)
+    assert handle.recorder is not None and handle.recorder.path != saved
+    continued = load_session(handle.recorder.path)
     assert continued.header["v"] == 2
-    turns = session_turns(handle.log.path)
+    turns = session_turns(handle.recorder.path)
     assert [turn.turn for turn in turns] == [1, 2, 3]
     assert [(call.call_id, call.status) for call in turns[0].tool_calls] == STATUSES
-    assert latest_session(saved.parent.parent) == handle.log.path
+    assert latest_session(saved.parent.parent) == handle.recorder.path
 
 
 def test_it_exports_as_markdown_and_json(saved: Path, tmp_path: Path) -> None:

@@ -239,7 +239,7 @@ async def test_the_demo_runs_end_to_end_with_real_tools(tmp_path):
     assert all(e.transport == "websocket" and e.incremental for e in started)
     bodies = [entry.body for entry in env.server.state.received]
     assert bodies[0]["generate"] is False and all(body["model"] == DEMO_MODEL for body in bodies)
-    assert session.log is not None and session.log.path.is_file()
+    assert session.recorder is not None and session.recorder.path.is_file()
     assert os.environ.get("PATH") == path_before
 
 

@@ -260,14 +260,7 @@ async def test_the_command_palette_runs_slash_commands(make_app):
 
 
 async def test_a_resumed_session_shows_its_earlier_turns_as_they_were(make_app, repo, tmp_path):
-    recorded = make_app(EDIT)
-    async with recorded.run_test(size=SIZE) as pilot:
-        await send(pilot, "change it")
-        await pilot.pause(1.0)
-        recorded.query_one(ApprovalCard).focus()
-        await pilot.press("y")
-        await wait_idle(recorded, pilot)
-        path = recorded.session.log_path
+    path = await record_approved_edit(make_app)
     app = make_app(HELLO)
     app.resume_path = path
     async with app.run_test(size=SIZE) as pilot:
@@ -335,6 +328,20 @@ async def test_the_approval_card_shows_each_chained_command_as_the_tool_describe
         assert [c.status for c in app.query(ToolCard)] == ["denied"]
 
 
+async def record_approved_edit(make_app) -> Path:
+    """Run the EDIT scenario with its edit approved; the saved session file."""
+    recorded = make_app(EDIT)
+    async with recorded.run_test(size=SIZE) as pilot:
+        await send(pilot, "change it")
+        await pilot.pause(1.0)
+        recorded.query_one(ApprovalCard).focus()
+        await pilot.press("y")
+        await wait_idle(recorded, pilot)
+        path = recorded.session.log_path
+    assert path is not None
+    return path
+
+
 def transcript_lines(app: CodeassistApp) -> list[tuple[str, str]]:
     """What the transcript shows, widget by widget: its kind and its text."""
     shown = []
@@ -393,14 +400,7 @@ async def test_the_prompt_given_on_the_command_line_is_sent_with_warm_up_off(mak
 
 
 async def test_a_resumed_session_draws_its_history_before_the_first_prompt_runs(make_app, tmp_path):
-    recorded = make_app(EDIT)
-    async with recorded.run_test(size=SIZE) as pilot:
-        await send(pilot, "change it")
-        await pilot.pause(1.0)
-        recorded.query_one(ApprovalCard).focus()
-        await pilot.press("y")
-        await wait_idle(recorded, pilot)
-        path = recorded.session.log_path
+    path = await record_approved_edit(make_app)
     again = scenario(
         *EDIT.turns,
         {"output": [call("shell", "s", command="echo again", timeout_s=None, workdir=None)]},
