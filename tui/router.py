@@ -37,7 +37,8 @@ from agent.events import (
 from agent.session import Session, SessionStats, TurnStats
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.stats_panel import StatsPanel
-from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, ToolCard, Transcript, UserMessage
+from tui.widgets.tool_card import ToolCard
+from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript, UserMessage
 
 
 class EventRouter:

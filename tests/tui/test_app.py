@@ -12,7 +12,8 @@ from tui.app import CodeassistApp
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.prompt import PromptInput
 from tui.widgets.stats_panel import StatsPanel
-from tui.widgets.transcript import AssistantMessage, NoticeLine, ToolCard, Transcript, UserMessage
+from tui.widgets.tool_card import ToolCard
+from tui.widgets.transcript import AssistantMessage, NoticeLine, Transcript, UserMessage
 
 HELLO = scenario(
     {"output": [{"type": "message", "text": "Hello **there**.\n\n```python\nprint(1)\n```"}]},

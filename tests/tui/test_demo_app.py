@@ -8,7 +8,8 @@ from codeassist.demo import demo_app, demo_session
 from tests.tui.conftest import ManualClock
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.stats_panel import StatsPanel
-from tui.widgets.transcript import AssistantMessage, ToolCard
+from tui.widgets.tool_card import ToolCard
+from tui.widgets.transcript import AssistantMessage
 
 
 async def test_the_demo_fixes_the_sample_project_with_y_approvals(tmp_path, monkeypatch):

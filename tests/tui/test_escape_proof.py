@@ -21,7 +21,8 @@ from tests.tui.conftest import call, scenario, wait_idle
 from tests.tui.test_app import send
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.header import RepoHeader
-from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, ToolCard, Transcript
+from tui.widgets.tool_card import ToolCard
+from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript
 
 HOSTILE_TURN = scenario(
     {

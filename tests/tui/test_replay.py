@@ -13,7 +13,8 @@ from tests.tui.conftest import scenario
 from tui.app import CodeassistApp
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.stats_panel import StatsPanel
-from tui.widgets.transcript import AssistantMessage, NoticeLine, ToolCard, UserMessage
+from tui.widgets.tool_card import ToolCard
+from tui.widgets.transcript import AssistantMessage, NoticeLine, UserMessage
 
 FIXTURE = Path(__file__).with_name("fixtures") / "session.jsonl"
 

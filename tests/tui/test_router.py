@@ -25,7 +25,8 @@ from agent.events import (
 from agent.stats import ResponseStats, TurnStats
 from tui.router import EventRouter
 from tui.widgets.stats_panel import StatsPanel
-from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, ToolCard, Transcript, UserMessage
+from tui.widgets.tool_card import ToolCard
+from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript, UserMessage
 
 STATS = ResponseStats(
     response_id="resp_1",

@@ -179,7 +179,7 @@ def test_streaming_answer_stopped_half_way(snap_compare, start_server, tmp_path,
 
 def test_tool_failure(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the read_file card of missing.py "failed · 0.0s" with its error, then the model's answer."""
-    from tui.widgets.transcript import ToolCard
+    from tui.widgets.tool_card import ToolCard
 
     scene = scenario(
         {"output": [call("read_file", "r", path="missing.py", offset=None, limit=None)]},

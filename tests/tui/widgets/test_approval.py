@@ -12,7 +12,7 @@ from textual.widgets import Static
 from tests.tui.conftest import SIZE, call, scenario, wait_idle
 from tui.widgets.approval import HINT, HINT_WITHOUT_ALWAYS, ApprovalCard
 from tui.widgets.prompt import PromptInput
-from tui.widgets.transcript import ToolCard
+from tui.widgets.tool_card import ToolCard
 
 CHAINED = scenario(
     {"output": [call("shell", "s", command="cd pkg && ls | sort", timeout_s=None, workdir=None)]},

@@ -1,5 +1,5 @@
 from agent.plan import PLAN_GLYPHS, PLAN_STATUSES
-from tui.widgets.transcript import PLAN_STYLES, plan_text
+from tui.widgets.tool_card import PLAN_STYLES, plan_text
 
 
 def test_every_plan_status_has_a_style():

@@ -1,0 +1,120 @@
+"""A tool call in the transcript: name, what it does, status, duration, and its output.
+
+Arguments, output, diffs and plans come from outside (the model, the tool, files): they pass
+through `agent.terminal_text` before they are rendered.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.widgets import Static
+
+from agent.events import ToolStatus
+from agent.plan import PLAN_GLYPHS, PLAN_STATUSES, PlanStatus, plan_lines
+from agent.terminal_text import safe_terminal_text
+
+if TYPE_CHECKING:  # annotations only: the session is imported after the first frame
+    from agent.session import CallDescription
+
+MAX_OUTPUT_SHOWN = 20_000
+
+STATUS_LABELS = {
+    "waiting": "waiting for approval",
+    "running": "running",
+    "ok": "done",
+    "error": "failed",
+    "invalid": "invalid arguments",
+    "denied": "denied",
+    "aborted": "aborted",
+}
+
+
+class ToolCard(Static):
+    """One tool call: name, key argument, status, duration, and its output (collapsible)."""
+
+    def __init__(self, call_id: str, name: str) -> None:
+        super().__init__(classes="-running")
+        self.call_id = call_id
+        self.tool_name = name
+        self.arguments = ""
+        self.description: CallDescription | None = None
+        self.status = "running"
+        self.duration_s: float | None = None
+        self.output = ""
+        self.display_data: dict[str, Any] | None = None
+        self.expanded = False
+        self._render_card()
+
+    def set_arguments(self, arguments: str, description: CallDescription) -> None:
+        """The call's complete arguments, and how the tool describes them."""
+        self.arguments = arguments
+        self.description = description
+        self._render_card()
+
+    def set_status(self, status: str) -> None:
+        self.remove_class(f"-{self.status}")
+        self.status = status
+        self.add_class(f"-{status}")
+        self._render_card()
+
+    def finish(self, status: ToolStatus, output: str, duration_s: float, display: dict[str, Any] | None) -> None:
+        self.output = output
+        self.duration_s = duration_s
+        self.display_data = display
+        self.set_status(status)
+
+    @property
+    def has_result(self) -> bool:
+        """Whether the call has been answered (ran, failed, denied, …)."""
+        return self.duration_s is not None
+
+    def on_click(self) -> None:
+        self.expanded = not self.expanded
+        self._render_card()
+
+    def _render_card(self) -> None:
+        title = Text.assemble(
+            (f"{safe_terminal_text(self.tool_name)} ", "bold"),
+            (safe_terminal_text(self.description.summary) if self.description else "", ""),
+            ("  ·  ", "dim"),
+            (STATUS_LABELS.get(self.status, self.status), "italic"),
+        )
+        exit_code = (self.display_data or {}).get("exit_code")
+        if exit_code is not None:
+            title.append(f"  ·  exit {exit_code}", style="bold" if exit_code else "dim")
+        if self.duration_s is not None:
+            title.append(f"  ·  {self.duration_s:.1f}s", style="dim")
+        parts: list[RenderableType] = [title]
+        diff = (self.display_data or {}).get("diff")
+        if isinstance(diff, str) and diff:
+            parts.append(Syntax(safe_terminal_text(diff), "diff", word_wrap=True, background_color="default"))
+        plan = (self.display_data or {}).get("plan")
+        if isinstance(plan, list):
+            parts.append(plan_text(plan))
+        elif self.output and (self.expanded or self.status in ("error", "invalid", "denied")):
+            shown = self.output if len(self.output) <= MAX_OUTPUT_SHOWN else self.output[:MAX_OUTPUT_SHOWN] + "\n…"
+            parts.append(Text(safe_terminal_text(shown), style="dim"))
+        elif self.output:
+            lines = self.output.count("\n") + 1
+            parts.append(Text(f"{lines} lines of output — click to expand", style="dim italic"))
+        self.update(Group(*parts))
+
+
+_PENDING, _IN_PROGRESS, _DONE = PLAN_STATUSES
+PLAN_STYLES: dict[PlanStatus, str] = {_PENDING: "", _IN_PROGRESS: "bold", _DONE: "dim strike"}
+"""How each plan step is styled by its status (an unknown status is styled as pending)."""
+
+
+def plan_text(steps: list[dict[str, Any]]) -> Text:
+    """A plan as a checklist."""
+    text = Text()
+    for index, step in enumerate(steps):
+        if index:
+            text.append("\n")
+        style = PLAN_STYLES.get(step.get("status", _PENDING), PLAN_STYLES[_PENDING])
+        text.append(safe_terminal_text(plan_lines([step], PLAN_GLYPHS)[0]), style=style)
+    return text
