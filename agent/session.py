@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
+import selectors
+import signal
 import ssl
 import subprocess
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +67,43 @@ MAX_LISTED_FILES = 20_000
 MAX_WALKED_FILES = 5000
 """Files offered for `@` completion outside git (a bounded walk)."""
 MENTION = re.compile(r"(?<!\S)@([\w./-]+)")
+MENTIONABLE = re.compile(r"[\w./-]+")
+"""A file name a mention can name (others, e.g. with spaces or control characters, are not offered)."""
+GIT_LISTING_TIMEOUT_S = 5.0
+
+
+def git_listed_files(workspace: Path, limit: int, timeout_s: float = GIT_LISTING_TIMEOUT_S) -> list[str] | None:
+    """Tracked and untracked-but-not-ignored files, NUL-separated so that any name survives, read
+    only up to `limit` names or `timeout_s` (a huge untracked tree costs neither memory nor time).
+
+    The repository's fsmonitor hook is disabled: listing files never runs code from the workspace.
+    None when `workspace` is not in a git repository (or git is missing or fails)."""
+    command = ["git", "-c", "core.fsmonitor=false", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    try:
+        process = subprocess.Popen(
+            command, cwd=workspace, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+    except OSError:
+        return None
+    names: dict[str, None] = {}  # ordered and without the repeated entries of a conflicted path
+    pending = b""
+    deadline = time.monotonic() + timeout_s
+    assert process.stdout is not None
+    with process, selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while len(names) < limit:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                break
+            chunk = os.read(process.stdout.fileno(), 1 << 16)
+            if not chunk:
+                break
+            *complete, pending = (pending + chunk).split(b"\0")
+            names.update(dict.fromkeys(name.decode(errors="replace") for name in complete if name))
+        process.kill()
+    if process.returncode not in (0, -signal.SIGKILL):
+        return None
+    return list(names)[:limit]
 
 
 def new_session_id() -> str:
@@ -293,19 +334,17 @@ class Session:
         return list(self.agent.turns)
 
     def workspace_files(self) -> list[str]:
-        """Files for `@` completion: what git tracks (or a bounded walk outside git)."""
-        if repo_info(self.workspace) is not None:
+        """Files for `@` completion: what git tracks plus untracked files it does not ignore (or a
+        bounded walk outside git), only names a mention can express (see `MENTION`).
+
+        Safe to call from a thread: it only runs git (or walks the directory)."""
+        names = git_listed_files(self.workspace, MAX_LISTED_FILES)
+        if names is None:
             try:
-                listed = subprocess.run(
-                    ["git", "ls-files", "-z"], cwd=self.workspace, capture_output=True, timeout=5, check=True
-                ).stdout
-            except (OSError, subprocess.SubprocessError):
-                return []
-            return [name for name in listed.decode(errors="replace").split("\0") if name][:MAX_LISTED_FILES]
-        try:
-            return walk_files(self.workspace)[:MAX_WALKED_FILES]
-        except OSError:
-            return []
+                names = walk_files(self.workspace)[:MAX_WALKED_FILES]
+            except OSError:
+                names = []
+        return [name for name in names if MENTIONABLE.fullmatch(name)]
 
     def expand_mentions(self, text: str, limit: int = 100_000) -> str:
         """`text` with the content of every `@path` mention that names a workspace file attached."""

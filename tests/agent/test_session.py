@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from agent.events import ApprovalRequested, ToolCallReady, ToolFinished, TurnEnded, TurnStarted
 from agent.replay import SessionReplay, whole_runs
-from agent.session import Decision, Policy, Session
+from agent.session import Decision, Policy, Session, git_listed_files
 from server.scenario import Scenario
-from tests.agent.conftest import settings_for
+from tests.agent.conftest import make_repo, settings_for
 from tests.agent.recording import PROMPTS, TASK, record_task, requests, run_turn
 
 HELLO = Scenario.model_validate(
@@ -73,6 +74,41 @@ async def test_workspace_files_and_mentions(start_server, repo, tmp_path):
     assert "[Attached @a.py]\n```\nprint('hello')\n\n```" in expanded
     assert "[Attached @missing.py]" not in expanded and "[Attached @../outside]" not in expanded
     await session.close()
+
+
+async def test_workspace_files_add_untracked_not_ignored_ones_and_skip_hostile_names(start_server, repo, tmp_path):
+    server = start_server(HELLO)
+    (repo / ".gitignore").write_text("build/\n*.log\n")
+    (repo / "new.py").write_text("")
+    (repo / "docs").mkdir()
+    (repo / "docs" / "guide.md").write_text("")
+    (repo / "build").mkdir()
+    (repo / "build" / "out.py").write_text("")
+    (repo / "debug.log").write_text("")
+    (repo / "line\nbreak.py").write_text("")
+    (repo / "title\x1b]0;pwned\x07.py").write_text("")
+    (repo / "with space.py").write_text("")
+    marker = tmp_path / "fsmonitor-ran"
+    hook = repo / "monitor.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    subprocess.run(["git", "config", "core.fsmonitor", str(hook)], cwd=repo, check=True)
+    session = opened(server, repo, tmp_path)
+    marker.unlink(missing_ok=True)
+    files = session.workspace_files()
+    assert set(files) == {"a.py", "pkg/b.py", "AGENTS.md", ".gitignore", "new.py", "docs/guide.md", "monitor.sh"}
+    assert not marker.exists(), "listing files never runs the repository's fsmonitor hook"
+    await session.close()
+
+
+def test_git_listing_stops_at_its_bound(tmp_path):
+    repo = make_repo(tmp_path / "many", {f"f{n:03}.py": "" for n in range(50)})
+    for n in range(50):
+        (repo / f"u{n:03}.py").write_text("")
+    listed = git_listed_files(repo, 30)
+    assert listed is not None and len(listed) == 30 and len(set(listed)) == 30
+    assert len(git_listed_files(repo, 1000) or []) == 100
+    assert git_listed_files(tmp_path, 10) is None, "not a repository"
 
 
 async def test_workspace_files_outside_git(start_server, tmp_path):
