@@ -31,6 +31,7 @@ from agent.terminal_text import safe_terminal_text
 from themes import STYLESHEET, THEMES
 from tui.history import PromptHistory
 from tui.slash import SlashCommands
+from tui.widgets.completion import CompletionList
 from tui.widgets.header import RepoHeader
 from tui.widgets.prompt import PromptInput
 from tui.widgets.stats_panel import StatsPanel
@@ -122,6 +123,7 @@ class CodeassistApp(App[None]):
             with Vertical(id="main"):
                 yield Transcript(id="transcript")
                 yield Static("", id="queue", classes="muted")
+                yield CompletionList()
                 yield PromptInput(self.history)  # its files for `@` come after the first frame
             yield StatsPanel()
         yield Footer()
@@ -170,6 +172,7 @@ class CodeassistApp(App[None]):
         self.session = Session.open(self.settings, cwd=self.cwd, **options)
         prompt = self.query_one(PromptInput)
         prompt.files = self.session.workspace_files()
+        prompt.list_files = self.session.workspace_files
         prompt.disabled = False
         self.router = self._new_router(interactive=True)
         self._show_header()

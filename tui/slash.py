@@ -55,6 +55,13 @@ def complete(prefix: str) -> list[str]:
     return [name for name in COMMANDS if name.startswith(prefix)]
 
 
+def matching_commands(typed: str) -> list[SlashCommand]:
+    """Commands for the `/` list: names starting with `typed` first, then names containing it."""
+    starting = [entry for entry in COMMANDS.values() if entry.name.startswith(typed)]
+    containing = [entry for entry in COMMANDS.values() if typed in entry.name and entry not in starting]
+    return starting + containing
+
+
 async def run_command(app: CodeassistApp, text: str) -> None:
     """Run one `/command args` line; unknown names get a hint."""
     name, _, rest = text.lstrip("/").partition(" ")

@@ -1,20 +1,27 @@
-"""The prompt: multi-line input with history, history search and `@` file mentions."""
+"""The prompt: multi-line input with history, history search, and completion lists for `/commands`
+and `@file` mentions (the prompt keeps the focus and drives the list, see `tui.widgets.completion`)."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
-from textual import events
+from textual import events, work
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
 from tui.history import PromptHistory
+from tui.slash import matching_commands
+from tui.widgets.completion import Choice, CompletionKind, CompletionList, command_choices, file_choices
 
 ANSWER_KEYS = ("y", "a", "n")
 """Keys that answer a pending approval when typed into an empty prompt (see `check_consume_key`)."""
-MENTION = re.compile(r"@([\w./-]*)$")
+MENTION = re.compile(r"(?<!\S)@([\w./-]*)$")
+"""An `@file` mention being typed, before the cursor (not an e-mail address: it follows a space)."""
+SLASH = re.compile(r"/([\w-]*)")
+"""A command name being typed: the whole first line before the cursor."""
 
 
 def fuzzy_rank(query: str, candidates: list[str]) -> list[str]:
@@ -38,7 +45,9 @@ def fuzzy_rank(query: str, candidates: list[str]) -> list[str]:
 
 class PromptInput(TextArea):
     """Enter sends; Shift+Enter or Ctrl+J inserts a newline; Up/Down walk the history at the
-    first/last line; Ctrl+R searches it; Tab completes an `@file` mention.
+    first/last line; Ctrl+R searches it. Typing `/` at the start lists the commands, `@` the
+    workspace files; while a list is open Up/Down move in it, Tab/Enter accept, Esc closes it. Tab
+    also opens the list (or completes the only match); it moves the focus only from an empty prompt.
 
     PageUp/PageDown scroll the transcript; Home/End do too while the prompt is empty (otherwise
     they move the cursor), Ctrl+Home/Ctrl+End always do."""
@@ -49,9 +58,17 @@ class PromptInput(TextArea):
         ("up", "Previous prompt (Down: next)"),
     )
     """Keys `_on_key` handles itself, for `/help`."""
+    COMPLETION_KEYS = (
+        ("/", "at the start: the commands"),
+        ("@", "the workspace files"),
+        ("up", "Move in the list (Down too)"),
+        ("tab", "Accept (Enter too)"),
+        ("escape", "Close the list"),
+    )
+    """Keys of the completion lists (handled in `_on_key`), for `/help`."""
     BINDINGS = [
         Binding("ctrl+r", "search_history", "History search", show=False),
-        Binding("tab", "complete_mention", "Complete @file", show=False),
+        Binding("tab", "complete", "Complete /command or @file (empty prompt: next widget)", show=False),
         Binding("pageup", "scroll_transcript('page_up')", "Scroll the transcript up a page", show=False),
         Binding("pagedown", "scroll_transcript('page_down')", "Scroll the transcript down a page", show=False),
         Binding("home", "home", "Transcript top (empty prompt; else line start)", show=False),
@@ -69,6 +86,9 @@ class PromptInput(TextArea):
         super().__init__(id="prompt", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.prompt_history = history or PromptHistory()
         self.files = files or []
+        self.list_files: Callable[[], list[str]] | None = None
+        """Lists the workspace files again (off the UI thread) each time the `@` list opens."""
+        self._loaded = False
         self._search: tuple[str, int | None] | None = None
         self.last_typed: float | None = None
         """When a key last reached the prompt (the app's clock): an approval then waits unfocused."""
@@ -87,6 +107,10 @@ class PromptInput(TextArea):
 
     async def _on_key(self, event: events.Key) -> None:
         self.last_typed = self._clock()
+        if self._completion_key(event.key):
+            event.prevent_default()
+            event.stop()
+            return
         if event.key == "enter":
             event.prevent_default()
             event.stop()
@@ -160,16 +184,135 @@ class PromptInput(TextArea):
         self._search = (needle, index)
         self._show(entry)
 
-    def action_complete_mention(self) -> None:
-        """Replace `@partial` before the cursor with the best matching workspace file."""
+    # ---- completion lists ------------------------------------------------------------------
+
+    def load_text(self, text: str) -> None:
+        """Replace the text (history, a sent prompt): this never opens a completion list."""
+        self._loaded = True
+        super().load_text(text)
+
+    def _completion_list(self) -> CompletionList | None:
+        found = self.screen.query(CompletionList)
+        return found.first() if found else None
+
+    def _completion_key(self, key: str) -> bool:
+        """Up/Down/Tab/Enter/Esc while the list is open; True when the key was used."""
+        completion = self._completion_list()
+        if completion is None or not completion.is_open:
+            return False
+        match key:
+            case "up" | "down":
+                completion.move(-1 if key == "up" else 1)
+                return True
+            case "tab":
+                choice = completion.current
+                if choice is not None:
+                    self._accept(choice)
+                return True
+            case "enter":
+                choice = completion.current
+                if choice is not None and not self._typed_in_full(choice):
+                    self._accept(choice)
+                    return True
+                completion.close()  # nothing (else) to accept: Enter sends what is typed
+                return False
+            case "escape":
+                completion.close()
+                return True
+        return False
+
+    def _completion_context(self) -> tuple[CompletionKind, str, int] | None:
+        """What is being completed before the cursor: the kind, the query and where it starts."""
         row, column = self.cursor_location
         line = self.document.get_line(row)[:column]
-        match = MENTION.search(line)
-        if match is None:
-            self.screen.focus_next()
+        if row == 0 and (command := SLASH.fullmatch(line)):
+            return "command", command.group(1), 0
+        if mention := MENTION.search(line):
+            return "file", mention.group(1), mention.start()
+        return None
+
+    def _choices(self, kind: CompletionKind, query: str) -> list[Choice]:
+        if kind == "command":
+            return command_choices((entry.name, entry.usage, entry.help) for entry in matching_commands(query))
+        return file_choices(fuzzy_rank(query, self.files))
+
+    def _typed_in_full(self, choice: Choice) -> bool:
+        context = self._completion_context()
+        if context is None:
+            return False
+        return choice.value[1:] == context[1]
+
+    def _refresh_completion(self, *, open_list: bool) -> None:
+        """Refilter the list for what is before the cursor (open it if `open_list`), or close it."""
+        completion = self._completion_list()
+        if completion is None:
             return
-        ranked = fuzzy_rank(match.group(1), self.files)
-        if not ranked:
-            self.notify(f"No file matches @{match.group(1)}", severity="warning")
+        context = self._completion_context()
+        if context is None or not (open_list or completion.is_open):
+            completion.close()
             return
-        self.replace(f"@{ranked[0]} ", (row, match.start()), (row, column))
+        kind, query, _ = context
+        if kind == "file" and completion.kind != "file":
+            self._list_files_again()
+        completion.show(kind, query, self._choices(kind, query), owner=self)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if self._loaded:
+            self._loaded = False
+            completion = self._completion_list()
+            if completion is not None:
+                completion.close()
+            return
+        self._refresh_completion(open_list=True)
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        self._refresh_completion(open_list=False)
+
+    def on_blur(self) -> None:
+        completion = self._completion_list()
+        if completion is not None:
+            completion.close()
+
+    def on_completion_list_chosen(self, message: CompletionList.Chosen) -> None:
+        self.focus()
+        self._accept(message.choice)
+
+    def _accept(self, choice: Choice) -> None:
+        """Put the choice (and a space) in place of what was typed for it."""
+        context = self._completion_context()
+        completion = self._completion_list()
+        if completion is not None:
+            completion.close()
+        if context is None:
+            return
+        _, _, start = context
+        row, column = self.cursor_location
+        self.replace(f"{choice.value} ", (row, start), (row, column))
+
+    @work(thread=True, exclusive=True, group="workspace-files", exit_on_error=False)
+    def _list_files_again(self) -> None:
+        source = self.list_files
+        if source is not None:
+            files = source()
+            self.app.call_from_thread(self._files_listed, files)
+
+    def _files_listed(self, files: list[str]) -> None:
+        self.files = files
+        completion = self._completion_list()
+        if completion is not None and completion.kind == "file":
+            self._refresh_completion(open_list=False)
+
+    def action_complete(self) -> None:
+        """Tab (no list open): complete the only match, or open the list of matches; with nothing
+        to complete, move the focus on only from an empty prompt."""
+        context = self._completion_context()
+        if context is None:
+            if not self.text:
+                self.screen.focus_next()
+            return
+        kind, query, _ = context
+        choices = self._choices(kind, query)
+        if len(choices) == 1:
+            self._accept(choices[0])
+            return
+        self._refresh_completion(open_list=True)
