@@ -23,6 +23,8 @@ from tui.welcome import WelcomeApp
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.prompt import PromptInput
 
+BLOCKS = "tests.tui.test_blocks"
+
 TESTED = {
     (CodeassistApp, "escape"): "tests.tui.test_app:test_escape_interrupts_a_streaming_answer",
     (CodeassistApp, "ctrl+b"): "tests.tui.test_app:test_ctrl_b_toggles_the_stats_panel",
@@ -35,6 +37,14 @@ TESTED = {
     (CodeassistApp, "y"): "tests.tui.test_focus:test_y_approves_from_an_empty_prompt_whatever_was_clicked_before",
     (CodeassistApp, "a"): "tests.tui.test_focus:test_a_approves_always_from_an_empty_prompt",
     (CodeassistApp, "n"): "tests.tui.test_focus:test_n_denies_from_an_empty_prompt_with_a_reason",
+    (CodeassistApp, "ctrl+up,alt+up"): f"{BLOCKS}:test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt",
+    (CodeassistApp, "ctrl+down,alt+down"): f"{BLOCKS}:test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt",
+    (CodeassistApp, "up"): f"{BLOCKS}:test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt",
+    (CodeassistApp, "down"): f"{BLOCKS}:test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt",
+    (CodeassistApp, "k"): f"{BLOCKS}:test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt",
+    (CodeassistApp, "j"): f"{BLOCKS}:test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt",
+    (CodeassistApp, "enter"): f"{BLOCKS}:test_enter_expands_and_collapses_a_focused_card",
+    (CodeassistApp, "c"): f"{BLOCKS}:test_c_copies_the_focused_block",
     (PromptInput, "pageup"): "tests.tui.test_focus:test_page_and_home_end_keys_scroll_the_transcript_from_the_prompt",
     (PromptInput, "pagedown"): "tests.tui.test_focus:test_page_and_home_end_keys_scroll_the_transcript_from_the_prompt",
     (PromptInput, "home"): "tests.tui.test_focus:test_page_and_home_end_keys_scroll_the_transcript_from_the_prompt",
@@ -53,7 +63,9 @@ TESTED = {
     (WelcomeApp, "d"): "tests.tui.test_welcome:test_d_starts_the_demo_and_q_quits",
     (WelcomeApp, "q"): "tests.tui.test_welcome:test_d_starts_the_demo_and_q_quits",
 }
-"""Plus the keys handled in `PromptInput._on_key` (Enter, Shift+Enter/Ctrl+J, Up/Down), tested in
+"""Esc has two app bindings: interrupt (above) and, while a transcript block has the focus, back to
+the prompt (`test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt`).
+Plus the keys handled in `PromptInput._on_key` (Enter, Shift+Enter/Ctrl+J, Up/Down), tested in
 `test_enter_sends_and_the_answer_streams_into_the_transcript` and
 `test_prompt_keys_newline_history_search_and_mentions`, and Ctrl+P (the command palette) in
 `test_the_command_palette_runs_slash_commands`."""

@@ -6,6 +6,7 @@ through `agent.terminal_text` before they are rendered.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
@@ -33,8 +34,9 @@ STATUS_LABELS = {
 }
 
 
-class ToolCard(Static):
-    """One tool call: name, key argument, status, duration, and its output (collapsible)."""
+class ToolCard(Static, can_focus=True):
+    """One tool call: name, key argument, status, duration, and its output (collapsible: a click,
+    or Enter while it has the focus)."""
 
     def __init__(self, call_id: str, name: str) -> None:
         super().__init__(classes="-running")
@@ -73,8 +75,23 @@ class ToolCard(Static):
         return self.duration_s is not None
 
     def on_click(self) -> None:
+        self.toggle()
+
+    def toggle(self) -> None:
+        """Show or hide the output."""
         self.expanded = not self.expanded
         self._render_card()
+
+    @property
+    def text(self) -> str:
+        """What the copy key copies: the call (a command in full) and its output."""
+        try:
+            arguments = json.loads(self.arguments) if self.arguments else {}
+        except ValueError:
+            arguments = {}
+        command = arguments.get("command") if isinstance(arguments, dict) else None
+        call = command if isinstance(command, str) else self.description.summary if self.description else ""
+        return "\n\n".join(part for part in (f"{self.tool_name} {call}".strip(), self.output) if part)
 
     def _render_card(self) -> None:
         title = Text.assemble(

@@ -20,7 +20,7 @@ from agent.terminal_text import SafeTextStream, safe_terminal_text
 FLUSH_INTERVAL_S = 1 / 15
 
 
-class UserMessage(Static):
+class UserMessage(Static, can_focus=True):
     """A prompt the user sent (or queued)."""
 
     def __init__(self, text: str, *, queued: bool = False) -> None:
@@ -31,7 +31,7 @@ class UserMessage(Static):
         self.remove_class("-queued")
 
 
-class AssistantMessage(Markdown):
+class AssistantMessage(Markdown, can_focus=True):
     """Assistant text, streamed as Markdown with highlighted code blocks."""
 
     def __init__(self) -> None:
@@ -97,12 +97,13 @@ class ReasoningBlock(Collapsible):
         self.collapsed = True
 
 
-class NoticeLine(Static):
+class NoticeLine(Static, can_focus=True):
     """A one-line notice in the transcript (reconnects, transport changes, errors)."""
 
     def __init__(self, message: str, *, error: bool = False) -> None:
         super().__init__(Text(safe_terminal_text(message)), classes="-error" if error else "")
         self.message = message
+        self.text = message
 
 
 class Transcript(VerticalScroll):

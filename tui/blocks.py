@@ -1,0 +1,83 @@
+"""Keyboard navigation of the transcript's blocks (answers, tool cards, prompts, notices).
+
+A block is any focusable direct child of the transcript. What the keys do with it is duck-typed,
+so that any block kind takes part without knowing about navigation:
+
+- `text` (a string): what the copy key copies;
+- `toggle()` (optional, may be async): what Enter does, e.g. a tool card expands its output;
+- `thaw()` (optional, may be async): for a block standing for several others (a finished turn
+  drawn as one widget), Enter puts the live widgets back; the first of them then takes the focus.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from textual.widget import Widget
+
+from tui.widgets.transcript import Transcript
+
+
+def blocks(transcript: Widget) -> list[Widget]:
+    """The transcript's blocks, top to bottom."""
+    return [child for child in transcript.children if child.focusable]
+
+
+def focused_block(focused: Widget | None) -> Widget | None:
+    """The focused widget if it is one of the transcript's blocks (asked on every Up/Down: cheap)."""
+    if focused is not None and isinstance(focused.parent, Transcript) and focused.focusable:
+        return focused
+    return None
+
+
+def neighbour(transcript: Widget, current: Widget | None, step: int) -> Widget | None:
+    """The block `step` places from `current` (from none: the newest), clamped at the top; None
+    past the newest (the prompt comes next)."""
+    found = blocks(transcript)
+    if not found:
+        return None
+    if current is None or current not in found:
+        return found[-1] if step < 0 else None
+    index = found.index(current) + step
+    return found[max(index, 0)] if index < len(found) else None
+
+
+def show_block(transcript: Widget, block: Widget) -> None:
+    """Focus `block` and scroll it into view (its top first when it is taller than the view)."""
+    block.focus(scroll_visible=False)
+    taller = block.outer_size.height >= transcript.scrollable_content_region.height
+    transcript.scroll_to_widget(block, animate=False, top=taller, immediate=True)
+
+
+def block_text(block: Widget) -> str:
+    """What the copy key copies from `block` (empty when it has no text)."""
+    text = getattr(block, "text", None)
+    return text if isinstance(text, str) else ""
+
+
+def can_toggle(block: Widget) -> bool:
+    """Whether Enter does something on `block`."""
+    return callable(getattr(block, "toggle", None)) or callable(getattr(block, "thaw", None))
+
+
+async def toggle_block(transcript: Widget, block: Widget) -> bool:
+    """Enter on `block`: `toggle()` it, or `thaw()` it and focus the first block put back.
+    False when it has neither."""
+    toggle = getattr(block, "toggle", None)
+    if callable(toggle):
+        result = toggle()
+        if inspect.isawaitable(result):
+            await result
+        return True
+    thaw = getattr(block, "thaw", None)
+    if not callable(thaw):
+        return False
+    position = list(transcript.children).index(block)
+    result = thaw()
+    if inspect.isawaitable(result):
+        await result
+    if block.parent is not transcript:  # replaced by what it stood for
+        following = [child for child in list(transcript.children)[position:] if child.focusable]
+        if following:
+            show_block(transcript, following[0])
+    return True
