@@ -82,9 +82,9 @@ class CodeassistApp(App[None]):
         Binding("down", "step_block(1)", "Next block", show=False, priority=True),
         Binding("k", "step_block(-1)", "Previous block", show=False),
         Binding("j", "step_block(1)", "Next block", show=False),
-        Binding("enter", "toggle_block", "Expand/collapse"),
-        Binding("c", "copy_block", "Copy block"),
-        Binding("escape", "leave_block", "Back to the prompt"),
+        Binding("enter", "toggle_block", "Expand"),
+        Binding("c", "copy_block", "Copy"),
+        Binding("escape", "leave_block", "To prompt"),
     ]
     BLOCK_KEYS = ("step_block", "toggle_block", "copy_block", "leave_block")
     """Actions of the keys that work while a transcript block has the focus (see `tui.blocks`)."""

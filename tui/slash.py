@@ -82,7 +82,8 @@ async def run_command(app: CodeassistApp, text: str) -> None:
 
 
 def key_help() -> str:
-    """The keys of the app, the prompt, approval cards and replay, from their bindings."""
+    """The keys of the app, the prompt and its completion lists, transcript blocks, approval cards
+    and replay, from their bindings."""
     from textual.app import App
 
     from tui.app import CodeassistApp
@@ -91,22 +92,30 @@ def key_help() -> str:
 
     app_bindings = [*CodeassistApp.BINDINGS, *App.BINDINGS]
     replay = {"replay_pause", "replay_speed"}
+    blocks = {"select_block", *CodeassistApp.BLOCK_KEYS}
     sections = [
         ("Prompt", [*PromptInput.TYPED_KEYS, *_described(PromptInput.BINDINGS)]),
+        ("Completion lists", list(PromptInput.COMPLETION_KEYS)),
+        ("Transcript blocks", _described(binding for binding in app_bindings if _action(binding) in blocks)),
         (
             "App",
             [
-                *_described(app_binding for app_binding in app_bindings if _action(app_binding) not in replay),
+                *_described(binding for binding in app_bindings if _action(binding) not in replay | blocks),
                 (App.COMMAND_PALETTE_BINDING, "Commands"),
             ],
         ),
         ("Approvals", _described(ApprovalCard.BINDINGS)),
-        ("Replay", _described(app_binding for app_binding in app_bindings if _action(app_binding) in replay)),
+        ("Replay", _described(binding for binding in app_bindings if _action(binding) in replay)),
     ]
-    return "\n".join(
-        f"{title}: " + " · ".join(f"{_key_label(key)} {description}" for key, description in keys)
-        for title, keys in sections
-    )
+    return "\n".join(f"{title}: " + " · ".join(_merged(keys)) for title, keys in sections)
+
+
+def _merged(keys: list[tuple[str, str]]) -> list[str]:
+    """`Key description` entries, keys with the same description joined (`Up/k Previous block`)."""
+    by_description: dict[str, list[str]] = {}
+    for key, description in keys:
+        by_description.setdefault(description, []).append(_key_label(key))
+    return [f"{'/'.join(labels)} {description}" for description, labels in by_description.items()]
 
 
 def _action(binding: BindingType) -> str:
@@ -128,12 +137,18 @@ def _described(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
 
 
 def _key_label(keys: str) -> str:
-    """`ctrl+b` → `Ctrl+B`; `plus,equals_sign` → `+`; `escape` → `Esc`; `y` → `y`."""
-    names = {"escape": "Esc", "plus": "+", "minus": "-", "equals_sign": "=", "space": "Space", "tab": "Tab"}
-    first = keys.split(",")[0]
-    if first in names or len(first) == 1:
-        return names.get(first, first)
-    return "+".join(part.capitalize() if len(part) > 1 else part.upper() for part in first.split("+"))
+    """`ctrl+b` → `Ctrl+B`; `plus,equals_sign` → `+/=`; `escape` → `Esc`; `y` → `y`."""
+    names = {
+        **{"escape": "Esc", "plus": "+", "minus": "-", "equals_sign": "=", "space": "Space", "tab": "Tab"},
+        **{"pageup": "PageUp", "pagedown": "PageDown"},
+    }
+    labels = []
+    for key in keys.split(","):
+        if key in names or len(key) == 1:
+            labels.append(names.get(key, key))
+        else:
+            labels.append("+".join(part.capitalize() if len(part) > 1 else part.upper() for part in key.split("+")))
+    return "/".join(labels)
 
 
 @command("help", "/help", "show commands and keys")
