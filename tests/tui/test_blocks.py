@@ -155,3 +155,21 @@ async def test_enter_thaws_a_frozen_turn_and_focuses_its_first_block(make_app):
         await pilot.pause()
         assert [m.text for m in transcript.query(UserMessage)] == ["first", "second"]
         assert app.focused is transcript.query(UserMessage).first()
+
+
+async def test_blocks_of_a_replay_are_navigated_and_esc_returns_to_the_transcript(tmp_path, monkeypatch):
+    from agent.config import Settings
+    from tests.tui.test_replay import FIXTURE
+    from tui.app import CodeassistApp
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    app = CodeassistApp(Settings(), tmp_path, replay=FIXTURE, replay_speed=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        transcript = app.query_one(Transcript)
+        assert app.focused is transcript
+        await pilot.press("ctrl+up")
+        assert app.focused is list(transcript.children)[-1]
+        await pilot.press("escape")
+        assert app.focused is transcript

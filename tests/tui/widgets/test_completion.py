@@ -128,3 +128,16 @@ async def test_an_e_mail_address_opens_no_list(make_app):
         await pilot.press(*"mail me@host")
         await pilot.pause()
         assert not app.query_one(CompletionList).is_open
+
+
+async def test_a_click_on_a_choice_accepts_it_and_the_prompt_keeps_the_focus(make_app):
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        await pilot.press(*"/re")
+        await pilot.pause()
+        completion = app.query_one(CompletionList)
+        await pilot.click(CompletionList, offset=(4, completion.outer_size.height - 2))  # the last line: /replay
+        await pilot.pause()
+        assert prompt.text == "/replay " and app.focused is prompt
+        assert not completion.is_open
