@@ -23,13 +23,13 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from agent.config import ConfigError, Settings, save_setting
 from agent.events import TurnEnded, TurnStarted
 from agent.terminal_text import safe_terminal_text
 from themes import STYLESHEET, THEMES
+from tui.blocks import BLOCK_ACTIONS, block_action_enabled, block_text, focused_block, step_focus, toggle_block
 from tui.history import PromptHistory
 from tui.slash import SlashCommands
 from tui.widgets.completion import CompletionList
@@ -86,8 +86,6 @@ class CodeassistApp(App[None]):
         Binding("c", "copy_block", "Copy"),
         Binding("escape", "leave_block", "To prompt"),
     ]
-    BLOCK_KEYS = ("step_block", "toggle_block", "copy_block", "leave_block")
-    """Actions of the keys that work while a transcript block has the focus (see `tui.blocks`)."""
 
     TYPING_QUIET_S = 1.0
     """A prompt typed in this recently (or holding text) keeps the focus when an approval appears."""
@@ -472,17 +470,10 @@ class CodeassistApp(App[None]):
             self._show_header(mode=self._replay_mode())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.BLOCK_KEYS:
-            from tui.blocks import block_text, can_toggle
-
-            block = self._focused_block()
-            if block is None:
-                return False
-            if action == "toggle_block":  # offered (and shown in the footer) only where it does something
-                return can_toggle(block)
-            return bool(block_text(block)) if action == "copy_block" else True
+        if action in BLOCK_ACTIONS:  # offered (and in the footer) only where they do something
+            return block_action_enabled(action, self.focused)
         if action == "interrupt":  # Esc on a block goes back to the prompt instead
-            return self._focused_block() is None
+            return focused_block(self.focused) is None
         if action == "select_block":
             return len(self.screen_stack) == 1
         if action in ("replay_pause", "replay_speed"):
@@ -498,57 +489,32 @@ class CodeassistApp(App[None]):
             return card is not None and card.check_action("decide", parameters)
         return True
 
-    # ---- transcript blocks -------------------------------------------------------------------
-
-    def _focused_block(self) -> Widget | None:
-        from tui.blocks import focused_block
-
-        return focused_block(self.focused)
+    # ---- transcript blocks (see `tui.blocks`) -------------------------------------------------
 
     def action_select_block(self, step: int) -> None:
-        """Ctrl+Up/Ctrl+Down (or Alt+): from the prompt, the newest block; from a block, the next
-        one up or down (past the newest: back to the prompt)."""
-        self.action_step_block(step)
-
-    def action_step_block(self, step: int) -> None:
-        """Up/Down (or k/j) on a block: the block above or below (past the newest: the prompt)."""
-        from tui.blocks import neighbour, show_block
-
-        transcript = self.query_one(Transcript)
-        current = self._focused_block()
-        target = neighbour(transcript, current, step)
-        if target is not None:
-            show_block(transcript, target)
-        elif current is not None:
+        """Ctrl+Up/Ctrl+Down (or Alt+), and Up/Down or k/j on a block: the block above or below
+        (from the prompt: the newest; past the newest: back to the prompt)."""
+        if step_focus(self.query_one(Transcript), self.focused, step) == "prompt":
             self.action_leave_block()
+
+    action_step_block = action_select_block
 
     async def action_toggle_block(self) -> None:
         """Enter on a block: expand or collapse it (a tool card's output)."""
-        from tui.blocks import toggle_block
-
-        block = self._focused_block()
+        block = focused_block(self.focused)
         if block is not None:
             await toggle_block(self.query_one(Transcript), block)
 
     def action_copy_block(self) -> None:
         """c on a block: copy its text (an answer's Markdown, a card's command and output)."""
-        from tui.blocks import block_text
-
-        block = self._focused_block()
-        text = block_text(block) if block is not None else ""
-        if not text:
-            self.notify("Nothing to copy in this block.", severity="warning")
-            return
+        text = block_text(focused_block(self.focused))
         self.copy_to_clipboard(text)
         self.notify(f"Copied {len(text):,} characters.")
 
     def action_leave_block(self) -> None:
         """Esc on a block: back to the prompt (the transcript itself while replaying)."""
         prompt = self.query_one(PromptInput)
-        if prompt.disabled:
-            self.query_one(Transcript).focus(scroll_visible=False)
-        else:
-            prompt.focus(scroll_visible=False)
+        (self.query_one(Transcript) if prompt.disabled else prompt).focus(scroll_visible=False)
 
     # ---- actions -----------------------------------------------------------------------------
 

@@ -12,10 +12,14 @@ so that any block kind takes part without knowing about navigation:
 from __future__ import annotations
 
 import inspect
+from typing import Literal
 
 from textual.widget import Widget
 
 from tui.widgets.transcript import Transcript
+
+BLOCK_ACTIONS = ("step_block", "toggle_block", "copy_block", "leave_block")
+"""The app's actions for keys that work only while a block has the focus."""
 
 
 def blocks(transcript: Widget) -> list[Widget]:
@@ -42,6 +46,30 @@ def neighbour(transcript: Widget, current: Widget | None, step: int) -> Widget |
     return found[max(index, 0)] if index < len(found) else None
 
 
+def step_focus(transcript: Widget, focused: Widget | None, step: int) -> Literal["block", "prompt", "none"]:
+    """Focus the block `step` places from the focused one (from elsewhere: the newest); "prompt"
+    when that goes past the newest block, "none" when there is nothing to go to."""
+    current = focused_block(focused)
+    target = neighbour(transcript, current, step)
+    if target is not None:
+        show_block(transcript, target)
+        return "block"
+    return "prompt" if current is not None else "none"
+
+
+def block_action_enabled(action: str, focused: Widget | None) -> bool:
+    """Whether a block key's action applies: a block has the focus, and for Enter it can be
+    toggled, for the copy key it has text."""
+    block = focused_block(focused)
+    if block is None:
+        return False
+    if action == "toggle_block":
+        return can_toggle(block)
+    if action == "copy_block":
+        return bool(block_text(block))
+    return True
+
+
 def show_block(transcript: Widget, block: Widget) -> None:
     """Focus `block` and scroll it into view (its top first when it is taller than the view)."""
     block.focus(scroll_visible=False)
@@ -49,7 +77,7 @@ def show_block(transcript: Widget, block: Widget) -> None:
     transcript.scroll_to_widget(block, animate=False, top=taller, immediate=True)
 
 
-def block_text(block: Widget) -> str:
+def block_text(block: Widget | None) -> str:
     """What the copy key copies from `block` (empty when it has no text)."""
     text = getattr(block, "text", None)
     return text if isinstance(text, str) else ""

@@ -87,12 +87,13 @@ def key_help() -> str:
     from textual.app import App
 
     from tui.app import CodeassistApp
+    from tui.blocks import BLOCK_ACTIONS
     from tui.widgets.approval import ApprovalCard
     from tui.widgets.prompt import PromptInput
 
     app_bindings = [*CodeassistApp.BINDINGS, *App.BINDINGS]
     replay = {"replay_pause", "replay_speed"}
-    blocks = {"select_block", *CodeassistApp.BLOCK_KEYS}
+    blocks = {"select_block", *BLOCK_ACTIONS}
     sections = [
         ("Prompt", [*PromptInput.TYPED_KEYS, *_described(PromptInput.BINDINGS)]),
         ("Completion lists", list(PromptInput.COMPLETION_KEYS)),

@@ -3,6 +3,7 @@ and `@file` mentions (the prompt keeps the focus and drives the list, see `tui.w
 
 from __future__ import annotations
 
+import heapq
 import re
 import time
 from collections.abc import Callable
@@ -14,7 +15,14 @@ from textual.widgets import TextArea
 
 from tui.history import PromptHistory
 from tui.slash import matching_commands
-from tui.widgets.completion import Choice, CompletionKind, CompletionList, command_choices, file_choices
+from tui.widgets.completion import (
+    MAX_CHOICES,
+    Choice,
+    CompletionKind,
+    CompletionList,
+    command_choices,
+    file_choices,
+)
 
 ANSWER_KEYS = ("y", "a", "n")
 """Keys that answer a pending approval when typed into an empty prompt (see `check_consume_key`)."""
@@ -24,8 +32,9 @@ SLASH = re.compile(r"/([\w-]*)")
 """A command name being typed: the whole first line before the cursor."""
 
 
-def fuzzy_rank(query: str, candidates: list[str]) -> list[str]:
-    """Candidates containing the query's characters in order, best (shortest, earliest) first."""
+def fuzzy_rank(query: str, candidates: list[str], limit: int | None = None) -> list[str]:
+    """Candidates containing the query's characters in order, best (shortest, earliest) first;
+    only the `limit` best when given (cheaper than sorting them all)."""
     query = query.lower()
     scored = []
     for candidate in candidates:
@@ -40,7 +49,8 @@ def fuzzy_rank(query: str, candidates: list[str]) -> list[str]:
         else:
             bonus = 0 if query and query in lowered else 1
             scored.append((bonus, gaps, len(candidate), candidate))
-    return [candidate for *_, candidate in sorted(scored)]
+    ranked = sorted(scored) if limit is None else heapq.nsmallest(limit, scored)
+    return [candidate for *_, candidate in ranked]
 
 
 class PromptInput(TextArea):
@@ -234,7 +244,7 @@ class PromptInput(TextArea):
     def _choices(self, kind: CompletionKind, query: str) -> list[Choice]:
         if kind == "command":
             return command_choices((entry.name, entry.usage, entry.help) for entry in matching_commands(query))
-        return file_choices(fuzzy_rank(query, self.files))
+        return file_choices(fuzzy_rank(query, self.files, MAX_CHOICES))
 
     def _typed_in_full(self, choice: Choice) -> bool:
         context = self._completion_context()
@@ -242,7 +252,7 @@ class PromptInput(TextArea):
             return False
         return choice.value[1:] == context[1]
 
-    def _refresh_completion(self, *, open_list: bool) -> None:
+    def _refresh_completion(self, *, open_list: bool, files_changed: bool = False) -> None:
         """Refilter the list for what is before the cursor (open it if `open_list`), or close it."""
         completion = self._completion_list()
         if completion is None:
@@ -252,6 +262,8 @@ class PromptInput(TextArea):
             completion.close()
             return
         kind, query, _ = context
+        if (kind, query) == (completion.kind, completion.query_text) and not files_changed:
+            return  # a cursor move or an edit elsewhere: the list is still right
         if kind == "file" and completion.kind != "file":
             self._list_files_again()
         completion.show(kind, query, self._choices(kind, query), owner=self)
@@ -300,7 +312,7 @@ class PromptInput(TextArea):
         self.files = files
         completion = self._completion_list()
         if completion is not None and completion.kind == "file":
-            self._refresh_completion(open_list=False)
+            self._refresh_completion(open_list=False, files_changed=True)
 
     def action_complete(self) -> None:
         """Tab (no list open): complete the only match, or open the list of matches; with nothing
