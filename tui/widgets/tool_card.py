@@ -84,14 +84,16 @@ class ToolCard(Static, can_focus=True):
 
     @property
     def text(self) -> str:
-        """What the copy key copies: the call (a command in full) and its output."""
+        """What the copy key copies: the command in full (other tools: name and key argument), then
+        the output."""
         try:
             arguments = json.loads(self.arguments) if self.arguments else {}
         except ValueError:
             arguments = {}
         command = arguments.get("command") if isinstance(arguments, dict) else None
-        call = command if isinstance(command, str) else self.description.summary if self.description else ""
-        return "\n\n".join(part for part in (f"{self.tool_name} {call}".strip(), self.output) if part)
+        if not isinstance(command, str):
+            command = f"{self.tool_name} {self.description.summary if self.description else ''}".strip()
+        return "\n\n".join(part for part in (command, self.output) if part)
 
     def _render_card(self) -> None:
         title = Text.assemble(

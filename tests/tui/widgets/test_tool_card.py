@@ -1,3 +1,5 @@
+import json
+
 from agent.plan import PLAN_GLYPHS, PLAN_STATUSES
 from tui.widgets.tool_card import PLAN_STYLES, plan_text
 
@@ -24,3 +26,18 @@ def test_plan_steps_are_styled_by_their_status():
     ]
     styles = [str(line.spans[0].style) if line.spans else "" for line in lines]
     assert styles == ["dim strike", "bold", "", ""]
+
+
+def test_the_copied_text_of_a_card_is_its_command_in_full_and_its_output():
+    from agent.session import CallDescription
+    from tui.widgets.tool_card import ToolCard
+
+    command = "pytest -q tests/" + "x" * 200 + " && echo done"
+    card = ToolCard("s", "shell")
+    card.set_arguments(json.dumps({"command": command}), CallDescription("pytest -q tests/xxx…"))
+    assert card.text == command
+    card.finish("ok", "3 passed\n", 1.5, {"exit_code": 0})
+    assert card.text == f"{command}\n\n3 passed\n"
+    other = ToolCard("r", "read_file")
+    other.set_arguments('{"path": "a.py"}', CallDescription("a.py"))
+    assert other.text == "read_file a.py"
