@@ -8,6 +8,21 @@ def test_every_plan_status_has_a_style():
     assert set(PLAN_STYLES) == set(PLAN_STATUSES)
 
 
+def test_the_copied_text_of_a_card_is_its_command_in_full_and_its_output():
+    from agent.session import CallDescription
+    from tui.widgets.tool_card import ToolCard
+
+    command = "pytest -q tests/" + "x" * 200 + " && echo done"
+    card = ToolCard("s", "shell")
+    card.set_arguments(json.dumps({"command": command}), CallDescription("pytest -q tests/xxx…"))
+    assert card.text == command
+    card.finish("ok", "3 passed\n", 1.5, {"exit_code": 0})
+    assert card.text == f"{command}\n\n3 passed\n"
+    other = ToolCard("r", "read_file")
+    other.set_arguments('{"path": "a.py"}', CallDescription("a.py"))
+    assert other.text == "read_file a.py"
+
+
 def test_plan_steps_are_styled_by_their_status():
     pending, in_progress, done = PLAN_STATUSES
     steps = [
@@ -26,18 +41,3 @@ def test_plan_steps_are_styled_by_their_status():
     ]
     styles = [str(line.spans[0].style) if line.spans else "" for line in lines]
     assert styles == ["dim strike", "bold", "", ""]
-
-
-def test_the_copied_text_of_a_card_is_its_command_in_full_and_its_output():
-    from agent.session import CallDescription
-    from tui.widgets.tool_card import ToolCard
-
-    command = "pytest -q tests/" + "x" * 200 + " && echo done"
-    card = ToolCard("s", "shell")
-    card.set_arguments(json.dumps({"command": command}), CallDescription("pytest -q tests/xxx…"))
-    assert card.text == command
-    card.finish("ok", "3 passed\n", 1.5, {"exit_code": 0})
-    assert card.text == f"{command}\n\n3 passed\n"
-    other = ToolCard("r", "read_file")
-    other.set_arguments('{"path": "a.py"}', CallDescription("a.py"))
-    assert other.text == "read_file a.py"
