@@ -131,6 +131,62 @@ def test_idle_live_session(snap_compare, start_server, tmp_path, monkeypatch):
     assert snap_compare(app, terminal_size=NARROW, run_before=opened)
 
 
+# ---- completion lists and block navigation -------------------------------------------------
+
+
+def test_slash_completion_list(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the list above the prompt: /resume highlighted, then /replay, each with its usage and
+    help; the prompt holds "/re" and keeps the focus."""
+    app = live_app(start_server, tmp_path, monkeypatch, scenario({"output": [{"type": "message", "text": "Hi."}]}))
+
+    async def typed(pilot) -> None:
+        await until(pilot, lambda: app.session is not None)
+        await steady_cursor(pilot)
+        await pilot.press("slash", "r", "e")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=typed)
+
+
+def test_file_completion_list(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the list of files for "@", shortest first: a.py (highlighted), the untracked
+    .gitignore, pkg/core.py, the untracked notes/todo.md; not the ignored build/out.py."""
+    app = live_app(start_server, tmp_path, monkeypatch, scenario({"output": [{"type": "message", "text": "Hi."}]}))
+    repo = app.cwd
+    (repo / ".gitignore").write_text("build/\n")
+    (repo / "build").mkdir()
+    (repo / "build" / "out.py").write_text("")
+    (repo / "notes").mkdir()
+    (repo / "notes" / "todo.md").write_text("")
+
+    async def typed(pilot) -> None:
+        await until(pilot, lambda: app.session is not None)
+        await steady_cursor(pilot)
+        await pilot.press(*"look at @")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=typed)
+
+
+def test_focused_tool_card_expanded(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the read_file card of a.py focused (tinted, a bar on its right) and expanded with the
+    file's content; the footer offers Esc (to the prompt), Enter (expand) and c (copy)."""
+    scene = scenario(
+        {"output": [call("read_file", "r", path="a.py", offset=None, limit=None)]},
+        {"output": [{"type": "message", "text": "It prints hello."}]},
+    )
+    app = live_app(start_server, tmp_path, monkeypatch, scene)
+
+    async def focused(pilot) -> None:
+        await send(pilot, "Read a.py")
+        await until(pilot, lambda: app.session is not None and len(app.session.turns) == 1 and not app.running)
+        await pilot.press("ctrl+up", "up", "enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=focused)
+
+
 STREAMED = (
     "Here is what `a.py` does:\n\n"
     "1. It prints a **fixed** greeting.\n"
@@ -200,59 +256,3 @@ def test_tool_failure(snap_compare, start_server, tmp_path, monkeypatch):
         await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=NARROW, run_before=failed)
-
-
-# ---- completion lists and block navigation -------------------------------------------------
-
-
-def test_slash_completion_list(snap_compare, start_server, tmp_path, monkeypatch):
-    """Expect the list above the prompt: /resume highlighted, then /replay, each with its usage and
-    help; the prompt holds "/re" and keeps the focus."""
-    app = live_app(start_server, tmp_path, monkeypatch, scenario({"output": [{"type": "message", "text": "Hi."}]}))
-
-    async def typed(pilot) -> None:
-        await until(pilot, lambda: app.session is not None)
-        await steady_cursor(pilot)
-        await pilot.press("slash", "r", "e")
-        await pilot.pause(0.2)
-
-    assert snap_compare(app, terminal_size=NARROW, run_before=typed)
-
-
-def test_file_completion_list(snap_compare, start_server, tmp_path, monkeypatch):
-    """Expect the list of files for "@", shortest first: a.py (highlighted), the untracked
-    .gitignore, pkg/core.py, the untracked notes/todo.md; not the ignored build/out.py."""
-    app = live_app(start_server, tmp_path, monkeypatch, scenario({"output": [{"type": "message", "text": "Hi."}]}))
-    repo = app.cwd
-    (repo / ".gitignore").write_text("build/\n")
-    (repo / "build").mkdir()
-    (repo / "build" / "out.py").write_text("")
-    (repo / "notes").mkdir()
-    (repo / "notes" / "todo.md").write_text("")
-
-    async def typed(pilot) -> None:
-        await until(pilot, lambda: app.session is not None)
-        await steady_cursor(pilot)
-        await pilot.press(*"look at @")
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
-
-    assert snap_compare(app, terminal_size=NARROW, run_before=typed)
-
-
-def test_focused_tool_card_expanded(snap_compare, start_server, tmp_path, monkeypatch):
-    """Expect the read_file card of a.py focused (tinted, a bar on its right) and expanded with the
-    file's content; the footer offers Esc (to the prompt), Enter (expand) and c (copy)."""
-    scene = scenario(
-        {"output": [call("read_file", "r", path="a.py", offset=None, limit=None)]},
-        {"output": [{"type": "message", "text": "It prints hello."}]},
-    )
-    app = live_app(start_server, tmp_path, monkeypatch, scene)
-
-    async def focused(pilot) -> None:
-        await send(pilot, "Read a.py")
-        await until(pilot, lambda: app.session is not None and len(app.session.turns) == 1 and not app.running)
-        await pilot.press("ctrl+up", "up", "enter")
-        await pilot.pause(0.2)
-
-    assert snap_compare(app, terminal_size=NARROW, run_before=focused)
