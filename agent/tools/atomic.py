@@ -16,7 +16,6 @@ dominant ending (classic Mac files); elsewhere it is part of the line's text and
 from __future__ import annotations
 
 import codecs
-import difflib
 import hashlib
 import os
 import re
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.tools.base import ToolContext, ToolError
+from agent.tools.line_diff import unified_lines
 
 MAX_EDIT_BYTES = 2 * 1024 * 1024
 """Files larger than this are not edited (their diffs would not be reviewable anyway)."""
@@ -277,7 +277,8 @@ def _diff_lines(text: str) -> list[str]:
 
 
 def unified_diff(old: str | None, new: str | None, shown_path: str, *, new_shown_path: str | None = None) -> str:
-    """A unified diff (3 lines of context) from `old` to `new` ("\\n"-normalised texts).
+    """A unified diff (3 lines of context) from `old` to `new` ("\\n"-normalised texts), from a
+    shortest edit script (`agent.tools.line_diff`): as small as `git diff`'s.
 
     Args:
         old: the current text, or None for a file being created (diffed from /dev/null).
@@ -292,9 +293,7 @@ def unified_diff(old: str | None, new: str | None, shown_path: str, *, new_shown
     target = new_shown_path or shown_path
     before = "/dev/null" if old is None else f"a/{shown_path}"
     after = "/dev/null" if new is None else f"b/{target}"
-    body = list(
-        difflib.unified_diff(_diff_lines(old or ""), _diff_lines(new or ""), fromfile=before, tofile=after, n=3)
-    )
+    body = list(unified_lines(_diff_lines(old or ""), _diff_lines(new or ""), fromfile=before, tofile=after, n=3))
     if not body:
         if old is not None and new is not None and target == shown_path:
             return ""
