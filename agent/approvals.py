@@ -49,6 +49,9 @@ class ApprovalRequest(BaseModel):
     rule_key: str | None = None
     """What "approve always" remembers for this call (the tool, or a command prefix); None when
     the call must never be approved by a rule (chains, pipes, redirects, substitutions)."""
+    rule_scope: str | None = None
+    """In words, every call the "approve always" rule of `rule_key` would approve for the rest of
+    the session (`shell commands starting with `git status``); None when the request has no rule key."""
 
 
 class Decision(BaseModel):

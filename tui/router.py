@@ -119,11 +119,13 @@ class EventRouter:
                 )
                 self.approvals[request.call_id] = approval
                 await self.mount(approval)
-            case ApprovalDecided(call_id=call_id, decision=decision, rule=rule, reason=reason):
+            case ApprovalDecided(call_id=call_id, decision=decision, rule=rule, reason=reason, waited_s=waited):
                 answered = self.approvals.pop(call_id, None)
                 if answered is not None and answered.decided is None:
                     answered.show_decision(decision, rule, reason)
                 card = self.cards.get(call_id)
+                if card is not None and answered is not None:
+                    card.set_approval_wait(waited)
                 if card is not None and decision in ("approve_once", "approve_always"):
                     card.set_status("running")
             case ToolFinished(

@@ -573,6 +573,7 @@ and below the change, exactly as they are in the file, so the change can be foun
             summary=f"apply_patch: {summary}",
             diff=combined_diff(changes),
             rule_key=self.name,
+            rule_scope="every apply_patch call: adding, changing, moving or deleting any file in the workspace",
         )
 
     async def run(self, args: ApplyPatchArgs, ctx: ToolContext) -> ToolResult:

@@ -110,7 +110,14 @@ class Tool(ABC, Generic[ArgsT]):
 
     def approval_request(self, call_id: str, args: ArgsT, ctx: ToolContext) -> ApprovalRequest:
         """What a person sees when this call needs consent (tools override for diffs/commands)."""
-        return ApprovalRequest(call_id=call_id, tool=self.name, kind=self.kind, summary=self.name, rule_key=self.name)
+        return ApprovalRequest(
+            call_id=call_id,
+            tool=self.name,
+            kind=self.kind,
+            summary=self.name,
+            rule_key=self.name,
+            rule_scope=f"every {self.name} call",
+        )
 
     @classmethod
     def describe(cls, arguments: dict[str, Any]) -> CallDescription:

@@ -102,6 +102,7 @@ class EditFile(Tool[EditFileArgs]):
             summary=f"edit {plan.shown}",
             diff=unified_diff(plan.before, plan.after, plan.shown),
             rule_key=self.name,
+            rule_scope="every edit_file call: replacing text in any file in the workspace",
         )
 
     async def run(self, args: EditFileArgs, ctx: ToolContext) -> ToolResult:

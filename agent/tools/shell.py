@@ -334,6 +334,9 @@ class Shell(Tool[ShellArgs]):
             command=shown,
             workdir=display_path(ctx, workdir),
             rule_key=None if key is None else RULE_PREFIX + key,
+            rule_scope=None
+            if key is None
+            else f"shell commands starting with `{key}` (not chained, piped or redirected)",
         )
 
     async def run(self, args: ShellArgs, ctx: ToolContext) -> ToolResult:

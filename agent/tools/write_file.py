@@ -82,6 +82,7 @@ class WriteFile(Tool[WriteFileArgs]):
             summary=f"{verb} {shown}",
             diff=unified_diff(before, after, shown),
             rule_key=self.name,
+            rule_scope="every write_file call: creating or overwriting any file in the workspace",
         )
 
     async def run(self, args: WriteFileArgs, ctx: ToolContext) -> ToolResult:

@@ -1,4 +1,9 @@
-"""The inline approval card: what will happen, and the keys to decide."""
+"""The inline approval card: what will happen, and the keys to decide.
+
+A file change's diff is shown here while the card waits for an answer; once answered the card
+keeps only its summary and the decision, and the tool card shows the diff of what was written —
+so a diff is on screen once, never twice.
+"""
 
 from __future__ import annotations
 
@@ -38,11 +43,18 @@ def offers_always(request: ApprovalRequest) -> bool:
     return request.rule_key is not None
 
 
-def request_body(request: ApprovalRequest, segments: Sequence[str] = ()) -> RenderableType:
-    """The diff or the command (with every chained segment, as the tool describes the call, on its
-    own line) and its directory."""
+def rule_scope(request: ApprovalRequest) -> str | None:
+    """What "approve always" would approve for the rest of the session, in words (None: no rule)."""
+    if not offers_always(request):
+        return None
+    return request.rule_scope or f"every {request.tool} call"
+
+
+def request_body(request: ApprovalRequest, segments: Sequence[str] = (), *, with_diff: bool = True) -> RenderableType:
+    """The diff (unless `with_diff` is False) or the command (with every chained segment, as the
+    tool describes the call, on its own line) and its directory, and what "approve always" covers."""
     parts: list[RenderableType] = [Text.assemble(("Approve? ", "bold"), safe_terminal_text(request.summary))]
-    if request.diff:
+    if request.diff and with_diff:
         parts.append(Syntax(safe_terminal_text(request.diff), "diff", word_wrap=True, background_color="default"))
     if request.command is not None:
         pieces = list(segments) or [request.command]
@@ -56,7 +68,10 @@ def request_body(request: ApprovalRequest, segments: Sequence[str] = ()) -> Rend
         parts.append(command)
         if request.workdir:
             parts.append(Text(f"in {safe_terminal_text(request.workdir)}", style="dim"))
-    if not offers_always(request):
+    scope = rule_scope(request)
+    if scope is not None:
+        parts.append(Text(f"a = always approve, in this session: {safe_terminal_text(scope)}", style="dim"))
+    else:
         why = "for chained, redirected or network commands" if request.kind == "command" else "for this call"
         parts.append(Text(f"“approve always” is not offered {why}", style="dim"))
     return Group(*parts)
@@ -170,7 +185,12 @@ class ApprovalCard(Vertical, can_focus=True):
             "deny": "denied",
             "cancel": "turn cancelled",
         }.get(kind, kind)
+        scope = rule_scope(self.request)
+        if kind == "approve_always" and scope:
+            label = f"always approved in this session: {safe_terminal_text(scope)}"
         detail = f" ({rule})" if rule and rule != "user" else ""
         detail += f": {reason}" if reason else ""
         self.query_one("#approval-hint", Static).update(Text(f"→ {label}{detail}", style="bold"))
         self.query_one("#deny-reason").display = False
+        if self.request.diff:
+            self.query_one("#approval-body", Static).update(request_body(self.request, self.segments, with_diff=False))

@@ -46,6 +46,8 @@ class ToolCard(Static, can_focus=True):
         self.description: CallDescription | None = None
         self.status = "running"
         self.duration_s: float | None = None
+        self.approval_wait_s: float | None = None
+        """How long the call waited for a person's answer (None: nobody was asked)."""
         self.output = ""
         self.display_data: dict[str, Any] | None = None
         self.expanded = False
@@ -68,6 +70,11 @@ class ToolCard(Static, can_focus=True):
         self.duration_s = duration_s
         self.display_data = display
         self.set_status(status)
+
+    def set_approval_wait(self, waited_s: float) -> None:
+        """The time the call waited for its approval (shown apart from the time it ran)."""
+        self.approval_wait_s = waited_s
+        self._render_card()
 
     @property
     def has_result(self) -> bool:
@@ -105,8 +112,9 @@ class ToolCard(Static, can_focus=True):
         exit_code = (self.display_data or {}).get("exit_code")
         if exit_code is not None:
             title.append(f"  ·  exit {exit_code}", style="bold" if exit_code else "dim")
-        if self.duration_s is not None:
-            title.append(f"  ·  {self.duration_s:.1f}s", style="dim")
+        timing = timing_text(self.status, self.duration_s, self.approval_wait_s)
+        if timing:
+            title.append(f"  ·  {timing}", style="dim")
         parts: list[RenderableType] = [title]
         diff = (self.display_data or {}).get("diff")
         if isinstance(diff, str) and diff:
@@ -121,6 +129,17 @@ class ToolCard(Static, can_focus=True):
             lines = self.output.count("\n") + 1
             parts.append(Text(f"{lines} lines of output — click to expand", style="dim italic"))
         self.update(Group(*parts))
+
+
+def timing_text(status: str, duration_s: float | None, approval_wait_s: float | None) -> str:
+    """`ran 1.2s · waited 8.0s for approval`: the run time (only for a call that ran) and the
+    approval wait (only for a call someone was asked about), never added together."""
+    parts = []
+    if duration_s is not None and status in ("ok", "error", "aborted"):
+        parts.append(f"ran {duration_s:.1f}s")
+    if approval_wait_s is not None:
+        parts.append(f"waited {approval_wait_s:.1f}s for approval")
+    return " · ".join(parts)
 
 
 _PENDING, _IN_PROGRESS, _DONE = PLAN_STATUSES

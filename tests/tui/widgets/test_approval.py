@@ -82,3 +82,77 @@ async def test_a_is_offered_for_a_call_with_a_rule_key(make_app):
         await pilot.press("y")
         await wait_idle(app, pilot)
         assert card.decided == "approve_once"
+
+
+EDIT = scenario(
+    {"output": [call("read_file", "r", path="a.py", offset=None, limit=None)]},
+    {"output": [call("edit_file", "e", path="a.py", old="hello", new="bye", replace_all=None)]},
+    {"output": [{"type": "message", "text": "Done."}]},
+)
+
+
+def rendered(widget) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content if hasattr(widget, "content") else widget.render())
+    return console.export_text()
+
+
+async def test_the_card_says_what_approve_always_covers_for_a_shell_prefix(make_app):
+    app = make_app(
+        scenario(
+            {"output": [call("shell", "s", command="git status --short", timeout_s=None, workdir=None)]},
+            {"output": [{"type": "message", "text": "ok"}]},
+        )
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        card = await card_of(app, pilot, "status")
+        assert card.request.rule_key == "shell:git status"
+        body = shown(card, "#approval-body")
+        assert "a = always approve, in this session: shell commands starting with `git status`" in body
+        await pilot.press("a")
+        await wait_idle(app, pilot)
+        assert "always approved in this session: shell commands starting with `git status`" in shown(
+            card, "#approval-hint"
+        )
+        assert app.session.agent.approvals.rules == {"shell:git status"}
+
+
+async def test_the_card_says_what_approve_always_covers_for_a_file_tool(make_app):
+    app = make_app(EDIT)
+    async with app.run_test(size=SIZE) as pilot:
+        card = await card_of(app, pilot, "change it")
+        assert "a = always approve, in this session: every edit_file call" in shown(card, "#approval-body")
+        await pilot.press("n")
+        await pilot.press("enter")
+        await wait_idle(app, pilot)
+
+
+async def test_a_diff_is_shown_in_the_pending_approval_then_only_in_the_tool_card(make_app):
+    app = make_app(EDIT)
+    async with app.run_test(size=SIZE) as pilot:
+        card = await card_of(app, pilot, "change it")
+        [tool_card] = [c for c in app.query(ToolCard) if c.tool_name == "edit_file"]
+        assert "+print('bye')" in shown(card, "#approval-body")
+        assert "+print('bye')" not in rendered(tool_card)
+        await pilot.press("y")
+        await wait_idle(app, pilot)
+        assert "+print('bye')" not in shown(card, "#approval-body")
+        assert "edit a.py" in shown(card, "#approval-body")
+        assert "+print('bye')" in rendered(tool_card)
+
+
+async def test_the_tool_card_shows_its_run_time_and_its_approval_wait_apart(make_app, tmp_path: Path):
+    app = make_app(EDIT)
+    async with app.run_test(size=SIZE) as pilot:
+        await card_of(app, pilot, "change it")
+        await pilot.press("y")
+        await wait_idle(app, pilot)
+        cards = {c.tool_name: c for c in app.query(ToolCard)}
+        edit_title = rendered(cards["edit_file"]).splitlines()[0]
+        read_title = rendered(cards["read_file"]).splitlines()[0]
+    [log] = (tmp_path / "sessions").rglob("*.jsonl")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    [decided] = [r for r in records if r["type"] == "approval_decided"]
+    [finished] = [r for r in records if r["type"] == "tool_finished" and r["call_id"] == "e"]
+    assert f"ran {finished['duration_s']:.1f}s · waited {decided['waited_s']:.1f}s for approval" in edit_title
+    assert "ran " in read_title and "waited" not in read_title

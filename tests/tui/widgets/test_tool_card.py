@@ -41,3 +41,13 @@ def test_plan_steps_are_styled_by_their_status():
     ]
     styles = [str(line.spans[0].style) if line.spans else "" for line in lines]
     assert styles == ["dim strike", "bold", "", ""]
+
+
+def test_timing_shows_the_run_time_only_for_a_call_that_ran_and_the_wait_only_when_asked():
+    from tui.widgets.tool_card import timing_text
+
+    assert timing_text("ok", 1.23, 8.0) == "ran 1.2s · waited 8.0s for approval"
+    assert timing_text("error", 0.5, None) == "ran 0.5s"
+    assert timing_text("denied", 0.0, 3.04) == "waited 3.0s for approval"
+    assert timing_text("invalid", 0.0, None) == ""
+    assert timing_text("running", None, 2.0) == "waited 2.0s for approval"
