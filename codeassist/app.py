@@ -53,5 +53,13 @@ def run_app(args: argparse.Namespace) -> int:
         return 2
     from tui.app import CodeassistApp  # textual is loaded only by the commands that open the app
 
-    CodeassistApp(settings, cwd, resume=resume, initial_prompt=args.prompt).run()
+    app = CodeassistApp(settings, cwd, resume=resume, initial_prompt=args.prompt)
+    app.run()
+    if app.saved_session_id is not None:
+        print(resume_hint(app.saved_session_id))
     return 0
+
+
+def resume_hint(session_id: str) -> str:
+    """The line printed when the app exits after a saved session: its id and how to resume it."""
+    return f"session {session_id}  resume: codeassist --resume {session_id}"

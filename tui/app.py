@@ -114,6 +114,8 @@ class CodeassistApp(App[None]):
         self.session_options = session_options or {}
         self.history = history
         self.session: Session | None = None
+        self.saved_session_id: str | None = None
+        """The last closed session that holds turns on disk (the command line prints how to resume it)."""
         self.replay: Any = None
         self.router: EventRouter | None = None
         self.running = False
@@ -272,6 +274,7 @@ class CodeassistApp(App[None]):
                 "http": "HTTP fallback" if stats is not None and stats.fallback_reason else "HTTP",
             }.get(transport, transport),
             mode=mode,
+            in_repository=repo is not None,
         )
 
     async def close_session(self) -> None:
@@ -280,6 +283,8 @@ class CodeassistApp(App[None]):
             await asyncio.wait_for(asyncio.gather(*(worker.wait() for worker in stopped), return_exceptions=True), 5.0)
         self.running = False  # a turn's worker cancelled before it started never says so
         if self.session is not None:
+            if self.session.log_path is not None and (self.session.stats().turns or self.session.resumed is not None):
+                self.saved_session_id = self.session.id
             await self.session.close()
             self.session = None
 

@@ -1,4 +1,7 @@
-"""The one-line header: repository, branch, dirty state, model, transport."""
+"""The one-line header: repository, branch, dirty state, model, transport.
+
+Outside a git repository it names the directory and says it is not a repository: no branch, no
+dirty mark."""
 
 from __future__ import annotations
 
@@ -11,12 +14,26 @@ from agent.terminal_text import safe_terminal_text
 class RepoHeader(Static):
     """Shows where codeassist works and how it talks to the model."""
 
-    def show(self, *, repo: str, branch: str | None, dirty: bool, model: str, transport: str, mode: str = "") -> None:
+    def show(
+        self,
+        *,
+        repo: str,
+        branch: str | None,
+        dirty: bool,
+        model: str,
+        transport: str,
+        mode: str = "",
+        in_repository: bool = True,
+    ) -> None:
+        """Draw the header; `branch` None inside a repository means a detached HEAD."""
         text = Text()
         text.append("codeassist ", style="bold")
         text.append(safe_terminal_text(repo))
-        text.append(f" ⎇ {safe_terminal_text(branch or 'detached')}", style="italic")
-        text.append(" ●" if dirty else " ✓", style="bold" if dirty else "dim")
+        if in_repository:
+            text.append(f" ⎇ {safe_terminal_text(branch or 'detached')}", style="italic")
+            text.append(" ●" if dirty else " ✓", style="bold" if dirty else "dim")
+        else:
+            text.append("  (not a git repository)", style="dim italic")
         text.append(f"   model {safe_terminal_text(model)}")
         text.append(f"   {safe_terminal_text(transport)}")
         if mode:
