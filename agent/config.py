@@ -100,6 +100,12 @@ class Settings(BaseModel):
     theme: str = Field("codeassist-dark", min_length=1)
     """Name of the TUI theme (persisted by `/theme`)."""
 
+    notify: Literal["auto", "osc9", "bell", "off"] = "auto"
+    """How the app calls you when a turn ends (after a long turn, or while the terminal is not
+    focused): `osc9` a desktop notification (OSC 9), `bell` the terminal bell, `off` nothing;
+    `auto` uses OSC 9 in terminals known to show it (iTerm2, WezTerm, ghostty, kitty) and the bell
+    elsewhere."""
+
     ping_interval_s: float = Field(20.0, gt=0, allow_inf_nan=False)
     """Seconds between WebSocket keepalive pings."""
 

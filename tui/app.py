@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ from themes import STYLESHEET, THEMES
 from tui.blocks import BLOCK_ACTIONS, block_action_enabled, block_text, focused_block, step_focus, toggle_block
 from tui.history import PromptHistory
 from tui.slash import SlashCommands
+from tui.terminal_signals import TerminalSignals, notification_method
 from tui.widgets.completion import CompletionList
 from tui.widgets.header import RepoHeader
 from tui.widgets.prompt import PromptInput
@@ -124,6 +126,9 @@ class CodeassistApp(App[None]):
         """A resumed session's history is being drawn: prompts wait in the queue meanwhile."""
         self.clock: Callable[[], float] = time.monotonic
         """The monotonic clock of the typing and approval grace periods (tests replace it)."""
+        self.signals = TerminalSignals(self._write_to_terminal, self.TITLE)
+        """The real terminal's title while an approval waits, and turn-end notifications."""
+        self.turn_started_at: float | None = None
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -289,6 +294,7 @@ class CodeassistApp(App[None]):
             self.session = None
 
     async def on_unmount(self) -> None:
+        self.signals.restore_title()
         await self.close_session()
 
     # ---- prompts and turns ---------------------------------------------------------------
@@ -350,17 +356,38 @@ class CodeassistApp(App[None]):
         finally:
             self.running = False
             self.title = "codeassist"
+            self.signals.restore_title()
+
+    NOTIFY_AFTER_S = 5.0
+    """A turn that ends this long after it started notifies (see the `notify` setting); so does
+    any turn that ends while the terminal is not focused."""
 
     def _attend(self, event: AgentEvent) -> None:
-        """Call the user when an approval waits (the card on screen takes the answer)."""
+        """Call the user when an approval waits (the card on screen takes the answer) and when a
+        long turn ends, or one ends while the terminal is not focused."""
         from agent.events import ApprovalDecided, ApprovalRequested
 
         if isinstance(event, ApprovalRequested):
             self.bell()
             self.title = "codeassist — approval needed"
+            self.signals.show_title(f"codeassist — approval needed: {event.request.summary}")
         elif isinstance(event, ApprovalDecided):
             self.title = "codeassist"
+            self.signals.restore_title()
             self.refresh_bindings()
+        elif isinstance(event, TurnStarted):
+            self.turn_started_at = self.clock()
+        elif isinstance(event, TurnEnded) and event.reason != "cancelled":
+            took = self.clock() - self.turn_started_at if self.turn_started_at is not None else 0.0
+            if took >= self.NOTIFY_AFTER_S or not self.app_focus:
+                method = notification_method(self.settings.notify, os.environ)
+                ended = "finished" if event.reason == "completed" else f"ended ({event.reason})"
+                self.signals.notify(method, f"codeassist: turn {ended}")
+
+    def _write_to_terminal(self, data: str) -> None:
+        """Raw output to the terminal (Textual has no public call for it; `App.bell` does this)."""
+        if self._driver is not None:
+            self._driver.write(data)
 
     def on_approval_card_decided(self, message: ApprovalCard.Decided) -> None:
         if self.session is not None:
