@@ -3,7 +3,9 @@
 A scenario lists the model's turns in order. Turn *n* answers the request whose context holds
 *n* earlier model outputs, so a client that reconnects and resends the full history, chains with
 `previous_response_id`, or switches to HTTP gets the same turn again — and several sessions can
-share one server.
+share one server. A turn may list alternative continuations, chosen by what the request's newest
+input holds (a denied or aborted tool call, say), and a scenario may answer a request that fits
+none of them with a fixed message rather than a failure (`off_script_text`).
 """
 
 from __future__ import annotations
@@ -94,6 +96,10 @@ class ScriptedTurn(_Strict):
     """Streaming pace for this turn; None uses the scenario's."""
     fault: Fault | None = None
     """A fault for this turn (its `turn` is filled in)."""
+    alternatives: list[ScriptedTurn] = []
+    """Other continuations, tried in order when this turn's `expect` is not met: the first whose
+    own `expect` is met is played instead (e.g. the answer to a denied or aborted tool call).
+    An alternative's own `alternatives` and `fault` are not used."""
 
 
 class Scenario(_Strict):
@@ -109,6 +115,9 @@ class Scenario(_Strict):
     on_exhausted: Literal["message", "fail"] = "message"
     """What a request past the last turn gets: a fixed assistant message, or `response.failed`."""
     exhausted_text: str = "The scripted model has no more turns in this scenario."
+    off_script_text: str | None = None
+    """When set, a request that meets neither its turn's `expect` nor any alternative's gets this
+    assistant message instead of `response.failed` (`scenario_mismatch`)."""
 
     def all_faults(self) -> list[Fault]:
         """Scenario-level faults plus each turn's fault bound to its turn index."""

@@ -29,6 +29,7 @@ from server.scenario import (
     ScriptedFunctionCall,
     ScriptedMessage,
     ScriptedReasoning,
+    ScriptedTurn,
 )
 
 _WORD = re.compile(r"\s*\S+|\s+")
@@ -69,6 +70,15 @@ def unmet_expectations(expectations: list[Expectation], items: list[Item]) -> li
     return [exp for exp in expectations if not any(_matches(exp, item) for item in items)]
 
 
+def choose_turn(turn: ScriptedTurn, newest_input: list[Item]) -> ScriptedTurn | None:
+    """`turn`, or the first of its alternatives whose expectations `newest_input` (the input
+    after the model's last output) meets; None when none fits."""
+    for candidate in (turn, *turn.alternatives):
+        if not unmet_expectations(candidate.expect, newest_input):
+            return candidate
+    return None
+
+
 class ScriptedEngine:
     """Plays one scenario; turn *n* answers a context that holds *n* model outputs."""
 
@@ -86,9 +96,15 @@ class ScriptedEngine:
                 yield piece
             return
 
-        turn = scenario.turns[generation.turn]
-        missing = unmet_expectations(turn.expect, trailing_input(generation.context))
-        if missing:
+        scripted = scenario.turns[generation.turn]
+        newest = trailing_input(generation.context)
+        turn = choose_turn(scripted, newest)
+        if turn is None:
+            if scenario.off_script_text is not None:
+                async for piece in self._stream_message(scenario.off_script_text, scenario.tokens_per_second):
+                    yield piece
+                return
+            missing = unmet_expectations(scripted.expect, newest)
             wanted = "; ".join(exp.model_dump_json(exclude_none=True) for exp in missing)
             yield Fail("scenario_mismatch", f"Turn {generation.turn} of scenario '{scenario.name}' expected {wanted}.")
             return

@@ -244,13 +244,29 @@ async def test_the_demo_runs_end_to_end_with_real_tools(tmp_path):
 
 
 async def test_a_denied_test_run_ends_the_scripted_demo_honestly(tmp_path):
-    """The script cannot branch: a denial makes the next turn's expectation fail, visibly."""
+    """The script branches on the denial: the turn completes with the scripted answer to it."""
     decide = Recorder("deny")
     env, _, events = await run_demo(tmp_path, decide, tokens_per_second=0)
     ended = events[-1]
-    assert isinstance(ended, TurnEnded) and ended.reason == "failed"
-    assert "expected" in (ended.message or "")
+    assert isinstance(ended, TurnEnded) and ended.reason == "completed", ended.message
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert "I won't run the tests" in text and "codeassist demo" in text
     assert [r.tool for r in decide.requests] == ["shell"]
+    assert BUGGY_LINE in (env.workspace / "wordcount/core.py").read_text()
+
+
+async def test_a_denied_edit_gets_the_scripted_answer_and_leaves_the_file_alone(tmp_path):
+    class DenyEdits(Recorder):
+        def __call__(self, request: ApprovalRequest) -> Decision:
+            self.requests.append(request)
+            return Decision(kind="deny" if request.tool == "edit_file" else "approve_once")
+
+    decide = DenyEdits()
+    env, _, events = await run_demo(tmp_path, decide, tokens_per_second=0)
+    ended = events[-1]
+    assert isinstance(ended, TurnEnded) and ended.reason == "completed", ended.message
+    assert "left `wordcount/core.py` unchanged" in "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert [r.tool for r in decide.requests] == ["shell", "edit_file"]
     assert BUGGY_LINE in (env.workspace / "wordcount/core.py").read_text()
 
 

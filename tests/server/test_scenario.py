@@ -143,3 +143,64 @@ def test_pacing_spreads_the_deltas(start_server):
         read_response(ws)
         elapsed = time.monotonic() - started
     assert elapsed >= 5 / 50 * 0.9  # 6 deltas at 50/s are at least 5 intervals apart
+
+
+BRANCHING = {
+    "name": "branching",
+    "off_script_text": "Off script.",
+    "turns": [
+        {"output": [{"type": "function_call", "call_id": "c", "name": "shell", "arguments": {"command": "ls"}}]},
+        {
+            "expect": [{"type": "function_call_output", "call_id": "c", "contains": "a.py"}],
+            "output": [{"type": "message", "text": "Listed."}],
+            "alternatives": [
+                {
+                    "expect": [{"type": "function_call_output", "call_id": "c", "contains": "denied"}],
+                    "output": [{"type": "message", "text": "Not listed, then."}],
+                },
+                {
+                    "expect": [{"type": "function_call_output", "call_id": "c", "contains": "aborted"}],
+                    "output": [{"type": "message", "text": "Cancelled, then."}],
+                },
+            ],
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("output", "answer"),
+    [
+        ("a.py\n", "Listed."),
+        ("The user denied this call.", "Not listed, then."),
+        ("aborted: the user cancelled the turn", "Cancelled, then."),
+        ("something else", "Off script."),
+    ],
+)
+def test_a_turn_plays_the_alternative_its_newest_input_meets(start_server, output, answer):
+    server = start_server(Scenario.model_validate(BRANCHING))
+    history = [
+        *user("list"),
+        {"type": "function_call", "call_id": "c", "name": "shell", "arguments": '{"command": "ls"}'},
+        {"type": "function_call_output", "call_id": "c", "output": output},
+    ]
+    with open_socket(server.address.websocket_url) as ws:
+        create(ws, input=history)
+        events = read_response(ws)
+    check_event_order(events)
+    assert events[-1]["type"] == "response.completed"
+    texts = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert "".join(texts) == answer
+
+
+def test_without_off_script_text_a_request_no_alternative_meets_still_fails(start_server):
+    server = start_server(Scenario.model_validate({**BRANCHING, "off_script_text": None}))
+    history = [
+        *user("list"),
+        {"type": "function_call", "call_id": "c", "name": "shell", "arguments": '{"command": "ls"}'},
+        {"type": "function_call_output", "call_id": "c", "output": "something else"},
+    ]
+    with open_socket(server.address.websocket_url) as ws:
+        create(ws, input=history)
+        events = read_response(ws)
+    assert events[-1]["response"]["error"]["code"] == "scenario_mismatch"
