@@ -13,7 +13,9 @@ outside reaches the screen with them:
 - `terminal_safe_json`: JSON text with its C1 characters escaped (`\\u009b`): JSON escapes C0
   controls itself, but C1 ones stay raw in UTF-8 output, and some terminals obey them.
 - `SafeTextStream`: the same for text that arrives in pieces (streamed deltas): a sequence split
-  across pieces is held back until it is complete, so no half of it shows as text.
+  across pieces is held back until it is complete, so no half of it shows as text. One still
+  open after `MAX_HELD_BACK` characters (a 10 KB OSC 52 clipboard write) is dropped as it
+  streams, and `REMOVED_SEQUENCE` is shown where it was once it ends.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ _PARTIAL_TAIL = re.compile(
 
 MAX_HELD_BACK = 4096
 """A stream holds back at most this many characters of an unfinished sequence."""
+
+REMOVED_SEQUENCE = "⟨escape sequence removed⟩"
+"""What a stream shows in place of a sequence too long to hold back (never its payload)."""
+
+_STRING_END = re.compile(r"\x07|\x9c|\x1b\\|(?=\x1b[^\\])|(?=\n)")
+"""Where an OSC/DCS/SOS/PM/APC string ends: BEL or ST (consumed), another ESC, or the line end."""
+_CSI_END = re.compile(r"[@-~]|(?=[^0-? -/])")
+"""Where a CSI ends: its final byte (consumed), or any character that cannot continue it."""
+_ESCAPE_END = re.compile(r"[0-~]|(?=[^ -/])")
+"""Where another escape sequence ends: its final byte (consumed), or any other character."""
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -98,6 +110,15 @@ def safe_terminal_text(text: str) -> str:
     return _CONTROLS.sub(_visible, text)
 
 
+def _sequence_end(introducer: str) -> re.Pattern[str]:
+    """What ends the sequence that `introducer` (its first one or two characters) starts."""
+    if introducer[:1] == "\x9b" or introducer == "\x1b[":
+        return _CSI_END
+    if introducer[:1] == "\x1b" and introducer[1:] not in ("]", "P", "X", "^", "_"):
+        return _ESCAPE_END
+    return _STRING_END
+
+
 class SafeTextStream:
     """`safe_terminal_text` for text that arrives in pieces.
 
@@ -109,24 +130,40 @@ class SafeTextStream:
 
     def __init__(self) -> None:
         self._held = ""
+        self._dropping: re.Pattern[str] | None = None
+        """The end of the overlong sequence being dropped (None: not inside one)."""
 
     def feed(self, text: str) -> str:
         """The safe text of `text` (after what was held back), minus an unfinished tail."""
         if self._held:
             text = self._held + text
             self._held = ""
-        elif _CONTROLS.search(text) is None:
+        shown = ""
+        if self._dropping is not None:
+            end = self._dropping.search(text)
+            if end is None:
+                self._held = "\x1b" if text.endswith("\x1b") else ""  # maybe the ESC of its ST
+                return ""
+            self._dropping = None
+            shown, text = REMOVED_SEQUENCE, text[end.end() :]
+        if not shown and _CONTROLS.search(text) is None:
             return text
         tail = _PARTIAL_TAIL.search(text)
         if tail is not None and len(text) - tail.start() <= MAX_HELD_BACK:
             self._held = text[tail.start() :]
             text = text[: tail.start()]
+        elif tail is not None:
+            self._dropping = _sequence_end(text[tail.start() : tail.start() + 2])
+            text = text[: tail.start()]
         elif text.endswith("\r"):
             self._held = "\r"
             text = text[:-1]
-        return safe_terminal_text(text)
+        return shown + safe_terminal_text(text)
 
     def flush(self) -> str:
         """What is held back, made safe (the stream ended)."""
         held, self._held = self._held, ""
+        if self._dropping is not None:
+            self._dropping = None
+            return REMOVED_SEQUENCE
         return safe_terminal_text(held)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agent.config import ConfigError, config_path, load_settings, require_credentials
 from agent.session import Session
+from agent.terminal_text import safe_terminal_text
 from codeassist.options import add_endpoint_arguments, settings_overrides
 
 
@@ -27,7 +28,7 @@ def run_app(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(settings_overrides(args))
     except ConfigError as exc:
-        print(f"codeassist: {exc}", file=sys.stderr)
+        print(f"codeassist: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2
     try:
         require_credentials(settings)
@@ -46,7 +47,7 @@ def run_app(args: argparse.Namespace) -> int:
         elif args.resume is not None:
             resume = Session.find_saved(args.resume) if args.resume else Session.latest_saved(cwd)
     except (ValueError, OSError) as exc:
-        print(f"codeassist: {exc}", file=sys.stderr)
+        print(f"codeassist: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2
     if (args.continue_ or args.resume is not None) and resume is None:
         print("codeassist: no saved session to resume here.", file=sys.stderr)

@@ -95,7 +95,7 @@ def run_exec(args: argparse.Namespace) -> int:
         prompt = read_prompt(args.prompt, sys.stdin)
         resume = session_to_resume(args, Path.cwd())
     except ExecInputError as exc:
-        print(f"codeassist exec: {exc}", file=sys.stderr)
+        print(f"codeassist exec: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2
     try:
         return asyncio.run(_exec(args, settings, prompt, resume))
@@ -149,7 +149,7 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
     try:
         session = Session.open(settings, cwd=Path.cwd(), record=not args.no_log, resume=resume)
     except (SessionLogError, OSError) as exc:
-        print(f"codeassist exec: cannot start the session log: {exc}", file=sys.stderr)
+        print(f"codeassist exec: cannot start the session log: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 1
     loop = asyncio.get_running_loop()
     # Ctrl+C cancels the turn cleanly (aborted outputs recorded) instead of killing the process.

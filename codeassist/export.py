@@ -15,7 +15,7 @@ from agent.export import export_json, export_markdown, export_session
 from agent.paths import sessions_dir
 from agent.resume import SessionLookupError, find_session, latest_session
 from agent.session_log import SessionLogError, load_session
-from agent.terminal_text import terminal_safe_json
+from agent.terminal_text import safe_terminal_text, terminal_safe_json
 
 __all__ = ["add_export_arguments", "run_export"]
 
@@ -45,7 +45,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         path = find_session(root, args.session) if args.session else latest_session(root, Path.cwd())
     except SessionLookupError as exc:
-        print(f"codeassist export: {exc}", file=sys.stderr)
+        print(f"codeassist export: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 1
     if path is None:
         print(f"codeassist export: no saved session in {root}", file=sys.stderr)
@@ -62,7 +62,7 @@ def run_export(args: argparse.Namespace) -> int:
             return 0
         written = export_session(path, args.format, Path(args.output) if args.output else None)
     except (SessionLogError, OSError) as exc:
-        print(f"codeassist export: {exc}", file=sys.stderr)
+        print(f"codeassist export: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 1
     print(written)
     return 0

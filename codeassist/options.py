@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from agent.approvals import Policy
 from agent.config import ConfigError, Settings, load_settings, require_credentials
+from agent.terminal_text import safe_terminal_text
 
 APPROVAL_CHOICES: tuple[str, ...] = tuple(policy.value for policy in Policy)
 """Every approval policy, in the order of `Policy` (least to most autonomous)."""
@@ -52,7 +53,7 @@ def endpoint_settings(args: argparse.Namespace, command: str) -> Settings | None
         settings = load_settings(settings_overrides(args))
         require_credentials(settings)
     except ConfigError as exc:
-        print(f"codeassist {command}: {exc}", file=sys.stderr)
+        print(f"codeassist {command}: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return None
     return settings
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agent.config import ConfigError, load_settings
 from agent.session import Session
+from agent.terminal_text import safe_terminal_text
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,7 @@ def run_replay(args: argparse.Namespace) -> int:
         else:
             path = Session.latest_saved(None)
     except (ValueError, OSError) as exc:
-        print(f"codeassist replay: {exc}", file=sys.stderr)
+        print(f"codeassist replay: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2
     if path is None:
         print("codeassist replay: no saved session.", file=sys.stderr)
@@ -37,7 +38,7 @@ def run_replay(args: argparse.Namespace) -> int:
     try:
         settings = load_settings({})
     except ConfigError as exc:
-        print(f"codeassist replay: {exc}", file=sys.stderr)
+        print(f"codeassist replay: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2
     from tui.app import CodeassistApp
 

@@ -8,6 +8,7 @@ import sys
 
 from pydantic import ValidationError
 
+from agent.terminal_text import safe_terminal_text
 from server.engines.scripted import ScriptedEngine
 from server.faults import Fault
 from server.runner import ServerAddress, build_state, serve
@@ -50,7 +51,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         faults = [Fault.model_validate_json(spec) for spec in args.fault]
     except ValidationError as exc:
-        print(f"codeassist serve: invalid --fault: {exc}", file=sys.stderr)
+        print(f"codeassist serve: invalid --fault: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2
     config = ServerConfig(
         api_key=args.api_key,
@@ -60,7 +61,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         state = build_state(script=args.script, config=config, faults=faults)
     except ScenarioError as exc:
-        print(f"codeassist serve: {exc}", file=sys.stderr)
+        print(f"codeassist serve: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2
 
     def announce(address: ServerAddress) -> None:

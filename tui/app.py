@@ -41,6 +41,8 @@ from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.transcript import NoticeLine, Transcript
 
 if TYPE_CHECKING:  # imported where they are used, after the first frame
+    from textual.notifications import SeverityLevel
+
     from agent.events import AgentEvent
     from agent.session import Session, SessionStats
     from tui.router import EventRouter
@@ -574,6 +576,21 @@ class CodeassistApp(App[None]):
         from tui.slash import run_command
 
         await run_command(self, text)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast. Toasts quote outside text (file names, search text, exception messages), so
+        every one — from any widget — is made safe and shown as plain text, never as markup."""
+        del markup  # a `[` in a file name or an error message is text, not a style
+        safe_title = safe_terminal_text(title)
+        super().notify(safe_terminal_text(message), title=safe_title, severity=severity, timeout=timeout, markup=False)
 
     def say(self, message: str, *, error: bool = False) -> None:
         """A notice line in the transcript."""

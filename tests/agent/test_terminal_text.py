@@ -7,7 +7,14 @@ import re
 
 import pytest
 
-from agent.terminal_text import MAX_HELD_BACK, SafeTextStream, has_controls, safe_terminal_text, terminal_safe_json
+from agent.terminal_text import (
+    MAX_HELD_BACK,
+    REMOVED_SEQUENCE,
+    SafeTextStream,
+    has_controls,
+    safe_terminal_text,
+    terminal_safe_json,
+)
 
 CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -90,3 +97,24 @@ def test_json_text_keeps_its_value_with_c1_controls_escaped() -> None:
     assert not CONTROLS.search(safe)
     assert json.loads(safe) == json.loads(raw)
     assert terminal_safe_json('{"plain": "é"}') == '{"plain": "é"}'
+
+
+OSC52_10KB = "\x1b]52;c;" + "QUFB" * 2560  # a 10 KB clipboard write, far past what a stream holds
+
+
+@pytest.mark.parametrize("size", [1, 16, 100, 4096, 5000])
+@pytest.mark.parametrize("terminator", ["\x07", "\x1b\\", "\x9c"])
+def test_a_sequence_open_past_the_limit_becomes_a_visible_marker_never_its_payload(size, terminator) -> None:
+    text = "before " + OSC52_10KB + terminator + " after\nnext"
+    out = feed_all([text[i : i + size] for i in range(0, len(text), size)])
+    assert out == "before " + REMOVED_SEQUENCE + " after\nnext"
+    assert not CONTROLS.search(out)
+
+
+def test_an_overlong_sequence_ends_at_the_line_end_or_the_next_escape_or_the_stream_end() -> None:
+    assert feed_all(["a", OSC52_10KB, "\nb"]) == "a" + REMOVED_SEQUENCE + "\nb"
+    assert feed_all(["a", OSC52_10KB, "\x1b[2Jb"]) == "a" + REMOVED_SEQUENCE + "b"
+    assert feed_all(["a", OSC52_10KB, "QUFB"]) == "a" + REMOVED_SEQUENCE
+    assert feed_all(["a", OSC52_10KB, "\x1b", "\\b"]) == "a" + REMOVED_SEQUENCE + "b"
+    assert feed_all(["a\x1b[" + "1;" * 3000, "1;", "mb"]) == "a" + REMOVED_SEQUENCE + "b"
+    assert feed_all(["a\x1bP" + "x" * 5000, "\x1b\\b"]) == "a" + REMOVED_SEQUENCE + "b"

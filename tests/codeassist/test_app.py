@@ -34,3 +34,21 @@ async def test_quitting_before_any_turn_prints_nothing(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
     assert app.saved_session_id is None
+
+
+def test_command_line_errors_quoting_outside_text_hold_no_control_characters(tmp_path):
+    """A file name (here, a scenario's) quoted in an error line is made safe before it is printed."""
+    import subprocess
+    import sys
+
+    hostile = tmp_path / "x\x1b]0;PWNED\x07\x1b[2J.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "codeassist", "serve", "--script", str(hostile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "cannot read scenario" in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr

@@ -13,14 +13,17 @@ import re
 import pytest
 from rich.text import Text
 from textual.widget import Widget
+from textual.widgets._toast import Toast
 from textual.widgets.markdown import MarkdownFence
 
+from agent.terminal_text import REMOVED_SEQUENCE
 from tests.agent.conftest import make_repo
 from tests.hostile import CONTROLS, HOSTILE, HOSTILE_NAME
 from tests.tui.conftest import call, scenario, wait_idle
 from tests.tui.test_app import send
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.header import RepoHeader
+from tui.widgets.prompt import PromptInput
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript
 
@@ -132,3 +135,60 @@ async def test_the_header_shows_a_hostile_directory_and_model_name_safely(make_a
         texts = segment_texts(header)
         assert not any(CONTROLS.search(text) for text in texts)
         assert "repo" in "".join(texts) and "m\u2407" in "".join(texts) and "PWNED" not in "".join(texts)
+
+
+LONG_CLIPBOARD_WRITE = scenario(
+    {"output": [{"type": "message", "text": "Copy \x1b]52;c;" + "QUFB" * 2560 + "\x07 done."}]},
+)
+
+
+async def test_a_10_kb_clipboard_write_streamed_in_an_answer_shows_as_a_marker(make_app):
+    app = make_app(LONG_CLIPBOARD_WRITE)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await send(pilot, "go")
+        await wait_idle(app, pilot)
+        answer = app.query(AssistantMessage).last()
+        texts = [text for widget in [answer, *answer.query("*")] for text in segment_texts(widget)]
+        shown = "".join(texts)
+        assert texts and not any(CONTROLS.search(text) for text in texts)
+        assert "Copy" in shown and "done." in shown and REMOVED_SEQUENCE in shown
+        assert "QUFB" not in shown
+
+
+def toast_texts(app) -> list[str]:
+    """Every rendered segment of the toasts, padding and all (a toast's region is its outer box)."""
+    from textual.geometry import Region
+
+    return [
+        segment.text
+        for toast in app.query(Toast)
+        for strip in toast.render_lines(Region(0, 0, toast.region.width, toast.region.height))
+        for segment in strip
+    ]
+
+
+async def test_toasts_quoting_outside_text_hold_no_control_characters_or_markup(make_app):
+    app = make_app(HOSTILE_EDIT)
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
+        app.query_one(PromptInput).notify("No file matches @evil\x1b]0;PWNED\x07[bold]x\x1b[2J")
+        app.notify("from a widget \x1b]52;c;Zm9v\x07 [red]plain[/red]", title="t\x1b[2Jx")
+        await pilot.pause(0.5)
+        texts = toast_texts(app)
+        shown = "".join(texts)
+        assert texts and not any(CONTROLS.search(text) for text in texts)
+        assert "No file matches @evil[bold]x" in shown and "PWNED" not in shown and "Zm9v" not in shown
+        assert "[red]plain[/red]" in shown, "outside text is never taken as markup"
+
+
+async def test_slash_command_errors_quoting_outside_text_hold_no_control_characters(make_app):
+    app = make_app(HOSTILE_EDIT)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await send(pilot, "/nosuch\x1b]0;PWNED\x07")
+        await send(pilot, "/theme evil\x1b]52;c;Zm9v\x07\x1b[2J")
+        await pilot.pause(0.3)
+        lines = list(app.query(NoticeLine))
+        texts = [text for line in lines for text in segment_texts(line)]
+        shown = "".join(texts)
+        assert len(lines) >= 2 and texts and not any(CONTROLS.search(text) for text in texts)
+        assert "Unknown command /nosuch. Try /help." in shown
+        assert "no theme named" in shown
