@@ -50,11 +50,12 @@ def rule_scope(request: ApprovalRequest) -> str | None:
     return request.rule_scope or f"every {request.tool} call"
 
 
-def request_body(request: ApprovalRequest, segments: Sequence[str] = (), *, with_diff: bool = True) -> RenderableType:
-    """The diff (unless `with_diff` is False) or the command (with every chained segment, as the
-    tool describes the call, on its own line) and its directory, and what "approve always" covers."""
+def request_body(request: ApprovalRequest, segments: Sequence[str] = (), *, answered: bool = False) -> RenderableType:
+    """The diff or the command (with every chained segment, as the tool describes the call, on its
+    own line) and its directory, and what "approve always" covers; once `answered`, neither the
+    diff (the tool card shows what was written) nor what "approve always" would cover."""
     parts: list[RenderableType] = [Text.assemble(("Approve? ", "bold"), safe_terminal_text(request.summary))]
-    if request.diff and with_diff:
+    if request.diff and not answered:
         parts.append(Syntax(safe_terminal_text(request.diff), "diff", word_wrap=True, background_color="default"))
     if request.command is not None:
         pieces = list(segments) or [request.command]
@@ -69,6 +70,8 @@ def request_body(request: ApprovalRequest, segments: Sequence[str] = (), *, with
         if request.workdir:
             parts.append(Text(f"in {safe_terminal_text(request.workdir)}", style="dim"))
     scope = rule_scope(request)
+    if answered:
+        return Group(*parts)
     if scope is not None:
         parts.append(Text(f"a = always approve, in this session: {safe_terminal_text(scope)}", style="dim"))
     else:
@@ -192,5 +195,4 @@ class ApprovalCard(Vertical, can_focus=True):
         detail += f": {reason}" if reason else ""
         self.query_one("#approval-hint", Static).update(Text(f"→ {label}{detail}", style="bold"))
         self.query_one("#deny-reason").display = False
-        if self.request.diff:
-            self.query_one("#approval-body", Static).update(request_body(self.request, self.segments, with_diff=False))
+        self.query_one("#approval-body", Static).update(request_body(self.request, self.segments, answered=True))
