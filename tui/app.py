@@ -360,10 +360,6 @@ class CodeassistApp(App[None]):
             self.title = "codeassist"
             self.signals.restore_title()
 
-    NOTIFY_AFTER_S = 5.0
-    """A turn that ends this long after it started notifies (see the `notify` setting); so does
-    any turn that ends while the terminal is not focused."""
-
     def _attend(self, event: AgentEvent) -> None:
         """Call the user when an approval waits (the card on screen takes the answer) and when a
         long turn ends, or one ends while the terminal is not focused."""
@@ -379,12 +375,10 @@ class CodeassistApp(App[None]):
             self.refresh_bindings()
         elif isinstance(event, TurnStarted):
             self.turn_started_at = self.clock()
-        elif isinstance(event, TurnEnded) and event.reason != "cancelled":
-            took = self.clock() - self.turn_started_at if self.turn_started_at is not None else 0.0
-            if took >= self.NOTIFY_AFTER_S or not self.app_focus:
-                method = notification_method(self.settings.notify, os.environ)
-                ended = "finished" if event.reason == "completed" else f"ended ({event.reason})"
-                self.signals.notify(method, f"codeassist: turn {ended}")
+        elif isinstance(event, TurnEnded) and self.turn_started_at is not None:
+            took = self.clock() - self.turn_started_at
+            method = notification_method(self.settings.notify, os.environ)
+            self.signals.turn_ended(event.reason, took_s=took, focused=self.app_focus, method=method)
 
     def _write_to_terminal(self, data: str) -> None:
         """Raw output to the terminal (Textual has no public call for it; `App.bell` does this)."""

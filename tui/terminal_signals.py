@@ -27,6 +27,9 @@ PUSH_TITLE = "\x1b[22;2t"
 POP_TITLE = "\x1b[23;2t"
 """Restore the saved title (where unsupported, the title written just before it stays)."""
 BELL = "\x07"
+NOTIFY_AFTER_S = 5.0
+"""A turn that ends this long after it started notifies; so does any turn that ends while the
+terminal is not focused. A turn the user cancelled never does (they are there)."""
 MAX_SHOWN = 120
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -88,6 +91,13 @@ class TerminalSignals:
         if self.title_changed:
             self.write(title_sequence(self.app_title) + POP_TITLE)
             self.title_changed = False
+
+    def turn_ended(self, reason: str, *, took_s: float, focused: bool, method: Notification) -> None:
+        """Notify that a turn ended (`reason`), if it was long or the terminal is not focused."""
+        if reason == "cancelled" or (took_s < NOTIFY_AFTER_S and focused):
+            return
+        ended = "finished" if reason == "completed" else f"ended ({reason})"
+        self.notify(method, f"codeassist: turn {ended}")
 
     def notify(self, method: Notification, message: str) -> None:
         """Send a notification by `method` (nothing for `off`)."""

@@ -10,7 +10,7 @@ from textual import events
 
 from tests.tui.conftest import SIZE, call, scenario, wait_idle
 from tests.tui.test_app import send
-from tui.terminal_signals import POP_TITLE, PUSH_TITLE, notification_method
+from tui.terminal_signals import POP_TITLE, PUSH_TITLE, TerminalSignals, notification_method
 from tui.widgets.approval import ApprovalCard
 
 HOSTILE_COMMAND = "printf 'x\x1b]0;PWNED\x07\x1b[2J'"
@@ -108,3 +108,13 @@ def test_auto_uses_osc9_only_in_terminals_that_show_it():
     assert notification_method("auto", {}) == "bell"
     assert notification_method("off", {"TERM_PROGRAM": "iTerm.app"}) == "off"
     assert notification_method("osc9", {}) == "osc9"
+
+
+def test_a_cancelled_turn_never_notifies_and_an_unfinished_one_says_how_it_ended():
+    written: list[str] = []
+    signals = TerminalSignals(written.append, "codeassist")
+    signals.turn_ended("cancelled", took_s=60.0, focused=False, method="osc9")
+    signals.turn_ended("completed", took_s=1.0, focused=True, method="osc9")
+    assert written == []
+    signals.turn_ended("error", took_s=1.0, focused=False, method="osc9")
+    assert written == ["\x1b]9;codeassist: turn ended (error)\x07"]
