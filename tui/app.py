@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +32,7 @@ from themes import STYLESHEET, THEMES
 from tui.blocks import BLOCK_ACTIONS, block_action_enabled, block_text, focused_block, step_focus, toggle_block
 from tui.history import PromptHistory
 from tui.slash import SlashCommands
-from tui.terminal_signals import TerminalSignals, notification_method
+from tui.terminal_signals import TerminalSignals
 from tui.widgets.completion import CompletionList
 from tui.widgets.header import RepoHeader
 from tui.widgets.prompt import PromptInput
@@ -130,7 +129,6 @@ class CodeassistApp(App[None]):
         """The monotonic clock of the typing and approval grace periods (tests replace it)."""
         self.signals = TerminalSignals(self._write_to_terminal, self.TITLE)
         """The real terminal's title while an approval waits, and turn-end notifications."""
-        self.turn_started_at: float | None = None
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -365,20 +363,13 @@ class CodeassistApp(App[None]):
         long turn ends, or one ends while the terminal is not focused."""
         from agent.events import ApprovalDecided, ApprovalRequested
 
+        self.signals.attend(event, clock=self.clock, focused=self.app_focus, setting=self.settings.notify)
         if isinstance(event, ApprovalRequested):
             self.bell()
             self.title = "codeassist — approval needed"
-            self.signals.show_title(f"codeassist — approval needed: {event.request.summary}")
         elif isinstance(event, ApprovalDecided):
             self.title = "codeassist"
-            self.signals.restore_title()
             self.refresh_bindings()
-        elif isinstance(event, TurnStarted):
-            self.turn_started_at = self.clock()
-        elif isinstance(event, TurnEnded) and self.turn_started_at is not None:
-            took = self.clock() - self.turn_started_at
-            method = notification_method(self.settings.notify, os.environ)
-            self.signals.turn_ended(event.reason, took_s=took, focused=self.app_focus, method=method)
 
     def _write_to_terminal(self, data: str) -> None:
         """Raw output to the terminal (Textual has no public call for it; `App.bell` does this)."""

@@ -8,10 +8,12 @@ comes from outside (a command, a file name), so it is made safe and kept to one 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Literal, TypeAlias
 
+from agent.events import AgentEvent, ApprovalDecided, ApprovalRequested, TurnEnded, TurnStarted
 from agent.terminal_text import safe_terminal_text
 
 Notification: TypeAlias = Literal["osc9", "bell", "off"]
@@ -80,6 +82,27 @@ class TerminalSignals:
         self.write = write
         self.app_title = app_title
         self.title_changed = False
+        self.turn_started_at: float | None = None
+
+    def attend(self, event: AgentEvent, *, clock: Callable[[], float], focused: bool, setting: str) -> None:
+        """Follow a live turn's `event`: the title while an approval waits, the turn-end call.
+
+        Args:
+            event: the event the app just drew.
+            clock: the app's monotonic clock (read at a turn's start and end only).
+            focused: whether the terminal has the focus (Textual's `App.app_focus`).
+            setting: the `notify` setting.
+        """
+        if isinstance(event, ApprovalRequested):
+            self.show_title(f"{self.app_title} — approval needed: {event.request.summary}")
+        elif isinstance(event, ApprovalDecided):
+            self.restore_title()
+        elif isinstance(event, TurnStarted):
+            self.turn_started_at = clock()
+        elif isinstance(event, TurnEnded) and self.turn_started_at is not None:
+            took = clock() - self.turn_started_at
+            method = notification_method(setting, os.environ)
+            self.turn_ended(event.reason, took_s=took, focused=focused, method=method)
 
     def show_title(self, title: str) -> None:
         """Set the window title (the terminal's own is saved first, once)."""
