@@ -110,3 +110,19 @@ async def test_edit_file_diffs_are_minimal_too(ctx, workspace):
     await ReadFile().run(ReadFileArgs(path="mid.py"), ctx)
     result = await EditFile().run(EditFileArgs(path="mid.py", old="TARGET = 1", new="TARGET = 2"), ctx)
     assert counted(str((result.display or {})["diff"])) == (1, 1)
+
+
+async def test_apply_patch_diffs_match_git_too(ctx, workspace):
+    from agent.tools.apply_patch import apply_patch
+
+    rng = random.Random(5)
+    lines = code_like(rng, 1200)
+    lines[600] = "MARKER = 1"
+    (workspace / "big.py").write_text("\n".join(lines) + "\n")
+    subprocess.run(["git", "add", "big.py"], cwd=workspace, check=True)
+    body = ["*** Begin Patch", "*** Update File: big.py", "@@", "-MARKER = 1", "+MARKER = 2", "*** End Patch"]
+    result = apply_patch("\n".join(body) + "\n", ctx)
+    numstat = subprocess.run(
+        ["git", "diff", "--numstat", "big.py"], cwd=workspace, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert counted(str((result.display or {})["diff"])) == (int(numstat[0]), int(numstat[1])) == (1, 1)
