@@ -1,4 +1,5 @@
-"""User settings: one pydantic model, loaded from the user's config file, the environment and flags.
+"""User settings: one pydantic model (`Settings`, in `agent.settings_model`, built on first use),
+loaded from the user's config file, the environment and flags.
 
 Why this shape: the endpoint, the API key and (later) hooks decide where the workspace's code is
 sent and what runs on this machine, so they must never come from a file an untrusted repository
@@ -12,31 +13,40 @@ current directory. Sources are applied in a fixed order, later wins:
 3. command-line flags, where None means "not given".
 
 Every problem surfaces as a `ConfigError` naming the file or variable and the field.
+
+Start-up: importing this module builds no pydantic model; `draft_settings` gives the app what its
+first frame needs (a `SettingsDraft`) when the values are certain to pass, and the app validates
+them into `Settings` right after that frame.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from agent.paths import config_dir
 
+if TYPE_CHECKING:
+    from agent.settings_model import Settings
+
 __all__ = [
+    "APPROVAL_POLICIES",
     "DEFAULT_BASE_URL",
     "ENV_PREFIX",
     "FIELDS",
+    "NOTIFY_MODES",
+    "TRANSPORTS",
     "ConfigError",
     "Settings",
+    "SettingsDraft",
     "config_path",
+    "draft_settings",
     "load_settings",
     "require_credentials",
     "save_setting",
@@ -48,172 +58,129 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 ENV_PREFIX = "CODEASSIST_"
 """Prefix of the per-field environment variables (`CODEASSIST_MODEL`, `CODEASSIST_MAX_STEPS`, ...)."""
 
-_MIB = 1024 * 1024
-
 
 class ConfigError(Exception):
     """Invalid or unusable configuration; the message is meant for the user, as is."""
 
 
-class Settings(BaseModel):
-    """Everything the user can configure; see the module docstring for where values come from."""
+def normalise_base_url(value: str) -> str:
+    """`value` as a base URL: scheme and host lower-cased, no trailing slash.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+    Raises:
+        ValueError: not an http(s) URL with a host, or it holds credentials, a query, a fragment
+            or a bad port (the message completes "base_url ...").
+    """
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. https://api.openai.com/v1")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain credentials; set api_key instead")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or fragment")
+    try:
+        _ = parts.port  # parsing the port is the check
+    except ValueError as exc:
+        raise ValueError(f"has an invalid port ({exc})") from None
+    return urlunsplit((scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
 
-    model: str = Field("gpt-5.2", min_length=1)
-    """Model name sent with every request."""
 
-    base_url: str = DEFAULT_BASE_URL
-    """HTTP(S) base URL of a Responses-API host; `/responses` is appended, and the WebSocket URL
-    uses ws(s). A trailing slash is dropped. Credentials do not belong in the URL."""
+def __getattr__(name: str) -> Any:
+    """`Settings` is built (pydantic) on first use, not when this module is imported."""
+    if name == "Settings":
+        from agent.settings_model import Settings
 
-    api_key: SecretStr | None = None
-    """API key sent as a bearer token. Optional for local or custom endpoints."""
+        return Settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    transport: Literal["websocket", "http"] = "websocket"
-    """`websocket`: one persistent socket (WebSocket mode); `http`: HTTP/SSE per request."""
 
-    approval: Literal["read-only", "ask", "auto-edit", "full-auto"] = "ask"
-    """How tool calls are approved: never run edits or commands, ask each time, apply edits
-    without asking, or run everything without asking."""
+FIELDS: tuple[str, ...] = (
+    "model",
+    "base_url",
+    "api_key",
+    "transport",
+    "approval",
+    "max_steps",
+    "warmup",
+    "store",
+    "trace_frames",
+    "reasoning_effort",
+    "reasoning_summary",
+    "theme",
+    "notify",
+    "ping_interval_s",
+    "ping_timeout_s",
+    "open_timeout_s",
+    "idle_timeout_s",
+    "max_connection_age_s",
+    "max_retries",
+    "max_frame_bytes",
+)
+"""Every setting name, in declaration order (also the valid config-file keys); `Settings` has
+exactly these fields (a test holds them together)."""
 
-    max_steps: int = Field(50, ge=1)
-    """Most model requests (steps) in one turn before the agent stops."""
+TRANSPORTS: tuple[str, ...] = ("websocket", "http")
+"""The values of `Settings.transport`, the default first."""
 
-    warmup: bool = True
-    """Send a `generate: false` warm-up request when a session starts, to prime the server cache."""
+APPROVAL_POLICIES: tuple[str, ...] = ("read-only", "ask", "auto-edit", "full-auto")
+"""The values of `Settings.approval` (least to most autonomous)."""
 
-    store: bool = False
-    """Ask the server to store responses (`store: true`) beyond the connection-local cache."""
+NOTIFY_MODES: tuple[str, ...] = ("auto", "osc9", "bell", "off")
+"""The values of `Settings.notify`, the default first."""
 
-    trace_frames: bool = False
-    """Also write every raw WebSocket frame or SSE event to `<session id>.trace` beside the
-    session file (redacted; for debugging a server; the session record never holds frames)."""
+DEFAULT_THEME = "codeassist-dark"
+"""The default of `Settings.theme`."""
 
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = "medium"
-    """Reasoning effort sent to the model; `""` (None) leaves the `reasoning` effort out entirely,
-    whereas `"none"` is the API's own value."""
 
-    reasoning_summary: Literal["auto", "concise", "detailed"] | None = "auto"
-    """Reasoning summary style; `""` or `"none"` (None) asks for no summaries."""
+class SettingsDraft:
+    """Settings read from the config file, the environment and flags, not yet built into
+    `Settings`: what the app needs for its first frame, without building pydantic models.
 
-    theme: str = Field("codeassist-dark", min_length=1)
-    """Name of the TUI theme (persisted by `/theme`)."""
+    `draft_settings` makes one only when every value given is one a cheap check can vouch for,
+    so `validate()` cannot fail for it; `validate()` builds the `Settings` (the app does that
+    right after its first frame).
+    """
 
-    notify: Literal["auto", "osc9", "bell", "off"] = "auto"
-    """How the app calls you when a turn ends (after a long turn, or while the terminal is not
-    focused): `osc9` a desktop notification (OSC 9), `bell` the terminal bell, `off` nothing;
-    `auto` uses OSC 9 in terminals known to show it (iTerm2, WezTerm, ghostty, kitty) and the bell
-    elsewhere."""
-
-    ping_interval_s: float = Field(20.0, gt=0, allow_inf_nan=False)
-    """Seconds between WebSocket keepalive pings."""
-
-    ping_timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False)
-    """Seconds to wait for a pong before the socket is considered dead."""
-
-    open_timeout_s: float = Field(15.0, gt=0, allow_inf_nan=False)
-    """Seconds allowed for connecting and the WebSocket upgrade."""
-
-    idle_timeout_s: float = Field(300.0, gt=0, allow_inf_nan=False)
-    """Seconds without any server event, mid-response, before the stream is abandoned."""
-
-    max_connection_age_s: float = Field(55 * 60.0, gt=0, allow_inf_nan=False)
-    """Rotate the socket (between responses) once it is this old, before the server's
-    60-minute connection limit."""
-
-    max_retries: int = Field(5, ge=0)
-    """Reconnects or resends allowed for one request before giving up."""
-
-    max_frame_bytes: int = Field(64 * _MIB, ge=16 * _MIB)
-    """Largest WebSocket frame accepted from the server, in bytes (at least 16 MiB)."""
-
-    @field_validator("base_url", mode="before")
-    @classmethod
-    def _normalise_base_url(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value  # the str field itself reports the type error
-        parts = urlsplit(value.strip())
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host, e.g. https://api.openai.com/v1")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not contain credentials; set api_key instead")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment")
-        try:
-            _ = parts.port  # parsing the port is the check
-        except ValueError as exc:
-            raise ValueError(f"has an invalid port ({exc})") from None
-        return urlunsplit((scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
-
-    @field_validator("api_key", mode="before")
-    @classmethod
-    def _blank_key_is_none(cls, value: object) -> object:
-        if isinstance(value, str):
-            return value.strip() or None
-        return value
-
-    @field_validator("reasoning_effort", mode="before")
-    @classmethod
-    def _blank_effort_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("reasoning_summary", mode="before")
-    @classmethod
-    def _blank_summary_is_none(cls, value: object) -> object:
-        return None if value in ("", "none") else value
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
 
     @property
-    def responses_url(self) -> str:
-        """The HTTP endpoint: base URL + `/responses`."""
-        return f"{self.base_url}/responses"
-
-    @property
-    def websocket_url(self) -> str:
-        """The WebSocket endpoint: base URL with http→ws / https→wss, + `/responses`."""
-        parts = urlsplit(self.responses_url)
-        return urlunsplit(("wss" if parts.scheme == "https" else "ws", *parts[1:]))
+    def theme(self) -> str:
+        """Name of the TUI theme."""
+        return self.values.get("theme", DEFAULT_THEME)
 
     @property
     def uses_default_endpoint(self) -> bool:
         """True when `base_url` is the OpenAI API (`DEFAULT_BASE_URL`)."""
-        return self.base_url == DEFAULT_BASE_URL
-
-    @property
-    def is_local_endpoint(self) -> bool:
-        """True when the host is localhost (or `*.localhost`), in 127.0.0.0/8, or ::1."""
-        host = urlsplit(self.base_url).hostname or ""
-        if host == "localhost" or host.endswith(".localhost"):
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return normalise_base_url(self.values.get("base_url", DEFAULT_BASE_URL)) == DEFAULT_BASE_URL
 
     def api_key_value(self) -> str | None:
         """The API key in clear, or None when none is configured."""
-        return self.api_key.get_secret_value() if self.api_key is not None else None
+        return self.values.get("api_key", "").strip() or None
 
-    def redacted_dict(self) -> dict[str, Any]:
-        """All settings as plain values for display, with the API key shortened to `sk-…abcd`."""
-        data = self.model_dump()
-        data["api_key"] = _redact_key(self.api_key_value())
-        return data
+    def validate(self) -> Settings:
+        """The validated settings."""
+        return _validated(self.values)
 
 
-def _redact_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    dash = key.find("-", 0, 8)
-    prefix = key[: dash + 1] if dash >= 0 else ""
-    # Short keys would be given away almost whole by their last four characters.
-    tail = key[-4:] if len(key) >= 16 else ""
-    return f"{prefix}…{tail}"
+_DRAFTABLE: dict[str, Callable[[str], bool]] = {
+    "model": bool,
+    "theme": bool,
+    "api_key": lambda value: True,
+    "base_url": lambda value: _valid_base_url(value),
+    "transport": lambda value: value in TRANSPORTS,
+    "approval": lambda value: value in APPROVAL_POLICIES,
+    "notify": lambda value: value in NOTIFY_MODES,
+}
+"""The string settings a draft may hold, each with the check that makes `Settings` accept it."""
 
 
-FIELDS: tuple[str, ...] = tuple(Settings.model_fields)
-"""Every setting name, in declaration order (also the valid config-file keys)."""
+def _valid_base_url(value: str) -> bool:
+    try:
+        normalise_base_url(value)
+    except ValueError:
+        return False
+    return True
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -256,23 +223,58 @@ def load_settings(
         ConfigError: the file is unreadable or not valid TOML, has unknown keys, or any source
             has a bad value; the message names the file, variable or flag and the field.
     """
+    layers = _layers(flags, environ, path)
+    problems = [problem for data, sources in layers for problem in _problems(data, sources)]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return _validated({key: value for data, _ in layers for key, value in data.items()})
+
+
+def draft_settings(
+    flags: Mapping[str, object] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Settings | SettingsDraft:
+    """`load_settings`, but without building `Settings` when it is certain to succeed.
+
+    When every value the sources give is a model name, theme, key, base URL, transport or
+    approval policy that passes a cheap check, the result is a `SettingsDraft` (the app builds
+    the `Settings` after its first frame); otherwise it is `load_settings`'s result, so a bad
+    value is reported exactly as `load_settings` reports it.
+
+    Raises:
+        ConfigError: as `load_settings`.
+    """
+    layers = _layers(flags, environ, path)
+    merged = {key: value for data, _ in layers for key, value in data.items()}
+    if all(isinstance(value, str) and key in _DRAFTABLE and _DRAFTABLE[key](value) for key, value in merged.items()):
+        return SettingsDraft(merged)
+    return load_settings(flags, environ=environ, path=path)
+
+
+def _layers(
+    flags: Mapping[str, object] | None, environ: Mapping[str, str] | None, path: Path | None
+) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The values of the config file, the environment and the flags, each with where it came from."""
     env = os.environ if environ is None else environ
     file = config_path(env) if path is None else path
     stored = _read_file(file)
     given = {key: value for key, value in (flags or {}).items() if value is not None}
-    layers: list[tuple[dict[str, Any], dict[str, str]]] = [
+    return [
         (stored, dict.fromkeys(stored, str(file))),
         _env_layer(env),
         (given, {key: f"flag --{key.replace('_', '-')}" for key in given}),
     ]
-    problems = [problem for data, sources in layers for problem in _problems(data, sources)]
-    if problems:
-        raise ConfigError("\n".join(problems))
-    merged = {key: value for data, _ in layers for key, value in data.items()}
-    return Settings.model_validate(merged)
 
 
-def require_credentials(settings: Settings, *, environ: Mapping[str, str] | None = None) -> None:
+def _validated(values: Mapping[str, object]) -> Settings:
+    from agent.settings_model import Settings
+
+    return Settings.model_validate(values)
+
+
+def require_credentials(settings: Settings | SettingsDraft, *, environ: Mapping[str, str] | None = None) -> None:
     """Fail early when requests could not possibly authenticate.
 
     A missing key is only fatal with the default OpenAI endpoint; a local or custom server is
@@ -286,7 +288,7 @@ def require_credentials(settings: Settings, *, environ: Mapping[str, str] | None
         ConfigError: no API key and `base_url` is the OpenAI default; the message lists the
             three ways forward.
     """
-    if settings.api_key is not None or not settings.uses_default_endpoint:
+    if settings.api_key_value() is not None or not settings.uses_default_endpoint:
         return
     raise ConfigError(
         f"No API key for {DEFAULT_BASE_URL}. Any one of these gets you going:\n"
@@ -336,6 +338,10 @@ def save_setting(
     problems = _problems({**data, key: value}, sources)
     if problems:
         raise ConfigError("\n".join(problems))
+
+    from pydantic import SecretStr
+
+    from agent.settings_model import Settings
 
     canonical = getattr(Settings.model_validate({key: value}), key)
     if isinstance(canonical, SecretStr):
@@ -398,6 +404,10 @@ def _problems(data: Mapping[str, object], sources: Mapping[str, str]) -> list[st
     ]
     if problems:
         return problems
+    from pydantic import ValidationError
+
+    from agent.settings_model import Settings
+
     try:
         Settings.model_validate(data)
     except ValidationError as exc:

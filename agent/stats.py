@@ -8,10 +8,17 @@ disagree.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.transport.base import StreamMetrics
-from agent.wire.response import Usage
+if TYPE_CHECKING:  # the transports (httpx, websockets) are not needed to read or show stats
+    from agent.transport.base import StreamMetrics
+    from agent.wire.response import Usage
+
+
+FIRST_SEND_REASONS = ("first request", "warm-up")
+"""`ResponseStats.reason` of a request that sends everything because nothing was sent before."""
 
 
 class ResponseStats(BaseModel):
@@ -56,6 +63,13 @@ class ResponseStats(BaseModel):
         if not self.output_tokens or not self.stream_s:
             return None
         return self.output_tokens / self.stream_s
+
+    @property
+    def resent(self) -> bool:
+        """The whole conversation was sent again although a previous response existed (a new
+        socket, the HTTP fallback, changed settings, a lost chain…); the first request and the
+        warm-up are not resends."""
+        return not self.incremental and self.reason not in FIRST_SEND_REASONS
 
     @classmethod
     def from_metrics(
@@ -130,6 +144,11 @@ class TurnStats(BaseModel):
         return sum(r.bytes_received for r in self.responses)
 
     @property
+    def resent_bytes(self) -> int:
+        """Bytes sent by the turn's full resends (`ResponseStats.resent`)."""
+        return sum(r.bytes_sent for r in self.responses if r.resent)
+
+    @property
     def input_tokens(self) -> int:
         return sum(r.input_tokens for r in self.responses)
 
@@ -194,7 +213,13 @@ class SessionStats(BaseModel):
     reconnects: list[Reconnect] = Field(default_factory=list)
     turns: int = 0
     bytes_sent: int = 0
+    """Bytes the finished turns sent (resends included, the warm-up not)."""
     bytes_received: int = 0
+    resent_bytes: int = 0
+    """The part of `bytes_sent` that resent the whole conversation (`ResponseStats.resent`)."""
+    warmup_bytes_sent: int = 0
+    """Bytes of the warm-up request (`generate: false`), when one was sent."""
+    warmup_bytes_received: int = 0
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0

@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from agent.config import ConfigError, config_path, load_settings, require_credentials
-from agent.session import Session
+from agent.config import ConfigError, config_path, draft_settings, require_credentials
 from agent.terminal_text import safe_terminal_text
 from codeassist.options import add_endpoint_arguments, settings_overrides
 
@@ -26,7 +25,7 @@ def add_app_arguments(parser: argparse.ArgumentParser) -> None:
 def run_app(args: argparse.Namespace) -> int:
     """`codeassist` in a repository: the interactive app (or the welcome screen)."""
     try:
-        settings = load_settings(settings_overrides(args))
+        settings = draft_settings(settings_overrides(args))  # built into `Settings` after the first frame
     except ConfigError as exc:
         print(f"codeassist: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2
@@ -42,9 +41,9 @@ def run_app(args: argparse.Namespace) -> int:
     resume = None
     cwd = Path.cwd()
     try:
-        if args.continue_:
-            resume = Session.latest_saved(cwd)
-        elif args.resume is not None:
+        if args.continue_ or args.resume is not None:
+            from agent.session import Session  # reads saved sessions; a fresh start does not
+
             resume = Session.find_saved(args.resume) if args.resume else Session.latest_saved(cwd)
     except (ValueError, OSError) as exc:
         print(f"codeassist: {safe_terminal_text(str(exc))}", file=sys.stderr)

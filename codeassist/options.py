@@ -1,8 +1,8 @@
 """The endpoint flags shared by the commands that talk to a model, defined once.
 
 `--model`, `--base-url`, `--transport`, `--approval` (and `--max-steps`, `--no-warmup`) mean the
-same everywhere; their choices come from the types the settings use (`Policy`, the `transport`
-field), so a new policy or transport shows up in every command. A command asks for the flags it
+same everywhere; their choices are the values the settings accept (`APPROVAL_POLICIES`,
+`TRANSPORTS`), so a new policy or transport shows up in every command. A command asks for the flags it
 needs, and `settings_overrides(args)` turns whatever was given into `load_settings` flags.
 """
 
@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any
 
-from agent.approvals import Policy
-from agent.config import ConfigError, Settings, load_settings, require_credentials
+from agent.config import APPROVAL_POLICIES, TRANSPORTS, ConfigError, load_settings, require_credentials
 from agent.terminal_text import safe_terminal_text
 
-APPROVAL_CHOICES: tuple[str, ...] = tuple(policy.value for policy in Policy)
-"""Every approval policy, in the order of `Policy` (least to most autonomous)."""
+if TYPE_CHECKING:
+    from agent.config import Settings
 
-TRANSPORT_CHOICES: tuple[str, ...] = get_args(Settings.model_fields["transport"].annotation)
+APPROVAL_CHOICES: tuple[str, ...] = APPROVAL_POLICIES
+"""Every approval policy, least to most autonomous (the values of `agent.approvals.Policy`)."""
+
+TRANSPORT_CHOICES: tuple[str, ...] = TRANSPORTS
 """Every transport the settings accept."""
 
-_DEFAULT_TRANSPORT = Settings.model_fields["transport"].default
+_DEFAULT_TRANSPORT = TRANSPORTS[0]
 
 
 def add_endpoint_arguments(

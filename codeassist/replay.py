@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from agent.config import ConfigError, load_settings
-from agent.session import Session
+from agent.config import ConfigError, draft_settings
 from agent.terminal_text import safe_terminal_text
 
 
@@ -25,10 +24,10 @@ def run_replay(args: argparse.Namespace) -> int:
     try:
         if args.session and Path(args.session).is_file():
             path = Path(args.session)
-        elif args.session:
-            path = Session.find_saved(args.session)
         else:
-            path = Session.latest_saved(None)
+            from agent.session import Session  # finds saved sessions; a file given needs none
+
+            path = Session.find_saved(args.session) if args.session else Session.latest_saved(None)
     except (ValueError, OSError) as exc:
         print(f"codeassist replay: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2
@@ -36,7 +35,7 @@ def run_replay(args: argparse.Namespace) -> int:
         print("codeassist replay: no saved session.", file=sys.stderr)
         return 2
     try:
-        settings = load_settings({})
+        settings = draft_settings({})  # built into `Settings` after the first frame
     except ConfigError as exc:
         print(f"codeassist replay: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 2

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
-from agent.config import ConfigError, Settings, save_setting
-from agent.events import TurnEnded, TurnStarted
+from agent.config import ConfigError, SettingsDraft, save_setting
 from agent.terminal_text import safe_terminal_text
 from themes import STYLESHEET, THEMES
 from tui.blocks import BLOCK_ACTIONS, block_action_enabled, block_text, focused_block, step_focus, toggle_block
@@ -42,12 +41,14 @@ from tui.widgets.transcript import NoticeLine, Transcript
 if TYPE_CHECKING:  # imported where they are used, after the first frame
     from textual.notifications import SeverityLevel
 
+    from agent.config import Settings
     from agent.events import AgentEvent
     from agent.session import Session, SessionStats
     from tui.router import EventRouter
     from tui.widgets.approval import ApprovalCard
 
-WIDE_ENOUGH_FOR_STATS = 120
+WIDE_ENOUGH_FOR_STATS = 100
+"""Below this many columns the stats panel is hidden, unless Ctrl+B showed it."""
 
 
 class CodeassistApp(App[None]):
@@ -95,7 +96,7 @@ class CodeassistApp(App[None]):
 
     def __init__(
         self,
-        settings: Settings,
+        settings: Settings | SettingsDraft,
         cwd: Path,
         *,
         replay: Path | None = None,
@@ -107,7 +108,7 @@ class CodeassistApp(App[None]):
         history: PromptHistory | None = None,
     ) -> None:
         super().__init__()
-        self.settings = settings
+        self._settings = settings
         self.cwd = cwd
         self.replay_path = replay
         self.replay_speed = replay_speed
@@ -129,6 +130,20 @@ class CodeassistApp(App[None]):
         """The monotonic clock of the typing and approval grace periods (tests replace it)."""
         self.signals = TerminalSignals(self._write_to_terminal, self.TITLE)
         """The real terminal's title while an approval waits, and turn-end notifications."""
+        self.stats_toggled = False
+        """Ctrl+B showed or hid the stats panel: it no longer follows the window's width."""
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings (a draft given to the app is validated on first use, after the
+        first frame)."""
+        if isinstance(self._settings, SettingsDraft):
+            self._settings = self._settings.validate()
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self._settings = settings
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -148,11 +163,9 @@ class CodeassistApp(App[None]):
     def on_mount(self) -> None:
         for theme in THEMES:
             self.register_theme(theme)
-        if self.settings.theme in self.available_themes:
-            self.theme = self.settings.theme
-        stats = self.query_one(StatsPanel)
-        if self.size.width < WIDE_ENOUGH_FOR_STATS:
-            stats.add_class("-hidden")
+        if self._settings.theme in self.available_themes:  # a draft's is enough
+            self.theme = self._settings.theme
+        self._fit_stats_to_width()
         self.query_one("#queue").display = False
         if self.replay_path is not None:
             self.query_one(PromptInput).disabled = True
@@ -222,6 +235,8 @@ class CodeassistApp(App[None]):
             self._send_queued()
 
     async def _draw_resumed(self) -> None:
+        from agent.events import TurnEnded, TurnStarted
+
         session, router = self.session, self.router
         if session is None or router is None:
             return
@@ -538,7 +553,19 @@ class CodeassistApp(App[None]):
     # ---- actions -----------------------------------------------------------------------------
 
     def action_toggle_stats(self) -> None:
+        self.stats_toggled = True
         self.query_one(StatsPanel).toggle_class("-hidden")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_stats_to_width(event.size.width)
+
+    def _fit_stats_to_width(self, width: int | None = None) -> None:
+        """Show the stats panel in a wide enough window, hide it in a narrow one — unless Ctrl+B
+        decided."""
+        if not self.stats_toggled:
+            narrow = (self.size.width if width is None else width) < WIDE_ENOUGH_FOR_STATS
+            for panel in self.query(StatsPanel):
+                panel.set_class(narrow, "-hidden")
 
     def action_copy_answer(self) -> None:
         text = self.router.last_answer if self.router else ""

@@ -449,3 +449,51 @@ def test_bounds_are_enforced(field: str, value: object) -> None:
 
 def test_every_field_is_documented() -> None:
     assert all(info.description for info in Settings.model_fields.values())
+
+
+def test_the_light_constants_match_the_model() -> None:
+    from typing import get_args
+
+    from agent.approvals import Policy
+    from agent.config import APPROVAL_POLICIES, DEFAULT_THEME, TRANSPORTS
+
+    assert tuple(Settings.model_fields) == FIELDS
+    assert get_args(Settings.model_fields["transport"].annotation) == TRANSPORTS
+    assert Settings.model_fields["transport"].default == TRANSPORTS[0]
+    assert get_args(Settings.model_fields["approval"].annotation) == APPROVAL_POLICIES
+    assert tuple(policy.value for policy in Policy) == APPROVAL_POLICIES
+    assert Settings().theme == DEFAULT_THEME
+
+
+def test_a_draft_holds_plain_values_and_validates_into_the_same_settings(env: dict[str, str], cfg: Path) -> None:
+    from agent.config import SettingsDraft, draft_settings
+
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text('theme = "codeassist-light"\n')
+    environ = env | {"OPENAI_API_KEY": " sk-test ", "CODEASSIST_BASE_URL": "HTTP://Example.COM/v1/"}
+    flags = {"model": "m1", "approval": "auto-edit", "transport": "http", "max_steps": None}
+    draft = draft_settings(flags, environ=environ)
+    assert isinstance(draft, SettingsDraft)
+    assert draft.theme == "codeassist-light" and draft.api_key_value() == "sk-test"
+    assert not draft.uses_default_endpoint
+    assert draft.validate() == load_settings(flags, environ=environ)
+    require_credentials(draft)
+    with pytest.raises(ConfigError, match="No API key"):
+        require_credentials(draft_settings(environ=env))
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [{"max_steps": 3}, {"approval": "sometimes"}, {"base_url": "ftp://x"}, {"model": ""}, {"transport": "pigeon"}],
+)
+def test_anything_a_draft_cannot_vouch_for_is_loaded_or_reported_as_before(env: dict[str, str], flags) -> None:
+    from agent.config import draft_settings
+
+    try:
+        expected: object = load_settings(flags, environ=env)
+    except ConfigError as exc:
+        with pytest.raises(ConfigError) as raised:
+            draft_settings(flags, environ=env)
+        assert str(raised.value) == str(exc)
+    else:
+        assert draft_settings(flags, environ=env) == expected

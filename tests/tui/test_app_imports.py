@@ -1,0 +1,64 @@
+"""The first frame's import set: `tui.app` (and the command line that opens it) loads none of the
+heavy modules; they come after the first frame. No timing here: `bench/startup.py` measures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = (
+    "pydantic",
+    "httpx",
+    "websockets",
+    "git",
+    "uvicorn",
+    "starlette",
+    "mcp",
+    "agent.session",
+    "agent.events",
+    "agent.stats",
+    "agent.settings_model",
+    "agent.transport",
+    "agent.wire",
+    "agent.loop",
+    "agent.tools",
+    "agent.approvals",
+    "agent.replay",
+    "server",
+    "tui.router",
+    "tui.widgets.approval",
+)
+"""Packages and modules the first frame does not need (a module counts with its submodules)."""
+
+
+def loaded_heavy_modules(code: str) -> list[str]:
+    probe = (
+        f"import json, sys\n{code}\n"
+        f"heavy = {HEAVY!r}\n"
+        "print(json.dumps(sorted(m for m in sys.modules if any(m == h or m.startswith(h + '.') for h in heavy))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import tui.app",
+        # what `codeassist` and `codeassist replay FILE` run before the app's first frame
+        "import codeassist.main, codeassist.app, codeassist.replay, tui.app\n"
+        "from agent.config import draft_settings\ndraft_settings({})",
+    ],
+)
+def test_the_first_frame_loads_no_heavy_module(code, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert loaded_heavy_modules(code) == []
+
+
+def test_the_heavy_modules_do_load_once_the_session_is_used():
+    """The guard above can fail: the same probe sees them when the session stack is imported."""
+    assert {"pydantic", "httpx", "agent.session"} <= set(loaded_heavy_modules("import agent.session"))
