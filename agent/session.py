@@ -42,7 +42,7 @@ from agent.resume import RestoredSession, resume_record
 from agent.resume import find_session as find_session  # `--resume`/`--continue` look-ups
 from agent.resume import latest_session as latest_session
 from agent.session_log import SessionLog, SessionSummary, list_sessions
-from agent.stats import SessionStats, TurnStats
+from agent.stats import ResponseStats, SessionStats, TurnStats
 from agent.tools import CallDescription, Tool, ToolContext, ToolRegistry, default_tools, describe_call
 from agent.tools.list_files import walk_files
 from agent.transport.factory import open_transports
@@ -54,6 +54,7 @@ __all__ = [
     "Decision",
     "Policy",
     "RepoInfo",
+    "ResponseStats",
     "Session",
     "SessionStats",
     "SessionSummary",
@@ -144,6 +145,8 @@ class Session:
         """The session record this run writes (its `path` names the file)."""
         self.resumed = resumed
         """The saved session this run continues, as read before it appended (only when resuming)."""
+        self.warmup_stats: ResponseStats | None = None
+        """The warm-up request's figures, once one was answered."""
 
     # ---- opening and closing -----------------------------------------------------------------
 
@@ -259,8 +262,11 @@ class Session:
     # ---- turns and approvals -----------------------------------------------------------------
 
     async def warm_up(self) -> None:
-        """Open the connection ahead of the first prompt (WebSocket only; failures are not fatal)."""
-        await self.agent.warm_up()
+        """Open the connection ahead of the first prompt (WebSocket only; failures are not fatal);
+        its figures go into `stats()`."""
+        stats = await self.agent.warm_up()
+        if stats is not None:
+            self.warmup_stats = stats
 
     def run_turn(self, prompt: str) -> AsyncGenerator[AgentEvent]:
         """Run one user turn: every event, ending with one `TurnEnded`.
@@ -319,10 +325,14 @@ class Session:
     def stats(self) -> SessionStats:
         """The connection (transport, fallback, socket age, reconnects) and the session's totals."""
         turns = self.agent.turns
+        warmup = self.warmup_stats
         return self.agent.client.session_stats(
             turns=len(turns),
             bytes_sent=sum(t.bytes_sent for t in turns),
             bytes_received=sum(t.bytes_received for t in turns),
+            resent_bytes=sum(t.resent_bytes for t in turns),
+            warmup_bytes_sent=warmup.bytes_sent if warmup else 0,
+            warmup_bytes_received=warmup.bytes_received if warmup else 0,
             input_tokens=sum(t.input_tokens for t in turns),
             cached_tokens=sum(t.cached_tokens for t in turns),
             output_tokens=sum(t.output_tokens for t in turns),

@@ -138,9 +138,10 @@ class EventRouter:
                 card.finish(status, output, duration, display)
             case MessageCompleted(text=text):
                 await self._settle_answer(text)
-            case ResponseFinished():
+            case ResponseFinished(stats=response):
                 await self._close_blocks()
                 self.streamed = []
+                self.stats.add_response(response, self.session_stats())
             case OutputDiscarded(cause=cause):
                 await self._discard_streamed()
                 await self.mount(NoticeLine(f"↺ {_restart_reason(cause)} — answer restarted"))

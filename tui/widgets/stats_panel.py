@@ -1,7 +1,13 @@
-"""The side panel: per-turn latency and cache table, sparklines, and the connection."""
+"""The side panel: per-turn latency and cache table, sparklines, and the connection.
+
+It is updated after every response (the running turn has a row of its own, marked `…`, until the
+turn ends), says what each column means (`LEGEND`, also the columns' tooltip), and follows the
+window's width (the app hides it in narrow windows).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -10,9 +16,27 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Sparkline, Static
 
 if TYPE_CHECKING:  # annotations only: the session (and the transports) load after the first frame
-    from agent.session import SessionStats, TurnStats
+    from agent.session import ResponseStats, SessionStats, TurnStats
 
-COLUMNS = ("#", "TTFT", "total", "tok/s", "in", "cached", "hit", "sent", "incr", "wait")
+COLUMNS = ("#", "TTFT", "total", "tok/s", "in", "cached", "hit", "sent", "resent", "incr", "wait")
+
+LEGEND: dict[str, str] = {
+    "#": "turn number (… while the turn runs)",
+    "TTFT": "time to first token of the turn's first response",
+    "total": "turn time, tools and approvals included",
+    "tok/s": "output tokens per second while streaming",
+    "in": "input tokens, all responses of the turn",
+    "cached": "input tokens the server had cached",
+    "hit": "cached share of the input",
+    "sent": "bytes sent (resends and retries included)",
+    "resent": "bytes that resent the whole conversation (new socket, HTTP fallback…)",
+    "incr": "requests that sent only new items (all / none / k of n)",
+    "wait": "time spent waiting for your approval",
+}
+"""What each column of the turns table means (shown under the table and as its tooltip)."""
+
+LIVE_ROW = "live"
+"""The row key of the running turn."""
 
 
 def _ms(seconds: float | None) -> str:
@@ -41,13 +65,20 @@ def turn_row(stats: TurnStats) -> tuple[str, ...]:
         _tokens(stats.cached_tokens),
         f"{stats.cache_ratio:.0%}",
         _bytes(stats.bytes_sent),
+        _bytes(stats.resent_bytes) if stats.resent_bytes else "–",
         stats.incremental,
         f"{stats.approval_wait_s:.1f}s" if stats.approval_wait_s else "–",
     )
 
 
-def connection_text(session: SessionStats) -> Text:
-    """Transport, socket age against the limit, reconnects and their causes, totals."""
+def legend_text() -> Text:
+    """The columns explained, one per line."""
+    return Text("\n".join(f"{column:>6}  {meaning}" for column, meaning in LEGEND.items()), style="dim")
+
+
+def connection_text(session: SessionStats, live: Sequence[ResponseStats] = ()) -> Text:
+    """Transport, socket age against the limit, reconnects and their causes, totals (the
+    finished turns', the warm-up's and those of the running turn's `live` responses)."""
     text = Text()
     text.append("Connection\n", style="bold")
     text.append(f"transport  {session.transport}")
@@ -63,45 +94,89 @@ def connection_text(session: SessionStats) -> Text:
     for reconnect in session.reconnects[-4:]:
         text.append(f"\n  {reconnect.at:.0f}s  {reconnect.cause} (attempt {reconnect.attempt})", style="dim")
     text.append("\n\nSession\n", style="bold")
-    ratio = session.cached_tokens / session.input_tokens if session.input_tokens else 0.0
+    input_tokens = session.input_tokens + sum(r.input_tokens for r in live)
+    cached = session.cached_tokens + sum(r.cached_tokens for r in live)
+    ratio = cached / input_tokens if input_tokens else 0.0
+    sent = session.bytes_sent + session.warmup_bytes_sent + sum(r.bytes_sent for r in live)
+    received = session.bytes_received + session.warmup_bytes_received + sum(r.bytes_received for r in live)
+    resent = session.resent_bytes + sum(r.bytes_sent for r in live if r.resent)
     text.append(
-        f"turns {session.turns}   sent {_bytes(session.bytes_sent)}   received {_bytes(session.bytes_received)}\n"
-        f"input {_tokens(session.input_tokens)}   cached {_tokens(session.cached_tokens)} ({ratio:.0%})   "
-        f"output {_tokens(session.output_tokens)}"
+        f"turns {session.turns}{' + 1 running' if live else ''}   responses {len(live)} this turn\n"
+        f"sent {_bytes(sent)} (warm-up {_bytes(session.warmup_bytes_sent)}, resent {_bytes(resent)})   "
+        f"received {_bytes(received)}\n"
+        f"input {_tokens(input_tokens)}   cached {_tokens(cached)} ({ratio:.0%})   "
+        f"output {_tokens(session.output_tokens + sum(r.output_tokens for r in live))}"
     )
     return text
 
 
 class StatsPanel(VerticalScroll):
-    """Shows every finished turn and the state of the connection."""
+    """Shows every turn (the running one after each of its responses) and the connection."""
 
     def __init__(self) -> None:
         super().__init__(id="stats")
         self.turns: list[TurnStats] = []
+        self.live: list[ResponseStats] = []
+        """The responses of the running turn so far."""
+        self._session: SessionStats | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Turns", style="bold"))
         table: DataTable[str] = DataTable(id="turns", zebra_stripes=True, cursor_type="row", show_cursor=False)
         table.add_columns(*COLUMNS)
+        table.tooltip = legend_text()
         yield table
+        yield Static(legend_text(), id="legend")
         yield Static(Text("Latency per turn (s)", style="dim"))
         yield Sparkline([], id="latency")
         yield Static(Text("Cache ratio per turn", style="dim"))
         yield Sparkline([], id="cache")
         yield Static(id="connection")
 
+    def add_response(self, stats: ResponseStats, session: SessionStats | None = None) -> None:
+        """A response of the running turn finished: its row and the totals show it at once."""
+        from agent.session import TurnStats
+
+        self.live.append(stats)
+        running = TurnStats(
+            turn=len(self.turns) + 1, responses=list(self.live), total_s=sum(r.total_s or 0.0 for r in self.live)
+        )
+        row = (f"{running.turn}…", *turn_row(running)[1:])
+        table = self.query_one("#turns", DataTable)
+        if LIVE_ROW in table.rows:
+            for column, value in zip(table.columns, row, strict=True):
+                table.update_cell(LIVE_ROW, column, value)
+        else:
+            table.add_row(*row, key=LIVE_ROW)
+        self.show_session(session)
+
     def add_turn(self, stats: TurnStats) -> None:
+        """A turn ended: its row replaces the running one."""
+        self._drop_live_row()
         self.turns.append(stats)
         self.query_one("#turns", DataTable).add_row(*turn_row(stats))
         self.query_one("#latency", Sparkline).data = [turn.total_s for turn in self.turns]
         self.query_one("#cache", Sparkline).data = [turn.cache_ratio for turn in self.turns]
 
-    def show_session(self, session: SessionStats) -> None:
+    def show_session(self, session: SessionStats | None) -> None:
+        """The connection and the totals (None: keep the last ones shown, e.g. in a replay)."""
+        if session is not None:
+            self._session = session
+        if self._session is None:
+            return
         for connection in self.query("#connection").results(Static):
-            connection.update(connection_text(session))
+            connection.update(connection_text(self._session, self.live))
+
+    def _drop_live_row(self) -> None:
+        self.live.clear()
+        table = self.query_one("#turns", DataTable)
+        if LIVE_ROW in table.rows:
+            table.remove_row(LIVE_ROW)
 
     def clear(self) -> None:
         self.turns.clear()
+        self._session = None
+        self._drop_live_row()
         self.query_one("#turns", DataTable).clear()
         self.query_one("#latency", Sparkline).data = []
         self.query_one("#cache", Sparkline).data = []
