@@ -132,6 +132,10 @@ class CodeassistApp(App[None]):
         """The real terminal's title while an approval waits, and turn-end notifications."""
         self.stats_toggled = False
         """Ctrl+B showed or hid the stats panel: it no longer follows the window's width."""
+        for theme in THEMES:
+            self.register_theme(theme)
+        if settings.theme in self.available_themes:  # before the CSS is first parsed: parsed once
+            self.theme = settings.theme
 
     @property
     def settings(self) -> Settings:
@@ -161,10 +165,6 @@ class CodeassistApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for theme in THEMES:
-            self.register_theme(theme)
-        if self._settings.theme in self.available_themes:  # a draft's is enough
-            self.theme = self._settings.theme
         self._fit_stats_to_width()
         self.query_one("#queue").display = False
         if self.replay_path is not None:

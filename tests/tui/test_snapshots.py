@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent.config import Settings
 from tests.tui.conftest import ManualClock, call, scenario
 from tests.tui.test_replay import FIXTURE
-from tui.app import CodeassistApp
+from tui.app import WIDE_ENOUGH_FOR_STATS, CodeassistApp
 from tui.welcome import WelcomeApp
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.prompt import PromptInput
@@ -63,15 +63,15 @@ def test_approval_card_with_diff(snap_compare, start_server, tmp_path, monkeypat
                 break
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=(100, 36), run_before=ask)
+    assert snap_compare(app, terminal_size=(WIDE_ENOUGH_FOR_STATS - 1, 36), run_before=ask)  # no live timings
 
 
 # ---- the live screens: a real session against the scripted server, in a temp git repository ----
-# A terminal narrower than 120 columns hides the stats panel (timings); the prompt's cursor does
+# A terminal narrower than 100 columns hides the stats panel (timings); the prompt's cursor does
 # not blink, so the picture does not depend on when it is taken. The side panel is pictured by
 # `test_replayed_session_with_stats_panel` (recorded figures, so they do not change).
 
-NARROW = (100, 30)
+NARROW = (WIDE_ENOUGH_FOR_STATS - 1, 30)
 
 
 def live_app(start_server, tmp_path, monkeypatch, scene, **settings) -> CodeassistApp:
