@@ -6,7 +6,9 @@ answers the pending approval by its call id.
 
 Startup: only what the first frame shows is imported with this module (Textual, the themes and
 the widgets of the layout). The agent session, git, the router and the approval card are imported
-when the session or the replay starts, right after the first frame (see `bench/startup.py`).
+when the session or the replay starts, right after the first frame; settings given as a
+`SettingsDraft` are validated then too (see `bench/startup.py` and
+`tests/tui/test_app_imports.py`).
 """
 
 from __future__ import annotations
