@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -466,6 +465,8 @@ def _loads_or_none(text: str) -> dict[str, Any] | None:
 
 
 def _write_private(file: Path, text: str) -> None:
+    import tempfile
+
     directory = file.parent
     try:
         if not directory.is_dir():

@@ -187,6 +187,7 @@ class CodeassistApp(App[None]):
         step — finds the session or the replay started, as when it was started in `on_mount`."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.screen.wait_for_refresh(), timeout=1.0)
+        await self.query_one(StatsPanel).fill()
         if self.replay_path is not None:
             self.start_replay(self.replay_path, instant=self.replay_speed is None, speed=self.replay_speed or 1.0)
         else:

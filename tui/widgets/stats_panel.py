@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widget import Widget
+from textual.widgets import Static
 
 if TYPE_CHECKING:  # annotations only: the session (and the transports) load after the first frame
+    from textual.widgets import DataTable, Sparkline
+
     from agent.session import ResponseStats, SessionStats, TurnStats
 
 COLUMNS = ("#", "TTFT", "total", "tok/s", "in", "cached", "hit", "sent", "resent", "incr", "wait")
@@ -120,63 +122,88 @@ class StatsPanel(VerticalScroll):
         """The responses of the running turn so far."""
         self._session: SessionStats | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Static(Text("Turns", style="bold"))
+    async def fill(self) -> None:
+        """Mount the table, its legend, the sparklines and the connection. The app calls this
+        right after its first frame: styling a table and sparklines is start-up time the first
+        frame does not need (the panel is empty, or hidden, until then)."""
+        if self.children:
+            return
+        from textual.widgets import DataTable, Sparkline
+
         table: DataTable[str] = DataTable(id="turns", zebra_stripes=True, cursor_type="row", show_cursor=False)
         table.add_columns(*COLUMNS)
         table.tooltip = legend_text()
-        yield table
-        yield Static(legend_text(), id="legend")
-        yield Static(Text("Latency per turn (s)", style="dim"))
-        yield Sparkline([], id="latency")
-        yield Static(Text("Cache ratio per turn", style="dim"))
-        yield Sparkline([], id="cache")
-        yield Static(id="connection")
+        content: list[Widget] = [
+            Static(Text("Turns", style="bold")),
+            table,
+            Static(legend_text(), id="legend"),
+            Static(Text("Latency per turn (s)", style="dim")),
+            Sparkline([], id="latency"),
+            Static(Text("Cache ratio per turn", style="dim")),
+            Sparkline([], id="cache"),
+            Static(id="connection"),
+        ]
+        await self.mount_all(content)
+        self._show()
+
+    def _table(self) -> DataTable[str]:
+        from textual.widgets import DataTable
+
+        table: DataTable[str] = self.query_one("#turns", DataTable)
+        return table
+
+    def _sparkline(self, name: str) -> Sparkline:
+        from textual.widgets import Sparkline
+
+        return self.query_one(f"#{name}", Sparkline)
 
     def add_response(self, stats: ResponseStats, session: SessionStats | None = None) -> None:
         """A response of the running turn finished: its row and the totals show it at once."""
-        from agent.session import TurnStats
-
         self.live.append(stats)
-        running = TurnStats(
-            turn=len(self.turns) + 1, responses=list(self.live), total_s=sum(r.total_s or 0.0 for r in self.live)
-        )
-        row = (f"{running.turn}…", *turn_row(running)[1:])
-        table = self.query_one("#turns", DataTable)
-        if LIVE_ROW in table.rows:
-            for column, value in zip(table.columns, row, strict=True):
-                table.update_cell(LIVE_ROW, column, value)
-        else:
-            table.add_row(*row, key=LIVE_ROW)
-        self.show_session(session)
+        if session is not None:
+            self._session = session
+        self._show()
 
     def add_turn(self, stats: TurnStats) -> None:
         """A turn ended: its row replaces the running one."""
-        self._drop_live_row()
+        self.live.clear()
         self.turns.append(stats)
-        self.query_one("#turns", DataTable).add_row(*turn_row(stats))
-        self.query_one("#latency", Sparkline).data = [turn.total_s for turn in self.turns]
-        self.query_one("#cache", Sparkline).data = [turn.cache_ratio for turn in self.turns]
+        self._show()
 
     def show_session(self, session: SessionStats | None) -> None:
         """The connection and the totals (None: keep the last ones shown, e.g. in a replay)."""
         if session is not None:
             self._session = session
-        if self._session is None:
-            return
-        for connection in self.query("#connection").results(Static):
-            connection.update(connection_text(self._session, self.live))
-
-    def _drop_live_row(self) -> None:
-        self.live.clear()
-        table = self.query_one("#turns", DataTable)
-        if LIVE_ROW in table.rows:
-            table.remove_row(LIVE_ROW)
+        self._show()
 
     def clear(self) -> None:
         self.turns.clear()
+        self.live.clear()
         self._session = None
-        self._drop_live_row()
-        self.query_one("#turns", DataTable).clear()
-        self.query_one("#latency", Sparkline).data = []
-        self.query_one("#cache", Sparkline).data = []
+        self._show()
+
+    def _show(self) -> None:
+        """Bring the widgets up to date with `turns`, `live` and the session (once filled)."""
+        if not self.children:
+            return  # `fill` shows everything gathered so far
+        table = self._table()
+        if LIVE_ROW in table.rows:
+            table.remove_row(LIVE_ROW)
+        if table.row_count > len(self.turns):  # cleared
+            table.clear()
+        for stats in self.turns[table.row_count :]:
+            table.add_row(*turn_row(stats))
+        if self.live:
+            table.add_row(*self._live_row(), key=LIVE_ROW)
+        self._sparkline("latency").data = [turn.total_s for turn in self.turns]
+        self._sparkline("cache").data = [turn.cache_ratio for turn in self.turns]
+        if self._session is not None:
+            self.query_one("#connection", Static).update(connection_text(self._session, self.live))
+
+    def _live_row(self) -> tuple[str, ...]:
+        from agent.session import TurnStats
+
+        running = TurnStats(
+            turn=len(self.turns) + 1, responses=list(self.live), total_s=sum(r.total_s or 0.0 for r in self.live)
+        )
+        return (f"{running.turn}…", *turn_row(running)[1:])

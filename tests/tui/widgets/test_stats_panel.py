@@ -133,3 +133,27 @@ async def test_a_turn_of_two_responses_ends_as_one_row(make_app):
         panel = app.query_one(StatsPanel)
         assert [len(turn.responses) for turn in panel.turns] == [2]
         assert len(table_rows(panel)) == 1 and panel.live == []
+
+
+async def test_figures_given_before_the_panel_is_filled_are_shown_once_it_is():
+    """The app fills the panel after its first frame; nothing given earlier is lost."""
+    from textual.app import App, ComposeResult
+
+    from agent.stats import TurnStats
+    from tests.tui.test_router import STATS
+
+    class PanelApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield StatsPanel()
+
+    app = PanelApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(StatsPanel)
+        assert not panel.children, "empty until filled"
+        panel.add_turn(TurnStats(turn=1, responses=[STATS], total_s=1.0))
+        panel.add_response(STATS)
+        await panel.fill()
+        await pilot.pause()
+        assert [row[0] for row in table_rows(panel)] == ["1", "2…"]
+        panel.clear()
+        assert table_rows(panel) == []
