@@ -174,7 +174,7 @@ class StatsPanel(VerticalScroll):
         """The connection and the totals (None: keep the last ones shown, e.g. in a replay)."""
         if session is not None:
             self._session = session
-        self._show()
+        self._show(turns=False)
 
     def clear(self) -> None:
         self.turns.clear()
@@ -182,10 +182,17 @@ class StatsPanel(VerticalScroll):
         self._session = None
         self._show()
 
-    def _show(self) -> None:
-        """Bring the widgets up to date with `turns`, `live` and the session (once filled)."""
+    def _show(self, *, turns: bool = True) -> None:
+        """Bring the widgets up to date with `turns`, `live` and the session (once filled);
+        `turns=False`: only the connection and totals."""
         if not self.children:
             return  # `fill` shows everything gathered so far
+        if turns:
+            self._show_turns()
+        if self._session is not None:
+            self.query_one("#connection", Static).update(connection_text(self._session, self.live))
+
+    def _show_turns(self) -> None:
         table = self._table()
         if LIVE_ROW in table.rows:
             table.remove_row(LIVE_ROW)
@@ -197,8 +204,6 @@ class StatsPanel(VerticalScroll):
             table.add_row(*self._live_row(), key=LIVE_ROW)
         self._sparkline("latency").data = [turn.total_s for turn in self.turns]
         self._sparkline("cache").data = [turn.cache_ratio for turn in self.turns]
-        if self._session is not None:
-            self.query_one("#connection", Static).update(connection_text(self._session, self.live))
 
     def _live_row(self) -> tuple[str, ...]:
         from agent.session import TurnStats
