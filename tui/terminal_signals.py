@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
-from agent.events import AgentEvent, ApprovalDecided, ApprovalRequested, TurnEnded, TurnStarted
 from agent.terminal_text import safe_terminal_text
+
+if TYPE_CHECKING:  # the events (pydantic) load after the app's first frame
+    from agent.events import AgentEvent
 
 Notification: TypeAlias = Literal["osc9", "bell", "off"]
 
@@ -93,6 +95,8 @@ class TerminalSignals:
             focused: whether the terminal has the focus (Textual's `App.app_focus`).
             setting: the `notify` setting.
         """
+        from agent.events import ApprovalDecided, ApprovalRequested, TurnEnded, TurnStarted
+
         if isinstance(event, ApprovalRequested):
             self.show_title(f"{self.app_title} — approval needed: {event.request.summary}")
         elif isinstance(event, ApprovalDecided):

@@ -455,13 +455,15 @@ def test_the_light_constants_match_the_model() -> None:
     from typing import get_args
 
     from agent.approvals import Policy
-    from agent.config import APPROVAL_POLICIES, DEFAULT_THEME, TRANSPORTS
+    from agent.config import APPROVAL_POLICIES, DEFAULT_THEME, NOTIFY_MODES, TRANSPORTS
 
     assert tuple(Settings.model_fields) == FIELDS
     assert get_args(Settings.model_fields["transport"].annotation) == TRANSPORTS
     assert Settings.model_fields["transport"].default == TRANSPORTS[0]
     assert get_args(Settings.model_fields["approval"].annotation) == APPROVAL_POLICIES
     assert tuple(policy.value for policy in Policy) == APPROVAL_POLICIES
+    assert get_args(Settings.model_fields["notify"].annotation) == NOTIFY_MODES
+    assert Settings.model_fields["notify"].default == NOTIFY_MODES[0]
     assert Settings().theme == DEFAULT_THEME
 
 
