@@ -6,6 +6,10 @@ never see the agent. Live runs and replays go through exactly this code.
 The widgets a response streams (answer and reasoning blocks, tool cards still waiting for their
 result) are remembered until the response finishes: when its attempt is abandoned and retried
 (`OutputDiscarded`), they are removed, so the retried answer is not shown after a partial copy.
+
+Once a turn has ended and `LIVE_TURNS` newer ones have too, its widgets are replaced by one
+`FrozenTurn` (same look, data kept, thawed on demand), so the transcript's layout cost and
+memory stay flat over a long session.
 """
 
 from __future__ import annotations
@@ -36,9 +40,14 @@ from agent.events import (
 )
 from agent.session import Session, SessionStats, TurnStats
 from tui.widgets.approval import ApprovalCard
+from tui.widgets.frozen_turn import FrozenTurn, freeze
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript, UserMessage
+
+
+LIVE_TURNS = 3
+"""How many of the latest ended turns keep their live widgets (older ones are frozen)."""
 
 
 class EventRouter:
@@ -75,8 +84,13 @@ class EventRouter:
         self.streamed: list[Widget] = []
         """What the response in flight has shown so far (dropped if its attempt is discarded)."""
         self._answer_before_response = ""
+        self.turn_widgets: list[Widget] = []
+        """What the turn in flight mounted so far (frozen with it, a while after it ended)."""
+        self.ended_turns: list[list[Widget]] = []
+        """The widgets of the ended turns that are still live, oldest first."""
 
     async def mount(self, widget: Widget) -> None:
+        self.turn_widgets.append(widget)
         await self.transcript.mount(widget)
 
     async def route(self, event: AgentEvent) -> None:
@@ -89,6 +103,7 @@ class EventRouter:
                     await self._mount_streamed(self.reasoning)
                 self.reasoning.append_text(text)
             case TurnStarted(prompt=prompt, turn=turn):
+                self.turn_widgets = []
                 queued = self.user_messages.pop(turn, None)
                 if queued is not None:
                     queued.mark_sent()
@@ -164,6 +179,9 @@ class EventRouter:
                     self.stats.show_session(session)
                 if self.on_turn_ended is not None:
                     self.on_turn_ended(stats)
+                self.ended_turns.append(self.turn_widgets)
+                self.turn_widgets = []
+                await self._freeze_old_turns()
 
     async def route_history(self, events: Iterable[AgentEvent]) -> None:
         """Draw events that already happened (a resumed session's earlier turns): their approval
@@ -182,6 +200,20 @@ class EventRouter:
             self.on_turn_ended = on_turn_ended
         if on_turn_ended is not None and last is not None:
             on_turn_ended(last)
+
+    async def _freeze_old_turns(self) -> None:
+        """Replace each ended turn older than the latest `LIVE_TURNS` by one `FrozenTurn`; a turn
+        with a widget that cannot be frozen (an approval still waiting) stays live."""
+        while len(self.ended_turns) > LIVE_TURNS:
+            widgets = [w for w in self.ended_turns.pop(0) if w.parent is self.transcript]
+            parts = [freeze(widget) for widget in widgets]
+            if not widgets or any(part is None for part in parts):
+                continue
+            await self.transcript.mount(FrozenTurn([part for part in parts if part is not None]), before=widgets[0])
+            for widget in widgets:
+                if isinstance(widget, ToolCard) and self.cards.get(widget.call_id) is widget:
+                    del self.cards[widget.call_id]
+            await self.transcript.remove_children(widgets)
 
     async def _mount_streamed(self, widget: Widget) -> None:
         self.streamed.append(widget)

@@ -14,7 +14,6 @@ import pytest
 from rich.text import Text
 from textual.widget import Widget
 from textual.widgets._toast import Toast
-from textual.widgets.markdown import MarkdownFence
 
 from agent.terminal_text import REMOVED_SEQUENCE
 from tests.agent.conftest import make_repo
@@ -23,6 +22,7 @@ from tests.tui.conftest import call, scenario, wait_idle
 from tests.tui.test_app import send
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.header import RepoHeader
+from tui.widgets.markdown_stream import split_blocks
 from tui.widgets.prompt import PromptInput
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript
@@ -81,7 +81,8 @@ async def test_rendered_transcript_holds_no_control_characters(make_app):
                     assert not CONTROLS.search(text), (widget, text)
                     shown_parts.append(text)
         shown = "".join(shown_parts)
-        fence = app.query_one(MarkdownFence)
+        fences = [block for answer in answers for block in split_blocks(answer.source) if block.kind == "fence"]
+        fence = fences[0]
         assert fence.code.startswith("code AB C link") and not CONTROLS.search(fence.code)
         for words in ("Answer", "Thinking", "file", "diff", "Done", "evil", "link", "read_file", "new.txt"):
             assert words in shown, words

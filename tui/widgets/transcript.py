@@ -1,7 +1,9 @@
 """The transcript: user prompts, streamed answers, reasoning, tool cards, plan, notices.
 
-Answers stream into a `Markdown` through a buffer flushed about 15 times a second, so a fast
-token stream costs a handful of re-renders per second instead of one per token.
+Answers and reasoning stream into `StreamingMarkdown` widgets (one Line-API widget each): a
+finished block is rendered once, the open tail block at most 30 times a second however fast
+the tokens come. Turns that ended long ago are frozen into one `FrozenTurn` widget each
+(`tui.widgets.frozen_turn`), so the transcript's layout cost stays flat as it grows.
 
 Everything shown here came from outside (model, tools, files, saved sessions): it is passed
 through `agent.terminal_text` before it is rendered, so no control sequence reaches the terminal
@@ -10,14 +12,28 @@ through `agent.terminal_text` before it is rendered, so no control sequence reac
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.text import Text
 from textual.containers import VerticalScroll
-from textual.timer import Timer
-from textual.widgets import Collapsible, Markdown, Static
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widgets import Static
 
-from agent.terminal_text import SafeTextStream, safe_terminal_text
+from agent.terminal_text import safe_terminal_text
+from tui.widgets.markdown_stream import FRAME_INTERVAL_S, StreamingMarkdown
 
-FLUSH_INTERVAL_S = 1 / 15
+__all__ = [
+    "FRAME_INTERVAL_S",
+    "AssistantMessage",
+    "NoticeLine",
+    "ReasoningBlock",
+    "Transcript",
+    "UserMessage",
+]
+
+DIM = RichStyle(dim=True)
+DIM_BOLD = RichStyle(dim=True, bold=True)
 
 
 class UserMessage(Static, can_focus=True):
@@ -31,70 +47,65 @@ class UserMessage(Static, can_focus=True):
         self.remove_class("-queued")
 
 
-class AssistantMessage(Markdown, can_focus=True):
-    """Assistant text, streamed as Markdown with highlighted code blocks."""
-
-    def __init__(self) -> None:
-        super().__init__("")
-        self.text = ""
-        self._pending: list[str] = []
-        self._stream = SafeTextStream()
-        self._timer: Timer | None = None
-        self.painted_chars = 0
-        """How many characters of `text` the widget's content holds (what a frame can show)."""
-
-    def on_mount(self) -> None:
-        self._timer = self.set_interval(FLUSH_INTERVAL_S, self._flush)
-
-    def append_text(self, text: str) -> None:
-        """Queue a delta; it is rendered on the next flush."""
-        self.text += text
-        safe = self._stream.feed(text)
-        if safe:
-            self._pending.append(safe)
-
-    async def _flush(self) -> None:
-        if self._pending:
-            chunk = "".join(self._pending)
-            self._pending.clear()
-            await self.append(chunk)
-            self.painted_chars += len(chunk)
+class AssistantMessage(StreamingMarkdown, can_focus=True):
+    """Assistant text, streamed as Markdown: finished blocks are drawn once, the open one at
+    most `FRAME_INTERVAL_S` apart (see `tui.widgets.markdown_stream`)."""
 
     async def replace_text(self, text: str) -> None:
         """Show exactly `text` instead of what streamed so far (one full re-render)."""
-        self._pending.clear()
-        self._stream = SafeTextStream()
-        self.text = text
-        await self.update(safe_terminal_text(text))
-        self.painted_chars = len(text)
+        self.set_text(text)
 
     async def finish(self, *, interrupted: bool = False) -> None:
-        """Render what is left and stop the flush timer."""
-        if self._timer is not None:
-            self._timer.stop()
-        rest = self._stream.flush()
-        if rest:
-            self._pending.append(rest)
-        await self._flush()
+        """Draw what is left (the last delta included) and stop the frame timer."""
+        self.close()
         if interrupted:
             self.add_class("-interrupted")
             self.border_subtitle = "interrupted"
 
 
-class ReasoningBlock(Collapsible):
-    """The model's reasoning summary: dimmed and collapsible."""
+class ReasoningBlock(StreamingMarkdown):
+    """The model's reasoning summary: dimmed, through the same streaming path as answers, and
+    collapsed to its title line once the answer starts (a click toggles it)."""
+
+    TITLE = "Reasoning"
 
     def __init__(self) -> None:
-        self.body = Static("", classes="muted")
-        super().__init__(self.body, title="Reasoning", collapsed=False)
-        self.text = ""
+        super().__init__(classes="muted")
+        self._collapsed = False
 
-    def append_text(self, text: str) -> None:
-        self.text += text
-        self.body.update(Text(safe_terminal_text(self.text)))
+    @property
+    def collapsed(self) -> bool:
+        """Whether only the title line is shown."""
+        return self._collapsed
+
+    @collapsed.setter
+    def collapsed(self, collapsed: bool) -> None:
+        if collapsed != self._collapsed:
+            self._collapsed = collapsed
+            self.refresh(layout=True)
 
     def finish(self) -> None:
+        self.close()
         self.collapsed = True
+
+    def on_click(self) -> None:
+        self.collapsed = not self.collapsed
+
+    def _title(self) -> Strip:
+        marker = "▸" if self._collapsed else "▾"
+        return Strip([Segment(f"{marker} {self.TITLE}", self.rich_style + DIM_BOLD)])
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        body = super().get_content_height(container, viewport, width)
+        return 1 if self._collapsed else 1 + body
+
+    def render_line(self, y: int) -> Strip:
+        if y == 0:
+            return self._title().extend_cell_length(self.size.width, self.rich_style).crop(0, self.size.width)
+        return super().render_line(y - 1)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        return [line.apply_style(DIM) for line in super().render_lines(crop)]
 
 
 class NoticeLine(Static, can_focus=True):

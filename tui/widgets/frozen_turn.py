@@ -1,0 +1,223 @@
+"""A finished turn kept as one cheap widget: what the transcript holds for turns long over.
+
+Every widget in the transcript is visited by each layout pass, and a streaming answer triggers
+one per frame; a long session's hundreds of messages, cards and notices would make every frame
+slower than the last. Once a turn has ended and a few newer ones exist, the router replaces its
+widgets with one `FrozenTurn`: it keeps their data (`FrozenPart`s), draws them as lines only
+when it is on screen (`render_line`), and forgets those lines when many other frozen turns were
+drawn since (their height per width is kept, so layout never re-renders them).
+
+A frozen turn can take the focus, holds its answer's text (`text`, for a copy key), and
+`thaw()` mounts live widgets back in its place (a click does it too).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.segment import Segment
+from textual.content import Content
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+from agent.terminal_text import safe_terminal_text
+from tui.widgets.approval import ApprovalCard, request_body
+from tui.widgets.markdown_stream import render_markdown, render_visual
+from tui.widgets.tool_card import ToolCard
+from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, UserMessage
+
+CARD_BORDERS = {
+    "running": "$warning",
+    "waiting": "$accent",
+    "ok": "$success",
+    "error": "$error",
+    "invalid": "$error",
+}
+"""A tool card's left border colour by status (the others are `$panel-lighten-2`)."""
+
+_STATIC_ATTRIBUTES = frozenset(vars(Static()))
+
+
+@dataclass
+class FrozenPart:
+    """One widget of a finished turn, as data: how it is drawn, and how it comes back to life."""
+
+    kind: str
+    """`user`, `answer`, `reasoning`, `notice`, `card` or `approval`."""
+    text: str = ""
+    """The raw text of a user message, answer, reasoning or notice."""
+    flag: bool = False
+    """An interrupted answer, an error notice."""
+    body: RenderableType | None = None
+    """What a card showed (its content when it was frozen)."""
+    state: dict[str, object] = field(default_factory=dict)
+    """A card's attributes, to rebuild it."""
+    source: Widget | None = None
+    """An approval card's request, decision and hint are read from it once."""
+
+    def lines(self, host: Widget, width: int) -> list[Strip]:
+        """The part drawn `width` cells wide, with the margin line above it."""
+        if self.kind == "user":
+            body = _border(host, "$secondary", render_visual(host, Content(safe_terminal_text(self.text)), width - 3))
+        elif self.kind == "answer":
+            lines = render_markdown(host, safe_terminal_text(self.text), width - 3)
+            body = _border(host, "$warning", lines) if self.flag else _pad(lines)
+        elif self.kind == "reasoning":
+            body = render_visual(host, Content.styled(f"▸ {ReasoningBlock.TITLE}", "$text-muted bold"), width)
+        elif self.kind == "notice":
+            text = safe_terminal_text(self.text)
+            body = render_visual(host, Content.styled(text, "$error" if self.flag else "$text-muted"), width)
+        else:
+            colour = CARD_BORDERS.get(str(self.state.get("status")), "$panel-lighten-2")
+            if self.kind == "approval":
+                colour = "$accent"
+            body = _border(host, colour, render_visual(host, self.body or "", width - 3))
+        return [Strip.blank(0), *body]
+
+    def thaw(self) -> Widget:
+        """A live widget showing this part again."""
+        match self.kind:
+            case "user":
+                return UserMessage(self.text)
+            case "answer":
+                answer = AssistantMessage()
+                answer.set_text(self.text)
+                if self.flag:
+                    answer.add_class("-interrupted")
+                    answer.border_subtitle = "interrupted"
+                return answer
+            case "reasoning":
+                reasoning = ReasoningBlock()
+                reasoning.set_text(self.text)
+                reasoning.collapsed = True
+                return reasoning
+            case "notice":
+                return NoticeLine(self.text, error=self.flag)
+            case "card":
+                card = ToolCard(str(self.state["call_id"]), str(self.state["tool_name"]))
+                for name, value in self.state.items():
+                    setattr(card, name, value)
+                card.set_status(str(self.state["status"]))
+                return card
+        assert isinstance(self.source, ApprovalCard)
+        return self.source
+
+    def after_thaw(self, widget: Widget) -> None:
+        """Restore what can only be set once the thawed widget is mounted."""
+        if self.kind == "approval" and isinstance(widget, ApprovalCard):
+            widget.decided = str(self.state.get("decided"))
+            hint = self.state.get("hint")
+            if hint is not None:
+                widget.query_one("#approval-hint", Static).update(hint)  # type: ignore[arg-type]
+
+
+def freeze(widget: Widget) -> FrozenPart | None:
+    """`widget` as a `FrozenPart`, or None when it cannot be frozen (still waiting, or unknown)."""
+    if isinstance(widget, UserMessage):
+        return FrozenPart("user", widget.text)
+    if isinstance(widget, AssistantMessage):
+        return FrozenPart("answer", widget.text, flag=widget.has_class("-interrupted"))
+    if isinstance(widget, ReasoningBlock):
+        return FrozenPart("reasoning", widget.text)
+    if isinstance(widget, NoticeLine):
+        return FrozenPart("notice", widget.message, flag=widget.has_class("-error"))
+    if isinstance(widget, ToolCard) and widget.has_result:
+        state = {name: value for name, value in vars(widget).items() if not name.startswith("_")}
+        state = {name: value for name, value in state.items() if name not in _STATIC_ATTRIBUTES}
+        return FrozenPart("card", body=widget.content, state=state)  # type: ignore[arg-type]
+    if isinstance(widget, ApprovalCard) and widget.decided is not None:
+        hint = widget.query_one("#approval-hint", Static).content
+        body = Group(request_body(widget.request, widget.segments), hint)  # type: ignore[arg-type]
+        replacement = ApprovalCard(widget.request, interactive=False, segments=widget.segments)
+        return FrozenPart("approval", body=body, state={"decided": widget.decided, "hint": hint}, source=replacement)
+    return None
+
+
+def _border(host: Widget, colour: str, lines: list[Strip]) -> list[Strip]:
+    """`lines` behind a coloured left border and one column of padding on each side."""
+    edge = render_visual(host, Content.styled("▌ ", colour), 2)
+    prefix = edge[0] if edge else Strip([Segment("▌ ")], 2)
+    return [Strip.join([prefix, line]) for line in lines] or [prefix]
+
+
+def _pad(lines: list[Strip]) -> list[Strip]:
+    space = Strip([Segment(" ")], 1)
+    return [Strip.join([space, line]) for line in lines]
+
+
+class FrozenTurn(Widget, can_focus=True):
+    """A finished turn drawn as lines from its parts' data (see the module docstring)."""
+
+    DEFAULT_CSS = """
+    FrozenTurn {
+        height: auto;
+    }
+    FrozenTurn:focus {
+        background: $boost;
+    }
+    """
+
+    CACHED_TURNS = 32
+    """How many frozen turns keep their drawn lines (the others draw again when shown)."""
+
+    _drawn: ClassVar[OrderedDict[int, weakref.ref[FrozenTurn]]] = OrderedDict()
+
+    def __init__(self, parts: list[FrozenPart]) -> None:
+        super().__init__()
+        self.parts = parts
+        self.text = "\n\n".join(part.text for part in parts if part.kind == "answer")
+        """The turn's answer text (what a copy key copies)."""
+        self._heights: dict[int, int] = {}
+        self._lines: list[Strip] | None = None
+        self._lines_width = 0
+
+    def _draw(self, width: int) -> list[Strip]:
+        if self._lines is None or self._lines_width != width:
+            self._lines = [line for part in self.parts for line in part.lines(self, width)]
+            self._lines_width = width
+            self._heights[width] = len(self._lines)
+        drawn = FrozenTurn._drawn
+        drawn[id(self)] = weakref.ref(self)
+        drawn.move_to_end(id(self))
+        while len(drawn) > self.CACHED_TURNS:
+            _, reference = drawn.popitem(last=False)
+            stale = reference()
+            if stale is not None:
+                stale._lines = None
+        return self._lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        height = self._heights.get(width)
+        return height if height is not None else len(self._draw(width))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        lines = self._draw(width)
+        line = lines[y] if y < len(lines) else Strip.blank(width)
+        return line.extend_cell_length(width, self.rich_style).crop(0, width)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines = None
+        self._heights.clear()
+
+    async def thaw(self) -> list[Widget]:
+        """Mount the turn's live widgets in place of this one; returns them."""
+        widgets = [part.thaw() for part in self.parts]
+        parent = self.parent
+        if parent is None:
+            return []
+        await parent.mount_all(widgets, before=self)
+        for part, widget in zip(self.parts, widgets, strict=True):
+            part.after_thaw(widget)
+        await self.remove()
+        return widgets
+
+    async def on_click(self) -> None:
+        await self.thaw()
