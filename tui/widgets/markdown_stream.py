@@ -182,7 +182,7 @@ class StreamingMarkdown(Widget):
         if safe:
             self._pending.append(safe)
             if self._timer is None and self.is_mounted:
-                self._timer = self.set_timer(FRAME_INTERVAL_S, self._frame)
+                self._timer = self.set_timer(FRAME_INTERVAL_S, self.draw_pending)
 
     def set_text(self, text: str) -> None:
         """Hold exactly `text` (finished), instead of what arrived so far."""
@@ -204,7 +204,7 @@ class StreamingMarkdown(Widget):
         if rest:
             self._pending.append(rest)
         self.finished = True
-        self._frame()
+        self.draw_pending()
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
@@ -213,16 +213,17 @@ class StreamingMarkdown(Widget):
 
     # ---- frames ------------------------------------------------------------------------------
 
-    def _frame(self) -> None:
-        """Take in the pending text, close the blocks that are complete, redraw the tail."""
+    def draw_pending(self) -> None:
+        """Take in the pending text, close the blocks that are complete, redraw the tail (the frame
+        timer calls this; calling it sooner is harmless)."""
         self._timer = None
         if self._pending:
             chunk = "".join(self._pending)
             self._pending.clear()
             self.source += chunk
             self._tail += chunk
-            self._tail_dirty = True
-        if self._tail_dirty:
+            self._split_tail()
+        elif self.finished and self._tail:
             self._split_tail()
         self.painted_chars = self._done_chars + len(shown_tail(self._tail_block, self._tail, finished=self.finished))
         if not self.is_mounted:
@@ -236,6 +237,7 @@ class StreamingMarkdown(Widget):
             self.refresh()
 
     def _split_tail(self) -> None:
+        self._tail_dirty = True
         if self.finished:
             blocks, self._tail, self._tail_block = split_blocks(self._tail), "", None
             self._close_blocks(blocks)
@@ -301,7 +303,7 @@ class StreamingMarkdown(Widget):
 
     def on_mount(self) -> None:
         if self._pending and self._timer is None:
-            self._timer = self.set_timer(FRAME_INTERVAL_S, self._frame)
+            self._timer = self.set_timer(FRAME_INTERVAL_S, self.draw_pending)
 
     def on_unmount(self) -> None:
         self._stop_timer()
