@@ -225,8 +225,8 @@ class CodeassistApp(App[None]):
             on_turn_ended=lambda stats: self._show_header(),
         )
 
-    RESUMED_TURNS_DRAWN = 20
-    """How many of a resumed session's latest turns are drawn (drawing is what a long one costs)."""
+    RESUMED_TURNS_DRAWN = 200
+    """How many of a resumed session's latest turns are drawn (all but the latest few frozen)."""
 
     async def _show_resumed(self) -> None:
         """Draw the resumed session's earlier turns as they were shown (nothing is re-run), then
@@ -491,7 +491,11 @@ class CodeassistApp(App[None]):
         replay, router = self.replay, self.router
         if replay is None or router is None:
             return
-        with self.batch_update() if replay.instant else contextlib.nullcontext():  # instant: one layout
+        if replay.instant:  # the whole history at once: earlier turns drawn frozen, one layout
+            history = [event async for event in replay.events()]
+            with self.batch_update():
+                await router.route_history(history)
+        else:
             async for event in replay.events():
                 await router.route(event)
         await router.mount(NoticeLine("replay finished — nothing was executed"))

@@ -45,7 +45,6 @@ from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript, UserMessage
 
-
 LIVE_TURNS = 3
 """How many of the latest ended turns keep their live widgets (older ones are frozen)."""
 
@@ -88,10 +87,16 @@ class EventRouter:
         """What the turn in flight mounted so far (frozen with it, a while after it ended)."""
         self.ended_turns: list[list[Widget]] = []
         """The widgets of the ended turns that are still live, oldest first."""
+        self.decisions: dict[str, tuple[str, str | None, str | None]] = {}
+        """Each answered approval's decision, rule and reason, by call id."""
+        self.detached = False
+        """Drawing old history: widgets are built but not mounted, each turn is frozen as it ends."""
+        self._frozen_history: list[Widget] = []
 
     async def mount(self, widget: Widget) -> None:
         self.turn_widgets.append(widget)
-        await self.transcript.mount(widget)
+        if not self.detached:
+            await self.transcript.mount(widget)
 
     async def route(self, event: AgentEvent) -> None:
         match event:
@@ -135,9 +140,13 @@ class EventRouter:
                 self.approvals[request.call_id] = approval
                 await self.mount(approval)
             case ApprovalDecided(call_id=call_id, decision=decision, rule=rule, reason=reason, waited_s=waited):
+                self.decisions[call_id] = (decision, rule, reason)
                 answered = self.approvals.pop(call_id, None)
                 if answered is not None and answered.decided is None:
-                    answered.show_decision(decision, rule, reason)
+                    if answered.is_mounted:
+                        answered.show_decision(decision, rule, reason)
+                    else:
+                        answered.decided = decision
                 card = self.cards.get(call_id)
                 if card is not None and answered is not None:
                     card.set_approval_wait(waited)
@@ -179,9 +188,12 @@ class EventRouter:
                     self.stats.show_session(session)
                 if self.on_turn_ended is not None:
                     self.on_turn_ended(stats)
-                self.ended_turns.append(self.turn_widgets)
-                self.turn_widgets = []
-                await self._freeze_old_turns()
+                ended, self.turn_widgets = self.turn_widgets, []
+                if self.detached:
+                    self._frozen_history.extend(self._frozen(ended) or ended)
+                else:
+                    self.ended_turns.append(ended)
+                    await self._freeze_old_turns()
 
     async def route_history(self, events: Iterable[AgentEvent]) -> None:
         """Draw events that already happened (a resumed session's earlier turns): their approval
@@ -190,30 +202,51 @@ class EventRouter:
         interactive, self.interactive = self.interactive, False
         on_turn_ended, self.on_turn_ended = self.on_turn_ended, None
         last: TurnStats | None = None
+        history = list(events)
+        starts = [index for index, event in enumerate(history) if isinstance(event, TurnStarted)]
+        # Turns before the latest `LIVE_TURNS` are built off-screen and mounted frozen, at once.
+        cut = starts[-LIVE_TURNS] if len(starts) > LIVE_TURNS else 0
         try:
-            for event in events:
+            for index, event in enumerate(history):
+                if index == cut:
+                    await self._mount_frozen_history()
+                self.detached = bool(starts) and starts[0] <= index < cut
                 await self.route(event)
                 if isinstance(event, TurnEnded):
                     last = event.stats
         finally:
+            self.detached = False
+            await self._mount_frozen_history()
             self.interactive = interactive
             self.on_turn_ended = on_turn_ended
         if on_turn_ended is not None and last is not None:
             on_turn_ended(last)
 
+    def _frozen(self, widgets: Sequence[Widget]) -> list[Widget]:
+        """`widgets` (an ended turn's) as one `FrozenTurn`, or nothing when one of them cannot be
+        frozen (an approval still waiting); the router forgets their tool cards."""
+        parts = [freeze(widget, self.decisions) for widget in widgets]
+        if not widgets or any(part is None for part in parts):
+            return []
+        for widget in widgets:
+            if isinstance(widget, ToolCard) and self.cards.get(widget.call_id) is widget:
+                del self.cards[widget.call_id]
+                self.decisions.pop(widget.call_id, None)
+        return [FrozenTurn([part for part in parts if part is not None])]
+
     async def _freeze_old_turns(self) -> None:
-        """Replace each ended turn older than the latest `LIVE_TURNS` by one `FrozenTurn`; a turn
-        with a widget that cannot be frozen (an approval still waiting) stays live."""
+        """Replace each ended turn older than the latest `LIVE_TURNS` by one `FrozenTurn`."""
         while len(self.ended_turns) > LIVE_TURNS:
             widgets = [w for w in self.ended_turns.pop(0) if w.parent is self.transcript]
-            parts = [freeze(widget) for widget in widgets]
-            if not widgets or any(part is None for part in parts):
-                continue
-            await self.transcript.mount(FrozenTurn([part for part in parts if part is not None]), before=widgets[0])
-            for widget in widgets:
-                if isinstance(widget, ToolCard) and self.cards.get(widget.call_id) is widget:
-                    del self.cards[widget.call_id]
-            await self.transcript.remove_children(widgets)
+            frozen = self._frozen(widgets)
+            if frozen:
+                await self.transcript.mount_all(frozen, before=widgets[0])
+                await self.transcript.remove_children(widgets)
+
+    async def _mount_frozen_history(self) -> None:
+        if self._frozen_history:
+            widgets, self._frozen_history = self._frozen_history, []
+            await self.transcript.mount_all(widgets)
 
     async def _mount_streamed(self, widget: Widget) -> None:
         self.streamed.append(widget)
@@ -256,12 +289,13 @@ class EventRouter:
 
     async def _remove(self, widgets: Sequence[Widget]) -> None:
         if widgets:
+            self.turn_widgets = [widget for widget in self.turn_widgets if widget not in widgets]
             self.streamed = [widget for widget in self.streamed if widget not in widgets]
             if self.answer in widgets:
                 self.answer = None
             if self.reasoning in widgets:
                 self.reasoning = None
-            await self.transcript.remove_children(widgets)
+            await self.transcript.remove_children([w for w in widgets if w.parent is self.transcript])
 
     async def _close_reasoning(self) -> None:
         if self.reasoning is not None:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.segment import Segment
+from rich.text import Text
 from textual.content import Content
 from textual.geometry import Size
 from textual.strip import Strip
@@ -27,10 +29,13 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from agent.terminal_text import safe_terminal_text
-from tui.widgets.approval import ApprovalCard, request_body
+from tui.widgets.approval import ApprovalCard
 from tui.widgets.markdown_stream import render_markdown, render_visual
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, UserMessage
+
+if TYPE_CHECKING:
+    from agent.session import ApprovalRequest
 
 CARD_BORDERS = {
     "running": "$warning",
@@ -58,8 +63,8 @@ class FrozenPart:
     """What a card showed (its content when it was frozen)."""
     state: dict[str, object] = field(default_factory=dict)
     """A card's attributes, to rebuild it."""
-    source: Widget | None = None
-    """An approval card's request, decision and hint are read from it once."""
+    request: ApprovalRequest | None = None
+    """An approval's request (its segments are in `state`)."""
 
     def lines(self, host: Widget, width: int) -> list[Strip]:
         """The part drawn `width` cells wide, with the margin line above it."""
@@ -79,6 +84,15 @@ class FrozenPart:
                 colour = "$accent"
             body = _border(host, colour, render_visual(host, self.body or "", width - 3))
         return [Strip.blank(0), *body]
+
+    def estimated_height(self, width: int) -> int:
+        """About how many lines `lines` returns, margin included, without drawing anything."""
+        if self.kind in ("user", "answer", "notice"):
+            columns = max(1, width - 3)
+            return 1 + sum(max(1, -(-len(line) // columns)) for line in self.text.splitlines() or [""])
+        if self.kind == "card":
+            return 3
+        return 2
 
     def thaw(self) -> Widget:
         """A live widget showing this part again."""
@@ -105,20 +119,22 @@ class FrozenPart:
                     setattr(card, name, value)
                 card.set_status(str(self.state["status"]))
                 return card
-        assert isinstance(self.source, ApprovalCard)
-        return self.source
+        assert self.request is not None
+        segments = self.state.get("segments")
+        return ApprovalCard(self.request, interactive=False, segments=segments if isinstance(segments, tuple) else ())
 
     def after_thaw(self, widget: Widget) -> None:
         """Restore what can only be set once the thawed widget is mounted."""
         if self.kind == "approval" and isinstance(widget, ApprovalCard):
-            widget.decided = str(self.state.get("decided"))
-            hint = self.state.get("hint")
-            if hint is not None:
-                widget.query_one("#approval-hint", Static).update(hint)  # type: ignore[arg-type]
+            decision = self.state.get("decision")
+            if isinstance(decision, tuple):
+                widget.show_decision(*decision)
 
 
-def freeze(widget: Widget) -> FrozenPart | None:
-    """`widget` as a `FrozenPart`, or None when it cannot be frozen (still waiting, or unknown)."""
+def freeze(widget: Widget, decisions: Mapping[str, tuple[str, str | None, str | None]]) -> FrozenPart | None:
+    """`widget` (of a turn that ended) as a `FrozenPart`, or None when it cannot be frozen (an
+    approval still waiting, or a kind of widget this module does not know). `decisions` holds
+    each answered approval's decision, rule and reason by call id."""
     if isinstance(widget, UserMessage):
         return FrozenPart("user", widget.text)
     if isinstance(widget, AssistantMessage):
@@ -127,15 +143,24 @@ def freeze(widget: Widget) -> FrozenPart | None:
         return FrozenPart("reasoning", widget.text)
     if isinstance(widget, NoticeLine):
         return FrozenPart("notice", widget.message, flag=widget.has_class("-error"))
-    if isinstance(widget, ToolCard) and widget.has_result:
+    if isinstance(widget, ToolCard):
         state = {name: value for name, value in vars(widget).items() if not name.startswith("_")}
         state = {name: value for name, value in state.items() if name not in _STATIC_ATTRIBUTES}
         return FrozenPart("card", body=widget.content, state=state)  # type: ignore[arg-type]
     if isinstance(widget, ApprovalCard) and widget.decided is not None:
-        hint = widget.query_one("#approval-hint", Static).content
-        body = Group(request_body(widget.request, widget.segments), hint)  # type: ignore[arg-type]
-        replacement = ApprovalCard(widget.request, interactive=False, segments=widget.segments)
-        return FrozenPart("approval", body=body, state={"decided": widget.decided, "hint": hint}, source=replacement)
+        decision = decisions.get(widget.request.call_id, (widget.decided, None, None))
+        kind, rule, reason = decision
+        outcome = f"→ {kind.replace('_', ' ')}" + (f" ({rule})" if rule and rule != "user" else "")
+        outcome += f": {reason}" if reason else ""
+        # The diff or command is the tool card's to show; the frozen approval is one record line.
+        body = Text.assemble(
+            ("Approve? ", "bold"),
+            safe_terminal_text(widget.request.summary),
+            "  ",
+            (safe_terminal_text(outcome), "bold"),
+        )
+        recorded: dict[str, object] = {"decision": decision, "segments": widget.segments}
+        return FrozenPart("approval", body=body, state=recorded, request=widget.request)
     return None
 
 
@@ -194,7 +219,24 @@ class FrozenTurn(Widget, can_focus=True):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         height = self._heights.get(width)
-        return height if height is not None else len(self._draw(width))
+        if height is not None:
+            return height
+        if self._lines is None and self.is_mounted:
+            # A layout of hundreds of frozen turns (a resumed session) would draw them all:
+            # estimate now, draw off the layout pass and correct the height if it differs.
+            self.call_later(self._measure, width)
+            return self.estimated_height(width)
+        return len(self._draw(width))
+
+    def estimated_height(self, width: int) -> int:
+        """About how many lines the turn takes at `width`, without drawing it."""
+        return sum(part.estimated_height(width) for part in self.parts)
+
+    def _measure(self, width: int) -> None:
+        if width not in self._heights:
+            self._draw(width)
+            if self._heights[width] != self.estimated_height(width):
+                self.refresh(layout=True)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -211,7 +253,7 @@ class FrozenTurn(Widget, can_focus=True):
         """Mount the turn's live widgets in place of this one; returns them."""
         widgets = [part.thaw() for part in self.parts]
         parent = self.parent
-        if parent is None:
+        if not isinstance(parent, Widget):
             return []
         await parent.mount_all(widgets, before=self)
         for part, widget in zip(self.parts, widgets, strict=True):

@@ -230,7 +230,7 @@ class StreamingMarkdown(Widget):
             return
         before = self.line_count
         if self._width:
-            self._render(self._width)
+            self._bring_lines_up_to(self._width)
         if self.line_count != before or not self._width:
             self.refresh(layout=True)
         else:
@@ -258,7 +258,7 @@ class StreamingMarkdown(Widget):
 
     # ---- lines -------------------------------------------------------------------------------
 
-    def _render(self, width: int) -> None:
+    def _bring_lines_up_to(self, width: int) -> None:
         """Bring the cached lines up to date for `width`: new complete blocks are rendered once,
         the tail again if it changed; everything again only if the width changed."""
         if width != self._width:
@@ -309,13 +309,13 @@ class StreamingMarkdown(Widget):
         self._stop_timer()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        self._render(width)
+        self._bring_lines_up_to(width)
         return self.line_count
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if width != self._width:
-            self._render(width)
+            self._bring_lines_up_to(width)
         done = self._done_lines
         if y < len(done):
             line = done[y]
@@ -324,4 +324,3 @@ class StreamingMarkdown(Widget):
         else:
             return Strip.blank(width, self.rich_style)
         return line.extend_cell_length(width, self.rich_style).crop(0, width)
-

@@ -53,7 +53,9 @@ def shown(widget: StreamingMarkdown) -> str:
 
 def colours(lines: list[Strip]) -> set[object]:
     """The foreground colours of the visible text in `lines`."""
-    return {segment.style.color if segment.style else None for line in lines for segment in line if segment.text.strip()}
+    return {
+        segment.style.color if segment.style else None for line in lines for segment in line if segment.text.strip()
+    }
 
 
 def stream(widget: StreamingMarkdown, text: str, *, step: int = 3, frame_every: int = 1) -> int:
