@@ -40,7 +40,7 @@ from agent.events import (
 )
 from agent.session import Session, SessionStats, TurnStats
 from tui.widgets.approval import ApprovalCard
-from tui.widgets.frozen_turn import FrozenTurn, freeze
+from tui.widgets.frozen_turn import FrozenTurn, OffscreenToolCard, freeze
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript, UserMessage
@@ -120,13 +120,13 @@ class EventRouter:
                 self._answer_before_response = self.last_answer
             case ToolCallStarted(call_id=call_id, name=name):
                 await self._close_blocks()
-                started = ToolCard(call_id, name)
+                started = self._tool_card(call_id, name)
                 self.cards[call_id] = started
                 await self._mount_streamed(started)
             case ToolCallReady(call_id=call_id, name=name, arguments=arguments):
                 card = self.cards.get(call_id)
                 if card is None:
-                    card = self.cards[call_id] = ToolCard(call_id, name)
+                    card = self.cards[call_id] = self._tool_card(call_id, name)
                     await self._mount_streamed(card)
                 card.set_arguments(arguments, Session.describe_call(name, arguments))
             case ApprovalRequested(request=request):
@@ -157,7 +157,7 @@ class EventRouter:
             ):
                 card = self.cards.get(call_id)
                 if card is None:
-                    card = self.cards[call_id] = ToolCard(call_id, name)
+                    card = self.cards[call_id] = self._tool_card(call_id, name)
                     await self.mount(card)
                 card.finish(status, output, duration, display)
             case MessageCompleted(text=text):
@@ -247,6 +247,9 @@ class EventRouter:
         if self._frozen_history:
             widgets, self._frozen_history = self._frozen_history, []
             await self.transcript.mount_all(widgets)
+
+    def _tool_card(self, call_id: str, name: str) -> ToolCard:
+        return OffscreenToolCard(call_id, name) if self.detached else ToolCard(call_id, name)
 
     async def _mount_streamed(self, widget: Widget) -> None:
         self.streamed.append(widget)

@@ -17,11 +17,14 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import RenderableType
 from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.text import Text
+from textual.app import App
 from textual.content import Content
 from textual.geometry import Size
 from textual.strip import Strip
@@ -131,6 +134,15 @@ class FrozenPart:
                 widget.show_decision(*decision)
 
 
+class OffscreenToolCard(ToolCard):
+    """A tool card of history drawn frozen: built and updated, never mounted (thawing builds a
+    `ToolCard`), so its status changes skip the stylesheet."""
+
+    def update_node_styles(self, animate: bool = True) -> None:
+        if self.is_attached:
+            super().update_node_styles(animate)
+
+
 def freeze(widget: Widget, decisions: Mapping[str, tuple[str, str | None, str | None]]) -> FrozenPart | None:
     """`widget` (of a turn that ended) as a `FrozenPart`, or None when it cannot be frozen (an
     approval still waiting, or a kind of widget this module does not know). `decisions` holds
@@ -166,9 +178,14 @@ def freeze(widget: Widget, decisions: Mapping[str, tuple[str, str | None, str | 
 
 def _border(host: Widget, colour: str, lines: list[Strip]) -> list[Strip]:
     """`lines` behind a coloured left border and one column of padding on each side."""
-    edge = render_visual(host, Content.styled("▌ ", colour), 2)
-    prefix = edge[0] if edge else Strip([Segment("▌ ")], 2)
-    return [Strip.join([prefix, line]) for line in lines] or [prefix]
+    edge = Strip([Segment("▌ ", host.visual_style.rich_style + _colour(host, colour))], 2)
+    return [Strip.join([edge, line]) for line in lines] or [edge]
+
+
+def _colour(host: Widget, variable: str) -> RichStyle:
+    """The theme colour `variable` (`$success`) as a foreground style."""
+    value = host.app.theme_variables.get(variable.removeprefix("$"))
+    return RichStyle(color=value) if value else RichStyle()
 
 
 def _pad(lines: list[Strip]) -> list[Strip]:
@@ -223,8 +240,9 @@ class FrozenTurn(Widget, can_focus=True):
             return height
         if self._lines is None and self.is_mounted:
             # A layout of hundreds of frozen turns (a resumed session) would draw them all:
-            # estimate now, draw off the layout pass and correct the height if it differs.
-            self.call_later(self._measure, width)
+            # estimate now; they are drawn a few at a time after the next frames, newest first,
+            # and a height that differs from its estimate is corrected.
+            _measure_later(self, width)
             return self.estimated_height(width)
         return len(self._draw(width))
 
@@ -232,8 +250,9 @@ class FrozenTurn(Widget, can_focus=True):
         """About how many lines the turn takes at `width`, without drawing it."""
         return sum(part.estimated_height(width) for part in self.parts)
 
-    def _measure(self, width: int) -> None:
-        if width not in self._heights:
+    def measure(self, width: int) -> None:
+        """Draw the turn at `width` if its height there is not known yet (and correct it)."""
+        if width not in self._heights and self.is_attached and self.screen.is_active:
             self._draw(width)
             if self._heights[width] != self.estimated_height(width):
                 self.refresh(layout=True)
@@ -241,6 +260,8 @@ class FrozenTurn(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         lines = self._draw(width)
+        if len(lines) != self.size.height:  # it was laid out at its estimated height
+            self.call_later(self.refresh, layout=True)
         line = lines[y] if y < len(lines) else Strip.blank(width)
         return line.extend_cell_length(width, self.rich_style).crop(0, width)
 
@@ -263,3 +284,38 @@ class FrozenTurn(Widget, can_focus=True):
 
     async def on_click(self) -> None:
         await self.thaw()
+
+
+MEASURED_PER_FRAME = 8
+"""How many estimated frozen turns are drawn between two frames."""
+
+_unmeasured: weakref.WeakKeyDictionary[App[object], list[tuple[weakref.ref[FrozenTurn], int]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+MEASURE_PAUSE_S = 0.02
+"""The pause between two batches of turns drawn to know their height (keys are handled between)."""
+
+
+def _measure_later(turn: FrozenTurn, width: int) -> None:
+    app = turn.app
+    queue = _unmeasured.get(app)
+    if queue is None:
+        queue = _unmeasured[app] = []
+        app.set_timer(MEASURE_PAUSE_S, partial(_measure_some, app))
+    queue.append((weakref.ref(turn), width))
+
+
+def _measure_some(app: App[object]) -> None:
+    """Draw the newest few estimated turns, and come back after the next frame for more."""
+    queue = _unmeasured.get(app, [])
+    for _ in range(min(MEASURED_PER_FRAME, len(queue))):
+        reference, width = queue.pop()
+        turn = reference()
+        if turn is not None:
+            turn.measure(width)
+    if queue:
+        app.set_timer(MEASURE_PAUSE_S, partial(_measure_some, app))
+    else:
+        _unmeasured.pop(app, None)

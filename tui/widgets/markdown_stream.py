@@ -114,12 +114,19 @@ def _trimmed(lines: list[Strip]) -> list[Strip]:
 
 
 def render_markdown(widget: Widget, text: str, width: int) -> list[Strip]:
-    """Finished, already sanitised Markdown as lines, one blank line between blocks."""
-    lines: list[Strip] = []
+    """Finished, already sanitised Markdown as lines, one blank line between blocks (the blocks
+    between two fences are rendered together: one Rich render instead of one per block)."""
+    runs: list[Block] = []
     for block in split_blocks(text):
+        if runs and block.kind != "fence" and runs[-1].kind != "fence":
+            runs[-1] = Block(runs[-1].source + block.source, "blocks")
+        else:
+            runs.append(block)
+    lines: list[Strip] = []
+    for run in runs:
         if lines:
             lines.append(Strip.blank(0))
-        lines.extend(render_block(widget, block, width))
+        lines.extend(render_block(widget, run, width))
     return lines
 
 
