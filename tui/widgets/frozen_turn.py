@@ -25,11 +25,11 @@ from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.text import Text
 from textual.app import App
+from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.containers import Vertical
 from textual.widgets import Static
 
 from agent.terminal_text import safe_terminal_text
