@@ -286,8 +286,7 @@ class FrozenTurn(Widget, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._lines = None
-        self._heights.clear()
+        self._lines = None  # colours changed (focus, theme); heights did not
 
     async def thaw(self) -> list[Widget]:
         """Mount the turn's live widgets in place of this one; returns them."""
