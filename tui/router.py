@@ -40,7 +40,7 @@ from agent.events import (
 )
 from agent.session import Session, SessionStats, TurnStats
 from tui.widgets.approval import ApprovalCard
-from tui.widgets.frozen_turn import FrozenTurn, FrozenTurns, OffscreenToolCard, freeze
+from tui.widgets.frozen_turn import FrozenTurn, OffscreenToolCard, freeze
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript, UserMessage
@@ -92,7 +92,6 @@ class EventRouter:
         self.detached = False
         """Drawing old history: widgets are built but not mounted, each turn is frozen as it ends."""
         self._frozen_history: list[Widget] = []
-        self.frozen_groups: list[FrozenTurns] = []
 
     async def mount(self, widget: Widget) -> None:
         self.turn_widgets.append(widget)
@@ -241,21 +240,13 @@ class EventRouter:
             widgets = [w for w in self.ended_turns.pop(0) if w.parent is self.transcript]
             frozen = self._frozen(widgets)
             if frozen:
-                group = self.frozen_groups[-1] if self.frozen_groups else None
-                if group is None or group.full or group.parent is not self.transcript:
-                    group = FrozenTurns()
-                    self.frozen_groups.append(group)
-                    await self.transcript.mount(group, before=widgets[0])
-                await group.mount_all(frozen)
+                await self.transcript.mount_all(frozen, before=widgets[0])
                 await self.transcript.remove_children(widgets)
 
     async def _mount_frozen_history(self) -> None:
         if self._frozen_history:
             widgets, self._frozen_history = self._frozen_history, []
-            size = FrozenTurns.SIZE
-            groups = [FrozenTurns(*widgets[start : start + size]) for start in range(0, len(widgets), size)]
-            self.frozen_groups.extend(groups)
-            await self.transcript.mount_all(groups)
+            await self.transcript.mount_all(widgets)
 
     def _tool_card(self, call_id: str, name: str) -> ToolCard:
         return OffscreenToolCard(call_id, name) if self.detached else ToolCard(call_id, name)

@@ -25,7 +25,6 @@ from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.text import Text
 from textual.app import App
-from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Size
 from textual.strip import Strip
@@ -192,24 +191,6 @@ def _colour(host: Widget, variable: str) -> RichStyle:
 def _pad(lines: list[Strip]) -> list[Strip]:
     space = Strip([Segment(" ")], 1)
     return [Strip.join([space, line]) for line in lines]
-
-
-class FrozenTurns(Vertical):
-    """Up to `SIZE` consecutive frozen turns: the transcript lays out one of these instead of
-    each turn (its own arrangement is cached while none of its turns changes), so a frame's
-    layout cost does not grow with the number of turns."""
-
-    SIZE = 25
-
-    DEFAULT_CSS = """
-    FrozenTurns {
-        height: auto;
-    }
-    """
-
-    @property
-    def full(self) -> bool:
-        return len(self.children) >= self.SIZE
 
 
 class FrozenTurn(Widget, can_focus=True):

@@ -23,7 +23,7 @@ from tests.tui.test_app import HELLO
 from tests.tui.test_router import STATS, RouterApp, answered, started, transcript_kinds
 from tui.router import LIVE_TURNS
 from tui.widgets.approval import ApprovalCard
-from tui.widgets.frozen_turn import FrozenTurn, FrozenTurns
+from tui.widgets.frozen_turn import FrozenTurn
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, ReasoningBlock, Transcript, UserMessage
 
@@ -67,8 +67,7 @@ async def test_ended_turns_beyond_the_latest_few_are_frozen_into_one_widget_each
         await pilot.pause()
         frozen = list(app.query(FrozenTurn))
         assert len(frozen) == 5 - LIVE_TURNS
-        [group] = app.query(FrozenTurns)
-        assert transcript_kinds(app)[0] == "FrozenTurns" and list(group.children) == frozen
+        assert transcript_kinds(app)[: len(frozen)] == ["FrozenTurn"] * len(frozen)
         assert [m.text for m in app.query(UserMessage)] == [f"prompt {n}" for n in range(6 - LIVE_TURNS, 6)]
         assert set(app.router.cards) == {f"call{n}" for n in range(6 - LIVE_TURNS, 6)}, "frozen cards are let go"
         first = frozen[0]
@@ -100,7 +99,7 @@ async def test_a_frozen_turn_thaws_into_its_live_widgets_in_place():
             "NoticeLine",
             "AssistantMessage",
         ]
-        assert list(app.query_one(FrozenTurns).children) == widgets, "in place of the frozen turn"
+        assert list(app.query_one(Transcript).children)[:6] == widgets, "in place of the frozen turn"
         assert not app.query(FrozenTurn)
         card = app.query(ToolCard).first()
         assert (card.call_id, card.status, card.output, card.arguments) == (
@@ -114,21 +113,6 @@ async def test_a_frozen_turn_thaws_into_its_live_widgets_in_place():
         answer = app.query(AssistantMessage).first()
         assert answer.text == "Answer **1**." and answer.painted_chars == len(answer.source)
         assert app.query(ReasoningBlock).first().collapsed
-
-
-async def test_frozen_turns_are_grouped_so_the_transcript_holds_few_widgets():
-    app = RouterApp()
-    async with app.run_test(size=(100, 60)) as pilot:
-        history = [event for number in range(1, 2 * FrozenTurns.SIZE + 5) for event in turn(number, approval=False)]
-        await app.router.route_history(history)
-        for event in turn(2 * FrozenTurns.SIZE + 5, approval=False):
-            await app.router.route(event)
-        await pilot.pause()
-        groups = list(app.query(FrozenTurns))
-        assert [len(group.children) for group in groups] == [FrozenTurns.SIZE, FrozenTurns.SIZE, 2]
-        assert transcript_kinds(app)[:3] == ["FrozenTurns"] * 3
-        texts = [frozen.text for frozen in app.query(FrozenTurn)]
-        assert texts == [f"Answer **{n}**." for n in range(1, 2 * FrozenTurns.SIZE + 3)], "in turn order"
 
 
 async def test_a_click_thaws_a_frozen_turn():
@@ -165,8 +149,8 @@ async def test_history_is_drawn_frozen_but_for_the_latest_turns():
         frozen = list(app.query(FrozenTurn))
         assert [f.text for f in frozen] == [f"Answer **{n}**." for n in range(1, 8 - LIVE_TURNS)]
         assert [m.text for m in app.query(UserMessage)] == [f"prompt {n}" for n in range(8 - LIVE_TURNS, 8)]
-        assert transcript_kinds(app)[0] == "FrozenTurns"
-        assert len(app.query_one(Transcript).children) == 1 + LIVE_TURNS * 6
+        assert transcript_kinds(app)[: len(frozen)] == ["FrozenTurn"] * len(frozen)
+        assert len(app.query_one(Transcript).children) == len(frozen) + LIVE_TURNS * 6
         for frozen_turn in frozen:
             assert frozen_turn.size.height == len(frozen_turn._draw(frozen_turn.size.width)), "the height is exact"
         assert "test 1" in drawn(frozen[0])
@@ -203,3 +187,21 @@ async def test_a_resumed_long_session_shows_its_earlier_turns_frozen(make_app, t
         await frozen[0].thaw()
         await pilot.pause()
         assert app.query(UserMessage).first().text.startswith("Turn 1")
+
+
+async def test_keys_copy_a_frozen_turn_and_enter_thaws_it(make_app, tmp_path):
+    from bench.sessions import write_v2
+
+    app = make_app(HELLO)
+    app.resume_path = write_v2(tmp_path / "saved", LIVE_TURNS + 1)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await wait_idle(app, pilot)
+        frozen = app.query_one(FrozenTurn)
+        frozen.focus()
+        await pilot.pause()
+        await pilot.press("c")
+        assert app.clipboard == frozen.text and frozen.text
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not app.query(FrozenTurn)
+        assert isinstance(app.focused, UserMessage) and app.focused.text.startswith("Turn 1")
