@@ -225,8 +225,8 @@ class CodeassistApp(App[None]):
             on_turn_ended=lambda stats: self._show_header(),
         )
 
-    RESUMED_TURNS_DRAWN = 200
-    """How many of a resumed session's latest turns are drawn (all but the latest few frozen)."""
+    RESUMED_TURNS_DRAWN = 20
+    """How many of a resumed session's latest turns are drawn (drawing is what a long one costs)."""
 
     async def _show_resumed(self) -> None:
         """Draw the resumed session's earlier turns as they were shown (nothing is re-run), then
