@@ -85,6 +85,20 @@ class ApprovalDecided(_Event):
     waited_s: float
 
 
+class ToolOutput(_Event):
+    """What a running tool has printed so far (today: `shell`), sent at a bounded rate while it
+    runs and always before its `ToolFinished`, which holds the whole output.
+
+    Each event replaces the previous one of the same call: `text` is the latest tail of the
+    output (its last lines, terminal controls removed), `total_bytes` how much was printed in all.
+    """
+
+    type: Literal["tool_output"] = "tool_output"
+    call_id: str
+    text: str
+    total_bytes: int
+
+
 class ToolFinished(_Event):
     """Exactly one per tool call: the output the model receives, and how it went."""
 
@@ -161,6 +175,7 @@ AgentEvent = Annotated[
     | ToolCallReady
     | ApprovalRequested
     | ApprovalDecided
+    | ToolOutput
     | ToolFinished
     | MessageCompleted
     | ResponseFinished

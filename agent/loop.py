@@ -27,6 +27,7 @@ from agent.events import (
     ResponseFinished,
     ResponseStarted,
     ToolFinished,
+    ToolOutput,
     ToolStatus,
     TransportChanged,
     TurnEnded,
@@ -37,7 +38,7 @@ from agent.events import (
 from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, ResponseResult, Retrying
 from agent.recorder import SessionRecorder
 from agent.stats import ResponseStats, TurnStats
-from agent.tools import ToolContext, ToolError, ToolRegistry
+from agent.tools import LiveOutput, ToolContext, ToolError, ToolRegistry, ToolResult
 from agent.transport import TransportAborted
 from agent.wire import CustomToolCallOutput, FunctionCallOutput, user_message
 from agent.wire.items import CustomToolCall, FunctionCall
@@ -45,6 +46,10 @@ from agent.wire.items import CustomToolCall, FunctionCall
 T = TypeVar("T")
 
 ABORTED_OUTPUT = "aborted: the user cancelled the turn before this call finished; its outcome is unknown."
+PARTIAL_OUTPUT_HEADING = "Output before it was stopped:"
+"""Between `ABORTED_OUTPUT` and what a cancelled call had printed (when it printed anything)."""
+LIVE_OUTPUT_INTERVAL_S = 0.1
+"""At most one `ToolOutput` per running call in this many seconds."""
 
 
 class TurnCancelled(Exception):
@@ -97,6 +102,8 @@ class Agent:
         self._pending_calls: list[FunctionCall | CustomToolCall] = []
         self._running: dict[str, float] = {}
         """call_id → when each call of the current step that is running started."""
+        self._partial: dict[str, str] = {}
+        """call_id → what a cancelled call had printed (kept in its aborted output)."""
 
     # ---- public API ----------------------------------------------------------------------
 
@@ -292,16 +299,51 @@ class Agent:
 
         timers["tool_calls"] += 1
         run_started = self._running[call.call_id] = time.monotonic()
+        live = self.tool_context.live = LiveOutput()
+        task = asyncio.ensure_future(tool.run(args, self.tool_context))
         try:
-            outcome = await self._cancellable(tool.run(args, self.tool_context))
+            async with aclosing(self._follow(call.call_id, task, live)) as progress:
+                async for event in progress:
+                    yield event
+            outcome = await self._cancellable(task)
         except ToolError as exc:
             ran = time.monotonic() - run_started
             timers["tool_s"] += ran
             yield self._record(call, "error", str(exc), ran)
             return
+        finally:
+            if not task.done():  # the caller stopped listening while the tool ran
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            if live.partial:
+                self._partial[call.call_id] = live.partial
+            self.tool_context.live = None
         ran = time.monotonic() - run_started
         timers["tool_s"] += ran
         yield self._record(call, "ok" if outcome.ok else "error", outcome.output, ran, outcome.display)
+
+    async def _follow(
+        self, call_id: str, task: asyncio.Future[ToolResult], live: LiveOutput
+    ) -> AsyncGenerator[ToolOutput]:
+        """While `task` runs (and the turn is not cancelled), yield its output's tail whenever more
+        arrived, at most once per `LIVE_OUTPUT_INTERVAL_S`."""
+        cancelled = asyncio.ensure_future(self._cancel.wait())
+        ends: set[asyncio.Future[Any]] = {task, cancelled}
+        try:
+            while not (task.done() or cancelled.done()):
+                changed = asyncio.ensure_future(live.changed.wait())
+                try:
+                    await asyncio.wait({*ends, changed}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    changed.cancel()
+                if task.done() or cancelled.done():
+                    return
+                live.changed.clear()
+                text, total = live.tail()
+                yield ToolOutput(call_id=call_id, text=text, total_bytes=total)
+                await asyncio.wait(ends, timeout=LIVE_OUTPUT_INTERVAL_S)
+        finally:
+            cancelled.cancel()
 
     def _decided(self, call_id: str, decision: Decision, waited: float) -> ApprovalDecided:
         return ApprovalDecided(
@@ -332,13 +374,21 @@ class Agent:
         running has run until now."""
         now = time.monotonic()
         finished = [
-            self._record(call, "aborted", output, now - self._running.get(call.call_id, now))
+            self._record(
+                call, "aborted", self._with_partial(call.call_id, output), now - self._running.get(call.call_id, now)
+            )
             for call in self._pending_calls
             if call.call_id not in self._answered
         ]
         self._pending_calls = []
         self._running = {}
+        self._partial = {}
         return finished
+
+    def _with_partial(self, call_id: str, output: str) -> str:
+        """`output`, followed by what the call printed before it was cancelled (if anything)."""
+        partial = self._partial.get(call_id)
+        return f"{output}\n\n{PARTIAL_OUTPUT_HEADING}\n{partial}" if partial else output
 
     async def _cancellable(self, awaitable: Awaitable[T]) -> T:
         """Await `awaitable` unless the turn is cancelled first (then it is cancelled too)."""

@@ -12,6 +12,9 @@ turns them into records of a `SessionLog` (format version 2, see docs/session-fo
   then always sees whole text: a secret streamed across many deltas is found and taken out of
   the joined text, never left as fragments. The run stays in memory until another event comes
   or the recorder closes, whatever flushes happen meanwhile;
+- `tool_output` events (a running tool's latest output tail) are written at most once per
+  `LIVE_OUTPUT_RECORD_INTERVAL_S` per call, the first at once: each replaces the previous one and
+  the call's `tool_finished` holds the whole output, so the ones in between are left out;
 - items are `{"type":"items","items":[…]}` in their Responses wire form: concatenated in file
   order they are the conversation;
 - a `session_resumed` record marks where a later run (a resume) continued the file.
@@ -35,13 +38,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from agent.events import AgentEvent, Notice, TurnEnded
+from agent.events import AgentEvent, Notice, ToolFinished, ToolOutput, TurnEnded
 from agent.frame_trace import FrameTrace
 from agent.redact import Redactor
 from agent.session_log import SessionLog, SessionLogError, cut_spans
 from agent.session_record import Entry, ItemsEntry, ResumedEntry
 
-__all__ = ["DELTA_TYPES", "DURABLE_EVENTS", "ITEMS_RECORD", "RESUMED_RECORD", "SessionRecorder"]
+__all__ = [
+    "DELTA_TYPES",
+    "DURABLE_EVENTS",
+    "ITEMS_RECORD",
+    "LIVE_OUTPUT_RECORD_INTERVAL_S",
+    "RESUMED_RECORD",
+    "SessionRecorder",
+]
 
 ITEMS_RECORD = "items"
 """Record type of conversation items."""
@@ -56,6 +66,9 @@ DURABLE_EVENTS = frozenset(
     {"response_finished", "approval_requested", "approval_decided", "tool_finished", "turn_ended"}
 )
 """Events after which the log is flushed and fsynced (a tool may run next, or a turn ended)."""
+
+LIVE_OUTPUT_RECORD_INTERVAL_S = 1.0
+"""At most one `tool_output` record per call in this many seconds."""
 
 
 class _Run:
@@ -93,6 +106,8 @@ class SessionRecorder:
         self._redactor = redactor
         self._clock = clock
         self._run: _Run | None = None
+        self._live_written: dict[str, float] = {}
+        """call_id → when its last `tool_output` was written (while the call runs)."""
         self._turns = 0
         self._tokens = 0
         self.warnings: list[str] = []
@@ -126,6 +141,13 @@ class SessionRecorder:
             run.pieces.append(event.text)  # type: ignore[union-attr]
             run.times.append(now)
             return
+        if isinstance(event, ToolOutput):
+            last = self._live_written.get(event.call_id)
+            if last is not None and now - last < LIVE_OUTPUT_RECORD_INTERVAL_S:
+                return
+            self._live_written[event.call_id] = now
+        elif isinstance(event, ToolFinished):
+            self._live_written.pop(event.call_id, None)
         self._release_run()
         fields = event.model_dump(mode="json")
         del fields["type"]

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from agent.tools.apply_patch import ApplyPatch
 from agent.tools.base import (
     CallDescription,
+    LiveOutput,
     Tool,
     ToolArgs,
     ToolContext,
@@ -106,6 +107,7 @@ def default_tools() -> list[Tool[Any]]:
 __all__ = [
     "TOOL_CLASSES",
     "CallDescription",
+    "LiveOutput",
     "Tool",
     "ToolArgs",
     "ToolContext",

@@ -6,9 +6,11 @@ Only programming errors propagate.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
@@ -28,6 +30,34 @@ class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LiveOutput:
+    """The output of the tool call that is running, for the UI while it runs.
+
+    The tool says where its output can be read (`follow`) and when more arrived (`touched`, cheap
+    enough to call per chunk); the loop reads the tail (`tail`) at its own bounded pace. A tool
+    that is cancelled leaves what it had gathered in `partial`, so the call's aborted output keeps it.
+    """
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+        """Set when output arrived since the loop last read the tail (the loop clears it)."""
+        self.partial: str | None = None
+        """The output gathered before the call was cancelled (set by the tool)."""
+        self._read: Callable[[], tuple[str, int]] = lambda: ("", 0)
+
+    def follow(self, read: Callable[[], tuple[str, int]]) -> None:
+        """Where the tail comes from: `read()` returns the latest lines and the bytes printed in all."""
+        self._read = read
+
+    def touched(self) -> None:
+        """More output arrived."""
+        self.changed.set()
+
+    def tail(self) -> tuple[str, int]:
+        """The latest lines of the output, and how many bytes were printed in all."""
+        return self._read()
+
+
 @dataclass
 class ToolContext:
     """What tools share within one agent session."""
@@ -38,6 +68,8 @@ class ToolContext:
     """sha256 of each file's bytes when the model last read it (to refuse stale edits)."""
     plan: list[dict[str, str]] = field(default_factory=list)
     """The model's current plan (`update_plan`)."""
+    live: LiveOutput | None = None
+    """The running call's live output (set by the loop while a call runs; None otherwise)."""
 
     def __post_init__(self) -> None:
         self.workspace = self.workspace.resolve()

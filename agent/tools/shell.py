@@ -11,7 +11,8 @@ Bounds:
 - Time: after `timeout_s` the whole session is stopped (`SIGTERM` to the group and to every
   process still in the session, `SIGKILL` after `KILL_GRACE_S`), the pipe is drained for at most
   `DRAIN_TIMEOUT_S`, and the result says `exit code 124 (timed out after Ns)`. Cancelling the
-  call (the user pressed Esc) stops the session the same way and re-raises. When bash exits but
+  call (the user pressed Esc) stops the session the same way, leaves the output printed so far in
+  the context's `LiveOutput.partial` (the aborted call's output keeps it) and re-raises. When bash exits but
   background processes keep the pipe open past `DRAIN_TIMEOUT_S`, the session is stopped too.
   Background processes that do not hold the pipe (`server > log 2>&1 &`) are left running, and
   killed when this process exits (`atexit`). Processes that leave the session (`setsid`) escape.
@@ -20,6 +21,8 @@ Bounds:
   are decoded as UTF-8 with replacement, terminal escapes are stripped and `\\r` redraws
   collapsed (`clean_terminal_text`); NUL bytes or mostly undecodable output are summarised as
   binary (size and sha256 of everything printed).
+- Live output: while the command runs, the context's `LiveOutput` (if any) is told when output
+  arrives and can read its last `LIVE_TAIL_LINES` lines, cleaned the same way.
 
 A nonzero exit is not an error: the model needs the output, so the result is `ok=False` with the
 exit code on its first line.
@@ -46,6 +49,7 @@ from agent.redact import is_secret_name
 from agent.terminal_text import TERMINAL_SEQUENCES
 from agent.tools.base import (
     CallDescription,
+    LiveOutput,
     Tool,
     ToolArgs,
     ToolContext,
@@ -67,11 +71,18 @@ KILL_GRACE_S = 2.0
 """Between `SIGTERM` and `SIGKILL` when stopping a command."""
 DRAIN_TIMEOUT_S = 2.0
 """How long the pipe may stay open after bash exits (or is killed)."""
+CANCEL_DRAIN_S = 0.5
+"""How long a cancelled command's pipe is read after its session was stopped."""
 BINARY_UNDECODABLE_RATIO = 0.3
 """Output whose decoded text is more than this share of replacement characters is binary."""
 SUMMARY_CHARS = 80
 RULE_PREFIX = "shell:"
 """Prefix of shell rule keys, so `shell:git status` can never equal a tool-name rule."""
+
+LIVE_TAIL_LINES = 8
+"""Lines of a running command's output shown live (`LiveOutput`)."""
+LIVE_TAIL_BYTES = 4 * 1024
+"""Bytes of the output's end the live tail is cut from."""
 
 TIMEOUT_EXIT_CODE = 124
 _POLL_S = 0.05
@@ -176,10 +187,28 @@ def render_output(head: bytes, tail: bytes, total: int, sha256: str) -> tuple[st
     return f"{clean_terminal_text(head_text)}\n{marker}\n{clean_terminal_text(tail_text)}", omitted
 
 
-class _Capture(asyncio.Protocol):
-    """Reads the command's output pipe: keeps head and tail, counts and hashes everything."""
+def live_tail(data: bytes, cut: bool) -> str:
+    """The last `LIVE_TAIL_LINES` lines of `data`, cleaned of terminal controls.
 
-    def __init__(self) -> None:
+    Args:
+        data: the end of the output printed so far.
+        cut: whether `data` starts inside the output (its first line may be partial, and is dropped).
+    """
+    if b"\x00" in data:
+        return "[binary output]"
+    text = clean_terminal_text(data.decode("utf-8", errors="replace"))
+    lines = text.rstrip("\n").split("\n")
+    if cut and len(lines) > 1:
+        lines = lines[1:]
+    return "\n".join(lines[-LIVE_TAIL_LINES:])
+
+
+class _Capture(asyncio.Protocol):
+    """Reads the command's output pipe: keeps head and tail, counts and hashes everything, and
+    tells `live` (if any) that output arrived."""
+
+    def __init__(self, live: LiveOutput | None = None) -> None:
+        self.live = live
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
@@ -198,6 +227,20 @@ class _Capture(asyncio.Protocol):
         elif data:
             self.tail += data
             del self.tail[:-TAIL_BYTES]
+        if self.live is not None:
+            self.live.touched()
+
+    def live_tail(self) -> tuple[str, int]:
+        """The last lines printed so far, and the bytes printed in all (see `LiveOutput`)."""
+        if len(self.tail) >= LIVE_TAIL_BYTES or self.total > len(self.head) + len(self.tail):
+            data = bytes(self.tail[-LIVE_TAIL_BYTES:])
+            return live_tail(data, cut=True), self.total
+        data = bytes(self.head + self.tail)
+        return live_tail(data[-LIVE_TAIL_BYTES:], cut=len(data) > LIVE_TAIL_BYTES), self.total
+
+    def rendered(self) -> str:
+        """What was captured, as the model would see it (`render_output`)."""
+        return render_output(bytes(self.head), bytes(self.tail), self.total, self.sha256.hexdigest())[0]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
@@ -352,11 +395,13 @@ class Shell(Tool[ShellArgs]):
         read_fd, write_fd = os.pipe()
         reader = os.fdopen(read_fd, "rb", buffering=0)
         try:
-            transport, capture = await loop.connect_read_pipe(_Capture, reader)
+            transport, capture = await loop.connect_read_pipe(lambda: _Capture(ctx.live), reader)
         except BaseException:
             reader.close()
             os.close(write_fd)
             raise
+        if ctx.live is not None:
+            ctx.live.follow(capture.live_tail)
         try:
             try:
                 process = await asyncio.create_subprocess_exec(
@@ -380,6 +425,9 @@ class Shell(Tool[ShellArgs]):
                 returncode, timed_out, lingering = await self._supervise(process, capture, timeout)
             except asyncio.CancelledError:
                 await _stop_session(sid)
+                await capture.wait_closed(CANCEL_DRAIN_S)  # what was written before the stop
+                if ctx.live is not None:
+                    ctx.live.partial = capture.rendered()
                 raise
             finally:
                 if _session_gone(sid):

@@ -10,7 +10,15 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.events import ApprovalRequested, Notice, ReasoningDelta, TextDelta, ToolFinished, TurnStarted
+from agent.events import (
+    ApprovalRequested,
+    Notice,
+    ReasoningDelta,
+    TextDelta,
+    ToolFinished,
+    ToolOutput,
+    TurnStarted,
+)
 from agent.recorder import SessionRecorder
 from agent.redact import Redactor
 from agent.replay import SessionReplay
@@ -166,3 +174,23 @@ async def test_an_instant_replay_on_screen_can_take_each_streamed_run_whole(tmp_
     whole = [event async for event in replay.events()]
     assert whole == whole_runs(every) and [e.text for e in whole if isinstance(e, TextDelta)] == ["abc"]
     assert replay.position == replay.total == len(whole)
+
+
+def test_live_tool_output_is_recorded_at_most_once_a_second_per_call(tmp_path):
+    """The clock moves 0.25 s per reading: of 12 tails over 3 s, one a second is written, the first
+    at once; the call's result ends its throttle, so another call's first tail is written at once."""
+    recorder = recorder_in(tmp_path)
+    for number in range(12):
+        recorder.event(ToolOutput(call_id="a", text=f"line {number}", total_bytes=7 * (number + 1)))
+    recorder.event(ToolFinished(call_id="a", name="shell", status="ok", output="all of it", duration_s=3.0))
+    recorder.event(ToolOutput(call_id="b", text="other", total_bytes=6))
+    recorder.close()
+
+    found = [r for r in records(recorder.path) if r["type"] == "tool_output"]
+    assert [(r["call_id"], r["text"]) for r in found] == [
+        ("a", "line 0"),
+        ("a", "line 4"),
+        ("a", "line 8"),
+        ("b", "other"),
+    ]
+    assert found[1]["total_bytes"] == 35
