@@ -38,6 +38,7 @@ from tui.widgets.completion import CompletionList
 from tui.widgets.header import RepoHeader
 from tui.widgets.prompt import PromptInput
 from tui.widgets.stats_panel import StatsPanel
+from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import NoticeLine, Transcript
 
 if TYPE_CHECKING:  # imported where they are used, after the first frame
@@ -160,6 +161,7 @@ class CodeassistApp(App[None]):
         with Horizontal(id="body"):
             with Vertical(id="main"):
                 yield Transcript(id="transcript")
+                yield StatusLine(self.settings.max_retries, id="status-line")
                 yield Static("", id="queue", classes="muted")
                 yield CompletionList()
                 yield PromptInput(self.history)  # its files for `@` come after the first frame
@@ -169,6 +171,7 @@ class CodeassistApp(App[None]):
     def on_mount(self) -> None:
         self._fit_stats_to_width()
         self.query_one("#queue").display = False
+        self.query_one(StatusLine).idle()
         if self.replay_path is not None:
             self.query_one(PromptInput).disabled = True
             self.query_one(Transcript).focus()
@@ -223,6 +226,7 @@ class CodeassistApp(App[None]):
             session_stats=self.session_stats,
             interactive=interactive,
             on_turn_ended=lambda stats: self._show_header(),
+            observer=self.query_one(StatusLine).observe,
         )
 
     RESUMED_TURNS_DRAWN = 20
@@ -375,6 +379,8 @@ class CodeassistApp(App[None]):
             self.running = False
             self.title = "codeassist"
             self.signals.restore_title()
+            for status in self.query(StatusLine):  # none while the app shuts down
+                status.idle()
 
     def _attend(self, event: AgentEvent) -> None:
         """Call the user when an approval waits (the card on screen takes the answer) and when a

@@ -34,6 +34,7 @@ from agent.events import (
     ToolCallReady,
     ToolCallStarted,
     ToolFinished,
+    ToolOutput,
     TransportChanged,
     TurnEnded,
     TurnStarted,
@@ -58,6 +59,8 @@ class EventRouter:
         session_stats: returns the current connection/session figures (None in replay).
         interactive: whether approval cards take keys (False in replay).
         on_turn_ended: called with each finished turn's stats.
+        observer: sees every live event first (the status line); not called while `interactive`
+            is False (replays and drawn history).
     """
 
     def __init__(
@@ -68,7 +71,9 @@ class EventRouter:
         session_stats: Callable[[], SessionStats | None],
         interactive: bool = True,
         on_turn_ended: Callable[[TurnStats], None] | None = None,
+        observer: Callable[[AgentEvent], None] | None = None,
     ) -> None:
+        self.observer = observer
         self.transcript = transcript
         self.stats = stats
         self.session_stats = session_stats
@@ -99,6 +104,8 @@ class EventRouter:
             await self.transcript.mount(widget)
 
     async def route(self, event: AgentEvent) -> None:
+        if self.observer is not None and self.interactive:
+            self.observer(event)
         match event:
             case TextDelta(text=text):
                 await self._append_answer(text)
@@ -160,6 +167,10 @@ class EventRouter:
                     card = self.cards[call_id] = self._tool_card(call_id, name)
                     await self.mount(card)
                 card.finish(status, output, duration, display)
+            case ToolOutput(call_id=call_id, text=text):
+                live = self.cards.get(call_id)
+                if live is not None:
+                    live.show_live_output(text)
             case MessageCompleted(text=text):
                 await self._settle_answer(text)
             case ResponseFinished(stats=response):

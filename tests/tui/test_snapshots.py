@@ -9,6 +9,7 @@ from tui.app import WIDE_ENOUGH_FOR_STATS, CodeassistApp
 from tui.welcome import WelcomeApp
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.prompt import PromptInput
+from tui.widgets.status_line import StatusLine
 
 
 def test_welcome_screen(snap_compare):
@@ -54,6 +55,7 @@ def test_approval_card_with_diff(snap_compare, start_server, tmp_path, monkeypat
     app.clock = ManualClock()  # the prompt was not typed in just before: the card takes the focus
 
     async def ask(pilot) -> None:
+        still_status_line(pilot)
         prompt = app.query_one(PromptInput)
         prompt.load_text("Say bye instead")
         await pilot.press("enter")
@@ -112,6 +114,14 @@ async def steady_cursor(pilot) -> None:
     prompt.focus()
     await pilot.pause(0.2)
     assert prompt.has_focus
+
+
+def still_status_line(pilot) -> ManualClock:
+    """Give the status line a frozen clock of its own (its times and spinner frame then hold
+    still for the picture; the app's clock keeps its grace-period behaviour); returns it."""
+    clock = ManualClock().freeze()
+    pilot.app.query_one(StatusLine).clock = clock
+    return clock
 
 
 async def send(pilot, text: str) -> None:
@@ -224,6 +234,7 @@ def test_streaming_answer_stopped_half_way(snap_compare, start_server, tmp_path,
     app = live_app(start_server, tmp_path, monkeypatch, scene, idle_timeout_s=60.0)
 
     async def half_streamed(pilot) -> None:
+        still_status_line(pilot)
         await send(pilot, "What does a.py do?")
         await until(pilot, lambda: any(m.text == expected for m in app.query(AssistantMessage)))
         assert app.running
@@ -256,3 +267,22 @@ def test_tool_failure(snap_compare, start_server, tmp_path, monkeypatch):
         await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=NARROW, run_before=failed)
+
+
+def test_running_command_with_live_output_and_status_line(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the shell card "running" with its output so far (`one`, `two`) under its title, and
+    the status line above the prompt: spinner, "running shell …", 3s, turn 3s, Esc to interrupt."""
+    from tui.widgets.tool_card import ToolCard
+
+    command = "echo one; echo two; sleep 60"
+    scene = scenario({"output": [call("shell", "s", command=command, timeout_s=None, workdir=None)]})
+    app = live_app(start_server, tmp_path, monkeypatch, scene, approval="full-auto")
+
+    async def running(pilot) -> None:
+        clock = still_status_line(pilot)
+        await send(pilot, "Run it")
+        await until(pilot, lambda: bool(app.query(ToolCard)) and "two" in app.query_one(ToolCard).live_output)
+        clock.advance(3)
+        await steady_cursor(pilot)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=running)

@@ -51,6 +51,8 @@ class ToolCard(Static, can_focus=True):
         self.output = ""
         self.display_data: dict[str, Any] | None = None
         self.expanded = False
+        self.live_output = ""
+        """The latest lines a running command printed (kept after an interrupted run)."""
         self._render_card()
 
     def set_arguments(self, arguments: str, description: CallDescription) -> None:
@@ -74,6 +76,11 @@ class ToolCard(Static, can_focus=True):
     def set_approval_wait(self, waited_s: float) -> None:
         """The time the call waited for its approval (shown apart from the time it ran)."""
         self.approval_wait_s = waited_s
+        self._render_card()
+
+    def show_live_output(self, text: str) -> None:
+        """The latest lines the running call printed (each call replaces the previous lines)."""
+        self.live_output = text
         self._render_card()
 
     @property
@@ -116,6 +123,8 @@ class ToolCard(Static, can_focus=True):
         if timing:
             title.append(f"  ·  {timing}", style="dim")
         parts: list[RenderableType] = [title]
+        if self.live_output and not self.expanded and self.status in ("running", "aborted"):
+            parts.append(Text(safe_terminal_text(self.live_output), style="dim"))
         diff = (self.display_data or {}).get("diff")
         if isinstance(diff, str) and diff:
             parts.append(Syntax(safe_terminal_text(diff), "diff", word_wrap=True, background_color="default"))
