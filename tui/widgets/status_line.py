@@ -93,6 +93,7 @@ class StatusLine(Static):
                 self._calls = {}
                 self._enter("waiting")
             case TextDelta():
+                self.attempt = 0
                 self._enter("answer", keep=True)
             case ReasoningDelta():
                 self._enter("reasoning", keep=True)
@@ -129,8 +130,9 @@ class StatusLine(Static):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.display = False
-        self.update("")
+        if self.display:
+            self.display = False
+        self.update("", layout=False)
 
     @property
     def animating(self) -> bool:
@@ -157,7 +159,8 @@ class StatusLine(Static):
             self.turn_started = self._now()
         self.state = state
         self.state_started = self._now()
-        self.display = True
+        if not self.display:
+            self.display = True
         if self._timer is None and self.is_mounted:
             self._timer = self.set_interval(FRAME_S, self._paint)
         self._paint()
@@ -171,7 +174,7 @@ class StatusLine(Static):
     def _paint(self) -> None:
         if self.state == "idle":
             return
-        self.update(self.describe(self._now()))
+        self.update(self.describe(self._now()), layout=False)  # one fixed row: no layout pass per frame
 
     def describe(self, now: float) -> Text:
         """The line for the current state at time `now`."""
@@ -184,7 +187,10 @@ class StatusLine(Static):
                 line.append(f" {self.tool_summary}")
             line.append(f" · {_seconds(now - self.state_started)}")
         elif self.state == "reconnecting":
-            line.append(f" {self.attempt}/{self.max_attempts}")
+            if self.attempt:  # a resend that is no retry (a lost previous response) is attempt 0
+                line.append(f" {self.attempt}/{self.max_attempts}")
+        elif self.state in ("connecting", "waiting") and self.attempt:
+            line.append(f" · retry {self.attempt}/{self.max_attempts}")
         elif self.state == "approval":
             line.append(f" ({APPROVAL_KEYS}) · {_seconds(now - self.state_started)}")
         line.append(f"  ·  turn {_seconds(now - started)}  ·  {INTERRUPT_KEY} to interrupt", style="dim")

@@ -128,6 +128,20 @@ async def test_reconnecting_counts_attempts_against_the_configured_maximum(make_
         assert status(app).state == "idle"
 
 
+async def test_after_a_reconnect_the_line_says_which_retry_waits_for_its_first_token(make_app):
+    app = make_app(scenario({"output": [{"type": "message", "text": "hi"}]}), max_retries=4, idle_timeout_s=60.0)
+    app.server.state.faults.add(Fault(kind="close", times=1))
+    app.server.state.faults.add(Fault(kind="stall", times=0))
+    async with app.run_test(size=SIZE) as pilot:
+        states = await follow_states(app, pilot)
+        await send(pilot, "hi")
+        await until(pilot, lambda: status(app).state == "waiting" and status(app).attempt == 1)
+        assert states[:4] == ["connecting", "waiting", "reconnecting", "waiting"]
+        assert "waiting for the first token · retry 1/4" in shown(app)
+        await pilot.press("escape")
+        await wait_idle(app, pilot)
+
+
 async def test_waiting_for_approval_names_the_keys_then_the_tool_runs(make_app):
     app = make_app(scenario({"output": [shell("echo approved")]}, {"output": [{"type": "message", "text": "ok"}]}))
     async with app.run_test(size=SIZE) as pilot:
