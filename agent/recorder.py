@@ -14,7 +14,9 @@ turns them into records of a `SessionLog` (format version 2, see docs/session-fo
   or the recorder closes, whatever flushes happen meanwhile;
 - `tool_output` events (a running tool's latest output tail) are written at most once per
   `LIVE_OUTPUT_RECORD_INTERVAL_S` per call, the first at once: each replaces the previous one and
-  the call's `tool_finished` holds the whole output, so the ones in between are left out;
+  the call's `tool_finished` holds the whole output, so the ones in between are left out, except
+  the last one held back, which is written just before the call's `tool_finished` (so replay ends
+  on the lines the app showed last);
 - items are `{"type":"items","items":[…]}` in their Responses wire form: concatenated in file
   order they are the conversation;
 - a `session_resumed` record marks where a later run (a resume) continued the file.
@@ -108,6 +110,8 @@ class SessionRecorder:
         self._run: _Run | None = None
         self._live_written: dict[str, float] = {}
         """call_id → when its last `tool_output` was written (while the call runs)."""
+        self._live_held: dict[str, tuple[ToolOutput, float]] = {}
+        """call_id → its latest `tool_output` not written yet, and when it came."""
         self._turns = 0
         self._tokens = 0
         self.warnings: list[str] = []
@@ -144,10 +148,16 @@ class SessionRecorder:
         if isinstance(event, ToolOutput):
             last = self._live_written.get(event.call_id)
             if last is not None and now - last < LIVE_OUTPUT_RECORD_INTERVAL_S:
+                self._live_held[event.call_id] = (event, now)
                 return
             self._live_written[event.call_id] = now
+            self._live_held.pop(event.call_id, None)
         elif isinstance(event, ToolFinished):
             self._live_written.pop(event.call_id, None)
+            held = self._live_held.pop(event.call_id, None)
+            if held is not None:  # the last lines shown before the result, as they were shown
+                self._release_run()
+                self.log.append_record(held[0].type, held[0].model_dump(mode="json", exclude={"type"}), t=held[1])
         self._release_run()
         fields = event.model_dump(mode="json")
         del fields["type"]

@@ -97,6 +97,7 @@ async def test_the_record_holds_few_live_outputs_and_replay_yields_them(tmp_path
     assert recorded, "the record keeps the output shown while the command ran"
     assert len(recorded) <= len(live)
     assert recorded[0] == live[0]
+    assert recorded[-1] == live[-1], "the last lines shown are on record"
     assert all(event in live for event in recorded)
 
 

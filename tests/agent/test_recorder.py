@@ -178,7 +178,8 @@ async def test_an_instant_replay_on_screen_can_take_each_streamed_run_whole(tmp_
 
 def test_live_tool_output_is_recorded_at_most_once_a_second_per_call(tmp_path):
     """The clock moves 0.25 s per reading: of 12 tails over 3 s, one a second is written, the first
-    at once; the call's result ends its throttle, so another call's first tail is written at once."""
+    at once, and the last one held back just before the call's result, which ends its throttle (so
+    another call's first tail is written at once)."""
     recorder = recorder_in(tmp_path)
     for number in range(12):
         recorder.event(ToolOutput(call_id="a", text=f"line {number}", total_bytes=7 * (number + 1)))
@@ -191,6 +192,9 @@ def test_live_tool_output_is_recorded_at_most_once_a_second_per_call(tmp_path):
         ("a", "line 0"),
         ("a", "line 4"),
         ("a", "line 8"),
+        ("a", "line 11"),
         ("b", "other"),
     ]
+    kinds = [r["type"] for r in records(recorder.path)]
+    assert kinds.index("tool_finished") == kinds.index("tool_output") + 4
     assert found[1]["total_bytes"] == 35
