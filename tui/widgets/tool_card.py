@@ -123,7 +123,7 @@ class ToolCard(Static, can_focus=True):
         if timing:
             title.append(f"  ·  {timing}", style="dim")
         parts: list[RenderableType] = [title]
-        if self.live_output and not self.expanded and self.status in ("running", "aborted"):
+        if self.live_output and (self.status == "running" or (self.status == "aborted" and not self.expanded)):
             parts.append(Text(safe_terminal_text(self.live_output), style="dim"))
         diff = (self.display_data or {}).get("diff")
         if isinstance(diff, str) and diff:

@@ -51,3 +51,33 @@ def test_timing_shows_the_run_time_only_for_a_call_that_ran_and_the_wait_only_wh
     assert timing_text("denied", 0.0, 3.04) == "waited 3.0s for approval"
     assert timing_text("invalid", 0.0, None) == ""
     assert timing_text("running", None, 2.0) == "waited 2.0s for approval"
+
+
+async def test_live_output_shows_while_running_stays_when_aborted_and_is_escaped():
+    from textual.app import App, ComposeResult
+
+    from tui.widgets.tool_card import ToolCard
+
+    card = ToolCard("s", "shell")
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield card
+
+    def drawn() -> str:
+        from textual.geometry import Region
+
+        width, height = card.size
+        return "\n".join("".join(s.text for s in strip) for strip in card.render_lines(Region(0, 0, width, height)))
+
+    async with One().run_test(size=(80, 20)) as pilot:
+        card.show_live_output("one\ntwo \x1b]52;c;SGVsbG8=\x07\x1b[2J")
+        await pilot.pause()
+        assert "one" in drawn() and "two" in drawn()
+        assert not any(ch in drawn() for ch in "\x1b\x07")
+        card.finish("aborted", "aborted: …\n\nOutput before it was stopped:\none\ntwo", 1.0, None)
+        await pilot.pause()
+        assert "two" in drawn()
+        card.finish("ok", "exit code 0\none\ntwo", 1.0, {"exit_code": 0})
+        await pilot.pause()
+        assert "two" not in drawn()
