@@ -464,3 +464,45 @@ def test_json_exec_output_holds_no_raw_control_characters(start_server, tmp_path
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.stdout)
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["text"] for e in events if e["type"] == "message_completed"][-1] == "Done " + HOSTILE
+
+
+def test_exec_json_shows_a_running_command_s_latest_lines_before_its_result(workspace, tmp_path):
+    command = "for i in 1 2 3; do echo step $i; sleep 0.3; done"
+    script = tmp_path / "shell.json"
+    script.write_text(
+        json.dumps(
+            {
+                "name": "shell",
+                "turns": [
+                    {
+                        "output": [
+                            {
+                                "type": "function_call",
+                                "name": "shell",
+                                "call_id": "s",
+                                "arguments": {"command": command, "timeout_s": None, "workdir": None},
+                            }
+                        ]
+                    },
+                    {"output": [{"type": "message", "text": "ran"}]},
+                ],
+            }
+        )
+    )
+    with running("serve", "--script", str(script)) as (_, url):
+        result = run_exec(
+            workspace, tmp_path, "run it", "--base-url", url, "--json", "--no-warmup", "--approval", "full-auto"
+        )
+    assert result.returncode == 0, result.stderr
+    _, events = _json_lines(result.stdout)
+    types = [event.type for event in events]
+    assert "tool_output" in types
+    assert types.index("tool_finished") > max(i for i, kind in enumerate(types) if kind == "tool_output")
+    tails = [event.text for event in events if event.type == "tool_output"]
+    assert all(tail.startswith("step 1") for tail in tails)
+    assert "step 3" in next(event.output for event in events if event.type == "tool_finished")
+    # the text mode leaves the live lines out
+    with running("serve", "--script", str(script)) as (_, url):
+        text = run_exec(workspace, tmp_path, "run it", "--base-url", url, "--no-warmup", "--approval", "full-auto")
+    assert text.returncode == 0, text.stderr
+    assert "step 2" not in text.stdout and "step 2" not in text.stderr
