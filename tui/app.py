@@ -161,7 +161,7 @@ class CodeassistApp(App[None]):
         with Horizontal(id="body"):
             with Vertical(id="main"):
                 yield Transcript(id="transcript")
-                yield StatusLine(self.settings.max_retries, id="status-line")
+                yield StatusLine(id="status-line")  # reads `settings.max_retries` when it shows a reconnect
                 yield Static("", id="queue", classes="muted")
                 yield CompletionList()
                 yield PromptInput(self.history)  # its files for `@` come after the first frame

@@ -13,28 +13,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import Static
 
-from agent.events import (
-    AgentEvent,
-    ApprovalDecided,
-    ApprovalRequested,
-    ReasoningDelta,
-    Reconnecting,
-    ResponseFinished,
-    ResponseStarted,
-    TextDelta,
-    ToolCallReady,
-    ToolCallStarted,
-    ToolFinished,
-    ToolOutput,
-    TurnEnded,
-    TurnStarted,
-)
 from agent.terminal_text import safe_terminal_text
+
+if TYPE_CHECKING:  # the events load after the first frame, with the session
+    from agent.events import AgentEvent
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 FRAME_S = 0.1
@@ -61,11 +49,14 @@ class StatusLine(Static):
     """One line saying what the agent is doing; hidden while idle.
 
     Args:
-        max_attempts: the configured maximum of reconnect attempts (the N of "reconnecting n/N").
+        max_attempts: the configured maximum of reconnect attempts (the N of "reconnecting n/N");
+            None reads the app's `settings.max_retries` when a reconnect is shown.
         clock: the monotonic clock of elapsed times; None reads the app's `clock`.
     """
 
-    def __init__(self, max_attempts: int, *, clock: Callable[[], float] | None = None, id: str | None = None) -> None:
+    def __init__(
+        self, max_attempts: int | None = None, *, clock: Callable[[], float] | None = None, id: str | None = None
+    ) -> None:
         super().__init__("", id=id)
         self.max_attempts = max_attempts
         self.clock = clock
@@ -83,43 +74,45 @@ class StatusLine(Static):
 
     def observe(self, event: AgentEvent) -> None:
         """Follow one live event (the router calls this before drawing it)."""
+        from agent import events as e  # loaded with the session, before any event
+
         match event:
-            case TurnStarted():
+            case e.TurnStarted():
                 self._calls = {}
                 self.attempt = 0
                 self.turn_started = self._now()
                 self._enter("connecting")
-            case ResponseStarted():
+            case e.ResponseStarted():
                 self._calls = {}
                 self._enter("waiting")
-            case TextDelta():
+            case e.TextDelta():
                 self.attempt = 0
                 self._enter("answer", keep=True)
-            case ReasoningDelta():
+            case e.ReasoningDelta():
                 self._enter("reasoning", keep=True)
-            case ToolCallStarted():
+            case e.ToolCallStarted():
                 self._enter("call", keep=True)
-            case ToolCallReady(call_id=call_id, name=name, arguments=arguments):
+            case e.ToolCallReady(call_id=call_id, name=name, arguments=arguments):
                 self._calls[call_id] = _summary(name, arguments)
-            case ResponseFinished():
+            case e.ResponseFinished():
                 self._next_call()
-            case ApprovalRequested():
+            case e.ApprovalRequested():
                 self._enter("approval")
-            case ApprovalDecided(call_id=call_id, decision=decision):
+            case e.ApprovalDecided(call_id=call_id, decision=decision):
                 if decision in ("approve_once", "approve_always"):
                     self._run_call(call_id)
                 else:
                     self._enter("working")
-            case ToolOutput(call_id=call_id):
+            case e.ToolOutput(call_id=call_id):
                 if self.state != "tool":
                     self._run_call(call_id)
-            case ToolFinished(call_id=call_id):
+            case e.ToolFinished(call_id=call_id):
                 self._calls.pop(call_id, None)
                 self._next_call()
-            case Reconnecting(attempt=attempt):
+            case e.Reconnecting(attempt=attempt):
                 self.attempt = attempt
                 self._enter("reconnecting")
-            case TurnEnded():
+            case e.TurnEnded():
                 self.idle()
 
     def idle(self) -> None:
@@ -171,6 +164,12 @@ class StatusLine(Static):
         clock = self.clock or getattr(self.app, "clock", None) or time.monotonic
         return float(clock())
 
+    def _max_attempts(self) -> int:
+        if self.max_attempts is not None:
+            return self.max_attempts
+        settings = getattr(self.app, "settings", None)
+        return int(getattr(settings, "max_retries", 0))
+
     def _paint(self) -> None:
         if self.state == "idle":
             return
@@ -188,9 +187,9 @@ class StatusLine(Static):
             line.append(f" · {_seconds(now - self.state_started)}")
         elif self.state == "reconnecting":
             if self.attempt:  # a resend that is no retry (a lost previous response) is attempt 0
-                line.append(f" {self.attempt}/{self.max_attempts}")
+                line.append(f" {self.attempt}/{self._max_attempts()}")
         elif self.state in ("connecting", "waiting") and self.attempt:
-            line.append(f" · retry {self.attempt}/{self.max_attempts}")
+            line.append(f" · retry {self.attempt}/{self._max_attempts()}")
         elif self.state == "approval":
             line.append(f" ({APPROVAL_KEYS}) · {_seconds(now - self.state_started)}")
         line.append(f"  ·  turn {_seconds(now - started)}  ·  {INTERRUPT_KEY} to interrupt", style="dim")
