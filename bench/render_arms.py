@@ -200,12 +200,13 @@ async def stream_into(settings: Settings, deliver: Callable[[str], Any]) -> None
         await http.close()
 
 
-async def run_bare(arm: str, spec: dict[str, Any], recorder: Recorder, settings: Settings) -> dict[str, Any]:
+async def run_bare(
+    arm: str, spec: dict[str, Any], recorder: Recorder, settings: Settings, extra: dict[str, Any]
+) -> None:
     from tui.widgets.transcript import AssistantMessage
 
     app = BareApp()
     app.driver_class = CountingDriver
-    extra: dict[str, Any] = {}
     async with app.run_test(headless=False, size=SIZE) as pilot:
         view = app.query_one("#view", VerticalScroll)
         prior = int(spec.get("prior_turns", 0))
@@ -262,7 +263,6 @@ async def run_bare(arm: str, spec: dict[str, Any], recorder: Recorder, settings:
         await wait_painted(recorder, spec)
         extra["text_matches"] = final().rstrip("\n") == spec["expected_text"].rstrip("\n")
         extra["dom_nodes"] = len(app.query("*"))
-    return extra
 
 
 async def wait_painted(recorder: Recorder, spec: dict[str, Any], stalled_s: float = 3.0) -> None:
@@ -279,7 +279,9 @@ async def wait_painted(recorder: Recorder, spec: dict[str, Any], stalled_s: floa
             painted, changed = recorder.painted(), time.perf_counter()
 
 
-async def run_codeassist(spec: dict[str, Any], recorder: Recorder, settings: Settings, work: Path) -> dict[str, Any]:
+async def run_codeassist(
+    spec: dict[str, Any], recorder: Recorder, settings: Settings, work: Path, extra: dict[str, Any]
+) -> None:
     from bench.startup import make_repository
     from tui.app import CodeassistApp
     from tui.history import PromptHistory
@@ -291,7 +293,6 @@ async def run_codeassist(spec: dict[str, Any], recorder: Recorder, settings: Set
         settings, repo, session_options={"log_root": work / "sessions"}, history=PromptHistory(work / "history.jsonl")
     )
     app.driver_class = CountingDriver
-    extra: dict[str, Any] = {}
     async with app.run_test(headless=False, size=SIZE) as pilot:
         while app.session is None or app.router is None:
             await pilot.pause(0.05)
@@ -338,7 +339,6 @@ async def run_codeassist(spec: dict[str, Any], recorder: Recorder, settings: Set
         await pilot.pause(0.2)  # the last keys are echoed
         extra["text_matches"] = bool(answer) and answer[0].text == spec["expected_text"]
         extra["dom_nodes"] = len(app.query("*"))
-    return extra
 
 
 async def measure(spec: dict[str, Any]) -> dict[str, Any]:
@@ -352,11 +352,17 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
         reasoning_effort=None,
         idle_timeout_s=120.0,
     )
+    extra: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="codeassist-render-") as folder:
-        if spec["arm"] == "codeassist":
-            extra = await run_codeassist(spec, recorder, settings, Path(folder))
-        else:
-            extra = await run_bare(spec["arm"], spec, recorder, settings)
+        try:
+            if spec["arm"] == "codeassist":
+                await run_codeassist(spec, recorder, settings, Path(folder), extra)
+            else:
+                await run_bare(spec["arm"], spec, recorder, settings, extra)
+        except (Exception, asyncio.CancelledError) as error:
+            if "text_matches" not in extra:  # failed before the stream was measured
+                raise
+            extra["shutdown_error"] = f"{type(error).__name__}: {error}"
     return {
         **extra,
         "arrivals": recorder.arrivals,

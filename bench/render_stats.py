@@ -107,7 +107,15 @@ def summarise(raw: dict[str, Any], rate: float, expected_deltas: int, expected_c
         figures["keys_unechoed"] = len(echoes) - len(echoed)
         figures["keystroke_p50_ms"] = _ms(percentile(echoed, 0.5))
         figures["keystroke_p99_ms"] = _ms(percentile(echoed, 0.99))
-    for key in ("rss_before_mb", "rss_end_mb", "peak_rss_mb", "populate_s", "dom_nodes_before", "dom_nodes"):
+    for key in (
+        "rss_before_mb",
+        "rss_end_mb",
+        "peak_rss_mb",
+        "populate_s",
+        "dom_nodes_before",
+        "dom_nodes",
+        "shutdown_error",
+    ):
         if key in raw:
             figures[key] = raw[key]
     return figures
