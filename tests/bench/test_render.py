@@ -8,7 +8,7 @@ import pytest
 
 from bench import render
 from bench.render_data import deltas, document, history_events, stream_prefix
-from bench.render_stats import first_frames, summarise
+from bench.render_stats import assess, first_frames, summarise
 
 FIGURES = {
     "deltas",
@@ -98,3 +98,26 @@ def test_a_delta_counts_as_painted_at_the_first_frame_that_holds_it():
     assert figures["lag_p50_ms"] == 50.0 and figures["lag_p99_ms"] == 100.0
     assert figures["frames"] == 2 and figures["max_frame_gap_ms"] == 150.0
     assert figures["keystroke_p99_ms"] == 100.0
+
+
+def test_targets_compare_the_app_with_the_log_floor_and_with_itself_after_prior_turns():
+    def arm(lag: float, fps: float, keys: float | None = None, rss: float | None = None) -> dict:
+        figures = {"painted_rate": 990.0, "lag_p99_ms": lag, "frames_per_s": fps, "max_frame_gap_ms": 100.0}
+        if keys is not None:
+            figures["keystroke_p99_ms"] = keys
+        if rss is not None:
+            figures["rss_before_mb"] = rss
+        return {"1000": figures}
+
+    met = assess(
+        {
+            "codeassist": arm(120.0, 40.0, keys=30.0),
+            "log": arm(100.0, 50.0),
+            "codeassist@200": arm(170.0, 35.0, keys=30.0, rss=150.0),
+        }
+    )
+    assert met["1000:painted_rate"] and met["1000:frames_per_s"] and met["1000:keystroke_p99"]
+    assert met["1000:lag_p99_vs_log"] and met["1000:lag_p99_under_max"]
+    assert met["codeassist@200:1000:lag_p99_ms_flat"] is False  # 170 / 120 > 1.3
+    assert met["codeassist@200:1000:frames_per_s_flat"] and met["codeassist@200:rss_after_prior_turns"]
+    assert "full_speed:max_frame_gap" not in met  # not measured in this run
