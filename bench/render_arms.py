@@ -303,6 +303,8 @@ async def run_codeassist(
         with app.batch_update():  # as a resumed session's history is drawn: one layout at the end
             await router.route_history(history_events(prior))
         await pilot.pause()
+        if prior:
+            await pilot.pause(1.0)  # what the app draws after the history (heights measured later) settles
         extra["populate_s"] = round(time.perf_counter() - started, 3)
         extra["rss_before_mb"] = round(rss_mb(), 1)
         extra["dom_nodes_before"] = len(app.query("*"))
