@@ -6,7 +6,12 @@ so that any block kind takes part without knowing about navigation:
 - `text` (a string): what the copy key copies;
 - `toggle()` (optional, may be async): what Enter does, e.g. a tool card expands its output;
 - `thaw()` (optional, may be async): for a block standing for several others (a finished turn
-  drawn as one widget), Enter puts the live widgets back; the first of them then takes the focus.
+  drawn as one widget), Enter puts the live widgets back; the first of them then takes the focus
+  (the first of the widgets `thaw()` returns, or else the first block in the thawed one's place);
+- a cursor (optional: `step_cursor(step) -> bool`, `enter_cursor(from_below=…)`,
+  `cursor_region()`): a block holding several items (the frozen history, one item per turn) is
+  stepped through item by item before the keys move to the next block; `text` and `thaw()` then
+  act on the item under the cursor.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import inspect
 from typing import Literal
 
+from textual.geometry import Region
 from textual.widget import Widget
 
 from tui.widgets.transcript import Transcript
@@ -41,9 +47,22 @@ def neighbour(transcript: Widget, current: Widget | None, step: int) -> Widget |
     if not found:
         return None
     if current is None or current not in found:
-        return found[-1] if step < 0 else None
+        return _entered(found[-1], step) if step < 0 else None
+    step_cursor = getattr(current, "step_cursor", None)
+    if callable(step_cursor) and step_cursor(step):
+        return current
     index = found.index(current) + step
-    return found[max(index, 0)] if index < len(found) else None
+    if index < 0:
+        return current if callable(step_cursor) else found[0]
+    return _entered(found[index], step) if index < len(found) else None
+
+
+def _entered(block: Widget, step: int) -> Widget:
+    """`block`, its cursor (if it has one) on the item next to where the keys come from."""
+    enter_cursor = getattr(block, "enter_cursor", None)
+    if callable(enter_cursor):
+        enter_cursor(from_below=step < 0)
+    return block
 
 
 def step_focus(transcript: Widget, focused: Widget | None, step: int) -> Literal["block", "prompt", "none"]:
@@ -73,6 +92,13 @@ def block_action_enabled(action: str, focused: Widget | None) -> bool:
 def show_block(transcript: Widget, block: Widget) -> None:
     """Focus `block` and scroll it into view (its top first when it is taller than the view)."""
     block.focus(scroll_visible=False)
+    cursor_region = getattr(block, "cursor_region", None)
+    if callable(cursor_region):
+        region: Region = cursor_region()
+        taller = region.height >= transcript.scrollable_content_region.height
+        region = region.translate(block.virtual_region.offset)
+        transcript.scroll_to_region(region, animate=False, top=taller, immediate=True)
+        return
     taller = block.outer_size.height >= transcript.scrollable_content_region.height
     transcript.scroll_to_widget(block, animate=False, top=taller, immediate=True)
 
@@ -103,8 +129,11 @@ async def toggle_block(transcript: Widget, block: Widget) -> bool:
     position = list(transcript.children).index(block)
     result = thaw()
     if inspect.isawaitable(result):
-        await result
-    if block.parent is not transcript:  # replaced by what it stood for
+        result = await result
+    thawed = [widget for widget in result if widget.focusable] if isinstance(result, list) else []
+    if thawed:
+        show_block(transcript, thawed[0])
+    elif block.parent is not transcript:  # replaced by what it stood for
         following = [child for child in list(transcript.children)[position:] if child.focusable]
         if following:
             show_block(transcript, following[0])

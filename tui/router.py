@@ -7,9 +7,10 @@ The widgets a response streams (answer and reasoning blocks, tool cards still wa
 result) are remembered until the response finishes: when its attempt is abandoned and retried
 (`OutputDiscarded`), they are removed, so the retried answer is not shown after a partial copy.
 
-Once a turn has ended and `LIVE_TURNS` newer ones have too, its widgets are replaced by one
-`FrozenTurn` (same look, data kept, thawed on demand), so the transcript's layout cost and
-memory stay flat over a long session.
+Once a turn has ended and `LIVE_TURNS` newer ones have too, its widgets are replaced by a
+`FrozenTurn` (same look, data kept, thawed on demand) in the `FrozenHistory` above them: one
+widget for all frozen turns, so the transcript's layout cost and memory stay flat over a long
+session.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from agent.events import (
 )
 from agent.session import Session, SessionStats, TurnStats
 from tui.widgets.approval import ApprovalCard
-from tui.widgets.frozen_turn import FrozenTurn, OffscreenToolCard, freeze
+from tui.widgets.frozen_turn import FrozenHistory, FrozenTurn, OffscreenToolCard, freeze
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, Transcript, UserMessage
@@ -96,7 +97,7 @@ class EventRouter:
         """Each answered approval's decision, rule and reason, by call id."""
         self.detached = False
         """Drawing old history: widgets are built but not mounted, each turn is frozen as it ends."""
-        self._frozen_history: list[Widget] = []
+        self._frozen_history: list[Widget | FrozenTurn] = []
 
     async def mount(self, widget: Widget) -> None:
         self.turn_widgets.append(widget)
@@ -201,7 +202,8 @@ class EventRouter:
                     self.on_turn_ended(stats)
                 ended, self.turn_widgets = self.turn_widgets, []
                 if self.detached:
-                    self._frozen_history.extend(self._frozen(ended) or ended)
+                    frozen_turn = self._frozen(ended)
+                    self._frozen_history.extend([frozen_turn] if frozen_turn is not None else ended)
                 else:
                     self.ended_turns.append(ended)
                     await self._freeze_old_turns()
@@ -233,31 +235,50 @@ class EventRouter:
         if on_turn_ended is not None and last is not None:
             on_turn_ended(last)
 
-    def _frozen(self, widgets: Sequence[Widget]) -> list[Widget]:
-        """`widgets` (an ended turn's) as one `FrozenTurn`, or nothing when one of them cannot be
+    def _frozen(self, widgets: Sequence[Widget]) -> FrozenTurn | None:
+        """`widgets` (an ended turn's) as one `FrozenTurn`, or None when one of them cannot be
         frozen (an approval still waiting); the router forgets their tool cards."""
         parts = [freeze(widget, self.decisions) for widget in widgets]
         if not widgets or any(part is None for part in parts):
-            return []
+            return None
         for widget in widgets:
             if isinstance(widget, ToolCard) and self.cards.get(widget.call_id) is widget:
                 del self.cards[widget.call_id]
                 self.decisions.pop(widget.call_id, None)
-        return [FrozenTurn([part for part in parts if part is not None])]
+        return FrozenTurn([part for part in parts if part is not None])
 
     async def _freeze_old_turns(self) -> None:
-        """Replace each ended turn older than the latest `LIVE_TURNS` by one `FrozenTurn`."""
+        """Replace each ended turn older than the latest `LIVE_TURNS` by a `FrozenTurn`, added to
+        the `FrozenHistory` just above it (a new one when there is none)."""
         while len(self.ended_turns) > LIVE_TURNS:
             widgets = [w for w in self.ended_turns.pop(0) if w.parent is self.transcript]
             frozen = self._frozen(widgets)
-            if frozen:
-                await self.transcript.mount_all(frozen, before=widgets[0])
-                await self.transcript.remove_children(widgets)
+            if frozen is None:
+                continue
+            children = self.transcript.children
+            position = children.index(widgets[0])
+            above = children[position - 1] if position else None
+            if isinstance(above, FrozenHistory):
+                above.append(frozen)
+            else:
+                await self.transcript.mount(FrozenHistory([frozen]), before=widgets[0])
+            await self.transcript.remove_children(widgets)
 
     async def _mount_frozen_history(self) -> None:
-        if self._frozen_history:
-            widgets, self._frozen_history = self._frozen_history, []
-            await self.transcript.mount_all(widgets)
+        """Mount what history drew off-screen: runs of frozen turns as one `FrozenHistory` each."""
+        if not self._frozen_history:
+            return
+        drawn, self._frozen_history = self._frozen_history, []
+        widgets: list[Widget] = []
+        for item in drawn:
+            if isinstance(item, FrozenTurn):
+                if widgets and isinstance(widgets[-1], FrozenHistory):
+                    widgets[-1].append(item)
+                else:
+                    widgets.append(FrozenHistory([item]))
+            else:
+                widgets.append(item)
+        await self.transcript.mount_all(widgets)
 
     def _tool_card(self, call_id: str, name: str) -> ToolCard:
         return OffscreenToolCard(call_id, name) if self.detached else ToolCard(call_id, name)

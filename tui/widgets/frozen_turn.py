@@ -1,21 +1,24 @@
-"""A finished turn kept as one cheap widget: what the transcript holds for turns long over.
+"""Finished turns kept as data and drawn by one widget: what the transcript holds for turns long over.
 
 Every widget in the transcript is visited by each layout pass, and a streaming answer triggers
-one per frame; a long session's hundreds of messages, cards and notices would make every frame
-slower than the last. Once a turn has ended and a few newer ones exist, the router replaces its
-widgets with one `FrozenTurn`: it keeps their data (`FrozenPart`s), draws them as lines only
-when it is on screen (`render_line`), and forgets those lines when many other frozen turns were
-drawn since (their height per width is kept, so layout never re-renders them).
+one per frame; a long session's hundreds of messages, cards and notices (or even one widget per
+turn) would make every frame slower than the last. Once a turn has ended and a few newer ones
+exist, the router replaces its widgets with a `FrozenTurn` (their data, as `FrozenPart`s) added
+to a `FrozenHistory`: one Line-API widget for all consecutive frozen turns, which draws a turn's
+lines only when they are on screen and forgets them when many other turns were drawn since
+(each turn's height per width is kept, so a layout never draws an old turn again and costs the
+same whatever the number of turns).
 
-A frozen turn can take the focus, holds its answer's text (`text`, for a copy key), and
-`thaw()` mounts live widgets back in its place (a click does it too).
+The history is one block for the block keys with a cursor inside: it moves turn by turn, the
+copy key copies the cursor turn's answer (`text`), and `thaw()` (Enter, or a click on a turn)
+mounts that turn's live widgets back in its place.
 """
 
 from __future__ import annotations
 
-import weakref
+from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
@@ -24,9 +27,9 @@ from rich.console import RenderableType
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.text import Text
-from textual.app import App
 from textual.content import Content
-from textual.geometry import Size
+from textual.events import Click
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
@@ -193,128 +196,230 @@ def _pad(lines: list[Strip]) -> list[Strip]:
     return [Strip.join([space, line]) for line in lines]
 
 
-class FrozenTurn(Widget, can_focus=True):
-    """A finished turn drawn as lines from its parts' data (see the module docstring)."""
-
-    DEFAULT_CSS = """
-    FrozenTurn {
-        height: auto;
-    }
-    FrozenTurn:focus {
-        background: $boost;
-    }
-    """
-
-    CACHED_TURNS = 32
-    """How many frozen turns keep their drawn lines (the others draw again when shown)."""
-
-    _drawn: ClassVar[OrderedDict[int, weakref.ref[FrozenTurn]]] = OrderedDict()
+class FrozenTurn:
+    """One finished turn as data: its parts, its answer text, its drawn lines and their height per
+    width (the lines are dropped again when many other turns were drawn since)."""
 
     def __init__(self, parts: list[FrozenPart]) -> None:
-        super().__init__()
         self.parts = parts
         self.text = "\n\n".join(part.text for part in parts if part.kind == "answer")
         """The turn's answer text (what a copy key copies)."""
-        self._heights: dict[int, int] = {}
+        self.heights: dict[int, int] = {}
+        """The turn's height by width, once it was drawn at that width."""
         self._lines: list[Strip] | None = None
         self._lines_width = 0
 
-    def _draw(self, width: int) -> list[Strip]:
+    def lines(self, host: Widget, width: int) -> list[Strip]:
+        """The turn drawn `width` cells wide (kept until `forget` or another width)."""
         if self._lines is None or self._lines_width != width:
-            self._lines = [line for part in self.parts for line in part.lines(self, width)]
+            self._lines = [line for part in self.parts for line in part.lines(host, width)]
             self._lines_width = width
-            self._heights[width] = len(self._lines)
-        drawn = FrozenTurn._drawn
-        drawn[id(self)] = weakref.ref(self)
-        drawn.move_to_end(id(self))
-        while len(drawn) > self.CACHED_TURNS:
-            _, reference = drawn.popitem(last=False)
-            stale = reference()
-            if stale is not None:
-                stale._lines = None
+            self.heights[width] = len(self._lines)
         return self._lines
 
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        height = self._heights.get(width)
-        if height is not None:
-            return height
-        if self._lines is None and self.is_mounted:
-            # A layout of hundreds of frozen turns (a resumed session) would draw them all:
-            # estimate now; they are drawn a few at a time after the next frames, newest first,
-            # and a height that differs from its estimate is corrected.
-            _measure_later(self, width)
-            return self.estimated_height(width)
-        return len(self._draw(width))
+    def forget(self) -> None:
+        """Drop the drawn lines (the heights are kept)."""
+        self._lines = None
+
+    def height(self, width: int) -> int:
+        """The turn's height at `width`: exact once drawn there, estimated before."""
+        known = self.heights.get(width)
+        return known if known is not None else self.estimated_height(width)
 
     def estimated_height(self, width: int) -> int:
         """About how many lines the turn takes at `width`, without drawing it."""
         return sum(part.estimated_height(width) for part in self.parts)
 
-    def measure(self, width: int) -> None:
-        """Draw the turn at `width` if its height there is not known yet (and correct it)."""
-        if width not in self._heights and self.is_attached and self.screen.is_active:
-            self._draw(width)
-            if self._heights[width] != self.estimated_height(width):
-                self.refresh(layout=True)
+
+class FrozenHistory(Widget, can_focus=True):
+    """Consecutive frozen turns drawn as one Line-API widget: however many it holds, a layout of
+    the transcript sees a single widget, and a frame draws only the lines on screen.
+
+    It is one block for the block keys (`tui.blocks`) with a cursor inside: while it has the
+    focus, one turn is highlighted, `step_cursor` moves turn by turn, `text` is that turn's
+    answer, and `thaw()` (Enter, or a click on a turn) mounts that turn's live widgets in its
+    place, splitting the history around them.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"frozen-history--cursor"}
+
+    DEFAULT_CSS = """
+    FrozenHistory {
+        height: auto;
+    }
+    FrozenHistory > .frozen-history--cursor {
+        background: $boost;
+    }
+    """
+
+    CACHED_TURNS = 32
+    """How many turns keep their drawn lines (the others draw again when shown)."""
+
+    MEASURED_PER_TICK = 8
+    """How many turns laid out at an estimated height are drawn per timer tick."""
+
+    MEASURE_PAUSE_S = 0.02
+    """The pause between two such batches (keys are handled between)."""
+
+    def __init__(self, turns: Iterable[FrozenTurn] = ()) -> None:
+        super().__init__()
+        self.turns: list[FrozenTurn] = list(turns)
+        self.cursor = len(self.turns) - 1
+        """The index of the turn the block keys act on (highlighted while focused)."""
+        self._drawn: OrderedDict[int, FrozenTurn] = OrderedDict()
+        self._starts: list[int] = []
+        self._starts_width = -1
+        self._measuring = False
+        self._theme = ""
+
+    # ---- turns -------------------------------------------------------------------------------
+
+    def append(self, turn: FrozenTurn) -> None:
+        """Add `turn` after the others (a cursor on the newest turn moves to it)."""
+        if self.cursor == len(self.turns) - 1:
+            self.cursor += 1
+        self.turns.append(turn)
+        self._changed()
+
+    @property
+    def text(self) -> str:
+        """The cursor turn's answer (what the copy key copies)."""
+        return self.turns[self.cursor].text if self.turns else ""
+
+    def turn_at(self, y: int) -> int:
+        """The index of the turn drawn at line `y`."""
+        starts = self._offsets(self.size.width)
+        return max(0, min(bisect_right(starts, y) - 1, len(self.turns) - 1))
+
+    def cursor_region(self) -> Region:
+        """Where the cursor turn is, in this widget's coordinates."""
+        width = self.size.width
+        starts = self._offsets(width)
+        if not self.turns:
+            return Region(0, 0, width, 0)
+        top = starts[self.cursor]
+        return Region(0, top, width, self.turns[self.cursor].height(width))
+
+    def enter_cursor(self, *, from_below: bool) -> None:
+        """Put the cursor on the newest turn (coming up from below) or the oldest."""
+        self.cursor = len(self.turns) - 1 if from_below else 0
+        self.refresh()
+
+    def step_cursor(self, step: int) -> bool:
+        """Move the cursor `step` turns; False (and no move) past either end."""
+        target = self.cursor + step
+        if not 0 <= target < len(self.turns):
+            return False
+        self.cursor = target
+        self.refresh()
+        return True
+
+    async def thaw(self, index: int | None = None) -> list[Widget]:
+        """Mount the live widgets of the turn at `index` (the cursor's by default) in its place;
+        the turns after it go on in a new history below them. Returns the live widgets."""
+        parent = self.parent
+        if not isinstance(parent, Widget) or not self.turns:
+            return []
+        index = self.cursor if index is None else index
+        turn = self.turns[index]
+        widgets = [part.thaw() for part in turn.parts]
+        later = self.turns[index + 1 :]
+        if later:
+            await parent.mount(FrozenHistory(later), after=self)
+        await parent.mount_all(widgets, after=self)
+        for part, widget in zip(turn.parts, widgets, strict=True):
+            part.after_thaw(widget)
+        del self.turns[index:]
+        if self.turns:
+            self.cursor = len(self.turns) - 1
+            self._changed()
+        else:
+            await self.remove()
+        return widgets
+
+    async def on_click(self, event: Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None:
+            await self.thaw(self.turn_at(offset.y))
+
+    # ---- layout and lines --------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self._starts_width = -1
+        self.refresh(layout=True)
+
+    def _offsets(self, width: int) -> list[int]:
+        """The first line of each turn at `width`, then the total height."""
+        if self._starts_width != width:
+            starts, top = [], 0
+            for turn in self.turns:
+                starts.append(top)
+                top += turn.height(width)
+            starts.append(top)
+            self._starts, self._starts_width = starts, width
+            if any(width not in turn.heights for turn in self.turns) and not self._measuring and self.is_mounted:
+                self._measuring = True
+                self.set_timer(self.MEASURE_PAUSE_S, partial(self._measure_some, width))
+        return self._starts
+
+    def _measure_some(self, width: int) -> None:
+        """Draw a few turns laid out at an estimated height, newest first, and correct the layout
+        (a resumed session's hundreds of turns are not all drawn by one layout)."""
+        self._measuring = False
+        if not self.is_attached or width != self.size.width:
+            return
+        unmeasured = [turn for turn in reversed(self.turns) if width not in turn.heights]
+        changed = False
+        for turn in unmeasured[: self.MEASURED_PER_TICK]:
+            estimate = turn.estimated_height(width)
+            self._lines_of(turn, width)
+            changed |= turn.heights[width] != estimate
+        if changed:
+            self._changed()
+        if len(unmeasured) > self.MEASURED_PER_TICK:
+            self._measuring = True
+            self.set_timer(self.MEASURE_PAUSE_S, partial(self._measure_some, width))
+
+    def _lines_of(self, turn: FrozenTurn, width: int) -> list[Strip]:
+        known = width in turn.heights
+        lines = turn.lines(self, width)
+        drawn = self._drawn
+        drawn[id(turn)] = turn
+        drawn.move_to_end(id(turn))
+        while len(drawn) > self.CACHED_TURNS:
+            drawn.popitem(last=False)[1].forget()
+        if not known and self._starts_width == width:
+            self._starts_width = -1  # its estimated height is replaced by the real one
+            self.call_later(self.refresh, layout=True)
+        return lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return self._offsets(width)[-1]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        lines = self._draw(width)
-        if len(lines) != self.size.height:  # it was laid out at its estimated height
-            self.call_later(self.refresh, layout=True)
-        line = lines[y] if y < len(lines) else Strip.blank(width)
-        return line.extend_cell_length(width, self.rich_style).crop(0, width)
+        starts = self._offsets(width)
+        index = self.turn_at(y)
+        lines = self._lines_of(self.turns[index], width) if self.turns else []
+        row = y - starts[index] if self.turns else 0
+        line = lines[row] if 0 <= row < len(lines) else Strip.blank(width)
+        line = line.extend_cell_length(width, self.rich_style).crop(0, width)
+        if self.has_focus and index == self.cursor:
+            background = self.get_component_rich_style("frozen-history--cursor", partial=False).bgcolor
+            line = Strip(Segment.apply_style(line, post_style=RichStyle(bgcolor=background)), width)
+        return line
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._lines = None  # colours changed (focus, theme); heights did not
-
-    async def thaw(self) -> list[Widget]:
-        """Mount the turn's live widgets in place of this one; returns them."""
-        widgets = [part.thaw() for part in self.parts]
-        parent = self.parent
-        if not isinstance(parent, Widget):
-            return []
-        await parent.mount_all(widgets, before=self)
-        for part, widget in zip(self.parts, widgets, strict=True):
-            part.after_thaw(widget)
-        await self.remove()
-        return widgets
-
-    async def on_click(self) -> None:
-        await self.thaw()
-
-
-MEASURED_PER_FRAME = 8
-"""How many estimated frozen turns are drawn between two frames."""
-
-_unmeasured: weakref.WeakKeyDictionary[App[object], list[tuple[weakref.ref[FrozenTurn], int]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-MEASURE_PAUSE_S = 0.02
-"""The pause between two batches of turns drawn to know their height (keys are handled between)."""
-
-
-def _measure_later(turn: FrozenTurn, width: int) -> None:
-    app = turn.app
-    queue = _unmeasured.get(app)
-    if queue is None:
-        queue = _unmeasured[app] = []
-        app.set_timer(MEASURE_PAUSE_S, partial(_measure_some, app))
-    queue.append((weakref.ref(turn), width))
-
-
-def _measure_some(app: App[object]) -> None:
-    """Draw the newest few estimated turns, and come back after the next frame for more."""
-    queue = _unmeasured.get(app, [])
-    for _ in range(min(MEASURED_PER_FRAME, len(queue))):
-        reference, width = queue.pop()
-        turn = reference()
-        if turn is not None:
-            turn.measure(width)
-    if queue:
-        app.set_timer(MEASURE_PAUSE_S, partial(_measure_some, app))
-    else:
-        _unmeasured.pop(app, None)
+        theme = self.app.theme if self.is_attached else ""
+        if theme != self._theme:  # the theme's colours are baked into drawn lines; heights stay
+            self._theme = theme
+            for turn in self.turns:
+                turn.forget()
+            self._drawn.clear()

@@ -2,8 +2,8 @@
 
 Answers and reasoning stream into `StreamingMarkdown` widgets (one Line-API widget each): a
 finished block is rendered once, the open tail block at most 30 times a second however fast
-the tokens come. Turns that ended long ago are frozen into one `FrozenTurn` widget each
-(`tui.widgets.frozen_turn`), so the transcript's layout cost stays flat as it grows.
+the tokens come. Turns that ended long ago are frozen into data held by one `FrozenHistory`
+widget (`tui.widgets.frozen_turn`), so the transcript's layout cost stays flat as it grows.
 
 Everything shown here came from outside (model, tools, files, saved sessions): it is passed
 through `agent.terminal_text` before it is rendered, so no control sequence reaches the terminal

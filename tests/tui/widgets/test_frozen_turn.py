@@ -1,5 +1,6 @@
-"""Frozen turns: ended turns beyond the latest few become one widget each, keep what they showed,
-take the focus, hold their answer for a copy key, and thaw back into live widgets."""
+"""Frozen turns: ended turns beyond the latest few become data in one `FrozenHistory` widget,
+keep what they showed, are stepped through by the block keys, hold their answer for a copy key,
+and thaw back into live widgets."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tests.tui.test_app import HELLO
 from tests.tui.test_router import STATS, RouterApp, answered, started, transcript_kinds
 from tui.router import LIVE_TURNS
 from tui.widgets.approval import ApprovalCard
-from tui.widgets.frozen_turn import FrozenTurn
+from tui.widgets.frozen_turn import FrozenHistory, FrozenTurn
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, ReasoningBlock, Transcript, UserMessage
 
@@ -52,8 +53,17 @@ def turn(number: int, *, approval: bool = True, decided: bool = True) -> list[Ag
     return events
 
 
-def drawn(frozen: FrozenTurn) -> str:
-    lines = frozen.render_lines(frozen.region.reset_offset)
+def frozen_turns(app: RouterApp) -> list[FrozenTurn]:
+    """Every frozen turn of the transcript, top to bottom."""
+    return [turn for history in app.query(FrozenHistory) for turn in history.turns]
+
+
+def drawn(history: FrozenHistory, frozen: FrozenTurn) -> str:
+    """What `history` draws on the lines of `frozen`."""
+    index = history.turns.index(frozen)
+    start = sum(turn.height(history.size.width) for turn in history.turns[:index])
+    region = history.region.reset_offset
+    lines = history.render_lines(region)[start : start + frozen.height(history.size.width)]
     assert not any(CONTROLS.search(segment.text) for line in lines for segment in line)
     return "\n".join(line.text.rstrip() for line in lines)
 
@@ -65,20 +75,22 @@ async def test_ended_turns_beyond_the_latest_few_are_frozen_into_one_widget_each
             for event in turn(number):
                 await app.router.route(event)
         await pilot.pause()
-        frozen = list(app.query(FrozenTurn))
+        frozen = frozen_turns(app)
         assert len(frozen) == 5 - LIVE_TURNS
-        assert transcript_kinds(app)[: len(frozen)] == ["FrozenTurn"] * len(frozen)
+        assert transcript_kinds(app)[:1] == ["FrozenHistory"], "one widget holds every frozen turn"
+        assert transcript_kinds(app).count("FrozenHistory") == 1
         assert [m.text for m in app.query(UserMessage)] == [f"prompt {n}" for n in range(6 - LIVE_TURNS, 6)]
         assert set(app.router.cards) == {f"call{n}" for n in range(6 - LIVE_TURNS, 6)}, "frozen cards are let go"
         first = frozen[0]
         assert first.text == "Answer **1**."
-        shown = drawn(first)
+        history = app.query_one(FrozenHistory)
+        shown = drawn(history, first)
         for words in ("prompt 1", "Reasoning", "shell", "test 1", "done", "approve once", "notice 1", "Answer 1."):
             assert words in shown, words
-        assert first.can_focus
-        first.focus()
+        assert history.can_focus
+        history.focus()
         await pilot.pause()
-        assert app.focused is first
+        assert app.focused is history
 
 
 async def test_a_frozen_turn_thaws_into_its_live_widgets_in_place():
@@ -88,8 +100,8 @@ async def test_a_frozen_turn_thaws_into_its_live_widgets_in_place():
             for event in turn(number):
                 await app.router.route(event)
         await pilot.pause()
-        [frozen] = app.query(FrozenTurn)
-        widgets = await frozen.thaw()
+        assert len(frozen_turns(app)) == 1
+        widgets = await app.query_one(FrozenHistory).thaw(0)
         await pilot.pause()
         assert [type(widget).__name__ for widget in widgets] == [
             "UserMessage",
@@ -100,7 +112,7 @@ async def test_a_frozen_turn_thaws_into_its_live_widgets_in_place():
             "AssistantMessage",
         ]
         assert list(app.query_one(Transcript).children)[:6] == widgets, "in place of the frozen turn"
-        assert not app.query(FrozenTurn)
+        assert not frozen_turns(app) and not app.query(FrozenHistory)
         card = app.query(ToolCard).first()
         assert (card.call_id, card.status, card.output, card.arguments) == (
             "call1",
@@ -122,9 +134,9 @@ async def test_a_click_thaws_a_frozen_turn():
             for event in turn(number, approval=False):
                 await app.router.route(event)
         await pilot.pause()
-        await pilot.click(FrozenTurn)
+        await pilot.click(FrozenHistory)
         await pilot.pause()
-        assert not app.query(FrozenTurn)
+        assert not app.query(FrozenHistory)
         assert [m.text for m in app.query(UserMessage)] == [f"prompt {n}" for n in range(1, 5)]
 
 
@@ -135,7 +147,7 @@ async def test_a_turn_with_an_approval_still_waiting_is_never_frozen():
             for event in turn(number, decided=number != 1):
                 await app.router.route(event)
         await pilot.pause()
-        assert len(app.query(FrozenTurn)) == 1, "turn 2 froze, turn 1 waits"
+        assert len(frozen_turns(app)) == 1, "turn 2 froze, turn 1 waits"
         assert transcript_kinds(app)[0] == "UserMessage"
         assert any(card.pending for card in app.query(ApprovalCard))
 
@@ -146,14 +158,15 @@ async def test_history_is_drawn_frozen_but_for_the_latest_turns():
         history = [event for number in range(1, 8) for event in turn(number)]
         await app.router.route_history(history)
         await pilot.pause()
-        frozen = list(app.query(FrozenTurn))
+        frozen = frozen_turns(app)
         assert [f.text for f in frozen] == [f"Answer **{n}**." for n in range(1, 8 - LIVE_TURNS)]
         assert [m.text for m in app.query(UserMessage)] == [f"prompt {n}" for n in range(8 - LIVE_TURNS, 8)]
-        assert transcript_kinds(app)[: len(frozen)] == ["FrozenTurn"] * len(frozen)
-        assert len(app.query_one(Transcript).children) == len(frozen) + LIVE_TURNS * 6
-        for frozen_turn in frozen:
-            assert frozen_turn.size.height == len(frozen_turn._draw(frozen_turn.size.width)), "the height is exact"
-        assert "test 1" in drawn(frozen[0])
+        assert transcript_kinds(app)[:1] == ["FrozenHistory"]
+        assert len(app.query_one(Transcript).children) == 1 + LIVE_TURNS * 6
+        history = app.query_one(FrozenHistory)
+        width = history.size.width
+        assert history.size.height == sum(len(turn.lines(history, width)) for turn in frozen), "the height is exact"
+        assert "test 1" in drawn(history, frozen[0])
 
 
 async def test_hostile_text_in_a_frozen_turn_draws_no_control_characters():
@@ -167,7 +180,8 @@ async def test_hostile_text_in_a_frozen_turn_draws_no_control_characters():
         ]
         await app.router.route_history([*hostile_turn, *[e for n in range(2, 6) for e in turn(n)]])
         await pilot.pause()
-        shown = drawn(app.query(FrozenTurn).first())
+        history = app.query_one(FrozenHistory)
+        shown = drawn(history, history.turns[0])
         assert "AB C link D E F ␇ H I J" in shown
         assert "PWNED" not in shown and "cm0gLXJmIH4" not in shown
 
@@ -180,11 +194,11 @@ async def test_a_resumed_long_session_shows_its_earlier_turns_frozen(make_app, t
     app.resume_path = path
     async with app.run_test(size=(120, 50)) as pilot:
         await wait_idle(app, pilot)
-        frozen = list(app.query(FrozenTurn))
+        frozen = frozen_turns(app)
         assert len(frozen) == 2
         assert [m.text.split(":")[0] for m in app.query(UserMessage)] == [f"Turn {n}" for n in range(3, 3 + LIVE_TURNS)]
         assert all(f.text for f in frozen)
-        await frozen[0].thaw()
+        await app.query_one(FrozenHistory).thaw(0)
         await pilot.pause()
         assert app.query(UserMessage).first().text.startswith("Turn 1")
 
@@ -196,12 +210,70 @@ async def test_keys_copy_a_frozen_turn_and_enter_thaws_it(make_app, tmp_path):
     app.resume_path = write_v2(tmp_path / "saved", LIVE_TURNS + 1)
     async with app.run_test(size=(120, 50)) as pilot:
         await wait_idle(app, pilot)
-        frozen = app.query_one(FrozenTurn)
-        frozen.focus()
+        [frozen] = frozen_turns(app)
+        app.query_one(FrozenHistory).focus()
         await pilot.pause()
         await pilot.press("c")
         assert app.clipboard == frozen.text and frozen.text
         await pilot.press("enter")
         await pilot.pause()
-        assert not app.query(FrozenTurn)
+        assert not frozen_turns(app)
         assert isinstance(app.focused, UserMessage) and app.focused.text.startswith("Turn 1")
+
+
+async def test_turns_frozen_one_by_one_join_one_history_widget():
+    app = RouterApp()
+    async with app.run_test(size=(100, 60)) as pilot:
+        for number in range(1, 9):
+            for event in turn(number, approval=number % 2 == 0):
+                await app.router.route(event)
+        await pilot.pause()
+        [history] = app.query(FrozenHistory)
+        assert [t.text for t in history.turns] == [f"Answer **{n}**." for n in range(1, 9 - LIVE_TURNS)]
+        assert len(app.query_one(Transcript).children) == 1 + sum(6 if n % 2 == 0 else 5 for n in range(6, 9))
+
+
+async def test_thawing_a_turn_in_the_middle_splits_the_history_around_it():
+    app = RouterApp()
+    async with app.run_test(size=(100, 60)) as pilot:
+        await app.router.route_history([event for number in range(1, 7) for event in turn(number, approval=False)])
+        await pilot.pause()
+        history = app.query_one(FrozenHistory)
+        widgets = await history.thaw(1)
+        await pilot.pause()
+        kinds = transcript_kinds(app)
+        assert kinds[:7] == ["FrozenHistory", *(type(w).__name__ for w in widgets), "FrozenHistory"]
+        above, below = app.query(FrozenHistory)
+        assert [t.text for t in above.turns] == ["Answer **1**."]
+        assert [t.text for t in below.turns] == ["Answer **3**."]
+        assert isinstance(widgets[0], UserMessage) and widgets[0].text == "prompt 2"
+
+
+async def test_block_keys_step_through_frozen_turns_one_by_one(make_app, tmp_path):
+    from bench.sessions import write_v2
+
+    app = make_app(HELLO)
+    app.resume_path = write_v2(tmp_path / "saved", LIVE_TURNS + 3)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await wait_idle(app, pilot)
+        history = app.query_one(FrozenHistory)
+        texts = [t.text for t in history.turns]
+        assert len(texts) == 3
+        live_blocks = [child for child in app.query_one(Transcript).children if child.focusable][1:]
+        await pilot.press("ctrl+up", *["up"] * len(live_blocks))
+        await pilot.pause()
+        assert app.focused is history and history.cursor == 2, "from below: the newest frozen turn"
+        await pilot.press("c")
+        assert app.clipboard == texts[2]
+        await pilot.press("up", "up", "up")
+        assert app.focused is history and history.cursor == 0, "clamped at the oldest turn"
+        await pilot.press("c")
+        assert app.clipboard == texts[0]
+        await pilot.press("down")
+        assert history.cursor == 1
+        await pilot.press("down", "down")
+        assert app.focused is live_blocks[0], "past the newest frozen turn: the next block"
+        await pilot.press("up", "up", "enter")
+        await pilot.pause()
+        assert isinstance(app.focused, UserMessage) and app.focused.text.startswith("Turn 2")
+        assert [t.text for h in app.query(FrozenHistory) for t in h.turns] == [texts[0], texts[2]]
