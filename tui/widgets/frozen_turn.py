@@ -20,7 +20,6 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import RenderableType
@@ -359,14 +358,15 @@ class FrozenHistory(Widget, can_focus=True):
             self._starts, self._starts_width = starts, width
             if any(width not in turn.heights for turn in self.turns) and not self._measuring and self.is_mounted:
                 self._measuring = True
-                self.set_timer(self.MEASURE_PAUSE_S, partial(self._measure_some, width))
+                self.set_timer(self.MEASURE_PAUSE_S, self._measure_some)
         return self._starts
 
-    def _measure_some(self, width: int) -> None:
+    def _measure_some(self) -> None:
         """Draw a few turns laid out at an estimated height, newest first, and correct the layout
         (a resumed session's hundreds of turns are not all drawn by one layout)."""
         self._measuring = False
-        if not self.is_attached or width != self.size.width:
+        width = self.size.width
+        if not self.is_attached or not width:
             return
         unmeasured = [turn for turn in reversed(self.turns) if width not in turn.heights]
         changed = False
@@ -378,7 +378,7 @@ class FrozenHistory(Widget, can_focus=True):
             self._changed()
         if len(unmeasured) > self.MEASURED_PER_TICK:
             self._measuring = True
-            self.set_timer(self.MEASURE_PAUSE_S, partial(self._measure_some, width))
+            self.set_timer(self.MEASURE_PAUSE_S, self._measure_some)
 
     def _lines_of(self, turn: FrozenTurn, width: int) -> list[Strip]:
         known = width in turn.heights

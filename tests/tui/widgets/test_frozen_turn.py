@@ -277,3 +277,57 @@ async def test_block_keys_step_through_frozen_turns_one_by_one(make_app, tmp_pat
         await pilot.pause()
         assert isinstance(app.focused, UserMessage) and app.focused.text.startswith("Turn 2")
         assert [t.text for h in app.query(FrozenHistory) for t in h.turns] == [texts[0], texts[2]]
+
+
+async def frame_work(frozen_turns_before: int, monkeypatch) -> dict[str, int]:
+    """How often a few frames of a streamed answer lay out a widget (`_get_box_model`, called by
+    Textual once per widget a layout places) and ask a frozen turn for its height or lines, after
+    `frozen_turns_before` earlier turns."""
+    from textual.widget import Widget
+
+    from agent.events import TextDelta
+
+    calls = {"box models": 0, "frozen turn heights": 0, "frozen turn lines": 0}
+
+    def counted(name: str, original):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    app = RouterApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        total = frozen_turns_before + LIVE_TURNS
+        await app.router.route_history([event for number in range(1, total + 1) for event in turn(number)])
+        history = app.query_one(FrozenHistory)
+        while any(history.size.width not in t.heights for t in history.turns):  # drawn a few per tick
+            await pilot.pause(FrozenHistory.MEASURE_PAUSE_S)
+        await app.router.route(TurnStarted(turn=total + 1, prompt="next"))
+        await app.router.route(started())
+
+        async def frame(number: int) -> None:
+            await app.router.route(TextDelta(text=f"Paragraph {number}, one more line.\n\n"))
+            assert app.router.answer is not None
+            app.router.answer.draw_pending()
+            await pilot.pause()
+
+        await frame(0)  # the answer is mounted, the view settles at the bottom
+        await frame(1)
+        answer = app.router.answer
+        monkeypatch.setattr(Widget, "_get_box_model", counted("box models", Widget._get_box_model))
+        monkeypatch.setattr(FrozenTurn, "height", counted("frozen turn heights", FrozenTurn.height))
+        monkeypatch.setattr(FrozenTurn, "lines", counted("frozen turn lines", FrozenTurn.lines))
+        for number in range(2, 6):
+            await frame(number)
+        monkeypatch.undo()
+        assert answer is app.router.answer
+        assert len(history.turns) == frozen_turns_before
+    return calls
+
+
+async def test_a_frame_does_the_same_work_after_10_or_200_frozen_turns(monkeypatch):
+    few = await frame_work(10, monkeypatch)
+    many = await frame_work(200, monkeypatch)
+    assert few["box models"] > 0, "the frames did lay the transcript out"
+    assert many == few, (few, many)
