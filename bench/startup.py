@@ -44,7 +44,18 @@ from bench.machine import describe
 GOAL_RATIO = 1.5
 """First frame of each codeassist arm against `textual_floor`'s, medians of the same run."""
 FLOOR_ARM = "textual_floor"
-HEAVY_MODULES = ("pydantic", "httpx", "websockets", "git", "agent.session", "agent.events", "agent.settings_model")
+HEAVY_MODULES = (
+    "pydantic",
+    "httpx",
+    "websockets",
+    "git",
+    "agent.session",
+    "agent.events",
+    "agent.settings_model",
+    "markdown_it",
+    "pygments",
+    "rich.markdown",
+)
 """Top-level packages and agent modules the first frame must not need."""
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "tui" / "fixtures" / "session.jsonl"

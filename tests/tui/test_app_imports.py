@@ -30,6 +30,10 @@ HEAVY = (
     "server",
     "tui.router",
     "tui.widgets.approval",
+    "markdown_it",
+    "pygments",
+    "rich.markdown",
+    "textual.highlight",
 )
 """Packages and modules the first frame does not need (a module counts with its submodules)."""
 
@@ -62,3 +66,9 @@ def test_the_first_frame_loads_no_heavy_module(code, tmp_path, monkeypatch):
 def test_the_heavy_modules_do_load_once_the_session_is_used():
     """The guard above can fail: the same probe sees them when the session stack is imported."""
     assert {"pydantic", "httpx", "agent.session"} <= set(loaded_heavy_modules("import agent.session"))
+
+
+def test_markdown_and_pygments_load_with_the_first_answer():
+    """They are kept off the first frame, not removed: the first fenced answer brings them in."""
+    code = "from tui.widgets.markdown_stream import split_blocks\nsplit_blocks('```py\\nx = 1\\n```\\n')"
+    assert {"markdown_it"} <= set(loaded_heavy_modules(code))

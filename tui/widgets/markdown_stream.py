@@ -18,14 +18,13 @@ until complete, then removed), so no control character is ever rendered.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
 from rich.console import RenderableType
-from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
 from textual.content import Content
 from textual.geometry import Size
-from textual.highlight import highlight
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.visual import Visual, visualize
@@ -39,7 +38,17 @@ FRAME_INTERVAL_S = 1 / 30
 CODE_INDENT = 2
 """Columns a code fence is indented by."""
 
-_PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
+
+@cache
+def _parser() -> MarkdownIt:
+    """The block parser, built with the first answer: markdown-it, Rich's Markdown and Pygments
+    are imported then, not with the app (its first frame draws no Markdown)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class Block:
 def split_blocks(text: str) -> list[Block]:
     """The top-level blocks of `text`, in order; their sources add up to `text` (leading blank
     lines go with the first block). Text holding only blank lines has no block."""
-    tokens = _PARSER.parse(text)
+    tokens = _parser().parse(text)
     starts = [token for token in tokens if token.level == 0 and token.nesting >= 0 and token.map is not None]
     if not starts:
         return []
@@ -89,12 +98,16 @@ def render_block(widget: Widget, block: Block, width: int, *, closed: bool = Tru
     """One block as lines. A closed fence is highlighted with Pygments in the theme's colours; an
     open one is plain (it is re-rendered every frame until it closes)."""
     if block.kind == "fence":
+        from textual.highlight import highlight  # Pygments: with the first answer, not at start-up
+
         code = block.code.rstrip("\n")
         language = block.info.split()[0] if block.info else None
         content = highlight(code, language=language) if closed else Content(code)
         indent = Strip([Segment(" " * CODE_INDENT)], CODE_INDENT)
         lines = render_visual(widget, content, max(1, width - CODE_INDENT))
         return [Strip.join([indent, line]) for line in _trimmed(lines)] or [indent]
+    from rich.markdown import Markdown as RichMarkdown
+
     markdown = RichMarkdown(
         block.source,
         code_theme="monokai" if widget.app.current_theme.dark else "default",
