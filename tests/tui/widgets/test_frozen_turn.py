@@ -267,6 +267,9 @@ async def test_block_keys_step_through_frozen_turns_one_by_one(make_app, tmp_pat
         assert app.clipboard == texts[2]
         await pilot.press("up", "up", "up")
         assert app.focused is history and history.cursor == 0, "clamped at the oldest turn"
+        transcript = app.query_one(Transcript)
+        top = history.virtual_region.y + history.cursor_region().y
+        assert transcript.scroll_y <= top < transcript.scroll_y + transcript.scrollable_content_region.height, "in view"
         await pilot.press("c")
         assert app.clipboard == texts[0]
         await pilot.press("down")
