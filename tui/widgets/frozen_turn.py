@@ -372,7 +372,9 @@ class FrozenHistory(Widget, can_focus=True):
         changed = False
         for turn in unmeasured[: self.MEASURED_PER_TICK]:
             estimate = turn.estimated_height(width)
-            self._lines_of(turn, width)
+            turn.lines(self, width)
+            if id(turn) not in self._drawn:  # measured, not shown: its lines are not kept
+                turn.forget()
             changed |= turn.heights[width] != estimate
         if changed:
             self._changed()

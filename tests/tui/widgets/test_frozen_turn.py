@@ -286,6 +286,8 @@ async def frame_work(frozen_turns_before: int, monkeypatch) -> dict[str, int]:
     """How often a few frames of a streamed answer lay out a widget (`_get_box_model`, called by
     Textual once per widget a layout places) and ask a frozen turn for its height or lines, after
     `frozen_turns_before` earlier turns."""
+    import gc
+
     from textual.widget import Widget
 
     from agent.events import TextDelta
@@ -324,6 +326,7 @@ async def frame_work(frozen_turns_before: int, monkeypatch) -> dict[str, int]:
         for number in range(2, 6):
             await frame(number)
         monkeypatch.undo()
+        gc.unfreeze()  # what settling the heap froze: the test process collects it again
         assert answer is app.router.answer
         assert len(history.turns) == frozen_turns_before
     return calls
@@ -334,3 +337,45 @@ async def test_a_frame_does_the_same_work_after_10_or_200_frozen_turns(monkeypat
     many = await frame_work(200, monkeypatch)
     assert few["box models"] > 0, "the frames did lay the transcript out"
     assert many == few, (few, many)
+
+
+async def test_the_heap_is_settled_once_every_few_frozen_turns(monkeypatch):
+    import tui.router
+
+    settled: list[int] = []
+    monkeypatch.setattr(tui.router, "settle_heap", lambda: settled.append(len(frozen_turns(app))))
+    app = RouterApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        every = tui.router.SETTLE_EVERY_TURNS
+        await app.router.route_history([e for n in range(1, every + LIVE_TURNS) for e in turn(n, approval=False)])
+        await pilot.pause()
+        assert settled == [], f"{every - 1} frozen turns: not yet"
+        for event in turn(every + LIVE_TURNS, approval=False):
+            await app.router.route(event)
+        assert settled == [every]
+        for number in range(every + LIVE_TURNS + 1, 2 * every + LIVE_TURNS + 1):
+            for event in turn(number, approval=False):
+                await app.router.route(event)
+        assert settled == [every, 2 * every]
+
+
+def test_settling_the_heap_keeps_collecting_what_becomes_garbage_later():
+    import gc
+    import weakref
+
+    from tui.router import settle_heap
+
+    class Node:
+        pass
+
+    try:
+        first, second = Node(), Node()
+        first.other, second.other = second, first  # type: ignore[attr-defined]  # a cycle
+        alive = weakref.ref(first)
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+        del first, second
+        settle_heap()
+        assert alive() is None
+    finally:
+        gc.unfreeze()
