@@ -13,6 +13,13 @@ What is redacted:
     - GitHub tokens: `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and fine-grained `github_pat_…`;
     - Slack tokens: `xoxa-`, `xoxb-`, `xoxp-`, `xoxr-`, `xoxs-`;
     - Google API keys: `AIza` followed by 35 characters;
+    - GitLab personal access tokens `glpat-…`, Hugging Face tokens `hf_…`, npm tokens `npm_…`,
+      Stripe secret and restricted keys `sk_live_…`, `rk_live_…` (and their `_test_` forms);
+    - JSON Web Tokens: three dot-separated base64url parts, the first two starting `eyJ`;
+    - Slack incoming webhooks: the path after `hooks.slack.com/services/` (the host is kept);
+    - Azure storage connection strings: the value of `AccountKey=` (the name is kept);
+    - assignments to a variable named `…PASSWORD`, `…PASSWD`, `…PASSPHRASE` or `…SECRET`
+      (`DB_PASSWORD=…`, `export ADMIN_PASSWORD="…"`): the value (the name is kept);
     - PEM private keys, from `-----BEGIN … PRIVATE KEY-----` to the matching END line, or to the
       end of the string when the block is cut off, become `[REDACTED PRIVATE KEY]`;
     - bearer tokens: `Bearer <token>` (so also `Authorization: Bearer <token>`), with at least
@@ -24,7 +31,8 @@ What is redacted:
   `\\t`, `\\u0001`) or a percent-escape (`%3D`) also counts as a word break.
 - Exact values, wherever they occur: each `known_secrets` entry and each environment value whose
   variable name `is_secret_name` (the same rule that keeps those variables out of the commands
-  the shell tool runs), both as given and in JSON-escaped form. Values shorter than 8 characters (not counting surrounding whitespace) are
+  the shell tool runs; `is_secret_variable` adds variables whose value has one of the shapes
+  above), both as given and in JSON-escaped form. Values shorter than 8 characters (not counting surrounding whitespace) are
   left alone: scrubbing `1` or `true` everywhere would wreck the text and protect nothing.
 
 Everything else matched becomes `[REDACTED]`. The shape patterns never cross a JSON string
@@ -52,6 +60,8 @@ __all__ = [
     "SECRET_NAME_WORDS",
     "Redactor",
     "is_secret_name",
+    "is_secret_variable",
+    "looks_like_secret",
 ]
 
 REDACTED = "[REDACTED]"
@@ -92,6 +102,22 @@ def is_secret_name(name: str) -> bool:
     )
 
 
+def looks_like_secret(value: str) -> bool:
+    """Whether `value` holds something shaped like a credential (a key, a token, a password in a
+    URL or an assignment, a private key): the shapes `Redactor` scrubs."""
+    return _SHAPES.search(value) is not None
+
+
+def is_secret_variable(name: str, value: str) -> bool:
+    """Whether an environment variable holds a credential, by its name (`is_secret_name`) or by
+    its value (`looks_like_secret`).
+
+    The one rule for the two uses: such a variable is left out of the environment of the commands
+    the shell tool runs, and its value is scrubbed from everything written to disk.
+    """
+    return is_secret_name(name) or looks_like_secret(value)
+
+
 def _word_start(prefix_width: int) -> str:
     """Assert that the `prefix_width` characters just matched start a word.
 
@@ -107,6 +133,8 @@ def _word_start(prefix_width: int) -> str:
 
 
 _GAP = r"(?:[ \t]|\\t)+"
+_ASSIGNED = r"""[ \t]*=[ \t]*(?:\\?["'])?"""  # `=`, maybe spaced, maybe opening a (JSON-escaped) quote
+_ASSIGNED_VALUE = r"""[^\s"'\\]{6,}"""
 _BEARER_TOKEN = r"[A-Za-z0-9._~+/-]{16,}=*"
 
 # Every branch starts with a literal character (see `_word_start`). A branch with a named group
@@ -129,6 +157,18 @@ _SHAPES = re.compile(
             rf"github_pat_{_word_start(11)}[A-Za-z0-9_]{{20,}}",
             rf"xox[abprs]-{_word_start(5)}[A-Za-z0-9-]{{10,}}",
             rf"AIza{_word_start(4)}[A-Za-z0-9_-]{{35,}}",
+            rf"glpat-{_word_start(6)}[A-Za-z0-9_-]{{20,}}",
+            rf"hf_{_word_start(3)}[A-Za-z0-9]{{30,}}",
+            rf"npm_{_word_start(4)}[A-Za-z0-9]{{36,}}",
+            rf"sk_{_word_start(3)}(?:live|test)_[A-Za-z0-9]{{20,}}",
+            rf"rk_{_word_start(3)}(?:live|test)_[A-Za-z0-9]{{20,}}",
+            rf"eyJ{_word_start(3)}[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]{{8,}}",
+            r"hooks\.slack\.com/services/(?P<webhook>[A-Za-z0-9_/-]{20,})",
+            r"AccountKey=(?P<account_key>[A-Za-z0-9+/]{20,}=*)",
+            rf"PASSWORD{_ASSIGNED}(?P<password_assigned>{_ASSIGNED_VALUE})",
+            rf"PASSWD{_ASSIGNED}(?P<passwd_assigned>{_ASSIGNED_VALUE})",
+            rf"PASSPHRASE{_ASSIGNED}(?P<passphrase_assigned>{_ASSIGNED_VALUE})",
+            rf"SECRET{_ASSIGNED}(?P<secret_assigned>{_ASSIGNED_VALUE})",
         )
     )
 )
@@ -164,7 +204,7 @@ class Redactor:
 
     Args:
         known_secrets: Values to scrub wherever they occur, such as the configured API key.
-        environ: Environment whose credential variables (`is_secret_name`) are scrubbed by
+        environ: Environment whose credential variables (`is_secret_variable`) are scrubbed by
             value. Defaults to `os.environ` as it is now; pass `{}` to scrub none.
     """
 
@@ -172,7 +212,7 @@ class Redactor:
 
     def __init__(self, known_secrets: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
-        candidates = [*known_secrets, *(value for name, value in env.items() if is_secret_name(name))]
+        candidates = [*known_secrets, *(value for name, value in env.items() if is_secret_variable(name, value))]
         values = {value for value in candidates if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH}
         json_values = set().union(*map(_json_spellings, values))
         self._json_values = _longest_first(json_values)

@@ -38,6 +38,7 @@ UI_FACING = {
     "agent.paths",
     "agent.plan",
     "agent.terminal_text",
+    "agent.redact",
 }
 """The modules of `agent` the TUI may import (see the import contract in pyproject.toml)."""
 

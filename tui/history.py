@@ -1,4 +1,8 @@
-"""Prompt history, kept across sessions in `$XDG_DATA_HOME/codeassist/history.jsonl` (0600)."""
+"""Prompt history, kept across sessions in `$XDG_DATA_HOME/codeassist/history.jsonl` (0600).
+
+What is written there is redacted like the session log (`agent.redact`): a token pasted into the
+prompt is recalled in this session as typed, but never stored in clear.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import os
 from pathlib import Path
 
 from agent.paths import history_file
+from agent.redact import Redactor
 
 MAX_ENTRIES = 1000
 
@@ -22,6 +27,7 @@ class PromptHistory:
         self.path = path or history_path()
         self.entries: list[str] = []
         self.position: int | None = None
+        self._redactor: Redactor | None = None
         try:
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
@@ -44,9 +50,14 @@ class PromptHistory:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(descriptor, "a", encoding="utf-8") as file:
-                file.write(json.dumps(text) + "\n")
+                file.write(json.dumps(self._redact(text)) + "\n")
         except OSError:
             pass  # history is a convenience; a read-only home must not break the prompt
+
+    def _redact(self, text: str) -> str:
+        if self._redactor is None:  # built on first use: it reads the environment's credentials
+            self._redactor = Redactor()
+        return self._redactor.redact(text)
 
     def previous(self) -> str | None:
         if not self.entries:

@@ -45,7 +45,7 @@ from typing import Any
 from pydantic import Field
 
 from agent.approvals import ApprovalRequest
-from agent.redact import is_secret_name
+from agent.redact import is_secret_variable
 from agent.terminal_text import TERMINAL_SEQUENCES
 from agent.tools.base import (
     CallDescription,
@@ -114,14 +114,14 @@ class ShellArgs(ToolArgs):
 def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a command: the parent's minus credentials, plus `CHILD_ENV_OVERRIDES`.
 
-    Removed: every variable whose name marks it as a credential (`agent.redact.is_secret_name`,
-    the rule whose values the session log scrubs).
+    Removed: every variable whose name or value marks it as a credential
+    (`agent.redact.is_secret_variable`, the rule whose values the session log scrubs).
 
     Args:
         environ: the parent environment; defaults to `os.environ`.
     """
     source = os.environ if environ is None else environ
-    env = {name: value for name, value in source.items() if not is_secret_name(name)}
+    env = {name: value for name, value in source.items() if not is_secret_variable(name, value)}
     env.update(CHILD_ENV_OVERRIDES)
     return env
 

@@ -42,7 +42,46 @@ SHAPE_CASES = [
     ("redis://:s3cr3t@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
     (f"before\n{PEM}\nafter", f"before\n{PRIVATE_KEY_REDACTED}\nafter"),
     ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", PRIVATE_KEY_REDACTED),
+    (f"GITLAB_TOKEN: glpat-{TOKEN_BODY[:20]}", f"GITLAB_TOKEN: {REDACTED}"),
+    (f"huggingface-cli login --token hf_{TOKEN_BODY[:34]}", f"huggingface-cli login --token {REDACTED}"),
+    (f"//registry.npmjs.org/:_authToken=npm_{TOKEN_BODY}", f"//registry.npmjs.org/:_authToken={REDACTED}"),
+    (f"stripe.api_key = 'sk_live_{TOKEN_BODY[:24]}'", f"stripe.api_key = '{REDACTED}'"),
+    (f"rk_live_{TOKEN_BODY[:24]} and sk_test_{TOKEN_BODY[:24]}", f"{REDACTED} and {REDACTED}"),
+    (
+        "cookie: session=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36PO",
+        f"cookie: session={REDACTED}",
+    ),
+    (
+        "curl -X POST https://hooks.slack.com/services/T0000ABCD/B0000EFGH/XXXXXXXXXXXXXXXXXXXXXXXX -d @msg",
+        f"curl -X POST https://hooks.slack.com/services/{REDACTED} -d @msg",
+    ),
+    (
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFy==;EndpointSuffix=x",
+        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={REDACTED};EndpointSuffix=x",
+    ),
+    ("DB_PASSWORD=hunter2hunter2\nDB_USER=app", f"DB_PASSWORD={REDACTED}\nDB_USER=app"),
+    ('export ADMIN_PASSWORD="s3cret-value"', f'export ADMIN_PASSWORD="{REDACTED}"'),
+    ("CLIENT_SECRET = abcdef123456", f"CLIENT_SECRET = {REDACTED}"),
+    ("SMTP_PASSWD='mail-pass-1'", f"SMTP_PASSWD='{REDACTED}'"),
 ]
+
+REALISTIC_TEXT = f"""
+# .env for local development
+DATABASE_URL=postgres://app:pg-local-pass@localhost:5432/app
+DJANGO_SECRET=django-insecure-7h3s3cr3tk3y
+STRIPE_KEY=sk_live_{TOKEN_BODY[:24]}
+HF_TOKEN=hf_{TOKEN_BODY[:34]}
+NPM_TOKEN=npm_{TOKEN_BODY}
+DEBUG=true
+"""
+
+
+def test_realistic_dotenv_text_keeps_its_names_and_loses_its_values(redactor: Redactor) -> None:
+    redacted = redactor.redact(REALISTIC_TEXT)
+    for secret in ("pg-local-pass", "django-insecure", "sk_live_", "hf_", "npm_"):
+        assert secret not in redacted
+    for kept in ("DATABASE_URL=", "DJANGO_SECRET=", "STRIPE_KEY=", "HF_TOKEN=", "NPM_TOKEN=", "DEBUG=true"):
+        assert kept in redacted
 
 
 @pytest.mark.parametrize(("text", "expected"), SHAPE_CASES)

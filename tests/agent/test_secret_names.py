@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.redact import REDACTED, SECRET_NAME_PARTS, SECRET_NAME_PREFIXES, SECRET_NAME_WORDS, Redactor, is_secret_name
+from agent.redact import (
+    REDACTED,
+    SECRET_NAME_PARTS,
+    SECRET_NAME_PREFIXES,
+    SECRET_NAME_WORDS,
+    Redactor,
+    is_secret_name,
+    is_secret_variable,
+)
 from agent.tools.shell import CHILD_ENV_OVERRIDES, child_environment
 
 # Names built from the rule's own pieces, near misses and ordinary words, in any case.
@@ -68,3 +76,20 @@ def test_ordinary_names_are_passed_and_left_in_the_log(name: str) -> None:
     value = "value-that-is-long-enough"
     assert child_environment({name: value})[name] == value
     assert Redactor(environ={name: value}).redact(value) == value
+
+
+SHAPED_VALUES = {
+    "DEPLOY_URL": "postgres://app:correct-horse-battery@db.internal:5432/app",
+    "HUB_LOGIN": "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+    "CI_JOB_HEADER_VALUE": "glpat-" + "x1Y2z3A4b5C6d7E8f9G0",
+    "SLACK_HOOK_URL": "https://hooks.slack.com/services/T0000ABCD/B0000EFGH/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "AZURE_STORAGE": "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=" + "Zm9vYmFy" * 11 + "==;",
+}
+
+
+@pytest.mark.parametrize(("name", "value"), SHAPED_VALUES.items())
+def test_a_variable_whose_value_is_shaped_like_a_secret_is_stripped_and_scrubbed(name: str, value: str) -> None:
+    assert not is_secret_name(name)
+    assert is_secret_variable(name, value)
+    assert name not in child_environment({name: value})
+    assert value not in Redactor(environ={name: value}).redact(f"echo {value}")
