@@ -1,15 +1,70 @@
-"""Repository facts for the header and the session log (root, branch, head, dirty), read with gitpython.
+"""Repository facts for the header and the session log (root, branch, head, dirty), read with
+gitpython, and the environment every git command of codeassist runs with.
 
-Everything returns plain data. Listing a workspace's files is not here: it runs `git ls-files`
-in `agent.tools.list_files.git_files`.
+A repository's own configuration (`.git/config` and what it includes) is written by whoever
+made the repository, not by the user: it can name programs that git runs while it merely looks
+at the tree (`core.fsmonitor` on every status, clean/smudge filters and textconv drivers chosen
+by `.gitattributes`, hooks, an external diff, an ssh command, credential helpers). codeassist
+never runs them: `git_environment` overrides each of those settings for every git command it
+starts (gitpython's included), through `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`,
+which take precedence over every configuration file. See `NEUTRAL_CONFIG` and `_neutral_drivers`.
+Listing a workspace's files runs `git ls-files` in `agent.tools.list_files.git_files`.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
+
+NEUTRAL_CONFIG: dict[str, str] = {
+    "core.fsmonitor": "false",
+    "core.hooksPath": os.devnull,
+    "core.pager": "cat",
+    "core.sshCommand": "false",
+    "core.askPass": "",
+    "core.editor": "false",
+    "sequence.editor": "false",
+    "credential.helper": "",
+    "diff.external": "false",
+    "protocol.ext.allow": "never",
+    "commit.gpgSign": "false",
+    "tag.gpgSign": "false",
+    "gpg.program": "false",
+}
+"""Settings that make git run a program, set for every git command to run nothing: no file
+system monitor, hooks from an empty directory, no pager, ssh/editor/askpass/gpg replaced by
+`false`, no credential helper, no `ext::` transport, no signing. An external diff is replaced by
+`false` too, and `run_git` asks the commands that print patches for git's own diff instead
+(`--no-ext-diff`)."""
+
+_PATCH_COMMANDS = frozenset({"diff", "log", "show"})
+
+NEUTRAL_ENVIRONMENT: dict[str, str] = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_PAGER": "cat",
+    "GIT_OPTIONAL_LOCKS": "0",
+}
+"""Also set for every git command: never prompt, never page, never rewrite the index as a side
+effect of looking (the user's own git would find it locked)."""
+
+_DRIVER_COMMANDS = re.compile(r"^(filter|diff|merge)\.(.+)\.(clean|smudge|process|textconv|command|driver)$", re.I)
+_HARMLESS_DRIVER: dict[str, str] = {
+    "clean": "cat",
+    "smudge": "cat",
+    "process": "",
+    "textconv": "cat",
+    "command": "",
+    "driver": "false",
+}
+"""What a repository-defined driver's program is replaced with: filters and textconv pass the
+bytes through unchanged (`cat`), a long-running filter process and an external diff command are
+unset, a merge driver fails (git then leaves the conflict to the user)."""
 
 GIT_ERRORS: tuple[type[BaseException], ...] = (
     git.GitError,
@@ -33,13 +88,89 @@ class RepoInfo:
     dirty: bool
 
 
+def _neutral_drivers(cwd: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """Overrides for the filter, diff and merge drivers the repository's own configuration
+    defines (the user's global ones, such as git-lfs, are left alone). Reading configuration
+    runs nothing."""
+    try:
+        listed = subprocess.run(
+            ["git", "config", "--show-scope", "--includes", "--null", "--name-only", "--list"],
+            cwd=cwd,
+            env=dict(environ),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=5,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    fields = listed.decode(errors="replace").split("\0")
+    overrides = {}
+    for scope, name in zip(fields[::2], fields[1::2], strict=False):
+        match = _DRIVER_COMMANDS.match(name)
+        if match and scope in ("local", "worktree"):
+            overrides[name] = _HARMLESS_DRIVER[match.group(3).lower()]
+    return overrides
+
+
+def git_environment(cwd: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a git command in `cwd`: `environ` (default `os.environ`) plus
+    `NEUTRAL_ENVIRONMENT`, with `NEUTRAL_CONFIG` and the repository's driver programs overridden
+    through `GIT_CONFIG_COUNT` (appended after any such settings the caller already had).
+
+    Args:
+        cwd: where the command runs (its repository's configuration is read).
+        environ: the environment to start from.
+    """
+    env = dict(os.environ if environ is None else environ)
+    env.update(NEUTRAL_ENVIRONMENT)
+    try:
+        count = int(env.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        count = 0
+    base = {**env, "GIT_CONFIG_COUNT": str(count)}
+    overrides = {**NEUTRAL_CONFIG, **_neutral_drivers(cwd, {**base, **_config_variables(NEUTRAL_CONFIG, count)})}
+    env.update(_config_variables(overrides, count))
+    return env
+
+
+def _config_variables(settings: Mapping[str, str], first: int) -> dict[str, str]:
+    variables = {"GIT_CONFIG_COUNT": str(first + len(settings))}
+    for index, (key, value) in enumerate(settings.items(), start=first):
+        variables[f"GIT_CONFIG_KEY_{index}"] = key
+        variables[f"GIT_CONFIG_VALUE_{index}"] = value
+    return variables
+
+
+def run_git(args: list[str], cwd: Path, *, timeout: float = 10) -> subprocess.CompletedProcess[bytes]:
+    """Run `git --no-pager <args>` in `cwd` with `git_environment`, stdin closed, output captured.
+
+    Raises:
+        OSError: git cannot be started.
+        subprocess.SubprocessError: it timed out.
+    """
+    if args and args[0] in _PATCH_COMMANDS:
+        args = [args[0], "--no-ext-diff", *args[1:]]
+    return subprocess.run(
+        ["git", "--no-pager", *args],
+        cwd=cwd,
+        env=git_environment(cwd),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
 def repo_info(path: Path) -> RepoInfo | None:
-    """The repository containing `path`, or None when it is not inside one (or git fails)."""
+    """The repository containing `path`, or None when it is not inside one (or git fails).
+
+    Every command gitpython runs here gets `git_environment`: nothing the repository configures
+    is executed."""
     try:
         repo = git.Repo(path, search_parent_directories=True)
     except GIT_ERRORS:
         return None
     try:
+        repo.git.update_environment(**git_environment(Path(repo.working_tree_dir or path)))
         root = Path(repo.working_tree_dir or path)
         try:
             head = repo.head.commit.hexsha

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
+from agent.git import git_environment
 from agent.tools.base import (
     CallDescription,
     Tool,
@@ -34,16 +35,21 @@ class ListFilesArgs(ToolArgs):
 
 
 async def git_files(directory: Path) -> list[str] | None:
-    """Tracked and untracked-but-not-ignored files under `directory` (None outside a git repo)."""
+    """Tracked and untracked-but-not-ignored files under `directory` (None outside a git repo).
+
+    git runs with `agent.git.git_environment`: nothing the repository configures is executed."""
     try:
+        env = await asyncio.to_thread(git_environment, directory)
         process = await asyncio.create_subprocess_exec(
             "git",
+            "--no-pager",
             "ls-files",
             "--cached",
             "--others",
             "--exclude-standard",
             "-z",
             cwd=directory,
+            env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
