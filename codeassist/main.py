@@ -27,6 +27,8 @@ class Command(NamedTuple):
     """Name of `module`'s function that runs the parsed command and returns the exit code."""
     help: str
     description: str | None = None
+    runs_tools: bool = False
+    """Whether the command runs tools (so credentials are hidden from what they can read)."""
 
 
 COMMANDS: dict[str, Command] = {
@@ -45,6 +47,7 @@ COMMANDS: dict[str, Command] = {
         "run one prompt headless in the current repository",
         "Run one turn without the UI: assistant text on stdout, tool activity and a stats "
         "line on stderr (or --json events). Exit 0 when the turn completes.",
+        runs_tools=True,
     ),
     "demo": Command(
         "codeassist.demo",
@@ -54,6 +57,7 @@ COMMANDS: dict[str, Command] = {
         "Copy a small sample project into a temporary git repository, start the embedded "
         "server with the bundled scenario, and open the app there: the scripted model reads the code, "
         "runs the tests, proposes a fix and runs the tests again — every tool really runs.",
+        runs_tools=True,
     ),
     "replay": Command(
         "codeassist.replay",
@@ -113,10 +117,21 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `codeassist` console script."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in (*COMMAND_NAMES, "-h", "--help", "--version"):
+        _hide_secrets_from_tools()
         run_app = cast(Runner, _function("codeassist.app", "run_app"))
         return run_app(build_app_parser().parse_args(argv))
     command = argv[0] if argv[0] in COMMANDS else None
     args = build_parser(command).parse_args(argv)
     spec = COMMANDS[args.command]
+    if spec.runs_tools:
+        _hide_secrets_from_tools()
     run = cast(Runner, _function(spec.module, spec.run))
     return run(args)
+
+
+def _hide_secrets_from_tools() -> None:
+    """Before any tool can run: the commands it starts cannot read the API key (or any other
+    credential) from this process's environment (`agent.process_secrets`)."""
+    from agent.process_secrets import hide_environment_secrets
+
+    hide_environment_secrets()

@@ -506,3 +506,41 @@ def test_exec_json_shows_a_running_command_s_latest_lines_before_its_result(work
         text = run_exec(workspace, tmp_path, "run it", "--base-url", url, "--no-warmup", "--approval", "full-auto")
     assert text.returncode == 0, text.stderr
     assert "step 2" not in text.stdout and "step 2" not in text.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/environ"), reason="needs /proc")
+def test_a_command_cannot_read_the_api_key_from_the_agents_process(start_server, workspace, tmp_path):
+    from server.scenario import Scenario
+
+    command = "tr '\\0' '\\n' </proc/$PPID/environ"
+    scenario = Scenario.model_validate(
+        {
+            "name": "environ",
+            "turns": [
+                {
+                    "output": [
+                        {
+                            "type": "function_call",
+                            "call_id": "peek",
+                            "name": "shell",
+                            "arguments": {"command": command, "timeout_s": 10, "workdir": None},
+                        }
+                    ]
+                },
+                {
+                    "expect": [{"type": "function_call_output", "call_id": "peek", "contains": "OPENAI_API_KEY=*"}],
+                    "output": [{"type": "message", "text": "Nothing to see."}],
+                },
+            ],
+        }
+    )
+    server = start_server(scenario)
+    result = run_exec(
+        workspace, tmp_path, "look around", "--base-url", server.address.base_url, "--approval", "full-auto", "--no-log"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to see." in result.stdout
+    sent = "".join(json.dumps(entry.body) for entry in server.state.received)
+    assert "OPENAI_API_KEY=*" in sent
+    assert KEY not in sent
