@@ -17,10 +17,10 @@ never re-implemented here. What `shlex` does not model (`$(…)`, backticks, `${
 makes `rule_key` give up, even inside quotes: in double quotes a substitution still runs, and
 ANSI-C quoting could make `shlex` and bash disagree about where a quote ends.
 
-A key describes a program, not what its options do: `rg --pre=sh x` has the key `rg`, and
-approving `rg` always also approves `rg --pre=…`, `find … -exec …`, `sed …e` and the like. That is
-why the programs whose arguments are code (shells, interpreters, `env`, `sudo`, `xargs`, …) never
-get a key.
+A key describes a program, so a command whose arguments make that program run another one or
+write outside the workspace (`rg --pre=sh`, `find -exec`, `go test -exec`, `sed -i … ~/.bashrc`,
+`tee /etc/x`: `agent.tools.risky_arguments`) gets no key, and neither do the programs whose
+arguments are code (shells, interpreters, `env`, `sudo`, `xargs`, …).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import re
 import shlex
 import unicodedata
 from dataclasses import dataclass
+
+from agent.tools.risky_arguments import risky_argument
 
 __all__ = [
     "MAX_ANALYSED_CHARS",
@@ -457,7 +459,7 @@ def _key_for_words(words: list[str]) -> str | None:
     name = posixpath.basename(program)
     if not _PROGRAM.fullmatch(program) or program.startswith("-") or name in ("", ".", ".."):
         return None
-    if name in _NO_KEY_PROGRAMS:
+    if name in _NO_KEY_PROGRAMS or risky_argument(name, words[1:]) is not None:
         return None
     if _PYTHON.fullmatch(name):
         if len(words) >= 3 and words[1] == "-m" and _PYTHON_MODULE.fullmatch(words[2]):

@@ -83,9 +83,8 @@ def test_escaped_text_has_nothing_hidden_and_nothing_lost(command: str) -> None:
         ("echo ';'", "echo"),
         ("ls -la", "ls"),
         ('"pytest" -q', "pytest"),
-        # A key trusts the program with all its options: `rg --pre=sh` runs `sh` for each file.
-        # Accepted by design (the approval card shows the key); see the module docstring.
-        ("rg --pre=sh x", "rg"),
+        ("rg -n TODO src", "rg"),
+        # `rg --pre=sh x` runs `sh` for each file: no key (tests/agent/tools/test_risky_arguments.py)
     ],
 )
 def test_rule_key_of_plain_commands(command: str, key: str) -> None:
