@@ -1,0 +1,158 @@
+"""The OS sandbox for shell commands: what a command may write and whether it reaches the network.
+
+Three modes, chosen separately from the approval policy (the approval policy decides *whether* a
+command runs; the sandbox decides *what it can do* once it runs):
+
+- `read-only`: nothing on disk is writable but a private, empty `/tmp`; no network.
+- `workspace-write`: the workspace and a temporary directory of the session's own (mounted as
+  `/tmp`, kept between the session's commands, removed when the session ends) are writable;
+  `.git/` and codeassist's own configuration and data directories stay read-only; no network.
+- `off`: no sandbox.
+
+On Linux the sandbox is bubblewrap (`bwrap`, Debian/Ubuntu package `bubblewrap`): the whole file
+system bound read-only, the writable roots bound over it, a fresh `/dev` and `/proc`, new PID,
+IPC, UTS and network namespaces (only a loopback interface of its own inside, so no host or
+remote address is reachable), all capabilities dropped, a new terminal session (no `TIOCSTI`
+keystroke injection), and `--die-with-parent`: when the agent dies, the sandbox's first process
+dies, and with it every process of its PID namespace — `setsid` and double-forked children
+included. Inside the PID namespace a command sees no process of the agent, so it cannot read the
+agent's environment or memory through `/proc`.
+
+`sandbox_support()` says whether the sandbox works here (bwrap present and able to create the
+namespaces, checked once per process by running it); `wrap()` turns a command's argv into the
+sandboxed one. macOS (`sandbox-exec`) is not implemented: there, as wherever bwrap is missing,
+`sandbox_support()` reports what is missing and the caller decides (see `agent.session`).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SandboxMode", "SandboxPolicy", "SandboxSupport", "sandbox_support", "wrap"]
+
+
+class SandboxMode(enum.StrEnum):
+    """What a sandboxed command may do (see the module docstring)."""
+
+    READ_ONLY = "read-only"
+    WORKSPACE_WRITE = "workspace-write"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class SandboxSupport:
+    """Whether commands can be sandboxed on this machine, and if not, why."""
+
+    available: bool
+    detail: str
+    """The sandbox's name and version when available; otherwise what is missing, for the user."""
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """Where a sandboxed command may write.
+
+    Args:
+        mode: the sandbox mode (`OFF` means `wrap` returns the command unchanged).
+        workspace: the workspace root (writable under `WORKSPACE_WRITE`).
+        temp_dir: the session's temporary directory, mounted as `/tmp` (writable under
+            `WORKSPACE_WRITE`; under `READ_ONLY` `/tmp` is an empty in-memory directory).
+        protected: paths that stay read-only even inside a writable root (`.git/`, codeassist's
+            own directories); those that do not exist are skipped.
+        network: whether the command keeps the host's network (default: no network).
+    """
+
+    mode: SandboxMode
+    workspace: Path
+    temp_dir: Path | None = None
+    protected: tuple[Path, ...] = ()
+    network: bool = False
+
+
+BWRAP = "bwrap"
+INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: `apt install bubblewrap`; Fedora: `dnf install bubblewrap`)"
+
+
+@functools.cache
+def sandbox_support() -> SandboxSupport:
+    """Whether the sandbox works here: bwrap is on the PATH and can create its namespaces (user
+    namespaces may be disabled, e.g. in some containers). Checked once per process."""
+    if not sys.platform.startswith("linux"):
+        return SandboxSupport(False, f"no sandbox for {sys.platform} yet (Linux only, with bubblewrap)")
+    path = shutil.which(BWRAP)
+    if path is None:
+        return SandboxSupport(False, f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}")
+    probe = [path, *_namespace_arguments(network=False), "--ro-bind", "/", "/", "--", "true"]
+    try:
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return SandboxSupport(False, f"bubblewrap could not be started: {exc}")
+    if result.returncode != 0:
+        reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
+        return SandboxSupport(False, f"bubblewrap cannot create its namespaces here ({reason})")
+    version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    return SandboxSupport(True, version or "bubblewrap")
+
+
+def _namespace_arguments(*, network: bool) -> list[str]:
+    arguments = [
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+    ]
+    if not network:
+        arguments.append("--unshare-net")
+    return arguments
+
+
+def _existing(paths: Iterable[Path]) -> list[Path]:
+    return [path for path in paths if os.path.lexists(path)]
+
+
+def wrap(argv: list[str], policy: SandboxPolicy, *, cwd: Path) -> list[str]:
+    """`argv` run inside the sandbox `policy` describes (unchanged when the mode is `OFF`).
+
+    Args:
+        argv: the command, e.g. `["/bin/bash", "-c", "pytest -q"]`.
+        policy: what the command may write and reach.
+        cwd: the directory it starts in (inside the workspace).
+    """
+    if policy.mode is SandboxMode.OFF:
+        return argv
+    bwrap = shutil.which(BWRAP) or BWRAP
+    arguments = [bwrap, *_namespace_arguments(network=policy.network), "--ro-bind", "/", "/"]
+    arguments += ["--dev", "/dev", "--proc", "/proc"]
+    writable = policy.mode is SandboxMode.WORKSPACE_WRITE
+    if writable and policy.temp_dir is not None:
+        arguments += ["--bind", str(policy.temp_dir), "/tmp"]
+    else:
+        arguments += ["--tmpfs", "/tmp"]
+    workspace = policy.workspace.resolve()
+    if writable:
+        # bound again after /tmp so a workspace under /tmp is still there (and writable)
+        arguments += ["--bind", str(workspace), str(workspace)]
+    else:
+        arguments += ["--ro-bind", str(workspace), str(workspace)]
+    for path in _existing(policy.protected):
+        arguments += ["--ro-bind", str(path), str(path)]
+    arguments += ["--setenv", "TMPDIR", "/tmp", "--chdir", str(cwd), "--", *argv]
+    return arguments
+
+
+def protected_paths(workspace: Path, own_directories: Iterable[Path]) -> tuple[Path, ...]:
+    """What stays read-only inside the writable roots: the workspace's `.git` (a directory, or
+    the file of a linked worktree) and codeassist's own directories."""
+    return (workspace.resolve() / ".git", *(path.resolve() for path in own_directories))
