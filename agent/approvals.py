@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.permissions import CallFacts, Permissions
+
 
 class Policy(StrEnum):
     """How much runs without asking."""
@@ -52,6 +54,13 @@ class ApprovalRequest(BaseModel):
     rule_scope: str | None = None
     """In words, every call the "approve always" rule of `rule_key` would approve for the rest of
     the session (`shell commands starting with `git status``); None when the request has no rule key."""
+    paths: tuple[str, ...] = ()
+    """For file tools: the workspace-relative paths the call reads or changes (for path rules)."""
+
+    def facts(self) -> CallFacts:
+        """What allow/ask/deny rules look at in this call."""
+        shell_key = self.rule_key.partition(":")[2] if self.rule_key and self.rule_key.startswith("shell:") else None
+        return CallFacts(tool=self.tool, command=self.command, rule_key=shell_key, paths=self.paths)
 
 
 class Decision(BaseModel):
@@ -71,8 +80,8 @@ class Decision(BaseModel):
 
 
 class ApprovalGate:
-    """Applies the policy and the session's "approve always" rules, and holds the calls that wait
-    for a person.
+    """Applies the allow/ask/deny rules (`agent.permissions`) and the policy, and holds the calls
+    that wait for a person.
 
     A call that needs a person is registered (`register`) before the agent yields its
     `ApprovalRequested`; whoever answers — the UI on a keypress, `codeassist exec` from its
@@ -80,15 +89,39 @@ class ApprovalGate:
 
     Args:
         policy: the session's policy.
+        permissions: the rules in force (default: only the built-in ones).
     """
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, permissions: Permissions | None = None) -> None:
         self.policy = policy
-        self.rules: set[str] = set()
+        self.permissions = permissions if permissions is not None else Permissions()
         self._pending: dict[str, tuple[ApprovalRequest, asyncio.Future[Decision]]] = {}
 
+    @property
+    def rules(self) -> set[str]:
+        """The specs of the session's "approve always" rules."""
+        return set(self.permissions.session_rules())
+
     def settle_without_asking(self, request: ApprovalRequest, *, mutating: bool) -> Decision | None:
-        """The decision that needs no person, or None when someone must be asked."""
+        """The decision that needs no person, or None when someone must be asked.
+
+        In order: a deny rule refuses; an ask rule asks, unless the person already answered
+        "approve always" for it in this session; a reading call runs; the read-only policy refuses
+        the rest; an allow rule (config or session) approves; then the policy decides."""
+        facts = request.facts()
+        denied = self.permissions.first("deny", facts)
+        if denied is not None:
+            return Decision(
+                kind="deny",
+                reason=f"Refused by the rule `deny {denied.spec}` ({denied.source}).",
+                rule=f"deny:{denied.spec}",
+            )
+        asked = self.permissions.first("ask", facts)
+        if asked is not None:
+            answered = self.permissions.first("allow", facts, source="session")
+            if answered is None:
+                return None
+            return Decision(kind="approve_once", rule=f"rule:{answered.spec}")
         if not mutating:
             return Decision(kind="approve_once", rule="policy:read")
         if self.policy is Policy.READ_ONLY:
@@ -97,12 +130,13 @@ class ApprovalGate:
                 reason=f"The session is read-only; {request.tool} is not allowed.",
                 rule="policy:read-only",
             )
+        allowed = self.permissions.first("allow", facts)
+        if allowed is not None:
+            return Decision(kind="approve_once", rule=f"rule:{allowed.spec}")
         if self.policy is Policy.FULL_AUTO:
             return Decision(kind="approve_once", rule="policy:full-auto")
         if self.policy is Policy.AUTO_EDIT and request.kind == "edit":
             return Decision(kind="approve_once", rule="policy:auto-edit")
-        if request.rule_key is not None and request.rule_key in self.rules:
-            return Decision(kind="approve_once", rule=f"rule:{request.rule_key}")
         return None
 
     def register(self, request: ApprovalRequest) -> asyncio.Future[Decision]:
@@ -122,7 +156,7 @@ class ApprovalGate:
             if request.rule_key is None:
                 decision = decision.model_copy(update={"kind": "approve_once"})
             else:
-                self.rules.add(request.rule_key)
+                self.permissions.add_session_rule(request.rule_key)
         if decision.rule is None:
             decision = decision.model_copy(update={"rule": "user"})
         future.set_result(decision)

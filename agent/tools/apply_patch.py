@@ -574,6 +574,9 @@ and below the change, exactly as they are in the file, so the change can be foun
             diff=combined_diff(changes),
             rule_key=self.name,
             rule_scope="every apply_patch call: adding, changing, moving or deleting any file in the workspace",
+            paths=tuple(
+                path for change in changes for path in (change.shown, change.shown_move_to) if path is not None
+            ),
         )
 
     async def run(self, args: ApplyPatchArgs, ctx: ToolContext) -> ToolResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import glob
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -141,15 +142,25 @@ class Tool(ABC, Generic[ArgsT]):
         }
 
     def approval_request(self, call_id: str, args: ArgsT, ctx: ToolContext) -> ApprovalRequest:
-        """What a person sees when this call needs consent (tools override for diffs/commands)."""
+        """What a person sees when this call needs consent (tools override for diffs/commands).
+
+        A reading call that names one path is remembered by "approve always" for that path only
+        (`read_file:config/.env`): it is asked about only when a rule says so (secrets)."""
+        paths = self.touched_paths(args, ctx)
+        key = f"{self.name}:{glob.escape(paths[0])}" if self.kind == "read" and len(paths) == 1 else self.name
         return ApprovalRequest(
             call_id=call_id,
             tool=self.name,
             kind=self.kind,
-            summary=self.name,
-            rule_key=self.name,
-            rule_scope=f"every {self.name} call",
+            summary=" ".join((self.name, *paths)),
+            rule_key=key,
+            rule_scope=f"reading `{paths[0]}` with {self.name}" if key != self.name else f"every {self.name} call",
+            paths=paths,
         )
+
+    def touched_paths(self, args: ArgsT, ctx: ToolContext) -> tuple[str, ...]:
+        """The workspace-relative paths (or globs) the call reads or changes, for path rules."""
+        return ()
 
     @classmethod
     def describe(cls, arguments: dict[str, Any]) -> CallDescription:

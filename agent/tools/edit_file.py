@@ -103,6 +103,7 @@ class EditFile(Tool[EditFileArgs]):
             diff=unified_diff(plan.before, plan.after, plan.shown),
             rule_key=self.name,
             rule_scope="every edit_file call: replacing text in any file in the workspace",
+            paths=(plan.shown,),
         )
 
     async def run(self, args: EditFileArgs, ctx: ToolContext) -> ToolResult:

@@ -59,6 +59,10 @@ class Grep(Tool[GrepArgs]):
     )
     Args = GrepArgs
 
+    def touched_paths(self, args: GrepArgs, ctx: ToolContext) -> tuple[str, ...]:
+        where = display_path(ctx, resolve_path(ctx, args.path or "."))
+        return (where, args.glob) if args.glob else (where,)
+
     @classmethod
     def describe(cls, arguments: dict[str, Any]) -> CallDescription:
         pattern = text_argument(arguments, "pattern") or ""

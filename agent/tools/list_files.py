@@ -80,6 +80,10 @@ class ListFiles(Tool[ListFilesArgs]):
     )
     Args = ListFilesArgs
 
+    def touched_paths(self, args: ListFilesArgs, ctx: ToolContext) -> tuple[str, ...]:
+        where = display_path(ctx, resolve_path(ctx, args.path or "."))
+        return (where, args.pattern) if args.pattern else (where,)
+
     @classmethod
     def describe(cls, arguments: dict[str, Any]) -> CallDescription:
         where, pattern = text_argument(arguments, "path"), text_argument(arguments, "pattern")

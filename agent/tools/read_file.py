@@ -52,6 +52,9 @@ class ReadFile(Tool[ReadFileArgs]):
     def describe(cls, arguments: dict[str, Any]) -> CallDescription:
         return CallDescription(one_line(text_argument(arguments, "path") or ""))
 
+    def touched_paths(self, args: ReadFileArgs, ctx: ToolContext) -> tuple[str, ...]:
+        return (display_path(ctx, resolve_path(ctx, args.path)),)
+
     async def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
         path = resolve_path(ctx, args.path)
         shown = display_path(ctx, path)

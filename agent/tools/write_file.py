@@ -83,6 +83,7 @@ class WriteFile(Tool[WriteFileArgs]):
             diff=unified_diff(before, after, shown),
             rule_key=self.name,
             rule_scope="every write_file call: creating or overwriting any file in the workspace",
+            paths=(shown,),
         )
 
     async def run(self, args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
