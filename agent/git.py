@@ -8,14 +8,18 @@ by `.gitattributes`, hooks, an external diff, an ssh command, credential helpers
 never runs them: `git_environment` overrides each of those settings for every git command it
 starts (gitpython's included), through `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`,
 which take precedence over every configuration file. See `NEUTRAL_CONFIG` and `_neutral_drivers`.
-Listing a workspace's files runs `git ls-files` in `agent.tools.list_files.git_files`.
+`git_listed_files` lists a workspace's files for `@` completion (bounded in names and time); the
+`list_files` tool runs `git ls-files` in `agent.tools.list_files.git_files`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import selectors
+import signal
 import subprocess
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +48,9 @@ system monitor, hooks from an empty directory, no pager, ssh/editor/askpass/gpg 
 (`--no-ext-diff`)."""
 
 _PATCH_COMMANDS = frozenset({"diff", "log", "show"})
+
+GIT_LISTING_TIMEOUT_S = 5.0
+"""How long listing the workspace's files may take (`git_listed_files`)."""
 
 NEUTRAL_ENVIRONMENT: dict[str, str] = {
     "GIT_TERMINAL_PROMPT": "0",
@@ -182,3 +189,42 @@ def repo_info(path: Path) -> RepoInfo | None:
         return None
     finally:
         repo.close()
+
+
+def git_listed_files(workspace: Path, limit: int, timeout_s: float = GIT_LISTING_TIMEOUT_S) -> list[str] | None:
+    """Tracked and untracked-but-not-ignored files, NUL-separated so that any name survives, read
+    only up to `limit` names or `timeout_s` (a huge untracked tree costs neither memory nor time).
+
+    git runs with `git_environment`: listing files never runs code from the workspace.
+    None when `workspace` is not in a git repository (or git is missing or fails)."""
+    command = ["git", "--no-pager", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=workspace,
+            env=git_environment(workspace),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+    names: dict[str, None] = {}  # ordered and without the repeated entries of a conflicted path
+    pending = b""
+    deadline = time.monotonic() + timeout_s
+    assert process.stdout is not None
+    with process, selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while len(names) < limit:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                break
+            chunk = os.read(process.stdout.fileno(), 1 << 16)
+            if not chunk:
+                break
+            *complete, pending = (pending + chunk).split(b"\0")
+            names.update(dict.fromkeys(name.decode(errors="replace") for name in complete if name))
+        process.kill()
+    if process.returncode not in (0, -signal.SIGKILL):
+        return None
+    return list(names)[:limit]

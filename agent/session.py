@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import secrets
-import selectors
-import signal
 import ssl
-import subprocess
-import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +26,7 @@ from agent.conversation import Conversation, RequestSettings
 from agent.events import AgentEvent
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
-from agent.git import RepoInfo, repo_info
+from agent.git import RepoInfo, git_listed_files, repo_info
 from agent.instructions import build_instructions
 from agent.loop import Agent
 from agent.model_client import ModelClient
@@ -70,41 +65,6 @@ MAX_WALKED_FILES = 5000
 MENTION = re.compile(r"(?<!\S)@([\w./-]+)")
 MENTIONABLE = re.compile(r"[\w./-]+")
 """A file name a mention can name (others, e.g. with spaces or control characters, are not offered)."""
-GIT_LISTING_TIMEOUT_S = 5.0
-
-
-def git_listed_files(workspace: Path, limit: int, timeout_s: float = GIT_LISTING_TIMEOUT_S) -> list[str] | None:
-    """Tracked and untracked-but-not-ignored files, NUL-separated so that any name survives, read
-    only up to `limit` names or `timeout_s` (a huge untracked tree costs neither memory nor time).
-
-    The repository's fsmonitor hook is disabled: listing files never runs code from the workspace.
-    None when `workspace` is not in a git repository (or git is missing or fails)."""
-    command = ["git", "-c", "core.fsmonitor=false", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-    try:
-        process = subprocess.Popen(
-            command, cwd=workspace, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-        )
-    except OSError:
-        return None
-    names: dict[str, None] = {}  # ordered and without the repeated entries of a conflicted path
-    pending = b""
-    deadline = time.monotonic() + timeout_s
-    assert process.stdout is not None
-    with process, selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while len(names) < limit:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                break
-            chunk = os.read(process.stdout.fileno(), 1 << 16)
-            if not chunk:
-                break
-            *complete, pending = (pending + chunk).split(b"\0")
-            names.update(dict.fromkeys(name.decode(errors="replace") for name in complete if name))
-        process.kill()
-    if process.returncode not in (0, -signal.SIGKILL):
-        return None
-    return list(names)[:limit]
 
 
 def new_session_id() -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.git import git_environment, repo_info, run_git
+from agent.git import git_environment, git_listed_files, repo_info, run_git
 from agent.tools.list_files import git_files
 from tests.agent.conftest import make_repo
 
@@ -70,8 +70,10 @@ def test_reading_the_header_facts_runs_nothing(hostile_repo: Path) -> None:
 
 def test_listing_files_runs_nothing(hostile_repo: Path) -> None:
     files = asyncio.run(git_files(hostile_repo))
+    mentionable = git_listed_files(hostile_repo, 100)
 
     assert files is not None and {"notes.txt", "new.txt", ".gitattributes"} <= set(files)
+    assert mentionable is not None and set(files) == set(mentionable)
     assert _ran(hostile_repo) == []
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from agent.events import ApprovalRequested, ToolCallReady, ToolFinished, TurnEnded, TurnStarted
+from agent.git import git_listed_files
 from agent.replay import SessionReplay, whole_runs
-from agent.session import Decision, Policy, Session, git_listed_files
+from agent.session import Decision, Policy, Session
 from server.scenario import Scenario
 from tests.agent.conftest import make_repo, settings_for
 from tests.agent.recording import PROMPTS, TASK, record_task, requests, run_turn
