@@ -90,11 +90,14 @@ class ApprovalGate:
     Args:
         policy: the session's policy.
         permissions: the rules in force (default: only the built-in ones).
+        commands_ask: shell commands ask under every policy (no rule of the user's allows them):
+            set when a sandbox was wanted but cannot run here.
     """
 
-    def __init__(self, policy: Policy, permissions: Permissions | None = None) -> None:
+    def __init__(self, policy: Policy, permissions: Permissions | None = None, *, commands_ask: bool = False) -> None:
         self.policy = policy
         self.permissions = permissions if permissions is not None else Permissions()
+        self.commands_ask = commands_ask
         self._pending: dict[str, tuple[ApprovalRequest, asyncio.Future[Decision]]] = {}
 
     @property
@@ -107,7 +110,8 @@ class ApprovalGate:
 
         In order: a deny rule refuses; an ask rule asks, unless the person already answered
         "approve always" for it in this session; a reading call runs; the read-only policy refuses
-        the rest; an allow rule (config or session) approves; then the policy decides."""
+        the rest; an allow rule (config or session) approves; a command asks when the sandbox it
+        should have run in is missing (`commands_ask`); then the policy decides."""
         facts = request.facts()
         denied = self.permissions.first("deny", facts)
         if denied is not None:
@@ -133,6 +137,8 @@ class ApprovalGate:
         allowed = self.permissions.first("allow", facts)
         if allowed is not None:
             return Decision(kind="approve_once", rule=f"rule:{allowed.spec}")
+        if self.commands_ask and request.kind == "command":
+            return None
         if self.policy is Policy.FULL_AUTO:
             return Decision(kind="approve_once", rule="policy:full-auto")
         if self.policy is Policy.AUTO_EDIT and request.kind == "edit":

@@ -40,6 +40,7 @@ __all__ = [
     "ENV_PREFIX",
     "FIELDS",
     "NOTIFY_MODES",
+    "SANDBOX_MODES",
     "TRANSPORTS",
     "ConfigError",
     "Settings",
@@ -106,6 +107,10 @@ FIELDS: tuple[str, ...] = (
     "reasoning_effort",
     "reasoning_summary",
     "theme",
+    "sandbox",
+    "allow",
+    "ask",
+    "deny",
     "notify",
     "ping_interval_s",
     "ping_timeout_s",
@@ -123,6 +128,9 @@ TRANSPORTS: tuple[str, ...] = ("websocket", "http")
 
 APPROVAL_POLICIES: tuple[str, ...] = ("read-only", "ask", "auto-edit", "full-auto")
 """The values of `Settings.approval` (least to most autonomous)."""
+
+SANDBOX_MODES: tuple[str, ...] = ("auto", "read-only", "workspace-write", "off")
+"""The values of `Settings.sandbox`, the default first."""
 
 NOTIFY_MODES: tuple[str, ...] = ("auto", "osc9", "bell", "off")
 """The values of `Settings.notify`, the default first."""
@@ -170,6 +178,7 @@ _DRAFTABLE: dict[str, Callable[[str], bool]] = {
     "transport": lambda value: value in TRANSPORTS,
     "approval": lambda value: value in APPROVAL_POLICIES,
     "notify": lambda value: value in NOTIFY_MODES,
+    "sandbox": lambda value: value in SANDBOX_MODES,
 }
 """The string settings a draft may hold, each with the check that makes `Settings` accept it."""
 
@@ -424,7 +433,7 @@ def _short_repr(value: object) -> str:
 
 
 def _toml_value(value: object) -> str:
-    """`value` as a TOML literal, for the flat scalars `Settings` holds."""
+    """`value` as a TOML literal, for the flat scalars and lists of strings `Settings` holds."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -433,6 +442,8 @@ def _toml_value(value: object) -> str:
         return repr(value)  # shortest round-trip form; inf/nan never pass validation
     if isinstance(value, str):
         return '"' + "".join(_toml_char(char) for char in value) + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 

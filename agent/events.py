@@ -153,6 +153,15 @@ class Notice(_Event):
     message: str
 
 
+class RulesChanged(_Event):
+    """The session's own "approve always" rules after `/permissions` revoked one (recorded, so
+    that `--continue` restores what was in force; approving always is recorded by its
+    `ApprovalDecided`)."""
+
+    type: Literal["rules_changed"] = "rules_changed"
+    session_rules: list[str]
+
+
 class AgentError(_Event):
     type: Literal["error"] = "error"
     message: str
@@ -183,6 +192,7 @@ AgentEvent = Annotated[
     | Reconnecting
     | TransportChanged
     | Notice
+    | RulesChanged
     | AgentError
     | TurnEnded,
     Field(discriminator="type"),

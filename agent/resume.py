@@ -26,6 +26,7 @@ from agent.events import (
     ApprovalDecided,
     ApprovalRequested,
     ResponseFinished,
+    RulesChanged,
     ToolFinished,
     TurnEnded,
     TurnStarted,
@@ -162,6 +163,8 @@ class RestoredSession:
         agent.conversation.items.extend(item for turn in self.turns for item in turn.items)
         agent.conversation.break_chain("resumed session")
         agent.turns = previous_turn_stats(self.turns)
+        for rule in session_rules_from(self.history):
+            agent.approvals.permissions.add_session_rule(rule)
         if recorder is None:
             return
         if self.format_version == 1:
@@ -170,6 +173,23 @@ class RestoredSession:
         recorder.continue_totals(len(ended), sum(s.input_tokens + s.output_tokens for s in ended))
         interrupted = [call.call_id for turn in self.turns for call in turn.tool_calls if call.interrupted]
         recorder.resumed(**resumed_fields, turns=len(agent.turns), interrupted=interrupted)
+
+
+def session_rules_from(events: Iterable[AgentEvent]) -> list[str]:
+    """The "approve always" rules a recorded session ended with: each `approve_always` answer to
+    a request with a rule key adds its rule, each `RulesChanged` sets the list, in order."""
+    keys: dict[str, str | None] = {}
+    rules: list[str] = []
+    for event in events:
+        if isinstance(event, ApprovalRequested):
+            keys[event.request.call_id] = event.request.rule_key
+        elif isinstance(event, ApprovalDecided) and event.decision == "approve_always":
+            key = keys.get(event.call_id)
+            if key is not None and key not in rules:
+                rules.append(key)
+        elif isinstance(event, RulesChanged):
+            rules = list(event.session_rules)
+    return rules
 
 
 def resume_record(path: Path) -> RestoredSession:

@@ -29,14 +29,26 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import secrets
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SandboxMode", "SandboxPolicy", "SandboxSupport", "sandbox_support", "wrap"]
+__all__ = [
+    "SandboxMode",
+    "SandboxPolicy",
+    "SandboxSupport",
+    "SessionSandbox",
+    "protected_paths",
+    "sandbox_support",
+    "session_sandbox",
+    "wrap",
+]
 
 
 class SandboxMode(enum.StrEnum):
@@ -137,6 +149,7 @@ def wrap(argv: list[str], policy: SandboxPolicy, *, cwd: Path) -> list[str]:
     arguments += ["--dev", "/dev", "--proc", "/proc"]
     writable = policy.mode is SandboxMode.WORKSPACE_WRITE
     if writable and policy.temp_dir is not None:
+        _own_private_directory(policy.temp_dir)
         arguments += ["--bind", str(policy.temp_dir), "/tmp"]
     else:
         arguments += ["--tmpfs", "/tmp"]
@@ -152,7 +165,80 @@ def wrap(argv: list[str], policy: SandboxPolicy, *, cwd: Path) -> list[str]:
     return arguments
 
 
+def _own_private_directory(path: Path) -> None:
+    """Make `path` (mode 0700) unless it is already a directory of ours, not a symlink.
+
+    Raises:
+        OSError: it exists as something else (a symlink or another user's directory).
+    """
+    try:
+        path.mkdir(mode=0o700)
+        return
+    except FileExistsError:
+        pass
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise OSError(f"{path} exists and is not a private directory of this user")
+
+
 def protected_paths(workspace: Path, own_directories: Iterable[Path]) -> tuple[Path, ...]:
     """What stays read-only inside the writable roots: the workspace's `.git` (a directory, or
     the file of a linked worktree) and codeassist's own directories."""
     return (workspace.resolve() / ".git", *(path.resolve() for path in own_directories))
+
+
+@dataclass
+class SessionSandbox:
+    """The sandbox of one session: the policy commands run under, and what the user asked for.
+
+    Args:
+        requested: the `sandbox` setting (`auto`, `read-only`, `workspace-write`, `off`).
+        policy: what commands run under (mode `OFF` when unsandboxed).
+        support: whether the sandbox works on this machine.
+    """
+
+    requested: str
+    policy: SandboxPolicy
+    support: SandboxSupport
+
+    @property
+    def missing(self) -> bool:
+        """A sandbox was asked for (or `auto`) but cannot run here: commands then ask first."""
+        return self.requested != SandboxMode.OFF and self.policy.mode is SandboxMode.OFF
+
+    def describe(self) -> str:
+        """One line for the header and the start-up notice."""
+        if self.missing:
+            return f"no sandbox: {self.support.detail}"
+        if self.policy.mode is SandboxMode.OFF:
+            return "sandbox off: commands run as you"
+        network = "network on" if self.policy.network else "no network"
+        return f"sandbox {self.policy.mode} ({self.support.detail}; {network})"
+
+    def close(self) -> None:
+        """Remove the session's temporary directory."""
+        if self.policy.temp_dir is not None:
+            shutil.rmtree(self.policy.temp_dir, ignore_errors=True)
+
+
+def session_sandbox(requested: str, approval: str, workspace: Path, own_directories: Iterable[Path]) -> SessionSandbox:
+    """The sandbox a session runs its commands in.
+
+    `auto` is `read-only` under the read-only approval policy and `workspace-write` otherwise;
+    a mode the machine cannot provide leaves commands unsandboxed (and `missing` true).
+
+    Raises:
+        ValueError: `requested` names no mode.
+    """
+    choice = "read-only" if requested == "auto" and approval == "read-only" else requested
+    mode = SandboxMode(SandboxMode.WORKSPACE_WRITE if choice == "auto" else choice)
+    support = sandbox_support() if mode is not SandboxMode.OFF else SandboxSupport(False, "off")
+    if mode is not SandboxMode.OFF and not support.available:
+        mode = SandboxMode.OFF
+    temp_dir = None
+    if mode is SandboxMode.WORKSPACE_WRITE:  # made by the first command that needs it
+        temp_dir = Path(tempfile.gettempdir()) / f"codeassist-sandbox-{secrets.token_hex(16)}"
+    policy = SandboxPolicy(
+        mode=mode, workspace=workspace, temp_dir=temp_dir, protected=protected_paths(workspace, own_directories)
+    )
+    return SessionSandbox(requested=requested, policy=policy, support=support)

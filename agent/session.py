@@ -21,21 +21,24 @@ from typing import Any
 from agent import __version__
 from agent.approvals import NON_INTERACTIVE_DENIAL as NON_INTERACTIVE_DENIAL
 from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
-from agent.config import Settings
+from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
-from agent.events import AgentEvent
+from agent.events import AgentEvent, RulesChanged
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
 from agent.git import RepoInfo, git_listed_files, repo_info
 from agent.instructions import build_instructions
 from agent.loop import Agent
 from agent.model_client import ModelClient
-from agent.paths import sessions_dir
+from agent.paths import config_dir, data_dir, sessions_dir
+from agent.permissions import PermissionRule as PermissionRule  # `/permissions` lists and revokes them
+from agent.permissions import Permissions
 from agent.recorder import SessionRecorder
 from agent.redact import Redactor
 from agent.resume import RestoredSession, resume_record
 from agent.resume import find_session as find_session  # `--resume`/`--continue` look-ups
 from agent.resume import latest_session as latest_session
+from agent.sandbox import SessionSandbox, session_sandbox
 from agent.session_log import SessionLog, SessionSummary, list_sessions
 from agent.stats import ResponseStats, SessionStats, TurnStats
 from agent.tools import CallDescription, Tool, ToolContext, ToolRegistry, default_tools, describe_call
@@ -67,6 +70,11 @@ MENTIONABLE = re.compile(r"[\w./-]+")
 """A file name a mention can name (others, e.g. with spaces or control characters, are not offered)."""
 
 
+def own_directories() -> tuple[Path, ...]:
+    """codeassist's configuration and data directories: read-only inside the sandbox."""
+    return (config_dir(), data_dir())
+
+
 def new_session_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
@@ -96,6 +104,7 @@ class Session:
         workspace: Path,
         recorder: SessionRecorder | None,
         resumed: RestoredSession | None = None,
+        sandbox: SessionSandbox | None = None,
     ) -> None:
         self.agent = agent
         self.settings = settings
@@ -107,6 +116,8 @@ class Session:
         """The saved session this run continues, as read before it appended (only when resuming)."""
         self.warmup_stats: ResponseStats | None = None
         """The warm-up request's figures, once one was answered."""
+        self.sandbox = sandbox or session_sandbox("off", settings.approval, workspace, ())
+        """Where the session's shell commands run."""
 
     # ---- opening and closing -----------------------------------------------------------------
 
@@ -187,6 +198,8 @@ class Session:
         on_frame = recorder.frame if recorder is not None and recorder.trace is not None else None
         websocket, http = open_transports(settings, on_frame=on_frame, ssl_context=ssl_context)
         registry = ToolRegistry(tools if tools is not None else default_tools())
+        sandbox = session_sandbox(settings.sandbox, settings.approval, workspace, own_directories())
+        permissions = Permissions(allow=settings.allow, ask=settings.ask, deny=settings.deny)
         conversation = Conversation(
             RequestSettings.build(
                 model=settings.model,
@@ -201,23 +214,30 @@ class Session:
             client=ModelClient(websocket=websocket, http=http, max_retries=settings.max_retries, sleep=sleep),
             conversation=conversation,
             tools=registry,
-            tool_context=ToolContext(workspace=workspace),
-            approvals=ApprovalGate(Policy(settings.approval)),
+            tool_context=ToolContext(workspace=workspace, sandbox=sandbox.policy),
+            approvals=ApprovalGate(Policy(settings.approval), permissions, commands_ask=sandbox.missing),
             recorder=recorder,
             max_steps=settings.max_steps,
         )
         session = cls(
-            agent, settings=settings, session_id=session_id, workspace=workspace, recorder=recorder, resumed=resumed
+            agent,
+            settings=settings,
+            session_id=session_id,
+            workspace=workspace,
+            recorder=recorder,
+            resumed=resumed,
+            sandbox=sandbox,
         )
         if resumed is not None:
             resumed.restore(agent, recorder, resumed_fields={**header, "id": session_id, "resumed_from": str(resume)})
         return session
 
     async def close(self) -> None:
-        """Close the connection and the session log."""
+        """Close the connection and the session log, and remove the sandbox's temporary directory."""
         await self.agent.client.close()
         if self.recorder is not None:
             self.recorder.close()
+        self.sandbox.close()
 
     # ---- turns and approvals -----------------------------------------------------------------
 
@@ -279,6 +299,56 @@ class Session:
         chosen = Policy(policy)
         self.agent.approvals.policy = chosen
         self.settings = self.settings.model_copy(update={"approval": chosen.value})
+
+    # ---- sandbox and permissions -------------------------------------------------------------
+
+    def safety_summary(self) -> str:
+        """The approval policy and the sandbox in one line (`ask · sandbox workspace-write (…)`)."""
+        return f"{self.policy.value} · {self.sandbox.describe()}"
+
+    def set_sandbox(self, mode: str) -> str:
+        """Run the next commands in sandbox `mode` (`auto`, `read-only`, `workspace-write`, `off`);
+        the new sandbox's description.
+
+        Raises:
+            ValueError: `mode` names no sandbox mode.
+        """
+        chosen = session_sandbox(mode, self.settings.approval, self.workspace, own_directories())
+        self.sandbox.close()
+        self.sandbox = chosen
+        self.agent.tool_context.sandbox = chosen.policy
+        self.agent.approvals.commands_ask = chosen.missing
+        self.settings = self.settings.model_copy(update={"sandbox": mode})
+        return chosen.describe()
+
+    def permission_rules(self) -> list[PermissionRule]:
+        """The allow/ask/deny rules in force, in the order they are tried, with their source."""
+        return list(self.agent.approvals.permissions.rules)
+
+    def revoke_rule(self, rule: PermissionRule) -> bool:
+        """Stop applying `rule` in this session (a config or built-in rule returns with the next
+        session; a revoked session rule stays revoked on `--continue`); False when not in force."""
+        permissions = self.agent.approvals.permissions
+        if not permissions.revoke(rule):
+            return False
+        if rule.source == "session" and self.recorder is not None:
+            self.recorder.event(RulesChanged(session_rules=permissions.session_rules()))
+            self.recorder.flush(durable=True)
+        return True
+
+    def save_rule(self, rule: PermissionRule) -> Path:
+        """Keep `rule` for every session: add it to its list (`allow`, `ask`, `deny`) in the user's
+        config file; the file written.
+
+        Raises:
+            ConfigError: the config file cannot be read or written.
+        """
+        existing = list(getattr(self.settings, rule.effect))
+        if rule.spec not in existing:
+            existing.append(rule.spec)
+        path = save_setting(rule.effect, existing)
+        self.settings = self.settings.model_copy(update={rule.effect: existing})
+        return path
 
     # ---- what the UI shows besides the events ------------------------------------------------
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from agent.config import DEFAULT_BASE_URL, DEFAULT_THEME, normalise_base_url
+from agent.permissions import PermissionRule
 
 _MIB = 1024 * 1024
 
@@ -62,6 +63,23 @@ class Settings(BaseModel):
     theme: str = Field(DEFAULT_THEME, min_length=1)
     """Name of the TUI theme (persisted by `/theme`)."""
 
+    sandbox: Literal["auto", "read-only", "workspace-write", "off"] = "auto"
+    """Where shell commands run (see the README's Safety section): `workspace-write` lets them
+    write only in the workspace and a private /tmp, with no network; `read-only` writes nothing;
+    `off` runs them as you. `auto` is `read-only` under the read-only approval policy and
+    `workspace-write` otherwise, when the sandbox works on this machine (bubblewrap on Linux)."""
+
+    allow: list[str] = []
+    """Rules for calls that run without asking, e.g. `["shell:pytest", "shell:git status",
+    "edit_file:docs/*"]` (`tool` or `tool:command prefix or path glob`)."""
+
+    ask: list[str] = []
+    """Rules for calls that always ask, even under `full-auto` (e.g. `["shell:npm publish"]`)."""
+
+    deny: list[str] = []
+    """Rules for calls that are always refused (e.g. `["shell:git push", "read_file:*.pem"]`);
+    deny wins over ask and allow."""
+
     notify: Literal["auto", "osc9", "bell", "off"] = "auto"
     """How the app calls you when a turn ends (after a long turn, or while the terminal is not
     focused): `osc9` a desktop notification (OSC 9), `bell` the terminal bell, `off` nothing;
@@ -100,6 +118,17 @@ class Settings(BaseModel):
     def _blank_key_is_none(cls, value: object) -> object:
         if isinstance(value, str):
             return value.strip() or None
+        return value
+
+    @field_validator("allow", "ask", "deny", mode="before")
+    @classmethod
+    def _rule_list(cls, value: object) -> object:
+        if isinstance(value, str):  # an environment variable: comma-separated rules
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for spec in value:
+                if isinstance(spec, str):
+                    PermissionRule.parse(spec, "allow")  # its PermissionRuleError is a ValueError
         return value
 
     @field_validator("reasoning_effort", mode="before")

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from agent.approvals import ApprovalRequest, ToolKind
+from agent.sandbox import SandboxPolicy
 
 
 class ToolError(Exception):
@@ -71,6 +72,8 @@ class ToolContext:
     """The model's current plan (`update_plan`)."""
     live: LiveOutput | None = None
     """The running call's live output (set by the loop while a call runs; None otherwise)."""
+    sandbox: SandboxPolicy | None = None
+    """Where shell commands run (None: unsandboxed)."""
 
     def __post_init__(self) -> None:
         self.workspace = self.workspace.resolve()
