@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
 import ssl
@@ -38,7 +39,7 @@ from agent.redact import Redactor
 from agent.resume import RestoredSession, resume_record
 from agent.resume import find_session as find_session  # `--resume`/`--continue` look-ups
 from agent.resume import latest_session as latest_session
-from agent.sandbox import SessionSandbox, session_sandbox
+from agent.sandbox import SandboxMode, SessionSandbox, session_sandbox
 from agent.session_log import SessionLog, SessionSummary, list_sessions
 from agent.stats import ResponseStats, SessionStats, TurnStats
 from agent.tools import CallDescription, Tool, ToolContext, ToolRegistry, default_tools, describe_call
@@ -68,6 +69,33 @@ MAX_WALKED_FILES = 5000
 MENTION = re.compile(r"(?<!\S)@([\w./-]+)")
 MENTIONABLE = re.compile(r"[\w./-]+")
 """A file name a mention can name (others, e.g. with spaces or control characters, are not offered)."""
+
+
+MAX_REMEMBERED_WORKSPACES = 1000
+
+
+def first_visit(workspace: Path) -> bool:
+    """Whether no session started in `workspace` before (remembered in the user's data directory,
+    `workspaces.json`; the newest `MAX_REMEMBERED_WORKSPACES` are kept). A store that cannot be read
+    or written counts as a first visit: saying it once too often is harmless."""
+    store = data_dir() / "workspaces.json"
+    try:
+        seen = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        seen = []
+    seen = [entry for entry in seen if isinstance(entry, str)] if isinstance(seen, list) else []
+    key = str(workspace)
+    if key in seen:
+        return False
+    seen = [*seen, key][-MAX_REMEMBERED_WORKSPACES:]
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = store.with_name(f".{store.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(seen), encoding="utf-8")
+        os.replace(temporary, store)
+    except OSError:
+        pass
+    return True
 
 
 def own_directories() -> tuple[Path, ...]:
@@ -305,6 +333,29 @@ class Session:
     def safety_summary(self) -> str:
         """The approval policy and the sandbox in one line (`ask · sandbox workspace-write (…)`)."""
         return f"{self.policy.value} · {self.sandbox.describe()}"
+
+    def safety_label(self) -> str:
+        """The approval policy and the sandbox mode in a few words, for the header."""
+        mode = self.sandbox.policy.mode
+        if self.sandbox.missing:
+            return f"{self.policy.value} · no sandbox"
+        return f"{self.policy.value} · " + ("sandbox off" if mode is SandboxMode.OFF else f"sandbox {mode.value}")
+
+    def start_notices(self) -> list[str]:
+        """What the user must hear when the session starts: a sandbox that cannot run here, and,
+        the first time in a workspace, which policy and sandbox apply."""
+        notices = []
+        if self.sandbox.missing:
+            notices.append(
+                f"{self.sandbox.describe()}. Shell commands ask before they run, whatever the approval policy "
+                '(`--sandbox off` or `sandbox = "off"` runs them unsandboxed without asking).'
+            )
+        if first_visit(self.workspace):
+            notices.append(
+                f"First session in {self.workspace}: approval {self.safety_summary()}. "
+                "Change them with /approval and /sandbox (or --approval, --sandbox, the config file)."
+            )
+        return notices
 
     def set_sandbox(self, mode: str) -> str:
         """Run the next commands in sandbox `mode` (`auto`, `read-only`, `workspace-write`, `off`);

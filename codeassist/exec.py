@@ -141,6 +141,7 @@ def session_started(session: Session, resumed: Path | None) -> dict[str, Any]:
         "model": session.settings.model,
         "transport": session.settings.transport,
         "approval": session.settings.approval,
+        "sandbox": session.sandbox.policy.mode.value,
         "version": __version__,
     }
 
@@ -151,6 +152,12 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
     except (SessionLogError, OSError) as exc:
         print(f"codeassist exec: cannot start the session log: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 1
+    if session.sandbox.missing:
+        print(
+            f"codeassist exec: {session.sandbox.describe()}; shell commands need approval, so they are denied "
+            "(pass --sandbox off to run them unsandboxed)",
+            file=sys.stderr,
+        )
     loop = asyncio.get_running_loop()
     # Ctrl+C cancels the turn cleanly (aborted outputs recorded) instead of killing the process.
     loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(session.cancel()))

@@ -1,6 +1,6 @@
 """The endpoint flags shared by the commands that talk to a model, defined once.
 
-`--model`, `--base-url`, `--transport`, `--approval` (and `--max-steps`, `--no-warmup`) mean the
+`--model`, `--base-url`, `--transport`, `--approval`, `--sandbox` (and `--max-steps`, `--no-warmup`) mean the
 same everywhere; their choices are the values the settings accept (`APPROVAL_POLICIES`,
 `TRANSPORTS`), so a new policy or transport shows up in every command. A command asks for the flags it
 needs, and `settings_overrides(args)` turns whatever was given into `load_settings` flags.
@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from agent.config import APPROVAL_POLICIES, TRANSPORTS, ConfigError, load_settings, require_credentials
+from agent.config import APPROVAL_POLICIES, SANDBOX_MODES, TRANSPORTS, ConfigError, load_settings, require_credentials
 from agent.terminal_text import safe_terminal_text
 
 if TYPE_CHECKING:
@@ -41,6 +41,12 @@ def add_endpoint_arguments(
     parser.add_argument("--base-url", help="Responses API base URL, e.g. http://127.0.0.1:8000/v1")
     if approval:
         parser.add_argument("--approval", choices=APPROVAL_CHOICES, help=approval_help)
+        parser.add_argument(
+            "--sandbox",
+            choices=SANDBOX_MODES,
+            help="where shell commands run: workspace-write (writes only in the workspace and a private /tmp, "
+            "no network), read-only, or off; auto (default) picks read-only or workspace-write when bubblewrap works",
+        )
     if transport:
         parser.add_argument("--transport", choices=TRANSPORT_CHOICES, help=f"transport (default {_DEFAULT_TRANSPORT})")
     if steps:
@@ -66,6 +72,7 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model": getattr(args, "model", None),
         "base_url": getattr(args, "base_url", None),
         "approval": getattr(args, "approval", None),
+        "sandbox": getattr(args, "sandbox", None),
         "transport": getattr(args, "transport", None),
         "max_steps": getattr(args, "max_steps", None),
         "warmup": False if getattr(args, "no_warmup", False) else None,

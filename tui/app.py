@@ -212,6 +212,8 @@ class CodeassistApp(App[None]):
         prompt.disabled = False
         self.router = self._new_router(interactive=True)
         self._show_header()
+        for notice in self.session.start_notices():
+            self.say(notice, error="no sandbox" in notice)
         if resume is not None:
             self.drawing_history = True  # no live turn shares the router until the history is drawn
             self.call_after_refresh(self._show_resumed)
@@ -302,6 +304,7 @@ class CodeassistApp(App[None]):
             }.get(transport, transport),
             mode=mode,
             in_repository=repo is not None,
+            safety=self.session.safety_label() if self.session is not None else "",
         )
 
     async def close_session(self) -> None:
@@ -626,6 +629,16 @@ class CodeassistApp(App[None]):
             raise ConfigError("No live session.")
         self.session.set_policy(name)
         self.settings = self.settings.model_copy(update={"approval": name})
+        self._show_header()
+
+    def set_sandbox(self, mode: str) -> str:
+        """Run the next shell commands in sandbox `mode`; its description."""
+        if self.session is None:
+            raise ConfigError("No live session.")
+        described = self.session.set_sandbox(mode)
+        self.settings = self.settings.model_copy(update={"sandbox": mode})
+        self._show_header()
+        return described
 
     def set_model(self, model: str) -> None:
         if self.session is None:

@@ -186,6 +186,48 @@ async def _approval(app: CodeassistApp, argument: str) -> None:
     app.say(f"approval policy is now {argument}")
 
 
+@command("sandbox", "/sandbox [auto|read-only|workspace-write|off]", "show or change where shell commands run")
+async def _sandbox(app: CodeassistApp, argument: str) -> None:
+    from agent.config import SANDBOX_MODES
+
+    if app.session is None:
+        raise ConfigError("No live session.")
+    if not argument:
+        app.say(f"{app.session.safety_summary()}\n(choose from {', '.join(SANDBOX_MODES)})")
+        return
+    if argument not in SANDBOX_MODES:
+        raise ValueError(f"no sandbox mode {argument!r}; choose from {', '.join(SANDBOX_MODES)}")
+    app.say(f"from the next command: {app.set_sandbox(argument)}", error=app.session.sandbox.missing)
+
+
+@command(
+    "permissions",
+    "/permissions [revoke N | save N]",
+    "list the allow/ask/deny rules in force; revoke one for this session, or save one in the config",
+)
+async def _permissions(app: CodeassistApp, argument: str) -> None:
+    if app.session is None:
+        raise ConfigError("No live session.")
+    rules = app.session.permission_rules()
+    verb, _, number = argument.partition(" ")
+    if not verb:
+        lines = [f"{index:>3}. {rule.effect:<5} {rule.spec}  ({rule.source})" for index, rule in enumerate(rules, 1)]
+        app.say(
+            "\n".join(lines or ["no rules"])
+            + "\n\ndeny wins over ask, ask over allow; /permissions revoke N or /permissions save N"
+        )
+        return
+    if verb not in ("revoke", "save") or not number.strip().isdigit() or not 1 <= int(number) <= len(rules):
+        raise ValueError(f"usage: /permissions revoke N or /permissions save N, N from 1 to {len(rules)}")
+    rule = rules[int(number) - 1]
+    if verb == "revoke":
+        app.session.revoke_rule(rule)
+        kept = " (it returns with the next session unless removed from the config)" if rule.source != "session" else ""
+        app.say(f"revoked {rule.effect} {rule.spec} for this session{kept}")
+    else:
+        app.say(f"saved {rule.effect} {rule.spec} in {app.session.save_rule(rule)}")
+
+
 @command("sessions", "/sessions", "list saved sessions")
 async def _sessions(app: CodeassistApp, argument: str) -> None:
     from agent.session import Session

@@ -187,3 +187,48 @@ async def test_cards_are_described_from_the_events_alone(start_server, repo, tmp
         "echo ran >> shell.log",
         "notes.txt",
     ]
+
+
+EDITS = Scenario.model_validate(
+    {
+        "name": "edits",
+        "turns": [
+            {
+                "output": [
+                    {
+                        "type": "function_call",
+                        "call_id": f"e{n}",
+                        "name": "write_file",
+                        "arguments": {"path": f"n{n}.txt", "content": "x\n"},
+                    }
+                ]
+            }
+            if n % 2 == 0
+            else {"output": [{"type": "message", "text": "ok"}]}
+            for n in range(6)
+        ],
+    }
+)
+
+
+async def test_approve_always_rules_survive_continue_and_so_do_revocations(start_server, repo, tmp_path):
+    server = start_server(EDITS)
+    session = opened(server, repo, tmp_path)
+    async for event in session.run_turn("write one"):
+        if isinstance(event, ApprovalRequested):
+            session.answer_approval(event.request.call_id, Decision(kind="approve_always"))
+    path = session.log_path
+    await session.close()
+    assert path is not None
+
+    resumed = opened(server, repo, tmp_path, resume=path)
+    assert resumed.agent.approvals.rules == {"write_file"}
+    asked = [e async for e in resumed.run_turn("write another") if isinstance(e, ApprovalRequested)]
+    assert asked == []  # the restored rule approved it
+    (rule,) = [r for r in resumed.permission_rules() if r.source == "session"]
+    assert resumed.revoke_rule(rule)
+    await resumed.close()
+
+    again = opened(server, repo, tmp_path, resume=path)
+    assert again.agent.approvals.rules == set()
+    await again.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,14 @@ class ManualClock:
         self.now += seconds
 
 
+def seen_before(workspace: Path, data_home: Path) -> None:
+    """Record `workspace` as one where codeassist ran before: the first-session notice (tested on
+    its own) stays out of the transcript of every other test."""
+    store = data_home / "codeassist" / "workspaces.json"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps([str(workspace.resolve())]))
+
+
 def call(name: str, call_id: str, **arguments: object) -> dict:
     return {"type": "function_call", "name": name, "call_id": call_id, "arguments": arguments}
 
@@ -55,6 +64,7 @@ def make_app(start_server, repo: Path, tmp_path: Path, monkeypatch):
     """Build an app for a scenario (the server starts with it)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    seen_before(repo, tmp_path / "data")
 
     def build(scene: Scenario, **settings: object) -> CodeassistApp:
         server = start_server(scene)

@@ -75,7 +75,11 @@ def request_body(request: ApprovalRequest, segments: Sequence[str] = (), *, answ
     if scope is not None:
         parts.append(Text(f"a = always approve, in this session: {safe_terminal_text(scope)}", style="dim"))
     else:
-        why = "for chained, redirected or network commands" if request.kind == "command" else "for this call"
+        why = (
+            "for chained, redirected or network commands, or options that run programs or write outside the workspace"
+            if request.kind == "command"
+            else "for this call"
+        )
         parts.append(Text(f"“approve always” is not offered {why}", style="dim"))
     return Group(*parts)
 
@@ -190,7 +194,10 @@ class ApprovalCard(Vertical, can_focus=True):
         }.get(kind, kind)
         scope = rule_scope(self.request)
         if kind == "approve_always" and scope:
-            label = f"always approved in this session: {safe_terminal_text(scope)}"
+            label = (
+                f"always approved in this session: {safe_terminal_text(scope)} "
+                f"(rule allow {safe_terminal_text(self.request.rule_key or '')}; /permissions lists, revokes or saves it)"
+            )
         detail = f" ({rule})" if rule and rule != "user" else ""
         detail += f": {reason}" if reason else ""
         self.query_one("#approval-hint", Static).update(Text(f"→ {label}{detail}", style="bold"))

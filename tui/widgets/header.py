@@ -1,4 +1,5 @@
-"""The one-line header: repository, branch, dirty state, model, transport.
+"""The one-line header: repository, branch, dirty state, model, transport, approval policy and
+sandbox (in bold when commands run unsandboxed).
 
 Outside a git repository it names the directory and says it is not a repository: no branch, no
 dirty mark."""
@@ -24,6 +25,7 @@ class RepoHeader(Static):
         transport: str,
         mode: str = "",
         in_repository: bool = True,
+        safety: str = "",
     ) -> None:
         """Draw the header; `branch` None inside a repository means a detached HEAD."""
         text = Text()
@@ -36,6 +38,8 @@ class RepoHeader(Static):
             text.append("  (not a git repository)", style="dim italic")
         text.append(f"   model {safe_terminal_text(model)}")
         text.append(f"   {safe_terminal_text(transport)}")
+        if safety:
+            text.append(f"   {safety}", style="bold" if "no sandbox" in safety or "off" in safety else "")
         if mode:
             text.append(f"   [{mode}]", style="bold")
         self.update(text)
