@@ -32,6 +32,11 @@ class Policy(StrEnum):
 
 ToolKind = Literal["read", "edit", "command", "other"]
 
+Escalation = Literal["network", "unsandboxed"]
+"""What a sandboxed command may be re-run with: network access, or no sandbox."""
+
+ESCALATIONS: tuple[Escalation, ...] = ("unsandboxed", "network")
+
 
 class ApprovalRequest(BaseModel):
     """What a person needs to decide on one tool call."""
@@ -56,11 +61,20 @@ class ApprovalRequest(BaseModel):
     the session (`shell commands starting with `git status``); None when the request has no rule key."""
     paths: tuple[str, ...] = ()
     """For file tools: the workspace-relative paths the call reads or changes (for path rules)."""
+    escalation: Escalation | None = None
+    """For a command the sandbox blocked: what re-running it needs (`network` access, or no
+    sandbox at all). Never approved by the policy, only by a person or an allow rule."""
 
-    def facts(self) -> CallFacts:
-        """What allow/ask/deny rules look at in this call."""
-        shell_key = self.rule_key.partition(":")[2] if self.rule_key and self.rule_key.startswith("shell:") else None
-        return CallFacts(tool=self.tool, command=self.command, rule_key=shell_key, paths=self.paths)
+    def facts(self, tool: str | None = None) -> CallFacts:
+        """What allow/ask/deny rules look at in this call (as a call of `tool`, if given: the
+        escalations `network` and `unsandboxed` of a shell command)."""
+        prefix = f"{self.tool}:"
+        key = (
+            self.rule_key[len(prefix) :]
+            if self.kind == "command" and self.rule_key and self.rule_key.startswith(prefix)
+            else None
+        )
+        return CallFacts(tool=tool or self.tool, command=self.command, rule_key=key, paths=self.paths)
 
 
 class Decision(BaseModel):
@@ -137,12 +151,21 @@ class ApprovalGate:
         allowed = self.permissions.first("allow", facts)
         if allowed is not None:
             return Decision(kind="approve_once", rule=f"rule:{allowed.spec}")
-        if self.commands_ask and request.kind == "command":
+        if request.escalation is not None or (self.commands_ask and request.kind == "command"):
             return None
         if self.policy is Policy.FULL_AUTO:
             return Decision(kind="approve_once", rule="policy:full-auto")
         if self.policy is Policy.AUTO_EDIT and request.kind == "edit":
             return Decision(kind="approve_once", rule="policy:auto-edit")
+        return None
+
+    def preapproved_escalation(self, request: ApprovalRequest) -> Escalation | None:
+        """The escalation an allow rule grants `request`'s command before it runs (`unsandboxed:…`
+        or `network:…`), unless a deny rule refuses it."""
+        for escalation in ESCALATIONS:
+            facts = request.facts(escalation)
+            if self.permissions.first("allow", facts) and not self.permissions.first("deny", facts):
+                return escalation
         return None
 
     def register(self, request: ApprovalRequest) -> asyncio.Future[Decision]:

@@ -9,12 +9,13 @@ asks for no tools, at the step limit, on an error, or when the user cancels.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncGenerator, Awaitable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
-from agent.approvals import ApprovalGate, Decision
+from agent.approvals import ApprovalGate, ApprovalRequest, Decision
 from agent.conversation import Conversation
 from agent.events import (
     AgentError,
@@ -37,8 +38,9 @@ from agent.events import (
 )
 from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, ResponseResult, Retrying
 from agent.recorder import SessionRecorder
+from agent.sandbox import escalated
 from agent.stats import ResponseStats, TurnStats
-from agent.tools import LiveOutput, ToolContext, ToolError, ToolRegistry, ToolResult
+from agent.tools import LiveOutput, Tool, ToolArgs, ToolContext, ToolError, ToolRegistry, ToolResult
 from agent.transport import TransportAborted
 from agent.wire import CustomToolCallOutput, FunctionCallOutput, user_message
 from agent.wire.items import CustomToolCall, FunctionCall
@@ -275,21 +277,11 @@ class Agent:
         except ToolError as exc:
             yield self._record(call, "error", str(exc), time.monotonic() - started)
             return
-        decision = self.approvals.settle_without_asking(request, mutating=tool.mutating)
-        waited = 0.0
-        if decision is None:
-            pending = self.approvals.register(request)  # before the event: an answer can come at once
-            asked = time.monotonic()
-            try:
-                yield ApprovalRequested(request=request)
-                decision = await self._cancellable(pending)
-            finally:
-                self.approvals.withdraw(request.call_id)
-            waited = time.monotonic() - asked
-            timers["approval_wait_s"] += waited
-            yield self._decided(call.call_id, decision, waited)
-        elif tool.mutating:
-            yield self._decided(call.call_id, decision, 0.0)
+        answer = _Answer()
+        async with aclosing(self._decide(request, tool.mutating, timers, answer)) as deciding:
+            async for event in deciding:
+                yield event
+        decision, waited = answer.decision, answer.waited_s
         if decision.kind == "cancel":
             raise TurnCancelled
         if not decision.approved:
@@ -299,28 +291,85 @@ class Agent:
 
         timers["tool_calls"] += 1
         run_started = self._running[call.call_id] = time.monotonic()
-        live = self.tool_context.live = LiveOutput()
-        task = asyncio.ensure_future(tool.run(args, self.tool_context))
+        context = self.tool_context
+        granted = self.approvals.preapproved_escalation(request) if context.sandbox is not None else None
+        if granted is not None:
+            context = dataclasses.replace(context, sandbox=escalated(context.sandbox, granted))
+        outcome = _Outcome()
+        escalation_wait = 0.0
         try:
-            async with aclosing(self._follow(call.call_id, task, live)) as progress:
-                async for event in progress:
+            async with aclosing(self._execute(call.call_id, tool, args, context, outcome)) as running:
+                async for event in running:
                     yield event
-            outcome = await self._cancellable(task)
+            escalation = tool.escalation_request(call.call_id, args, context, outcome.result)
+            if escalation is not None:
+                answer = _Answer()
+                async with aclosing(self._decide(escalation, True, timers, answer)) as deciding:
+                    async for event in deciding:
+                        yield event
+                escalation_wait = answer.waited_s
+                if answer.decision.kind == "cancel":
+                    raise TurnCancelled
+                if answer.decision.approved and escalation.escalation is not None:
+                    context = dataclasses.replace(context, sandbox=escalated(context.sandbox, escalation.escalation))
+                    async with aclosing(self._execute(call.call_id, tool, args, context, outcome)) as running:
+                        async for event in running:
+                            yield event
+                    again = "with network access" if escalation.escalation == "network" else "outside the sandbox"
+                    outcome.result = _noted(outcome.result, f"(the sandbox blocked it; run again {again}, as approved)")
         except ToolError as exc:
-            ran = time.monotonic() - run_started
+            ran = time.monotonic() - run_started - escalation_wait
             timers["tool_s"] += ran
             yield self._record(call, "error", str(exc), ran)
             return
+        ran = time.monotonic() - run_started - escalation_wait
+        timers["tool_s"] += ran
+        result = outcome.result
+        yield self._record(call, "ok" if result.ok else "error", result.output, ran, result.display)
+
+    async def _decide(
+        self, request: ApprovalRequest, mutating: bool, timers: dict[str, float], answer: _Answer
+    ) -> AsyncGenerator[AgentEvent]:
+        """Settle `request` by rule or policy, or ask and wait for the answer; the decision (and the
+        time a person took) goes into `answer`."""
+        decision = self.approvals.settle_without_asking(request, mutating=mutating)
+        if decision is None:
+            pending = self.approvals.register(request)  # before the event: an answer can come at once
+            asked = time.monotonic()
+            try:
+                yield ApprovalRequested(request=request)
+                decision = await self._cancellable(pending)
+            finally:
+                self.approvals.withdraw(request.call_id)
+            answer.waited_s = time.monotonic() - asked
+            timers["approval_wait_s"] += answer.waited_s
+            yield self._decided(request.call_id, decision, answer.waited_s)
+        elif mutating:
+            yield self._decided(request.call_id, decision, 0.0)
+        answer.decision = decision
+
+    async def _execute(
+        self, call_id: str, tool: Tool[Any], args: ToolArgs, context: ToolContext, outcome: _Outcome
+    ) -> AsyncGenerator[AgentEvent]:
+        """Run the tool in `context`, yielding its live output; its result goes into `outcome`.
+
+        Raises:
+            ToolError: the tool failed in a way the model should hear about.
+        """
+        live = context.live = LiveOutput()
+        task = asyncio.ensure_future(tool.run(args, context))
+        try:
+            async with aclosing(self._follow(call_id, task, live)) as progress:
+                async for event in progress:
+                    yield event
+            outcome.result = await self._cancellable(task)
         finally:
             if not task.done():  # the caller stopped listening while the tool ran
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
             if live.partial:
-                self._partial[call.call_id] = live.partial
-            self.tool_context.live = None
-        ran = time.monotonic() - run_started
-        timers["tool_s"] += ran
-        yield self._record(call, "ok" if outcome.ok else "error", outcome.output, ran, outcome.display)
+                self._partial[call_id] = live.partial
+            context.live = None
 
     async def _follow(
         self, call_id: str, task: asyncio.Future[ToolResult], live: LiveOutput
@@ -431,3 +480,22 @@ class Agent:
         which flushes durably where a tool may run next, after a result and at turn end."""
         if self.recorder is not None:
             self.recorder.event(event)
+
+
+@dataclasses.dataclass
+class _Answer:
+    """How an approval question was settled, and how long a person took."""
+
+    decision: Decision = dataclasses.field(default_factory=lambda: Decision(kind="cancel"))
+    waited_s: float = 0.0
+
+
+@dataclasses.dataclass
+class _Outcome:
+    """What a tool run returned."""
+
+    result: ToolResult = dataclasses.field(default_factory=lambda: ToolResult(output="", ok=False))
+
+
+def _noted(result: ToolResult, note: str) -> ToolResult:
+    return result.model_copy(update={"output": f"{result.output.rstrip()}\n{note}"})

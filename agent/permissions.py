@@ -5,6 +5,8 @@ the approval card):
 
 - `shell:<command prefix>`: words a command starts with, e.g. `shell:pytest`, `shell:git status`
   (the program matches by name, so `/usr/bin/git status` is `git status` too).
+- `network:<command prefix>`, `unsandboxed:<command prefix>`: run such a command in the sandbox
+  with network access, or outside the sandbox (see `agent.sandbox`).
 - `<file tool>:<glob>`: a path glob for `read_file`, `grep`, `list_files`, `edit_file`,
   `write_file` and `apply_patch`, matched against the workspace-relative path and against the
   file name alone: `read_file:.env*` covers `.env` and `config/.env.local`.
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "COMMAND_TOOLS",
     "DEFAULT_ASK",
     "FILE_TOOLS",
     "CallFacts",
@@ -52,6 +55,11 @@ RuleSource = Literal["built-in", "config", "session"]
 
 FILE_TOOLS = frozenset({"read_file", "grep", "list_files", "edit_file", "write_file", "apply_patch"})
 """Tools whose pattern is a path glob."""
+
+COMMAND_TOOLS = frozenset({"shell", "network", "unsandboxed"})
+"""Tools whose pattern is a command prefix: `shell`, and the two ways of re-running a command the
+sandbox blocked (`network:pip install` — with network access; `unsandboxed:make deploy` —
+outside the sandbox)."""
 
 _TOOL_NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_-]+)*")
 
@@ -134,7 +142,7 @@ class PermissionRule:
         if not pattern:
             raise PermissionRuleError(f"{spec!r}: the pattern after `:` is empty")
         words: tuple[str, ...] = ()
-        if tool == "shell":
+        if tool in COMMAND_TOOLS:
             try:
                 words = tuple(shlex.split(pattern))
             except ValueError as exc:
@@ -150,7 +158,7 @@ class PermissionRule:
             return False
         if self.pattern is None:
             return True
-        if self.tool == "shell":
+        if self.tool in COMMAND_TOOLS:
             return self._matches_command(call)
         if not call.paths:
             return False

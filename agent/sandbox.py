@@ -26,6 +26,7 @@ sandboxed one. macOS (`sandbox-exec`) is not implemented: there, as wherever bwr
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import os
@@ -38,13 +39,16 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 __all__ = [
     "SandboxMode",
     "SandboxPolicy",
     "SandboxSupport",
     "SessionSandbox",
+    "escalated",
     "protected_paths",
+    "sandbox_denial",
     "sandbox_support",
     "session_sandbox",
     "wrap",
@@ -163,6 +167,41 @@ def wrap(argv: list[str], policy: SandboxPolicy, *, cwd: Path) -> list[str]:
         arguments += ["--ro-bind", str(path), str(path)]
     arguments += ["--setenv", "TMPDIR", "/tmp", "--chdir", str(cwd), "--", *argv]
     return arguments
+
+
+_NETWORK_DENIALS = (
+    "Network is unreachable",
+    "Temporary failure in name resolution",
+    "Could not resolve host",
+    "Name or service not known",
+    "No address associated with hostname",
+    "getaddrinfo failed",
+    "Failed to establish a new connection",
+    "unable to resolve host",
+    "Could not resolve hostname",
+    # inside, only the sandbox's own loopback exists: nothing listens there
+    "Connection refused",
+    "Couldn't connect to server",
+    "Failed to connect to",
+)
+_WRITE_DENIALS = ("Read-only file system",)
+
+
+def sandbox_denial(output: str) -> Literal["network", "unsandboxed"] | None:
+    """What a failed sandboxed command's output says the sandbox refused: the network
+    (`network`), or a write outside its roots (`unsandboxed`); None when it failed otherwise."""
+    if any(sign in output for sign in _NETWORK_DENIALS):
+        return "network"
+    if any(sign in output for sign in _WRITE_DENIALS):
+        return "unsandboxed"
+    return None
+
+
+def escalated(policy: SandboxPolicy | None, escalation: Literal["network", "unsandboxed"]) -> SandboxPolicy | None:
+    """`policy` with network access (`network`), or no sandbox at all (`unsandboxed`: None)."""
+    if policy is None or escalation == "unsandboxed":
+        return None
+    return dataclasses.replace(policy, network=True)
 
 
 def _own_private_directory(path: Path) -> None:

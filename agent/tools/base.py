@@ -161,6 +161,13 @@ class Tool(ABC, Generic[ArgsT]):
             paths=paths,
         )
 
+    def escalation_request(
+        self, call_id: str, args: ArgsT, ctx: ToolContext, result: ToolResult
+    ) -> ApprovalRequest | None:
+        """After a run the sandbox blocked: the request to run the call again with more (network,
+        or no sandbox); None for tools the sandbox does not confine."""
+        return None
+
     def touched_paths(self, args: ArgsT, ctx: ToolContext) -> tuple[str, ...]:
         """The workspace-relative paths (or globs) the call reads or changes, for path rules."""
         return ()

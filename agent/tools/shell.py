@@ -46,6 +46,7 @@ from pydantic import Field
 
 from agent.approvals import ApprovalRequest
 from agent.redact import is_secret_variable
+from agent.sandbox import SandboxMode, sandbox_denial, wrap
 from agent.terminal_text import TERMINAL_SEQUENCES
 from agent.tools.base import (
     CallDescription,
@@ -389,6 +390,13 @@ class Shell(Tool[ShellArgs]):
             raise ToolError("The command contains a NUL byte.")
         workdir = self._workdir(args, ctx)
         timeout = args.timeout_s or DEFAULT_TIMEOUT_S
+        sandboxed = ctx.sandbox is not None and ctx.sandbox.mode is not SandboxMode.OFF
+        argv = ["/bin/bash", "-c", args.command]
+        if ctx.sandbox is not None and sandboxed:
+            try:
+                argv = wrap(argv, ctx.sandbox, cwd=workdir)
+            except OSError as exc:
+                raise ToolError(f"The sandbox could not be prepared: {exc}.") from None
         loop = asyncio.get_running_loop()
         started = loop.time()
 
@@ -405,9 +413,7 @@ class Shell(Tool[ShellArgs]):
         try:
             try:
                 process = await asyncio.create_subprocess_exec(
-                    "/bin/bash",
-                    "-c",
-                    args.command,
+                    *argv,
                     cwd=workdir,
                     env=child_environment(),
                     stdin=asyncio.subprocess.DEVNULL,
@@ -450,15 +456,39 @@ class Shell(Tool[ShellArgs]):
                 f"\n[background processes kept the output open {DRAIN_TIMEOUT_S:g}s after the command "
                 "exited and were killed]"
             )
-        return ToolResult(
-            output=f"{header}\n{text or '(no output)'}",
-            ok=exit_code == 0,
-            display={
-                "exit_code": exit_code,
-                "duration_s": round(duration, 3),
-                "timed_out": timed_out,
-                "truncated_bytes": omitted,
-            },
+        display: dict[str, Any] = {
+            "exit_code": exit_code,
+            "duration_s": round(duration, 3),
+            "timed_out": timed_out,
+            "truncated_bytes": omitted,
+        }
+        if ctx.sandbox is not None and sandboxed:
+            display["sandbox"] = ctx.sandbox.mode.value + (" + network" if ctx.sandbox.network else "")
+            denial = sandbox_denial(text) if exit_code != 0 and not timed_out else None
+            if denial is not None:
+                display["sandbox_denied"] = denial
+        return ToolResult(output=f"{header}\n{text or '(no output)'}", ok=exit_code == 0, display=display)
+
+    def escalation_request(
+        self, call_id: str, args: ShellArgs, ctx: ToolContext, result: ToolResult
+    ) -> ApprovalRequest | None:
+        """When the sandbox blocked the command (a write outside its roots, or the network): the
+        question whether to run it again outside the sandbox, or with network access."""
+        denial = (result.display or {}).get("sandbox_denied")
+        if denial not in ("network", "unsandboxed"):
+            return None
+        asked = self.approval_request(call_id, args, ctx)
+        key = rule_key(args.command)
+        what = "with network access" if denial == "network" else "outside the sandbox"
+        blocked = "the network" if denial == "network" else "a write outside the workspace"
+        return asked.model_copy(
+            update={
+                "tool": denial,
+                "summary": f"the sandbox blocked {blocked}; re-run {what}: {asked.summary.removeprefix('run: ')}",
+                "rule_key": None if key is None else f"{denial}:{key}",
+                "rule_scope": None if key is None else f"re-running commands starting with `{key}` {what}",
+                "escalation": denial,
+            }
         )
 
     async def _supervise(
