@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.config import Settings
-from tests.tui.conftest import ManualClock, call, scenario
+from tests.tui.conftest import ManualClock, call, scenario, seen_before
 from tests.tui.test_replay import FIXTURE
 from tui.app import WIDE_ENOUGH_FOR_STATS, CodeassistApp
 from tui.welcome import WelcomeApp
@@ -39,6 +39,7 @@ def test_approval_card_with_diff(snap_compare, start_server, tmp_path, monkeypat
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     repo = make_repo(tmp_path / "repo", {"a.py": "print('hello')\n"})
+    seen_before(repo, tmp_path / "data")
     server = start_server(
         scenario(
             {
@@ -83,6 +84,7 @@ def live_app(start_server, tmp_path, monkeypatch, scene, **settings) -> Codeassi
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     repo = make_repo(tmp_path / "repo", {"a.py": "print('hello')\n", "pkg/core.py": "X = 1\n"})
+    seen_before(repo, tmp_path / "data")
     server = start_server(scene)
     app = CodeassistApp(
         settings_for(server, model="scripted-demo", **settings),
