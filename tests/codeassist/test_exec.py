@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 
 from agent.events import AGENT_EVENT_ADAPTER
+from agent.sandbox import sandbox_support
 from codeassist.exec import SCHEMA_VERSION, ExecInputError, read_prompt
 from tests.agent.conftest import make_repo
 from tests.codeassist.test_serve import running
 
 CODEASSIST = str(Path(sys.executable).with_name("codeassist"))
 KEY = "sk-exec-0123456789abcdefghijklmnop"
+COMMAND_SANDBOX = "auto" if sandbox_support().available else "off"
+"""Commands under `full-auto` run in the sandbox where it works; elsewhere they need `--sandbox off`."""
 
 
 @pytest.fixture
@@ -162,7 +165,15 @@ def test_exec_fixes_a_bug_end_to_end_with_real_tools(start_server, tmp_path):
     )
     server = start_server(scenario)
     result = run_exec(
-        work, tmp_path, "fix the failing test", "--base-url", server.address.base_url, "--approval", "full-auto"
+        work,
+        tmp_path,
+        "fix the failing test",
+        "--base-url",
+        server.address.base_url,
+        "--approval",
+        "full-auto",
+        "--sandbox",
+        COMMAND_SANDBOX,
     )
     assert result.returncode == 0, result.stderr
     assert "Fixed add(); the tests pass." in result.stdout
@@ -491,7 +502,17 @@ def test_exec_json_shows_a_running_command_s_latest_lines_before_its_result(work
     )
     with running("serve", "--script", str(script)) as (_, url):
         result = run_exec(
-            workspace, tmp_path, "run it", "--base-url", url, "--json", "--no-warmup", "--approval", "full-auto"
+            workspace,
+            tmp_path,
+            "run it",
+            "--base-url",
+            url,
+            "--json",
+            "--no-warmup",
+            "--approval",
+            "full-auto",
+            "--sandbox",
+            COMMAND_SANDBOX,
         )
     assert result.returncode == 0, result.stderr
     _, events = _json_lines(result.stdout)
@@ -503,13 +524,26 @@ def test_exec_json_shows_a_running_command_s_latest_lines_before_its_result(work
     assert "step 3" in next(event.output for event in events if event.type == "tool_finished")
     # the text mode leaves the live lines out
     with running("serve", "--script", str(script)) as (_, url):
-        text = run_exec(workspace, tmp_path, "run it", "--base-url", url, "--no-warmup", "--approval", "full-auto")
+        text = run_exec(
+            workspace,
+            tmp_path,
+            "run it",
+            "--base-url",
+            url,
+            "--no-warmup",
+            "--approval",
+            "full-auto",
+            "--sandbox",
+            COMMAND_SANDBOX,
+        )
     assert text.returncode == 0, text.stderr
     assert "step 2" not in text.stdout and "step 2" not in text.stderr
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/environ"), reason="needs /proc")
-@pytest.mark.parametrize("sandbox", ["auto", "off"])
+@pytest.mark.parametrize(
+    "sandbox", [pytest.param("auto", marks=pytest.mark.skipif(COMMAND_SANDBOX == "off", reason="no sandbox")), "off"]
+)
 def test_a_command_cannot_read_the_api_key_from_the_agents_process(start_server, workspace, tmp_path, sandbox):
     from server.scenario import Scenario
 

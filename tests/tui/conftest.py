@@ -7,12 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from agent.sandbox import sandbox_support
 from server.scenario import Scenario
 from tests.agent.conftest import make_repo, settings_for
 from tui.app import CodeassistApp
 from tui.history import PromptHistory
 
 SIZE = (150, 45)
+
+COMMAND_SANDBOX = "auto" if sandbox_support().available else "off"
+"""Apps run their commands in the sandbox where it works; elsewhere unsandboxed (`off`), so that
+`full-auto` runs them and no "no sandbox" notice joins the transcript. Tests of what the app says
+without a sandbox take the sandbox away themselves (tests/tui/test_safety.py)."""
 
 
 class ManualClock:
@@ -67,6 +73,7 @@ def make_app(start_server, repo: Path, tmp_path: Path, monkeypatch):
     seen_before(repo, tmp_path / "data")
 
     def build(scene: Scenario, **settings: object) -> CodeassistApp:
+        settings.setdefault("sandbox", COMMAND_SANDBOX)
         server = start_server(scene)
         app = CodeassistApp(
             settings_for(server, **settings),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.config import Settings
+from agent.sandbox import sandbox_support
 from tests.tui.conftest import ManualClock, call, scenario, seen_before
 from tests.tui.test_replay import FIXTURE
 from tui.app import WIDE_ENOUGH_FOR_STATS, CodeassistApp
@@ -32,6 +35,13 @@ def test_replayed_session_with_stats_panel(snap_compare, tmp_path, monkeypatch):
     assert snap_compare(app, terminal_size=(150, 48), run_before=finish)
 
 
+with_the_sandbox = pytest.mark.skipif(
+    not sandbox_support().available,
+    reason=f"live screens are pictured with the header naming the sandbox ({sandbox_support().detail})",
+)
+
+
+@with_the_sandbox
 def test_approval_card_with_diff(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the write_file card waiting, and the approval card with the highlighted diff and keys."""
     from tests.agent.conftest import make_repo, settings_for
@@ -132,6 +142,7 @@ async def send(pilot, text: str) -> None:
     await pilot.press("enter")
 
 
+@with_the_sandbox
 def test_idle_live_session(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the header (repo ⎇ main ✓, scripted-demo, WebSocket), an empty transcript, the focused prompt."""
     app = live_app(start_server, tmp_path, monkeypatch, scenario({"output": [{"type": "message", "text": "Hi."}]}))
@@ -146,6 +157,7 @@ def test_idle_live_session(snap_compare, start_server, tmp_path, monkeypatch):
 # ---- completion lists and block navigation -------------------------------------------------
 
 
+@with_the_sandbox
 def test_slash_completion_list(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the list above the prompt: /resume highlighted, then /replay, each with its usage and
     help; the prompt holds "/re" and keeps the focus."""
@@ -160,6 +172,7 @@ def test_slash_completion_list(snap_compare, start_server, tmp_path, monkeypatch
     assert snap_compare(app, terminal_size=NARROW, run_before=typed)
 
 
+@with_the_sandbox
 def test_file_completion_list(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the list of files for "@", shortest first: a.py (highlighted), the untracked
     .gitignore, pkg/core.py, the untracked notes/todo.md; not the ignored build/out.py."""
@@ -181,6 +194,7 @@ def test_file_completion_list(snap_compare, start_server, tmp_path, monkeypatch)
     assert snap_compare(app, terminal_size=NARROW, run_before=typed)
 
 
+@with_the_sandbox
 def test_focused_tool_card_expanded(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the read_file card of a.py focused (tinted, a bar on its right) and expanded with the
     file's content; the footer offers Esc (to the prompt), Enter (expand) and c (copy)."""
@@ -218,6 +232,7 @@ STREAMED_DELTAS = 30
 """Deltas sent before the server stalls: the answer stops inside the code block."""
 
 
+@with_the_sandbox
 def test_streaming_answer_stopped_half_way(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the prompt and the answer cut inside its code block: two list items, two highlighted lines."""
     from server.engines.scripted import chunk_text
@@ -246,6 +261,7 @@ def test_streaming_answer_stopped_half_way(snap_compare, start_server, tmp_path,
     assert snap_compare(app, terminal_size=NARROW, run_before=half_streamed)
 
 
+@with_the_sandbox
 def test_tool_failure(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the read_file card of missing.py "failed · 0.0s" with its error, then the model's answer."""
     from tui.widgets.tool_card import ToolCard
@@ -271,6 +287,7 @@ def test_tool_failure(snap_compare, start_server, tmp_path, monkeypatch):
     assert snap_compare(app, terminal_size=NARROW, run_before=failed)
 
 
+@with_the_sandbox
 def test_running_command_with_live_output_and_status_line(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the shell card "running" with its output so far (`one`, `two`) under its title, and
     the status line above the prompt: spinner, "running shell …", 3s, turn 3s, Esc to interrupt."""
