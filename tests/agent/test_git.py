@@ -124,3 +124,18 @@ def test_settings_the_caller_passes_in_the_environment_are_kept(hostile_repo: Pa
 def test_outside_a_repository_nothing_is_found(tmp_path: Path) -> None:
     assert repo_info(tmp_path) is None
     assert asyncio.run(git_files(tmp_path)) is None
+
+
+async def test_opening_a_session_in_a_hostile_repository_runs_nothing(hostile_repo: Path, tmp_path: Path) -> None:
+    from agent.config import Settings
+    from agent.session import Session
+
+    settings = Settings(base_url="http://127.0.0.1:9/v1", api_key="sk-test-0123456789abcdefghij", warmup=False)
+    session = Session.open(settings, cwd=hostile_repo, log_root=tmp_path / "sessions")
+    try:
+        assert "new.txt" in session.workspace_files()
+        info = Session.repository(hostile_repo)
+        assert info is not None and info.dirty
+    finally:
+        await session.close()
+    assert _ran(hostile_repo) == []
