@@ -27,7 +27,8 @@ from agent.events import (
     TurnEnded,
     TurnStarted,
 )
-from agent.stats import ResponseStats, TurnStats
+from agent.stats import TurnStats
+from bench.sessions import synthetic_response_stats
 from server.engines.scripted import chunk_text
 
 DOCUMENT_CHARS = 114_000
@@ -145,29 +146,6 @@ def stream_prefix(text: str, max_deltas: int | None) -> str:
 TOOLS = ("read_file", "grep", "shell")
 
 
-def _stats(turn: int, step: int, output_tokens: int) -> ResponseStats:
-    return ResponseStats(
-        response_id=f"resp_{turn}_{step}",
-        status="completed",
-        transport="websocket",
-        connection="ws-1",
-        incremental=turn > 1 or step > 1,
-        reason="incremental",
-        items_sent=2,
-        bytes_sent=3000,
-        bytes_received=20000,
-        events=300,
-        connect_s=None,
-        created_s=0.05,
-        first_token_s=0.2,
-        total_s=1.2,
-        stream_s=1.0,
-        input_tokens=10000 + 500 * turn,
-        cached_tokens=9000 + 500 * turn,
-        output_tokens=output_tokens,
-    )
-
-
 def _tool_output(rng: random.Random, name: str, turn: int) -> str:
     if name == "shell":
         lines = [f"tests/test_mod_{turn}.py::test_{rng.choice(_WORDS)}_{n} PASSED" for n in range(8)]
@@ -202,7 +180,7 @@ def history_events(turns: int, answer_chars: int = 2_800, seed: int = 1) -> Iter
             call_id = f"call_{turn}_{index}"
             yield ToolCallStarted(call_id=call_id, name=name)
             yield ToolCallReady(call_id=call_id, name=name, arguments=json.dumps(_arguments(name, turn)))
-        yield ResponseFinished(stats=_stats(turn, 1, 60))
+        yield ResponseFinished(stats=synthetic_response_stats(1, turn, 60))
         for index in range(calls):
             name = TOOLS[(turn + index) % len(TOOLS)]
             output = _tool_output(rng, name, turn)
@@ -212,7 +190,7 @@ def history_events(turns: int, answer_chars: int = 2_800, seed: int = 1) -> Iter
         for chunk in chunk_text(answer):
             yield TextDelta(text=chunk)
         yield MessageCompleted(text=answer)
-        responses = [_stats(turn, 1, 60), _stats(turn, 2, len(answer) // 4)]
+        responses = [synthetic_response_stats(1, turn, 60), synthetic_response_stats(2, turn, len(answer) // 4)]
         yield ResponseFinished(stats=responses[-1])
         yield TurnEnded(
             reason="completed", stats=TurnStats(turn=turn, responses=responses, total_s=4.0, tool_calls=calls)

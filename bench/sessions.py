@@ -192,7 +192,8 @@ class _Clock:
         return self.now
 
 
-def _stats(step: int, turn: int, output_tokens: int) -> ResponseStats:
+def synthetic_response_stats(step: int, turn: int, output_tokens: int) -> ResponseStats:
+    """Plausible figures of one response of a synthetic session (shared by the benchmarks)."""
     return ResponseStats(
         response_id=f"resp_{turn}_{step}",
         status="completed",
@@ -292,7 +293,7 @@ def write_v2(root: Path, turns: int) -> Path:
                 emit(ToolCallReady(call_id=call_id, name=name, arguments=json.dumps(arguments)))
                 output.append(FunctionCall(call_id=call_id, name=name, arguments=json.dumps(arguments)))
             recorder.items(output)
-            stats = _stats(number, turn, 8 * len(step["text"]) + 50)
+            stats = synthetic_response_stats(number, turn, 8 * len(step["text"]) + 50)
             responses.append(stats)
             emit(ResponseFinished(stats=stats))
             for index, (name, _, result, ask) in enumerate(step["calls"]):
@@ -384,7 +385,7 @@ def write_v1(root: Path, turns: int) -> Path:
                     dir="received",
                     data={"type": "response.completed", "response": {"id": response_id, "output": output}},
                 )
-                stats = _stats(number, turn, 8 * len(step["text"]) + 50)
+                stats = synthetic_response_stats(number, turn, 8 * len(step["text"]) + 50)
                 line("response_stats", **stats.model_dump(mode="json"))
                 pending = []
                 for index, (name, arguments, result, ask) in enumerate(step["calls"]):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,25 @@ async def answered_turn(
         if isinstance(event, ApprovalRequested):
             assert runner.answer_approval(event.request.call_id, decide(event.request))
     return events
+
+
+class LoopbackListener:
+    """A TCP server on the host's loopback that accepts and counts connections (closing each)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            connection.close()
 
 
 def make_repo(root: Path, files: dict[str, str]) -> Path:

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ from agent.events import ApprovalRequested, ToolFinished
 from agent.sandbox import sandbox_support
 from agent.session import Decision, Session
 from server.scenario import Scenario
-from tests.agent.conftest import settings_for
+from tests.agent.conftest import LoopbackListener, settings_for
 
 pytestmark = pytest.mark.skipif(not sandbox_support().available, reason=sandbox_support().detail)
 
@@ -81,31 +79,14 @@ async def test_a_blocked_write_is_rerun_outside_only_after_approval(start_server
         await session.close()
 
 
-def with_remote(repo: Path, listener: _Listener) -> str:
+def with_remote(repo: Path, listener: LoopbackListener) -> str:
     """Point the repository's `origin` at the listener; the command that reaches it."""
     subprocess.run(["git", "remote", "add", "origin", f"http://127.0.0.1:{listener.port}/x.git"], cwd=repo, check=True)
     return "git ls-remote origin"
 
 
-class _Listener:
-    def __init__(self) -> None:
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.port = self.socket.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.socket.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            connection.close()
-
-
 async def test_network_is_granted_per_command_prefix_and_remembered(start_server, repo, tmp_path):
-    listener = _Listener()
+    listener = LoopbackListener()
     command = with_remote(repo, listener)
     server = start_server(shell_turns(command, command))
     session = Session.open(settings_for(server, approval="full-auto"), cwd=repo, log_root=tmp_path / "s")
@@ -125,7 +106,7 @@ async def test_network_is_granted_per_command_prefix_and_remembered(start_server
 
 
 async def test_a_config_rule_grants_network_up_front(start_server, repo, tmp_path):
-    listener = _Listener()
+    listener = LoopbackListener()
     server = start_server(shell_turns(with_remote(repo, listener)))
     settings = settings_for(server, approval="full-auto", allow=["network:git ls-remote"])
     session = Session.open(settings, cwd=repo, log_root=tmp_path / "s")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import SandboxMode, SandboxPolicy, protected_paths, sandbox_support, wrap
-from tests.agent.conftest import make_repo
+from tests.agent.conftest import LoopbackListener, make_repo
 
 needs_bwrap = pytest.mark.skipif(not sandbox_support().available, reason=sandbox_support().detail)
 
@@ -105,28 +103,9 @@ def test_read_only_mode_writes_nothing_but_a_private_tmp(workspace: Path, sessio
     assert list(session_tmp.iterdir()) == []
 
 
-class _Listener:
-    """A TCP server on the host's loopback that counts connections."""
-
-    def __init__(self) -> None:
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.port = self.socket.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.socket.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            connection.close()
-
-
 @needs_bwrap
 def test_the_network_is_off_unless_allowed(workspace: Path, session_tmp: Path) -> None:
-    listener = _Listener()
+    listener = LoopbackListener()
     probe = f"{sys.executable} -c \"import socket; socket.create_connection(('127.0.0.1', {listener.port}), 2)\""
     try:
         blocked = run(probe, policy(workspace, session_tmp), workspace)
