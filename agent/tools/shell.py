@@ -60,6 +60,7 @@ from agent.tools.base import (
     text_argument,
 )
 from agent.tools.command_safety import escape_for_display, rule_key, segments, uses_network
+from agent.tools.orphan_guard import guard_session
 from agent.tools.paths import display_path, resolve_path
 
 DEFAULT_TIMEOUT_S = 120
@@ -427,6 +428,8 @@ class Shell(Tool[ShellArgs]):
                 os.close(write_fd)
             sid = process.pid
             _LIVE_SESSIONS.add(sid)
+            if not sandboxed:  # a sandboxed command dies with the agent by construction
+                await guard_session(sid)
             try:
                 returncode, timed_out, lingering = await self._supervise(process, capture, timeout)
             except asyncio.CancelledError:
