@@ -3,10 +3,10 @@
 Three modes, chosen separately from the approval policy (the approval policy decides *whether* a
 command runs; the sandbox decides *what it can do* once it runs):
 
-- `read-only`: nothing on disk is writable but a private, empty `/tmp`; no network.
-- `workspace-write`: the workspace and a temporary directory of the session's own (mounted as
-  `/tmp`, kept between the session's commands, removed when the session ends) are writable;
-  `.git/` and codeassist's own configuration and data directories stay read-only; no network.
+- `read-only`: nothing on disk is writable; no network.
+- `workspace-write`: the workspace and the system's temporary directories (`/tmp`, `$TMPDIR`)
+  are writable; `.git/` and codeassist's own configuration and data directories stay read-only;
+  no network.
 - `off`: no sandbox.
 
 On Linux the sandbox is bubblewrap (`bwrap`, Debian/Ubuntu package `bubblewrap`): the whole file
@@ -30,12 +30,9 @@ import dataclasses
 import enum
 import functools
 import os
-import secrets
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +48,7 @@ __all__ = [
     "sandbox_denial",
     "sandbox_support",
     "session_sandbox",
+    "temporary_directories",
     "wrap",
 ]
 
@@ -79,8 +77,8 @@ class SandboxPolicy:
     Args:
         mode: the sandbox mode (`OFF` means `wrap` returns the command unchanged).
         workspace: the workspace root (writable under `WORKSPACE_WRITE`).
-        temp_dir: the session's temporary directory, mounted as `/tmp` (writable under
-            `WORKSPACE_WRITE`; under `READ_ONLY` `/tmp` is an empty in-memory directory).
+        temp_dirs: the system's temporary directories (`/tmp`, `$TMPDIR`), writable under
+            `WORKSPACE_WRITE` (read-only, like everything, under `READ_ONLY`).
         protected: paths that stay read-only even inside a writable root (`.git/`, codeassist's
             own directories); those that do not exist are skipped.
         network: whether the command keeps the host's network (default: no network).
@@ -88,7 +86,7 @@ class SandboxPolicy:
 
     mode: SandboxMode
     workspace: Path
-    temp_dir: Path | None = None
+    temp_dirs: tuple[Path, ...] = ()
     protected: tuple[Path, ...] = ()
     network: bool = False
 
@@ -151,21 +149,14 @@ def wrap(argv: list[str], policy: SandboxPolicy, *, cwd: Path) -> list[str]:
     bwrap = shutil.which(BWRAP) or BWRAP
     arguments = [bwrap, *_namespace_arguments(network=policy.network), "--ro-bind", "/", "/"]
     arguments += ["--dev", "/dev", "--proc", "/proc"]
-    writable = policy.mode is SandboxMode.WORKSPACE_WRITE
-    if writable and policy.temp_dir is not None:
-        _own_private_directory(policy.temp_dir)
-        arguments += ["--bind", str(policy.temp_dir), "/tmp"]
-    else:
-        arguments += ["--tmpfs", "/tmp"]
-    workspace = policy.workspace.resolve()
-    if writable:
-        # bound again after /tmp so a workspace under /tmp is still there (and writable)
-        arguments += ["--bind", str(workspace), str(workspace)]
-    else:
-        arguments += ["--ro-bind", str(workspace), str(workspace)]
-    for path in _existing(policy.protected):
-        arguments += ["--ro-bind", str(path), str(path)]
-    arguments += ["--setenv", "TMPDIR", "/tmp", "--chdir", str(cwd), "--", *argv]
+    if policy.mode is SandboxMode.WORKSPACE_WRITE:
+        # the temporary directories first, then the workspace (which may lie inside one), then
+        # what stays read-only inside them
+        for path in _existing((*policy.temp_dirs, policy.workspace.resolve())):
+            arguments += ["--bind", str(path), str(path)]
+        for path in _existing(policy.protected):
+            arguments += ["--ro-bind", str(path), str(path)]
+    arguments += ["--chdir", str(cwd), "--", *argv]
     return arguments
 
 
@@ -204,20 +195,14 @@ def escalated(policy: SandboxPolicy | None, escalation: Literal["network", "unsa
     return dataclasses.replace(policy, network=True)
 
 
-def _own_private_directory(path: Path) -> None:
-    """Make `path` (mode 0700) unless it is already a directory of ours, not a symlink.
-
-    Raises:
-        OSError: it exists as something else (a symlink or another user's directory).
-    """
-    try:
-        path.mkdir(mode=0o700)
-        return
-    except FileExistsError:
-        pass
-    info = path.lstat()
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise OSError(f"{path} exists and is not a private directory of this user")
+def temporary_directories() -> tuple[Path, ...]:
+    """`/tmp` and `$TMPDIR` (resolved, once each): where programs keep scratch files."""
+    found: list[Path] = []
+    for candidate in ("/tmp", os.environ.get("TMPDIR") or "/tmp"):
+        path = Path(candidate).resolve()
+        if path not in found and path != Path("/"):
+            found.append(path)
+    return tuple(found)
 
 
 def protected_paths(workspace: Path, own_directories: Iterable[Path]) -> tuple[Path, ...]:
@@ -255,9 +240,7 @@ class SessionSandbox:
         return f"sandbox {self.policy.mode} ({self.support.detail}; {network})"
 
     def close(self) -> None:
-        """Remove the session's temporary directory."""
-        if self.policy.temp_dir is not None:
-            shutil.rmtree(self.policy.temp_dir, ignore_errors=True)
+        """Release what the sandbox holds (nothing yet: commands leave no sandbox state behind)."""
 
 
 def session_sandbox(requested: str, approval: str, workspace: Path, own_directories: Iterable[Path]) -> SessionSandbox:
@@ -274,10 +257,10 @@ def session_sandbox(requested: str, approval: str, workspace: Path, own_director
     support = sandbox_support() if mode is not SandboxMode.OFF else SandboxSupport(False, "off")
     if mode is not SandboxMode.OFF and not support.available:
         mode = SandboxMode.OFF
-    temp_dir = None
-    if mode is SandboxMode.WORKSPACE_WRITE:  # made by the first command that needs it
-        temp_dir = Path(tempfile.gettempdir()) / f"codeassist-sandbox-{secrets.token_hex(16)}"
     policy = SandboxPolicy(
-        mode=mode, workspace=workspace, temp_dir=temp_dir, protected=protected_paths(workspace, own_directories)
+        mode=mode,
+        workspace=workspace,
+        temp_dirs=temporary_directories(),
+        protected=protected_paths(workspace, own_directories),
     )
     return SessionSandbox(requested=requested, policy=policy, support=support)

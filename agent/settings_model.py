@@ -65,7 +65,7 @@ class Settings(BaseModel):
 
     sandbox: Literal["auto", "read-only", "workspace-write", "off"] = "auto"
     """Where shell commands run (see the README's Safety section): `workspace-write` lets them
-    write only in the workspace and a private /tmp, with no network; `read-only` writes nothing;
+    write only in the workspace and the temporary directories, with no network; `read-only` writes nothing;
     `off` runs them as you. `auto` is `read-only` under the read-only approval policy and
     `workspace-write` otherwise, when the sandbox works on this machine (bubblewrap on Linux)."""
 

@@ -44,7 +44,7 @@ def add_endpoint_arguments(
         parser.add_argument(
             "--sandbox",
             choices=SANDBOX_MODES,
-            help="where shell commands run: workspace-write (writes only in the workspace and a private /tmp, "
+            help="where shell commands run: workspace-write (writes only in the workspace and /tmp, "
             "no network), read-only, or off; auto (default) picks read-only or workspace-write when bubblewrap works",
         )
     if transport:

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.sandbox import SandboxMode, SandboxPolicy, protected_paths, sandbox_support, wrap
+from agent.sandbox import (
+    SandboxMode,
+    SandboxPolicy,
+    protected_paths,
+    sandbox_support,
+    temporary_directories,
+    wrap,
+)
 from tests.agent.conftest import LoopbackListener, make_repo
 
 needs_bwrap = pytest.mark.skipif(not sandbox_support().available, reason=sandbox_support().detail)
@@ -26,13 +33,6 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def session_tmp(tmp_path: Path) -> Path:
-    path = tmp_path / "session-tmp"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def outside() -> Iterator[Path]:
     """A directory outside every writable root and outside /tmp (which the sandbox replaces)."""
     path = Path("/var/tmp") / f"codeassist-sandbox-test-{uuid.uuid4().hex}"
@@ -41,9 +41,13 @@ def outside() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def policy(workspace: Path, session_tmp: Path, mode: SandboxMode = SandboxMode.WORKSPACE_WRITE, **kw) -> SandboxPolicy:
+def policy(workspace: Path, mode: SandboxMode = SandboxMode.WORKSPACE_WRITE, **kw) -> SandboxPolicy:
     return SandboxPolicy(
-        mode=mode, workspace=workspace, temp_dir=session_tmp, protected=protected_paths(workspace, ()), **kw
+        mode=mode,
+        workspace=workspace,
+        temp_dirs=temporary_directories(),
+        protected=protected_paths(workspace, ()),
+        **kw,
     )
 
 
@@ -53,18 +57,29 @@ def run(command: str, sandbox: SandboxPolicy, cwd: Path, **kw) -> subprocess.Com
 
 
 @needs_bwrap
-def test_the_workspace_and_tmp_are_writable(workspace: Path, session_tmp: Path) -> None:
-    result = run("echo two > a.txt && echo scratch > /tmp/s && cat /tmp/s", policy(workspace, session_tmp), workspace)
+def test_the_workspace_and_tmp_are_writable(workspace: Path, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch.txt"  # under the system's /tmp, outside the workspace
+    result = run(f"echo two > a.txt && echo scratch > {scratch} && cat {scratch}", policy(workspace), workspace)
 
     assert result.returncode == 0, result.stderr
     assert (workspace / "a.txt").read_text() == "two\n"
-    assert (session_tmp / "s").read_text() == "scratch\n"  # the session's own /tmp, kept between commands
-    assert run("cat /tmp/s", policy(workspace, session_tmp), workspace).stdout == "scratch\n"
+    assert scratch.read_text() == "scratch\n"
 
 
 @needs_bwrap
-def test_nothing_outside_the_roots_is_writable(workspace: Path, session_tmp: Path, outside: Path) -> None:
-    result = run(f"echo x > {outside}/escaped", policy(workspace, session_tmp), workspace)
+def test_programs_kept_under_tmp_still_run(workspace: Path, tmp_path: Path) -> None:
+    tool = tmp_path / "bin" / "hello"  # a checkout, a virtualenv or a tool unpacked under /tmp
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\necho hello from tmp\n")
+    tool.chmod(0o755)
+    result = run(str(tool), policy(workspace, SandboxMode.READ_ONLY), workspace)
+
+    assert result.stdout == "hello from tmp\n", result.stderr
+
+
+@needs_bwrap
+def test_nothing_outside_the_roots_is_writable(workspace: Path, outside: Path) -> None:
+    result = run(f"echo x > {outside}/escaped", policy(workspace), workspace)
 
     assert result.returncode != 0
     assert "Read-only file system" in result.stderr
@@ -72,20 +87,8 @@ def test_nothing_outside_the_roots_is_writable(workspace: Path, session_tmp: Pat
 
 
 @needs_bwrap
-def test_a_sibling_under_the_hosts_tmp_is_not_even_visible(workspace: Path, session_tmp: Path, tmp_path: Path) -> None:
-    sibling = tmp_path / "sibling"
-    sibling.mkdir()
-    result = run(f"echo x > {sibling}/escaped", policy(workspace, session_tmp), workspace)
-
-    assert result.returncode != 0
-    assert not (sibling / "escaped").exists()
-
-
-@needs_bwrap
-def test_git_metadata_is_read_only(workspace: Path, session_tmp: Path) -> None:
-    result = run(
-        "echo evil >> .git/description; git config core.fsmonitor evil", policy(workspace, session_tmp), workspace
-    )
+def test_git_metadata_is_read_only(workspace: Path) -> None:
+    result = run("echo evil >> .git/description; git config core.fsmonitor evil", policy(workspace), workspace)
 
     assert result.returncode != 0
     assert "evil" not in (workspace / ".git" / "description").read_text()
@@ -93,23 +96,21 @@ def test_git_metadata_is_read_only(workspace: Path, session_tmp: Path) -> None:
 
 
 @needs_bwrap
-def test_read_only_mode_writes_nothing_but_a_private_tmp(workspace: Path, session_tmp: Path) -> None:
-    sandbox = policy(workspace, session_tmp, SandboxMode.READ_ONLY)
-    result = run("echo x > /tmp/t && cat /tmp/t && echo two > a.txt", sandbox, workspace)
+def test_read_only_mode_writes_nothing(workspace: Path, tmp_path: Path) -> None:
+    result = run(f"echo x > {tmp_path}/t; echo two > a.txt", policy(workspace, SandboxMode.READ_ONLY), workspace)
 
-    assert result.stdout == "x\n"
-    assert result.returncode != 0
+    assert result.returncode != 0 and "Read-only file system" in result.stderr
+    assert not (tmp_path / "t").exists()
     assert (workspace / "a.txt").read_text() == "one\n"
-    assert list(session_tmp.iterdir()) == []
 
 
 @needs_bwrap
-def test_the_network_is_off_unless_allowed(workspace: Path, session_tmp: Path) -> None:
+def test_the_network_is_off_unless_allowed(workspace: Path) -> None:
     listener = LoopbackListener()
     probe = f"{sys.executable} -c \"import socket; socket.create_connection(('127.0.0.1', {listener.port}), 2)\""
     try:
-        blocked = run(probe, policy(workspace, session_tmp), workspace)
-        allowed = run(probe, policy(workspace, session_tmp, network=True), workspace)
+        blocked = run(probe, policy(workspace), workspace)
+        allowed = run(probe, policy(workspace, network=True), workspace)
     finally:
         listener.socket.close()
 
@@ -119,10 +120,10 @@ def test_the_network_is_off_unless_allowed(workspace: Path, session_tmp: Path) -
 
 
 @needs_bwrap
-def test_a_command_cannot_read_the_agents_environment(workspace: Path, session_tmp: Path) -> None:
+def test_a_command_cannot_read_the_agents_environment(workspace: Path) -> None:
     argv = wrap(
         ["/bin/bash", "-c", "cat /proc/*/environ /proc/$PPID/environ 2>/dev/null | tr '\\0' '\\n'"],
-        policy(workspace, session_tmp),
+        policy(workspace),
         cwd=workspace,
     )
     agent = (
@@ -143,9 +144,9 @@ def _grows(path: Path, wait_s: float = 0.6) -> bool:
 
 
 @needs_bwrap
-def test_a_setsid_grandchild_dies_with_the_command(workspace: Path, session_tmp: Path) -> None:
+def test_a_setsid_grandchild_dies_with_the_command(workspace: Path) -> None:
     command = "setsid sh -c 'while true; do echo tick >> ticks; sleep 0.05; done' & sleep 0.5"
-    result = run(command, policy(workspace, session_tmp), workspace)
+    result = run(command, policy(workspace), workspace)
 
     assert result.returncode == 0, result.stderr
     assert (workspace / "ticks").exists()
@@ -153,10 +154,10 @@ def test_a_setsid_grandchild_dies_with_the_command(workspace: Path, session_tmp:
 
 
 @needs_bwrap
-def test_sandboxed_processes_die_with_a_killed_agent(workspace: Path, session_tmp: Path) -> None:
+def test_sandboxed_processes_die_with_a_killed_agent(workspace: Path) -> None:
     argv = wrap(
         ["/bin/sh", "-c", "while true; do echo tick >> ticks; sleep 0.05; done"],
-        policy(workspace, session_tmp),
+        policy(workspace),
         cwd=workspace,
     )
     agent = subprocess.Popen(
