@@ -310,7 +310,11 @@ class Agent:
                 escalation_wait = answer.waited_s
                 if answer.decision.kind == "cancel":
                     raise TurnCancelled
-                if answer.decision.approved and escalation.escalation is not None:
+                if not answer.decision.approved:
+                    outcome.result = _noted(
+                        outcome.result, "(the sandbox blocked this; the user did not allow running it again outside it)"
+                    )
+                elif escalation.escalation is not None:
                     context = dataclasses.replace(context, sandbox=escalated(context.sandbox, escalation.escalation))
                     async with aclosing(self._execute(call.call_id, tool, args, context, outcome)) as running:
                         async for event in running:

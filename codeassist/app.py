@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent.config import ConfigError, config_path, draft_settings, require_credentials
 from agent.terminal_text import safe_terminal_text
-from codeassist.options import add_endpoint_arguments, settings_overrides
+from codeassist.options import add_endpoint_arguments, command_name, settings_overrides
 
 
 def add_app_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,4 +62,4 @@ def run_app(args: argparse.Namespace) -> int:
 
 def resume_hint(session_id: str) -> str:
     """The line printed when the app exits after a saved session: its id and how to resume it."""
-    return f"session {session_id}  resume: codeassist --resume {session_id}"
+    return f"session {session_id}  resume: {command_name()} --resume {session_id}"

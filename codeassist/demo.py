@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codeassist.options import command_name
+
 if TYPE_CHECKING:
     from server.demo import DemoEnvironment
     from tui.app import CodeassistApp
@@ -46,7 +48,7 @@ def run_demo(args: argparse.Namespace) -> int:
         environment.close()
         saved = demo_session(environment.workspace)
         if saved is not None:
-            print(f"codeassist demo: the session is saved; replay it with: codeassist replay {saved.stem}")
+            print(f"codeassist demo: the session is saved; replay it with: {command_name()} replay {saved.stem}")
         if args.keep:
             print(f"codeassist demo: the project is kept in {environment.workspace}")
         else:

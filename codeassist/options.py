@@ -9,7 +9,9 @@ needs, and `settings_overrides(args)` turns whatever was given into `load_settin
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.config import APPROVAL_POLICIES, SANDBOX_MODES, TRANSPORTS, ConfigError, load_settings, require_credentials
@@ -52,6 +54,18 @@ def add_endpoint_arguments(
     if steps:
         parser.add_argument("--max-steps", type=int, help="responses per turn before stopping")
         parser.add_argument("--no-warmup", action="store_true", help="skip the generate:false warm-up request")
+
+
+def command_name() -> str:
+    """How the user can run codeassist again: `codeassist` when that is on the PATH and is this
+    program, otherwise the path this one was started by (e.g. `.venv/bin/codeassist`)."""
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    found = shutil.which("codeassist")
+    if started is None or started.name != "codeassist":
+        return "codeassist"
+    if found is not None and Path(found).resolve() == started.resolve():
+        return "codeassist"
+    return str(started)
 
 
 def endpoint_settings(args: argparse.Namespace, command: str) -> Settings | None:

@@ -353,6 +353,7 @@ class CodeassistApp(App[None]):
         if self.running or self.drawing_history or not self.queued or self.session is None:
             return
         self.running = True  # from now on: a prompt submitted before the worker starts is queued
+        self.refresh_bindings()
         text = self.queued.pop(0)
         self._show_queue()
         self.run_prompt(self.session.expand_mentions(text))
@@ -380,6 +381,7 @@ class CodeassistApp(App[None]):
                 self._show_queue()
         finally:
             self.running = False
+            self.refresh_bindings()
             self.title = "codeassist"
             self.signals.restore_title()
             for status in self.query(StatusLine):  # none while the app shuts down
@@ -522,8 +524,8 @@ class CodeassistApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in BLOCK_ACTIONS:  # offered (and in the footer) only where they do something
             return block_action_enabled(action, self.focused)
-        if action == "interrupt":  # Esc on a block goes back to the prompt instead
-            return focused_block(self.focused) is None
+        if action == "interrupt":  # offered while a turn runs; Esc on a block goes back to the prompt
+            return self.running and focused_block(self.focused) is None
         if action == "select_block":
             return len(self.screen_stack) == 1
         if action in ("replay_pause", "replay_speed"):

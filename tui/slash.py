@@ -208,7 +208,8 @@ async def _sandbox(app: CodeassistApp, argument: str) -> None:
 async def _permissions(app: CodeassistApp, argument: str) -> None:
     if app.session is None:
         raise ConfigError("No live session.")
-    rules = app.session.permission_rules()
+    order = {"session": 0, "config": 1, "built-in": 2}  # the user's own rules first
+    rules = sorted(app.session.permission_rules(), key=lambda rule: order.get(rule.source, 3))
     verb, _, number = argument.partition(" ")
     if not verb:
         lines = [f"{index:>3}. {rule.effect:<5} {rule.spec}  ({rule.source})" for index, rule in enumerate(rules, 1)]

@@ -36,10 +36,10 @@ class RepoHeader(Static):
             text.append(" ●" if dirty else " ✓", style="bold" if dirty else "dim")
         else:
             text.append("  (not a git repository)", style="dim italic")
+        if safety:  # before the model and transport: a narrow terminal cuts the end of the line
+            text.append(f"   {safety}", style="bold" if "no sandbox" in safety or "off" in safety else "")
         text.append(f"   model {safe_terminal_text(model)}")
         text.append(f"   {safe_terminal_text(transport)}")
-        if safety:
-            text.append(f"   {safety}", style="bold" if "no sandbox" in safety or "off" in safety else "")
         if mode:
             text.append(f"   [{mode}]", style="bold")
         self.update(text)

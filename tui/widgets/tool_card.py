@@ -136,7 +136,7 @@ class ToolCard(Static, can_focus=True):
             parts.append(Text(safe_terminal_text(shown), style="dim"))
         elif self.output:
             lines = self.output.count("\n") + 1
-            parts.append(Text(f"{lines} lines of output — click to expand", style="dim italic"))
+            parts.append(Text(f"{lines} lines of output — Enter or click to expand", style="dim italic"))
         self.update(Group(*parts))
 
 
