@@ -239,9 +239,6 @@ class SessionSandbox:
         network = "network on" if self.policy.network else "no network"
         return f"sandbox {self.policy.mode} ({self.support.detail}; {network})"
 
-    def close(self) -> None:
-        """Release what the sandbox holds (nothing yet: commands leave no sandbox state behind)."""
-
 
 def session_sandbox(requested: str, approval: str, workspace: Path, own_directories: Iterable[Path]) -> SessionSandbox:
     """The sandbox a session runs its commands in.

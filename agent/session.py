@@ -261,11 +261,10 @@ class Session:
         return session
 
     async def close(self) -> None:
-        """Close the connection and the session log, and remove the sandbox's temporary directory."""
+        """Close the connection and the session log."""
         await self.agent.client.close()
         if self.recorder is not None:
             self.recorder.close()
-        self.sandbox.close()
 
     # ---- turns and approvals -----------------------------------------------------------------
 
@@ -365,7 +364,6 @@ class Session:
             ValueError: `mode` names no sandbox mode.
         """
         chosen = session_sandbox(mode, self.settings.approval, self.workspace, own_directories())
-        self.sandbox.close()
         self.sandbox = chosen
         self.agent.tool_context.sandbox = chosen.policy
         self.agent.approvals.commands_ask = chosen.missing
