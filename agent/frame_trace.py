@@ -23,15 +23,9 @@ from typing import Any, Literal
 
 import orjson
 
-from agent.redact import Redactor
-from agent.session_log import (
-    SESSION_FORMAT_VERSION,
-    SessionLog,
-    cut_spans,
-    dumps_json,
-    escape_surrogates,
-    is_json,
-)
+from agent.redact import Redactor, cut_spans
+from agent.session_log import SESSION_FORMAT_VERSION, SessionLog
+from agent.session_scan import dumps_json, escape_surrogates, is_json
 
 __all__ = ["FrameTrace"]
 
@@ -70,11 +64,16 @@ class FrameTrace(SessionLog):
             t: When the frame was sent or received, from `time.monotonic()`.
             connection: An id for the WebSocket or HTTP connection; omitted when None.
 
+        While the disk is full and the unwritten frames are over their bound, frames are dropped
+        and counted (`agent.session_backlog`).
+
         Raises:
             ValueError: An unknown direction.
             SessionLogError: The log is closed.
         """
         self._open_fd()
+        if not self._admit("frame", starts_turn=True):  # frames need no whole turns: any may end a gap
+            return
         if direction == "received":
             if (_DELTA_MARK in raw) if isinstance(raw, str) else (_DELTA_MARK_BYTES in raw):
                 stream = _delta_stream(raw)
@@ -93,12 +92,14 @@ class FrameTrace(SessionLog):
         self._pending += self._frame_line(self._seq, direction, raw, t, connection)
         self._seq += 1
 
-    def append_record(self, type: str, fields: Mapping[str, Any], *, t: float | None = None) -> None:
+    def append_record(
+        self, type: str, fields: Mapping[str, Any], *, t: float | None = None, starts_turn: bool = False
+    ) -> None:
         """`SessionLog.append_record`, after the held frames (they come first in seq order)."""
         self._open_fd()
         if self._held:
             self._release_held()
-        super().append_record(type, fields, t=t)
+        super().append_record(type, fields, t=t, starts_turn=starts_turn)
 
     def flush(self, fsync: bool = False) -> None:
         """`SessionLog.flush`, held frames included."""

@@ -21,10 +21,16 @@ turns them into records of a `SessionLog` (format version 2, see docs/session-fo
   order they are the conversation;
 - a `session_resumed` record marks where a later run (a resume) continued the file.
 
-Durable flush points are decided here, from the events: after a response finishes (its tool
-calls are about to run), when an approval is asked for or decided, after a tool's result and at
-the turn's end, the log is flushed and fsynced. A flush that fails (a full disk) keeps the
-records buffered for the next one and is noted in the log; it never fails the turn.
+Durable flush points are decided here, from the events: when a turn starts (the prompt's item
+was recorded just before) and when a request starts (`response_started` reaches the recorder
+before the request is sent), after a response finishes (its tool calls are about to run), when
+an approval is asked for or decided, after a tool's result and at the turn's end, the log is
+flushed and fsynced. So a process killed while it waits for the model leaves the prompt on disk.
+
+A flush that fails (a full disk) never fails the turn: the records stay buffered (bounded, see
+`agent.session_backlog`) and the next flush retries them. The user hears of it once per outage
+(`take_notices`, which `Session.run_turn` turns into `Notice` events), and again when the log
+is written again; the log gets the same words as a `notice` record.
 
 Raw frames are not part of the record. With a trace log (opt-in), `frame` writes each frame
 there, in a second file next to the session (`<id>.trace`).
@@ -33,7 +39,8 @@ there, in a second file next to the session (`<id>.trace`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -42,8 +49,8 @@ from pydantic import BaseModel
 
 from agent.events import AgentEvent, Notice, ToolFinished, ToolOutput, TurnEnded
 from agent.frame_trace import FrameTrace
-from agent.redact import Redactor
-from agent.session_log import SessionLog, SessionLogError, cut_spans
+from agent.redact import Redactor, cut_spans
+from agent.session_log import SessionLog, SessionLogError
 from agent.session_record import Entry, ItemsEntry, ResumedEntry
 
 __all__ = [
@@ -53,6 +60,7 @@ __all__ = [
     "LIVE_OUTPUT_RECORD_INTERVAL_S",
     "RESUMED_RECORD",
     "SessionRecorder",
+    "with_log_notices",
 ]
 
 ITEMS_RECORD = "items"
@@ -65,9 +73,18 @@ DELTA_TYPES = frozenset({"text_delta", "reasoning_delta"})
 """Event types whose consecutive events are coalesced into one record."""
 
 DURABLE_EVENTS = frozenset(
-    {"response_finished", "approval_requested", "approval_decided", "tool_finished", "turn_ended"}
+    {
+        "turn_started",
+        "response_started",
+        "response_finished",
+        "approval_requested",
+        "approval_decided",
+        "tool_finished",
+        "turn_ended",
+    }
 )
-"""Events after which the log is flushed and fsynced (a tool may run next, or a turn ended)."""
+"""Events after which the log is flushed and fsynced (a request is sent next, a tool may run
+next, or a turn ended)."""
 
 LIVE_OUTPUT_RECORD_INTERVAL_S = 1.0
 """At most one `tool_output` record per call in this many seconds."""
@@ -115,7 +132,13 @@ class SessionRecorder:
         self._turns = 0
         self._tokens = 0
         self.warnings: list[str] = []
-        """Flush failures, in order (each is also noted in the log)."""
+        """What the user was told about the log (it cannot be written, it is written again), in order."""
+        self._untold: list[str] = []
+        self._failing = False
+        self.given_up = 0
+        """Bytes of records that could not be written when the log was closed (the disk stayed full)."""
+        if log.write_error is not None:  # the header is still buffered
+            self._failed(log.write_error)
 
     @property
     def path(self) -> Path:
@@ -175,7 +198,9 @@ class SessionRecorder:
         if not dumped:
             return
         self._release_run()
-        self.log.append_record(ITEMS_RECORD, {"items": dumped}, t=self._clock())
+        first = dumped[0]
+        starts_turn = first.get("type") == "message" and first.get("role") == "user"
+        self.log.append_record(ITEMS_RECORD, {"items": dumped}, t=self._clock(), starts_turn=starts_turn)
 
     def frame(self, direction: Literal["sent", "received"], raw: bytes | str, t: float) -> None:
         """Trace one raw frame (only with a trace log; the session record never holds frames)."""
@@ -218,29 +243,61 @@ class SessionRecorder:
     def flush(self, durable: bool = False) -> None:
         """Write what is buffered (not an open delta run); with `durable`, fsync too.
 
-        A failure (a full disk) is kept in `warnings` and noted in the log; the records stay
-        buffered and the next flush retries them.
+        A failure (a full disk) never raises: the records stay buffered, the next flush retries
+        them, and the user is told once (`take_notices`), then again when the log is written again.
         """
         try:
             self.log.flush(fsync=durable)
-        except SessionLogError as exc:
-            message = str(exc)
-            self.warnings.append(message)
-            self.log.append_record("notice", Notice(message=message).model_dump(mode="json", exclude={"type"}))
+        except SessionLogError:
+            if not self._failing:
+                self._failed(self.log.write_error or "it cannot be written")
+        else:
+            if self._failing:
+                self._failing = False
+                self._tell(f"The session log is written again: {self.log.path}.")
         if self.trace is not None:
             try:
                 self.trace.flush()
             except SessionLogError as exc:
-                self.warnings.append(str(exc))
+                if str(exc) not in self.warnings:
+                    self.warnings.append(str(exc))
+
+    def take_notices(self) -> list[str]:
+        """What the user has not been told yet about the log (see `flush`)."""
+        untold, self._untold = self._untold, []
+        return untold
 
     def close(self) -> None:
-        """Write the open delta run, flush with fsync and close the log (and the trace)."""
+        """Write the open delta run, flush with fsync and close the log (and the trace).
+
+        When the disk is still full, what cannot be written is given up (`given_up` bytes) and
+        the file is closed all the same; nothing raises.
+        """
         try:
             self._release_run()
-            self.log.close()
+            try:
+                self.log.close()
+            except SessionLogError:
+                self.given_up = self.log.abandon()
         finally:
             if self.trace is not None:
-                self.trace.close()
+                try:
+                    self.trace.close()
+                except SessionLogError:
+                    self.trace.abandon()
+
+    def _failed(self, reason: str) -> None:
+        self._failing = True
+        message = (
+            f"The session log cannot be written ({reason}): the turn goes on, and the records wait in memory "
+            f"until space returns. {self.log.path}"
+        )
+        self._tell(message)
+
+    def _tell(self, message: str) -> None:
+        self.warnings.append(message)
+        self._untold.append(message)
+        self.log.append_record("notice", Notice(message=message).model_dump(mode="json", exclude={"type"}))
 
     def _release_run(self) -> None:
         run = self._run
@@ -259,3 +316,17 @@ class SessionRecorder:
                 [round(at - run.started, 4), len(piece)] for at, piece in zip(run.times, pieces, strict=True)
             ]
         self.log.append_record(run.kind, fields, t=run.started)
+
+
+async def with_log_notices(
+    events: AsyncGenerator[AgentEvent], recorder: SessionRecorder | None
+) -> AsyncGenerator[AgentEvent]:
+    """`events` with a `Notice` before each event for what the user has not been told about the
+    log yet (it cannot be written, it is written again): the notice of a failure at the turn's
+    end comes before its `TurnEnded`, which stays the last event. Closing this closes `events`."""
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if recorder is not None:
+                for message in recorder.take_notices():
+                    yield Notice(message=message)
+            yield event

@@ -59,6 +59,7 @@ __all__ = [
     "SECRET_NAME_PREFIXES",
     "SECRET_NAME_WORDS",
     "Redactor",
+    "cut_spans",
     "is_secret_name",
     "is_secret_variable",
     "looks_like_secret",
@@ -336,3 +337,38 @@ def _redact(text: str, exact_values: tuple[str, ...]) -> str:
         if value in text:
             text = text.replace(value, REDACTED)
     return _SHAPES.sub(_replace, text)
+
+
+def cut_spans(pieces: list[str], spans: list[tuple[int, int]]) -> list[str | None]:
+    """Each piece with the characters of `spans` (into the joined pieces) taken out.
+
+    The piece holding a span's first character gets `REDACTED` in place of its part of the span;
+    later pieces just lose theirs. None stands for a piece that is unchanged.
+    """
+    out: list[str | None] = []
+    offset = 0
+    current = 0  # the first span that may still reach this piece or a later one
+    for piece in pieces:
+        end = offset + len(piece)
+        while current < len(spans) and spans[current][1] <= offset:
+            current += 1
+        parts: list[str] = []
+        position = offset
+        touched = False
+        index = current
+        while index < len(spans) and spans[index][0] < end:
+            start, stop = spans[index]
+            touched = True
+            if start >= offset:
+                parts += (piece[position - offset : start - offset], REDACTED)
+            position = min(stop, end)
+            if stop > end:
+                break
+            index += 1
+        if touched:
+            parts.append(piece[position - offset :])
+            out.append("".join(parts))
+        else:
+            out.append(None)
+        offset = end
+    return out

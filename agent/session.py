@@ -34,13 +34,13 @@ from agent.model_client import ModelClient
 from agent.paths import config_dir, data_dir, sessions_dir
 from agent.permissions import PermissionRule as PermissionRule  # `/permissions` lists and revokes them
 from agent.permissions import Permissions
-from agent.recorder import SessionRecorder
+from agent.recorder import SessionRecorder, with_log_notices
 from agent.redact import Redactor
 from agent.resume import RestoredSession, resume_record
 from agent.resume import find_session as find_session  # `--resume`/`--continue` look-ups
 from agent.resume import latest_session as latest_session
 from agent.sandbox import SandboxMode, SessionSandbox, session_sandbox
-from agent.session_log import SessionLog, SessionSummary, list_sessions
+from agent.session_log import SessionLog, SessionLogError, SessionSummary, list_sessions
 from agent.stats import ResponseStats, SessionStats, TurnStats
 from agent.tools import CallDescription, Tool, ToolContext, ToolRegistry, default_tools, describe_call
 from agent.tools.list_files import walk_files
@@ -146,6 +146,9 @@ class Session:
         """The warm-up request's figures, once one was answered."""
         self.sandbox = sandbox or session_sandbox("off", settings.approval, workspace, ())
         """Where the session's shell commands run."""
+        self.log_failure: str | None = None
+        """Why the session log could not be created (the session then runs unrecorded)."""
+        self._log_failure_told = False
 
     # ---- opening and closing -----------------------------------------------------------------
 
@@ -177,9 +180,11 @@ class Session:
                 with `record` new records are appended to that same file (a version-1 file is
                 continued in a new file of the current format, and left as it was).
 
+        A new session whose log cannot be created runs unrecorded; `log_failure` says why and
+        `take_log_notices` tells the user. On a full disk the log is created and waits in memory.
+
         Raises:
-            SessionLogError: the log cannot be created, or the session to resume cannot be read
-                or is open in another process.
+            SessionLogError: the session to resume cannot be read or is open in another process.
         """
         repo = repo_info(cwd)
         workspace = (repo.root if repo else cwd).resolve()
@@ -211,8 +216,12 @@ class Session:
                 session_id = str(resumed.header.get("id") or Path(resume).stem)
             if log is not None:
                 session_id = log.id
-        elif record:
-            log = SessionLog.create(root=root, session_id=session_id, header=header, redactor=redactor)
+        log_failure = None
+        if record and resume is None:
+            try:
+                log = SessionLog.create(root=root, session_id=session_id, header=header, redactor=redactor)
+            except (SessionLogError, OSError) as exc:
+                log_failure = str(exc)
         recorder = None
         if log is not None:
             trace = None
@@ -256,6 +265,7 @@ class Session:
             resumed=resumed,
             sandbox=sandbox,
         )
+        session.log_failure = log_failure
         if resumed is not None:
             resumed.restore(agent, recorder, resumed_fields={**header, "id": session_id, "resumed_from": str(resume)})
         return session
@@ -279,8 +289,9 @@ class Session:
         """Run one user turn: every event, ending with one `TurnEnded`.
 
         When a call needs a person, the stream yields `ApprovalRequested` and waits until
-        `answer_approval` (or `cancel`) settles that call."""
-        return self.agent.run_turn(prompt)
+        `answer_approval` (or `cancel`) settles that call. A `Notice` says when the session log
+        cannot be written (the turn goes on) and when it is written again."""
+        return with_log_notices(self.agent.run_turn(prompt), self.recorder)
 
     def answer_approval(self, call_id: str, decision: Decision) -> bool:
         """Answer the pending approval of `call_id`; False when no approval with that id waits
@@ -341,9 +352,10 @@ class Session:
         return f"{self.policy.value} · " + ("sandbox off" if mode is SandboxMode.OFF else f"sandbox {mode.value}")
 
     def start_notices(self) -> list[str]:
-        """What the user must hear when the session starts: a sandbox that cannot run here, and,
-        the first time in a workspace, which policy and sandbox apply."""
-        notices = []
+        """What the user must hear when the session starts: a session log that cannot be created
+        or written, a sandbox that cannot run here, and, the first time in a workspace, which
+        policy and sandbox apply."""
+        notices = self.take_log_notices()
         if self.sandbox.missing:
             notices.append(
                 f"{self.sandbox.describe()}. Shell commands ask before they run, whatever the approval policy "
@@ -470,6 +482,22 @@ class Session:
     def log_path(self) -> Path | None:
         """The session file (None when the session is not recorded)."""
         return self.recorder.path if self.recorder is not None else None
+
+    def take_log_notices(self) -> list[str]:
+        """What the user has not been told yet about the session log: it could not be created,
+        it cannot be written (a full disk), it is written again. Each is told once."""
+        notices = []
+        if self.log_failure is not None and not self._log_failure_told:
+            notices.append(f"The session log cannot be created ({self.log_failure}): this session is not saved.")
+            self._log_failure_told = True
+        if self.recorder is not None:
+            notices += self.recorder.take_notices()
+        return notices
+
+    @property
+    def log_given_up(self) -> int:
+        """Bytes of records the closed session log could not write (the disk stayed full)."""
+        return self.recorder.given_up if self.recorder is not None else 0
 
     def flush(self) -> Path | None:
         """Write everything recorded so far to disk; the session file (None when not recorded)."""

@@ -10,8 +10,10 @@ is `agent.recorder`'s business, and docs/session-format.md describes both versio
 
 Writing: `append` only buffers. `flush()` writes the whole buffer with one `os.write`, so the
 file only ever grows by complete lines, except when a crash interrupts a write (the loader drops
-a torn last line). The recorder flushes with `fsync=True` where a tool may run next, after its
-result and at turn end; never per streamed delta. Secrets are redacted at write time by
+a torn last line). The recorder flushes with `fsync=True` before a request is sent, where a tool
+may run next, after its result and at turn end; never per streamed delta. A flush that fails (a
+full disk) keeps the records for the next one; `agent.session_backlog` bounds what is kept and
+counts what it gives up in a `log_gap` record. Secrets are redacted at write time by
 `agent.redact.Redactor`; keep the in-memory conversation unredacted, so only the disk copy loses
 them. One process writes a file: it is held with `fcntl.flock`, which the kernel releases when
 the process dies. Raw frames go to an opt-in trace (`agent.frame_trace.FrameTrace`, a
@@ -35,7 +37,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,8 +46,9 @@ from typing import Any, Self, TypeGuard
 
 import orjson
 
-from agent.redact import REDACTED, Redactor
-from agent.session_scan import tail, v1_summary, v2_summary
+from agent.redact import Redactor, cut_spans
+from agent.session_backlog import LOG_GAP_RECORD, Backlog
+from agent.session_scan import dumps_json, is_json, map_strings, tail, v1_summary, v2_summary
 
 __all__ = [
     "SESSION_FORMAT_VERSION",
@@ -81,7 +84,9 @@ class SessionLog:
     Not thread-safe: one task owns the log.
     """
 
-    def __init__(self, fd: int, path: Path, session_id: str, next_seq: int, redactor: Redactor) -> None:
+    def __init__(
+        self, fd: int, path: Path, session_id: str, next_seq: int, redactor: Redactor, backlog: Backlog | None = None
+    ) -> None:
         """Wrap an open, locked file descriptor; `create` and `open_existing` call this."""
         self._fd: int | None = fd
         self._path = path
@@ -89,6 +94,10 @@ class SessionLog:
         self._seq = next_seq
         self._redactor = redactor
         self._pending = bytearray()
+        self._backlog = backlog or Backlog()
+        self._mid_line = False
+        """`_pending` starts with the rest of a line partly written."""
+        self._write_error: OSError | None = None
 
     @classmethod
     def create(
@@ -118,7 +127,8 @@ class SessionLog:
         Raises:
             ValueError: A bad session id, a header id that differs from `session_id`, or a header
                 key among `type`, `v`, `seq`, `t`, `wall`.
-            SessionLogError: The file exists already or cannot be created or written.
+            SessionLogError: The file exists already or cannot be created or written. On a full
+                disk the file is created and the header stays buffered (`write_error` says so).
         """
         reserved = _RESERVED_HEADER_KEYS & header.keys()
         if reserved:
@@ -142,7 +152,11 @@ class SessionLog:
                 f'"t":{dumps_json(time.monotonic())},"wall":{dumps_json(now.isoformat(timespec="milliseconds"))}'
             )
             log._pending += log._line(envelope, {"id": session_id, **header})
-            log.flush(fsync=True)
+            try:
+                log.flush(fsync=True)
+            except SessionLogError:
+                if not log.disk_full:
+                    raise  # a full disk keeps the header buffered: it is written when space returns
             _fsync_dir(day_dir)
         except BaseException:
             os.close(fd)
@@ -204,6 +218,24 @@ class SessionLog:
         """The session id (the file name without `.jsonl`)."""
         return self._id
 
+    @property
+    def write_error(self) -> str | None:
+        """Why the last flush failed (`the disk is full`, …); None once a flush succeeded."""
+        error = self._write_error
+        if error is None:
+            return None
+        return "the disk is full" if error.errno in _DISK_FULL else (error.strerror or str(error))
+
+    @property
+    def disk_full(self) -> bool:
+        """The last flush failed for want of space (ENOSPC, EDQUOT)."""
+        return self._write_error is not None and self._write_error.errno in _DISK_FULL
+
+    @property
+    def unwritten(self) -> int:
+        """Bytes of records buffered and not yet written."""
+        return len(self._pending)
+
     def append(self, type: str, /, **fields: Any) -> None:
         """Buffer one record `{"v":2,"seq":N,"t":T,"type":type,**fields}`; `flush` writes it.
 
@@ -219,13 +251,21 @@ class SessionLog:
         """
         self.append_record(type, fields)
 
-    def append_record(self, type: str, fields: Mapping[str, Any], *, t: float | None = None) -> None:
+    def append_record(
+        self, type: str, fields: Mapping[str, Any], *, t: float | None = None, starts_turn: bool = False
+    ) -> None:
         """`append` with the fields as a mapping and, optionally, the record's time.
+
+        While the disk is full, records wait in memory up to a bound (`agent.session_backlog`):
+        past it, streamed deltas are dropped first, then records are refused until a new turn
+        starts; a `log_gap` record then says what is missing.
 
         Args:
             type: Record type.
             fields: JSON-serialisable values (see `append`).
             t: The record's `time.monotonic()` stamp; now when None (a copied record keeps its own).
+            starts_turn: The record opens a turn (its user message): after records were refused,
+                the log takes records again from such a one on.
 
         Raises:
             ValueError, TypeError, SessionLogError: As `append`.
@@ -234,6 +274,8 @@ class SessionLog:
         reserved = _RESERVED_KEYS & fields.keys()
         if reserved:
             raise ValueError(f"record fields {sorted(reserved)} are set by the session log")
+        if not self._admit(type, starts_turn):
+            return
         stamp = dumps_json(time.monotonic() if t is None else t)
         envelope = f'{{"v":{SESSION_FORMAT_VERSION},"seq":{self._seq},"t":{stamp},"type":{dumps_json(type)}'
         self._pending += self._line(envelope, fields)
@@ -256,17 +298,21 @@ class SessionLog:
             try:
                 written = os.write(fd, self._pending)
             except OSError as exc:
-                reason = "the disk is full" if exc.errno in _DISK_FULL else exc.strerror
+                self._write_error = exc
                 raise SessionLogError(
-                    f"cannot write session log {self._path}: {reason}; {len(self._pending)} bytes of "
+                    f"cannot write session log {self._path}: {self.write_error}; {len(self._pending)} bytes of "
                     "records are kept in memory and the next flush() will retry them"
                 ) from exc
-            del self._pending[:written]
+            if written:
+                self._mid_line = self._pending[written - 1] != ord("\n")
+                del self._pending[:written]
         if fsync:
             try:
                 os.fsync(fd)
             except OSError as exc:
+                self._write_error = exc
                 raise SessionLogError(f"cannot fsync session log {self._path}: {exc.strerror}") from exc
+        self._write_error = None
 
     def close(self) -> None:
         """Flush with fsync, then close the file and release its lock. Closing twice is a no-op.
@@ -277,9 +323,21 @@ class SessionLog:
         """
         if self._fd is None:
             return
+        self._note_gap()
         self.flush(fsync=True)
         os.close(self._fd)
         self._fd = None
+
+    def abandon(self) -> int:
+        """Close without writing what is still buffered (the disk stayed full) and release the
+        lock; the bytes of records given up. Closing twice is a no-op."""
+        if self._fd is None:
+            return 0
+        given_up = len(self._pending)
+        self._pending.clear()
+        os.close(self._fd)
+        self._fd = None
+        return given_up
 
     def __enter__(self) -> Self:
         return self
@@ -288,6 +346,31 @@ class SessionLog:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.close()
+
+    def _admit(self, kind: str, starts_turn: bool = False) -> bool:
+        """Whether a record of `kind` may be buffered: always, unless the backlog is over its
+        bound and a flush cannot make room (see `agent.session_backlog`)."""
+        backlog = self._backlog
+        if len(self._pending) <= backlog.limit and not backlog.refusing:
+            return True
+        if self._write_error is None and not backlog.refusing:
+            with contextlib.suppress(SessionLogError):  # the next flush of the recorder reports it
+                self.flush()
+            if len(self._pending) <= backlog.limit:
+                return True
+        keep = self._pending.find(b"\n") + 1 if self._mid_line else 0
+        if not backlog.admit(self._pending, keep, kind, starts_turn):
+            return False
+        self._note_gap()
+        return True
+
+    def _note_gap(self) -> None:
+        """Buffer a `log_gap` record for what the backlog gave up since the last one, if anything."""
+        fields = self._backlog.gap_fields()
+        if fields is not None:
+            envelope = f'{{"v":{SESSION_FORMAT_VERSION},"seq":{self._seq},"t":{dumps_json(time.monotonic())},"type":"{LOG_GAP_RECORD}"'
+            self._pending += self._line(envelope, fields)
+            self._seq += 1
 
     def _open_fd(self) -> int:
         if self._fd is None:
@@ -302,43 +385,8 @@ class SessionLog:
         redacted = self._redactor.redact_json(body)
         if redacted != body and not is_json(redacted):
             # A scrub started inside an escape sequence; redact string by string instead.
-            redacted = dumps_json(_map_strings(fields, self._redactor.redact))
+            redacted = dumps_json(map_strings(fields, self._redactor.redact))
         return f"{envelope},{redacted[1:]}\n".encode()
-
-
-def cut_spans(pieces: list[str], spans: list[tuple[int, int]]) -> list[str | None]:
-    """Each piece with the characters of `spans` (into the joined pieces) taken out.
-
-    The piece holding a span's first character gets `REDACTED` in place of its part of the span;
-    later pieces just lose theirs. None stands for a piece that is unchanged.
-    """
-    out: list[str | None] = []
-    offset = 0
-    current = 0  # the first span that may still reach this piece or a later one
-    for piece in pieces:
-        end = offset + len(piece)
-        while current < len(spans) and spans[current][1] <= offset:
-            current += 1
-        parts: list[str] = []
-        position = offset
-        touched = False
-        index = current
-        while index < len(spans) and spans[index][0] < end:
-            start, stop = spans[index]
-            touched = True
-            if start >= offset:
-                parts += (piece[position - offset : start - offset], REDACTED)
-            position = min(stop, end)
-            if stop > end:
-                break
-            index += 1
-        if touched:
-            parts.append(piece[position - offset :])
-            out.append("".join(parts))
-        else:
-            out.append(None)
-        offset = end
-    return out
 
 
 @dataclass(slots=True)
@@ -538,44 +586,12 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def dumps_json(value: Any) -> str:
-    """Compact JSON; strings with lone surrogates are written with backslash escapes."""
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError as exc:
-        try:
-            return orjson.dumps(_map_strings(value, escape_surrogates)).decode()
-        except orjson.JSONEncodeError:
-            raise TypeError(f"session record is not JSON-serialisable: {exc}") from exc
-
-
-def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
-    """A copy of a JSON-like value with `change` applied to every string, keys included."""
-    if isinstance(value, str):
-        return change(value)
-    if isinstance(value, Mapping):
-        return {_map_strings(key, change): _map_strings(item, change) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_map_strings(item, change) for item in value]
-    return value
-
-
-def escape_surrogates(text: str) -> str:
-    """`text` with lone surrogates as backslash escapes (encodable as UTF-8)."""
-    return text.encode("utf-8", "backslashreplace").decode()
-
-
 def _loads(line: bytes | str) -> Any:
     """The decoded JSON value, or `_INVALID`."""
     try:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
         return _INVALID
-
-
-def is_json(text: str) -> bool:
-    """Whether `text` is one JSON value."""
-    return _loads(text) is not _INVALID
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

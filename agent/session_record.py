@@ -10,6 +10,9 @@ entries one at a time, so a reader folds the file without holding it whole:
 - `ResumedEntry`: a later run continued the file from here (the `session_resumed` record's
   fields: its working directory, model, version, the turns and interrupted calls it found).
 
+A `log_gap` record (records the writer had to give up while the disk was full) is read as a
+`Notice` event that says what is missing there.
+
 Version 2 files are read line by line. Version 1 files (raw frames and hand-named records) are
 converted by `agent.session_v1` into the same entries. The file is untrusted input: unreadable
 records are skipped with a warning, and nothing is ever executed.
@@ -25,7 +28,8 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from agent.events import AGENT_EVENT_ADAPTER, AgentEvent, ReasoningDelta, TextDelta
+from agent.events import AGENT_EVENT_ADAPTER, AgentEvent, Notice, ReasoningDelta, TextDelta
+from agent.session_backlog import LOG_GAP_RECORD, describe_gap
 from agent.session_log import LoadedSession, SessionLogError, header_of
 from agent.wire import Item
 
@@ -168,6 +172,8 @@ def _records_entries(records: Iterator[dict[str, Any]], warnings: list[str]) -> 
                 yield ResumedEntry(t, {key: value for key, value in record.items() if key not in _ENVELOPE})
             elif kind in _DELTAS:
                 yield _delta_entry(kind, record, t)
+            elif kind == LOG_GAP_RECORD:  # records the writer could not keep: said as a notice
+                yield EventEntry(t, Notice(message=describe_gap(record)))
             elif isinstance(kind, str):
                 fields = {key: value for key, value in record.items() if key not in _ENVELOPE}
                 fields.pop("totals", None)

@@ -1,5 +1,6 @@
 """Reading the ends of session files without decoding them whole: the tail (where the last
-complete record ends, the next `seq`) and the few records a listing needs.
+complete record ends, the next `seq`) and the few records a listing needs; and the JSON of their
+lines (`dumps_json`, `is_json`).
 
 Every record line starts with the envelope `{"v":…,"seq":…,"t":…,"type":"…"`, and a line never
 holds a raw newline, so a record's type is read from the first bytes of its line and a file can
@@ -8,11 +9,21 @@ be walked backwards from its end.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
 import orjson
 
-__all__ = ["record_type", "tail", "v1_summary", "v2_summary"]
+__all__ = [
+    "dumps_json",
+    "escape_surrogates",
+    "is_json",
+    "map_strings",
+    "record_type",
+    "tail",
+    "v1_summary",
+    "v2_summary",
+]
 
 _INVALID = object()
 
@@ -127,7 +138,7 @@ def tail(file: Any, size: int) -> tuple[int, int]:
     return max(complete, 0), 0
 
 
-def _loads(line: bytes) -> Any:
+def _loads(line: bytes | str) -> Any:
     try:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -136,3 +147,35 @@ def _loads(line: bytes) -> Any:
 
 def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def dumps_json(value: Any) -> str:
+    """Compact JSON; strings with lone surrogates are written with backslash escapes."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:
+        try:
+            return orjson.dumps(map_strings(value, escape_surrogates)).decode()
+        except orjson.JSONEncodeError:
+            raise TypeError(f"session record is not JSON-serialisable: {exc}") from exc
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of a JSON-like value with `change` applied to every string, keys included."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, Mapping):
+        return {map_strings(key, change): map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [map_strings(item, change) for item in value]
+    return value
+
+
+def escape_surrogates(text: str) -> str:
+    """`text` with lone surrogates as backslash escapes (encodable as UTF-8)."""
+    return text.encode("utf-8", "backslashreplace").decode()
+
+
+def is_json(text: str) -> bool:
+    """Whether `text` is one JSON value."""
+    return _loads(text) is not _INVALID

@@ -5,7 +5,8 @@ summary on stderr (or, with `--json`, a `session_started` line and then one `Age
 line on stdout: the contract is in docs/exec-json.md). The prompt may come from stdin (`-`, or
 no prompt with stdin not a terminal). `--continue` / `--resume ID` add the turn to a saved
 session. Exit codes: 0 the turn completed, 1 it failed or errored, 2 bad input or
-configuration, 3 the step limit, 130 cancelled.
+configuration, 3 the step limit, 130 cancelled. A session log that cannot be created or written
+(a full disk) is said once on stderr and changes no exit code.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from agent.events import (
     ApprovalDecided,
     ApprovalRequested,
     MessageCompleted,
+    Notice,
     OutputDiscarded,
     Reconnecting,
     ResponseStarted,
@@ -152,6 +154,7 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
     except (SessionLogError, OSError) as exc:
         print(f"codeassist exec: cannot start the session log: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 1
+    _print_log_notices(session.take_log_notices())
     if session.sandbox.missing:
         print(
             f"codeassist exec: {session.sandbox.describe()}; shell commands need approval, so they are denied "
@@ -174,7 +177,9 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
                 _write_line(event.model_dump_json())
             else:
                 renderer.render(event)
-            if isinstance(event, ApprovalRequested):  # nobody to ask: what the policy left open is denied
+            if isinstance(event, Notice):  # the session log cannot be written (or is again): the turn goes on
+                _print_log_notices([event.message])
+            elif isinstance(event, ApprovalRequested):  # nobody to ask: what the policy left open is denied
                 session.answer_approval(event.request.call_id, NON_INTERACTIVE_DENIAL)
             elif isinstance(event, MessageCompleted):
                 last_message = event.text
@@ -191,9 +196,17 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
         except OSError as exc:
             print(f"codeassist exec: cannot write {args.output_last_message}: {exc.strerror or exc}", file=sys.stderr)
             code = code or 1
+    _print_log_notices(session.take_log_notices())
     if session.log_path is not None and not args.json:
-        print(f"session saved: {session.log_path}", file=sys.stderr)
+        given_up = session.log_given_up
+        incomplete = f" (incomplete: the last {given_up:,} bytes of records could not be written)" if given_up else ""
+        print(f"session saved: {session.log_path}{incomplete}", file=sys.stderr)
     return code
+
+
+def _print_log_notices(notices: list[str]) -> None:
+    for notice in notices:
+        print(f"codeassist exec: {safe_terminal_text(notice)}", file=sys.stderr)
 
 
 def _write_line(line: str) -> None:

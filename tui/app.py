@@ -213,7 +213,7 @@ class CodeassistApp(App[None]):
         self.router = self._new_router(interactive=True)
         self._show_header()
         for notice in self.session.start_notices():
-            self.say(notice, error="no sandbox" in notice)
+            self.say(notice, error="no sandbox" in notice or "session log" in notice)
         if resume is not None:
             self.drawing_history = True  # no live turn shares the router until the history is drawn
             self.call_after_refresh(self._show_resumed)
@@ -390,10 +390,12 @@ class CodeassistApp(App[None]):
     def _attend(self, event: AgentEvent) -> None:
         """Call the user when an approval waits (the card on screen takes the answer) and when a
         long turn ends, or one ends while the terminal is not focused."""
-        from agent.events import ApprovalDecided, ApprovalRequested
+        from agent.events import ApprovalDecided, ApprovalRequested, Notice
 
         self.signals.attend(event, clock=self.clock, focused=self.app_focus, setting=self.settings.notify)
-        if isinstance(event, ApprovalRequested):
+        if isinstance(event, Notice) and "session log" in event.message:  # also in the transcript
+            self.notify(event.message, title="Session log", severity="warning")
+        elif isinstance(event, ApprovalRequested):
             self.bell()
             self.title = "codeassist — approval needed"
         elif isinstance(event, ApprovalDecided):
