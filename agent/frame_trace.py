@@ -24,6 +24,7 @@ from typing import Any, Literal
 import orjson
 
 from agent.redact import Redactor, cut_spans
+from agent.session_backlog import Backlog
 from agent.session_log import SESSION_FORMAT_VERSION, SessionLog
 from agent.session_scan import dumps_json, escape_surrogates, is_json
 
@@ -37,8 +38,10 @@ _DELTA_MARK_BYTES = _DELTA_MARK.encode()
 class FrameTrace(SessionLog):
     """A session log of raw frames (see the module docstring). Create it with `create`."""
 
-    def __init__(self, fd: int, path: Path, session_id: str, next_seq: int, redactor: Redactor) -> None:
-        super().__init__(fd, path, session_id, next_seq, redactor)
+    def __init__(
+        self, fd: int, path: Path, session_id: str, next_seq: int, redactor: Redactor, backlog: Backlog | None = None
+    ) -> None:
+        super().__init__(fd, path, session_id, next_seq, redactor, backlog)
         self._held: list[_HeldFrame] = []
         """Received frames not yet formatted, in seq order, starting with a delta frame."""
 

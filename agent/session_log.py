@@ -108,6 +108,7 @@ class SessionLog:
         header: Mapping[str, Any],
         redactor: Redactor,
         suffix: str = ".jsonl",
+        backlog: Backlog | None = None,
     ) -> Self:
         """Create a new session file and write its header line (flushed and fsynced).
 
@@ -120,6 +121,7 @@ class SessionLog:
                 `version`, … `id` is filled in when missing.
             redactor: Scrubs secrets from every line before it is written.
             suffix: The file name's ending: `.jsonl` for a session, `.trace` for its raw frames.
+            backlog: What is kept in memory while the disk is full (default: 8 MiB of records).
 
         Returns:
             The open log; its next record has `seq` 1.
@@ -144,7 +146,7 @@ class SessionLog:
         day_dir = Path(root) / f"{now:%Y-%m-%d}"
         _make_private_dirs(Path(root), day_dir)
         fd, session_id, path = _create_file(day_dir, session_id, now, suffix)
-        log = cls(fd, path, session_id, 1, redactor)
+        log = cls(fd, path, session_id, 1, redactor, backlog)
         try:
             _lock(fd, path)
             envelope = (
