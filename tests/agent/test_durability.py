@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 import pytest
 
+from agent import session_log
 from agent.events import Notice, ReasoningDelta, TextDelta, TurnEnded, TurnStarted
 from agent.recorder import SessionRecorder
 from agent.redact import Redactor
@@ -150,27 +151,45 @@ def _answer_frames(text: str, response_id: str) -> list[dict[str, Any]]:
 
 
 class _ReadsTheLogOnArrival(list):  # type: ignore[type-arg]
-    """A raw server's list of requests that also reads the session file as each one arrives."""
+    """A raw server's list of requests that also reads the session file as each one arrives, and
+    notes whether everything written to it was fsynced by then."""
 
-    def __init__(self) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         super().__init__()
         self.path: Path | None = None
+        self.fd: int | None = None
         self.on_arrival: list[list[dict[str, Any]]] = []
+        self.synced_on_arrival: list[bool] = []
+        self._unsynced = False
+        write, fsync = session_log.os.write, session_log.os.fsync
+
+        def watched_write(fd: int, data: Any) -> int:
+            self._unsynced |= fd == self.fd
+            return write(fd, data)
+
+        def watched_fsync(fd: int) -> None:
+            fsync(fd)
+            self._unsynced &= fd != self.fd
+
+        monkeypatch.setattr(session_log.os, "write", watched_write)
+        monkeypatch.setattr(session_log.os, "fsync", watched_fsync)
 
     def append(self, request: Any) -> None:
         super().append(request)
         assert self.path is not None
         self.on_arrival.append([orjson.loads(line) for line in self.path.read_bytes().splitlines()])
+        self.synced_on_arrival.append(not self._unsynced)
 
 
-async def test_the_prompt_and_each_request_start_are_on_disk_before_the_request_arrives(repo, tmp_path):
+async def test_the_prompt_and_each_request_start_are_synced_before_the_request_arrives(repo, tmp_path, monkeypatch):
     dropped = Reply(_answer_frames("Hel", "resp_dropped")[:2], close_code=1011)
     async with raw_server(dropped, _answer_frames("Hello.", "resp_ok")) as server:
-        requests = server.requests = _ReadsTheLogOnArrival()
+        requests = server.requests = _ReadsTheLogOnArrival(monkeypatch)
         base_url = server.url.replace("ws://", "http://").removesuffix("/responses")
         settings = settings_for(_at(base_url), max_retries=2)
         session = Session.open(settings, cwd=repo, log_root=tmp_path / "sessions")
-        requests.path = session.log_path
+        assert session.recorder is not None
+        requests.path, requests.fd = session.log_path, session.recorder.log._fd
         try:
             events = await answered_turn(session, PROMPT)
         finally:
@@ -189,6 +208,7 @@ async def test_the_prompt_and_each_request_start_are_on_disk_before_the_request_
         ]
         assert prompts == [PROMPT] and PROMPT in json.dumps(users), f"request {attempt}: the prompt is on disk"
         assert kinds.count("response_started") == attempt, f"request {attempt}: its start is on disk"
+    assert requests.synced_on_arrival == [True, True], "and fsynced"
 
 
 def _at(base_url: str) -> SimpleNamespace:
