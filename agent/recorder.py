@@ -288,9 +288,10 @@ class SessionRecorder:
 
     def _failed(self, reason: str) -> None:
         self._failing = True
+        until = "until space returns" if self.log.disk_full else "and each flush tries again"
         message = (
-            f"The session log cannot be written ({reason}): the turn goes on, and the records wait in memory "
-            f"until space returns. {self.log.path}"
+            f"The session log cannot be written ({reason}): the session goes on, and the records wait in "
+            f"memory {until}. {self.log.path}"
         )
         self._tell(message)
 
