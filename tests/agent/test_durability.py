@@ -11,12 +11,14 @@ says what it had to give up.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import urllib.request
@@ -24,9 +26,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent import session_log
 from agent.events import Notice, ReasoningDelta, TextDelta, TurnEnded, TurnStarted
@@ -36,7 +41,7 @@ from agent.replay import history_events
 from agent.resume import latest_session, resume_record
 from agent.session import Session
 from agent.session_backlog import Backlog
-from agent.session_log import SessionLog, load_session
+from agent.session_log import SessionLog, SessionLogError, load_session
 from agent.session_record import read_session
 from tests.agent.conftest import answered_turn, make_repo, settings_for
 from tests.agent.raw_server import Reply, raw_server
@@ -477,3 +482,66 @@ def test_a_session_on_a_full_disk_writes_its_log_again_when_space_returns(small_
     assert "log_gap" not in outcome["kinds"], "nothing was lost"
     assert outcome["prompts"] == ["please read a.py", "thanks, bye"]
     assert outcome["kinds"].count("turn_ended") == 2
+
+
+RECORD_TYPES = ["text_delta", "reasoning_delta", "tool_output", "tool_finished", "response_finished", "notice"]
+
+
+class _SmallDisk:
+    """`os.write` for one descriptor onto a disk with `room` bytes free: a write that does not fit
+    writes what fits (a short write, as the kernel does), the next one fails with ENOSPC."""
+
+    def __init__(self, fd: int, room: int) -> None:
+        self.fd, self.room = fd, room
+        self._write = os.write
+
+    def write(self, fd: int, data: Any) -> int:
+        if fd != self.fd:
+            return self._write(fd, data)
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written = self._write(fd, bytes(data[: self.room]))
+        self.room -= written
+        return written
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    plan=st.lists(
+        st.tuples(
+            st.sampled_from(["user", *RECORD_TYPES]), st.integers(0, 900), st.sampled_from([0, 0, 0, 0, 64, 700, 9000])
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    room=st.integers(0, 1500),
+    limit=st.integers(300, 4000),
+)
+def test_every_record_is_either_in_the_file_or_counted_in_a_gap(plan, room, limit):
+    """Whatever is appended while the disk fills and space comes back bit by bit, each record is
+    written whole and in order or counted in a `log_gap`, and the file reads without a warning."""
+    with tempfile.TemporaryDirectory() as root:
+        log = SessionLog.create(root=Path(root), header={}, redactor=Redactor(environ={}), backlog=Backlog(limit))
+        assert log._fd is not None
+        disk = _SmallDisk(log._fd, room)
+        appended: list[str] = []
+        with mock.patch.object(session_log.os, "write", disk.write):
+            for kind, size, freed in plan:
+                record_type = "items" if kind == "user" else kind
+                log.append_record(record_type, {"text": "x" * size, "n": len(appended)}, starts_turn=kind == "user")
+                appended.append(record_type)
+                with contextlib.suppress(SessionLogError):
+                    log.flush()
+                disk.room += freed
+        log.close()
+        loaded = load_session(log.path)
+    assert loaded.warnings == []
+    records = loaded.records
+    written = [record for record in records if record["type"] != "log_gap"]
+    numbers = [record["n"] for record in written]
+    assert numbers == sorted(numbers), "records keep their order"
+    assert [appended[n] for n in numbers] == [record["type"] for record in written]
+    lost = sum(record["records"] for record in records if record["type"] == "log_gap")
+    assert len(written) + lost == len(appended), "nothing is lost without being counted"
+    seqs = [record["seq"] for record in records]
+    assert seqs == sorted(set(seqs))
