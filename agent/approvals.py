@@ -64,6 +64,9 @@ class ApprovalRequest(BaseModel):
     escalation: Escalation | None = None
     """For a command the sandbox blocked: what re-running it needs (`network` access, or no
     sandbox at all). Never approved by the policy, only by a person or an allow rule."""
+    always_ask: str | None = None
+    """Why this call asks whatever the policy, even though it only reads (a file with other hard
+    links, which may be outside the workspace); approved only by a person or an allow rule."""
 
     def facts(self, tool: str | None = None) -> CallFacts:
         """What allow/ask/deny rules look at in this call (as a call of `tool`, if given: the
@@ -123,7 +126,8 @@ class ApprovalGate:
         """The decision that needs no person, or None when someone must be asked.
 
         In order: a deny rule refuses; an ask rule asks, unless the person already answered
-        "approve always" for it in this session; a reading call runs; the read-only policy refuses
+        "approve always" for it in this session; a call that must always ask (`always_ask`) asks
+        unless an allow rule approves it; a reading call runs; the read-only policy refuses
         the rest; an allow rule (config or session) approves; a command asks when the sandbox it
         should have run in is missing (`commands_ask`); then the policy decides."""
         facts = request.facts()
@@ -140,6 +144,9 @@ class ApprovalGate:
             if answered is None:
                 return None
             return Decision(kind="approve_once", rule=f"rule:{answered.spec}")
+        if request.always_ask is not None:
+            allowed = self.permissions.first("allow", facts)
+            return None if allowed is None else Decision(kind="approve_once", rule=f"rule:{allowed.spec}")
         if not mutating:
             return Decision(kind="approve_once", rule="policy:read")
         if self.policy is Policy.READ_ONLY:

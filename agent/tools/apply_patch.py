@@ -14,7 +14,6 @@ whitespace, then one that ignores leading and trailing whitespace.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,14 +26,12 @@ from agent.approvals import ApprovalRequest
 from agent.tools.atomic import (
     Line,
     TextFormat,
-    atomic_write,
     check_not_stale,
     decode_lines,
     encode_lines,
     file_mode,
-    fsync_directory,
     lines_to_text,
-    unified_diff,
+    read_for_edit,
 )
 from agent.tools.base import (
     CallDescription,
@@ -46,6 +43,7 @@ from agent.tools.base import (
     one_line,
     text_argument,
 )
+from agent.tools.patch_write import FileChange, write_all
 from agent.tools.paths import display_path, resolve_path
 
 BEGIN = "*** Begin Patch"
@@ -295,45 +293,8 @@ def apply_hunks(original: list[Line], hunks: list[Hunk], shown: str) -> list[tup
 # ---- planning ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FileChange:
-    """What the patch does to one file, computed before anything is written."""
-
-    path: Path
-    """The resolved path of the file being added, updated or deleted (the source of a move)."""
-    shown: str
-    old_text: str | None
-    """The current text ("\\n" line endings); None when the file is being added."""
-    new_text: str | None
-    """The text after the patch; None when the file is being deleted."""
-    move_to: Path | None
-    shown_move_to: str | None
-    fmt: TextFormat
-    mode: int
-    """Permission bits for the written file (the original's, or the default for new files)."""
-    original: bytes | None
-    """The current bytes (None when adding), for restoring after a failed write."""
-    data: bytes | None
-    """Exactly the bytes that will be written (None when deleting)."""
-
-    @property
-    def verb(self) -> str:
-        if self.old_text is None:
-            return "add"
-        if self.new_text is None:
-            return "delete"
-        return "move" if self.move_to is not None else "update"
-
-    @property
-    def label(self) -> str:
-        return f"{self.shown} → {self.shown_move_to}" if self.move_to is not None else self.shown
-
-    def diff(self) -> str:
-        """The unified diff of this change."""
-        return unified_diff(self.old_text, self.new_text, self.shown, new_shown_path=self.shown_move_to)
-
-
-def _read_existing(ctx: ToolContext, raw: str, what: str) -> tuple[Path, str, bytes]:
+def _read_existing(ctx: ToolContext, raw: str, what: str) -> tuple[Path, str, bytes, int]:
+    """The resolved path, shown path, bytes and permission bits of a file to update or delete."""
     path = resolve_path(ctx, raw, for_write=True)
     shown = display_path(ctx, path)
     candidate = Path(raw).expanduser()
@@ -341,16 +302,14 @@ def _read_existing(ctx: ToolContext, raw: str, what: str) -> tuple[Path, str, by
     # Writing goes through the link to its target; deleting or moving would act on the target.
     if what != "update" and (candidate.parent.resolve() / candidate.name).is_symlink():
         raise ToolError(f"apply_patch: '{raw}' is a symbolic link; apply_patch does not {what} links.")
-    if path.is_dir():
-        raise ToolError(f"apply_patch: '{shown}' is a directory, not a file.")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ToolError(f"apply_patch: cannot {what} '{shown}': it does not exist.") from None
-    except OSError as exc:
-        raise ToolError(f"apply_patch: cannot read '{shown}': {exc.strerror}.") from None
+    data, info = read_for_edit(ctx, path, shown, missing=f"apply_patch: cannot {what} '{shown}': it does not exist.")
+    if path not in ctx.read_hashes:
+        raise ToolError(
+            f"apply_patch: read '{shown}' with read_file before you {what} it (nothing was changed); "
+            "only files read or created in this session can be changed."
+        )
     check_not_stale(ctx, path, data, shown)
-    return path, shown, data
+    return path, shown, data, stat.S_IMODE(info.st_mode)
 
 
 def _new_path(ctx: ToolContext, raw: str) -> tuple[Path, str]:
@@ -406,11 +365,10 @@ def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
                 )
             )
             continue
-        path, shown, data = _read_existing(ctx, op.path, "move" if op.move_to else op.action)
+        path, shown, data, mode = _read_existing(ctx, op.path, "move" if op.move_to else op.action)
         claim(path, shown)
         lines, fmt = decode_lines(data, shown)
         old_text = lines_to_text(lines, fmt)
-        mode = stat.S_IMODE(path.stat().st_mode)
         if op.action == "delete":
             changes.append(FileChange(path, shown, old_text, None, None, None, fmt, mode, data, None))
             continue
@@ -432,70 +390,6 @@ def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
             )
         )
     return changes
-
-
-# ---- writing ----------------------------------------------------------------------------------
-
-
-def _make_parents(path: Path, created: list[Path]) -> None:
-    missing = [parent for parent in path.parents if not parent.exists()]
-    for directory in reversed(missing):
-        directory.mkdir()
-        created.append(directory)
-
-
-def _write_all(changes: list[FileChange]) -> None:
-    """Write the planned changes; on failure undo those already written (best effort) and raise."""
-    undo: list[tuple[str, Callable[[], None]]] = []
-    created: list[Path] = []
-    try:
-        for change in changes:
-            target = change.move_to or change.path
-            if change.data is not None:
-                _make_parents(target, created)
-                atomic_write(target, change.data, mode=change.mode, shown_path=change.shown_move_to or change.shown)
-                if change.original is None or change.move_to is not None:
-                    undo.append((change.shown_move_to or change.shown, target.unlink))
-                else:
-                    undo.append((change.shown, _restorer(change)))
-            if change.new_text is None or change.move_to is not None:
-                try:
-                    change.path.unlink()
-                except OSError as exc:
-                    raise ToolError(f"{exc.strerror} while deleting '{change.shown}'; it was not deleted.") from exc
-                fsync_directory(change.path.parent)
-                undo.append((change.shown, _restorer(change)))
-    except ToolError as exc:
-        raise ToolError(f"apply_patch failed: {exc} {_roll_back(undo, created)}") from exc
-
-
-def _restorer(change: FileChange) -> Callable[[], None]:
-    assert change.original is not None
-    return lambda: atomic_write(change.path, change.original or b"", mode=change.mode, shown_path=change.shown)
-
-
-def _roll_back(undo: list[tuple[str, Callable[[], None]]], created: list[Path]) -> str:
-    """Undo the writes already done, newest first; says what happened."""
-    if not undo and not created:
-        return "No file was changed."
-    restored: list[str] = []
-    failed: list[str] = []
-    for shown, action in reversed(undo):
-        try:
-            action()
-        except (OSError, ToolError):
-            failed.append(shown)
-        else:
-            restored.append(shown)
-    for directory in reversed(created):
-        with contextlib.suppress(OSError):
-            directory.rmdir()
-    message = ""
-    if restored:
-        message += f"The files already changed were restored: {', '.join(sorted(set(restored)))}."
-    if failed:
-        message += f" COULD NOT RESTORE: {', '.join(sorted(set(failed)))}; check them before continuing."
-    return message.strip()
 
 
 def _summary_lines(changes: list[FileChange]) -> Iterator[str]:
@@ -591,7 +485,7 @@ def apply_patch(patch_text: str, ctx: ToolContext) -> ToolResult:
             already written are restored from memory, and the message says so).
     """
     changes = plan_patch(patch_text, ctx)
-    _write_all(changes)
+    write_all(changes, ctx)
     for change in changes:
         if change.new_text is None or change.move_to is not None:
             ctx.read_hashes.pop(change.path, None)

@@ -5,8 +5,11 @@ trailing newline or permissions, or overwrite changes made since the model read 
 
 - `decode_text` refuses what cannot be edited safely (binary, not UTF-8, too large) and records
   the file's `TextFormat`; `encode_text` / `encode_lines` restore it.
+- `read_for_edit` reads a file to be edited by descriptor (`agent.tools.workspace_fs`), refusing
+  what is not a regular file, has other hard links or is too large, before reading it whole.
 - `atomic_write` writes a temporary file next to the target and renames it over the target, so
-  readers see either the old or the new content, never a mix.
+  readers see either the old or the new content, never a mix; with the workspace given, the
+  directory is reached by descriptor, never through a symlink swapped in after the path was checked.
 - `check_not_stale` compares content hashes with what the model last read.
 
 Line endings: "\\r\\n" is always a line ending. A lone "\\r" is one only in files where it is the
@@ -20,7 +23,6 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -28,12 +30,11 @@ from pathlib import Path
 
 from agent.tools.base import ToolContext, ToolError
 from agent.tools.line_diff import unified_lines
+from agent.tools.stale_temp import TEMP_SUFFIX as TEMP_SUFFIX
+from agent.tools.workspace_fs import hard_linked, open_regular, os_error, os_error_reason, read_at_most, write_replacing
 
 MAX_EDIT_BYTES = 2 * 1024 * 1024
 """Files larger than this are not edited (their diffs would not be reviewable anyway)."""
-
-TEMP_SUFFIX = ".codeassist-tmp"
-"""Suffix of the temporary files `atomic_write` creates (and removes on failure)."""
 
 _LF_SPLIT = re.compile(r"(\r\n|\n)")
 _CR_SPLIT = re.compile(r"(\r\n|\r|\n)")
@@ -80,13 +81,17 @@ def _detect_eol(data: bytes) -> str:
     return max((lf, 2, "\n"), (crlf, 1, "\r\n"), (cr, 0, "\r"))[2]
 
 
+def _too_large(shown_path: str, size: int) -> ToolError:
+    return ToolError(
+        f"'{shown_path}' is {size / 1024 / 1024:.1f} MiB, larger than the "
+        f"{MAX_EDIT_BYTES // 1024 // 1024} MiB editing limit; it will not be edited."
+    )
+
+
 def _decode(data: bytes, shown_path: str) -> tuple[str, TextFormat]:
     """The file's text without the BOM, line endings untouched, plus its format."""
     if len(data) > MAX_EDIT_BYTES:
-        raise ToolError(
-            f"'{shown_path}' is {len(data) / 1024 / 1024:.1f} MiB, larger than the "
-            f"{MAX_EDIT_BYTES // 1024 // 1024} MiB editing limit; it will not be edited."
-        )
+        raise _too_large(shown_path, len(data))
     if b"\x00" in data:
         raise ToolError(f"'{shown_path}' is a binary file (it contains NUL bytes); it will not be edited.")
     try:
@@ -204,55 +209,83 @@ def file_mode(path: Path) -> int:
     """The permission bits to give a rewrite of `path`: its own, or `NEW_FILE_MODE` if absent."""
     try:
         return stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
+    except OSError:
         return NEW_FILE_MODE
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None, shown_path: str | None = None) -> None:
+def read_for_edit(ctx: ToolContext, path: Path, shown: str, *, missing: str) -> tuple[bytes, os.stat_result]:
+    """The bytes of the file at resolved `path`, to be edited, and its status.
+
+    The file is opened by descriptor from the workspace root (`workspace_fs.open_regular`), and
+    refused before it is read whole when it is not a regular file, has other hard links or is
+    larger than `MAX_EDIT_BYTES`.
+
+    Raises:
+        ToolError: `missing` when it does not exist; a refusal above; any other `OSError`, as one
+            clear message.
+    """
+    try:
+        fd, info = open_regular(ctx.workspace, path, shown, "edited")
+    except FileNotFoundError:
+        raise ToolError(missing) from None
+    except OSError as exc:
+        raise os_error(exc, "read", shown) from None
+    try:
+        if info.st_nlink > 1:
+            raise hard_linked(shown, info.st_nlink)
+        if info.st_size > MAX_EDIT_BYTES:
+            raise _too_large(shown, info.st_size)
+        return read_at_most(fd, MAX_EDIT_BYTES + 1), info
+    except OSError as exc:
+        raise os_error(exc, "read", shown) from None
+    finally:
+        os.close(fd)
+
+
+def atomic_write(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int | None = None,
+    shown_path: str | None = None,
+    workspace: Path | None = None,
+    created: list[Path] | None = None,
+) -> None:
     """Replace the file at `path` with `data`, all at once.
 
-    The data goes to a temporary file in the same directory, which is flushed to disk, given
-    the permissions, and renamed over `path`; the directory is then synced. Readers see the old
-    or the new content, never a mix, and a failure leaves the old file untouched.
+    The data goes to a temporary file in the same directory (named as `agent.tools.stale_temp`
+    says), which is flushed to disk, given the permissions, and renamed over `path`; the directory
+    is then synced. Readers see the old or the new content, never a mix, and a failure leaves the
+    old file untouched. With `workspace`, the directory is reached by descriptor from the
+    workspace root without following any symlink (`agent.tools.workspace_fs`), so a directory
+    swapped for a symlink after the path was checked makes the write fail instead of escaping.
 
     Always pass the resolved path: renaming onto a symlink would replace the link itself. The
-    file's owner, extended attributes and ACLs are not kept, and hard links to it keep the old
-    content (the name now points at a new inode).
+    file's owner, extended attributes and ACLs are not kept. A file with other hard links is
+    refused (another of its names may be outside the workspace).
 
     Args:
-        path: the resolved destination; its directory must exist.
+        path: the resolved destination; its directory must exist unless `created` is given.
         data: the complete new content.
         mode: permission bits; default the existing file's (& 0o7777) or `NEW_FILE_MODE`.
         shown_path: the path as the model knows it, for error messages (default: the name).
+        workspace: the resolved workspace root `path` is under (default: `path`'s directory,
+            opened by name).
+        created: create missing directories (by descriptor), appending each to this list.
 
     Raises:
-        ToolError: anything failed (disk full, permission denied…); the temporary file is
-            removed and the destination is unchanged.
+        ToolError: anything failed (disk full, permission denied, not a regular file, hard
+            links…); the temporary file is removed and the destination is unchanged.
     """
     shown = shown_path or path.name
-    if mode is None:
-        mode = file_mode(path)
-    tmp: str | None = None
+    root = workspace if workspace is not None else path.parent
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if tmp is not None:
-            with suppress(OSError):
-                os.unlink(tmp)
-        if not isinstance(exc, Exception):
-            raise
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        write_replacing(root, path, data, mode=mode, new_file_mode=NEW_FILE_MODE, shown=shown, created=created)
+    except ToolError:
+        raise
+    except Exception as exc:
+        reason = os_error_reason(exc) if isinstance(exc, OSError) else str(exc) or type(exc).__name__
         raise ToolError(f"{reason} while writing '{shown}'; the file was not changed.") from exc
-    fsync_directory(path.parent)
 
 
 def fsync_directory(directory: Path) -> None:

@@ -1,15 +1,19 @@
 """The tool contract: a pydantic `Args` model (→ strict JSON schema), a declared kind, `run`.
 
 Failures the model should hear about are `ToolError`s: their message becomes the call's output.
-Only programming errors propagate.
+An `OSError` that a tool did not turn into a clearer message (a name too long, a file vanishing,
+permission denied…) becomes a `ToolError` too, at the boundary of `run`, `approval_request` and
+`touched_paths` (`Tool.__init_subclass__`). Only programming errors propagate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import glob
 import hashlib
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agent.approvals import ApprovalRequest, ToolKind
 from agent.sandbox import SandboxPolicy
+from agent.tools.stale_temp import clean_once
 
 
 class ToolError(Exception):
@@ -74,9 +79,12 @@ class ToolContext:
     """The running call's live output (set by the loop while a call runs; None otherwise)."""
     sandbox: SandboxPolicy | None = None
     """Where shell commands run (None: unsandboxed)."""
+    hard_links_asked: set[tuple[int, int]] = field(default_factory=set)
+    """(device, inode) of the files with other hard links whose reading asked for approval."""
 
     def __post_init__(self) -> None:
         self.workspace = self.workspace.resolve()
+        clean_once(self.workspace)  # temporary files a crashed write left (`agent.tools.stale_temp`)
 
     def remember_read(self, path: Path, data: bytes) -> None:
         self.read_hashes[path] = hashlib.sha256(data).hexdigest()
@@ -123,8 +131,42 @@ def text_argument(arguments: dict[str, Any], *names: str) -> str | None:
     return None
 
 
+def os_error_text(exc: OSError) -> str:
+    """`exc` as one readable sentence, without a traceback."""
+    where = f" ('{one_line(str(exc.filename))}')" if exc.filename is not None else ""
+    return f"The tool failed: {exc.strerror or exc}{where}."
+
+
+def _os_errors_as_tool_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def run_guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(*args, **kwargs)
+            except OSError as exc:
+                raise ToolError(os_error_text(exc)) from exc
+
+        return run_guarded
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except OSError as exc:
+            raise ToolError(os_error_text(exc)) from exc
+
+    return guarded
+
+
 class Tool(ABC, Generic[ArgsT]):
     """One tool the model can call."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("run", "approval_request", "touched_paths", "escalation_request"):
+            if name in cls.__dict__:
+                setattr(cls, name, _os_errors_as_tool_errors(cls.__dict__[name]))
 
     name: ClassVar[str]
     description: ClassVar[str]

@@ -14,7 +14,7 @@ from agent.tools.atomic import (
     check_not_stale,
     decode_text,
     encode_text,
-    file_mode,
+    read_for_edit,
     unified_diff,
 )
 from agent.tools.base import (
@@ -67,14 +67,7 @@ class EditFile(Tool[EditFileArgs]):
             raise ToolError("`old` and `new` are identical; the edit would change nothing.")
         if not args.old:
             raise ToolError("`old` is empty; to create or overwrite a whole file use write_file.")
-        if path.is_dir():
-            raise ToolError(f"'{shown}' is a directory.")
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ToolError(f"'{shown}' does not exist; use write_file to create it.") from None
-        except OSError as exc:
-            raise ToolError(f"Cannot read '{shown}': {exc.strerror}.") from None
+        data, _ = read_for_edit(ctx, path, shown, missing=f"'{shown}' does not exist; use write_file to create it.")
         if path not in ctx.read_hashes:
             raise ToolError(f"Read '{shown}' with read_file before editing it.")
         check_not_stale(ctx, path, data, shown)
@@ -109,7 +102,7 @@ class EditFile(Tool[EditFileArgs]):
     async def run(self, args: EditFileArgs, ctx: ToolContext) -> ToolResult:
         plan = self._plan(args, ctx)
         data = encode_text(plan.after, plan.fmt)
-        atomic_write(plan.path, data, mode=file_mode(plan.path), shown_path=plan.shown)
+        atomic_write(plan.path, data, shown_path=plan.shown, workspace=ctx.workspace)
         ctx.remember_read(plan.path, data)
         diff = unified_diff(plan.before, plan.after, plan.shown)
         replaced = f"{plan.count} occurrences" if plan.count > 1 else "1 occurrence"

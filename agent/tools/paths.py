@@ -3,6 +3,8 @@
 Paths are resolved with symlinks followed and compared by path components
 (`Path.is_relative_to`), never by string prefix, so `..`, absolute paths elsewhere, a sibling
 directory whose name starts like the workspace's, and symlinks pointing out are all refused.
+The resolved path is then used through directory descriptors (`agent.tools.workspace_fs`), so a
+symlink swapped in after this check is refused rather than followed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.paths import config_dir, data_dir
-from agent.tools.base import ToolContext, ToolError
+from agent.tools.base import ToolContext, ToolError, one_line
+from agent.tools.workspace_fs import os_error_reason
 
 PROTECTED_DIRECTORIES = (".git",)
 """Inside the workspace but never writable by tools (even when they do not exist yet)."""
@@ -39,7 +42,11 @@ def resolve_path(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path
         raise ToolError(f"'{raw}' names a home directory that does not exist.") from None
     if not candidate.is_absolute():
         candidate = ctx.workspace / candidate
-    resolved = candidate.resolve(strict=False)
+    try:
+        resolved = candidate.resolve(strict=False)
+    except (OSError, RuntimeError) as exc:  # a symlink loop: RuntimeError before Python 3.13
+        reason = os_error_reason(exc) if isinstance(exc, OSError) else "a symbolic link in it loops"
+        raise ToolError(f"Cannot use '{one_line(raw)}': {reason}.") from None
     if not resolved.is_relative_to(ctx.workspace):
         raise ToolError(f"'{raw}' is outside the workspace ({ctx.workspace}); only files inside it can be used.")
     if for_write:

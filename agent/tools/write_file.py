@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from typing import Any
 
 from pydantic import Field
@@ -13,7 +14,7 @@ from agent.tools.atomic import (
     check_not_stale,
     decode_text,
     encode_text,
-    file_mode,
+    read_for_edit,
     unified_diff,
 )
 from agent.tools.base import (
@@ -27,6 +28,7 @@ from agent.tools.base import (
     text_argument,
 )
 from agent.tools.paths import display_path, resolve_path
+from agent.tools.workspace_fs import file_status, not_regular, os_error
 
 MAX_WRITE_BYTES = 2 * 1024 * 1024
 NEW_FILE_FORMAT = TextFormat(eol="\n", bom=False, trailing_newline=True)
@@ -58,14 +60,22 @@ class WriteFile(Tool[WriteFileArgs]):
             raise ToolError(f"The content is larger than {MAX_WRITE_BYTES} bytes.")
         if "\x00" in args.content:
             raise ToolError("The content contains a NUL byte; write_file writes text only.")
-        if path.is_dir():
-            raise ToolError(f"'{shown}' is a directory.")
         content = args.content.replace("\r\n", "\n")
-        if not path.exists():
+        try:
+            info = file_status(ctx.workspace, path)
+        except FileNotFoundError:
+            info = None  # a missing parent directory: created when writing
+        except OSError as exc:
+            raise os_error(exc, "write", shown) from None
+        if info is None:
             return path, shown, None, content, NEW_FILE_FORMAT
+        if stat.S_ISDIR(info.st_mode):
+            raise ToolError(f"'{shown}' is a directory.")
+        if not stat.S_ISREG(info.st_mode):
+            raise not_regular(shown, info.st_mode, "written")
         if path not in ctx.read_hashes:
             raise ToolError(f"'{shown}' already exists; read it with read_file before overwriting it.")
-        data = path.read_bytes()
+        data, _ = read_for_edit(ctx, path, shown, missing=f"'{shown}' disappeared since you read it.")
         check_not_stale(ctx, path, data, shown)
         before, fmt = decode_text(data, shown)
         if before == content:
@@ -89,11 +99,7 @@ class WriteFile(Tool[WriteFileArgs]):
     async def run(self, args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
         path, shown, before, after, fmt = self._plan(args, ctx)
         data = encode_text(after, fmt)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ToolError(f"Cannot create the directory of '{shown}': {exc.strerror}.") from None
-        atomic_write(path, data, mode=file_mode(path), shown_path=shown)
+        atomic_write(path, data, shown_path=shown, workspace=ctx.workspace, created=[])
         ctx.remember_read(path, data)
         diff = unified_diff(before, after, shown)
         verb = "Created" if before is None else "Overwrote"

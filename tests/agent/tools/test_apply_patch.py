@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agent.tools.apply_patch import ApplyPatch, ApplyPatchArgs, apply_patch, plan_patch
+from agent.tools import apply_patch as patch_module
+from agent.tools.apply_patch import ApplyPatch, ApplyPatchArgs
 from agent.tools.atomic import MAX_EDIT_BYTES, TEMP_SUFFIX, decode_text, unified_diff
 from agent.tools.base import ToolContext, ToolError
 from agent.tools.read_file import ReadFile, ReadFileArgs
@@ -55,6 +56,27 @@ def repo(tmp_path: Path) -> Path:
 @pytest.fixture
 def ctx(repo: Path) -> ToolContext:
     return ToolContext(workspace=repo)
+
+
+def mark_read(text: str, ctx: ToolContext) -> None:
+    """What a model does before patching: read each file the patch updates or deletes (files the
+    test already read keep the hash of that read, so staleness is still checked)."""
+    for line in text.splitlines():
+        for header in ("*** Update File: ", "*** Delete File: "):
+            if line.startswith(header):
+                path = (ctx.workspace / line.removeprefix(header).strip()).resolve()
+                if path not in ctx.read_hashes and path.is_file():
+                    ctx.remember_read(path, path.read_bytes())
+
+
+def apply_patch(text: str, ctx: ToolContext):
+    mark_read(text, ctx)
+    return patch_module.apply_patch(text, ctx)
+
+
+def plan_patch(text: str, ctx: ToolContext):
+    mark_read(text, ctx)
+    return patch_module.plan_patch(text, ctx)
 
 
 def patch(*body: str) -> str:
@@ -512,11 +534,11 @@ def test_a_write_failing_midway_restores_the_files_already_written(repo, ctx, mo
     real_replace = os.replace
     calls = []
 
-    def flaky(src, dst):
+    def flaky(src, dst, **dir_fds):
         calls.append(dst)
         if len(calls) == 3:
             raise OSError(errno.EIO, os.strerror(errno.EIO))
-        real_replace(src, dst)
+        real_replace(src, dst, **dir_fds)
 
     monkeypatch.setattr(os, "replace", flaky)
     with pytest.raises(ToolError) as failure:
@@ -556,6 +578,7 @@ def test_the_approval_diff_is_exactly_what_gets_written(repo, ctx):
         "*** Delete File: old.txt",
     )
     old_core = decode_text((repo / "wordcount/core.py").read_bytes(), "")[0]
+    mark_read(text, ctx)
     request = ApplyPatch().approval_request("call_1", ApplyPatchArgs(patch=text), ctx)
     assert request.kind == "edit"
     assert request.rule_key == "apply_patch"
@@ -570,6 +593,7 @@ def test_the_approval_diff_is_exactly_what_gets_written(repo, ctx):
 
 
 def test_no_one_is_asked_to_approve_a_patch_that_cannot_apply(repo, ctx):
+    mark_read(patch("*** Update File: README.md"), ctx)
     with pytest.raises(ToolError, match="hunk 1 of README.md did not apply"):
         ApplyPatch().approval_request(
             "call_1", ApplyPatchArgs(patch=patch("*** Update File: README.md", "-absent", "+x")), ctx

@@ -168,7 +168,7 @@ def test_a_failed_rename_leaves_the_original_and_no_temp_file(repo, monkeypatch)
     target = repo / "a.txt"
     target.write_bytes(b"original\n")
 
-    def refuse(src, dst):
+    def refuse(src, dst, **dir_fds):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
     monkeypatch.setattr(os, "replace", refuse)

@@ -120,6 +120,7 @@ async def test_apply_patch_diffs_match_git_too(ctx, workspace):
     lines[600] = "MARKER = 1"
     (workspace / "big.py").write_text("\n".join(lines) + "\n")
     subprocess.run(["git", "add", "big.py"], cwd=workspace, check=True)
+    await ReadFile().run(ReadFileArgs(path="big.py"), ctx)
     body = ["*** Begin Patch", "*** Update File: big.py", "@@", "-MARKER = 1", "+MARKER = 2", "*** End Patch"]
     result = apply_patch("\n".join(body) + "\n", ctx)
     numstat = subprocess.run(
