@@ -14,6 +14,7 @@ whitespace, then one that ignores leading and trailing whitespace.
 from __future__ import annotations
 
 import asyncio
+import errno
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from agent.tools.base import (
 )
 from agent.tools.patch_write import FileChange, write_all
 from agent.tools.paths import display_path, resolve_path
+from agent.tools.workspace_fs import file_status, os_error
 
 BEGIN = "*** Begin Patch"
 END = "*** End Patch"
@@ -300,7 +302,7 @@ def _read_existing(ctx: ToolContext, raw: str, what: str) -> tuple[Path, str, by
     candidate = Path(raw).expanduser()
     candidate = candidate if candidate.is_absolute() else ctx.workspace / candidate
     # Writing goes through the link to its target; deleting or moving would act on the target.
-    if what != "update" and (candidate.parent.resolve() / candidate.name).is_symlink():
+    if what != "update" and _is_symlink(candidate.parent.resolve() / candidate.name):
         raise ToolError(f"apply_patch: '{raw}' is a symbolic link; apply_patch does not {what} links.")
     data, info = read_for_edit(ctx, path, shown, missing=f"apply_patch: cannot {what} '{shown}': it does not exist.")
     if path not in ctx.read_hashes:
@@ -312,16 +314,31 @@ def _read_existing(ctx: ToolContext, raw: str, what: str) -> tuple[Path, str, by
     return path, shown, data, stat.S_IMODE(info.st_mode)
 
 
+def _is_symlink(path: Path) -> bool:
+    try:
+        return stat.S_ISLNK(path.lstat().st_mode)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise os_error(exc, "use", str(path)) from None
+
+
 def _new_path(ctx: ToolContext, raw: str) -> tuple[Path, str]:
     path = resolve_path(ctx, raw, for_write=True)
     shown = display_path(ctx, path)
-    if path.exists() or path.is_symlink():
-        raise ToolError(f"apply_patch: '{shown}' already exists; update it instead of adding it.")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ToolError(f"apply_patch: cannot create '{shown}': '{display_path(ctx, parent)}' is a file.")
-            break
+    try:
+        if file_status(ctx.workspace, path) is not None:
+            raise ToolError(f"apply_patch: '{shown}' already exists; update it instead of adding it.")
+        for parent in path.parents:
+            info = file_status(ctx.workspace, parent)
+            if info is not None:
+                if not stat.S_ISDIR(info.st_mode):
+                    raise ToolError(f"apply_patch: cannot create '{shown}': '{display_path(ctx, parent)}' is a file.")
+                break
+    except OSError as exc:
+        if exc.errno != errno.ENOTDIR:
+            raise os_error(exc, "create", shown) from None
+        raise ToolError(f"apply_patch: cannot create '{shown}': a part of its path is a file.") from None
     return path, shown
 
 

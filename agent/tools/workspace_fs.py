@@ -28,6 +28,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from agent.tools.base import ToolError, one_line
+from agent.tools.base import os_error_reason as os_error_reason
 from agent.tools.stale_temp import temp_name
 
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -49,19 +50,6 @@ def kind_of(mode: int) -> str:
         (stat.S_ISLNK, "a symbolic link"),
     )
     return next((name for test, name in kinds if test(mode)), "not a regular file")
-
-
-def os_error_reason(exc: OSError) -> str:
-    """A readable reason for `exc` (its `strerror`, explained for the errors paths cause)."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    explained = {
-        errno.ENAMETOOLONG: "a name in the path is longer than the file system allows (255 bytes)",
-        errno.ELOOP: "a symbolic link appeared in the path while it was in use, or a link loops",
-        errno.ENOTDIR: "a part of the path is not a directory",
-        errno.ENXIO: "it is a socket or a device, not a regular file",
-    }
-    detail = explained.get(exc.errno or 0)
-    return f"{reason} ({detail})" if detail else reason
 
 
 def os_error(exc: OSError, action: str, shown: str) -> ToolError:
