@@ -94,3 +94,23 @@ def test_the_non_interactive_denial_says_why():
 async def test_a_future_from_register_belongs_to_the_running_loop():
     gate = ApprovalGate(Policy.ASK)
     assert gate.register(request()).get_loop() is asyncio.get_running_loop()
+
+
+def test_a_call_that_must_always_ask_asks_under_every_policy_unless_a_rule_allows_it() -> None:
+    from agent.permissions import Permissions
+
+    read = ApprovalRequest(
+        call_id="c",
+        tool="read_file",
+        kind="read",
+        summary="read",
+        rule_key="read_file:x",
+        paths=("x",),
+        always_ask="'x' has 2 hard links",
+    )
+    for policy in Policy:
+        assert ApprovalGate(policy).settle_without_asking(read, mutating=False) is None
+    allowed = ApprovalGate(Policy.ASK, Permissions(allow=["read_file:x"])).settle_without_asking(read, mutating=False)
+    assert allowed is not None and allowed.approved
+    denied = ApprovalGate(Policy.FULL_AUTO, Permissions(deny=["read_file"])).settle_without_asking(read, mutating=False)
+    assert denied is not None and not denied.approved

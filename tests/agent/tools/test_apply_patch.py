@@ -613,3 +613,35 @@ def test_the_spec_is_a_strict_function_schema():
     assert "title" not in str(parameters)
     assert "*** Begin Patch" in spec["description"] and "*** Update File:" in spec["description"]
     assert ApplyPatch.kind == "edit" and ApplyPatch.mutating is True
+
+
+# ---- only files the session knows ------------------------------------------------------------
+
+
+def test_a_file_never_read_is_neither_updated_moved_nor_deleted(repo, ctx):
+    before = tree(repo)
+    texts = {
+        "update": patch("*** Update File: README.md", "@@", "+More."),
+        "delete": patch("*** Delete File: old.txt"),
+        "move": patch("*** Update File: old.txt", "*** Move to: new.txt", "-bye", "+hi"),
+    }
+    for verb, text in texts.items():
+        expected = rf"read '(README.md|old.txt)' with read_file before you {verb} it \(nothing was changed\)"
+        with pytest.raises(ToolError, match=expected):
+            ApplyPatch().approval_request("call_1", ApplyPatchArgs(patch=text), ctx)
+        with pytest.raises(ToolError, match=expected):
+            patch_module.apply_patch(text, ctx)
+    assert tree(repo) == before
+
+
+async def test_files_read_or_created_in_the_session_can_be_patched(repo, ctx):
+    from agent.tools.write_file import WriteFile, WriteFileArgs
+
+    patch_module.apply_patch(patch("*** Add File: fresh.txt", "+one"), ctx)
+    patch_module.apply_patch(patch("*** Update File: fresh.txt", "-one", "+two"), ctx)
+    await WriteFile().run(WriteFileArgs(path="written.txt", content="a\n"), ctx)
+    patch_module.apply_patch(patch("*** Delete File: written.txt"), ctx)
+    await ReadFile().run(ReadFileArgs(path="old.txt"), ctx)
+    patch_module.apply_patch(patch("*** Delete File: old.txt"), ctx)
+    assert (repo / "fresh.txt").read_text() == "two\n"
+    assert not (repo / "written.txt").exists() and not (repo / "old.txt").exists()
