@@ -98,12 +98,30 @@ class ReadFile(Tool[ReadFileArgs]):
     async def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
         path = resolve_path(ctx, args.path)
         shown = display_path(ctx, path)
-        return await asyncio.to_thread(_read, ctx, path, shown, args)
+        fd, info = _open(ctx, path, shown)
+        try:
+            if info.st_nlink > 1 and (info.st_dev, info.st_ino) not in ctx.hard_links_asked:
+                raise ToolError(
+                    f"'{shown}' gained other hard links after it was checked; it was not read (ask again to read it)."
+                )
+            first = (args.offset or 1) - 1
+            limit = args.limit or DEFAULT_LIMIT
+            if info.st_size <= WHOLE_FILE_BYTES:
+                data = read_at_most(fd, WHOLE_FILE_BYTES + 1)
+                if len(data) <= WHOLE_FILE_BYTES:
+                    return _whole(ctx, path, shown, data, first, limit)
+                os.lseek(fd, 0, os.SEEK_SET)  # it grew while being read
+            # The scan runs in a thread with its own descriptor, closed there even if this call is cancelled.
+            return await asyncio.to_thread(_streamed, os.dup(fd), info, shown, first, limit)
+        except OSError as exc:
+            raise os_error(exc, "read", shown) from None
+        finally:
+            os.close(fd)
 
 
-def _read(ctx: ToolContext, path: Path, shown: str, args: ReadFileArgs) -> ToolResult:
+def _open(ctx: ToolContext, path: Path, shown: str) -> tuple[int, os.stat_result]:
     try:
-        fd, info = open_regular(ctx.workspace, path, shown)
+        return open_regular(ctx.workspace, path, shown)
     except FileNotFoundError:
         raise ToolError(f"'{shown}' does not exist.") from None
     except ToolError:
@@ -112,23 +130,6 @@ def _read(ctx: ToolContext, path: Path, shown: str, args: ReadFileArgs) -> ToolR
         raise
     except OSError as exc:
         raise os_error(exc, "read", shown) from None
-    try:
-        if info.st_nlink > 1 and (info.st_dev, info.st_ino) not in ctx.hard_links_asked:
-            raise ToolError(
-                f"'{shown}' gained other hard links after it was checked; it was not read (ask again to read it)."
-            )
-        first = (args.offset or 1) - 1
-        limit = args.limit or DEFAULT_LIMIT
-        if info.st_size <= WHOLE_FILE_BYTES:
-            data = read_at_most(fd, WHOLE_FILE_BYTES + 1)
-            if len(data) <= WHOLE_FILE_BYTES:
-                return _whole(ctx, path, shown, data, first, limit)
-            os.lseek(fd, 0, os.SEEK_SET)  # it grew while being read
-        return _streamed(fd, info, shown, first, limit)
-    except OSError as exc:
-        raise os_error(exc, "read", shown) from None
-    finally:
-        os.close(fd)
 
 
 def _whole(ctx: ToolContext, path: Path, shown: str, data: bytes, first: int, limit: int) -> ToolResult:
@@ -187,7 +188,16 @@ class _Page:
 
 
 def _streamed(fd: int, info: os.stat_result, shown: str, first: int, limit: int) -> ToolResult:
-    """One page of a file too large to read whole, holding only that page in memory."""
+    """One page of a file too large to read whole, holding only that page in memory; closes `fd`."""
+    try:
+        return _scan(fd, info, shown, first, limit)
+    except OSError as exc:
+        raise os_error(exc, "read", shown) from None
+    finally:
+        os.close(fd)
+
+
+def _scan(fd: int, info: os.stat_result, shown: str, first: int, limit: int) -> ToolResult:
     head = os.pread(fd, 64 * 1024, 0)
     if b"\x00" in head[:8192] or _invalid_utf8(head):
         return ToolResult(output=f"'{shown}' is a binary file ({info.st_size} bytes); it cannot be shown as text.")
