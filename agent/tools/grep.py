@@ -5,7 +5,9 @@ for the platform; otherwise an `rg` on `PATH` is used, and without one the Pytho
 
 Both produce `path:line:text` lines, bounded. Only regular files are searched: a path naming a
 FIFO, socket or device is refused (ripgrep would block on a FIFO named explicitly); in a directory,
-ripgrep skips them and the fallback opens each file without blocking and checks it first. The ripgrep command line is built here from fixed
+ripgrep skips them and the fallback opens each file without blocking and checks it first. Files
+with other hard links (another name for them may be outside the workspace) are left out of a
+search, and said so; searching one such file by name asks first, as `read_file` does. The ripgrep command line is built here from fixed
 flags plus the pattern (after `-e`) and the path (after `--`), so no option that runs programs
 (`--pre`, `--search-zip` helpers) can ever be passed.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 from pydantic import Field
 
+from agent.approvals import ApprovalRequest
 from agent.tools.base import (
     CallDescription,
     Tool,
@@ -36,7 +39,7 @@ from agent.tools.base import (
 )
 from agent.tools.list_files import git_files, walk_files
 from agent.tools.paths import display_path, resolve_path
-from agent.tools.read_file import is_binary
+from agent.tools.read_file import asking_for_hard_links, is_binary, withheld_hard_link
 from agent.tools.workspace_fs import file_status, open_regular, os_error, read_at_most
 
 MAX_MATCHES = 200
@@ -68,6 +71,11 @@ class Grep(Tool[GrepArgs]):
         where = display_path(ctx, resolve_path(ctx, args.path or "."))
         return (where, args.glob) if args.glob else (where,)
 
+    def approval_request(self, call_id: str, args: GrepArgs, ctx: ToolContext) -> ApprovalRequest:
+        """As every reading call's, except that searching one file with other hard links asks."""
+        request = super().approval_request(call_id, args, ctx)
+        return asking_for_hard_links(request, ctx, resolve_path(ctx, args.path or "."))
+
     @classmethod
     def describe(cls, arguments: dict[str, Any]) -> CallDescription:
         pattern = text_argument(arguments, "pattern") or ""
@@ -96,23 +104,35 @@ class Grep(Tool[GrepArgs]):
             raise os_error(exc, "search", where) from None
         if info is None:
             raise ToolError(f"'{where}' does not exist.")
+        if stat.S_ISREG(info.st_mode) and withheld_hard_link(ctx, info):
+            raise ToolError(f"'{where}' gained other hard links after it was checked; it was not searched.")
+        withheld: set[str] = set()
         if self.ripgrep:
-            lines = await self._ripgrep(args, target, ctx)
+            lines = await self._ripgrep(args, target, ctx, withheld)
         else:
             if not stat.S_ISDIR(info.st_mode):
                 files = [target]
             else:
                 names = await git_files(target)
                 files = [target / name for name in (names if names is not None else walk_files(target))]
-            lines = await asyncio.to_thread(self._python, regex, args.glob, files, ctx)
+            lines = await asyncio.to_thread(self._python, regex, args.glob, files, ctx, withheld)
+        note = (
+            f"[{len(withheld)} file(s) with other hard links were not searched (another name for them may be "
+            f"outside the workspace): {', '.join(sorted(withheld)[:5])}; read_file asks before reading one]"
+            if withheld
+            else None
+        )
         if not lines:
-            return ToolResult(output=f"No matches for {args.pattern!r}.", display={"matches": 0})
+            output = f"No matches for {args.pattern!r}."
+            return ToolResult(output="\n".join([output, note]) if note else output, display={"matches": 0})
         shown = lines[:MAX_MATCHES]
         if len(lines) > MAX_MATCHES:
             shown.append(f"[… more than {MAX_MATCHES} matches; narrow the pattern, path or glob]")
+        if note:
+            shown.append(note)
         return ToolResult(output="\n".join(shown), display={"matches": min(len(lines), MAX_MATCHES)})
 
-    async def _ripgrep(self, args: GrepArgs, target: Path, ctx: ToolContext) -> list[str]:
+    async def _ripgrep(self, args: GrepArgs, target: Path, ctx: ToolContext, withheld: set[str]) -> list[str]:
         argv = [
             self.ripgrep or "rg",
             "--line-number",
@@ -145,14 +165,26 @@ class Grep(Tool[GrepArgs]):
         if process.returncode not in (0, 1):
             raise ToolError(f"ripgrep failed: {stderr.decode(errors='replace').strip()[:300]}")
         lines = []
+        linked: dict[str, bool] = {}
         for raw in stdout.decode(errors="replace").splitlines():
             path, _, rest = raw.partition(":")
-            lines.append(f"{display_path(ctx, Path(path).resolve())}:{rest}")
+            shown = display_path(ctx, Path(path).resolve())
+            if path not in linked:
+                try:
+                    linked[path] = withheld_hard_link(ctx, os.stat(path))
+                except OSError:
+                    linked[path] = True
+            if linked[path]:
+                withheld.add(shown)
+                continue
+            lines.append(f"{shown}:{rest}")
             if len(lines) > MAX_MATCHES:
                 break
         return lines
 
-    def _python(self, regex: re.Pattern[str], glob: str | None, files: list[Path], ctx: ToolContext) -> list[str]:
+    def _python(
+        self, regex: re.Pattern[str], glob: str | None, files: list[Path], ctx: ToolContext, withheld: set[str]
+    ) -> list[str]:
         lines: list[str] = []
         for file in files:
             if not file.resolve().is_relative_to(ctx.workspace):
@@ -160,7 +192,7 @@ class Grep(Tool[GrepArgs]):
             relative = display_path(ctx, file)
             if glob and not (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(file.name, glob)):
                 continue
-            data = _small_regular_file(ctx, file.resolve(), relative)
+            data = _small_regular_file(ctx, file.resolve(), relative, withheld)
             if data is None:
                 continue
             if is_binary(data):
@@ -173,14 +205,18 @@ class Grep(Tool[GrepArgs]):
         return lines
 
 
-def _small_regular_file(ctx: ToolContext, path: Path, shown: str) -> bytes | None:
+def _small_regular_file(ctx: ToolContext, path: Path, shown: str, withheld: set[str]) -> bytes | None:
     """The bytes of a regular file up to `MAX_FILE_BYTES`, opened without blocking; None for
-    anything else (FIFOs, sockets, devices, unreadable or larger files are skipped)."""
+    anything else (FIFOs, sockets, devices, unreadable or larger files are skipped, and files
+    with other hard links nobody was asked about are added to `withheld`)."""
     try:
         fd, info = open_regular(ctx.workspace, path, shown)
     except (OSError, ToolError, ValueError):
         return None
     try:
+        if withheld_hard_link(ctx, info):
+            withheld.add(shown)
+            return None
         return None if info.st_size > MAX_FILE_BYTES else read_at_most(fd, MAX_FILE_BYTES)
     except OSError:
         return None

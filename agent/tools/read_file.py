@@ -78,29 +78,14 @@ class ReadFile(Tool[ReadFileArgs]):
     def approval_request(self, call_id: str, args: ReadFileArgs, ctx: ToolContext) -> ApprovalRequest:
         """As every reading call's, except that a file with other hard links always asks."""
         request = super().approval_request(call_id, args, ctx)
-        path = resolve_path(ctx, args.path)
-        try:
-            info = file_status(ctx.workspace, path)
-        except (OSError, ValueError):
-            return request  # the run reports it
-        if info is None or not stat.S_ISREG(info.st_mode) or info.st_nlink < 2:
-            return request
-        ctx.hard_links_asked.add((info.st_dev, info.st_ino))
-        shown = display_path(ctx, path)
-        return request.model_copy(
-            update={
-                "summary": f"read_file {shown} (it has {info.st_nlink} hard links: the same file may "
-                "be somewhere outside the workspace)",
-                "always_ask": f"'{shown}' has {info.st_nlink} hard links",
-            }
-        )
+        return asking_for_hard_links(request, ctx, resolve_path(ctx, args.path))
 
     async def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
         path = resolve_path(ctx, args.path)
         shown = display_path(ctx, path)
         fd, info = _open(ctx, path, shown)
         try:
-            if info.st_nlink > 1 and (info.st_dev, info.st_ino) not in ctx.hard_links_asked:
+            if withheld_hard_link(ctx, info):
                 raise ToolError(
                     f"'{shown}' gained other hard links after it was checked; it was not read (ask again to read it)."
                 )
@@ -117,6 +102,32 @@ class ReadFile(Tool[ReadFileArgs]):
             raise os_error(exc, "read", shown) from None
         finally:
             os.close(fd)
+
+
+def asking_for_hard_links(request: ApprovalRequest, ctx: ToolContext, path: Path) -> ApprovalRequest:
+    """`request`, made to ask whatever the policy when `path` is a regular file with other hard
+    links (another name for it may be outside the workspace); the file is then noted in
+    `ctx.hard_links_asked`, so that the run may read it."""
+    try:
+        info = file_status(ctx.workspace, path)
+    except (OSError, ValueError):
+        return request  # the run reports it
+    if info is None or not stat.S_ISREG(info.st_mode) or info.st_nlink < 2:
+        return request
+    ctx.hard_links_asked.add((info.st_dev, info.st_ino))
+    shown = display_path(ctx, path)
+    return request.model_copy(
+        update={
+            "summary": f"{request.tool} {shown} (it has {info.st_nlink} hard links: the same file may "
+            "be somewhere outside the workspace)",
+            "always_ask": f"'{shown}' has {info.st_nlink} hard links",
+        }
+    )
+
+
+def withheld_hard_link(ctx: ToolContext, info: os.stat_result) -> bool:
+    """Whether a file with this status has other hard links and nobody was asked about it."""
+    return info.st_nlink > 1 and (info.st_dev, info.st_ino) not in ctx.hard_links_asked
 
 
 def _open(ctx: ToolContext, path: Path, shown: str) -> tuple[int, os.stat_result]:

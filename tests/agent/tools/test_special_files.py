@@ -322,3 +322,25 @@ def test_a_hard_linked_file_is_never_written(ctx, hard_link):
             asyncio.run(approve_and_run(tool, args, ctx))
     assert secret.read_text() == "a secret\n" and link.read_text() == "a secret\n"
     assert os.stat(secret).st_nlink == 2
+
+
+def test_a_search_leaves_out_hard_linked_files_and_asks_to_search_one_by_name(ctx, hard_link):
+    gate = ApprovalGate(Policy.FULL_AUTO)
+    for grep in grep_tools():
+        everywhere = GrepArgs(pattern="secret")
+        assert gate.settle_without_asking(grep.approval_request("c1", everywhere, ctx), mutating=False) is not None
+        result = asyncio.run(grep.run(everywhere, ctx))
+        assert result.output.splitlines() == [
+            "No matches for 'secret'.",
+            "[1 file(s) with other hard links were not searched (another name for them may be outside the "
+            "workspace): notes.txt; read_file asks before reading one]",
+        ]
+    for grep in grep_tools():
+        by_name = GrepArgs(pattern="secret", path="notes.txt")
+        fresh = ToolContext(workspace=ctx.workspace)
+        with pytest.raises(ToolError, match="gained other hard links"):
+            asyncio.run(grep.run(by_name, fresh))
+        request = grep.approval_request("c2", by_name, fresh)
+        assert request.always_ask is not None
+        assert gate.settle_without_asking(request, mutating=False) is None
+        assert asyncio.run(grep.run(by_name, fresh)).output == "notes.txt:1:a secret"
