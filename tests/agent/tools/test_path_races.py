@@ -147,3 +147,25 @@ def test_a_symlink_inside_the_workspace_still_works(tmp_path):
     asyncio.run(ApplyPatch().run(ApplyPatchArgs(patch=patch), ctx))
     assert (workspace / "real/a.txt").read_text() == "three\n"
     assert (workspace / "link").is_symlink()
+
+
+def test_a_directory_swapped_for_a_symlink_never_lets_a_read_out(swapper):
+    (swapper.outside / "existing.txt").write_text("outside secret\n")
+    ctx = ToolContext(workspace=swapper.workspace)
+
+    async def read_many() -> list[str]:
+        outputs = []
+        for _ in range(ROUNDS * 3):
+            try:
+                outputs.append((await ReadFile().run(ReadFileArgs(path="sub/existing.txt"), ctx)).output)
+            except ToolError as exc:
+                outputs.append(str(exc))
+            except Exception as exc:  # a bug too (asserted after the escape check)
+                outputs.append(f"CRASHED: {exc!r}")
+        return outputs
+
+    outputs = asyncio.run(read_many())
+    swapper.stop()
+    assert not [output for output in outputs if "outside secret" in output]
+    assert not [output for output in outputs if output.startswith("CRASHED")]
+    assert any("version 0" in output for output in outputs)
