@@ -24,7 +24,6 @@ import os
 import re
 import stat
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -286,16 +285,6 @@ def atomic_write(
     except Exception as exc:
         reason = os_error_reason(exc) if isinstance(exc, OSError) else str(exc) or type(exc).__name__
         raise ToolError(f"{reason} while writing '{shown}'; the file was not changed.") from exc
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename or unlink in `directory` durable (best effort: not every filesystem can)."""
-    with suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _diff_lines(text: str) -> list[str]:

@@ -2,8 +2,9 @@
 
 Failures the model should hear about are `ToolError`s: their message becomes the call's output.
 An `OSError` that a tool did not turn into a clearer message (a name too long, a file vanishing,
-permission denied…) becomes a `ToolError` too, at the boundary of `run`, `approval_request` and
-`touched_paths` (`Tool.__init_subclass__`). Only programming errors propagate.
+permission denied…) becomes a `ToolError` too, at the boundary of `run`, `approval_request`,
+`touched_paths` and `escalation_request` (`Tool.__init_subclass__`). Only programming errors
+propagate.
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ class Tool(ABC, Generic[ArgsT]):
     """One tool the model can call."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap the subclass's own entry points so that no `OSError` leaves them."""
         super().__init_subclass__(**kwargs)
         for name in ("run", "approval_request", "touched_paths", "escalation_request"):
             if name in cls.__dict__:
