@@ -344,3 +344,39 @@ def test_a_search_leaves_out_hard_linked_files_and_asks_to_search_one_by_name(ct
         assert request.always_ask is not None
         assert gate.settle_without_asking(request, mutating=False) is None
         assert asyncio.run(grep.run(by_name, fresh)).output == "notes.txt:1:a secret"
+
+
+# ---- through the loop -------------------------------------------------------------------------
+
+
+async def test_through_the_loop_every_such_call_gets_one_output_and_a_hard_link_asks(workspace, hard_link):
+    from agent.events import ApprovalRequested, ToolFinished
+    from agent.transport.scripted import function_call, message, response_events
+    from tests.agent.conftest import answered_turn
+    from tests.agent.scripted import scripted_agent
+
+    os.mkfifo(workspace / "pipe")
+    agent, transport = scripted_agent(
+        workspace,
+        response_events(
+            function_call("read_file", "c_long", {"path": LONG}),
+            function_call("read_file", "c_fifo", {"path": "pipe"}),
+            function_call("grep", "c_grep", {"pattern": "x", "path": f"pkg/{LONG}"}),
+            function_call("read_file", "c_link", {"path": "notes.txt"}),
+        ),
+        response_events(message("done")),
+    )
+    agent.approvals = ApprovalGate(Policy.FULL_AUTO)
+    events = await asyncio.wait_for(answered_turn(agent, "look"), GUARD_S)
+    finished = {event.call_id: event for event in events if isinstance(event, ToolFinished)}
+    assert {call: event.status for call, event in finished.items()} == {
+        "c_long": "error",
+        "c_fifo": "error",
+        "c_grep": "error",
+        "c_link": "denied",
+    }
+    assert "longer than the 255 bytes" in finished["c_long"].output
+    assert "named pipe (FIFO)" in finished["c_fifo"].output
+    asked = [event.request for event in events if isinstance(event, ApprovalRequested)]
+    assert [request.call_id for request in asked] == ["c_link"] and "2 hard links" in asked[0].summary
+    assert [item["call_id"] for item in transport.requests[1]["input"]] == ["c_long", "c_fifo", "c_grep", "c_link"]
