@@ -107,15 +107,16 @@ class Grep(Tool[GrepArgs]):
         if stat.S_ISREG(info.st_mode) and withheld_hard_link(ctx, info):
             raise ToolError(f"'{where}' gained other hard links after it was checked; it was not searched.")
         withheld: set[str] = set()
+        one_file = not stat.S_ISDIR(info.st_mode)
         if self.ripgrep:
-            lines = await self._ripgrep(args, target, ctx, withheld)
+            lines = await self._ripgrep(args, target, ctx, withheld, one_file=one_file)
         else:
-            if not stat.S_ISDIR(info.st_mode):
+            if one_file:
                 files = [target]
             else:
                 names = await git_files(target)
                 files = [target / name for name in (names if names is not None else walk_files(target))]
-            lines = await asyncio.to_thread(self._python, regex, args.glob, files, ctx, withheld)
+            lines = await asyncio.to_thread(self._python, regex, args.glob, files, ctx, withheld, one_file=one_file)
         note = (
             f"[{len(withheld)} file(s) with other hard links were not searched (another name for them may be "
             f"outside the workspace): {', '.join(sorted(withheld)[:5])}; read_file asks before reading one]"
@@ -132,7 +133,9 @@ class Grep(Tool[GrepArgs]):
             shown.append(note)
         return ToolResult(output="\n".join(shown), display={"matches": min(len(lines), MAX_MATCHES)})
 
-    async def _ripgrep(self, args: GrepArgs, target: Path, ctx: ToolContext, withheld: set[str]) -> list[str]:
+    async def _ripgrep(
+        self, args: GrepArgs, target: Path, ctx: ToolContext, withheld: set[str], *, one_file: bool
+    ) -> list[str]:
         argv = [
             self.ripgrep or "rg",
             "--line-number",
@@ -171,7 +174,7 @@ class Grep(Tool[GrepArgs]):
             shown = display_path(ctx, Path(path).resolve())
             if path not in linked:
                 try:
-                    linked[path] = withheld_hard_link(ctx, os.stat(path))
+                    linked[path] = _left_out(ctx, os.stat(path), one_file=one_file)
                 except OSError:
                     linked[path] = True
             if linked[path]:
@@ -183,7 +186,14 @@ class Grep(Tool[GrepArgs]):
         return lines
 
     def _python(
-        self, regex: re.Pattern[str], glob: str | None, files: list[Path], ctx: ToolContext, withheld: set[str]
+        self,
+        regex: re.Pattern[str],
+        glob: str | None,
+        files: list[Path],
+        ctx: ToolContext,
+        withheld: set[str],
+        *,
+        one_file: bool,
     ) -> list[str]:
         lines: list[str] = []
         for file in files:
@@ -192,7 +202,7 @@ class Grep(Tool[GrepArgs]):
             relative = display_path(ctx, file)
             if glob and not (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(file.name, glob)):
                 continue
-            data = _small_regular_file(ctx, file.resolve(), relative, withheld)
+            data = _small_regular_file(ctx, file.resolve(), relative, withheld, one_file=one_file)
             if data is None:
                 continue
             if is_binary(data):
@@ -205,7 +215,15 @@ class Grep(Tool[GrepArgs]):
         return lines
 
 
-def _small_regular_file(ctx: ToolContext, path: Path, shown: str, withheld: set[str]) -> bytes | None:
+def _left_out(ctx: ToolContext, info: os.stat_result, *, one_file: bool) -> bool:
+    """Whether a file is left out of the search for its other hard links: always in a search of a
+    directory; for a search of one file, unless its approval asked about them."""
+    return withheld_hard_link(ctx, info) if one_file else info.st_nlink > 1
+
+
+def _small_regular_file(
+    ctx: ToolContext, path: Path, shown: str, withheld: set[str], *, one_file: bool
+) -> bytes | None:
     """The bytes of a regular file up to `MAX_FILE_BYTES`, opened without blocking; None for
     anything else (FIFOs, sockets, devices, unreadable or larger files are skipped, and files
     with other hard links nobody was asked about are added to `withheld`)."""
@@ -214,7 +232,7 @@ def _small_regular_file(ctx: ToolContext, path: Path, shown: str, withheld: set[
     except (OSError, ToolError, ValueError):
         return None
     try:
-        if withheld_hard_link(ctx, info):
+        if _left_out(ctx, info, one_file=one_file):
             withheld.add(shown)
             return None
         return None if info.st_size > MAX_FILE_BYTES else read_at_most(fd, MAX_FILE_BYTES)

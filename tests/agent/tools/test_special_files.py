@@ -344,6 +344,8 @@ def test_a_search_leaves_out_hard_linked_files_and_asks_to_search_one_by_name(ct
         assert request.always_ask is not None
         assert gate.settle_without_asking(request, mutating=False) is None
         assert asyncio.run(grep.run(by_name, fresh)).output == "notes.txt:1:a secret"
+        # Asking about the file by name does not let a search of the whole tree read it.
+        assert "were not searched" in asyncio.run(grep.run(GrepArgs(pattern="secret"), fresh)).output
 
 
 # ---- through the loop -------------------------------------------------------------------------
