@@ -222,4 +222,19 @@ NON_INTERACTIVE_DENIAL = Decision(
     reason="This run is non-interactive and the approval policy is 'ask'; nothing that needs approval can run.",
     rule="policy:non-interactive",
 )
-"""The answer of non-interactive runs (`codeassist exec`) to anything that would ask."""
+"""The answer of non-interactive runs (`codeassist exec`) to anything the policy would ask."""
+
+
+def non_interactive_denial(request: ApprovalRequest) -> Decision:
+    """The answer of non-interactive runs to `request`, saying why it could not run unasked."""
+    if request.always_ask is not None:
+        reason = (
+            f"This run is non-interactive and {request.always_ask}: such a call always needs a person's "
+            "approval (or an allow rule)."
+        )
+    elif request.escalation is not None:
+        again = "with network access" if request.escalation == "network" else "outside the sandbox"
+        reason = f"This run is non-interactive and running the command again {again} needs a person's approval."
+    else:
+        return NON_INTERACTIVE_DENIAL
+    return NON_INTERACTIVE_DENIAL.model_copy(update={"reason": reason})

@@ -22,6 +22,7 @@ from typing import Any
 from agent import __version__
 from agent.approvals import NON_INTERACTIVE_DENIAL as NON_INTERACTIVE_DENIAL
 from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
+from agent.approvals import non_interactive_denial as non_interactive_denial
 from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
 from agent.events import AgentEvent, RulesChanged
@@ -60,6 +61,7 @@ __all__ = [
     "TurnStats",
     "find_session",
     "latest_session",
+    "non_interactive_denial",
 ]
 
 MAX_LISTED_FILES = 20_000

@@ -39,7 +39,7 @@ from agent.events import (
     TurnEndReason,
 )
 from agent.resume import SessionLookupError
-from agent.session import NON_INTERACTIVE_DENIAL, Session
+from agent.session import Session, non_interactive_denial
 from agent.session_log import SessionLogError
 from agent.terminal_text import SafeTextStream, safe_terminal_text, terminal_safe_json
 from codeassist.options import add_endpoint_arguments, endpoint_settings
@@ -180,7 +180,7 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
             if isinstance(event, Notice):  # the session log cannot be written (or is again): the turn goes on
                 _print_log_notices([event.message])
             elif isinstance(event, ApprovalRequested):  # nobody to ask: what the policy left open is denied
-                session.answer_approval(event.request.call_id, NON_INTERACTIVE_DENIAL)
+                session.answer_approval(event.request.call_id, non_interactive_denial(event.request))
             elif isinstance(event, MessageCompleted):
                 last_message = event.text
             elif isinstance(event, TurnEnded):

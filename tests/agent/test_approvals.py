@@ -114,3 +114,13 @@ def test_a_call_that_must_always_ask_asks_under_every_policy_unless_a_rule_allow
     assert allowed is not None and allowed.approved
     denied = ApprovalGate(Policy.FULL_AUTO, Permissions(deny=["read_file"])).settle_without_asking(read, mutating=False)
     assert denied is not None and not denied.approved
+
+
+def test_the_non_interactive_denial_names_what_always_asks():
+    from agent.approvals import non_interactive_denial
+
+    hard_linked = request().model_copy(update={"always_ask": "'a.txt' has 2 hard links"})
+    escalation = request().model_copy(update={"escalation": "network"})
+    assert "'a.txt' has 2 hard links" in (non_interactive_denial(hard_linked).reason or "")
+    assert "with network access" in (non_interactive_denial(escalation).reason or "")
+    assert non_interactive_denial(request()) == NON_INTERACTIVE_DENIAL

@@ -590,3 +590,39 @@ def test_a_command_cannot_read_the_api_key_from_the_agents_process(start_server,
     assert KEY not in sent
     if sandbox == "off":  # the agent's own environment, with the key masked
         assert "OPENAI_API_KEY=*" in sent
+
+
+def test_exec_full_auto_denies_reading_a_hard_linked_file_and_says_why(start_server, tmp_path):
+    """Such a read always asks; exec has nobody to ask, and the model hears the real reason."""
+    from server.scenario import Scenario
+
+    work = make_repo(tmp_path / "work", {"README.md": "hello\n"})
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not for the model\n")
+    os.link(outside, work / "linked.txt")
+    scenario = Scenario.model_validate(
+        {
+            "name": "hard-link",
+            "turns": [
+                {
+                    "output": [
+                        {
+                            "type": "function_call",
+                            "call_id": "peek",
+                            "name": "read_file",
+                            "arguments": {"path": "linked.txt", "offset": None, "limit": None},
+                        }
+                    ]
+                },
+                {
+                    "expect": [{"type": "function_call_output", "call_id": "peek", "contains": "hard links"}],
+                    "output": [{"type": "message", "text": "It is not readable here."}],
+                },
+            ],
+        }
+    )
+    server = start_server(scenario)
+    result = run_exec(work, tmp_path, "read it", "--base-url", server.address.base_url, "--approval", "full-auto")
+    assert result.returncode == 0, result.stderr
+    assert "not for the model" not in result.stdout + result.stderr
+    assert "It is not readable here." in result.stdout
