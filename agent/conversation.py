@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from agent.call_ledger import CallLedger
 from agent.wire import Item, ResponseCreate
 
 
@@ -130,14 +131,22 @@ class Conversation:
         self.items: list[Item] = []
         self.on_items: Callable[[Sequence[Item]], None] | None = None
         """Told of every item added or committed, in order (the session record listens)."""
+        self.ledger = CallLedger()
+        """Which call ids the transcript has called and answered (`agent.call_ledger`)."""
         self._head: _ChainHead | None = None
         self._broken: str | None = "first request"
 
     def add(self, *items: Item) -> None:
         """Append input items (user messages, tool outputs)."""
         self.items.extend(items)
+        self.ledger.note(items)
         if self.on_items is not None:
             self.on_items(items)
+
+    def restore(self, items: Sequence[Item]) -> None:
+        """Append items of a saved session (already recorded: `on_items` is not told)."""
+        self.items.extend(items)
+        self.ledger.note(items)
 
     def update_settings(self, settings: RequestSettings) -> None:
         """Change model, instructions, tools or reasoning; the next request decides from the diff."""
@@ -188,6 +197,7 @@ class Conversation:
     def commit(self, plan: RequestPlan, response_id: str, output: list[Item]) -> None:
         """Record a completed response: its output joins the transcript and heads the chain."""
         self.items[plan.end : plan.end] = output
+        self.ledger.note(output)
         if self.on_items is not None:
             self.on_items(output)
         self._head = _ChainHead(response_id, plan.end + len(output), plan.transport, plan.generation, self.settings)

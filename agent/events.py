@@ -63,12 +63,19 @@ class ToolCallStarted(_Event):
 
 
 class ToolCallReady(_Event):
-    """A tool call's arguments are complete (it runs after the response completes)."""
+    """A tool call's arguments are complete.
+
+    Streamed (`final` false) when the server's `output_item.done` arrives; then once more with
+    `final` true, from the completed response, just before the call is decided: those are the
+    arguments that are approved and run (the two copies can differ; the final one wins).
+    """
 
     type: Literal["tool_call_ready"] = "tool_call_ready"
     call_id: str
     name: str
     arguments: str
+    final: bool = False
+    """From the completed response, announced before the call is decided: exactly what runs."""
 
 
 class ApprovalRequested(_Event):
@@ -210,23 +217,25 @@ def delta_text(event: dict[str, Any]) -> str:
 def streamed_event(event: dict[str, Any]) -> TextDelta | ReasoningDelta | ToolCallStarted | ToolCallReady | None:
     """The agent event a streamed server event becomes, if any (the live loop and replay share this).
 
-    Deltas are built without validation: this runs once per token.
+    Deltas are built without validation: this runs once per token. Fields of the wrong type
+    (possible in a saved file; the live client checks events first) give no event.
     """
-    kind = event["type"]
+    kind = event.get("type")
+    if not isinstance(kind, str):
+        return None
     if kind in TEXT_DELTAS:
         return TextDelta.model_construct(text=delta_text(event))
     if kind in REASONING_DELTAS:
         return ReasoningDelta.model_construct(text=delta_text(event))
-    if kind == "response.output_item.added":
-        item = event.get("item") or {}
-        if item.get("type") in TOOL_ITEM_TYPES:
-            return ToolCallStarted(call_id=item.get("call_id", ""), name=item.get("name", ""))
-    elif kind == "response.output_item.done":
-        item = event.get("item") or {}
-        if item.get("type") in TOOL_ITEM_TYPES:
-            return ToolCallReady(
-                call_id=item.get("call_id", ""),
-                name=item.get("name", ""),
-                arguments=item.get("arguments", item.get("input", "")),
-            )
+    if kind == "response.output_item.added" or kind == "response.output_item.done":
+        item = event.get("item")
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str) or item["type"] not in TOOL_ITEM_TYPES:
+            return None
+        call_id, name = item.get("call_id"), item.get("name")
+        if not isinstance(call_id, str) or not isinstance(name, str):
+            return None
+        if kind == "response.output_item.added":
+            return ToolCallStarted(call_id=call_id, name=name)
+        arguments = item.get("arguments", item.get("input", ""))
+        return ToolCallReady(call_id=call_id, name=name, arguments=arguments if isinstance(arguments, str) else "")
     return None

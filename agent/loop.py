@@ -4,6 +4,11 @@ A turn is a sequence of steps. Each step streams one model response; when it com
 tool call in it is answered — approved and run, denied, or refused for invalid arguments —
 with exactly one output, and the next step sends those outputs. The turn ends when a response
 asks for no tools, at the step limit, on an error, or when the user cancels.
+
+A call is decided and run only once its call id is claimed in the session's call ledger
+(`agent.call_ledger`): a call id the session already answered, before a restart included, never
+runs again. Its arguments are those of the completed response, announced first with a final
+`ToolCallReady`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from agent.events import (
     Reconnecting,
     ResponseFinished,
     ResponseStarted,
+    ToolCallReady,
     ToolFinished,
     ToolOutput,
     ToolStatus,
@@ -100,7 +106,6 @@ class Agent:
         self.max_steps = max_steps
         self.turns: list[TurnStats] = []
         self._cancel = asyncio.Event()
-        self._answered: set[str] = set()
         self._pending_calls: list[FunctionCall | CustomToolCall] = []
         self._running: dict[str, float] = {}
         """call_id → when each call of the current step that is running started."""
@@ -183,6 +188,10 @@ class Agent:
                         reason = "completed"
                         break
                     for call in result.calls:
+                        if not self.conversation.ledger.claim(call.call_id):
+                            continue
+                        raw = call.arguments if isinstance(call, FunctionCall) else call.input
+                        yield ToolCallReady(call_id=call.call_id, name=call.name, arguments=raw, final=True)
                         async with aclosing(self._answer(call, timers)) as answered:  # closing withdraws its approval
                             async for event in answered:
                                 yield event
@@ -195,6 +204,9 @@ class Agent:
             except ModelError as exc:
                 reason, message = "error", str(exc)
                 unsent = [*self._abort_pending(), AgentError(message=str(exc), code=exc.code)]
+            except Exception as exc:  # a defect: the turn still ends, and every call keeps its output
+                reason, message = "error", f"Internal error: {type(exc).__name__}: {exc}"
+                unsent = [*self._abort_pending(), AgentError(message=message, code="internal_error")]
             unsent.append(self._finish_turn(number, started, responses, timers, reason, message))
             ended = True
             while unsent:
@@ -411,8 +423,8 @@ class Agent:
         duration_s: float,
         display: dict[str, Any] | None = None,
     ) -> ToolFinished:
-        """Give the call its one output: in the conversation (and so the record), and as an event."""
-        self._answered.add(call.call_id)
+        """Give the call its one output: in the conversation (and so the record, and the ledger),
+        and as an event."""
         self._running.pop(call.call_id, None)
         if isinstance(call, CustomToolCall):
             self.conversation.add(CustomToolCallOutput(call_id=call.call_id, output=output))
@@ -431,7 +443,7 @@ class Agent:
                 call, "aborted", self._with_partial(call.call_id, output), now - self._running.get(call.call_id, now)
             )
             for call in self._pending_calls
-            if call.call_id not in self._answered
+            if call.call_id not in self.conversation.ledger.answered
         ]
         self._pending_calls = []
         self._running = {}

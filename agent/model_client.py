@@ -31,10 +31,12 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import TypeAdapter, ValidationError
 
+from agent.call_ledger import CallLedger
 from agent.conversation import Conversation, RequestPlan
 from agent.stats import Reconnect, ResponseStats, SessionStats
 from agent.transport.base import (
     AuthenticationFailed,
+    ProtocolViolation,
     StreamInterrupted,
     StreamMetrics,
     Transport,
@@ -42,8 +44,9 @@ from agent.transport.base import (
     TransportError,
     WebSocketUnsupported,
 )
+from agent.wire.checked import MalformedEvent, check_event, event_item, event_response, optional_text
 from agent.wire.errors import ErrorEvent
-from agent.wire.event_types import COMMITTED_TERMINALS, ERROR, FIRST_TOKEN_EVENTS, TERMINALS
+from agent.wire.event_types import COMMITTED_TERMINALS, ERROR, FIRST_TOKEN_EVENTS, TERMINALS, TOOL_ITEM_TYPES
 from agent.wire.items import CustomToolCall, FunctionCall, Item, assistant_text
 from agent.wire.response import Usage
 
@@ -131,8 +134,9 @@ class ResponseResult:
     def failure(self) -> str:
         """Why the response did not complete, for the user ("" when it completed)."""
         if self.status == "incomplete":
-            reason = (self.response.get("incomplete_details") or {}).get("reason") or "unknown"
-            return f"The response is incomplete ({reason})."
+            details = self.response.get("incomplete_details")
+            reason = optional_text(details.get("reason")) if isinstance(details, dict) else None
+            return f"The response is incomplete ({reason or 'unknown'})."
         if self.status == "failed":
             return f"The response failed: {self.error_detail}"
         return ""
@@ -140,7 +144,9 @@ class ResponseResult:
     @property
     def error_detail(self) -> str:
         """The response's `error` message (or code), "no reason given" when it has none."""
-        error = self.response.get("error") or {}
+        error = self.response.get("error")
+        if not isinstance(error, dict):
+            return "no reason given"
         return str(error.get("message") or error.get("code") or "no reason given")
 
 
@@ -166,8 +172,14 @@ class ServerError(TransportError):
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> ServerError:
-        """Parse an `error` event dict (either shape)."""
-        return cls(ErrorEvent.model_validate(event))
+        """Parse an `error` event dict (either shape, whatever its field types)."""
+        return cls(ErrorEvent.lenient(event))
+
+    @classmethod
+    def from_failed_response(cls, response: dict[str, Any]) -> ServerError:
+        """The `error` of a `response.failed` event's response, read as an error event."""
+        error = response.get("error")
+        return cls(ErrorEvent.lenient({"type": "error", "error": error if isinstance(error, dict) else None}))
 
     def _is_transient(self) -> bool:
         if self.code == "insufficient_quota":
@@ -175,6 +187,47 @@ class ServerError(TransportError):
         if self.code in ("server_error", "server_is_overloaded", "slow_down", "rate_limit_exceeded"):
             return True
         return self.status is not None and (self.status == 429 or self.status >= 500)
+
+
+def _checked(event: dict[str, Any]) -> str:
+    """The event's type, once the fields the client reads are checked (`agent.wire.checked`).
+
+    Raises:
+        ProtocolViolation: the event is malformed (retried like a bad frame).
+    """
+    kind = event.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolViolation("The server sent an event without a string 'type'.", cause="malformed_event")
+    try:
+        check_event(event)
+    except MalformedEvent as exc:
+        raise ProtocolViolation(f"The server sent a malformed event ({exc}).", cause="malformed_event") from None
+    return kind
+
+
+class _StreamedItems:
+    """The output items one attempt has streamed so far: repeats are recognised (by item id, or
+    by a call id already streamed or known to the session's ledger)."""
+
+    def __init__(self, ledger: CallLedger) -> None:
+        self.ledger = ledger
+        self.ids: dict[bool, set[str]] = {False: set(), True: set()}
+        self.calls: dict[bool, set[str]] = {False: set(), True: set()}
+
+    def repeated(self, item: dict[str, Any], *, done: bool) -> bool:
+        """Whether `item` (of an `output_item.added`, or `.done` with `done`) repeats one already
+        streamed, or is a tool call whose call id the session has seen."""
+        item_id = item.get("id")
+        if isinstance(item_id, str):
+            if item_id in self.ids[done]:
+                return True
+            self.ids[done].add(item_id)
+        if item.get("type") in TOOL_ITEM_TYPES:
+            call_id = item["call_id"]
+            if call_id in self.calls[done] or self.ledger.known(call_id):
+                return True
+            self.calls[done].add(call_id)
+        return False
 
 
 def backoff_delay(attempt: int, *, initial: float = 0.5, maximum: float = 8.0) -> float:
@@ -281,19 +334,30 @@ class ModelClient:
                 yield RequestStarted(plan, metrics)
                 self._in_flight = transport
                 done_items: list[dict[str, Any]] = []
+                items = _StreamedItems(conversation.ledger)
                 async with aclosing(transport.stream(body, metrics)) as events:
                     async for event in events:
-                        kind = event["type"]
+                        kind = _checked(event)
                         if metrics.first_token_at is None and kind in FIRST_TOKEN_EVENTS:
                             metrics.first_token_at = time.monotonic()
                         elif kind in TERMINALS:
                             metrics.finished_at = time.monotonic()
-                            yield self._finish(conversation, plan, metrics, event, done_items, retries)
+                            result = self._finish(conversation, plan, metrics, event, done_items, retries)
+                            if kind == "response.failed" and attempt < self.max_retries:
+                                failed = ServerError.from_failed_response(result.response)
+                                if failed.retryable:
+                                    raise failed
+                            yield result
                             return
                         elif kind == "response.created":
                             metrics.created_at = time.monotonic()
-                        elif kind == "response.output_item.done":
-                            done_items.append(event.get("item") or {})
+                        elif kind == "response.output_item.added" or kind == "response.output_item.done":
+                            done = kind == "response.output_item.done"
+                            if items.repeated(event_item(event), done=done):
+                                metrics.ignored_events += 1
+                                continue
+                            if done:
+                                done_items.append(event_item(event))
                         elif kind == ERROR:
                             raise ServerError.from_event(event)
                         yield event
@@ -360,9 +424,13 @@ class ModelClient:
         done_items: list[dict[str, Any]],
         retries: int,
     ) -> ResponseResult:
-        """Parse the terminal event, commit (or break the chain), and build the result."""
+        """Parse the terminal event, commit (or break the chain), and build the result.
+
+        Tool calls whose call id the session already knows, or that repeat one of the same
+        response, are left out of the committed output (and counted as ignored events).
+        """
         kind = event["type"]
-        response: dict[str, Any] = event.get("response") or {}
+        response = event_response(event)
         status = _STATUS[kind]
         raw_output = response.get("output")
         output: list[Item] = []
@@ -372,7 +440,9 @@ class ModelClient:
         except ValidationError as exc:
             status = "failed"
             response = {**response, "error": {"code": "invalid_output", "message": f"Unreadable output items: {exc}"}}
-        if response.get("usage"):
+        output, repeated = conversation.ledger.without_repeated_calls(output)
+        metrics.ignored_events += repeated
+        if isinstance(response.get("usage"), dict):
             try:
                 usage = Usage.model_validate(response["usage"])
             except ValidationError:

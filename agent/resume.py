@@ -160,7 +160,7 @@ class RestoredSession:
         already); the next request resends everything. A version-1 session is continued in a new
         file of the current format, which first receives the old file's content, converted.
         """
-        agent.conversation.items.extend(item for turn in self.turns for item in turn.items)
+        agent.conversation.restore([item for turn in self.turns for item in turn.items])
         agent.conversation.break_chain("resumed session")
         agent.turns = previous_turn_stats(self.turns)
         for rule in session_rules_from(self.history):

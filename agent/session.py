@@ -429,6 +429,7 @@ class Session:
             input_tokens=sum(t.input_tokens for t in turns),
             cached_tokens=sum(t.cached_tokens for t in turns),
             output_tokens=sum(t.output_tokens for t in turns),
+            ignored_events=sum(t.ignored_events for t in turns),
         )
 
     @property

@@ -54,6 +54,7 @@ from agent.events import (
 from agent.session_record import Entry, EventEntry, ItemsEntry, ResumedEntry, validated_items
 from agent.stats import ResponseStats, TurnStats
 from agent.wire import FrameDecodeError, decode_frame, user_message
+from agent.wire.checked import check_event
 from agent.wire.errors import ErrorEvent
 from agent.wire.event_types import COMMITTED_TERMINALS, ERROR, TOOL_ITEM_TYPES
 from agent.wire.items import assistant_text
@@ -218,6 +219,7 @@ class _Converter:
         if self.warm_up:
             return
         kind = event["type"]
+        check_event(event)  # a malformed event is skipped with a warning, as live it ends the response
         translated = streamed_event(event)
         if translated is not None:
             self.attempt_streamed = True

@@ -53,6 +53,9 @@ class ResponseStats(BaseModel):
     cached_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    ignored_events: int = 0
+    """Server events left unused: repeats (a duplicated `output_item.done`, a tool call whose
+    call id was already seen) and leftovers of a response that had already ended."""
 
     @property
     def cache_ratio(self) -> float:
@@ -116,6 +119,7 @@ class ResponseStats(BaseModel):
             reasoning_tokens=usage.output_tokens_details.reasoning_tokens
             if usage and usage.output_tokens_details
             else 0,
+            ignored_events=metrics.ignored_events,
         )
 
 
@@ -159,6 +163,10 @@ class TurnStats(BaseModel):
     @property
     def output_tokens(self) -> int:
         return sum(r.output_tokens for r in self.responses)
+
+    @property
+    def ignored_events(self) -> int:
+        return sum(r.ignored_events for r in self.responses)
 
     @property
     def cache_ratio(self) -> float:
@@ -223,6 +231,8 @@ class SessionStats(BaseModel):
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0
+    ignored_events: int = 0
+    """Server events the finished turns left unused (`ResponseStats.ignored_events`)."""
 
 
 def _size(count: int) -> str:

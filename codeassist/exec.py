@@ -252,7 +252,7 @@ class PlainRenderer:
                 self._response_has_text = False
             case TextDelta(text=text):
                 self._write_text(self._stream.feed(text))
-            case ToolCallReady(name=name, arguments=arguments):
+            case ToolCallReady(name=name, arguments=arguments, final=True):  # exactly what is decided and run
                 shown = arguments if len(arguments) <= 200 else arguments[:200] + "…"
                 err.write(f"\n→ {name} {shown}\n")
             case ApprovalDecided(decision=decision, rule=rule, reason=reason) if decision not in ("approve_once",):

@@ -30,6 +30,9 @@ class StreamMetrics:
     bytes_sent: int = 0
     bytes_received: int = 0
     events: int = 0
+    ignored_events: int = 0
+    """Events skipped as repeats or leftovers of an ended response (`agent.wire.finished`,
+    `agent.call_ledger`)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def mark_sent(self, size: int) -> None:

@@ -26,6 +26,7 @@ from agent.transport.base import (
 )
 from agent.wire import TERMINAL_EVENT_TYPES, FrameDecodeError, decode_frame
 from agent.wire.errors import error_body_payload, parse_retry_after
+from agent.wire.finished import FinishedResponses
 
 
 class ResponsesHTTP:
@@ -70,6 +71,7 @@ class ResponsesHTTP:
         )
         self._response: httpx.Response | None = None
         self._aborted = False
+        self._finished = FinishedResponses()
 
     async def prepare(self, metrics: StreamMetrics, *, turn_start: bool) -> None:
         """Nothing to do: the connection pool opens connections as requests need them."""
@@ -90,6 +92,8 @@ class ResponsesHTTP:
         """
         self._aborted = False
         finished = False
+        ended = self._finished
+        ended.begin()
         metrics.transport = self.name
         metrics.connection = "http"
         payload = orjson.dumps({**body, "stream": True})
@@ -104,8 +108,11 @@ class ResponsesHTTP:
                     return
                 async for sse in EventSource(response).aiter_sse():
                     data = sse.data
-                    if finished or not data or data == "[DONE]":
-                        continue  # read the body to its end so the keep-alive connection is reused
+                    if not data or data == "[DONE]":
+                        continue
+                    if finished:  # read the body to its end so the keep-alive connection is reused
+                        metrics.ignored_events += 1
+                        continue
                     raw = data.encode()
                     metrics.bytes_received += len(raw)
                     metrics.events += 1
@@ -115,8 +122,13 @@ class ResponsesHTTP:
                         event = decode_frame(raw)
                     except FrameDecodeError as exc:
                         raise ProtocolViolation(f"The server sent an invalid event: {exc}") from None
-                    yield event
+                    if ended.stale(event):
+                        metrics.ignored_events += 1
+                        continue
                     finished = event["type"] in TERMINAL_EVENT_TYPES
+                    if finished and event["type"] != "error":
+                        ended.finish(event)
+                    yield event
                 if finished:
                     return
         except httpx.ReadTimeout:

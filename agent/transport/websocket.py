@@ -33,6 +33,7 @@ from agent.transport.base import (
 from agent.wire import TERMINAL_EVENT_TYPES, FrameDecodeError, decode_frame
 from agent.wire.errors import ErrorEvent, error_body_message, parse_retry_after
 from agent.wire.event_types import ERROR
+from agent.wire.finished import FinishedResponses
 
 CONNECTION_LEVEL_ERRORS = frozenset({"websocket_connection_limit_reached"})
 """Error codes after which the socket is done for; the next request needs a new one."""
@@ -97,6 +98,8 @@ class ResponsesSocket:
         self._lock = asyncio.Lock()
         self._connect_lock = asyncio.Lock()
         self._abort_requested = False
+        self._finished = FinishedResponses()
+        """The responses this connection finished: their late events are skipped."""
 
     @property
     def connected(self) -> bool:
@@ -134,6 +137,7 @@ class ResponsesSocket:
                 return False
             started = time.monotonic()
             await self._connect()
+            self._finished = FinishedResponses()
             if metrics is not None:
                 metrics.connect_s = time.monotonic() - started
             return True
@@ -197,6 +201,11 @@ class ResponsesSocket:
     async def stream(self, body: dict[str, Any], metrics: StreamMetrics) -> AsyncGenerator[dict[str, Any], None]:
         """Send one `response.create` and yield its events up to and including the terminal one.
 
+        Events of responses that already ended (left in the buffer after their terminal event)
+        are skipped and counted in `metrics.ignored_events` (`agent.wire.finished`). When the
+        caller stops reading before the terminal event, the connection is dropped: the rest of
+        that response must not be read as the next one's.
+
         Raises:
             StreamInterrupted: the socket closed before a terminal event.
             StreamStalled: nothing arrived within `idle_timeout`.
@@ -221,6 +230,9 @@ class ResponsesSocket:
                 self.on_frame("sent", frame, metrics.sent_at or 0.0)
             watchdog = _IdleWatchdog(ws, self.idle_timeout)
             on_frame = self.on_frame
+            finished = self._finished
+            finished.begin()
+            ended = False
             try:
                 while True:
                     raw = await ws.recv(decode=False)
@@ -236,11 +248,17 @@ class ResponsesSocket:
                     except FrameDecodeError as exc:
                         await self._discard(f"protocol violation: {exc}")
                         raise ProtocolViolation(f"The server sent an invalid frame: {exc}") from None
+                    if finished.stale(event):
+                        metrics.ignored_events += 1
+                        continue
                     if event["type"] in TERMINAL_EVENT_TYPES:
+                        ended = True
                         if event["type"] == ERROR:
-                            code = ErrorEvent.model_validate(event).error_code
+                            code = ErrorEvent.lenient(event).error_code
                             if code in CONNECTION_LEVEL_ERRORS:
                                 await self._discard(code or "connection-level error")
+                        else:
+                            finished.finish(event)
                         yield event
                         return
                     yield event
@@ -254,6 +272,10 @@ class ResponsesSocket:
                 raise self._closed(exc) from None
             finally:
                 watchdog.stop()
+                if not ended and self._ws is ws:
+                    self._ws = None
+                    self.last_close = "response abandoned"
+                    ws.transport.abort()
 
     def _closed(self, exc: ConnectionClosed) -> TransportError:
         code = exc.rcvd.code if exc.rcvd is not None else (exc.sent.code if exc.sent is not None else 1006)

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
 import orjson
+from pydantic import ValidationError
 
 from agent.wire._base import CompactWireModel, ServerEventBase
 
@@ -34,6 +36,26 @@ class ErrorEvent(ServerEventBase):
     message: str | None = None
     param: str | None = None
 
+    @classmethod
+    def lenient(cls, event: dict[str, Any]) -> ErrorEvent:
+        """Read an `error` event whatever its field types: a field of the wrong type is read as
+        text when it is a number or a boolean, and left out otherwise. Never raises."""
+        try:
+            return cls.model_validate(event)
+        except ValidationError:
+            pass
+        error = event.get("error")
+        status = event.get("status")
+        return cls.model_validate(
+            {
+                **{key: _scalar_text(event.get(key)) for key in ("code", "message", "param")},
+                "status": status if isinstance(status, int) and not isinstance(status, bool) else None,
+                "error": _lenient_payload(error) if isinstance(error, dict) else None,
+                **({"headers": event["headers"]} if isinstance(event.get("headers"), dict) else {}),
+                **({"status_code": event["status_code"]} if "status_code" in event else {}),
+            }
+        )
+
     @property
     def error_code(self) -> str | None:
         return (self.error.code if self.error else None) or self.code
@@ -51,7 +73,7 @@ class ErrorEvent(ServerEventBase):
         explicit = self.status or (self.model_extra or {}).get("status_code")
         try:
             return int(explicit) if explicit is not None else None
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
 
     @property
@@ -70,14 +92,36 @@ class ErrorEvent(ServerEventBase):
         return retry_after(self.headers.get("retry-after"), self.error_message)
 
 
+def _scalar_text(value: Any) -> str | None:
+    """A string as is; a number or boolean as its text; anything else None."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int | float | bool) else None
+
+
+def _lenient_payload(error: dict[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = {key: _scalar_text(error.get(key)) for key in ("type", "code", "param")}
+    payload["message"] = _scalar_text(error.get("message")) or ""
+    headers = error.get("headers")
+    if isinstance(headers, dict):
+        payload["headers"] = headers
+    return payload
+
+
+MAX_RETRY_AFTER_S = 300.0
+"""The longest wait a server's `Retry-After` (or "try again in …") is followed for."""
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds form), None when absent or unreadable."""
-    if not value:
+    """Seconds from a `Retry-After` header (delta-seconds form, at most `MAX_RETRY_AFTER_S`), None
+    when absent or unreadable."""
+    if not value or not isinstance(value, str):
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S) if math.isfinite(seconds) else None
 
 
 _TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)")
@@ -88,9 +132,9 @@ def retry_after(header: str | None, message: str = "") -> float | None:
     seconds = parse_retry_after(header)
     if seconds is not None:
         return seconds
-    found = _TRY_AGAIN.search(message)
+    found = _TRY_AGAIN.search(message) if isinstance(message, str) else None
     if found:
-        return float(found.group(1)) / (1000 if found.group(2) == "ms" else 1)
+        return min(float(found.group(1)) / (1000 if found.group(2) == "ms" else 1), MAX_RETRY_AFTER_S)
     return None
 
 

@@ -279,7 +279,8 @@ async def test_the_client_stamps_the_moments_commits_and_ends_with_one_result():
 
 
 async def test_a_failed_response_breaks_the_chain_and_is_not_committed():
-    client, _ = scripted_client(response_events(message("no"), status="failed"))
+    refused = {"code": "invalid_prompt", "message": "The model failed."}  # server_error would be retried
+    client, _ = scripted_client(response_events(message("no"), status="failed", error=refused))
     conversation = new_conversation()
     result = (await respond(client, conversation))[-1]
     assert result.status == "failed" and "The model failed." in result.failure

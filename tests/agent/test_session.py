@@ -181,7 +181,7 @@ async def test_cards_are_described_from_the_events_alone(start_server, repo, tmp
     """Replay has no session: the events carry what `describe_call` needs (name and arguments)."""
     server = start_server(TASK)
     _, live = await record_task(server, repo, tmp_path / "sessions", prompts=PROMPTS[:1])
-    calls = [e for e in live if isinstance(e, ToolCallReady)]
+    calls = [e for e in live if isinstance(e, ToolCallReady) and e.final]
     assert [Session.describe_call(e.name, e.arguments).summary for e in calls] == [
         "",
         "echo ran >> shell.log",
