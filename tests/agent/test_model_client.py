@@ -366,3 +366,75 @@ def test_every_terminal_event_has_a_status_and_only_committed_ones_succeed():
     assert {kind for kind, status in _STATUS.items() if status != "failed"} == COMMITTED_TERMINALS
     assert _STATUS["response.done"] == _STATUS["response.completed"] == "completed"
     assert _STATUS["response.incomplete"] == "incomplete"
+
+
+def failed(code: str, text: str = "The server had an error.") -> list[dict]:
+    return response_events(message("partial"), status="failed", error={"code": code, "message": text})
+
+
+async def test_a_response_failed_with_a_server_error_is_retried_with_backoff_and_a_full_resend():
+    client, (transport, sleep) = scripted_client(failed("server_error"), response_events(message("ok")))
+    conversation = new_conversation()
+    conversation.add(FunctionCallOutput(call_id="call_a", output="hello"))
+    seen = await respond(client, conversation)
+    result = seen[-1]
+    assert result.status == "completed" and result.text == "ok" and result.retries == 1
+    assert [(n.attempt, n.cause) for n in notices(seen)] == [(1, "server_error")]
+    assert len(sleep.delays) == 1 and sleep.delays[0] > 0
+    first, resent = transport.requests
+    assert "previous_response_id" not in resent and resent["input"] == first["input"]
+    assert [r.cause for r in client.reconnects] == ["server_error"]
+
+
+@pytest.mark.parametrize("code", ["server_error", "server_is_overloaded", "rate_limit_exceeded"])
+async def test_retryable_response_failures_are_bounded_by_max_retries_and_end_failed(code):
+    client, (transport, _) = scripted_client(*[failed(code) for _ in range(3)], max_retries=2)
+    seen = await respond(client, new_conversation())
+    result = seen[-1]
+    assert isinstance(result, ResponseResult) and result.status == "failed" and result.retries == 2
+    assert "The server had an error." in result.failure
+    assert len(notices(seen)) == 2 and len(transport.requests) == 3 and transport.remaining == 0
+
+
+@pytest.mark.parametrize("code", ["context_length_exceeded", "invalid_prompt", "insufficient_quota"])
+async def test_a_response_failed_that_cannot_succeed_is_not_retried(code):
+    client, (transport, sleep) = scripted_client(failed(code), response_events(message("never")))
+    seen = await respond(client, new_conversation())
+    assert seen[-1].status == "failed" and not notices(seen) and not sleep.delays
+    assert len(transport.requests) == 1
+
+
+async def test_a_malformed_event_is_a_protocol_error_that_is_retried():
+    events = response_events(function_call("read_file", "c1", {"path": "a.py"}))
+    bad = [
+        {**event, "item": "notadict"} if event["type"] == "response.output_item.added" else event for event in events
+    ]
+    client, _ = scripted_client(bad, response_events(message("ok")))
+    seen = await respond(client, new_conversation())
+    assert [(n.attempt, n.cause) for n in notices(seen)] == [(1, "malformed_event")]
+    assert seen[-1].status == "completed" and seen[-1].text == "ok"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "error", "code": 5, "message": "odd"},
+        {"type": "error", "status": "x", "error": {"code": ["a"], "message": 7}},
+        {"type": "error", "error": "nope", "headers": {"retry-after": "inf"}},
+    ],
+)
+async def test_an_error_event_with_wrongly_typed_fields_is_still_an_error(event):
+    client, _ = scripted_client([event])
+    with pytest.raises(ModelError):
+        await respond(client, new_conversation())
+
+
+async def test_the_loop_shows_the_retry_of_a_failed_response_and_the_turn_completes(tmp_path):
+    from agent.events import OutputDiscarded, Reconnecting, TurnEnded
+    from tests.agent.scripted import scripted_agent
+
+    agent, transport = scripted_agent(tmp_path, failed("server_is_overloaded"), response_events(message("ok")))
+    events = [event async for event in agent.run_turn("go")]
+    assert [type(e) for e in events if isinstance(e, OutputDiscarded | Reconnecting)] == [OutputDiscarded, Reconnecting]
+    assert [e for e in events if isinstance(e, TurnEnded)] == [events[-1]] and events[-1].reason == "completed"
+    assert len(transport.requests) == 2
