@@ -253,12 +253,11 @@ class ResponsesSocket:
                         continue
                     if event["type"] in TERMINAL_EVENT_TYPES:
                         ended = True
+                        finished.finish(event)
                         if event["type"] == ERROR:
                             code = ErrorEvent.lenient(event).error_code
                             if code in CONNECTION_LEVEL_ERRORS:
                                 await self._discard(code or "connection-level error")
-                        else:
-                            finished.finish(event)
                         yield event
                         return
                     yield event
