@@ -10,13 +10,21 @@ loop, `codeassist bench` and `bench/` all read their figures from that result.
 |---|---|
 | `previous_response_not_found` | one immediate full resend |
 | `websocket_connection_limit_reached` | one immediate reconnect and full resend (retry budget unchanged) |
-| socket closed / stalled / bad frame / 5xx / 429 | backoff with jitter (honouring `Retry-After`), new socket, full resend; at most `max_retries` |
+| socket closed / stalled / bad frame / malformed event / 5xx / 429 / `server_error` / `server_is_overloaded` / `slow_down` / `rate_limit_exceeded` | backoff with jitter (honouring `Retry-After`, at most 300 s), new socket when it closed, full resend; at most `max_retries` |
+| `response.failed` whose error is one of those server-side codes | the same backoff and full resend on the same socket; after `max_retries` the response ends failed with the server's message (no fallback) |
 | upgrade refused with 426/404/405, or WebSocket keeps failing | HTTP/SSE for the rest of the session |
-| 401, frame over the size limit, other 4xx | fails now with the server's message |
+| 401, frame over the size limit, `insufficient_quota`, other 4xx, `response.failed` with any other error | fails now with the server's message (`ModelError`, or a failed result) |
 
 Partial output of a failed attempt is abandoned: the caller is told with `Retrying` and starts
 the response afresh. A request is never replayed on the same chain after a failure: every retry
 is a full resend, so the model's context is exactly the local transcript.
+
+Every event is checked before it is read (`agent.wire.checked`): a field the client uses that is
+missing or of the wrong type makes the event malformed, a `ProtocolViolation` retried as above.
+Repeats never reach the loop: events of a response that already ended are skipped by the
+transport (`agent.wire.finished`), a repeated output item or a tool call whose call id the session
+already knows is skipped here, and tool calls repeated in a response's output are left out of it
+(`agent.call_ledger`); all are counted in `ResponseStats.ignored_events`.
 """
 
 from __future__ import annotations
