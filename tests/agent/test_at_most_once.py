@@ -240,3 +240,16 @@ async def test_an_interrupted_call_is_answered_on_resume_and_never_run(repo, tmp
         sent = server.requests[0]["input"]
     assert runs(repo) == [] and outputs(events) == []
     assert {"type": "function_call_output", "call_id": "c1", "output": INTERRUPTED_OUTPUT} in sent
+
+
+async def test_a_response_abandoned_mid_stream_is_never_read_as_its_retry(repo, tmp_path):
+    abandoned = response_events(append("abandoned", "c1"))
+    abandoned.insert(2, {"type": "response.output_item.added", "item": "notadict"})
+    async with raw_server(abandoned, response_events(message("fresh"))) as server:
+        session = open_session(server, repo, tmp_path)
+        events = await one_turn(session)
+        await session.close()
+    assert runs(repo) == [] and outputs(events) == []
+    assert [e.cause for e in events if e.type == "reconnecting"] == ["malformed_event"]
+    assert events[-1].reason == "completed"
+    assert [e.text for e in events if e.type == "message_completed"] == ["fresh"]
