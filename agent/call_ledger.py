@@ -44,18 +44,20 @@ class CallLedger:
         """Whether `call_id` was called or answered before (in this session or a resumed one)."""
         return call_id in self.called or call_id in self.answered
 
-    def without_repeated_calls(self, output: list[Item]) -> tuple[list[Item], int]:
+    def without_repeated_calls(self, output: list[Item]) -> tuple[list[Item], list[str]]:
         """`output` without the tool calls whose call id is known or came earlier in `output`,
-        and how many were left out."""
+        and the call ids of those left out."""
         kept: list[Item] = []
+        left_out: list[str] = []
         seen: set[str] = set()
         for item in output:
             if isinstance(item, FunctionCall | CustomToolCall):
                 if item.call_id in seen or self.known(item.call_id):
+                    left_out.append(item.call_id)
                     continue
                 seen.add(item.call_id)
             kept.append(item)
-        return kept, len(output) - len(kept)
+        return kept, left_out
 
     def claim(self, call_id: str) -> bool:
         """Take `call_id` for deciding and running: True once, False when it was claimed or

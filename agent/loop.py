@@ -28,6 +28,7 @@ from agent.events import (
     ApprovalDecided,
     ApprovalRequested,
     MessageCompleted,
+    Notice,
     OutputDiscarded,
     Reconnecting,
     ResponseFinished,
@@ -237,6 +238,9 @@ class Agent:
                     if text:
                         yield MessageCompleted(text=text)
                     yield ResponseFinished(stats=item.stats)
+                    if item.repeated_calls:
+                        shown = ", ".join(dict.fromkeys(item.repeated_calls))
+                        yield Notice(message=f"Repeated tool calls not run again (already answered): {shown}")
                     continue
                 if self._cancel.is_set():
                     await self.client.abort()

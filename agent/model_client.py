@@ -122,6 +122,9 @@ class ResponseResult:
     """The terminal event as received."""
     retries: int = 0
     """Attempts abandoned before this one."""
+    repeated_calls: tuple[str, ...] = ()
+    """Call ids of tool calls left out of `output`: the session had seen them already, or they
+    repeated an earlier call of the same response (they are never run)."""
 
     @property
     def response_id(self) -> str | None:
@@ -449,7 +452,7 @@ class ModelClient:
             status = "failed"
             response = {**response, "error": {"code": "invalid_output", "message": f"Unreadable output items: {exc}"}}
         output, repeated = conversation.ledger.without_repeated_calls(output)
-        metrics.ignored_events += repeated
+        metrics.ignored_events += len(repeated)
         if isinstance(response.get("usage"), dict):
             try:
                 usage = Usage.model_validate(response["usage"])
@@ -479,6 +482,7 @@ class ModelClient:
             stats=stats,
             event=event,
             retries=retries,
+            repeated_calls=tuple(repeated),
         )
 
     async def _fall_back(self, conversation: Conversation, reason: str) -> FellBack:

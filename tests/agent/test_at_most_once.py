@@ -116,6 +116,9 @@ async def test_a_call_id_reused_by_the_next_response_does_not_run_again(repo, tm
     assert runs(repo) == ["one"]
     assert later[-1].reason == "completed" and outputs(later) == []
     assert ignored(events) == 3 and ignored(later) == 3  # its added and done events, and the call itself
+    assert [e.message for e in later if e.type == "notice"] == [
+        "Repeated tool calls not run again (already answered): c1"
+    ]
 
 
 async def test_a_duplicated_output_item_done_with_an_empty_output_runs_once(repo, tmp_path):

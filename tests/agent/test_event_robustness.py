@@ -65,20 +65,20 @@ SCENARIO = {
 Stream = list[dict[str, Any]]
 
 
+def ws_url(base_url: str) -> str:
+    return base_url.replace("http://", "ws://") + "/responses"
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Stream, Stream]:
     """The two responses of the scenario, as a real `codeassist serve` streams them."""
     script = tmp_path_factory.mktemp("scenario") / "robustness.json"
     script.write_text(json.dumps(SCENARIO))
-    with running("serve", "--script", str(script)) as (_, url):
-        ws = open_socket(url.replace("http://", "ws://") + "/responses")
-        try:
-            create(ws, input=user("run it"))
-            calling = read_response(ws)
-            create(ws, input=call_output("c1", "done"), previous_response_id=calling[-1]["response"]["id"])
-            answering = read_response(ws)
-        finally:
-            ws.close()
+    with running("serve", "--script", str(script)) as (_, url), open_socket(ws_url(url)) as ws:
+        create(ws, input=user("run it"))
+        calling = read_response(ws)
+        create(ws, input=call_output("c1", "done"), previous_response_id=calling[-1]["response"]["id"])
+        answering = read_response(ws)
     assert calling[-1]["type"] == answering[-1]["type"] == "response.completed"
     assert any(event.get("item", {}).get("type") == "function_call" for event in calling)
     return calling, answering
