@@ -210,3 +210,20 @@ async def test_drawing_history_reports_the_end_of_its_last_turn_once():
         await app.router.route(TurnStarted(turn=4, prompt="live"))
         await app.router.route(TurnEnded(reason="completed", stats=TurnStats(turn=4, responses=[STATS])))
         assert [stats.turn for stats in ended] == [3, 4]
+
+
+async def test_the_card_shows_the_final_arguments_when_the_streamed_copy_differs():
+    streamed = '{"command": "echo streamed"}'
+    final = '{"command": "echo final"}'
+    events = [
+        TurnStarted(turn=1, prompt="run"),
+        started(),
+        ToolCallStarted(call_id="c1", name="shell"),
+        ToolCallReady(call_id="c1", name="shell", arguments=streamed),
+        ResponseFinished(stats=STATS),
+        ToolCallReady(call_id="c1", name="shell", arguments=final, final=True),
+    ]
+    async with routed(events) as app:
+        [card] = app.query(ToolCard)
+        assert card.arguments == final and card.description is not None
+        assert "echo final" in card.description.summary
