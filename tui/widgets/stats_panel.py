@@ -95,6 +95,9 @@ def connection_text(session: SessionStats, live: Sequence[ResponseStats] = ()) -
     text.append(f"\nreconnects {len(session.reconnects)}")
     for reconnect in session.reconnects[-4:]:
         text.append(f"\n  {reconnect.at:.0f}s  {reconnect.cause} (attempt {reconnect.attempt})", style="dim")
+    ignored = session.ignored_events + sum(r.ignored_events for r in live)
+    if ignored:  # repeats and leftovers the server sent; none of them ran anything
+        text.append(f"\nignored server events {ignored}")
     text.append("\n\nSession\n", style="bold")
     input_tokens = session.input_tokens + sum(r.input_tokens for r in live)
     cached = session.cached_tokens + sum(r.cached_tokens for r in live)

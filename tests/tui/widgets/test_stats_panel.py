@@ -157,3 +157,15 @@ async def test_figures_given_before_the_panel_is_filled_are_shown_once_it_is():
         assert [row[0] for row in table_rows(panel)] == ["1", "2…"]
         panel.clear()
         assert table_rows(panel) == []
+
+
+def test_ignored_server_events_are_shown_only_when_there_were_some():
+    from agent.session import SessionStats
+    from tests.tui.test_router import STATS
+    from tui.widgets.stats_panel import connection_text
+
+    assert "ignored" not in connection_text(SessionStats(transport="websocket")).plain
+    shown = connection_text(
+        SessionStats(transport="websocket", ignored_events=2), [STATS.model_copy(update={"ignored_events": 1})]
+    )
+    assert "ignored server events 3" in shown.plain
