@@ -71,7 +71,6 @@ class ResponsesHTTP:
         )
         self._response: httpx.Response | None = None
         self._aborted = False
-        self._finished = FinishedResponses()
 
     async def prepare(self, metrics: StreamMetrics, *, turn_start: bool) -> None:
         """Nothing to do: the connection pool opens connections as requests need them."""
@@ -92,8 +91,8 @@ class ResponsesHTTP:
         """
         self._aborted = False
         finished = False
-        ended = self._finished
-        ended.begin()
+        # Each response has its own stream: only its own repeats can come after its terminal event.
+        ended = FinishedResponses()
         metrics.transport = self.name
         metrics.connection = "http"
         payload = orjson.dumps({**body, "stream": True})

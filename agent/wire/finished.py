@@ -11,8 +11,10 @@ and other lifecycle events carry `response.id`), or when it comes before the cur
 response's `response.created` and names an item of a finished response (`item_id` of deltas,
 `item.id` of `output_item.*`). After `response.created`, item ids are not consulted: a server
 may reuse them across responses, and a stale event cannot follow the next response's start on
-an ordered connection. Both transports use it; over HTTP each response has its own stream, so
-it only ever sees a response repeat its own terminal event.
+an ordered connection. Response ids are taken to be unique, as the API makes them.
+
+The WebSocket transport keeps one per connection. Over HTTP each response has its own stream
+(a fresh one per request); what comes after the terminal event is read to the end and counted.
 """
 
 from __future__ import annotations
