@@ -9,8 +9,11 @@ import sys
 from pydantic import ValidationError
 
 from agent.terminal_text import safe_terminal_text
+from server.accept import new_event_loop
 from server.engines.scripted import ScriptedEngine
 from server.faults import Fault
+from server.guard import binds_loopback_only
+from server.logs import install_server_logging
 from server.runner import ServerAddress, build_state, serve
 from server.scenario import ScenarioError
 from server.state import ServerConfig
@@ -42,8 +45,40 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help='arm a fault, e.g. \'{"kind":"reject_upgrade","status":426}\' (repeatable; see README)',
     )
+    parser.add_argument(
+        "--max-received-mb",
+        type=float,
+        default=16.0,
+        metavar="MB",
+        help="requests /_codeassist/received keeps, newest first; older ones are dropped (default 16)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="also answer browser pages from ORIGIN, e.g. http://devbox:3000 (repeatable; default: loopback only)",
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to host NAME (repeatable; default: loopback names and --host)",
+    )
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS/WSS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="private key for --tls-cert")
+
+
+def exposed_warning(host: str) -> str:
+    """The start-up warning for a server reachable from other machines with no `--api-key`."""
+    shown = safe_terminal_text(host)
+    return (
+        f"codeassist serve: WARNING: listening on {shown} without --api-key. Anyone who can reach this port "
+        "from the network can use the server, arm faults (POST /_codeassist/faults) and read every request "
+        "it received, prompts and code included (GET /_codeassist/received).\n"
+        "  Listen on 127.0.0.1 (the default) or add --api-key KEY."
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -57,6 +92,9 @@ def run_serve(args: argparse.Namespace) -> int:
         api_key=args.api_key,
         max_connection_minutes=args.max_connection_minutes,
         max_frame_bytes=int(args.max_frame_mb * 1024 * 1024),
+        received_max_bytes=int(args.max_received_mb * 1024 * 1024),
+        allowed_origins=tuple(args.allow_origin),
+        allowed_hosts=tuple(args.allow_host),
     )
     try:
         state = build_state(script=args.script, config=config, faults=faults)
@@ -71,10 +109,16 @@ def run_serve(args: argparse.Namespace) -> int:
             scenario = state.engine.scenario
             print(f"  scenario: {scenario.name} ({len(scenario.turns)} turns)", flush=True)
 
+    if not args.api_key and not binds_loopback_only(args.host):
+        print(exposed_warning(args.host), file=sys.stderr, flush=True)
+    install_server_logging()
     try:
-        asyncio.run(
-            serve(state, args.host, args.port, on_ready=announce, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
-        )
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(
+                serve(
+                    state, args.host, args.port, on_ready=announce, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key
+                )
+            )
     except KeyboardInterrupt:
         pass
     except OSError as exc:

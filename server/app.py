@@ -7,12 +7,14 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from server.faults import Fault
+from server.guard import AccessPolicy, HostOriginGuard
 from server.http import create_response, retrieve_response, unauthorized
 from server.state import ServerState
 from server.websocket import WebSocketSession
@@ -20,12 +22,16 @@ from server.websocket import WebSocketSession
 _FAULTS = TypeAdapter(Fault | list[Fault])
 
 
-def build_app(state: ServerState) -> Starlette:
+def build_app(state: ServerState, bound_host: str = "127.0.0.1") -> Starlette:
     """The Starlette app serving `state`: the Responses API plus `/_codeassist/*` controls.
+
+    Every route, WebSocket included, answers only requests whose `Host` and `Origin` the
+    `AccessPolicy` for `bound_host` and the configured allowances accepts (`server.guard`).
 
     Routes:
     - `GET /v1/responses` (WebSocket), `POST /v1/responses`, `GET /v1/responses/{id}`;
-    - `GET /_codeassist/health`; `GET|DELETE /_codeassist/received` (requests as received);
+    - `GET /_codeassist/health`; `GET|DELETE /_codeassist/received` (requests as received, the
+      newest up to `received_max_bytes`; `X-Codeassist-Received-*` headers give the figures);
       `POST|DELETE /_codeassist/faults` (arm or clear faults at run time).
     """
 
@@ -39,7 +45,14 @@ def build_app(state: ServerState) -> Starlette:
         return await retrieve_response(request, state)
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "model": state.engine.model, "connections": state.connections_opened})
+        return JSONResponse(
+            {
+                "ok": True,
+                "model": state.engine.model,
+                "connections": state.connections_opened,
+                "received": state.received.stats().as_json(),
+            }
+        )
 
     async def received(request: Request) -> Response:
         if not state.check_auth(request.headers.get("authorization")):
@@ -47,7 +60,9 @@ def build_app(state: ServerState) -> Starlette:
         if request.method == "DELETE":
             state.received.clear()
             return JSONResponse({"cleared": True})
-        return JSONResponse([entry.as_json() for entry in list(state.received)])
+        entries, stats = state.received.snapshot()
+        body = orjson.dumps([entry.as_json() for entry in entries])
+        return Response(body, media_type="application/json", headers=stats.headers())
 
     async def faults(request: Request) -> Response:
         if not state.check_auth(request.headers.get("authorization")):
@@ -64,7 +79,9 @@ def build_app(state: ServerState) -> Starlette:
             state.faults.add(fault)
         return JSONResponse({"armed": len(armed)})
 
+    policy = AccessPolicy.build(bound_host, state.config.allowed_hosts, state.config.allowed_origins)
     return Starlette(
+        middleware=[Middleware(HostOriginGuard, policy=policy)],
         routes=[
             WebSocketRoute("/v1/responses", websocket_endpoint),
             Route("/v1/responses", post_responses, methods=["POST"]),
@@ -72,5 +89,5 @@ def build_app(state: ServerState) -> Starlette:
             Route("/_codeassist/health", health, methods=["GET"]),
             Route("/_codeassist/received", received, methods=["GET", "DELETE"]),
             Route("/_codeassist/faults", faults, methods=["POST", "DELETE"]),
-        ]
+        ],
     )

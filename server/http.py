@@ -34,7 +34,7 @@ async def create_response(request: Request, state: ServerState) -> Response:
     body = await request.body()
     connection = f"http-{request.client.port if request.client else 0}"
     if len(body) > state.config.max_frame_bytes:
-        state.record(connection, "http", len(body), None)
+        state.record(connection, "http", body, None)
         return error_response(
             RequestError(
                 f"Body of {len(body)} bytes exceeds the limit of {state.config.max_frame_bytes} bytes.",
@@ -45,9 +45,9 @@ async def create_response(request: Request, state: ServerState) -> Response:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        state.record(connection, "http", len(body), None)
+        state.record(connection, "http", body, None)
         return error_response(RequestError(f"The body is not valid JSON: {exc}.", code="invalid_json"))
-    state.record(connection, "http", len(body), data)
+    state.record(connection, "http", body, data)
     if not isinstance(data, dict):
         return error_response(RequestError("The body must be a JSON object.", code="invalid_json"))
     data.pop("type", None)

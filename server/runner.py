@@ -15,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
+from server.accept import new_event_loop
 from server.app import build_app
 from server.engines import ScriptedEngine
 from server.faults import Fault, FaultPlan
@@ -76,16 +77,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_server(state: ServerState, ssl_certfile: str | None, ssl_keyfile: str | None) -> uvicorn.Server:
+def _uvicorn_server(state: ServerState, host: str, ssl_certfile: str | None, ssl_keyfile: str | None) -> uvicorn.Server:
     config = uvicorn.Config(
-        build_app(state),
+        build_app(state, host),
         ws="websockets-sansio",
         ws_max_size=state.config.max_frame_bytes * TRANSPORT_FRAME_FACTOR,
         ws_ping_interval=state.config.ping_interval,
         ws_ping_timeout=20.0,
         ws_per_message_deflate=True,
         lifespan="off",
+        log_config=None,  # the process's logging stays as its owner set it (`server.logs` for `codeassist serve`)
         log_level="warning",
+        access_log=False,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         timeout_graceful_shutdown=1,
@@ -102,10 +105,13 @@ async def serve(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
 ) -> None:
-    """Serve until cancelled or interrupted; `on_ready` gets the address once it listens."""
+    """Serve until cancelled or interrupted; `on_ready` gets the address once it listens.
+
+    Run it on `server.accept.new_event_loop()` so running out of file descriptors backs off.
+    """
     sock = bind(host, port)
     address = ServerAddress(host, sock.getsockname()[1], tls=ssl_certfile is not None)
-    server = _uvicorn_server(state, ssl_certfile, ssl_keyfile)
+    server = _uvicorn_server(state, host, ssl_certfile, ssl_keyfile)
     if on_ready is not None:
         on_ready(address)
     await server.serve(sockets=[sock])
@@ -129,13 +135,14 @@ class ServerThread:
         self.state = state
         self._sock = bind(host, port)
         self.address = ServerAddress(host, self._sock.getsockname()[1], tls=ssl_certfile is not None)
-        self._server = _uvicorn_server(state, ssl_certfile, ssl_keyfile)
+        self._server = _uvicorn_server(state, host, ssl_certfile, ssl_keyfile)
         self._thread = threading.Thread(target=self._run, name=f"codeassist-serve-{self.address.port}", daemon=True)
         self._error: BaseException | None = None
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
+            with asyncio.Runner(loop_factory=new_event_loop) as runner:
+                runner.run(self._server.serve(sockets=[self._sock]))
         except BaseException as exc:  # surfaced by start()/stop()
             self._error = exc
 

@@ -6,7 +6,7 @@ import itertools
 import os
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from agent.wire import Item, ResponseCreate
 from server.engines import Engine
 from server.faults import FaultPlan
+from server.received import ReceivedLog, ReceivedRequest
 
 
 class RequestError(Exception):
@@ -152,29 +153,6 @@ def resolve_parent(
     )
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    """One request as the server received it (for tests, benchmarks and debugging)."""
-
-    connection: str
-    transport: Literal["websocket", "http"]
-    at: float
-    """`time.monotonic()` when it arrived."""
-    size: int
-    """Bytes of the frame or body."""
-    body: dict[str, Any] | None
-    """The decoded JSON object; None when it was not one."""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "connection": self.connection,
-            "transport": self.transport,
-            "at": self.at,
-            "size": self.size,
-            "body": self.body,
-        }
-
-
 @dataclass
 class ServerConfig:
     """Settings of one server (the `codeassist serve` flags)."""
@@ -185,6 +163,12 @@ class ServerConfig:
     """Largest client frame or body handled; larger ones get an `error` event (or 413)."""
     ping_interval: float | None = 20.0
     store_capacity: int = 256
+    received_max_bytes: int = 16 * 1024 * 1024
+    """Bytes of requests `/_codeassist/received` keeps; the oldest are dropped first."""
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins allowed besides loopback ones (`--allow-origin`)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """`Host` names allowed besides loopback ones and the bound host (`--allow-host`)."""
 
 
 class IdFactory:
@@ -210,14 +194,14 @@ class ServerState:
         self.faults = faults or FaultPlan()
         self.store = ResponseStore(self.config.store_capacity)
         self.ids = IdFactory()
-        self.received: deque[ReceivedRequest] = deque(maxlen=10_000)
+        self.received = ReceivedLog(self.config.received_max_bytes)
         self.connections_opened = 0
         self.started_at = time.monotonic()
 
-    def record(self, connection: str, transport: Literal["websocket", "http"], size: int, body: Any) -> None:
-        self.received.append(
-            ReceivedRequest(connection, transport, time.monotonic(), size, body if isinstance(body, dict) else None)
-        )
+    def record(self, connection: str, transport: Literal["websocket", "http"], raw: bytes, body: Any) -> None:
+        """Keep a request as received: its bytes, and its body when `body` (decoded) is a JSON object."""
+        kept = raw if isinstance(body, dict) else None
+        self.received.append(ReceivedRequest(connection, transport, time.monotonic(), len(raw), kept))
 
     def check_auth(self, authorization: str | None) -> bool:
         """Whether an `Authorization` header passes `--api-key` (always, when no key is set)."""

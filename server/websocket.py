@@ -140,14 +140,14 @@ class WebSocketSession:
         state = self.state
         text = message.get("text")
         if text is None:
-            raw = message.get("bytes") or b""
-            state.record(self.name, "websocket", len(raw), None)
+            state.record(self.name, "websocket", message.get("bytes") or b"", None)
             return await self._send(
                 RequestError("Binary frames are not supported; send JSON text frames.", code="invalid_frame").event()
             )
-        size = len(text.encode())
+        raw = text.encode()
+        size = len(raw)
         if size > state.config.max_frame_bytes:
-            state.record(self.name, "websocket", size, None)
+            state.record(self.name, "websocket", raw, None)
             return await self._send(
                 RequestError(
                     f"Frame of {size} bytes exceeds the limit of {state.config.max_frame_bytes} bytes.",
@@ -157,9 +157,9 @@ class WebSocketSession:
         try:
             data = decode_frame(text)
         except FrameDecodeError as exc:
-            state.record(self.name, "websocket", size, None)
+            state.record(self.name, "websocket", raw, None)
             return await self._send(RequestError(f"Invalid frame: {exc}.", code="invalid_json").event())
-        state.record(self.name, "websocket", size, data)
+        state.record(self.name, "websocket", raw, data)
         if data["type"] != "response.create":
             return await self._send(
                 RequestError(
