@@ -95,6 +95,8 @@ class AccessPolicy:
     bound_host: str = "127.0.0.1"
     allowed_hosts: frozenset[str] = frozenset()
     allowed_origins: frozenset[str] = frozenset()
+    machine_name: str = ""
+    """This machine's host name, answered too when `bound_host` is a wildcard."""
 
     @classmethod
     def build(cls, bound_host: str, hosts: Iterable[str] = (), origins: Iterable[str] = ()) -> AccessPolicy:
@@ -102,7 +104,8 @@ class AccessPolicy:
         names = {_normal_name(name) for name in hosts}
         if bound_host not in WILDCARD_ADDRESSES:
             names.add(_normal_name(bound_host))
-        return cls(bound_host, frozenset(names), frozenset(_normal_origin(origin) for origin in origins))
+        origins = frozenset(_normal_origin(origin) for origin in origins)
+        return cls(bound_host, frozenset(names), origins, _normal_name(socket.gethostname()))
 
     def host_allowed(self, host_header: str | None) -> bool:
         """Whether a request naming the server `host_header` is answered (no header: HTTP/1.0)."""
@@ -113,7 +116,7 @@ class AccessPolicy:
             return True
         if self.bound_host in WILDCARD_ADDRESSES:
             # An address cannot be rebound by DNS; only names need allowing.
-            return _ip(name) is not None or name == _normal_name(socket.gethostname())
+            return _ip(name) is not None or name == self.machine_name
         return False
 
     def origin_allowed(self, origin: str | None) -> bool:

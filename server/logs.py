@@ -40,7 +40,10 @@ class RateLimitedStderr(logging.Handler):
         """Lines lost because the queue was full (stderr not being read)."""
         self.suppressed = 0
         """Lines not written because the second's budget was spent."""
-        self._fd = os.dup(fd)
+        try:
+            self._fd = os.dup(fd)
+        except OSError:  # started with stderr closed: nowhere to log
+            self._fd = os.open(os.devnull, os.O_WRONLY)
         self._queue: queue.Queue[str | None] = queue.Queue(queue_lines)
         """Lines to write; None tells the writer to stop."""
         self._last: tuple[object, ...] | None = None
