@@ -24,7 +24,9 @@ import pytest
 from openai import OpenAI
 from websockets.exceptions import InvalidStatus
 
+from server.guard import AccessPolicy
 from server.logs import RateLimitedStderr
+from server.received import ENTRY_OVERHEAD_BYTES, ReceivedLog, ReceivedRequest
 from tests.conftest import TOOL_SCENARIO
 from tests.server.wsclient import create, open_socket, read_response, user
 
@@ -336,3 +338,54 @@ def test_the_new_flags_are_in_the_help():
     help_text = subprocess.run([CODEASSIST, "serve", "--help"], capture_output=True, text=True, check=True).stdout
     for flag in ("--allow-origin", "--allow-host", "--max-received-mb"):
         assert flag in help_text
+
+
+@pytest.mark.parametrize(
+    ("bound", "host", "allowed"),
+    [
+        ("127.0.0.1", None, True),  # HTTP/1.0 sends no Host; browsers always do
+        ("127.0.0.1", "LocalHost:8080", True),
+        ("127.0.0.1", "[::ffff:127.0.0.1]:80", True),
+        ("127.0.0.1", "::1", True),
+        ("127.0.0.1", "localhost.attacker.example", False),
+        ("127.0.0.1", "127.0.0.1.nip.io:80", False),
+        ("127.0.0.1", "192.168.1.5:80", False),
+        ("192.168.1.5", "192.168.1.5:80", True),
+        ("devbox.lan", "DEVBOX.LAN:80", True),
+        ("0.0.0.0", "10.1.2.3:80", True),
+        ("0.0.0.0", "attacker.example:80", False),
+    ],
+)
+def test_the_host_rule(bound, host, allowed):
+    assert AccessPolicy.build(bound).host_allowed(host) is allowed
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        (None, True),
+        ("http://localhost:3000", True),
+        ("https://[::1]", True),
+        ("http://127.0.0.1", True),
+        ("null", False),
+        ("file://", False),
+        ("http://localhost.attacker.example", False),
+        ("chrome-extension://abcdef", False),
+        ("https://devbox.example:8443", True),
+        ("HTTPS://DEVBOX.EXAMPLE:8443/", True),
+        ("https://devbox.example", False),
+    ],
+)
+def test_the_origin_rule(origin, allowed):
+    policy = AccessPolicy.build("127.0.0.1", origins=["https://devbox.example:8443"])
+    assert policy.origin_allowed(origin) is allowed
+
+
+def test_the_ring_drops_the_oldest_and_counts_them():
+    ring = ReceivedLog(max_bytes=10 * (ENTRY_OVERHEAD_BYTES + 100))
+    for number in range(25):
+        ring.append(ReceivedRequest("c", "http", float(number), 100, b'{"n":%d,"pad":"%s"}' % (number, b"x" * 83)))
+    stats = ring.stats()
+    assert stats.bytes <= ring.max_bytes and stats.kept + stats.dropped == 25
+    assert [entry.body["n"] for entry in ring] == list(range(25 - stats.kept, 25))
+    assert ring[-1].body["n"] == 24 and len(ring) == stats.kept
