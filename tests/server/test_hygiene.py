@@ -231,6 +231,26 @@ def test_received_keeps_the_newest_requests_within_its_byte_cap(scenario_file):
         assert httpx.get(f"{served.root}/_codeassist/health", timeout=10).json()["received"]["dropped"] == 0
 
 
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_many_large_requests_leave_the_memory_bounded(scenario_file):
+    """60 one-MB requests (not stored for chaining) grow the process by about the ring's 4 MiB, not 60 MB."""
+    with serving("--max-received-mb", "4", script=scenario_file) as served, httpx.Client(timeout=60) as client:
+        body = {"model": "m", "input": "x" * 1_000_000, "stream": False, "store": False}
+        for _ in range(10):  # warm up: allocator arenas, buffers, caches
+            client.post(f"{served.root}/v1/responses", json=body)
+        baseline = _rss_mib(served.process.pid)
+        for _ in range(60):
+            assert client.post(f"{served.root}/v1/responses", json=body).status_code == 200
+        grown = _rss_mib(served.process.pid) - baseline
+    assert grown < 32, f"the server grew by {grown:.0f} MiB"
+
+
 def test_a_non_loopback_bind_without_a_key_warns(scenario_file):
     with serving("--host", "0.0.0.0", script=scenario_file) as served:
         assert httpx.get(f"{served.root}/_codeassist/health", timeout=10).status_code == 200
