@@ -348,7 +348,7 @@ def test_running_out_of_file_descriptors_neither_floods_nor_spins(scenario_file)
         assert answers_within(served)
     log = served.stderr
     assert len(log) < 64 * 1024, f"{len(log)} bytes of log"
-    assert log.count("out of system resource") == 1
+    assert log.count("out of system resource") <= 3
     # One accept attempt a second while out of descriptors, not thousands: the repeats say how many.
     attempts = sum(int(count) for count in re.findall(r"repeated (\d+) times", log))
     assert attempts < 100, log[-2000:]
