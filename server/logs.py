@@ -61,7 +61,10 @@ class RateLimitedStderr(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         with self._state_lock:
-            self._emit(record)
+            try:
+                self._emit(record)
+            except Exception:  # a malformed log call; `handleError` would write to stderr itself
+                self.dropped += 1
 
     def _emit(self, record: logging.LogRecord) -> None:
         key = (record.name, record.levelno, record.getMessage(), record.exc_info[0] if record.exc_info else None)
@@ -78,12 +81,7 @@ class RateLimitedStderr(logging.Handler):
             self._suppressed_in_window += 1
             return
         self._in_window += 1
-        try:
-            line = self.format(record)
-        except Exception:
-            self.handleError(record)
-            return
-        self._put(line)
+        self._put(self.format(record))
 
     def tick(self) -> None:
         """Write the summaries that are due (called by the writer thread about once a second)."""
@@ -100,6 +98,9 @@ class RateLimitedStderr(logging.Handler):
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=1)
         self._writer.join(timeout=1)
+        if not self._writer.is_alive() and self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
         super().close()
 
     def _flush_repeats(self) -> None:
