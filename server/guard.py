@@ -65,12 +65,16 @@ def binds_loopback_only(host: str) -> bool:
     return bool(infos) and all(is_loopback_name(str(info[4][0])) for info in infos)
 
 
-def _split_host_header(value: str) -> str:
-    """The name in a `Host` header, without its port."""
+def _split_host_header(value: str) -> tuple[str, str]:
+    """The name in a `Host` header and its port ("" when none)."""
     value = value.strip()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    if value.startswith("[") and "]" in value:
+        end = value.find("]")
+        return value[1:end], value[end + 1 :].removeprefix(":")
+    if value.count(":") == 1:
+        name, port = value.split(":")
+        return name, port
+    return value, ""
 
 
 def _normal_origin(origin: str) -> str:
@@ -111,7 +115,7 @@ class AccessPolicy:
         """Whether a request naming the server `host_header` is answered (no header: HTTP/1.0)."""
         if host_header is None:
             return True
-        name = _normal_name(_split_host_header(host_header))
+        name = _normal_name(_split_host_header(host_header)[0])
         if is_loopback_name(name) or name in self.allowed_hosts:
             return True
         if self.bound_host in WILDCARD_ADDRESSES:
@@ -119,15 +123,32 @@ class AccessPolicy:
             return _ip(name) is not None or name == self.machine_name
         return False
 
-    def origin_allowed(self, origin: str | None) -> bool:
-        """Whether a request with this `Origin` header (None: not from a browser) is answered."""
+    def origin_allowed(self, origin: str | None, host_header: str | None = None) -> bool:
+        """Whether a request with this `Origin` header (None: not from a browser) is answered.
+
+        Besides loopback origins and `--allow-origin` ones, an origin naming the server exactly as
+        the (allowed) `host_header` does is answered: some WebSocket clients send one, and no page
+        can have it since the server serves none.
+        """
         if origin is None:
             return True
         normal = _normal_origin(origin)
         if "*" in self.allowed_origins or normal in self.allowed_origins:
             return True
         parts = urlsplit(normal)
-        return parts.scheme in ("http", "https") and is_loopback_name(parts.hostname or "")
+        if parts.scheme not in ("http", "https", "ws", "wss"):
+            return False
+        if is_loopback_name(parts.hostname or ""):
+            return True
+        if host_header is None:
+            return False
+        name, port = _split_host_header(host_header)
+        try:
+            origin_port = str(parts.port or "")
+        except ValueError:
+            return False
+        host_port = "" if port in ("80", "443") else port  # as the origin's default port was dropped
+        return _normal_name(parts.hostname or "") == _normal_name(name) and origin_port == host_port
 
     def refusal(self, host: str | None, origin: str | None) -> JSONResponse | None:
         """The answer refusing a request with these headers, or None when it is allowed."""
@@ -139,7 +160,7 @@ class AccessPolicy:
                 f"Host {host!r} is not served: codeassist serve answers requests for localhost, 127.0.0.1, [::1] "
                 "and the address it listens on. Start it with --allow-host NAME to add a name.",
             )
-        if not self.origin_allowed(origin):
+        if not self.origin_allowed(origin, host):
             logger.warning("refused a request from Origin %s (see --allow-origin)", ascii(origin))
             return _refused(
                 403,

@@ -401,6 +401,24 @@ def test_the_origin_rule(origin, allowed):
     assert policy.origin_allowed(origin) is allowed
 
 
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        ("http://devbox.example:8000", "devbox.example:8000", True),
+        ("ws://devbox.example:8000", "DEVBOX.example:8000", True),
+        ("http://devbox.example", "devbox.example:80", True),
+        ("http://devbox.example:9000", "devbox.example:8000", False),
+        ("http://other.example:8000", "devbox.example:8000", False),
+        ("ws://localhost:8000", "127.0.0.1:8000", True),
+    ],
+)
+def test_an_origin_naming_the_server_as_its_host_does_is_answered(origin, host, allowed):
+    """Some WebSocket clients send the server's own origin; the Host check has vetted that name."""
+    policy = AccessPolicy.build("0.0.0.0", hosts=["devbox.example"])
+    assert policy.origin_allowed(origin, host) is allowed
+    assert (policy.refusal(host, origin) is None) is allowed
+
+
 def test_the_ring_drops_the_oldest_and_counts_them():
     ring = ReceivedLog(max_bytes=10 * (ENTRY_OVERHEAD_BYTES + 100))
     for number in range(25):
