@@ -1,0 +1,37 @@
+import pytest
+
+from agent.catalogue import catalogue
+
+
+def test_the_shipped_catalogue_knows_the_default_model_with_prices_and_says_where_they_come_from():
+    info = catalogue().lookup("gpt-5.2")
+    assert info.known and info.priced
+    assert info.context_window > info.max_output_tokens > 0
+    assert info.cached_input_per_mtok is not None and info.input_per_mtok is not None
+    assert info.cached_input_per_mtok < info.input_per_mtok
+    assert catalogue().provenance.checked and "openai" in catalogue().provenance.source.lower()
+
+
+def test_an_unknown_model_gets_the_default_entry_marked_unknown():
+    info = catalogue().lookup("my-local-model")
+    assert not info.known and info.name == "my-local-model" and not info.priced
+    assert catalogue().lookup("GPT-5.2").known
+
+
+def test_overrides_change_a_known_model_or_add_a_new_one():
+    changed = catalogue().with_overrides(
+        {"gpt-5.2": {"context_window": 1000}, "local": {"context_window": 8192, "input_per_mtok": 0}}
+    )
+    assert changed.lookup("gpt-5.2").context_window == 1000
+    assert changed.lookup("gpt-5.2").output_per_mtok == catalogue().lookup("gpt-5.2").output_per_mtok
+    local = changed.lookup("local")
+    assert local.known and local.context_window == 8192 and local.input_per_mtok == 0.0
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"window": 5}, {"context_window": 0}, {"context_window": "big"}, {"input_per_mtok": -1}, {"reasoning": 1}],
+)
+def test_a_bad_override_names_the_model_and_the_field(changes):
+    with pytest.raises(ValueError, match="model 'gpt-5.2'"):
+        catalogue().with_overrides({"gpt-5.2": changes})
