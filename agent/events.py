@@ -14,9 +14,12 @@ from agent.approvals import ApprovalRequest
 from agent.stats import ResponseStats, TurnStats
 from agent.wire.event_types import REASONING_DELTAS, TEXT_DELTAS, TOOL_ITEM_TYPES
 
-TurnEndReason: TypeAlias = Literal["completed", "step_limit", "cancelled", "error", "failed", "incomplete"]
-"""Why a turn ended: the last response asked for no tools (`completed`), the step limit, the
-user cancelled, an error made the response impossible, or the response failed / was incomplete."""
+TurnEndReason: TypeAlias = Literal[
+    "completed", "step_limit", "limit_exceeded", "cancelled", "error", "failed", "incomplete"
+]
+"""Why a turn ended: the last response asked for no tools (`completed`), the step limit, a
+spending limit (`agent.cost.SpendingLimits`: cost or tokens) was reached between steps, the user
+cancelled, an error made the response impossible, or the response failed / was incomplete."""
 
 ToolStatus: TypeAlias = Literal["ok", "error", "denied", "invalid", "aborted"]
 """How a tool call was answered: ran fine, ran and failed, denied, refused for invalid

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from agent.approvals import ApprovalGate, ApprovalRequest, Decision
 from agent.conversation import Conversation
+from agent.cost import SpendingLimits
 from agent.events import (
     AgentError,
     AgentEvent,
@@ -106,6 +107,11 @@ class Agent:
             conversation.on_items = recorder.items
         self.max_steps = max_steps
         self.turns: list[TurnStats] = []
+        self.limits: SpendingLimits | None = None
+        """Cost and token limits checked between steps (None: none)."""
+        self.latest_response: ResponseStats | None = None
+        """The latest response of this run that reported usage (its input and output tokens are
+        what the next request carries)."""
         self._cancel = asyncio.Event()
         self._pending_calls: list[FunctionCall | CustomToolCall] = []
         self._running: dict[str, float] = {}
@@ -168,6 +174,10 @@ class Agent:
             try:
                 yield TurnStarted(turn=number, prompt=prompt)
                 for step in range(1, self.max_steps + 1):
+                    exceeded = self.limits.exceeded(self.turns, responses) if self.limits else None
+                    if exceeded is not None:  # between steps: every call of the last one is answered
+                        reason, message = "limit_exceeded", exceeded
+                        break
                     outcome = _Step()
                     async with aclosing(self._stream(step, outcome, responses)) as streamed:
                         async for event in streamed:
@@ -234,6 +244,8 @@ class Agent:
                 if isinstance(item, ResponseResult):
                     outcome.result = item
                     responses.append(item.stats)
+                    if item.stats.input_tokens:  # a failed response reports no usage
+                        self.latest_response = item.stats
                     text = item.text if item.status != "failed" else ""
                     if text:
                         yield MessageCompleted(text=text)

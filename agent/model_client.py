@@ -471,6 +471,7 @@ class ModelClient:
             incremental=plan.incremental,
             reason=plan.reason,
             items_sent=plan.items_sent,
+            model=conversation.settings.model,
         )
         return ResponseResult(
             status=status,

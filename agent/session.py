@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import ssl
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,10 @@ from agent import __version__
 from agent.approvals import NON_INTERACTIVE_DENIAL as NON_INTERACTIVE_DENIAL
 from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
 from agent.approvals import non_interactive_denial as non_interactive_denial
+from agent.catalogue import catalogue
 from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
+from agent.cost import COMPACT_AT, ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
 from agent.events import AgentEvent, RulesChanged
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
@@ -51,6 +53,9 @@ __all__ = [
     "NON_INTERACTIVE_DENIAL",
     "ApprovalRequest",
     "CallDescription",
+    "ContextUsage",
+    "Cost",
+    "CostReport",
     "Decision",
     "Policy",
     "RepoInfo",
@@ -339,6 +344,61 @@ class Session:
         chosen = Policy(policy)
         self.agent.approvals.policy = chosen
         self.settings = self.settings.model_copy(update={"approval": chosen.value})
+
+    # ---- cost and context --------------------------------------------------------------------
+
+    @staticmethod
+    def price(responses: Iterable[ResponseStats], model: str | None = None) -> Cost:
+        """What `responses` cost, each priced for the model it named (`model` for a record that
+        names none) with the catalogue's prices; needs no live session, so replays use it too."""
+        return responses_cost(responses, lambda name: catalogue().lookup(name or model or ""))
+
+    def cost_of(self, responses: Iterable[ResponseStats]) -> Cost:
+        """What `responses` cost (see `price`; the session's model for records naming none)."""
+        return Session.price(responses, self.model)
+
+    def session_cost(self) -> Cost:
+        """What the session's finished turns cost (a resumed session's earlier turns included)."""
+        return self.cost_of(response for turn in self.agent.turns for response in turn.responses)
+
+    def cost_report(self) -> CostReport:
+        """The breakdown `/cost` shows: each finished turn, the session, the prices used and where
+        they come from."""
+        turns = [(turn.turn, self.cost_of(turn.responses)) for turn in self.agent.turns]
+        table = catalogue()
+        return CostReport(
+            model=table.lookup(self.model), provenance=table.provenance, turns=turns, session=self.session_cost()
+        )
+
+    def context_usage(self) -> ContextUsage:
+        """How full the context is: the latest response's input plus output tokens (what the next
+        request carries) against the model's window, and where compaction starts."""
+        latest = self.agent.latest_response
+        if latest is None:
+            ended = [r for turn in self.agent.turns for r in turn.responses if r.input_tokens]
+            latest = ended[-1] if ended else None
+        used = latest.input_tokens + latest.output_tokens if latest is not None else 0
+        window = catalogue().lookup(self.model).context_window
+        return ContextUsage(used=used, window=window, threshold=int(window * COMPACT_AT))
+
+    def set_limits(self, *, max_cost: float | None = None, max_turn_tokens: int | None = None) -> None:
+        """End turns between steps (`limit_exceeded`) once what they spent from now on reaches
+        `max_cost` dollars, or a turn used `max_turn_tokens` input plus output tokens.
+
+        Raises:
+            ValueError: a cost limit for a model whose prices are unknown.
+        """
+        info = catalogue().lookup(self.model)
+        if max_cost is not None and not info.priced:
+            raise ValueError(
+                f"a cost limit needs the model's prices, and none are known for {info.name!r} "
+                "(add them to the models table of the config)"
+            )
+        self.agent.limits = (
+            SpendingLimits(max_cost, max_turn_tokens, self.cost_of, earlier_turns=len(self.agent.turns))
+            if max_cost is not None or max_turn_tokens is not None
+            else None
+        )
 
     # ---- sandbox and permissions -------------------------------------------------------------
 

@@ -53,6 +53,8 @@ class ResponseStats(BaseModel):
     cached_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    model: str | None = None
+    """The model the request named (what its cost is priced for); None in older records."""
     ignored_events: int = 0
     """Server events left unused: repeats (a duplicated `output_item.done`, a tool call whose
     call id was already seen) and leftovers of a response that had already ended."""
@@ -85,6 +87,7 @@ class ResponseStats(BaseModel):
         incremental: bool,
         reason: str,
         items_sent: int,
+        model: str | None = None,
     ) -> ResponseStats:
         """Build the stats of one finished (or failed) request from its counters and usage."""
         sent = metrics.sent_at
@@ -119,6 +122,7 @@ class ResponseStats(BaseModel):
             reasoning_tokens=usage.output_tokens_details.reasoning_tokens
             if usage and usage.output_tokens_details
             else 0,
+            model=model,
             ignored_events=metrics.ignored_events,
         )
 

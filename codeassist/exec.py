@@ -5,7 +5,8 @@ summary on stderr (or, with `--json`, a `session_started` line and then one `Age
 line on stdout: the contract is in docs/exec-json.md). The prompt may come from stdin (`-`, or
 no prompt with stdin not a terminal). `--continue` / `--resume ID` add the turn to a saved
 session. Exit codes: 0 the turn completed, 1 it failed or errored, 2 bad input or
-configuration, 3 the step limit, 130 cancelled. A session log that cannot be created or written
+configuration, 3 the step limit, 4 a spending limit (`--max-cost`, `--max-turn-tokens`), 130
+cancelled. A session log that cannot be created or written
 (a full disk) is said once on stderr and changes no exit code.
 """
 
@@ -16,6 +17,7 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,7 +41,7 @@ from agent.events import (
     TurnEndReason,
 )
 from agent.resume import SessionLookupError
-from agent.session import Session, non_interactive_denial
+from agent.session import Cost, ResponseStats, Session, non_interactive_denial
 from agent.session_log import SessionLogError
 from agent.terminal_text import SafeTextStream, safe_terminal_text, terminal_safe_json
 from codeassist.options import add_endpoint_arguments, endpoint_settings
@@ -50,6 +52,7 @@ EXIT_CODES: dict[TurnEndReason, int] = {
     "incomplete": 1,
     "error": 1,
     "step_limit": 3,
+    "limit_exceeded": 4,
     "cancelled": 130,
 }
 
@@ -78,6 +81,18 @@ def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write the last assistant message of the turn to FILE",
     )
     parser.add_argument("--no-log", action="store_true", help="do not save a session log")
+    parser.add_argument(
+        "--max-cost",
+        type=_positive(float),
+        metavar="USD",
+        help="stop between steps once the turn has cost this many dollars (exit code 4; needs the model's prices)",
+    )
+    parser.add_argument(
+        "--max-turn-tokens",
+        type=_positive(int),
+        metavar="N",
+        help="stop between steps once the turn's responses used N input plus output tokens (exit code 4)",
+    )
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument(
         "--continue",
@@ -86,6 +101,21 @@ def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
         help="add the turn to the latest session of this repository",
     )
     resume.add_argument("--resume", metavar="ID", help="add the turn to a saved session (id, unique prefix or file)")
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    """An argparse type: a number of `kind` above zero."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above zero: {text!r}")
+        return value
+
+    return parse
 
 
 def run_exec(args: argparse.Namespace) -> int:
@@ -154,6 +184,12 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
     except (SessionLogError, OSError) as exc:
         print(f"codeassist exec: cannot start the session log: {safe_terminal_text(str(exc))}", file=sys.stderr)
         return 1
+    try:
+        session.set_limits(max_cost=args.max_cost, max_turn_tokens=args.max_turn_tokens)
+    except ValueError as exc:
+        print(f"codeassist exec: --max-cost: {safe_terminal_text(str(exc))}", file=sys.stderr)
+        await session.close()
+        return 2
     _print_log_notices(session.take_log_notices())
     if session.sandbox.missing:
         print(
@@ -166,7 +202,8 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
     loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(session.cancel()))
     code = 1
     last_message: str | None = None
-    renderer = PlainRenderer(sys.stdout, sys.stderr)
+    renderer = PlainRenderer(sys.stdout, sys.stderr, price=session.cost_of)
+    turn_cost: Cost | None = None
     try:
         if args.json:
             _write_line(json.dumps(session_started(session, resume), ensure_ascii=False))
@@ -185,6 +222,9 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
                 last_message = event.text
             elif isinstance(event, TurnEnded):
                 code = EXIT_CODES[event.reason]
+                turn_cost = session.cost_of(event.stats.responses)
+        if args.json and turn_cost is not None:
+            _write_line(json.dumps(cost_line(session, turn_cost), ensure_ascii=False))
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await session.close()
@@ -202,6 +242,26 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
         incomplete = f" (incomplete: the last {given_up:,} bytes of records could not be written)" if given_up else ""
         print(f"session saved: {session.log_path}{incomplete}", file=sys.stderr)
     return code
+
+
+def cost_line(session: Session, turn: Cost) -> dict[str, Any]:
+    """The last line of `--json`: what the turn and the session cost, and the prices used."""
+    report = session.cost_report()
+    info = report.model
+    return {
+        "type": "cost",
+        "model": info.name,
+        "priced": info.priced,
+        "turn": turn.as_json(),
+        "session": report.session.as_json(),
+        "prices_per_mtok": {
+            "input": info.input_per_mtok,
+            "cached_input": info.cached_input_per_mtok,
+            "output": info.output_per_mtok,
+        },
+        "prices_source": report.provenance.source,
+        "prices_checked": report.provenance.checked,
+    }
 
 
 def _print_log_notices(notices: list[str]) -> None:
@@ -222,9 +282,11 @@ class PlainRenderer:
     text is marked where the answer starts again.
     """
 
-    def __init__(self, out: TextIO, err: TextIO) -> None:
+    def __init__(self, out: TextIO, err: TextIO, price: Callable[[list[ResponseStats]], Cost] | None = None) -> None:
         self.out = out
         self.err = err
+        self.price = price
+        """Prices a turn's responses for the stats line (None: no cost shown)."""
         self._line_open = False
         """The last text written on `out` does not end with a newline."""
         self._response_has_text = False
@@ -280,7 +342,8 @@ class PlainRenderer:
                 self._line_open = False
                 if message and reason != "error":
                     err.write(f"{message}\n")
-                err.write(f"[{reason}] {stats.summary_line()}\n")
+                cost = f" · {self.price(stats.responses).summary()}" if self.price is not None else ""
+                err.write(f"[{reason}] {stats.summary_line()}{cost}\n")
         self.err.flush()
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from agent.events import AGENT_EVENT_ADAPTER
@@ -18,6 +19,7 @@ from agent.sandbox import sandbox_support
 from codeassist.exec import SCHEMA_VERSION, ExecInputError, read_prompt
 from tests.agent.conftest import make_repo
 from tests.codeassist.test_serve import running
+from tests.conftest import TOOL_SCENARIO
 
 CODEASSIST = str(Path(sys.executable).with_name("codeassist"))
 KEY = "sk-exec-0123456789abcdefghijklmnop"
@@ -62,7 +64,8 @@ def test_exec_prints_the_answer_and_a_stats_line(server, workspace, tmp_path):
 def test_exec_json_prints_one_agent_event_per_line(server, workspace, tmp_path):
     result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--json")
     assert result.returncode == 0, result.stderr
-    _started, *lines = result.stdout.splitlines()
+    _started, *lines, cost = result.stdout.splitlines()
+    assert json.loads(cost)["type"] == "cost"
     events = [AGENT_EVENT_ADAPTER.validate_json(line) for line in lines]
     assert events[0].type == "turn_started" and events[-1].type == "turn_ended"
     assert events[-1].reason == "completed"
@@ -231,6 +234,8 @@ def test_a_prompt_injection_stops_at_an_approval_that_ask_denies(start_server, t
 
 def _json_lines(stdout: str) -> tuple[dict[str, Any], list[Any]]:
     first, *rest = stdout.splitlines()
+    if rest and json.loads(rest[-1])["type"] == "cost":  # the last line, after `turn_ended`
+        rest.pop()
     return json.loads(first), [AGENT_EVENT_ADAPTER.validate_json(line) for line in rest]
 
 
@@ -626,3 +631,84 @@ def test_exec_full_auto_denies_reading_a_hard_linked_file_and_says_why(start_ser
     assert result.returncode == 0, result.stderr
     assert "not for the model" not in result.stdout + result.stderr
     assert "It is not readable here." in result.stdout
+
+
+# ---- cost and spending limits ------------------------------------------------------------------
+
+
+def test_exec_prints_the_turns_cost_in_its_stats_line(server, workspace, tmp_path):
+    result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--no-log")
+    assert result.returncode == 0, result.stderr
+    stats_line = next(line for line in result.stderr.splitlines() if line.startswith("[completed]"))
+    assert re.search(r" · cost \$\d+\.\d{4}( \(the cache saved \$\d+\.\d{4}\))?$", stats_line), stats_line
+
+
+def test_exec_json_ends_with_the_cost_of_the_turn_priced_from_its_tokens(server, workspace, tmp_path):
+    from agent.catalogue import catalogue
+
+    result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[-2]["type"] == "turn_ended" and lines[-1]["type"] == "cost"
+    cost = lines[-1]
+    info = catalogue().lookup("gpt-5.2")
+    responses = lines[-2]["stats"]["responses"]
+    assert all(r["model"] == "gpt-5.2" for r in responses)
+    cached = sum(r["cached_tokens"] for r in responses)
+    uncached = sum(r["input_tokens"] for r in responses) - cached
+    output = sum(r["output_tokens"] for r in responses)
+    expected = (
+        uncached * info.input_per_mtok + cached * info.cached_input_per_mtok + output * info.output_per_mtok
+    ) / 1e6
+    assert cached > 0, "the chained second response reads the cache"
+    assert cost["turn"]["cost_usd"] == pytest.approx(expected, abs=1e-8)
+    assert cost["turn"]["saved_usd"] == pytest.approx(cached * (info.input_per_mtok - info.cached_input_per_mtok) / 1e6)
+    assert cost["session"]["cost_usd"] == pytest.approx(expected, abs=1e-8)
+    assert cost["model"] == "gpt-5.2" and cost["priced"] is True
+    assert cost["prices_per_mtok"]["cached_input"] == info.cached_input_per_mtok
+    assert cost["prices_checked"] == catalogue().provenance.checked and cost["prices_source"]
+
+
+def test_exec_json_says_cost_unknown_for_a_model_without_prices(server, workspace, tmp_path):
+    args = ("please read a.py", "--base-url", server.address.base_url, "--json", "--model", "local-llama", "--no-log")
+    result = run_exec(workspace, tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    cost = json.loads(result.stdout.splitlines()[-1])
+    assert cost["priced"] is False and cost["turn"]["cost_usd"] is None and cost["turn"]["input_tokens"] > 0
+    text = run_exec(workspace, tmp_path, *[a for a in args if a != "--json"])
+    assert "· cost cost unknown" not in text.stderr and "cost unknown" in text.stderr and "$0" not in text.stderr
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--max-turn-tokens", "1"), ("--max-cost", "0.000001")])
+def test_exec_stops_between_steps_at_a_spending_limit_with_exit_code_4(server, workspace, tmp_path, flag, value):
+    result = run_exec(
+        workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--json", flag, value
+    )
+    assert result.returncode == 4, result.stderr
+    events = [AGENT_EVENT_ADAPTER.validate_json(line) for line in result.stdout.splitlines()[1:-1]]
+    finished = [e for e in events if e.type == "tool_finished"]
+    assert [(e.call_id, e.status) for e in finished] == [("call_a", "ok")], "the step's call was answered first"
+    ended = events[-1]
+    assert ended.type == "turn_ended" and ended.reason == "limit_exceeded"
+    assert flag in ended.message and ended.message.startswith("Stopped:")
+    bodies = [entry.body for entry in server.state.received if entry.body.get("generate") is not False]
+    assert len(bodies) == 1, "no request after the limit was reached"
+    text = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, flag, value)
+    assert text.returncode == 4 and "[limit_exceeded]" in text.stderr and flag in text.stderr
+
+
+def test_exec_refuses_a_cost_limit_without_prices_before_sending_anything(tmp_path, workspace):
+    script = tmp_path / "tools.json"
+    script.write_text(json.dumps(TOOL_SCENARIO))
+    with running("serve", "--port", "0", "--script", str(script)) as (_, url):
+        result = run_exec(workspace, tmp_path, "hi", "--base-url", url, "--model", "local-llama", "--max-cost", "1")
+        assert result.returncode == 2
+        assert "--max-cost" in result.stderr and "'local-llama'" in result.stderr and "prices" in result.stderr
+        received = httpx.get(url.removesuffix("/v1") + "/_codeassist/received", timeout=10).json()
+    assert received == [], "nothing was sent"
+
+
+def test_exec_rejects_a_limit_that_is_not_a_positive_number(workspace, tmp_path):
+    for flag, value in (("--max-cost", "0"), ("--max-turn-tokens", "-5"), ("--max-cost", "lots")):
+        result = run_exec(workspace, tmp_path, "hi", "--base-url", "http://127.0.0.1:9/v1", flag, value)
+        assert result.returncode == 2 and flag in result.stderr
