@@ -228,8 +228,14 @@ class CodeassistApp(App[None]):
             session_stats=self.session_stats,
             interactive=interactive,
             on_turn_ended=lambda stats: self._show_header(),
-            observer=self.query_one(StatusLine).observe,
+            observer=self._observe_live,
         )
+
+    def _observe_live(self, event: AgentEvent) -> None:
+        """Every live event: the status line follows it; a finished response moves the context meter."""
+        self.query_one(StatusLine).observe(event)
+        if event.type == "response_finished" and self.session is not None:
+            self.query_one(RepoHeader).show_context(self.session.context_usage())
 
     RESUMED_TURNS_DRAWN = 20
     """How many of a resumed session's latest turns are drawn (drawing is what a long one costs)."""
@@ -305,6 +311,7 @@ class CodeassistApp(App[None]):
             mode=mode,
             in_repository=repo is not None,
             safety=self.session.safety_label() if self.session is not None else "",
+            context=self.session.context_usage() if self.session is not None else None,
         )
 
     async def close_session(self) -> None:

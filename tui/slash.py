@@ -286,6 +286,17 @@ async def _export(app: CodeassistApp, argument: str) -> None:
     app.say(f"exported to {written}")
 
 
+@command("cost", "/cost", "what the session cost: each turn, cached and uncached input, output, what the cache saved")
+async def _cost(app: CodeassistApp, argument: str) -> None:
+    if app.session is None:
+        raise ConfigError("No live session.")
+    lines = app.session.cost_report().lines()
+    if app.running:
+        lines.insert(0, "(the running turn is added when it ends)")
+    lines.append(app.session.context_usage().label() + " of the window")
+    app.say("\n".join(lines))
+
+
 # ---- the screen ------------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""The side panel: per-turn latency and cache table, sparklines, and the connection.
+"""The side panel: per-turn latency, cache and cost table, sparklines, the connection and the
+session's cost with what the cached-input discount saved.
 
 It is updated after every response (the running turn has a row of its own, marked `…`, until the
 turn ends), says what each column means (`LEGEND`, also the columns' tooltip), and follows the
@@ -18,9 +19,9 @@ from textual.widgets import Static
 if TYPE_CHECKING:  # annotations only: the session (and the transports) load after the first frame
     from textual.widgets import DataTable, Sparkline
 
-    from agent.session import ResponseStats, SessionStats, TurnStats
+    from agent.session import Cost, ResponseStats, SessionStats, TurnStats
 
-COLUMNS = ("#", "TTFT", "total", "tok/s", "in", "cached", "hit", "sent", "resent", "incr", "wait")
+COLUMNS = ("#", "TTFT", "total", "tok/s", "in", "cached", "hit", "sent", "resent", "incr", "wait", "cost")
 
 LEGEND: dict[str, str] = {
     "#": "turn number (… while the turn runs)",
@@ -34,6 +35,7 @@ LEGEND: dict[str, str] = {
     "resent": "bytes that resent the whole conversation (new socket, HTTP fallback…)",
     "incr": "requests that sent only new items (all / none / k of n)",
     "wait": "time spent waiting for your approval",
+    "cost": "dollars, cached input at its discount (? : the model's prices are unknown)",
 }
 """What each column of the turns table means (shown under the table and as its tooltip)."""
 
@@ -55,8 +57,14 @@ def _bytes(count: int) -> str:
     return f"{count / 1024:.1f}K" if count >= 1024 else f"{count}B"
 
 
-def turn_row(stats: TurnStats) -> tuple[str, ...]:
-    """One table row: the figures of a turn."""
+def _dollars(amount: float | None) -> str:
+    if amount is None:
+        return "?"
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
+
+
+def turn_row(stats: TurnStats, cost: Cost | None = None) -> tuple[str, ...]:
+    """One table row: the figures of a turn (and its cost, when priced)."""
     rate = stats.tokens_per_s
     return (
         str(stats.turn),
@@ -70,6 +78,7 @@ def turn_row(stats: TurnStats) -> tuple[str, ...]:
         _bytes(stats.resent_bytes) if stats.resent_bytes else "–",
         stats.incremental,
         f"{stats.approval_wait_s:.1f}s" if stats.approval_wait_s else "–",
+        _dollars(cost.charged) if cost is not None else "–",
     )
 
 
@@ -78,9 +87,17 @@ def legend_text() -> Text:
     return Text("\n".join(f"{column:>6}  {meaning}" for column, meaning in LEGEND.items()), style="dim")
 
 
-def connection_text(session: SessionStats, live: Sequence[ResponseStats] = ()) -> Text:
+def cost_text(cost: Cost) -> str:
+    """`cost $0.1234   the cache saved $0.0567`, or why there is no cost."""
+    if cost.charged is None:
+        return "cost unknown (no prices for the model in the catalogue)"
+    return f"cost {_dollars(cost.charged)}   the cache saved {_dollars(cost.saved)}"
+
+
+def connection_text(session: SessionStats, live: Sequence[ResponseStats] = (), cost: Cost | None = None) -> Text:
     """Transport, socket age against the limit, reconnects and their causes, totals (the
-    finished turns', the warm-up's and those of the running turn's `live` responses)."""
+    finished turns', the warm-up's and those of the running turn's `live` responses), and the
+    session's `cost`."""
     text = Text()
     text.append("Connection\n", style="bold")
     text.append(f"transport  {session.transport}")
@@ -112,6 +129,8 @@ def connection_text(session: SessionStats, live: Sequence[ResponseStats] = ()) -
         f"input {_tokens(input_tokens)}   cached {_tokens(cached)} ({ratio:.0%})   "
         f"output {_tokens(session.output_tokens + sum(r.output_tokens for r in live))}"
     )
+    if cost is not None:
+        text.append(f"\n{cost_text(cost)}")
     return text
 
 
@@ -193,7 +212,9 @@ class StatsPanel(VerticalScroll):
         if turns:
             self._show_turns()
         if self._session is not None:
-            self.query_one("#connection", Static).update(connection_text(self._session, self.live))
+            everything = [r for turn in self.turns for r in turn.responses] + self.live
+            cost = self._price(everything)
+            self.query_one("#connection", Static).update(connection_text(self._session, self.live, cost))
 
     def _show_turns(self) -> None:
         table = self._table()
@@ -202,7 +223,7 @@ class StatsPanel(VerticalScroll):
         if table.row_count > len(self.turns):  # cleared
             table.clear()
         for stats in self.turns[table.row_count :]:
-            table.add_row(*turn_row(stats))
+            table.add_row(*turn_row(stats, self._price(stats.responses)))
         if self.live:
             table.add_row(*self._live_row(), key=LIVE_ROW)
         self._sparkline("latency").data = [turn.total_s for turn in self.turns]
@@ -214,4 +235,12 @@ class StatsPanel(VerticalScroll):
         running = TurnStats(
             turn=len(self.turns) + 1, responses=list(self.live), total_s=sum(r.total_s or 0.0 for r in self.live)
         )
-        return (f"{running.turn}…", *turn_row(running)[1:])
+        return (f"{running.turn}…", *turn_row(running, self._price(self.live))[1:])
+
+    def _price(self, responses: Sequence[ResponseStats]) -> Cost:
+        """What `responses` cost: with the live session's prices, else (a replay) with the
+        catalogue's prices of the model each response names."""
+        from agent.session import Session
+
+        session: Session | None = getattr(self.app, "session", None)
+        return session.cost_of(responses) if session is not None else Session.price(responses)
