@@ -1,5 +1,5 @@
-"""The one-line header: repository, branch, dirty state, model, context meter, transport,
-approval policy and sandbox (in bold when commands run unsandboxed).
+"""The one-line header: repository, branch, dirty state, approval policy and sandbox (in bold
+when commands run unsandboxed), model, transport and the context meter.
 
 The context meter says how full the context is (what the next request carries against the model's
 window) and turns amber near where compaction starts (`-context-near`; its colour is the theme's
@@ -88,11 +88,11 @@ class RepoHeader(Static):
         if safety:  # before the model and transport: a narrow terminal cuts the end of the line
             text.append(f"   {safety}", style="bold" if "no sandbox" in safety or "off" in safety else "")
         text.append(f"   model {safe_terminal_text(model)}")
-        if self.context is not None:
+        text.append(f"   {safe_terminal_text(transport)}")
+        if self.context is not None:  # last: a narrow terminal cuts it before the transport
             near = self.context.near_threshold
             style = self.get_component_rich_style("repo-header--context-near" if near else "repo-header--context")
             text.append(f"   {self.context.label()}", style=style)
-        text.append(f"   {safe_terminal_text(transport)}")
         if mode:
             text.append(f"   [{mode}]", style="bold")
         return text

@@ -35,7 +35,7 @@ LEGEND: dict[str, str] = {
     "resent": "bytes that resent the whole conversation (new socket, HTTP fallback…)",
     "incr": "requests that sent only new items (all / none / k of n)",
     "wait": "time spent waiting for your approval",
-    "cost": "dollars, cached input at its discount (? : the model's prices are unknown)",
+    "cost": "dollars, cached input at its discount (?: prices unknown)",
 }
 """What each column of the turns table means (shown under the table and as its tooltip)."""
 
