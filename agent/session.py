@@ -23,7 +23,7 @@ from agent import __version__
 from agent.approvals import NON_INTERACTIVE_DENIAL as NON_INTERACTIVE_DENIAL
 from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
 from agent.approvals import non_interactive_denial as non_interactive_denial
-from agent.catalogue import catalogue
+from agent.catalogue import Catalogue, catalogue
 from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
 from agent.cost import COMPACT_AT, ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
@@ -353,9 +353,15 @@ class Session:
         names none) with the catalogue's prices; needs no live session, so replays use it too."""
         return responses_cost(responses, lambda name: catalogue().lookup(name or model or ""))
 
+    def prices(self) -> Catalogue:
+        """The catalogue this session's costs, limits and context window come from."""
+        return catalogue()
+
     def cost_of(self, responses: Iterable[ResponseStats]) -> Cost:
-        """What `responses` cost (see `price`; the session's model for records naming none)."""
-        return Session.price(responses, self.model)
+        """What `responses` cost, each priced for the model it named (the session's model for a
+        record that names none)."""
+        table = self.prices()
+        return responses_cost(responses, lambda name: table.lookup(name or self.model))
 
     def session_cost(self) -> Cost:
         """What the session's finished turns cost (a resumed session's earlier turns included)."""
@@ -365,7 +371,7 @@ class Session:
         """The breakdown `/cost` shows: each finished turn, the session, the prices used and where
         they come from."""
         turns = [(turn.turn, self.cost_of(turn.responses)) for turn in self.agent.turns]
-        table = catalogue()
+        table = self.prices()
         return CostReport(
             model=table.lookup(self.model), provenance=table.provenance, turns=turns, session=self.session_cost()
         )
@@ -378,7 +384,7 @@ class Session:
             ended = [r for turn in self.agent.turns for r in turn.responses if r.input_tokens]
             latest = ended[-1] if ended else None
         used = latest.input_tokens + latest.output_tokens if latest is not None else 0
-        window = catalogue().lookup(self.model).context_window
+        window = self.prices().lookup(self.model).context_window
         return ContextUsage(used=used, window=window, threshold=int(window * COMPACT_AT))
 
     def set_limits(self, *, max_cost: float | None = None, max_turn_tokens: int | None = None) -> None:
@@ -388,7 +394,7 @@ class Session:
         Raises:
             ValueError: a cost limit for a model whose prices are unknown.
         """
-        info = catalogue().lookup(self.model)
+        info = self.prices().lookup(self.model)
         if max_cost is not None and not info.priced:
             raise ValueError(
                 f"a cost limit needs the model's prices, and none are known for {info.name!r} "
