@@ -113,3 +113,57 @@ def test_the_meter_turns_amber_near_the_compaction_threshold():
     assert ContextUsage(used=288_000, window=400_000, threshold=320_000).near_threshold
     assert ContextUsage(used=7300, window=8000, threshold=None).near_threshold  # off: near the window
     assert ContextUsage(used=0, window=1_050_000, threshold=None).label() == "context 0/1.1M (0%)"
+
+
+# ---- through the session facade, against a real server -------------------------------------------
+
+
+async def _turn(session, prompt: str):
+    events = [event async for event in session.run_turn(prompt)]
+    return events, events[-1]
+
+
+async def test_a_token_limit_ends_the_turn_between_steps_with_every_call_answered(start_server, repo, tmp_path):
+    from agent.session import Session
+    from tests.agent.conftest import settings_for
+    from tests.conftest import tool_scenario
+
+    server = start_server(tool_scenario())
+    session = Session.open(settings_for(server, model="gpt-5.2"), cwd=repo, log_root=tmp_path / "sessions")
+    session.set_limits(max_turn_tokens=1)
+    events, ended = await _turn(session, "read a.py")
+    assert ended.type == "turn_ended" and ended.reason == "limit_exceeded" and "--max-turn-tokens" in ended.message
+    assert [(e.call_id, e.status) for e in events if e.type == "tool_finished"] == [("call_a", "ok")]
+    assert len(ended.stats.responses) == 1, "no request after the limit"
+    session.set_limits()  # lifted: the next turn runs to its end
+    _, ended = await _turn(session, "go on")
+    assert ended.reason == "completed"
+    await session.close()
+
+
+async def test_the_session_prices_its_turns_and_resume_keeps_the_meter(start_server, repo, tmp_path):
+    from agent.session import Session
+    from tests.agent.conftest import settings_for
+    from tests.conftest import tool_scenario
+
+    server = start_server(tool_scenario())
+    settings = settings_for(server, model="gpt-5.2")
+    session = Session.open(settings, cwd=repo, log_root=tmp_path / "sessions")
+    assert session.context_usage().used == 0 and session.context_usage().window == 400_000
+    _, ended = await _turn(session, "read a.py")
+    latest = ended.stats.responses[-1]
+    assert latest.model == "gpt-5.2"
+    usage = session.context_usage()
+    assert usage.used == latest.input_tokens + latest.output_tokens and usage.threshold == 320_000
+    cost = session.session_cost()
+    assert cost.charged and cost.saved and cost == Session.price(ended.stats.responses)
+    path = session.flush()
+    await session.close()
+
+    resumed = Session.open(settings, cwd=repo, log_root=tmp_path / "sessions", resume=path)
+    assert resumed.context_usage().used == usage.used, "the meter comes back with the session"
+    assert resumed.session_cost().charged == pytest.approx(cost.charged)
+    with pytest.raises(ValueError, match="prices"):
+        resumed.set_model("local-llama")
+        resumed.set_limits(max_cost=1.0)
+    await resumed.close()
