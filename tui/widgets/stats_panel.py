@@ -143,6 +143,8 @@ class StatsPanel(VerticalScroll):
         self.live: list[ResponseStats] = []
         """The responses of the running turn so far."""
         self._session: SessionStats | None = None
+        self._turn_costs: list[Cost] = []
+        """The cost of each of `turns` (priced once, when it is added)."""
 
     async def fill(self) -> None:
         """Mount the table, its legend, the sparklines and the connection. The app calls this
@@ -200,6 +202,7 @@ class StatsPanel(VerticalScroll):
 
     def clear(self) -> None:
         self.turns.clear()
+        self._turn_costs.clear()
         self.live.clear()
         self._session = None
         self._show()
@@ -212,8 +215,9 @@ class StatsPanel(VerticalScroll):
         if turns:
             self._show_turns()
         if self._session is not None:
-            everything = [r for turn in self.turns for r in turn.responses] + self.live
-            cost = self._price(everything)
+            cost = self._price(self.live)
+            for index in range(len(self.turns)):
+                cost = cost + self._turn_cost(index)
             self.query_one("#connection", Static).update(connection_text(self._session, self.live, cost))
 
     def _show_turns(self) -> None:
@@ -222,8 +226,8 @@ class StatsPanel(VerticalScroll):
             table.remove_row(LIVE_ROW)
         if table.row_count > len(self.turns):  # cleared
             table.clear()
-        for stats in self.turns[table.row_count :]:
-            table.add_row(*turn_row(stats, self._price(stats.responses)))
+        for index in range(table.row_count, len(self.turns)):
+            table.add_row(*turn_row(self.turns[index], self._turn_cost(index)))
         if self.live:
             table.add_row(*self._live_row(), key=LIVE_ROW)
         self._sparkline("latency").data = [turn.total_s for turn in self.turns]
@@ -236,6 +240,12 @@ class StatsPanel(VerticalScroll):
             turn=len(self.turns) + 1, responses=list(self.live), total_s=sum(r.total_s or 0.0 for r in self.live)
         )
         return (f"{running.turn}…", *turn_row(running, self._price(self.live))[1:])
+
+    def _turn_cost(self, index: int) -> Cost:
+        """The cost of `turns[index]`, priced the first time it is asked for."""
+        while len(self._turn_costs) <= index:
+            self._turn_costs.append(self._price(self.turns[len(self._turn_costs)].responses))
+        return self._turn_costs[index]
 
     def _price(self, responses: Sequence[ResponseStats]) -> Cost:
         """What `responses` cost: with the live session's prices, else (a replay) with the
