@@ -203,7 +203,7 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
     code = 1
     last_message: str | None = None
     renderer = PlainRenderer(sys.stdout, sys.stderr, price=session.cost_of)
-    turn_cost: Cost | None = None
+    turn_responses: list[ResponseStats] | None = None
     try:
         if args.json:
             _write_line(json.dumps(session_started(session, resume), ensure_ascii=False))
@@ -222,9 +222,9 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
                 last_message = event.text
             elif isinstance(event, TurnEnded):
                 code = EXIT_CODES[event.reason]
-                turn_cost = session.cost_of(event.stats.responses)
-        if args.json and turn_cost is not None:
-            _write_line(json.dumps(cost_line(session, turn_cost), ensure_ascii=False))
+                turn_responses = event.stats.responses
+        if args.json and turn_responses is not None:
+            _write_line(json.dumps(cost_line(session, turn_responses), ensure_ascii=False))
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await session.close()
@@ -244,15 +244,17 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
     return code
 
 
-def cost_line(session: Session, turn: Cost) -> dict[str, Any]:
-    """The last line of `--json`: what the turn and the session cost, and the prices used."""
+def cost_line(session: Session, responses: list[ResponseStats]) -> dict[str, Any]:
+    """The last line of `--json`: what each response, the turn and the session cost, and the
+    prices used."""
     report = session.cost_report()
     info = report.model
     return {
         "type": "cost",
         "model": info.name,
         "priced": info.priced,
-        "turn": turn.as_json(),
+        "responses": [session.cost_of([response]).as_json() for response in responses],
+        "turn": session.cost_of(responses).as_json(),
         "session": report.session.as_json(),
         "prices_per_mtok": {
             "input": info.input_per_mtok,

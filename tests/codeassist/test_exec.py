@@ -662,6 +662,8 @@ def test_exec_json_ends_with_the_cost_of_the_turn_priced_from_its_tokens(server,
     ) / 1e6
     assert cached > 0, "the chained second response reads the cache"
     assert cost["turn"]["cost_usd"] == pytest.approx(expected, abs=1e-8)
+    assert [r["input_tokens"] for r in cost["responses"]] == [r["input_tokens"] for r in responses]
+    assert sum(r["cost_usd"] for r in cost["responses"]) == pytest.approx(expected, abs=1e-8)
     assert cost["turn"]["saved_usd"] == pytest.approx(cached * (info.input_per_mtok - info.cached_input_per_mtok) / 1e6)
     assert cost["session"]["cost_usd"] == pytest.approx(expected, abs=1e-8)
     assert cost["model"] == "gpt-5.2" and cost["priced"] is True
