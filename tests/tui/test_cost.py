@@ -119,3 +119,20 @@ async def test_the_header_meter_shows_the_context_and_turns_amber_near_the_compa
     assert usage.label() in shown and f"({usage.used / window:.0%})" in shown
     assert amber is near
     assert style.color is not None and style.color.triplet.hex.lower() == warning.lower(), "the theme's $warning"
+
+
+async def test_the_meter_moves_after_each_response_while_the_turn_runs(make_app):
+    from tests.tui.test_app import EDIT
+    from tests.tui.widgets.test_stats_panel import wait_for_card
+
+    app = make_app(EDIT)  # read_file, then an edit that waits for approval
+    async with app.run_test(size=SIZE) as pilot:
+        header = app.query_one(RepoHeader)
+        await send(pilot, "change it")
+        await wait_for_card(app, pilot)
+        latest = app.session.agent.latest_response
+        running = header.context
+        await pilot.press("y")
+        await wait_idle(app, pilot)
+    assert latest is not None and running is not None
+    assert running.used == latest.input_tokens + latest.output_tokens > 0, "shown before the turn ended"
