@@ -13,9 +13,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from server.compact import compact_response
 from server.faults import Fault
 from server.guard import AccessPolicy, HostOriginGuard
 from server.http import create_response, retrieve_response, unauthorized
+from server.models import list_models, retrieve_model
 from server.state import ServerState
 from server.websocket import WebSocketSession
 
@@ -30,6 +32,7 @@ def build_app(state: ServerState, bound_host: str = "127.0.0.1") -> Starlette:
 
     Routes:
     - `GET /v1/responses` (WebSocket), `POST /v1/responses`, `GET /v1/responses/{id}`;
+    - `POST /v1/responses/compact`; `GET /v1/models`, `GET /v1/models/{id}`;
     - `GET /_codeassist/health`; `GET|DELETE /_codeassist/received` (requests as received, the
       newest up to `received_max_bytes`; `X-Codeassist-Received-*` headers give the figures);
       `POST|DELETE /_codeassist/faults` (arm or clear faults at run time).
@@ -43,6 +46,15 @@ def build_app(state: ServerState, bound_host: str = "127.0.0.1") -> Starlette:
 
     async def get_response(request: Request) -> Response:
         return await retrieve_response(request, state)
+
+    async def post_compact(request: Request) -> Response:
+        return await compact_response(request, state)
+
+    async def get_models(request: Request) -> Response:
+        return await list_models(request, state)
+
+    async def get_model(request: Request) -> Response:
+        return await retrieve_model(request, state)
 
     async def health(request: Request) -> Response:
         return JSONResponse(
@@ -85,7 +97,10 @@ def build_app(state: ServerState, bound_host: str = "127.0.0.1") -> Starlette:
         routes=[
             WebSocketRoute("/v1/responses", websocket_endpoint),
             Route("/v1/responses", post_responses, methods=["POST"]),
+            Route("/v1/responses/compact", post_compact, methods=["POST"]),
             Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
+            Route("/v1/models", get_models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/_codeassist/health", health, methods=["GET"]),
             Route("/_codeassist/received", received, methods=["GET", "DELETE"]),
             Route("/_codeassist/faults", faults, methods=["POST", "DELETE"]),

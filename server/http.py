@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agent.wire import encode_frame
+from server.context_window import plan_context
 from server.faulting import CloseConnection, RawFrame, StallConnection, with_fault
 from server.faults import RESPONSE_FAULTS
 from server.responder import ResponseRun
@@ -54,10 +55,11 @@ async def create_response(request: Request, state: ServerState) -> Response:
     try:
         create = validate_create({"type": "response.create", **data})
         parent = resolve_parent(create, None, state.store)
+        plan = plan_context(state, create, parent)
     except RequestError as error:
         return error_response(error)
 
-    run = ResponseRun(state, create, parent)
+    run = ResponseRun(state, create, plan)
     fault = None if create.generate is False else state.faults.take(RESPONSE_FAULTS, run.turn, "http")
     if create.stream:
         return EventSourceResponse(_sse(run, fault, state), ping=15)

@@ -10,8 +10,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
-
 from agent.wire import Item, Response, ResponseCreate
 from agent.wire.items import (
     CustomToolCall,
@@ -22,7 +20,8 @@ from agent.wire.items import (
     SummaryText,
 )
 from agent.wire.response import IncompleteDetails, InputTokensDetails, OutputTokensDetails, ResponseError, Usage
-from server.engines import Generation, count_model_turns
+from server.context_window import ContextPlan, item_tokens, prefix_of, prefix_tokens
+from server.engines import Generation
 from server.engines.base import (
     Delta,
     EndItem,
@@ -35,15 +34,7 @@ from server.engines.base import (
     StartReasoning,
 )
 from server.state import ServerState, StoredResponse
-from server.tokens import json_tokens, text_tokens
-
-
-def _item_tokens(items: list[Item]) -> int:
-    return sum(json_tokens(item.model_dump(mode="json")) for item in items)
-
-
-def _prefix(request: ResponseCreate) -> tuple[str | None, str]:
-    return request.instructions, orjson.dumps(request.tools or []).decode()
+from server.tokens import text_tokens
 
 
 class _OpenItem:
@@ -66,15 +57,13 @@ class ResponseRun:
     response that did not fail.
     """
 
-    def __init__(self, state: ServerState, request: ResponseCreate, parent: StoredResponse | None) -> None:
+    def __init__(self, state: ServerState, request: ResponseCreate, plan: ContextPlan) -> None:
         self.state = state
         self.request = request
-        self.parent = parent
+        self.plan = plan
         self.id = state.ids.new("resp")
         self.created_at = int(time.time())
-        self.input_items = request.input_items()
-        self.context: list[Item] = [*(parent.context if parent else []), *self.input_items]
-        self.turn = count_model_turns(self.context)
+        self.turn = plan.turn
         """Which scripted turn this is: how many model outputs the context already holds."""
         self.output: list[Item] = []
         self.outcome: str | None = None
@@ -119,17 +108,10 @@ class ResponseRun:
         return response.model_dump(mode="json")
 
     def _usage(self) -> Usage:
-        prefix_tokens = json_tokens(self.request.instructions) + json_tokens(self.request.tools)
-        new_tokens = _item_tokens(self.input_items)
-        cached = 0
-        if self.parent is not None:
-            cached = self.parent.context_tokens
-            if self.parent.prefix == _prefix(self.request):
-                cached += prefix_tokens
-        input_tokens = prefix_tokens + (self.parent.context_tokens if self.parent else 0) + new_tokens
+        input_tokens = self.plan.input_tokens
         return Usage(
             input_tokens=input_tokens,
-            input_tokens_details=InputTokensDetails(cached_tokens=cached),
+            input_tokens_details=InputTokensDetails(cached_tokens=self.plan.cached_tokens),
             output_tokens=self._output_tokens,
             output_tokens_details=OutputTokensDetails(reasoning_tokens=self._reasoning_tokens),
             total_tokens=input_tokens + self._output_tokens,
@@ -149,16 +131,12 @@ class ResponseRun:
         status = {"completed": "completed", "failed": "failed", "incomplete": "incomplete"}[outcome]
         response = self._response(status, usage=usage, completed_at=int(time.time()), **fields)
         if outcome != "failed":
-            context = [*self.context, *self.output]
-            prefix_tokens = json_tokens(self.request.instructions) + json_tokens(self.request.tools)
             self.stored = StoredResponse(
                 id=self.id,
-                context=context,
-                context_tokens=(self.parent.context_tokens if self.parent else 0)
-                + _item_tokens(self.input_items)
-                + _item_tokens(self.output),
-                prefix=_prefix(self.request),
-                prefix_tokens=prefix_tokens,
+                context=[*self.plan.kept_context, *self.output],
+                context_tokens=self.plan.kept_tokens + item_tokens(self.output),
+                prefix=prefix_of(self.request),
+                prefix_tokens=prefix_tokens(self.request),
                 response=response,
             )
         return self._event(f"response.{outcome}", response=response)
@@ -172,8 +150,11 @@ class ResponseRun:
             yield self._finish("completed", self._zero_usage())
             return
         yield self._event("response.in_progress", response=self._response("in_progress"))
+        if self.plan.compaction is not None:
+            for event in self._compaction(self.plan.compaction):
+                yield event
 
-        generation = Generation(self.request, self.context, self.turn)
+        generation = Generation(self.request, self.plan.engine_context, self.turn)
         open_item: _OpenItem | None = None
         async for piece in self.state.engine.generate(generation):
             match piece:
@@ -202,6 +183,15 @@ class ResponseRun:
                     for event in opening:
                         yield event
         yield self._finish("completed", self._usage())
+
+    def _compaction(self, item: Item) -> list[dict[str, Any]]:
+        index = len(self.output)
+        self.output.append(item)
+        dumped = item.model_dump(mode="json")
+        return [
+            self._event("response.output_item.added", output_index=index, item=dumped),
+            self._event("response.output_item.done", output_index=index, item=dumped),
+        ]
 
     def _open(self, piece: Any) -> tuple[_OpenItem, list[dict[str, Any]]]:
         index = len(self.output)

@@ -17,10 +17,11 @@ import uvicorn
 
 from server.accept import new_event_loop
 from server.app import build_app
+from server.compaction_seal import key_for
 from server.engines import ScriptedEngine
 from server.faults import Fault, FaultPlan
 from server.scenario import Scenario, bundled_scenario_path, load_scenario
-from server.state import ServerConfig, ServerState
+from server.state import EndpointLimits, ServerConfig, ServerState
 
 TRANSPORT_FRAME_FACTOR = 4
 """The WebSocket layer accepts frames up to this many times the app limit, so a frame somewhat
@@ -61,7 +62,9 @@ def build_state(
     if scenario is None:
         scenario = load_scenario(script if script is not None else bundled_scenario_path("demo"))
     plan = FaultPlan([*scenario.all_faults(), *(faults or [])])
-    return ServerState(ScriptedEngine(scenario), config, plan)
+    limits = EndpointLimits(scenario.context_window, scenario.compaction, scenario.reject_over_window)
+    key = key_for(scenario.model_dump_json().encode())
+    return ServerState(ScriptedEngine(scenario), config, plan, limits=limits, compaction_key=key)
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -118,6 +118,15 @@ class Scenario(_Strict):
     off_script_text: str | None = None
     """When set, a request that meets neither its turn's `expect` nor any alternative's gets this
     assistant message instead of `response.failed` (`scenario_mismatch`)."""
+    context_window: int | None = Field(default=None, gt=0)
+    """The server's context window in (approximate) tokens; None is unlimited. `GET /v1/models`
+    reports it (or the catalogue's window for the model when None)."""
+    compaction: bool = True
+    """Whether the endpoint has compaction: false refuses the `context_management` field, the
+    `compaction` item and `POST /v1/responses/compact`, like an endpoint without the feature."""
+    reject_over_window: bool = True
+    """Answer a request whose context is over `context_window` with `context_length_exceeded`
+    (false: answer it anyway)."""
 
     def all_faults(self) -> list[Fault]:
         """Scenario-level faults plus each turn's fault bound to its turn index."""

@@ -185,12 +185,36 @@ class IdFactory:
         return f"{kind}_{self._prefix}{number:08x}"
 
 
+@dataclass(frozen=True)
+class EndpointLimits:
+    """The model endpoint's context rules (from the scenario's knobs)."""
+
+    context_window: int | None = None
+    """The window in approximate tokens (`server.tokens`); None is unlimited."""
+    compaction: bool = True
+    """Whether `context_management`, compaction items and `/v1/responses/compact` are supported."""
+    reject_over_window: bool = True
+    """Whether a request over `context_window` gets `context_length_exceeded`."""
+
+
 class ServerState:
     """Everything shared by the connections of one server."""
 
-    def __init__(self, engine: Engine, config: ServerConfig | None = None, faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        config: ServerConfig | None = None,
+        faults: FaultPlan | None = None,
+        *,
+        limits: EndpointLimits | None = None,
+        compaction_key: bytes | None = None,
+    ) -> None:
         self.engine = engine
         self.config = config or ServerConfig()
+        self.limits = limits or EndpointLimits()
+        self.compaction_key = compaction_key or os.urandom(32)
+        """Signs the `encrypted_content` of the compaction items this server issues."""
+        self.created_at = int(time.time())
         self.faults = faults or FaultPlan()
         self.store = ResponseStore(self.config.store_capacity)
         self.ids = IdFactory()

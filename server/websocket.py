@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from agent.wire import FrameDecodeError, decode_frame, encode_frame
+from server.context_window import plan_context
 from server.faulting import CloseConnection, RawFrame, StallConnection, with_fault
 from server.faults import RESPONSE_FAULTS
 from server.responder import ResponseRun
@@ -173,11 +174,12 @@ class WebSocketSession:
             if request.previous_response_id and state.faults.take({"forget"}) is not None:
                 self.cache.latest = None
             parent = resolve_parent(request, self.cache, state.store)
+            plan = plan_context(state, request, parent)
         except RequestError as error:
             if data.get("previous_response_id") and error.code != "previous_response_not_found":
                 self.cache.evict(data.get("previous_response_id"))
             return await self._send(error.event())
-        return await self._respond(ResponseRun(state, request, parent))
+        return await self._respond(ResponseRun(state, request, plan))
 
     async def _respond(self, run: ResponseRun) -> bool:
         fault = (

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent.wire import Item, ResponseCreate
+from server.compaction_seal import COMPACTION_TYPE, peek
 
 OUTPUT_ITEM_TYPES = frozenset({"message", "function_call", "reasoning", "custom_tool_call"})
 """Item types that the model produces (everything else in a context is input)."""
@@ -111,21 +112,35 @@ def _is_model_output(item: Item) -> bool:
     return item.type in OUTPUT_ITEM_TYPES
 
 
-def count_model_turns(context: list[Item]) -> int:
-    """Count the model responses in a context: runs of consecutive output items."""
+def turn_state(context: list[Item]) -> tuple[int, bool]:
+    """The model responses in a context (runs of consecutive output items), and whether it ends
+    inside one.
+
+    A compaction item stands for the turns of the context it replaced: the count goes on from
+    there, whatever came before it (a client may resend the history the item replaced).
+    """
     turns = 0
     previous_was_output = False
     for item in context:
+        compacted = peek(item)
+        if compacted is not None:
+            turns, previous_was_output = compacted.turns, compacted.ends_with_output
+            continue
         is_output = _is_model_output(item)
         if is_output and not previous_was_output:
             turns += 1
         previous_was_output = is_output
-    return turns
+    return turns, previous_was_output
+
+
+def count_model_turns(context: list[Item]) -> int:
+    """Count the model responses in a context (see `turn_state`)."""
+    return turn_state(context)[0]
 
 
 def trailing_input(context: list[Item]) -> list[Item]:
-    """The items after the model's last output: what the model is answering now."""
+    """The items after the model's last output or the latest compaction: what the model is answering now."""
     for index in range(len(context) - 1, -1, -1):
-        if _is_model_output(context[index]):
+        if _is_model_output(context[index]) or context[index].type == COMPACTION_TYPE:
             return context[index + 1 :]
     return list(context)

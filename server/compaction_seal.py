@@ -1,0 +1,117 @@
+"""The `encrypted_content` of the server's `compaction` items: a signed record of what it replaced.
+
+A compaction item stands for a stretch of context the server pruned. Its `encrypted_content`
+is `cmp1.<payload>.<signature>`: the payload is base64url JSON (`CompactedState`: how many model
+turns the stretch held, whether it ended with model output, how many items and tokens it had,
+and a digest of them), the signature an HMAC-SHA256 of the payload under the server's key. The
+server verifies every compaction item a client sends and refuses one it did not sign, so a
+foreign or tampered item is an `invalid_request_error`, never a silently different context.
+
+The key is derived from the scenario (`key_for`), so a server restarted with the same scenario
+still understands the items it issued before, while a server playing another one does not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+from agent.wire import Item
+
+COMPACTION_TYPE = "compaction"
+_PREFIX = "cmp1"
+
+
+@dataclass(frozen=True)
+class CompactedState:
+    """What a compaction item stands for."""
+
+    turns: int
+    """Model responses (runs of output items) in the replaced context: which scripted turn is next."""
+    ends_with_output: bool
+    """Whether the replaced context ended with model output (an item following it continues that run)."""
+    items: int
+    """How many items were replaced."""
+    tokens: int
+    """Approximate tokens of the replaced items."""
+    digest: str
+    """A digest of the replaced items' JSON."""
+
+
+class SealError(ValueError):
+    """An `encrypted_content` this server did not issue (foreign, malformed or tampered)."""
+
+
+def key_for(scenario_json: bytes) -> bytes:
+    """The signing key of a server playing the scenario whose JSON is `scenario_json`."""
+    return hashlib.sha256(b"codeassist serve compaction v1\0" + scenario_json).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(key: bytes, payload: str) -> str:
+    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+
+def seal(state: CompactedState, key: bytes) -> str:
+    """The `encrypted_content` for `state`, signed with `key`."""
+    payload = _b64(orjson.dumps(asdict(state)))
+    return f"{_PREFIX}.{payload}.{_signature(key, payload)}"
+
+
+def _decode(payload: str) -> CompactedState:
+    try:
+        data: Any = orjson.loads(_unb64(payload))
+        state = CompactedState(**data)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise SealError("malformed compaction payload") from exc
+    if not isinstance(state.turns, int) or not isinstance(state.ends_with_output, bool):
+        raise SealError("malformed compaction payload")
+    return state
+
+
+def unseal(encrypted_content: object, key: bytes) -> CompactedState:
+    """The state sealed in `encrypted_content`.
+
+    Raises:
+        SealError: not a string this server signed with `key`.
+    """
+    if not isinstance(encrypted_content, str):
+        raise SealError("encrypted_content is not a string")
+    parts = encrypted_content.split(".")
+    if len(parts) != 3 or parts[0] != _PREFIX:
+        raise SealError("not a compaction item of this server")
+    _, payload, signature = parts
+    if not hmac.compare_digest(signature, _signature(key, payload)):
+        raise SealError("signature does not match")
+    return _decode(payload)
+
+
+def peek(item: Item) -> CompactedState | None:
+    """The state of a compaction item already verified on the way in (None for other items)."""
+    if item.type != COMPACTION_TYPE:
+        return None
+    content = getattr(item, "encrypted_content", None)
+    if not isinstance(content, str) or content.count(".") != 2:
+        return None
+    try:
+        return _decode(content.split(".")[1])
+    except SealError:
+        return None
+
+
+def digest(items: list[dict[str, Any]]) -> str:
+    """A short digest of items' JSON."""
+    return hashlib.sha256(orjson.dumps(items)).hexdigest()[:32]
