@@ -17,7 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
@@ -42,6 +42,9 @@ class CompactedState:
     """Approximate tokens of the replaced items."""
     digest: str
     """A digest of the replaced items' JSON."""
+    pending: list[dict[str, str]] = field(default_factory=list)
+    """The replaced input the model had not answered yet (after its last output), in brief:
+    `type` and, where present, `role`, `call_id`, `name` and the start of the text."""
 
 
 class SealError(ValueError):
@@ -77,7 +80,12 @@ def _decode(payload: str) -> CompactedState:
         state = CompactedState(**data)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise SealError("malformed compaction payload") from exc
-    if not isinstance(state.turns, int) or not isinstance(state.ends_with_output, bool):
+    if (
+        not isinstance(state.turns, int)
+        or not isinstance(state.ends_with_output, bool)
+        or not isinstance(state.pending, list)
+        or not all(isinstance(entry, dict) for entry in state.pending)
+    ):
         raise SealError("malformed compaction payload")
     return state
 

@@ -18,7 +18,7 @@ import orjson
 
 from agent.wire import Item, ResponseCreate, UnknownItem
 from server.compaction_seal import COMPACTION_TYPE, CompactedState, SealError, digest, seal, unseal
-from server.engines.base import trailing_input, turn_state
+from server.engines.base import brief, trailing_input, turn_state
 from server.state import RequestError, ServerState, StoredResponse
 from server.tokens import json_tokens
 
@@ -140,6 +140,7 @@ def compaction_item(state: ServerState, context: list[Item]) -> Item:
         items=len(context),
         tokens=sum(json_tokens(item) for item in dumped),
         digest=digest(dumped),
+        pending=[] if ends_with_output else brief(trailing_input(context)),
     )
     return UnknownItem(
         type=COMPACTION_TYPE, id=state.ids.new("cmp"), encrypted_content=seal(sealed, state.compaction_key)

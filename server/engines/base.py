@@ -10,8 +10,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from pydantic import TypeAdapter, ValidationError
+
 from agent.wire import Item, ResponseCreate
-from server.compaction_seal import COMPACTION_TYPE, peek
+from server.compaction_seal import CompactedState, peek
+
+PENDING_TEXT_CHARS = 256
+"""How much of each unanswered item's text a compaction item keeps for the scripted engine."""
+PENDING_ITEMS = 8
+_ITEM = TypeAdapter(Item)
 
 OUTPUT_ITEM_TYPES = frozenset({"message", "function_call", "reasoning", "custom_tool_call"})
 """Item types that the model produces (everything else in a context is input)."""
@@ -138,9 +145,59 @@ def count_model_turns(context: list[Item]) -> int:
     return turn_state(context)[0]
 
 
+def item_text(item: Item) -> str:
+    """The text of an item: a message's text or a tool output's."""
+    if item.type == "message":
+        return item.text()  # type: ignore[union-attr]
+    output = getattr(item, "output", None)
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        return "".join(getattr(part, "text", "") or "" for part in output)
+    return ""
+
+
+def brief(items: list[Item]) -> list[dict[str, str]]:
+    """What a compaction item keeps of unanswered input: enough for a scenario's `expect`."""
+    kept: list[dict[str, str]] = []
+    for item in items[-PENDING_ITEMS:]:
+        entry = {"type": item.type, "text": item_text(item)[:PENDING_TEXT_CHARS]}
+        for name in ("role", "call_id", "name"):
+            value = getattr(item, name, None)
+            if isinstance(value, str):
+                entry[name] = value
+        kept.append(entry)
+    return kept
+
+
+def _restore(entry: dict[str, str]) -> Item | None:
+    text = entry.get("text", "")
+    kind = entry.get("type")
+    if kind == "message":
+        data: dict[str, object] = {"type": "message", "role": entry.get("role", "user"), "content": text}
+    elif kind in ("function_call_output", "custom_tool_call_output"):
+        data = {"type": kind, "call_id": entry.get("call_id", ""), "output": text}
+    else:
+        data = {key: value for key, value in entry.items() if key != "text"}
+    try:
+        return _ITEM.validate_python(data)
+    except ValidationError:
+        return None
+
+
+def unanswered(compacted: CompactedState) -> list[Item]:
+    """The unanswered input a compaction item replaced, rebuilt from its brief."""
+    return [item for entry in compacted.pending if (item := _restore(entry)) is not None]
+
+
 def trailing_input(context: list[Item]) -> list[Item]:
-    """The items after the model's last output or the latest compaction: what the model is answering now."""
+    """What the model is answering now: the items after its last output, or after the latest
+    compaction item together with the unanswered input that item replaced."""
     for index in range(len(context) - 1, -1, -1):
-        if _is_model_output(context[index]) or context[index].type == COMPACTION_TYPE:
+        item = context[index]
+        if _is_model_output(item):
             return context[index + 1 :]
+        compacted = peek(item)
+        if compacted is not None:
+            return [*unanswered(compacted), *context[index + 1 :]]
     return list(context)

@@ -20,6 +20,7 @@ from server.engines.base import (
     StartFunctionCall,
     StartMessage,
     StartReasoning,
+    item_text,
     trailing_input,
 )
 from server.scenario import (
@@ -44,17 +45,6 @@ def chunk_text(text: str) -> list[str]:
     return chunks
 
 
-def _item_text(item: Item) -> str:
-    if item.type == "message":
-        return item.text()  # type: ignore[union-attr]
-    output = getattr(item, "output", None)
-    if isinstance(output, str):
-        return output
-    if isinstance(output, list):
-        return "".join(getattr(part, "text", "") or "" for part in output)
-    return ""
-
-
 def _matches(expectation: Expectation, item: Item) -> bool:
     if item.type != expectation.type:
         return False
@@ -62,7 +52,7 @@ def _matches(expectation: Expectation, item: Item) -> bool:
         wanted = getattr(expectation, field)
         if wanted is not None and getattr(item, field, None) != wanted:
             return False
-    return expectation.contains is None or expectation.contains in _item_text(item)
+    return expectation.contains is None or expectation.contains in item_text(item)
 
 
 def unmet_expectations(expectations: list[Expectation], items: list[Item]) -> list[Expectation]:

@@ -9,6 +9,7 @@ OPENERS = {
     "function_call": None,
     "custom_tool_call": None,
     "reasoning": None,
+    "compaction": None,
 }
 
 
@@ -45,6 +46,7 @@ def check_event_order(events: list[dict[str, Any]]) -> None:
                 "function_call": "args_done",
                 "custom_tool_call": "input_done",
                 "reasoning": ("added", "summary_part_done"),
+                "compaction": "added",
             }[item_type]
             assert state in (expected_end if isinstance(expected_end, tuple) else (expected_end,)), (kind, state)
             assert event["item"]["id"] == open_item["id"]
