@@ -163,16 +163,6 @@ def check_window(state: ServerState, tokens: int) -> None:
         )
 
 
-def check_request(state: ServerState, request: ResponseCreate) -> None:
-    """The checks that need no chained state: the compaction field and the compaction items.
-
-    Raises:
-        RequestError: see `compact_threshold` and `check_compaction_items`.
-    """
-    compact_threshold(state, request)
-    check_compaction_items(state, request.input_items())
-
-
 def plan_context(state: ServerState, request: ResponseCreate, parent: StoredResponse | None) -> ContextPlan:
     """Render the request's context, compact it when it crosses the threshold, check the window.
 

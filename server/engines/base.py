@@ -15,9 +15,9 @@ from pydantic import TypeAdapter, ValidationError
 from agent.wire import Item, ResponseCreate
 from server.compaction_seal import CompactedState, peek
 
-PENDING_TEXT_CHARS = 256
+PENDING_TEXT_CHARS = 160
 """How much of each unanswered item's text a compaction item keeps for the scripted engine."""
-PENDING_ITEMS = 8
+PENDING_ITEMS = 4
 _ITEM = TypeAdapter(Item)
 
 OUTPUT_ITEM_TYPES = frozenset({"message", "function_call", "reasoning", "custom_tool_call"})
@@ -97,7 +97,8 @@ class Generation:
 
     request: ResponseCreate
     context: list[Item]
-    """Everything the model sees: the chained history plus this request's input."""
+    """Everything the model sees: the chained history plus this request's input (after a
+    compaction in this response: the compaction item and the newest input)."""
     turn: int
     """How many model outputs the context already holds (see `count_model_turns`)."""
 

@@ -125,6 +125,19 @@ def test_websocket_compacts_when_the_threshold_is_crossed_and_goes_on_from_the_p
     assert terminal(fourth)["usage"]["input_tokens"] == sum(json_tokens(entry) for entry in resend)
 
 
+def test_a_resend_of_the_whole_history_counts_turns_from_the_compaction_item(start_server):
+    server = start_server(long_scenario())
+    client = sdk(server)
+    first = client.responses.create(model="m", input="start", store=False)
+    history = [*user("start"), *[item.model_dump(mode="json") for item in first.output]]
+    history += call_output("call_0", BIG_OUTPUT)
+    second = client.responses.create(model="m", input=history, context_management=COMPACT, store=False)
+    assert [item.type for item in second.output] == ["compaction", "function_call"]
+    everything = [*history, *[item.model_dump(mode="json", exclude_none=True) for item in second.output]]
+    third = client.responses.create(model="m", input=[*everything, *call_output("call_1")], store=False)
+    assert third.output_text == "Both files read."
+
+
 def test_http_sse_compacts_and_chains_through_the_store(start_server):
     server = start_server(long_scenario())
     client = sdk(server)
