@@ -426,3 +426,30 @@ def test_compact_requests_are_recorded(start_server):
     post(server, "/responses/compact", {"model": "m", "input": "start"})
     received = httpx.get(server.address.base_url.removesuffix("/v1") + "/_codeassist/received", timeout=10).json()
     assert received[-1]["body"]["input"] == "start"
+
+
+def until_completed(connection) -> list:
+    events = []
+    for event in connection:
+        events.append(event)
+        if event.type in ("response.completed", "response.failed", "error"):
+            return events
+    raise AssertionError("the connection ended before a terminal event")
+
+
+def test_the_sdk_over_websocket_sees_the_compaction_item_first(start_server):
+    server = start_server(long_scenario())
+    with sdk(server).responses.connect() as connection:
+        connection.response.create(model="m", input="start", context_management=COMPACT, store=False)
+        first = until_completed(connection)
+        connection.response.create(
+            model="m",
+            previous_response_id=first[-1].response.id,
+            input=call_output("call_0", BIG_OUTPUT),
+            context_management=COMPACT,
+            store=False,
+        )
+        events = until_completed(connection)
+    added = [event.item.type for event in events if event.type == "response.output_item.added"]
+    assert added == ["compaction", "function_call"]
+    assert events[-1].response.output[0].type == "compaction"
