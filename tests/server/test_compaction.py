@@ -7,8 +7,11 @@ import json
 import httpx
 import openai
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai import OpenAI
 
+from server.compaction_seal import CompactedState, SealError, key_for, seal, unseal
 from server.scenario import Scenario
 from server.tokens import json_tokens
 from tests.server.event_order import check_event_order
@@ -303,6 +306,36 @@ def test_a_foreign_compaction_item_is_an_error_event_and_the_connection_goes_on(
         assert error["error"]["code"] == "invalid_encrypted_content"
         create(ws, input=user("start"), store=False)
         assert terminal(read_response(ws))["status"] == "completed"
+
+
+SEALED = CompactedState(turns=3, ends_with_output=False, items=7, tokens=900, digest="d" * 32)
+KEY = key_for(b"{}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(position=st.integers(min_value=0), replacement=st.characters(codec="ascii"))
+def test_any_change_to_a_sealed_compaction_is_refused(position, replacement):
+    token = seal(SEALED, KEY)
+    index = position % len(token)
+    changed = token[:index] + replacement + token[index + 1 :]
+    if changed == token:
+        assert unseal(changed, KEY) == SEALED
+        return
+    with pytest.raises(SealError):
+        unseal(changed, KEY)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.integers(), st.none(), st.lists(st.text(), max_size=3)))
+def test_anything_else_is_refused_cleanly(value):
+    with pytest.raises(SealError):
+        unseal(value, KEY)
+
+
+def test_another_key_refuses_the_seal():
+    assert unseal(seal(SEALED, KEY), KEY) == SEALED
+    with pytest.raises(SealError):
+        unseal(seal(SEALED, key_for(b"[]")), KEY)
 
 
 # ---- the context window ------------------------------------------------------------------------
