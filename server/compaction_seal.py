@@ -1,9 +1,12 @@
 """The `encrypted_content` of the server's `compaction` items: a signed record of what it replaced.
 
 A compaction item stands for a stretch of context the server pruned. Its `encrypted_content`
-is `cmp1.<payload>.<signature>`: the payload is base64url JSON (`CompactedState`: how many model
-turns the stretch held, whether it ended with model output, how many items and tokens it had,
-and a digest of them), the signature an HMAC-SHA256 of the payload under the server's key. The
+is `cmp1.<payload>.<signature>`: the payload is base64url of a random nonce and the encrypted
+JSON of a `CompactedState` (how many model turns the stretch held, whether it ended with model
+output, how many items and tokens it had, a digest of them, and the start of the input the model
+had not answered), the signature an HMAC-SHA256 of the payload (encrypt, then sign). The
+encryption is a SHAKE-256 keystream over the key and the nonce, so the item is as opaque as the
+API's: no text of the conversation can be read from it, by a person or by a secret scanner. The
 server verifies every compaction item a client sends and refuses one it did not sign, so a
 foreign or tampered item is an `invalid_request_error`, never a silently different context.
 
@@ -17,6 +20,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +30,7 @@ from agent.wire import Item
 
 COMPACTION_TYPE = "compaction"
 _PREFIX = "cmp1"
+_NONCE_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -64,21 +69,31 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _subkey(key: bytes, purpose: bytes) -> bytes:
+    return hmac.new(key, purpose, hashlib.sha256).digest()
+
+
 def _signature(key: bytes, payload: str) -> str:
-    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+    return _b64(hmac.new(_subkey(key, b"sign"), payload.encode(), hashlib.sha256).digest())
+
+
+def _xor(key: bytes, nonce: bytes, data: bytes) -> bytes:
+    stream = hashlib.shake_256(_subkey(key, b"encrypt") + nonce).digest(len(data))
+    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
 
 
 def seal(state: CompactedState, key: bytes) -> str:
-    """The `encrypted_content` for `state`, signed with `key`."""
-    payload = _b64(orjson.dumps(asdict(state)))
+    """The `encrypted_content` for `state`, encrypted and signed with `key`."""
+    nonce = os.urandom(_NONCE_BYTES)
+    payload = _b64(nonce + _xor(key, nonce, orjson.dumps(asdict(state))))
     return f"{_PREFIX}.{payload}.{_signature(key, payload)}"
 
 
-def _decode(payload: str) -> CompactedState:
+def _decode(plain: bytes) -> CompactedState:
     try:
-        data: Any = orjson.loads(_unb64(payload))
+        data: Any = orjson.loads(plain)
         state = CompactedState(**data)
-    except (binascii.Error, ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise SealError("malformed compaction payload") from exc
     if (
         not isinstance(state.turns, int)
@@ -94,7 +109,7 @@ def unseal(encrypted_content: object, key: bytes) -> CompactedState:
     """The state sealed in `encrypted_content`.
 
     Raises:
-        SealError: not a string this server signed with `key`.
+        SealError: not a string this server encrypted and signed with `key`.
     """
     if not isinstance(encrypted_content, str):
         raise SealError("encrypted_content is not a string")
@@ -104,18 +119,20 @@ def unseal(encrypted_content: object, key: bytes) -> CompactedState:
     _, payload, signature = parts
     if not hmac.compare_digest(signature, _signature(key, payload)):
         raise SealError("signature does not match")
-    return _decode(payload)
+    try:
+        raw = _unb64(payload)
+    except (binascii.Error, ValueError) as exc:
+        raise SealError("malformed compaction payload") from exc
+    nonce, cipher = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
+    return _decode(_xor(key, nonce, cipher))
 
 
-def peek(item: Item) -> CompactedState | None:
-    """The state of a compaction item already verified on the way in (None for other items)."""
-    if item.type != COMPACTION_TYPE:
-        return None
-    content = getattr(item, "encrypted_content", None)
-    if not isinstance(content, str) or content.count(".") != 2:
+def opened(item: Item, key: bytes | None) -> CompactedState | None:
+    """The state of a compaction item (None for other items, without a key, or when not ours)."""
+    if key is None or item.type != COMPACTION_TYPE:
         return None
     try:
-        return _decode(content.split(".")[1])
+        return unseal(getattr(item, "encrypted_content", None), key)
     except SealError:
         return None
 

@@ -51,6 +51,8 @@ class ContextPlan:
     """Which scripted turn answers: model responses in the (uncompacted) context."""
     engine_context: list[Item]
     """What the model sees."""
+    newest_input: list[Item]
+    """What the model is answering now (the unanswered input, compacted or not)."""
     kept_context: list[Item]
     """The context kept for chaining, before this response's output."""
     kept_tokens: int
@@ -133,14 +135,14 @@ def compact_threshold(state: ServerState, request: ResponseCreate) -> int | None
 def compaction_item(state: ServerState, context: list[Item]) -> Item:
     """A new compaction item standing for `context`, sealed with the server's key."""
     dumped = [item.model_dump(mode="json") for item in context]
-    turns, ends_with_output = turn_state(context)
+    turns, ends_with_output = turn_state(context, state.compaction_key)
     sealed = CompactedState(
         turns=turns,
         ends_with_output=ends_with_output,
         items=len(context),
         tokens=sum(json_tokens(item) for item in dumped),
         digest=digest(dumped),
-        pending=[] if ends_with_output else brief(trailing_input(context)),
+        pending=[] if ends_with_output else brief(trailing_input(context, state.compaction_key)),
     )
     return UnknownItem(
         type=COMPACTION_TYPE, id=state.ids.new("cmp"), encrypted_content=seal(sealed, state.compaction_key)
@@ -173,7 +175,8 @@ def plan_context(state: ServerState, request: ResponseCreate, parent: StoredResp
     input_items = request.input_items()
     check_compaction_items(state, input_items)
     context = [*(parent.context if parent else []), *input_items]
-    turn = turn_state(context)[0]
+    turn = turn_state(context, state.compaction_key)[0]
+    newest = trailing_input(context, state.compaction_key)
     prefix = prefix_tokens(request)
     same_prefix = parent is not None and parent.prefix == prefix_of(request)
     history_tokens = (parent.context_tokens if parent else 0) + item_tokens(input_items)
@@ -184,7 +187,8 @@ def plan_context(state: ServerState, request: ResponseCreate, parent: StoredResp
         return ContextPlan(
             input_items=input_items,
             turn=turn,
-            engine_context=[item, *trailing_input(context)],
+            engine_context=[item, *newest],
+            newest_input=newest,
             kept_context=[],
             kept_tokens=0,
             compaction=item,
@@ -199,6 +203,7 @@ def plan_context(state: ServerState, request: ResponseCreate, parent: StoredResp
         input_items=input_items,
         turn=turn,
         engine_context=context,
+        newest_input=newest,
         kept_context=context,
         kept_tokens=history_tokens,
         compaction=None,

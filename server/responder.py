@@ -154,7 +154,7 @@ class ResponseRun:
             for event in self._compaction(self.plan.compaction):
                 yield event
 
-        generation = Generation(self.request, self.plan.engine_context, self.turn)
+        generation = Generation(self.request, self.plan.engine_context, self.turn, self.plan.newest_input)
         open_item: _OpenItem | None = None
         async for piece in self.state.engine.generate(generation):
             match piece:

@@ -13,7 +13,7 @@ from typing import Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from agent.wire import Item, ResponseCreate
-from server.compaction_seal import CompactedState, peek
+from server.compaction_seal import COMPACTION_TYPE, CompactedState, opened
 
 PENDING_TEXT_CHARS = 160
 """How much of each unanswered item's text a compaction item keeps for the scripted engine."""
@@ -101,6 +101,8 @@ class Generation:
     compaction in this response: the compaction item and the newest input)."""
     turn: int
     """How many model outputs the context already holds (see `count_model_turns`)."""
+    newest_input: list[Item] | None = None
+    """What the model is answering now (see `trailing_input`); None: work it out from `context`."""
 
 
 class Engine(Protocol):
@@ -120,17 +122,18 @@ def _is_model_output(item: Item) -> bool:
     return item.type in OUTPUT_ITEM_TYPES
 
 
-def turn_state(context: list[Item]) -> tuple[int, bool]:
+def turn_state(context: list[Item], key: bytes | None = None) -> tuple[int, bool]:
     """The model responses in a context (runs of consecutive output items), and whether it ends
     inside one.
 
-    A compaction item stands for the turns of the context it replaced: the count goes on from
-    there, whatever came before it (a client may resend the history the item replaced).
+    A compaction item (sealed with `key`) stands for the turns of the context it replaced: the
+    count goes on from there, whatever came before it (a client may resend the history the item
+    replaced).
     """
     turns = 0
     previous_was_output = False
     for item in context:
-        compacted = peek(item)
+        compacted = opened(item, key)
         if compacted is not None:
             turns, previous_was_output = compacted.turns, compacted.ends_with_output
             continue
@@ -141,9 +144,9 @@ def turn_state(context: list[Item]) -> tuple[int, bool]:
     return turns, previous_was_output
 
 
-def count_model_turns(context: list[Item]) -> int:
+def count_model_turns(context: list[Item], key: bytes | None = None) -> int:
     """Count the model responses in a context (see `turn_state`)."""
-    return turn_state(context)[0]
+    return turn_state(context, key)[0]
 
 
 def item_text(item: Item) -> str:
@@ -191,14 +194,14 @@ def unanswered(compacted: CompactedState) -> list[Item]:
     return [item for entry in compacted.pending if (item := _restore(entry)) is not None]
 
 
-def trailing_input(context: list[Item]) -> list[Item]:
+def trailing_input(context: list[Item], key: bytes | None = None) -> list[Item]:
     """What the model is answering now: the items after its last output, or after the latest
-    compaction item together with the unanswered input that item replaced."""
+    compaction item together with the unanswered input that item replaced (sealed with `key`)."""
     for index in range(len(context) - 1, -1, -1):
         item = context[index]
         if _is_model_output(item):
             return context[index + 1 :]
-        compacted = peek(item)
-        if compacted is not None:
-            return [*unanswered(compacted), *context[index + 1 :]]
+        if item.type == COMPACTION_TYPE:
+            compacted = opened(item, key)
+            return [*(unanswered(compacted) if compacted else []), *context[index + 1 :]]
     return list(context)

@@ -87,7 +87,9 @@ class ScriptedEngine:
             return
 
         scripted = scenario.turns[generation.turn]
-        newest = trailing_input(generation.context)
+        newest = generation.newest_input
+        if newest is None:
+            newest = trailing_input(generation.context)
         turn = choose_turn(scripted, newest)
         if turn is None:
             if scenario.off_script_text is not None:

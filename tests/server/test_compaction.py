@@ -332,6 +332,19 @@ def test_anything_else_is_refused_cleanly(value):
         unseal(value, KEY)
 
 
+def test_the_encrypted_content_reveals_no_text_of_the_conversation(start_server):
+    import base64
+
+    server = start_server(long_scenario())
+    marker = "sk-proj-SECRETMARKER0123456789"
+    history = [*user("start"), *call_output("call_0", marker)]
+    item = post(server, "/responses/compact", {"model": "m", "input": history}).json()["output"][-1]
+    payload = item["encrypted_content"].split(".")[1]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert marker not in item["encrypted_content"] and marker.encode() not in decoded
+    assert b"call_0" not in decoded and b"turns" not in decoded
+
+
 def test_another_key_refuses_the_seal():
     assert unseal(seal(SEALED, KEY), KEY) == SEALED
     with pytest.raises(SealError):
