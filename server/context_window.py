@@ -45,8 +45,6 @@ def prefix_tokens(request: ResponseCreate) -> int:
 class ContextPlan:
     """How one generating request is answered."""
 
-    input_items: list[Item]
-    """The request's own input."""
     turn: int
     """Which scripted turn answers: model responses in the (uncompacted) context."""
     engine_context: list[Item]
@@ -185,7 +183,6 @@ def plan_context(state: ServerState, request: ResponseCreate, parent: StoredResp
         compacted_tokens = prefix + item_tokens([item])
         check_window(state, compacted_tokens)
         return ContextPlan(
-            input_items=input_items,
             turn=turn,
             engine_context=[item, *newest],
             newest_input=newest,
@@ -200,7 +197,6 @@ def plan_context(state: ServerState, request: ResponseCreate, parent: StoredResp
     if parent is not None:
         cached = parent.context_tokens + (prefix if same_prefix else 0)
     return ContextPlan(
-        input_items=input_items,
         turn=turn,
         engine_context=context,
         newest_input=newest,
