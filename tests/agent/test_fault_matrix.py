@@ -23,6 +23,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -141,11 +142,11 @@ class ServeProcess:
         return int(self._control("GET", "health")["connections"])
 
 
-def start_serve(directory: Path, *args: str) -> ServeProcess:
-    """Start `codeassist serve` playing SCENARIO on a free loopback port."""
+def start_serve(directory: Path, *args: str, scenario: dict[str, Any] = SCENARIO) -> ServeProcess:
+    """Start `codeassist serve` playing `scenario` on a free loopback port."""
     directory.mkdir(parents=True, exist_ok=True)
     script = directory / "scenario.json"
-    script.write_text(json.dumps(SCENARIO))
+    script.write_text(json.dumps(scenario))
     stderr = open(directory / "serve.stderr", "w")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen(
         [CODEASSIST, "serve", "--port", "0", "--script", str(script), *args],
@@ -274,18 +275,25 @@ async def run_session(base_url: str, workspace: Path, *prompts: str, **overrides
     return Run(events, load_session(session.log_path), delays, workspace, prompts)
 
 
-def assert_nothing_lost(run: Run) -> None:
-    """The log holds every prompt, every call has exactly one output, every turn ended once."""
+def assert_log_whole(run: Run) -> None:
+    """The log holds every prompt, every call in it has exactly one output, every turn ended once."""
     assert run.log.warnings == []
     assert [record["prompt"] for record in run.records("turn_started")] == list(run.prompts)
     sent = [part["text"] for item in run.items("message") if item.get("role") == "user" for part in item["content"]]
     assert sent == list(run.prompts)
     turns = [record["type"] for record in run.log.records if record.get("type") in ("turn_started", "turn_ended")]
     assert turns == ["turn_started", "turn_ended"] * len(run.prompts), "each turn ends exactly once"
-    assert len(run.ended) == len(run.prompts) and isinstance(run.events[-1], TurnEnded)
     calls = Counter(item["call_id"] for item in run.items("function_call"))
     outputs = Counter(item["call_id"] for item in run.items("function_call_output"))
     assert set(outputs) == set(calls) and set(outputs.values()) <= {1}, "every call has exactly one output"
+
+
+def assert_nothing_lost(run: Run) -> None:
+    """`assert_log_whole`, and the live events say the same: one `TurnEnded` per turn, last, and
+    one `ToolFinished` per output."""
+    assert_log_whole(run)
+    assert len(run.ended) == len(run.prompts) and isinstance(run.events[-1], TurnEnded)
+    outputs = Counter(item["call_id"] for item in run.items("function_call_output"))
     finished = Counter(event.call_id for event in run.events if isinstance(event, ToolFinished))
     assert finished == outputs
 
@@ -741,3 +749,89 @@ async def test_a_wrongly_typed_field_ends_the_response_as_a_protocol_error_never
     assert_nothing_lost(run)
     assert [event.reason for event in run.ended] in (["completed"], ["error"])
     assert run.runs == (1 if run.ended[0].reason == "completed" else 0)
+
+
+# ---- row 24: Ctrl-C while a command runs, in `codeassist exec` ------------------------------------
+
+SLOW_COMMAND = "sleep 60 & echo $$ $! > pids; wait; echo ran >> ran.log"
+SLOW_SCENARIO = {
+    "name": "fault-matrix-slow",
+    "turns": [
+        {
+            "output": [
+                {"type": "function_call", "call_id": "c_slow", "name": "shell", "arguments": {"command": SLOW_COMMAND}}
+            ]
+        },
+        {"output": [{"type": "message", "text": "Done."}]},
+    ],
+}
+
+
+def exec_environment(tmp_path: Path) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEASSIST_"))}
+    return {
+        **environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "OPENAI_API_KEY": "sk-test-abcdefghijklmnopqrstuvwxyz012345",
+    }
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie waiting to be reaped counts as dead)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def wait_for(condition: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
+    """Poll `condition` until it holds (the limit only keeps a broken build from hanging)."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.02)
+
+
+def test_row24_ctrl_c_during_a_command_kills_it_and_leaves_a_valid_session(tmp_path, workspace):
+    slow = start_serve(tmp_path / "slow", scenario=SLOW_SCENARIO)
+    environ = exec_environment(tmp_path)
+    common = ["--base-url", slow.base_url, "--approval", "full-auto", "--sandbox", "off", "--json"]
+    try:
+        process = subprocess.Popen(
+            [CODEASSIST, "exec", *common, PROMPT], cwd=workspace, env=environ, stdout=subprocess.PIPE, text=True
+        )
+        pids = workspace / "pids"
+        wait_for(lambda: len(pids.read_text().split()) == 2 if pids.exists() else False, "the command to start")
+        shell, sleep = (int(pid) for pid in pids.read_text().split())
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+        assert process.returncode == 130
+        wait_for(lambda: not alive(shell) and not alive(sleep), "the command and its child to die")
+        assert not (workspace / "ran.log").exists()
+        started = json.loads(out.splitlines()[0])
+        log = load_session(Path(started["log_path"]))
+        run = Run([], log, [], workspace, (PROMPT,))
+        assert_log_whole(run)
+        [ended] = run.records("turn_ended")
+        assert ended["reason"] == "cancelled"
+        [output] = run.items("function_call_output")
+        assert output["call_id"] == "c_slow" and output["output"].startswith("aborted")
+
+        before = len(slow.requests())
+        again = subprocess.run(
+            [CODEASSIST, "exec", *common, "--continue", "go on"],
+            cwd=workspace,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 0, again.stderr
+        first = slow.requests()[before]["body"]
+        assert "previous_response_id" not in first, "the next session's first request resends the whole conversation"
+        assert [item["type"] for item in first["input"]] == ["message", "function_call", "function_call_output"]
+        assert first["input"][2]["output"].startswith("aborted")
+    finally:
+        stop_serve(slow)
