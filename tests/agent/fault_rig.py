@@ -120,6 +120,11 @@ class Run:
     delays: list[float]
     workspace: Path
     prompts: tuple[str, ...]
+    """Every prompt the session file should hold (a resumed session's earlier ones first)."""
+    path: Path | None = None
+    """The session file."""
+    turns_run: int | None = None
+    """Turns this run went through (default: one per prompt)."""
 
     @property
     def ended(self) -> list[TurnEnded]:
@@ -166,15 +171,22 @@ def settings(base_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-async def run_session(base_url: str, workspace: Path, *prompts: str, **overrides: Any) -> Run:
-    """Open a recorded session against `base_url`, run `prompts` (every approval approved), close it."""
+async def run_session(
+    base_url: str, workspace: Path, *prompts: str, resume: Path | None = None, **overrides: Any
+) -> Run:
+    """Open a recorded session against `base_url` (continuing the session file `resume`), run
+    `prompts` (every approval approved), close it."""
     delays: list[float] = []
 
     async def sleep(delay: float) -> None:
         delays.append(delay)
 
     session = Session.open(
-        settings(base_url, **overrides), cwd=workspace, log_root=workspace.parent / "sessions", sleep=sleep
+        settings(base_url, **overrides),
+        cwd=workspace,
+        log_root=workspace.parent / "sessions",
+        sleep=sleep,
+        resume=resume,
     )
     events: list[AgentEvent] = []
     try:
@@ -183,7 +195,10 @@ async def run_session(base_url: str, workspace: Path, *prompts: str, **overrides
     finally:
         await session.close()
     assert session.log_path is not None
-    return Run(events, load_session(session.log_path), delays, workspace, prompts)
+    log = load_session(session.log_path)
+    earlier = tuple(record["prompt"] for record in log.records if record.get("type") == "turn_started")
+    earlier = earlier[: len(earlier) - len(prompts)]
+    return Run(events, log, delays, workspace, earlier + prompts, session.log_path, len(prompts))
 
 
 def assert_log_whole(run: Run) -> None:
@@ -203,7 +218,8 @@ def assert_nothing_lost(run: Run) -> None:
     """`assert_log_whole`, and the live events say the same: one `TurnEnded` per turn, last, and
     one `ToolFinished` per output."""
     assert_log_whole(run)
-    assert len(run.ended) == len(run.prompts) and isinstance(run.events[-1], TurnEnded)
+    turns = len(run.prompts) if run.turns_run is None else run.turns_run
+    assert len(run.ended) == turns and isinstance(run.events[-1], TurnEnded)
     outputs = Counter(item["call_id"] for item in run.items("function_call_output"))
     finished = Counter(event.call_id for event in run.events if isinstance(event, ToolFinished))
     assert finished == outputs

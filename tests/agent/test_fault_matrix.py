@@ -126,7 +126,7 @@ async def run_case(base_url: str, workspace: Path, *prompts: str, **overrides: A
 def assert_ran_once(run: Run) -> None:
     """The turn completed and the command ran exactly once, after the response completed."""
     assert_nothing_lost(run)
-    assert [event.reason for event in run.ended] == ["completed"] * len(run.prompts)
+    assert [event.reason for event in run.ended] == ["completed"] * len(run.ended)
     assert run.runs == 1
     assert "Done." in run.text()
 
@@ -157,6 +157,18 @@ async def test_row1_a_drop_mid_response_runs_nothing_from_it_and_resends_everyth
     dropped, resent, follow_up = (entry["body"] for entry in serve.requests())
     assert full_resend(resent) and resent["input"] == dropped["input"]
     assert follow_up["previous_response_id"], "the next request chains again on the new socket"
+
+
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+@pytest.mark.parametrize("kind", ["close", "stall", "malformed", "error"])
+async def test_row1_a_fault_in_the_answer_after_the_command_never_runs_it_again(serve, workspace, transport, kind):
+    serve.arm(kind=kind, turn=1, after_events=3)
+    run = await run_case(serve.base_url, workspace, transport=transport, idle_timeout_s=0.3)
+    assert_ran_once(run)
+    assert len(run.reconnects) == 1
+    resent = serve.requests()[-1]["body"]
+    assert full_resend(resent)
+    assert [item["type"] for item in resent["input"]][-2:] == ["function_call", "function_call_output"]
 
 
 async def test_row1_retries_are_bounded_then_the_turn_fails_cleanly(serve, workspace):
@@ -412,6 +424,18 @@ async def test_a_call_id_reused_by_the_next_response_is_not_run_again(workspace)
         run = await run_case(server.url, workspace)
     assert_nothing_lost(run)
     assert run.runs == 1
+
+
+@AT_MOST_ONCE
+async def test_a_call_id_answered_before_a_resume_is_not_run_again(workspace):
+    async with raw_model() as server:
+        first = await run_case(server.url, workspace)
+    assert_ran_once(first)
+    async with raw_model(response_events({**RUN, "id": "fc_after_resume"})) as server:
+        resumed = await run_case(server.url, workspace, "again", resume=first.path)
+    assert resumed.prompts == (PROMPT, "again")
+    assert_nothing_lost(resumed)
+    assert resumed.runs == 1
 
 
 @AT_MOST_ONCE
