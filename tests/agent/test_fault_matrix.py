@@ -18,6 +18,7 @@ The rows are numbered as in docs/reliability.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -28,8 +29,9 @@ from typing import Any
 
 import pytest
 
-from agent.events import TransportChanged
+from agent.events import AgentEvent, TransportChanged, TurnEnded
 from agent.model_client import backoff_delay
+from agent.session import Session
 from agent.session_log import load_session
 from agent.transport.scripted import function_call, message, response_events
 from tests.agent.conftest import make_repo
@@ -48,6 +50,7 @@ from tests.agent.fault_rig import (
     full_resend,
     model_like_server,
     run_session,
+    settings,
     start_serve,
     stop_serve,
     wait_for,
@@ -85,6 +88,9 @@ BEFORE_COMPLETED = 17
 RUN = function_call("shell", "c_run", {"command": COMMAND})
 DONE = message("Done.")
 """The same call and answer as SCENARIO, as items for the raw servers."""
+
+HANG_GUARD_S = 5.0
+"""How long a test waits for something that should happen at once before calling it a hang."""
 
 CONNECTION_LIMIT = {
     "status": 400,
@@ -489,7 +495,35 @@ async def test_a_wrongly_typed_field_ends_the_response_as_a_protocol_error_never
     assert run.runs == (1 if run.ended[0].reason == "completed" else 0)
 
 
-# ---- row 24: Ctrl-C while a command runs, in `codeassist exec` ------------------------------------
+# ---- row 24: Ctrl-C while a command runs, in `codeassist exec`, or while a retry waits -------------
+
+
+@pytest.mark.xfail(strict=True, reason="a cancel does not interrupt the wait before a retry yet")
+async def test_row24_a_cancel_while_a_retry_waits_ends_the_turn_at_once(serve, workspace):
+    serve.arm(kind="reject_upgrade", status=429, retry_after=60)
+    waiting = asyncio.Event()
+
+    async def wait_forever(delay: float) -> None:
+        waiting.set()
+        await asyncio.Event().wait()
+
+    session = Session.open(settings(serve.base_url), cwd=workspace, log_root=workspace.parent / "s", sleep=wait_forever)
+    events: list[AgentEvent] = []
+
+    async def turn() -> None:
+        async for event in session.run_turn(PROMPT):
+            events.append(event)
+
+    running = asyncio.ensure_future(turn())
+    await asyncio.wait({running, asyncio.ensure_future(waiting.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    await session.cancel()
+    try:
+        await asyncio.wait_for(asyncio.shield(running), HANG_GUARD_S)
+    finally:
+        running.cancel()
+        await session.close()
+    assert isinstance(events[-1], TurnEnded) and events[-1].reason == "cancelled"
+
 
 SLOW_COMMAND = "sleep 60 & echo $$ $! > pids; wait; echo ran >> ran.log"
 SLOW_SCENARIO = {
