@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from agent.approvals import ApprovalRequest, Decision
 from agent.config import Settings
 from agent.events import AgentError, AgentEvent, Reconnecting, ToolFinished, TurnEnded
+from agent.recorder import ITEMS_RECORD, RESUMED_RECORD
 from agent.session import Session
 from agent.session_log import LoadedSession, load_session
 from agent.transport.scripted import response_events
@@ -143,8 +144,19 @@ class Run:
     def records(self, kind: str) -> list[dict[str, Any]]:
         return [record for record in self.log.records if record.get("type") == kind]
 
-    def items(self, kind: str) -> list[dict[str, Any]]:
-        return [item for record in self.records("items") for item in record["items"] if item.get("type") == kind]
+    def items(self, kind: str, *, this_run: bool = False) -> list[dict[str, Any]]:
+        """The conversation items of type `kind` in the log (only those this run added with `this_run`)."""
+        records = self.log.records
+        if this_run:
+            resumed = [index for index, record in enumerate(records) if record.get("type") == RESUMED_RECORD]
+            records = records[resumed[-1] :] if resumed else records
+        return [
+            item
+            for record in records
+            if record.get("type") == ITEMS_RECORD
+            for item in record["items"]
+            if item.get("type") == kind
+        ]
 
     def text(self) -> str:
         """Every streamed text delta the session showed (and recorded)."""
@@ -220,7 +232,7 @@ def assert_nothing_lost(run: Run) -> None:
     assert_log_whole(run)
     turns = len(run.prompts) if run.turns_run is None else run.turns_run
     assert len(run.ended) == turns and isinstance(run.events[-1], TurnEnded)
-    outputs = Counter(item["call_id"] for item in run.items("function_call_output"))
+    outputs = Counter(item["call_id"] for item in run.items("function_call_output", this_run=True))
     finished = Counter(event.call_id for event in run.events if isinstance(event, ToolFinished))
     assert finished == outputs
 
