@@ -89,6 +89,10 @@ RUN = function_call("shell", "c_run", {"command": COMMAND})
 DONE = message("Done.")
 """The same call and answer as SCENARIO, as items for the raw servers."""
 
+STALL_DETECTED_S = 1.0
+"""The idle and ping timeouts of the cases that stall: short, yet far above any pause of a
+healthy loopback connection on a loaded machine."""
+
 HANG_GUARD_S = 5.0
 """How long a test waits for something that should happen at once before calling it a hang."""
 
@@ -169,7 +173,7 @@ async def test_row1_a_drop_mid_response_runs_nothing_from_it_and_resends_everyth
 @pytest.mark.parametrize("kind", ["close", "stall", "malformed", "error"])
 async def test_row1_a_fault_in_the_answer_after_the_command_never_runs_it_again(serve, workspace, transport, kind):
     serve.arm(kind=kind, turn=1, after_events=3)
-    run = await run_case(serve.base_url, workspace, transport=transport, idle_timeout_s=0.3)
+    run = await run_case(serve.base_url, workspace, transport=transport, idle_timeout_s=STALL_DETECTED_S)
     assert_ran_once(run)
     assert len(run.reconnects) == 1
     resent = serve.requests()[-1]["body"]
@@ -237,7 +241,7 @@ async def test_row3_a_forgotten_response_is_resent_once_at_once_on_the_same_sock
 @pytest.mark.parametrize("after_events", [AFTER_FIRST_DELTA, BEFORE_COMPLETED])
 async def test_row4_a_stalled_response_trips_the_idle_watchdog_and_is_resent(serve, workspace, after_events):
     serve.arm(kind="stall", turn=0, after_events=after_events)
-    run = await run_case(serve.base_url, workspace, idle_timeout_s=0.3)
+    run = await run_case(serve.base_url, workspace, idle_timeout_s=STALL_DETECTED_S)
     assert_ran_once(run)
     assert [event.cause for event in run.reconnects] == ["stalled"]
     assert full_resend(serve.requests()[1]["body"])
@@ -249,8 +253,8 @@ async def test_row4_a_half_open_connection_is_detected_by_pings_and_resent(serve
         run = await run_case(
             f"http://127.0.0.1:{proxy.port}/v1",
             workspace,
-            ping_interval_s=0.1,
-            ping_timeout_s=0.2,
+            ping_interval_s=0.2,
+            ping_timeout_s=STALL_DETECTED_S,
             idle_timeout_s=60.0,
         )
     assert_ran_once(run)
@@ -301,7 +305,11 @@ def error_event(status: int, code: str, message: str, kind: str = "invalid_reque
 @pytest.mark.parametrize(
     ("error", "cause", "least_delay"),
     [
-        (error_event(429, "rate_limit_exceeded", "Rate limit reached. Please try again in 1.5s."), None, 1.5),
+        (
+            error_event(429, "rate_limit_exceeded", "Rate limit reached. Please try again in 1.5s."),
+            "rate_limit_exceeded",
+            1.5,
+        ),
         (error_event(500, "server_error", "The server had an error.", "server_error"), "server_error", 0.0),
         (error_event(503, "server_is_overloaded", "Overloaded.", "server_error"), "server_is_overloaded", 0.0),
     ],
@@ -312,7 +320,7 @@ async def test_row6_transient_error_events_are_retried_with_a_full_resend(serve,
     run = await run_case(serve.base_url, workspace)
     assert_ran_once(run)
     [reconnect] = run.reconnects
-    assert reconnect.cause == (cause or error["error"]["code"])
+    assert reconnect.cause == cause
     [delay] = run.delays
     assert least_delay <= delay <= max(least_delay + 0.25, backoff_delay(1))
     assert full_resend(serve.requests()[1]["body"])
