@@ -167,7 +167,7 @@ def approve(request: ApprovalRequest) -> Decision:
     return Decision(kind="approve_once")
 
 
-def settings(base_url: str, **overrides: Any) -> Settings:
+def session_settings(base_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "base_url": base_url,
         "model": "scripted-test",
@@ -194,7 +194,7 @@ async def run_session(
         delays.append(delay)
 
     session = Session.open(
-        settings(base_url, **overrides),
+        session_settings(base_url, **overrides),
         cwd=workspace,
         log_root=workspace.parent / "sessions",
         sleep=sleep,

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent.events import AgentEvent, TransportChanged, TurnEnded
 from agent.model_client import backoff_delay
@@ -50,7 +52,7 @@ from tests.agent.fault_rig import (
     full_resend,
     model_like_server,
     run_session,
-    settings,
+    session_settings,
     start_serve,
     stop_serve,
     wait_for,
@@ -501,6 +503,42 @@ async def test_a_wrongly_typed_field_ends_the_response_as_a_protocol_error_never
     assert run.runs == (1 if run.ended[0].reason == "completed" else 0)
 
 
+# ---- any mix of connection faults -------------------------------------------------------------------
+
+FAULTS = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["close", "stall", "malformed", "error", "oversize", "forget"]),
+        "turn": st.sampled_from([0, 1]),
+        "after_events": st.integers(0, BEFORE_COMPLETED + 1),
+        "times": st.integers(1, 3),
+        "size_bytes": st.just(300),
+    }
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(faults=st.lists(FAULTS, min_size=1, max_size=3), transport=st.sampled_from(["websocket", "http"]))
+def test_any_mix_of_connection_faults_loses_nothing_and_runs_nothing_twice(
+    serve_process, tmp_path_factory, faults, transport
+):
+    serve_process.reset()
+    for fault in faults:
+        serve_process.arm(**fault)
+    workspace = make_repo(tmp_path_factory.mktemp("mix") / "repo", {"README.md": "A project.\n"})
+    run = asyncio.run(run_case(serve_process.base_url, workspace, transport=transport, idle_timeout_s=STALL_DETECTED_S))
+    assert_nothing_lost(run)
+    assert run.runs <= 1
+    if run.ended[0].reason == "completed":
+        assert run.runs == 1 and "Done." in run.text()
+    else:
+        assert run.ended[0].reason == "error", "only faults beyond the retries end a turn early"
+
+
 # ---- row 24: Ctrl-C while a command runs, in `codeassist exec`, or while a retry waits -------------
 
 
@@ -513,7 +551,9 @@ async def test_row24_a_cancel_while_a_retry_waits_ends_the_turn_at_once(serve, w
         waiting.set()
         await asyncio.Event().wait()
 
-    session = Session.open(settings(serve.base_url), cwd=workspace, log_root=workspace.parent / "s", sleep=wait_forever)
+    session = Session.open(
+        session_settings(serve.base_url), cwd=workspace, log_root=workspace.parent / "s", sleep=wait_forever
+    )
     events: list[AgentEvent] = []
 
     async def turn() -> None:
