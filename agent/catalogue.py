@@ -1,8 +1,10 @@
 """The model catalogue: each model's context window, output limit, prices and abilities.
 
 The data lives in `agent/data/models.json` (with where the figures come from and when they were
-checked); the user's config can add models or change any field of one. A model the catalogue
-does not know gets the default entry, marked `known=False`, so the caller can say so.
+checked); an entry may also name `patterns` (shell-style, e.g. `scripted*`) for the model names it
+stands for. The user's config (its `models` table, `Settings.models`) can add models or change any
+field of one. A model the catalogue does not know gets the default entry, marked `known=False`, so
+the caller can say so.
 
 Plain dataclasses and `json`, no pydantic: the status line reads the context window early.
 """
@@ -12,11 +14,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from fnmatch import fnmatchcase
 from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["Catalogue", "ModelInfo", "PriceTable", "catalogue"]
+__all__ = ["Catalogue", "ModelInfo", "PriceTable", "catalogue", "user_catalogue"]
 
 
 @dataclass(frozen=True)
@@ -78,20 +81,36 @@ class PriceTable:
 class Catalogue:
     """The known models, the default entry, and the provenance of the figures."""
 
-    def __init__(self, models: Mapping[str, ModelInfo], default: ModelInfo, provenance: PriceTable) -> None:
+    def __init__(
+        self,
+        models: Mapping[str, ModelInfo],
+        default: ModelInfo,
+        provenance: PriceTable,
+        patterns: Mapping[str, str] | None = None,
+    ) -> None:
         self.models = dict(models)
         self.default = default
         self.provenance = provenance
+        self.patterns = dict(patterns or {})
+        """Lower-case shell-style patterns of model names, each with the entry it stands for."""
 
     def lookup(self, name: str) -> ModelInfo:
-        """The entry of `name` (exact, then case-insensitive), else the default marked unknown."""
-        info = self.models.get(name)
-        if info is None:
-            lowered = {key.lower(): value for key, value in self.models.items()}
-            info = lowered.get(name.lower())
-        if info is None:
-            return replace(self.default, name=name, known=False)
-        return info
+        """The entry of `name` (exact, then case-insensitive, then by pattern, under the name
+        asked for), else the default marked unknown."""
+        key = self._key(name)
+        if key is not None:
+            return self.models[key]
+        lowered = name.lower()
+        for pattern, entry in self.patterns.items():
+            if fnmatchcase(lowered, pattern) and entry in self.models:
+                return replace(self.models[entry], name=name)
+        return replace(self.default, name=name, known=False)
+
+    def _key(self, name: str) -> str | None:
+        """The catalogue's own spelling of `name` (exact, else case-insensitive), if it has one."""
+        if name in self.models:
+            return name
+        return next((key for key in self.models if key.lower() == name.lower()), None)
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> Catalogue:
         """A catalogue with the user's entries applied: a known model's fields changed, or a new
@@ -102,12 +121,16 @@ class Catalogue:
         """
         models = dict(self.models)
         for name, changes in overrides.items():
-            base = models.get(name) or replace(self.default, name=name)
+            if not isinstance(changes, Mapping):
+                raise ValueError(f"model {name!r}: must be a table of fields, e.g. {{ context_window = 128000 }}")
+            key = self._key(name) or name
+            found = self.lookup(name)
+            base = models.get(key) or (found if found.known else replace(self.default, name=name))
             try:
-                models[name] = replace(base.with_fields(changes), name=name, known=True)
+                models[key] = replace(base.with_fields(changes), name=key, known=True)
             except ValueError as exc:
                 raise ValueError(f"model {name!r}: {exc}") from None
-        return Catalogue(models, self.default, self.provenance)
+        return Catalogue(models, self.default, self.provenance, self.patterns)
 
 
 @cache
@@ -115,5 +138,19 @@ def catalogue() -> Catalogue:
     """The catalogue shipped with codeassist (read once)."""
     data = json.loads(resources.files("agent").joinpath("data/models.json").read_text(encoding="utf-8"))
     default = ModelInfo(name="default", **data["default"])
-    models = {name: ModelInfo(name=name, **entry) for name, entry in data["models"].items()}
-    return Catalogue(models, default, PriceTable(source=data["source"], checked=data["checked"]))
+    models: dict[str, ModelInfo] = {}
+    patterns: dict[str, str] = {}
+    for name, entry in data["models"].items():
+        for pattern in entry.pop("patterns", ()):
+            patterns[pattern.lower()] = name
+        models[name] = ModelInfo(name=name, **entry)
+    return Catalogue(models, default, PriceTable(source=data["source"], checked=data["checked"]), patterns)
+
+
+def user_catalogue(overrides: Mapping[str, Mapping[str, Any]] | None) -> Catalogue:
+    """The shipped catalogue with the user's `models` table (`Settings.models`) applied.
+
+    Raises:
+        ValueError: a bad entry (the message names the model and the field).
+    """
+    return catalogue().with_overrides(overrides) if overrides else catalogue()

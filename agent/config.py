@@ -7,7 +7,7 @@ can ship (`.env`, `codeassist.toml`, `.codeassist/config.toml`, ...). The only f
 the user's own `$XDG_CONFIG_HOME/codeassist/config.toml`; nothing is looked up relative to the
 current directory. Sources are applied in a fixed order, later wins:
 
-1. the user config file (flat TOML, one key per field);
+1. the user config file (TOML, one key per field; `models` is a table of tables);
 2. the environment: `OPENAI_API_KEY`, `OPENAI_BASE_URL`, then `CODEASSIST_<FIELD>` for every
    field (so `CODEASSIST_API_KEY` / `CODEASSIST_BASE_URL` beat the `OPENAI_*` ones);
 3. command-line flags, where None means "not given".
@@ -96,6 +96,7 @@ def __getattr__(name: str) -> Any:
 
 FIELDS: tuple[str, ...] = (
     "model",
+    "models",
     "base_url",
     "api_key",
     "transport",
@@ -183,6 +184,19 @@ _DRAFTABLE: dict[str, Callable[[str], bool]] = {
 """The string settings a draft may hold, each with the check that makes `Settings` accept it."""
 
 
+def _draftable(key: str, value: object) -> bool:
+    """Whether a draft may hold `value` for `key`: a cheap check vouches that `Settings` accepts it."""
+    if key == "models":  # the catalogue is plain data (no pydantic): checking it is cheap
+        from agent.catalogue import user_catalogue
+
+        try:
+            user_catalogue(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, AttributeError):
+            return False
+        return isinstance(value, dict) and all(isinstance(name, str) for name in value)
+    return isinstance(value, str) and key in _DRAFTABLE and _DRAFTABLE[key](value)
+
+
 def _valid_base_url(value: str) -> bool:
     try:
         normalise_base_url(value)
@@ -256,7 +270,7 @@ def draft_settings(
     """
     layers = _layers(flags, environ, path)
     merged = {key: value for data, _ in layers for key, value in data.items()}
-    if all(isinstance(value, str) and key in _DRAFTABLE and _DRAFTABLE[key](value) for key, value in merged.items()):
+    if all(_draftable(key, value) for key, value in merged.items()):
         return SettingsDraft(merged)
     return load_settings(flags, environ=environ, path=path)
 
@@ -433,7 +447,7 @@ def _short_repr(value: object) -> str:
 
 
 def _toml_value(value: object) -> str:
-    """`value` as a TOML literal, for the flat scalars and lists of strings `Settings` holds."""
+    """`value` as a TOML literal, for the scalars, lists of strings and tables `Settings` holds."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -444,6 +458,8 @@ def _toml_value(value: object) -> str:
         return '"' + "".join(_toml_char(char) for char in value) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):  # an inline table
+        return "{ " + ", ".join(f"{_toml_value(str(key))} = {_toml_value(item)}" for key, item in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
@@ -465,6 +481,9 @@ def _edit_in_place(text: str, key: str, line: str | None) -> str:
     edited, count = pattern.subn(lambda _: replacement, text, count=1)
     if count or line is None:
         return edited
+    table = re.search(r"^[ \t]*\[", text, re.MULTILINE)
+    if table is not None:  # a top-level key goes before the first table (e.g. `[models."x"]`)
+        return text[: table.start()] + replacement + text[table.start() :]
     return text + ("" if not text or text.endswith("\n") else "\n") + replacement
 
 

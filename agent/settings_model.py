@@ -7,6 +7,7 @@ build pydantic models: `agent.config.Settings` loads this module when first used
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +26,12 @@ class Settings(BaseModel):
 
     model: str = Field("gpt-5.2", min_length=1)
     """Model name sent with every request."""
+
+    models: dict[str, dict[str, Any]] = {}
+    """Changes to the model catalogue, by model name: any of `context_window`, `max_output_tokens`,
+    `input_per_mtok`, `cached_input_per_mtok`, `output_per_mtok` (dollars per million tokens),
+    `reasoning`, `compaction`. A model the catalogue lacks is added (the default entry plus these
+    fields). In the config file a `[models."NAME"]` table; in `CODEASSIST_MODELS`, JSON."""
 
     base_url: str = DEFAULT_BASE_URL
     """HTTP(S) base URL of a Responses-API host; `/responses` is appended, and the WebSocket URL
@@ -112,6 +119,20 @@ class Settings(BaseModel):
     @classmethod
     def _normalise_base_url(cls, value: object) -> object:
         return normalise_base_url(value) if isinstance(value, str) else value  # the str field reports the type
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _checked_models(cls, value: object) -> object:
+        if isinstance(value, str):  # an environment variable: JSON
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"must be a JSON object of model tables ({exc})") from None
+        if isinstance(value, dict):
+            from agent.catalogue import user_catalogue
+
+            user_catalogue(value)  # a bad entry raises, naming the model and the field
+        return value
 
     @field_validator("api_key", mode="before")
     @classmethod

@@ -35,3 +35,22 @@ def test_overrides_change_a_known_model_or_add_a_new_one():
 def test_a_bad_override_names_the_model_and_the_field(changes):
     with pytest.raises(ValueError, match="model 'gpt-5.2'"):
         catalogue().with_overrides({"gpt-5.2": changes})
+
+
+def test_codeassist_serves_scripted_models_are_known_by_pattern_under_their_own_name():
+    for name in ("scripted", "scripted-test", "codeassist-demo-scripted"):
+        info = catalogue().lookup(name)
+        assert info.known and info.name == name and not info.priced
+    assert "scripted" in catalogue().provenance.source
+
+
+def test_an_override_of_a_differently_spelled_or_pattern_matched_name_changes_that_entry():
+    changed = catalogue().with_overrides({"GPT-5.2": {"context_window": 1000}, "scripted-test": {"reasoning": False}})
+    assert changed.lookup("gpt-5.2").context_window == 1000
+    assert not changed.lookup("scripted-test").reasoning and changed.lookup("scripted-test").context_window == 200000
+    assert changed.lookup("scripted-other").reasoning
+
+
+def test_an_override_that_is_not_a_table_names_the_model():
+    with pytest.raises(ValueError, match="model 'local': must be a table"):
+        catalogue().with_overrides({"local": 5})

@@ -499,3 +499,71 @@ def test_anything_a_draft_cannot_vouch_for_is_loaded_or_reported_as_before(env: 
         assert str(raised.value) == str(exc)
     else:
         assert draft_settings(flags, environ=env) == expected
+
+
+def test_a_models_table_in_the_config_changes_and_adds_catalogue_entries(env: dict[str, str], cfg: Path) -> None:
+    from agent.catalogue import user_catalogue
+
+    write(
+        cfg,
+        'model = "local"\n[models."gpt-5.2"]\ncontext_window = 1000\n'
+        "[models.local]\ncontext_window = 8192\ninput_per_mtok = 0\nreasoning = false\n",
+    )
+    settings = load_settings(environ=env)
+    assert settings.models == {
+        "gpt-5.2": {"context_window": 1000},
+        "local": {"context_window": 8192, "input_per_mtok": 0, "reasoning": False},
+    }
+    chosen = user_catalogue(settings.models)
+    assert chosen.lookup("gpt-5.2").context_window == 1000
+    assert chosen.lookup("local").known and not chosen.lookup("local").reasoning
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ('[models."gpt-5.2"]\ncontext_window = "big"\n', "model 'gpt-5.2': context_window"),
+        ("[models.local]\nwindow = 5\n", "model 'local': unknown model field(s): window"),
+        ("[models.local]\ninput_per_mtok = -1\n", "model 'local': input_per_mtok"),
+        ("models = { local = 5 }\n", "model 'local': must be a table"),
+    ],
+)
+def test_a_bad_models_entry_is_a_config_error_naming_the_file_the_model_and_the_field(
+    env: dict[str, str], cfg: Path, table: str, named: str
+) -> None:
+    write(cfg, table)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=env)
+    assert str(cfg) in str(caught.value) and "invalid models" in str(caught.value) and named in str(caught.value)
+
+
+def test_models_come_from_the_environment_as_json(env: dict[str, str]) -> None:
+    env["CODEASSIST_MODELS"] = '{"local": {"context_window": 4096}}'
+    assert load_settings(environ=env).models == {"local": {"context_window": 4096}}
+    env["CODEASSIST_MODELS"] = "{not json"
+    with pytest.raises(ConfigError, match="environment variable CODEASSIST_MODELS: invalid models"):
+        load_settings(environ=env)
+
+
+def test_a_draft_holds_a_good_models_table_and_a_bad_one_is_reported_before_the_first_frame(
+    env: dict[str, str], cfg: Path
+) -> None:
+    from agent.config import SettingsDraft, draft_settings
+
+    write(cfg, "[models.local]\ncontext_window = 4096\n")
+    draft = draft_settings(environ=env)
+    assert isinstance(draft, SettingsDraft)
+    assert draft.validate().models == {"local": {"context_window": 4096}}
+    write(cfg, "[models.local]\ncontext_window = 0\n")
+    with pytest.raises(ConfigError, match="model 'local': context_window"):
+        draft_settings(environ=env)
+
+
+def test_saving_a_setting_keeps_a_models_table_and_puts_the_key_above_it(env: dict[str, str], cfg: Path) -> None:
+    write(cfg, '# mine\nmodel = "m"\n\n[models.local]\ncontext_window = 4096  # my server\n')
+    save_setting("theme", "t", environ=env)
+    text = cfg.read_text()
+    assert "# my server" in text and "# mine" in text
+    assert tomllib.loads(text) == {"model": "m", "theme": "t", "models": {"local": {"context_window": 4096}}}
+    save_setting("models", {"other": {"reasoning": False}}, environ=env)
+    assert tomllib.loads(cfg.read_text())["models"] == {"other": {"reasoning": False}}
