@@ -23,7 +23,8 @@ from agent import __version__
 from agent.approvals import NON_INTERACTIVE_DENIAL as NON_INTERACTIVE_DENIAL
 from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
 from agent.approvals import non_interactive_denial as non_interactive_denial
-from agent.catalogue import Catalogue, catalogue
+from agent.catalogue import Catalogue, catalogue, user_catalogue
+from agent.catalogue import ModelInfo as ModelInfo  # `model_info` for the header and the pickers
 from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
 from agent.cost import COMPACT_AT, ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
@@ -34,6 +35,15 @@ from agent.git import RepoInfo, git_listed_files, repo_info
 from agent.instructions import build_instructions
 from agent.loop import Agent
 from agent.model_client import ModelClient
+from agent.model_list import ModelChoice as ModelChoice
+from agent.model_list import (
+    ModelListError,
+    ModelListing,
+    fetch_endpoint_models,
+    list_models,
+    model_notice,
+    with_model_and_reasoning,
+)
 from agent.paths import config_dir, data_dir, sessions_dir
 from agent.permissions import PermissionRule as PermissionRule  # `/permissions` lists and revokes them
 from agent.permissions import Permissions
@@ -57,6 +67,9 @@ __all__ = [
     "Cost",
     "CostReport",
     "Decision",
+    "ModelChoice",
+    "ModelInfo",
+    "ModelListing",
     "Policy",
     "RepoInfo",
     "ResponseStats",
@@ -115,7 +128,8 @@ def new_session_id() -> str:
 
 
 def reasoning_options(settings: Settings) -> dict[str, Any] | None:
-    if settings.reasoning_effort is None:
+    """The request's `reasoning` (None for a model whose catalogue entry takes no reasoning)."""
+    if settings.reasoning_effort is None or not user_catalogue(settings.models).lookup(settings.model).reasoning:
         return None
     options: dict[str, Any] = {"effort": settings.reasoning_effort}
     if settings.reasoning_summary is not None:
@@ -155,6 +169,10 @@ class Session:
         """Where the session's shell commands run."""
         self.log_failure: str | None = None
         """Why the session log could not be created (the session then runs unrecorded)."""
+        self.catalogue: Catalogue = user_catalogue(settings.models)
+        """The model catalogue with the user's `models` table applied."""
+        self.ssl_context: ssl.SSLContext | None = None
+        """The TLS context of the endpoint's requests (None: the system's certificate authorities)."""
         self._log_failure_told = False
 
     # ---- opening and closing -----------------------------------------------------------------
@@ -273,6 +291,7 @@ class Session:
             sandbox=sandbox,
         )
         session.log_failure = log_failure
+        session.ssl_context = ssl_context
         if resumed is not None:
             resumed.restore(agent, recorder, resumed_fields={**header, "id": session_id, "resumed_from": str(resume)})
         return session
@@ -316,20 +335,64 @@ class Session:
         return self.agent.conversation.settings.model
 
     def set_model(self, model: str) -> None:
-        """Use `model` from the next request on (which then resends the whole conversation)."""
-        conversation = self.agent.conversation
-        old = conversation.settings
-        conversation.update_settings(
-            RequestSettings.build(
-                model=model,
-                instructions=old.instructions,
-                tools=[json.loads(tool) for tool in old.tools],
-                reasoning=reasoning_options(self.settings),
-                store=old.store,
-                prompt_cache_key=old.prompt_cache_key,
-            )
-        )
+        """Use `model` from the next request on (which then resends the whole conversation); a
+        model whose catalogue entry takes no reasoning is sent no reasoning effort."""
         self.settings = self.settings.model_copy(update={"model": model})
+        conversation = self.agent.conversation
+        conversation.update_settings(
+            with_model_and_reasoning(conversation.settings, model, reasoning_options(self.settings))
+        )
+
+    def model_notices(self) -> list[str]:
+        """A notice when the catalogue does not know the model (its default entry is used)."""
+        notice = model_notice(self.model_info)
+        return [notice] if notice is not None else []
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """The catalogue's entry of the current model (the default entry, `known=False`, if none)."""
+        return self.catalogue.lookup(self.model)
+
+    async def available_models(self) -> ModelListing:
+        """The models to choose from: the current one, the catalogue's, and those the endpoint
+        lists (`GET /models`); a failure to list them is said in `endpoint_error`, never raised."""
+        try:
+            listed = await fetch_endpoint_models(
+                self.settings.base_url,
+                self.settings.api_key_value(),
+                verify=self.ssl_context if self.ssl_context is not None else True,
+                timeout=self.settings.open_timeout_s,
+            )
+        except ModelListError as exc:
+            return ModelListing(list_models(self.catalogue, None, self.model), endpoint_error=str(exc))
+        return ModelListing(list_models(self.catalogue, listed, self.model))
+
+    EFFORT_LEVELS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
+    """The reasoning efforts `/effort` offers (those of `Settings.reasoning_effort`)."""
+
+    @property
+    def effort(self) -> str | None:
+        """The reasoning effort requests carry (None: none is sent)."""
+        return self.settings.reasoning_effort if self.model_info.reasoning else None
+
+    def set_effort(self, level: str) -> None:
+        """Send reasoning effort `level` from the next request on (a full resend).
+
+        Raises:
+            ValueError: `level` is not one of `EFFORT_LEVELS`, or the model's catalogue entry
+                says it takes no reasoning effort.
+        """
+        if level not in self.EFFORT_LEVELS:
+            raise ValueError(f"no reasoning effort {level!r}; choose from {', '.join(self.EFFORT_LEVELS)}")
+        if not self.model_info.reasoning:
+            raise ValueError(
+                f"{self.model} takes no reasoning effort (its catalogue entry says reasoning = false; "
+                f'set it in the config file\'s [models."{self.model}"] table if that is wrong)'
+            )
+        self.settings = self.settings.model_copy(update={"reasoning_effort": level})
+        conversation = self.agent.conversation
+        options = reasoning_options(self.settings)
+        conversation.update_settings(with_model_and_reasoning(conversation.settings, self.model, options))
 
     @property
     def policy(self) -> Policy:
@@ -354,8 +417,9 @@ class Session:
         return responses_cost(responses, lambda name: catalogue().lookup(name or model or ""))
 
     def prices(self) -> Catalogue:
-        """The catalogue this session's costs, limits and context window come from."""
-        return catalogue()
+        """The catalogue this session's costs, limits and context window come from (the user's
+        `models` table applied)."""
+        return self.catalogue
 
     def cost_of(self, responses: Iterable[ResponseStats]) -> Cost:
         """What `responses` cost, each priced for the model it named (the session's model for a
@@ -421,9 +485,9 @@ class Session:
 
     def start_notices(self) -> list[str]:
         """What the user must hear when the session starts: a session log that cannot be created
-        or written, a sandbox that cannot run here, and, the first time in a workspace, which
-        policy and sandbox apply."""
-        notices = self.take_log_notices()
+        or written, a model the catalogue does not know, a sandbox that cannot run here, and, the
+        first time in a workspace, which policy and sandbox apply."""
+        notices = self.take_log_notices() + self.model_notices()
         if self.sandbox.missing:
             notices.append(
                 f"{self.sandbox.describe()}. Shell commands ask before they run, whatever the approval policy "

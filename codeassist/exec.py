@@ -191,6 +191,7 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
         await session.close()
         return 2
     _print_log_notices(session.take_log_notices())
+    _print_log_notices(session.model_notices())
     if session.sandbox.missing:
         print(
             f"codeassist exec: {session.sandbox.describe()}; shell commands need approval, so they are denied "
