@@ -353,9 +353,12 @@ class Session:
         """The catalogue's entry of the current model (the default entry, `known=False`, if none)."""
         return self.catalogue.lookup(self.model)
 
-    async def available_models(self) -> ModelListing:
-        """The models to choose from: the current one, the catalogue's, and those the endpoint
-        lists (`GET /models`); a failure to list them is said in `endpoint_error`, never raised."""
+    async def available_models(self, *, endpoint: bool = True) -> ModelListing:
+        """The models to choose from: the current one, the catalogue's, and (with `endpoint`) those
+        the endpoint lists (`GET /models`); a failure to list them is said in `endpoint_error`,
+        never raised."""
+        if not endpoint:
+            return ModelListing(list_models(self.catalogue, None, self.model))
         try:
             listed = await fetch_endpoint_models(
                 self.settings.base_url,

@@ -304,6 +304,7 @@ class CodeassistApp(App[None]):
             branch=repo.branch if repo else None,
             dirty=repo.dirty if repo else False,
             model=(self.replay.header.get("model") if self.replay is not None else None) or self.settings.model,
+            effort=self.session.effort if self.session is not None else None,
             transport={
                 "websocket": "WebSocket",
                 "http": "HTTP fallback" if stats is not None and stats.fallback_reason else "HTTP",
@@ -656,6 +657,14 @@ class CodeassistApp(App[None]):
             raise ConfigError("No live session.")
         self.session.set_model(model)
         self.settings = self.settings.model_copy(update={"model": model})
+        self._show_header()
+
+    def set_effort(self, level: str) -> None:
+        """Send reasoning effort `level` from the next request on (refused for a model without reasoning)."""
+        if self.session is None:
+            raise ConfigError("No live session.")
+        self.session.set_effort(level)
+        self.settings = self.settings.model_copy(update={"reasoning_effort": level})
         self._show_header()
 
     def set_theme(self, name: str) -> Path | None:

@@ -21,7 +21,9 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from agent.config import ConfigError
 
 if TYPE_CHECKING:
+    from agent.session import ModelChoice
     from tui.app import CodeassistApp
+    from tui.screens.picker import PickerRow
 
 Handler = Callable[["CodeassistApp", str], Awaitable[None]]
 
@@ -166,13 +168,84 @@ async def _new(app: CodeassistApp, argument: str) -> None:
     await app.action_new_session()
 
 
-@command("model", "/model NAME", "switch the model (the next request resends everything)")
+@command("model", "/model NAME", "switch the model (no NAME: pick one); the next request resends everything")
 async def _model(app: CodeassistApp, argument: str) -> None:
-    if not argument:
-        app.say(f"model: {app.settings.model}")
+    from tui.screens.picker import PickerScreen
+
+    if app.session is None:
+        raise ConfigError("No live session.")
+    if argument:
+        _switch_model(app, argument)
         return
-    app.set_model(argument)
-    app.say(f"model is now {argument}; the next request resends the conversation (model changed)")
+    session = app.session
+
+    async def load() -> tuple[list[PickerRow], str | None]:
+        listing = await session.available_models()
+        error = f"endpoint models not listed: {listing.endpoint_error}" if listing.endpoint_error else None
+        return _model_rows(listing.choices), error
+
+    shown = await session.available_models(endpoint=False)
+    picker = PickerScreen(
+        f"Model (now {session.model})",
+        _model_rows(shown.choices),
+        current=session.model,
+        load=load,
+        loading="asking the endpoint for its models…",
+        free_text=True,
+    )
+    app.push_screen(picker, lambda chosen: _switch_model(app, chosen) if chosen else None)
+
+
+def _switch_model(app: CodeassistApp, model: str) -> None:
+    if app.session is not None and model == app.session.model:
+        app.say(f"model is still {model}")
+        return
+    app.set_model(model)
+    app.say(f"model is now {model}; the next request resends the conversation (model changed)")
+
+
+def _model_rows(choices: Iterable[ModelChoice]) -> list[PickerRow]:
+    from tui.screens.picker import PickerRow
+
+    rows = []
+    for choice in choices:
+        window = f"{choice.context_window:,} tokens" if choice.context_window else "window unknown"
+        where = {"both": "catalogue + endpoint"}.get(choice.origin, choice.origin)
+        traits = [
+            window,
+            "reasoning" if choice.reasoning else "no reasoning",
+            "priced" if choice.priced else "price unknown",
+        ]
+        rows.append(PickerRow(choice.name, f"{' · '.join(traits)} · {where}"))
+    return rows
+
+
+@command(
+    "effort", "/effort LEVEL", "set the reasoning effort (no LEVEL: pick one); the next request resends everything"
+)
+async def _effort(app: CodeassistApp, argument: str) -> None:
+    from tui.screens.picker import PickerRow, PickerScreen
+
+    session = app.session
+    if session is None:
+        raise ConfigError("No live session.")
+    if not session.model_info.reasoning:
+        raise ValueError(f"{session.model} takes no reasoning effort (its catalogue entry says reasoning = false)")
+    if argument:
+        _switch_effort(app, argument)
+        return
+    rows = [PickerRow(level, "now" if level == session.effort else "") for level in session.EFFORT_LEVELS]
+    picker = PickerScreen(f"Reasoning effort for {session.model}", rows, current=session.effort)
+    app.push_screen(picker, lambda chosen: _switch_effort(app, chosen) if chosen else None)
+
+
+def _switch_effort(app: CodeassistApp, level: str) -> None:
+    try:
+        app.set_effort(level)
+    except ValueError as exc:
+        app.say(f"/effort: {exc}", error=True)
+        return
+    app.say(f"reasoning effort is now {level}; the next request resends the conversation (reasoning settings changed)")
 
 
 @command("approval", "/approval read-only|ask|auto-edit|full-auto", "change the approval policy")

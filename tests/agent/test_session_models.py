@@ -3,22 +3,15 @@ facade, and the models the endpoint lists (a real `codeassist serve`, a small St
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
 from agent.session import Session
 from server.scenario import Scenario
 from tests.agent.conftest import settings_for
+from tests.agent.model_endpoint import ModelEndpoint
 from tests.agent.recording import requests, run_turn
 
 HELLO = Scenario.model_validate(
@@ -97,57 +90,14 @@ async def test_available_models_from_codeassist_serve(start_server, repo, tmp_pa
     await session.close()
 
 
-# ---- a small Starlette endpoint ----------------------------------------------------------------
-
-
-class StarletteThread:
-    """A Starlette app on a loopback port in a background thread."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/v1"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.socket])))
-
-    def __enter__(self) -> StarletteThread:
-        self.thread.start()
-        while not self.server.started and self.thread.is_alive():
-            self.thread.join(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.socket.close()
-
-
 @pytest.fixture
-def endpoint() -> Iterator[tuple[StarletteThread, list[str]]]:
-    seen: list[str] = []
-
-    async def models(request: Request) -> Response:
-        seen.append(request.headers.get("authorization", ""))
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [
-                    {"id": "local-coder", "object": "model", "created": 0, "owned_by": "me", "context_window": 32768},
-                    {"id": "gpt-5.2", "object": "model", "created": 0, "owned_by": "openai"},
-                    {"object": "model"},
-                ],
-            }
-        )
-
-    async def broken(request: Request) -> Response:
-        return PlainTextResponse("nope", status_code=500)
-
-    app = Starlette(routes=[Route("/v1/models", models), Route("/broken/v1/models", broken)])
-    with StarletteThread(app) as running:
-        yield running, seen
+def endpoint() -> Iterator[ModelEndpoint]:
+    with ModelEndpoint() as running:
+        yield running
 
 
 async def test_available_models_merges_the_endpoints_list_with_the_catalogue(start_server, repo, tmp_path, endpoint):
-    running, seen = endpoint
+    running, seen = endpoint, endpoint.seen
     session = opened(start_server(HELLO), repo, tmp_path, base_url=running.base_url)
     listing = await session.available_models()
     assert listing.endpoint_error is None
@@ -162,7 +112,7 @@ async def test_available_models_merges_the_endpoints_list_with_the_catalogue(sta
 async def test_an_endpoint_that_fails_to_list_models_leaves_the_catalogue_and_says_why(
     start_server, repo, tmp_path, endpoint
 ):
-    running, _ = endpoint
+    running = endpoint
     for base_url, reason in (
         (running.base_url.replace("/v1", "/broken/v1"), "answered HTTP 500"),
         (running.base_url.replace("/v1", "/absent/v1"), "does not list its models (HTTP 404)"),

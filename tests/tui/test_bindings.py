@@ -19,11 +19,13 @@ from textual.widget import Widget
 import themes
 import tui
 from tui.app import CodeassistApp
+from tui.screens.picker import PickerScreen
 from tui.welcome import WelcomeApp
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.prompt import PromptInput
 
 BLOCKS = "tests.tui.test_blocks"
+PICKER = "tests.tui.test_model_picker"
 
 TESTED = {
     (CodeassistApp, "escape"): "tests.tui.test_app:test_escape_interrupts_a_streaming_answer",
@@ -62,6 +64,9 @@ TESTED = {
     (PromptInput, "tab"): "tests.tui.test_app:test_prompt_keys_newline_history_search_and_mentions",
     (WelcomeApp, "d"): "tests.tui.test_welcome:test_d_starts_the_demo_and_q_quits",
     (WelcomeApp, "q"): "tests.tui.test_welcome:test_d_starts_the_demo_and_q_quits",
+    (PickerScreen, "escape"): f"{PICKER}:test_model_picker_moves_with_up_and_down_and_esc_closes_without_a_change",
+    (PickerScreen, "down"): f"{PICKER}:test_model_picker_moves_with_up_and_down_and_esc_closes_without_a_change",
+    (PickerScreen, "up"): f"{PICKER}:test_model_picker_moves_with_up_and_down_and_esc_closes_without_a_change",
 }
 """Esc has two app bindings: interrupt (above) and, while a transcript block has the focus, back to
 the prompt (`test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt`).

@@ -1,5 +1,5 @@
 """The one-line header: repository, branch, dirty state, approval policy and sandbox (in bold
-when commands run unsandboxed), model, transport and the context meter.
+when commands run unsandboxed), model (and its reasoning effort), transport and the context meter.
 
 The context meter says how full the context is (what the next request carries against the model's
 window) and turns amber near where compaction starts (`-context-near`; its colour is the theme's
@@ -40,6 +40,7 @@ class RepoHeader(Static):
         dirty: bool,
         model: str,
         transport: str,
+        effort: str | None = None,
         mode: str = "",
         in_repository: bool = True,
         safety: str = "",
@@ -52,6 +53,7 @@ class RepoHeader(Static):
             "dirty": dirty,
             "model": model,
             "transport": transport,
+            "effort": effort,
             "mode": mode,
             "in_repository": in_repository,
             "safety": safety,
@@ -73,6 +75,7 @@ class RepoHeader(Static):
         dirty: bool,
         model: str,
         transport: str,
+        effort: str | None,
         mode: str,
         in_repository: bool,
         safety: str,
@@ -88,6 +91,8 @@ class RepoHeader(Static):
         if safety:  # before the model and transport: a narrow terminal cuts the end of the line
             text.append(f"   {safety}", style="bold" if "no sandbox" in safety or "off" in safety else "")
         text.append(f"   model {safe_terminal_text(model)}")
+        if effort:
+            text.append(f" · effort {effort}")
         text.append(f"   {safe_terminal_text(transport)}")
         if self.context is not None:  # last: a narrow terminal cuts it before the transport
             near = self.context.near_threshold
