@@ -24,7 +24,7 @@ __all__ = [
     "with_model_and_reasoning",
 ]
 
-Origin = Literal["catalogue", "endpoint", "both"]
+Origin = Literal["catalogue", "endpoint", "both", "current"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class ModelChoice:
 
     name: str
     origin: Origin
-    """Where it was found: the catalogue, the endpoint's list, or both."""
+    """Where it was found: the catalogue, the endpoint's list, both, or neither (`current`: the
+    model in use, which is offered whatever lists it)."""
     context_window: int | None
     """Tokens the model holds: the endpoint's figure, else the catalogue's (None: unknown)."""
     reasoning: bool
@@ -86,17 +87,21 @@ async def fetch_endpoint_models(
 
 
 def list_models(catalogue: Catalogue, endpoint: list[dict[str, Any]] | None, current: str) -> list[ModelChoice]:
-    """The current model, then the catalogue's models, then the endpoint's others, each once."""
+    """The current model, then the catalogue's models, then the endpoint's others, each once.
+
+    Entries that stand for a family of names (`patterns`, e.g. codeassist serve's scripted
+    models) are offered only when the endpoint lists them or they are in use."""
     listed = {entry["id"]: entry for entry in endpoint or []}
-    names = [current, *catalogue.models, *listed]
+    families = set(catalogue.patterns.values())
+    names = [current, *(name for name in catalogue.models if name not in families), *listed]
     choices: list[ModelChoice] = []
     for name in dict.fromkeys(names):
         info = catalogue.lookup(name)
         in_catalogue = name in catalogue.models
-        if not in_catalogue and name not in listed and name != current:
-            continue
         window = listed.get(name, {}).get("context_window")
-        origin: Origin = "both" if in_catalogue and name in listed else "endpoint" if name in listed else "catalogue"
+        origin: Origin = (
+            ("both" if name in listed else "catalogue") if in_catalogue else "endpoint" if name in listed else "current"
+        )
         choices.append(
             ModelChoice(
                 name=name,

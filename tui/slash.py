@@ -209,8 +209,8 @@ def _model_rows(choices: Iterable[ModelChoice]) -> list[PickerRow]:
 
     rows = []
     for choice in choices:
-        window = f"{choice.context_window:,} tokens" if choice.context_window else "window unknown"
-        where = {"both": "catalogue + endpoint"}.get(choice.origin, choice.origin)
+        window = f"{_tokens(choice.context_window)} window" if choice.context_window else "window unknown"
+        where = {"both": "catalogue+endpoint", "current": "in use"}.get(choice.origin, choice.origin)
         traits = [
             window,
             "reasoning" if choice.reasoning else "no reasoning",
@@ -218,6 +218,11 @@ def _model_rows(choices: Iterable[ModelChoice]) -> list[PickerRow]:
         ]
         rows.append(PickerRow(choice.name, f"{' · '.join(traits)} · {where}"))
     return rows
+
+
+def _tokens(count: int) -> str:
+    """`400000` → `400k`, `1050000` → `1.05M`, `32768` → `32.8k`."""
+    return f"{count / 1e6:.3g}M" if count >= 1_000_000 else f"{count / 1e3:.3g}k"
 
 
 @command(

@@ -105,6 +105,8 @@ async def test_available_models_merges_the_endpoints_list_with_the_catalogue(sta
     assert by_name["local-coder"].origin == "endpoint" and by_name["local-coder"].context_window == 32768
     assert by_name["gpt-5.2"].origin == "both" and by_name["gpt-5.2"].priced
     assert by_name["gpt-4.1"].origin == "catalogue" and not by_name["gpt-4.1"].reasoning
+    assert by_name["scripted-test"].origin == "current", "the model in use, matched by a pattern"
+    assert "scripted" not in by_name, "a family entry is offered only when listed or in use"
     assert seen == ["Bearer sk-test-abcdefghijklmnopqrstuvwxyz012345"]
     await session.close()
 

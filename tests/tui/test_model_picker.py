@@ -83,7 +83,7 @@ async def test_model_picker_lists_the_endpoints_models_and_a_typed_name_not_list
             assert "local-coder" in shown(app)
             await pilot.press(*"coder")
             assert shown(app) == ["local-coder"]
-            assert "32,768 tokens" in picker(app).shown[0].detail and "endpoint" in picker(app).shown[0].detail
+            assert "32.8k window" in picker(app).shown[0].detail and "endpoint" in picker(app).shown[0].detail
             await pilot.press(*"-next")
             assert shown(app) == []
             await pilot.press("enter")

@@ -305,3 +305,30 @@ def test_running_command_with_live_output_and_status_line(snap_compare, start_se
         await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=NARROW, run_before=running)
+
+
+# ---- pickers --------------------------------------------------------------------------------
+
+
+@with_the_sandbox
+def test_model_picker(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the model picker over the dimmed app: "Model (now scripted-demo)", the filter, then
+    scripted-demo marked ● and highlighted, the catalogue's models with window, reasoning and price,
+    the endpoint's local-coder (32.8k window) and gpt-5.2 as "catalogue+endpoint"."""
+    from tests.agent.model_endpoint import ModelEndpoint
+    from tui.screens.picker import PickerScreen
+
+    with ModelEndpoint() as endpoint:
+        scene = scenario({"output": [{"type": "message", "text": "Hi."}]})
+        app = live_app(start_server, tmp_path, monkeypatch, scene, base_url=endpoint.base_url)
+
+        async def opened(pilot) -> None:
+            await until(pilot, lambda: app.session is not None)
+            await send(pilot, "/model")
+            await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+            await app.workers.wait_for_complete()
+            await until(pilot, lambda: "local-coder" in [row.value for row in app.screen.shown])
+            app.screen.query_one("#picker-filter").cursor_blink = False
+            await pilot.pause(0.2)
+
+        assert snap_compare(app, terminal_size=NARROW, run_before=opened)

@@ -48,6 +48,8 @@ class PickerScreen(ModalScreen[str | None]):
     """
 
     CSS_PATH = Path(__file__).with_name("picker.tcss")
+    NAME_COLUMN = 24
+    """Values are padded to the longest, up to this many characters, so the details line up."""
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("down", "move(1)", "Next", show=False),
@@ -72,6 +74,7 @@ class PickerScreen(ModalScreen[str | None]):
         self.loading_text = loading
         self.free_text = free_text
         self.shown: list[PickerRow] = []
+        """The rows the filter matches, in the list's order."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
@@ -110,9 +113,9 @@ class PickerScreen(ModalScreen[str | None]):
 
     def _label(self, row: PickerRow) -> Text:
         mark = "● " if row.value == self.current else "  "
-        return Text.assemble(
-            (mark, "bold"), (safe_terminal_text(row.value), "bold"), "  ", (safe_terminal_text(row.detail), "italic")
-        )
+        width = min(max((len(shown.value) for shown in self.rows), default=0), self.NAME_COLUMN)
+        name = safe_terminal_text(row.value).ljust(width)
+        return Text.assemble((mark, "bold"), (name, "bold"), "  ", (safe_terminal_text(row.detail), "italic"))
 
     @on(Input.Changed, "#picker-filter")
     def _filter(self) -> None:
