@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agent.catalogue import Catalogue, ModelInfo
 from agent.conversation import RequestSettings
 
+if TYPE_CHECKING:
+    from agent.settings_model import Settings
+
 __all__ = [
     "ModelChoice",
     "ModelListing",
+    "available_models",
     "fetch_endpoint_models",
     "list_models",
     "model_notice",
@@ -84,6 +88,21 @@ async def fetch_endpoint_models(
     if not isinstance(data, list):
         raise ModelListError(f"{base_url}/models did not answer a list of models")
     return [entry for entry in data if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]]
+
+
+async def available_models(
+    catalogue: Catalogue, current: str, settings: Settings, *, verify: Any = True, endpoint: bool = True
+) -> ModelListing:
+    """The listing `/model` offers for `settings`' endpoint (see `Session.available_models`)."""
+    if not endpoint:
+        return ModelListing(list_models(catalogue, None, current))
+    try:
+        listed = await fetch_endpoint_models(
+            settings.base_url, settings.api_key_value(), verify=verify, timeout=settings.open_timeout_s
+        )
+    except ModelListError as exc:
+        return ModelListing(list_models(catalogue, None, current), endpoint_error=str(exc))
+    return ModelListing(list_models(catalogue, listed, current))
 
 
 def list_models(catalogue: Catalogue, endpoint: list[dict[str, Any]] | None, current: str) -> list[ModelChoice]:

@@ -36,14 +36,7 @@ from agent.instructions import build_instructions
 from agent.loop import Agent
 from agent.model_client import ModelClient
 from agent.model_list import ModelChoice as ModelChoice
-from agent.model_list import (
-    ModelListError,
-    ModelListing,
-    fetch_endpoint_models,
-    list_models,
-    model_notice,
-    with_model_and_reasoning,
-)
+from agent.model_list import ModelListing, available_models, model_notice, with_model_and_reasoning
 from agent.paths import config_dir, data_dir, sessions_dir
 from agent.permissions import PermissionRule as PermissionRule  # `/permissions` lists and revokes them
 from agent.permissions import Permissions
@@ -357,18 +350,8 @@ class Session:
         """The models to choose from: the current one, the catalogue's, and (with `endpoint`) those
         the endpoint lists (`GET /models`); a failure to list them is said in `endpoint_error`,
         never raised."""
-        if not endpoint:
-            return ModelListing(list_models(self.catalogue, None, self.model))
-        try:
-            listed = await fetch_endpoint_models(
-                self.settings.base_url,
-                self.settings.api_key_value(),
-                verify=self.ssl_context if self.ssl_context is not None else True,
-                timeout=self.settings.open_timeout_s,
-            )
-        except ModelListError as exc:
-            return ModelListing(list_models(self.catalogue, None, self.model), endpoint_error=str(exc))
-        return ModelListing(list_models(self.catalogue, listed, self.model))
+        verify = self.ssl_context if self.ssl_context is not None else True
+        return await available_models(self.catalogue, self.model, self.settings, verify=verify, endpoint=endpoint)
 
     EFFORT_LEVELS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
     """The reasoning efforts `/effort` offers (those of `Settings.reasoning_effort`)."""

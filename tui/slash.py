@@ -90,6 +90,7 @@ def key_help() -> str:
 
     from tui.app import CodeassistApp
     from tui.blocks import BLOCK_ACTIONS
+    from tui.screens.picker import PickerScreen
     from tui.widgets.approval import ApprovalCard
     from tui.widgets.prompt import PromptInput
 
@@ -108,6 +109,7 @@ def key_help() -> str:
             ],
         ),
         ("Approvals", _described(ApprovalCard.BINDINGS)),
+        ("Pickers (/model, /effort)", [("typing", "Filter"), ("enter", "Choose"), *_described(PickerScreen.BINDINGS)]),
         ("Replay", _described(binding for binding in app_bindings if _action(binding) in replay)),
     ]
     return "\n".join(f"{title}: " + " · ".join(_merged(keys)) for title, keys in sections)

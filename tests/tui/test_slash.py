@@ -23,3 +23,6 @@ def test_help_lists_every_key_of_the_transcript_blocks_and_the_completion_lists(
     assert "Tab Complete /command or @file" in sections["Prompt"]
     assert "PageUp Scroll" in sections["Prompt"]
     assert "Enter" not in sections["App"] and "Esc Interrupt" in sections["App"]
+    pickers = sections["Pickers (/model, /effort)"]
+    for entry in ("Typing Filter", "Enter Choose", "Esc Close", "Down Next", "Up Previous"):
+        assert entry in pickers, entry
