@@ -3,12 +3,16 @@ facade, and the models the endpoint lists (a real `codeassist serve`, a small St
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.session import Session
+from server.runner import ServerThread, build_state
 from server.scenario import Scenario
 from tests.agent.conftest import settings_for
 from tests.agent.model_endpoint import ModelEndpoint
@@ -125,3 +129,28 @@ async def test_an_endpoint_that_fails_to_list_models_leaves_the_catalogue_and_sa
         assert listing.endpoint_error is not None and reason in listing.endpoint_error
         assert "gpt-5.2" in [choice.name for choice in listing.choices]
         await session.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+async def test_available_models_uses_the_sessions_tls_context(repo, tmp_path):
+    """A `https://` endpoint with a private certificate: the listing trusts what the session's
+    transports trust (its `ssl_context`), and nothing else."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    names = ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run([*request, *names], check=True, capture_output=True)
+    server = ServerThread(build_state(HELLO), ssl_certfile=str(cert), ssl_keyfile=str(key)).start()
+    try:
+        trusted = ssl.create_default_context(cafile=str(cert))
+        settings = settings_for(server)
+        assert settings.base_url.startswith("https://")
+        session = Session.open(settings, cwd=repo, log_root=tmp_path / "sessions", ssl_context=trusted)
+        listing = await session.available_models()
+        assert listing.endpoint_error is None or "HTTP 404" in listing.endpoint_error, listing.endpoint_error
+        await session.close()
+        untrusting = Session.open(settings, cwd=repo, log_root=tmp_path / "sessions")
+        refused = await untrusting.available_models()
+        assert refused.endpoint_error is not None and "cannot reach" in refused.endpoint_error
+        await untrusting.close()
+    finally:
+        server.stop()
