@@ -46,6 +46,11 @@ async def test_the_config_models_table_is_the_sessions_catalogue(start_server, r
     )
     assert session.model_info.known and session.model_info.context_window == 8192
     assert session.model_notices() == []
+    assert session.context_usage().window == 8192, "the context meter reads the same catalogue"
+    await session.close()
+    prices = {"input_per_mtok": 1.0, "cached_input_per_mtok": 0.1, "output_per_mtok": 2.0}
+    session = opened(server, repo, tmp_path, model="my-local-model", models={"my-local-model": prices})
+    assert session.prices().lookup("my-local-model").priced, "costs use the config's prices"
     await session.close()
 
 
