@@ -120,6 +120,7 @@ FIELDS: tuple[str, ...] = (
     "max_connection_age_s",
     "max_retries",
     "max_frame_bytes",
+    "compact_threshold",
 )
 """Every setting name, in declaration order (also the valid config-file keys); `Settings` has
 exactly these fields (a test holds them together)."""

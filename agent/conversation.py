@@ -5,6 +5,11 @@ optimisation. A request is *incremental* — only the items the server has not s
 `previous_response_id` — when the chain is intact: the previous response completed on the same
 socket, and model, instructions, tools and reasoning settings are unchanged. Otherwise the whole
 transcript is resent without `previous_response_id`. Each decision carries its reason.
+
+Compaction: every request may carry `context_management` (a token threshold past which the server
+compacts inside the stream and emits a `compaction` item). The transcript keeps everything; what
+a full resend sends is the *window*: the items from the latest compaction item on, or, after a
+standalone or client-side compaction, the replacement window it gave followed by what came after.
 """
 
 from __future__ import annotations
@@ -16,7 +21,25 @@ from typing import Any
 import orjson
 
 from agent.call_ledger import CallLedger
+from agent.catalogue import catalogue
 from agent.wire import Item, ResponseCreate
+
+COMPACT_FRACTION = 0.8
+"""The default compaction threshold: this fraction of the model's context window."""
+
+
+def is_compaction(item: Item | dict[str, Any]) -> bool:
+    """Whether `item` is a `compaction` item (the server's opaque stand-in for what it compacted)."""
+    kind = item.get("type") if isinstance(item, dict) else getattr(item, "type", None)
+    return kind == "compaction"
+
+
+def compact_threshold(setting: int | None, model: str) -> int | None:
+    """The token threshold for `model`: the setting, or `COMPACT_FRACTION` of the catalogue's
+    context window when the setting is None; None when compaction is off (setting 0)."""
+    if setting is None:
+        return int(catalogue().lookup(model).context_window * COMPACT_FRACTION)
+    return setting or None
 
 
 @dataclass(frozen=True)
@@ -107,10 +130,13 @@ class RequestPlan:
     """Transcript length when the request was built."""
     transport: str
     generation: int
+    prefix: tuple[Item, ...] = ()
+    """A full resend after a standalone or client-side compaction: the replacement window, sent
+    before the transcript items from `start` on."""
 
     @property
     def items_sent(self) -> int:
-        return self.end - self.start
+        return len(self.prefix) + self.end - self.start
 
 
 @dataclass(frozen=True)
@@ -126,8 +152,17 @@ class _ChainHead:
 class Conversation:
     """Every input and output item of the session, and the chain the server holds."""
 
-    def __init__(self, settings: RequestSettings) -> None:
+    def __init__(self, settings: RequestSettings, *, compact_setting: int | None = None) -> None:
         self.settings = settings
+        self.compact_setting = compact_setting
+        """The `compact_threshold` setting (None: from the catalogue; 0: off)."""
+        self.server_compaction_refused: str | None = None
+        """Why `context_management` is no longer sent (the endpoint rejected it), once it was."""
+        self.window_prefix: list[Item] = []
+        """The replacement window of the latest standalone or client-side compaction."""
+        self.window_start = 0
+        """Index of the first transcript item of the window (what a full resend sends)."""
+        self._stream_compaction: tuple[int, int] | None = None
         self.items: list[Item] = []
         self.on_items: Callable[[Sequence[Item]], None] | None = None
         """Told of every item added or committed, in order (the session record listens)."""
@@ -158,6 +193,45 @@ class Conversation:
         self._broken = reason
 
     @property
+    def threshold(self) -> int | None:
+        """The compaction threshold for the current model (None: compaction is off)."""
+        return compact_threshold(self.compact_setting, self.settings.model)
+
+    @property
+    def context_management(self) -> list[dict[str, Any]] | None:
+        """The `context_management` field requests carry (None: not sent)."""
+        threshold = self.threshold
+        if (
+            threshold is None
+            or self.server_compaction_refused
+            or not catalogue().lookup(self.settings.model).compaction
+        ):
+            return None
+        return [{"type": "compaction", "compact_threshold": threshold}]
+
+    def window(self) -> list[Item]:
+        """What a full resend sends: the latest compaction's window and everything after it."""
+        return [*self.window_prefix, *self.items[self.window_start :]]
+
+    def replace_window(self, window: Sequence[Item], reason: str = "compacted") -> None:
+        """Continue from `window` (a standalone or client-side compaction's replacement for the
+        current window): the transcript keeps every item, the next request resends `window`."""
+        self.window_prefix = list(window)
+        self.window_start = len(self.items)
+        self.break_chain(reason)
+
+    def take_stream_compaction(self) -> tuple[int, int] | None:
+        """Items in the window before and after the server compacted inside the latest committed
+        response, once (None when it did not)."""
+        compacted, self._stream_compaction = self._stream_compaction, None
+        return compacted
+
+    def restore_window(self, prefix: Sequence[Item], start: int) -> None:
+        """Set the window of a resumed session (see `agent.resume`)."""
+        self.window_prefix = list(prefix)
+        self.window_start = min(max(start, 0), len(self.items))
+
+    @property
     def chained_response_id(self) -> str | None:
         return self._head.response_id if self._head else None
 
@@ -170,7 +244,16 @@ class Conversation:
             return RequestPlan(
                 True, "incremental", head.response_id, head.covered, len(self.items), transport, generation
             )
-        return RequestPlan(False, full_reason, None, 0, len(self.items), transport, generation)
+        return RequestPlan(
+            False,
+            full_reason,
+            None,
+            self.window_start,
+            len(self.items),
+            transport,
+            generation,
+            tuple(self.window_prefix),
+        )
 
     def _full_resend_reason(self, transport: str, generation: int) -> str | None:
         head = self._head
@@ -187,7 +270,10 @@ class Conversation:
     def build(self, plan: RequestPlan, *, generate: bool = True) -> ResponseCreate:
         """The `response.create` for a plan."""
         fields = self.settings.body_fields()
-        request = ResponseCreate(input=self.items[plan.start : plan.end], **fields)
+        request = ResponseCreate(input=[*plan.prefix, *self.items[plan.start : plan.end]], **fields)
+        context_management = self.context_management
+        if context_management is not None:
+            request.context_management = context_management
         if plan.previous_response_id:
             request.previous_response_id = plan.previous_response_id
         if not generate:
@@ -197,6 +283,11 @@ class Conversation:
     def commit(self, plan: RequestPlan, response_id: str, output: list[Item]) -> None:
         """Record a completed response: its output joins the transcript and heads the chain."""
         self.items[plan.end : plan.end] = output
+        compactions = [index for index, item in enumerate(output) if is_compaction(item)]
+        if compactions:  # the server compacted in the stream: its context is that item on
+            before = len(self.window()) - len(output)
+            self.window_prefix, self.window_start = [], plan.end + compactions[-1]
+            self._stream_compaction = (before, len(self.window()))
         self.ledger.note(output)
         if self.on_items is not None:
             self.on_items(output)

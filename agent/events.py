@@ -158,6 +158,38 @@ class TransportChanged(_Event):
     reason: str
 
 
+CompactionMode: TypeAlias = Literal["auto", "manual", "client", "recovery"]
+"""How a compaction came about: the server compacted inside a response (`auto`), the user asked
+(`/compact`, `exec --compact-first`), codeassist summarised the conversation itself because the
+endpoint refuses `context_management` (`client`), or a request was over the context window
+(`recovery`)."""
+
+
+class CompactionStarted(_Event):
+    """The conversation is being compacted (the status line says "compacting" until `Compacted`)."""
+
+    type: Literal["compaction_started"] = "compaction_started"
+    mode: CompactionMode
+
+
+class Compacted(_Event):
+    """The conversation was compacted: from now on a full resend sends only the new window.
+
+    `window` is the replacement window of a standalone or client-side compaction (the items
+    the next requests start from, as JSON), kept so a resumed session continues from it; None
+    for a compaction inside a response, whose `compaction` item is in the transcript.
+    """
+
+    type: Literal["compacted"] = "compacted"
+    mode: CompactionMode
+    tokens_before: int | None
+    tokens_after: int | None
+    """None when not known (yet)."""
+    items_before: int
+    items_after: int
+    window: list[dict[str, Any]] | None = None
+
+
 class Notice(_Event):
     type: Literal["notice"] = "notice"
     message: str
@@ -201,6 +233,8 @@ AgentEvent = Annotated[
     | OutputDiscarded
     | Reconnecting
     | TransportChanged
+    | CompactionStarted
+    | Compacted
     | Notice
     | RulesChanged
     | AgentError

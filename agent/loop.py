@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import AsyncGenerator, Awaitable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
 from agent.approvals import ApprovalGate, ApprovalRequest, Decision
-from agent.conversation import Conversation
+from agent.compaction import CompactionFailed, Compactor
+from agent.conversation import Conversation, is_compaction
 from agent.cost import SpendingLimits
 from agent.events import (
     AgentError,
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    CompactionStarted,
     MessageCompleted,
     Notice,
     OutputDiscarded,
@@ -44,7 +47,15 @@ from agent.events import (
     TurnStarted,
     streamed_event,
 )
-from agent.model_client import FellBack, ModelClient, ModelError, RequestStarted, ResponseResult, Retrying
+from agent.model_client import (
+    CompactionRefused,
+    FellBack,
+    ModelClient,
+    ModelError,
+    RequestStarted,
+    ResponseResult,
+    Retrying,
+)
 from agent.recorder import SessionRecorder
 from agent.sandbox import escalated
 from agent.stats import ResponseStats, TurnStats
@@ -71,6 +82,12 @@ class _Step:
 
     result: ResponseResult | None = None
 
+    def over_window(self) -> bool:
+        """Whether the response failed for being over the context window."""
+        result = self.result
+        error = result.response.get("error") if result is not None and result.status == "failed" else None
+        return isinstance(error, dict) and error.get("code") == "context_length_exceeded"
+
 
 class Agent:
     """Drives one agent session: the conversation, the model client, tools and approvals.
@@ -84,6 +101,7 @@ class Agent:
         recorder: the session record (`agent.recorder.SessionRecorder`: every yielded event
             and every conversation item go into it), or None to record nothing.
         max_steps: responses per turn before the turn ends with `step_limit`.
+        compactor: runs compactions (default: client-side only, no standalone endpoint).
     """
 
     def __init__(
@@ -96,8 +114,10 @@ class Agent:
         approvals: ApprovalGate,
         recorder: SessionRecorder | None = None,
         max_steps: int = 50,
+        compactor: Compactor | None = None,
     ) -> None:
         self.client = client
+        self.compactor = compactor or Compactor(client, conversation, None)
         self.conversation = conversation
         self.tools = tools
         self.tool_context = tool_context
@@ -148,6 +168,18 @@ class Agent:
         self._cancel.set()
         await self.client.abort()
 
+    async def compact(self, focus: str | None = None) -> AsyncGenerator[AgentEvent]:
+        """Compact the conversation now (between turns): `CompactionStarted`, then `Compacted`, or
+        an `AgentError` saying why not. The events are recorded like a turn's."""
+        try:
+            async with aclosing(self.compactor.manual(focus)) as events:
+                async for event in events:
+                    self._emit(event)
+                    yield event
+        finally:
+            if self.recorder is not None:
+                self.recorder.flush(durable=True)
+
     async def run_turn(self, prompt: str) -> AsyncGenerator[AgentEvent]:
         """Run one user turn, yielding every event; always ends with one `TurnEnded`.
 
@@ -179,7 +211,13 @@ class Agent:
                         reason, message = "limit_exceeded", exceeded
                         break
                     outcome = _Step()
-                    async with aclosing(self._stream(step, outcome, responses)) as streamed:
+                    if self.compactor.due():
+                        async with aclosing(self._compact_client_side()) as compacting:
+                            async for event in compacting:
+                                yield event
+                    respond = functools.partial(self._stream, step, outcome, responses)
+                    recovering = self.compactor.recovering(respond, outcome.over_window)
+                    async with aclosing(recovering) as streamed:
                         async for event in streamed:
                             yield event
                     result = outcome.result
@@ -234,6 +272,16 @@ class Agent:
 
     # ---- one response ----------------------------------------------------------------------
 
+    async def _compact_client_side(self) -> AsyncGenerator[AgentEvent]:
+        """The context reached the threshold on an endpoint without compaction: summarise it (a
+        failure is told, and the request goes out as it is)."""
+        try:
+            async with aclosing(self.compactor.compact("client")) as events:
+                async for event in events:
+                    yield event
+        except CompactionFailed as exc:
+            yield Notice(message=f"Compaction failed ({exc}); the conversation is sent as it is.")
+
     async def _stream(self, step: int, outcome: _Step, responses: list[ResponseStats]) -> AsyncGenerator[AgentEvent]:
         """Stream one response as agent events; its result is left in `outcome`."""
         if self._cancel.is_set():
@@ -246,6 +294,9 @@ class Agent:
                     responses.append(item.stats)
                     if item.stats.input_tokens:  # a failed response reports no usage
                         self.latest_response = item.stats
+                    compacted = self.compactor.after_response(item.usage)
+                    if compacted is not None:
+                        yield compacted
                     text = item.text if item.status != "failed" else ""
                     if text:
                         yield MessageCompleted(text=text)
@@ -258,6 +309,8 @@ class Agent:
                     await self.client.abort()
                     raise TurnCancelled  # closing the response stream breaks the chain
                 if isinstance(item, dict):
+                    if item.get("type") == "response.output_item.added" and is_compaction(item.get("item") or {}):
+                        yield CompactionStarted(mode="auto")
                     translated = streamed_event(item)
                     if translated is not None:
                         streamed = True
@@ -277,6 +330,11 @@ class Agent:
                         streamed = False
                         yield OutputDiscarded(cause=item.cause)
                     yield Reconnecting(attempt=item.attempt, delay_s=item.delay_s, cause=item.cause)
+                elif isinstance(item, CompactionRefused):
+                    yield Notice(
+                        message="The endpoint does not take context_management: codeassist compacts the "
+                        f"conversation itself from now on ({item.reason})."
+                    )
                 elif isinstance(item, FellBack):
                     if streamed:
                         streamed = False

@@ -12,6 +12,8 @@ loop, `codeassist bench` and `bench/` all read their figures from that result.
 | `websocket_connection_limit_reached` | one immediate reconnect and full resend (retry budget unchanged) |
 | socket closed / stalled / bad frame / malformed event / 5xx / 429 / `server_error` / `server_is_overloaded` / `slow_down` / `rate_limit_exceeded` | backoff with jitter (honouring `Retry-After`, at most 300 s), new socket when it closed, full resend; at most `max_retries` |
 | `response.failed` whose error is one of those server-side codes | the same backoff and full resend on the same socket; after `max_retries` the response ends failed with the server's message (no fallback) |
+| 400 naming `context_management` (an endpoint without compaction) | once per session: stop sending the field (`CompactionRefused`; codeassist compacts client-side), one immediate resend |
+| `context_length_exceeded` | fails now (`ModelError`); the loop compacts and retries once (`agent.compaction`) |
 | upgrade refused with 426/404/405, or WebSocket keeps failing | HTTP/SSE for the rest of the session |
 | 401, frame over the size limit, `insufficient_quota`, other 4xx, `response.failed` with any other error | fails now with the server's message (`ModelError`, or a failed result) |
 
@@ -93,6 +95,14 @@ class Retrying:
 @dataclass(frozen=True)
 class FellBack:
     """The session switched to HTTP/SSE for good."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class CompactionRefused:
+    """The endpoint rejected `context_management`: it is not sent again this session, and the
+    response starts over without it."""
 
     reason: str
 
@@ -246,7 +256,16 @@ def backoff_delay(attempt: int, *, initial: float = 0.5, maximum: float = 8.0) -
     return min(initial * 2.0 ** (attempt - 1), maximum)
 
 
-StreamItem: TypeAlias = RequestStarted | Retrying | FellBack | ResponseResult | dict[str, Any]
+def rejects_context_management(error: ServerError) -> bool:
+    """Whether `error` is an endpoint refusing the `context_management` field (a 400 naming it)."""
+    event = error.event
+    param = (event.error.param if event.error else None) or event.param or ""
+    named = "context_management" in param or "context_management" in str(error)
+    invalid = error.status == 400 or event.error_type == "invalid_request_error" or error.code is not None
+    return named and invalid
+
+
+StreamItem: TypeAlias = RequestStarted | Retrying | FellBack | CompactionRefused | ResponseResult | dict[str, Any]
 """What `ModelClient.respond` yields."""
 
 
@@ -383,6 +402,10 @@ class ModelClient:
                 continue
             except ServerError as exc:
                 conversation.break_chain(exc.code or "request failed")
+                if conversation.context_management is not None and rejects_context_management(exc):
+                    conversation.server_compaction_refused = str(exc)
+                    yield CompactionRefused(str(exc))
+                    continue
                 if exc.code == "previous_response_not_found" and not resent_after_not_found:
                     resent_after_not_found = True
                     retries += 1

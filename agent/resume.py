@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from agent.conversation import is_compaction
 from agent.events import (
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    Compacted,
     ResponseFinished,
     RulesChanged,
     ToolFinished,
@@ -152,6 +154,10 @@ class RestoredSession:
     turns: list[TurnRecord]
     history: list[AgentEvent]
     """The session's events as `agent.replay.history_events` gives them: what to draw."""
+    window: tuple[list[Item], int] | None = None
+    """Where the latest compaction left the conversation's window: the replacement items of a
+    standalone or client-side compaction, and the index of the first transcript item after them
+    (None: never compacted; the whole transcript is the window)."""
 
     def restore(self, agent: Agent, recorder: SessionRecorder | None, *, resumed_fields: dict[str, Any]) -> None:
         """Put the transcript into a fresh agent and mark the resumption in the record.
@@ -161,6 +167,9 @@ class RestoredSession:
         file of the current format, which first receives the old file's content, converted.
         """
         agent.conversation.restore([item for turn in self.turns for item in turn.items])
+        if self.window is not None:
+            agent.conversation.restore_window(*self.window)
+        agent.compactor.compactions = sum(isinstance(event, Compacted) for event in self.history)
         agent.conversation.break_chain("resumed session")
         agent.turns = previous_turn_stats(self.turns)
         for rule in session_rules_from(self.history):
@@ -215,6 +224,7 @@ def resume_record(path: Path) -> RestoredSession:
         version if isinstance(version, int) else 0,
         turns.turns,
         whole_runs(timed.event for timed in timeline.out),
+        turns.window,
     )
 
 
@@ -241,6 +251,12 @@ class _Turns:
         self.calls: dict[str, FunctionCall | CustomToolCall] = {}
         """Committed tool calls of the open turn that have no output yet."""
         self.records: dict[str, ToolCallRecord] = {}
+        self.window: tuple[list[Item], int] | None = None
+        """The latest compaction's window (see `RestoredSession.window`)."""
+
+    def position(self) -> int:
+        """How many transcript items the folded entries hold so far."""
+        return sum(len(turn.items) for turn in self.turns) + (len(self.turn.items) if self.turn else 0)
 
     def fold(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
@@ -272,6 +288,8 @@ class _Turns:
                 continue  # before the first prompt: a warm-up
             turn = self.turn
             assert turn is not None
+            if is_compaction(item):
+                self.window = ([], self.position())
             turn.items.append(item)
             if isinstance(item, FunctionCall | CustomToolCall):
                 self.calls[item.call_id] = item
@@ -282,6 +300,9 @@ class _Turns:
 
     def event(self, entry: EventEntry) -> None:
         event = entry.event
+        if isinstance(event, Compacted) and event.window is not None:
+            self.window = (_readable_items(event.window), self.position())
+            return
         if isinstance(event, TurnStarted):
             if self.turn is not None and not self.started and not self.turn.tool_calls:
                 self.turn.turn, self.turn.prompt = event.turn, event.prompt  # opened by its user message

@@ -25,9 +25,10 @@ from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
 from agent.approvals import non_interactive_denial as non_interactive_denial
 from agent.catalogue import Catalogue, catalogue, user_catalogue
 from agent.catalogue import ModelInfo as ModelInfo  # `model_info` for the header and the pickers
+from agent.compaction import CompactEndpoint, Compactor
 from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
-from agent.cost import COMPACT_AT, ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
+from agent.cost import ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
 from agent.events import AgentEvent, RulesChanged
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
@@ -263,16 +264,20 @@ class Session:
                 reasoning=reasoning_options(settings),
                 store=settings.store,
                 prompt_cache_key=session_id,
-            )
+            ),
+            compact_setting=settings.compact_threshold,
         )
+        client = ModelClient(websocket=websocket, http=http, max_retries=settings.max_retries, sleep=sleep)
+        endpoint = CompactEndpoint(settings.base_url, api_key, verify=ssl_context if ssl_context is not None else True)
         agent = Agent(
-            client=ModelClient(websocket=websocket, http=http, max_retries=settings.max_retries, sleep=sleep),
+            client=client,
             conversation=conversation,
             tools=registry,
             tool_context=ToolContext(workspace=workspace, sandbox=sandbox.policy),
             approvals=ApprovalGate(Policy(settings.approval), permissions, commands_ask=sandbox.missing),
             recorder=recorder,
             max_steps=settings.max_steps,
+            compactor=Compactor(client, conversation, endpoint),
         )
         session = cls(
             agent,
@@ -311,6 +316,13 @@ class Session:
         `answer_approval` (or `cancel`) settles that call. A `Notice` says when the session log
         cannot be written (the turn goes on) and when it is written again."""
         return with_log_notices(self.agent.run_turn(prompt), self.recorder)
+
+    def compact(self, focus: str | None = None) -> AsyncGenerator[AgentEvent]:
+        """Compact the conversation now, between turns (`/compact [focus]`): `CompactionStarted`,
+        then `Compacted` (the next request sends only the compacted window), or an `AgentError`
+        saying why not. Through the endpoint's `POST /responses/compact`, or by a summarising
+        request where the endpoint has no compaction."""
+        return with_log_notices(self.agent.compact(focus or None), self.recorder)
 
     def answer_approval(self, call_id: str, decision: Decision) -> bool:
         """Answer the pending approval of `call_id`; False when no approval with that id waits
@@ -435,7 +447,7 @@ class Session:
             latest = ended[-1] if ended else None
         used = latest.input_tokens + latest.output_tokens if latest is not None else 0
         window = self.prices().lookup(self.model).context_window
-        return ContextUsage(used=used, window=window, threshold=int(window * COMPACT_AT))
+        return ContextUsage(used=used, window=window, threshold=self.agent.conversation.threshold)
 
     def set_limits(self, *, max_cost: float | None = None, max_turn_tokens: int | None = None) -> None:
         """End turns between steps (`limit_exceeded`) once what they spent from now on reaches
@@ -546,6 +558,8 @@ class Session:
             cached_tokens=sum(t.cached_tokens for t in turns),
             output_tokens=sum(t.output_tokens for t in turns),
             ignored_events=sum(t.ignored_events for t in turns),
+            compaction=self.agent.compactor.describe(),
+            compactions=self.agent.compactor.compactions,
         )
 
     @property

@@ -115,6 +115,11 @@ class Settings(BaseModel):
     max_frame_bytes: int = Field(64 * _MIB, ge=16 * _MIB)
     """Largest WebSocket frame accepted from the server, in bytes (at least 16 MiB)."""
 
+    compact_threshold: int | None = Field(None, ge=0)
+    """Tokens of context past which the conversation is compacted (sent as `context_management`;
+    codeassist compacts itself where the endpoint refuses that field). Empty (the default): 80% of
+    the model's context window from the catalogue; `0` or `"off"`: never automatically."""
+
     @field_validator("base_url", mode="before")
     @classmethod
     def _normalise_base_url(cls, value: object) -> object:
@@ -150,6 +155,13 @@ class Settings(BaseModel):
             for spec in value:
                 if isinstance(spec, str):
                     PermissionRule.parse(spec, "allow")  # its PermissionRuleError is a ValueError
+        return value
+
+    @field_validator("compact_threshold", mode="before")
+    @classmethod
+    def _compact_threshold_words(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "auto", "off"):
+            return 0 if value.strip().lower() == "off" else None
         return value
 
     @field_validator("reasoning_effort", mode="before")

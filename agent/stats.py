@@ -237,6 +237,10 @@ class SessionStats(BaseModel):
     output_tokens: int = 0
     ignored_events: int = 0
     """Server events the finished turns left unused (`ResponseStats.ignored_events`)."""
+    compaction: str = ""
+    """How the session compacts: `server, at N tokens`, `client-side (why)` or `off`."""
+    compactions: int = 0
+    """Compactions so far (any mode)."""
 
 
 def _size(count: int) -> str:

@@ -405,7 +405,7 @@ async def test_step_limit_ends_the_turn_with_every_call_answered(repo):
 
 async def test_a_failed_response_ends_the_turn_with_its_message(repo):
     agent, _ = scripted_agent(
-        repo, response_events(status="failed", error={"code": "context_length_exceeded", "message": "Too long."})
+        repo, response_events(status="failed", error={"code": "invalid_prompt", "message": "Too long."})
     )
     events = await run_turn(agent, "go")
     assert events[-1].reason == "failed" and "Too long." in events[-1].message

@@ -115,6 +115,8 @@ def connection_text(session: SessionStats, live: Sequence[ResponseStats] = (), c
     ignored = session.ignored_events + sum(r.ignored_events for r in live)
     if ignored:  # repeats and leftovers the server sent; none of them ran anything
         text.append(f"\nignored server events {ignored}")
+    if session.compactions or session.compaction.startswith("client"):
+        text.append(f"\ncompaction {session.compaction}   compacted {session.compactions}×")
     text.append("\n\nSession\n", style="bold")
     input_tokens = session.input_tokens + sum(r.input_tokens for r in live)
     cached = session.cached_tokens + sum(r.cached_tokens for r in live)
