@@ -356,6 +356,10 @@ class CodeassistApp(App[None]):
         self._show_queue()
         self._send_queued()
 
+    def send_queued(self) -> None:
+        """Start a turn with the first queued prompt, unless a turn runs or the history is drawn."""
+        self._send_queued()
+
     def _send_queued(self) -> None:
         """Start a turn with the first queued prompt, unless a turn runs or the history is drawn."""
         if self.running or self.drawing_history or not self.queued or self.session is None:

@@ -25,6 +25,7 @@ from agent.events import (
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    Compacted,
     MessageCompleted,
     Notice,
     OutputDiscarded,
@@ -203,6 +204,8 @@ class EventRouter:
                 await self.mount(NoticeLine(f"↻ reconnecting ({cause}), attempt {attempt}, in {delay:.1f}s"))
             case TransportChanged(transport=transport, reason=reason):
                 await self.mount(NoticeLine(f"⇄ switched to {transport}: {reason}"))
+            case Compacted():
+                await self.mount(NoticeLine(compaction_marker(event)))
             case Notice(message=message):
                 await self.mount(NoticeLine(message))
             case AgentError(message=message):
@@ -369,6 +372,27 @@ class EventRouter:
             await self.answer.finish(interrupted=interrupted)
             self.last_answer = self.answer.text
             self.answer = None
+
+
+COMPACTION_MODES = {
+    "auto": "by the server",
+    "manual": "on request",
+    "client": "by codeassist (the endpoint has no compaction)",
+    "recovery": "after the context window overflowed",
+}
+
+
+def compaction_marker(event: Compacted) -> str:
+    """The transcript's line for a compaction: how, and the context's size before and after."""
+
+    def tokens(count: int | None) -> str:
+        return f"{count:,}" if count is not None else "?"
+
+    how = COMPACTION_MODES.get(event.mode, event.mode)
+    return (
+        f"⇲ context compacted {how}: {tokens(event.tokens_before)} → {tokens(event.tokens_after)} tokens, "
+        f"{event.items_before} → {event.items_after} items"
+    )
 
 
 def _restart_reason(cause: str) -> str:

@@ -255,6 +255,35 @@ def _switch_effort(app: CodeassistApp, level: str) -> None:
     app.say(f"reasoning effort is now {level}; the next request resends the conversation (reasoning settings changed)")
 
 
+@command("compact", "/compact [FOCUS]", "compact the conversation now (FOCUS: what the summary must keep)")
+async def _compact(app: CodeassistApp, argument: str) -> None:
+    from contextlib import aclosing
+
+    from tui.widgets.status_line import StatusLine
+
+    session, router = app.session, app.router
+    if session is None or router is None:
+        raise ConfigError("No live session.")
+    if app.running or app.drawing_history:
+        app.say("A turn is running: /compact once it has ended.", error=True)
+        return
+    app.running = True  # prompts sent meanwhile are queued
+
+    async def compacting() -> None:
+        try:
+            async with aclosing(session.compact(argument or None)) as events:
+                async for event in events:
+                    await router.route(event)
+        finally:
+            app.running = False
+            for status in app.query(StatusLine):
+                status.idle()
+            app.refresh_bindings()
+            app.send_queued()
+
+    app.run_worker(compacting(), group="agent-turn", exclusive=True, exit_on_error=False)
+
+
 @command("approval", "/approval read-only|ask|auto-edit|full-auto", "change the approval policy")
 async def _approval(app: CodeassistApp, argument: str) -> None:
     from agent.session import Policy

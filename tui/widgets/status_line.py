@@ -41,6 +41,7 @@ LABELS = {
     "tool": "running",
     "approval": "waiting for your approval",
     "reconnecting": "reconnecting",
+    "compacting": "compacting the conversation",
 }
 """What each state says (`tool` is followed by the call's summary)."""
 
@@ -68,6 +69,7 @@ class StatusLine(Static):
         self.state_started = 0.0
         self._calls: dict[str, str] = {}
         """call_id → summary of this step's calls not yet finished, in the order they run."""
+        self._in_turn = False
         self._timer: Timer | None = None
 
     # ---- events ------------------------------------------------------------------------------
@@ -78,6 +80,7 @@ class StatusLine(Static):
 
         match event:
             case e.TurnStarted():
+                self._in_turn = True
                 self._calls = {}
                 self.attempt = 0
                 self.turn_started = self._now()
@@ -112,6 +115,12 @@ class StatusLine(Static):
             case e.Reconnecting(attempt=attempt):
                 self.attempt = attempt
                 self._enter("reconnecting")
+            case e.CompactionStarted():
+                self._enter("compacting")
+            case e.Compacted() | e.AgentError() if not self._in_turn:  # `/compact` between turns
+                self.idle()
+            case e.Compacted():
+                self._enter("working")
             case e.TurnEnded():
                 self.idle()
 
@@ -119,6 +128,7 @@ class StatusLine(Static):
         """No turn runs: hide the line and stop its timer."""
         self.state = "idle"
         self.turn_started = None
+        self._in_turn = False
         self._calls = {}
         if self._timer is not None:
             self._timer.stop()
