@@ -28,6 +28,7 @@ from agent.events import (
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    Compacted,
     MessageCompleted,
     Notice,
     OutputDiscarded,
@@ -92,6 +93,11 @@ def add_exec_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive(int),
         metavar="N",
         help="stop between steps once the turn's responses used N input plus output tokens (exit code 4)",
+    )
+    parser.add_argument(
+        "--compact-first",
+        action="store_true",
+        help="compact the conversation before the turn (with --continue / --resume: start from a summary)",
     )
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument(
@@ -210,6 +216,12 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
             _write_line(json.dumps(session_started(session, resume), ensure_ascii=False))
         if settings.warmup:
             await session.warm_up()
+        if args.compact_first:  # a compaction that fails is said, and the turn goes on
+            async for event in session.compact():
+                if args.json:
+                    _write_line(event.model_dump_json())
+                else:
+                    renderer.render(event)
         async for event in session.run_turn(prompt):
             if args.json:
                 _write_line(event.model_dump_json())
@@ -336,6 +348,9 @@ class PlainRenderer:
                 err.write(f"\n[reconnecting: {cause}, attempt {attempt}, in {delay:.1f}s]\n")
             case TransportChanged(transport=transport, reason=reason):
                 err.write(f"\n[switched to {transport}: {reason}]\n")
+            case Compacted(mode=mode, tokens_before=before, tokens_after=after, items_before=items, items_after=kept):
+                sizes = [f"{count:,}" if count is not None else "?" for count in (before, after)]
+                err.write(f"\n[compacted ({mode}): {sizes[0]} → {sizes[1]} tokens, {items} → {kept} items]\n")
             case AgentError(message=message):
                 err.write(f"\nerror: {message}\n")
             case TurnEnded(reason=reason, stats=stats, message=message):
