@@ -134,6 +134,8 @@ class EventRouter:
                     await self._mount_streamed(self.reasoning)
                 self.reasoning.append_text(text)
             case TurnStarted(prompt=prompt, turn=turn):
+                if self.detached and self.turn_widgets:  # drawn off-screen between turns (a compaction)
+                    self._frozen_history.extend(self.turn_widgets)
                 self.turn_widgets = []
                 queued = self.user_messages.pop(turn, None)
                 if queued is not None:

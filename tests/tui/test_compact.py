@@ -81,3 +81,23 @@ async def test_the_router_draws_a_compaction_marker_with_tokens_before_and_after
     assert notices == ["⇲ context compacted by the server: 160,000 → 12,345 tokens, 240 → 3 items"]
     unknown = Compacted(mode="manual", tokens_before=None, tokens_after=None, items_before=2, items_after=1)
     assert compaction_marker(unknown) == "⇲ context compacted on request: ? → ? tokens, 2 → 1 items"
+
+
+async def test_a_compaction_between_old_turns_of_a_resumed_history_is_drawn():
+    from agent.events import TurnEnded
+    from agent.stats import TurnStats
+    from tests.tui.test_router import answered
+
+    def turn(number: int) -> list:
+        return [
+            TurnStarted(turn=number, prompt=f"p{number}"),
+            *answered(f"a{number}"),
+            TurnEnded(reason="completed", stats=TurnStats(turn=number)),
+        ]
+
+    marker = Compacted(mode="manual", tokens_before=900, tokens_after=90, items_before=4, items_after=2)
+    history = [*turn(1), marker, *[event for number in range(2, 7) for event in turn(number)]]
+    async with routed([]) as app:
+        await app.router.route_history(history)
+        notices = [notice.message for notice in app.query(NoticeLine)]
+    assert notices == [compaction_marker(marker)]
