@@ -271,3 +271,21 @@ async def test_a_resumed_session_resends_from_the_latest_compaction(repo, tmp_pa
     sent = fresh_transport.requests[0]["input"]
     assert sent[0] == compaction_item(101)
     assert user_texts(sent) == ["after", "again"]
+
+
+def test_the_compact_threshold_setting_takes_tokens_off_or_nothing(tmp_path: Path):
+    import pytest
+
+    from agent.config import ConfigError, load_settings
+
+    def load(value: str | None) -> int | None:
+        environ = {"XDG_CONFIG_HOME": str(tmp_path)}
+        if value is not None:
+            environ["CODEASSIST_COMPACT_THRESHOLD"] = value
+        return load_settings(environ=environ).compact_threshold
+
+    assert load(None) is None  # 80% of the catalogue's window
+    assert load("150000") == 150000
+    assert load("off") == 0
+    with pytest.raises(ConfigError, match="compact_threshold"):
+        load("-5")

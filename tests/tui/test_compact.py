@@ -101,3 +101,20 @@ async def test_a_compaction_between_old_turns_of_a_resumed_history_is_drawn():
         await app.router.route_history(history)
         notices = [notice.message for notice in app.query(NoticeLine)]
     assert notices == [compaction_marker(marker)]
+
+
+async def test_the_status_line_says_compacting_inside_a_turn_then_goes_back_to_work():
+    from textual.app import App, ComposeResult
+
+    class LineApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield StatusLine(max_attempts=3, clock=lambda: 0.0)
+
+    app = LineApp()
+    async with app.run_test():
+        line = app.query_one(StatusLine)
+        line.observe(TurnStarted(turn=1, prompt="p"))
+        line.observe(CompactionStarted(mode="auto"))
+        assert line.state == "compacting" and "compacting the conversation" in line.describe(0.0).plain
+        line.observe(Compacted(mode="auto", tokens_before=10, tokens_after=5, items_before=3, items_after=1))
+        assert line.state == "working"
