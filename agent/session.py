@@ -28,7 +28,7 @@ from agent.catalogue import ModelInfo as ModelInfo  # `model_info` for the heade
 from agent.compaction import CompactEndpoint, Compactor
 from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
-from agent.cost import ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
+from agent.cost import COMPACT_AT, ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
 from agent.events import AgentEvent, RulesChanged
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
@@ -447,7 +447,9 @@ class Session:
             latest = ended[-1] if ended else None
         used = latest.input_tokens + latest.output_tokens if latest is not None else 0
         window = self.prices().lookup(self.model).context_window
-        return ContextUsage(used=used, window=window, threshold=self.agent.conversation.threshold)
+        setting = self.agent.conversation.compact_setting  # the compact_threshold setting (0: off)
+        threshold = int(window * COMPACT_AT) if setting is None else setting or None
+        return ContextUsage(used=used, window=window, threshold=threshold)
 
     def set_limits(self, *, max_cost: float | None = None, max_turn_tokens: int | None = None) -> None:
         """End turns between steps (`limit_exceeded`) once what they spent from now on reaches
