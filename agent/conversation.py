@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from agent.call_ledger import CallLedger
-from agent.catalogue import catalogue
+from agent.catalogue import Catalogue, catalogue
 from agent.wire import Item, ResponseCreate
 
 COMPACT_FRACTION = 0.8
@@ -34,11 +34,12 @@ def is_compaction(item: Item | dict[str, Any]) -> bool:
     return kind == "compaction"
 
 
-def compact_threshold(setting: int | None, model: str) -> int | None:
-    """The token threshold for `model`: the setting, or `COMPACT_FRACTION` of the catalogue's
-    context window when the setting is None; None when compaction is off (setting 0)."""
+def compact_threshold(setting: int | None, model: str, models: Catalogue | None = None) -> int | None:
+    """The token threshold for `model`: the setting, or `COMPACT_FRACTION` of the context window
+    in `models` (the shipped catalogue by default) when the setting is None; None when compaction
+    is off (setting 0)."""
     if setting is None:
-        return int(catalogue().lookup(model).context_window * COMPACT_FRACTION)
+        return int((models or catalogue()).lookup(model).context_window * COMPACT_FRACTION)
     return setting or None
 
 
@@ -152,8 +153,12 @@ class _ChainHead:
 class Conversation:
     """Every input and output item of the session, and the chain the server holds."""
 
-    def __init__(self, settings: RequestSettings, *, compact_setting: int | None = None) -> None:
+    def __init__(
+        self, settings: RequestSettings, *, compact_setting: int | None = None, models: Catalogue | None = None
+    ) -> None:
         self.settings = settings
+        self.models = models or catalogue()
+        """The model catalogue (with the user's changes) the threshold and compaction support come from."""
         self.compact_setting = compact_setting
         """The `compact_threshold` setting (None: from the catalogue; 0: off)."""
         self.server_compaction_refused: str | None = None
@@ -195,7 +200,7 @@ class Conversation:
     @property
     def threshold(self) -> int | None:
         """The compaction threshold for the current model (None: compaction is off)."""
-        return compact_threshold(self.compact_setting, self.settings.model)
+        return compact_threshold(self.compact_setting, self.settings.model, self.models)
 
     @property
     def context_management(self) -> list[dict[str, Any]] | None:
@@ -204,7 +209,7 @@ class Conversation:
         if (
             threshold is None
             or self.server_compaction_refused
-            or not catalogue().lookup(self.settings.model).compaction
+            or not self.models.lookup(self.settings.model).compaction
         ):
             return None
         return [{"type": "compaction", "compact_threshold": threshold}]

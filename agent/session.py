@@ -266,6 +266,7 @@ class Session:
                 prompt_cache_key=session_id,
             ),
             compact_setting=settings.compact_threshold,
+            models=user_catalogue(settings.models),
         )
         client = ModelClient(websocket=websocket, http=http, max_retries=settings.max_retries, sleep=sleep)
         endpoint = CompactEndpoint(settings.base_url, api_key, verify=ssl_context if ssl_context is not None else True)
