@@ -153,9 +153,17 @@ class Reconnecting(_Event):
 
 
 class TransportChanged(_Event):
+    """The session changed transport (`agent.stats.TransportSwitch`): to HTTP/SSE after a
+    fallback, or back to WebSocket at a turn start."""
+
     type: Literal["transport_changed"] = "transport_changed"
     transport: str
     reason: str
+    cause: str = ""
+    """Machine-readable: `retries_exhausted`, `upgrade_refused_<status>`, `websocket_retry`,
+    `websocket_still_failing` (empty in sessions saved before it was recorded)."""
+    permanent: bool = False
+    """HTTP/SSE for the rest of the session: the endpoint has no WebSocket mode."""
 
 
 CompactionMode: TypeAlias = Literal["auto", "manual", "client", "recovery"]

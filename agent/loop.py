@@ -49,12 +49,12 @@ from agent.events import (
 )
 from agent.model_client import (
     CompactionRefused,
-    FellBack,
     ModelClient,
     ModelError,
     RequestStarted,
     ResponseResult,
     Retrying,
+    TransportSwitched,
 )
 from agent.recorder import SessionRecorder
 from agent.sandbox import escalated
@@ -335,11 +335,13 @@ class Agent:
                         message="The endpoint does not take context_management: codeassist compacts the "
                         f"conversation itself from now on ({item.reason})."
                     )
-                elif isinstance(item, FellBack):
+                elif isinstance(item, TransportSwitched):
                     if streamed:
                         streamed = False
                         yield OutputDiscarded(cause="transport changed")
-                    yield TransportChanged(transport="http", reason=item.reason)
+                    yield TransportChanged(
+                        transport=item.transport, reason=item.reason, cause=item.cause, permanent=item.permanent
+                    )
 
     # ---- one tool call ---------------------------------------------------------------------
 

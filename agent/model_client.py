@@ -14,7 +14,9 @@ loop, `codeassist bench` and `bench/` all read their figures from that result.
 | `response.failed` whose error is one of those server-side codes | the same backoff and full resend on the same socket; after `max_retries` the response ends failed with the server's message (no fallback) |
 | 400 naming `context_management` (an endpoint without compaction) | once per session: stop sending the field (`CompactionRefused`; codeassist compacts client-side), one immediate resend |
 | `context_length_exceeded` | fails now (`ModelError`); the loop compacts and retries once (`agent.compaction`) |
-| upgrade refused with 426/404/405, or WebSocket keeps failing | HTTP/SSE for the rest of the session |
+| upgrade refused with 426/404/405 (the endpoint has no WebSocket mode) | HTTP/SSE for the rest of the session |
+| upgrade refused with 403 | the same request once over HTTP/SSE: when HTTP answers, HTTP/SSE for the rest of the session ("the endpoint refused WebSocket (HTTP 403) and answers over HTTP"); when it fails too, the response fails with both reasons and the next turn tries WebSocket again |
+| WebSocket keeps failing (`max_retries` used up) | HTTP/SSE for now; the next turn starts on WebSocket again (a new socket and a full resend, incremental after it); when that try fails the session stays on HTTP/SSE and waits 2, 4, 8, … turns before the next; a turn that stays on WebSocket resets the wait (`agent.transport.return_schedule`) |
 | 401, frame over the size limit, `insufficient_quota`, other 4xx, `response.failed` with any other error | fails now with the server's message (`ModelError`, or a failed result) |
 
 Partial output of a failed attempt is abandoned: the caller is told with `Retrying` and starts
@@ -43,7 +45,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from agent.call_ledger import CallLedger
 from agent.conversation import Conversation, RequestPlan
-from agent.stats import Reconnect, ResponseStats, SessionStats
+from agent.stats import Reconnect, ResponseStats, SessionStats, TransportSwitch
 from agent.transport.base import (
     AuthenticationFailed,
     ProtocolViolation,
@@ -52,8 +54,13 @@ from agent.transport.base import (
     Transport,
     TransportAborted,
     TransportError,
+    UpgradeForbidden,
     WebSocketUnsupported,
 )
+from agent.transport.switching import CameBack as CameBack
+from agent.transport.switching import FellBack as FellBack
+from agent.transport.switching import ReturnSchedule, TransportSwitching
+from agent.transport.switching import TransportSwitched as TransportSwitched
 from agent.wire.checked import MalformedEvent, check_event, event_item, event_response, optional_text
 from agent.wire.errors import ErrorEvent
 from agent.wire.event_types import COMMITTED_TERMINALS, ERROR, FIRST_TOKEN_EVENTS, TERMINALS, TOOL_ITEM_TYPES
@@ -90,13 +97,6 @@ class Retrying:
     attempt: int
     delay_s: float
     cause: str
-
-
-@dataclass(frozen=True)
-class FellBack:
-    """The session switched to HTTP/SSE for good."""
-
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -265,11 +265,11 @@ def rejects_context_management(error: ServerError) -> bool:
     return named and invalid
 
 
-StreamItem: TypeAlias = RequestStarted | Retrying | FellBack | CompactionRefused | ResponseResult | dict[str, Any]
+StreamItem: TypeAlias = RequestStarted | Retrying | TransportSwitched | CompactionRefused | ResponseResult | dict[str, Any]
 """What `ModelClient.respond` yields."""
 
 
-class ModelClient:
+class ModelClient(TransportSwitching):
     """Runs responses over the session's transport, recovering from what can be recovered.
 
     Args:
@@ -294,6 +294,11 @@ class ModelClient:
         self.max_retries = max_retries
         self.fallback_reason: str | None = None if websocket else "HTTP/SSE selected"
         self.reconnects: list[Reconnect] = []
+        self.switches: list[TransportSwitch] = []
+        self.returns = ReturnSchedule()
+        """When a turn start tries WebSocket again after a fallback."""
+        self._unannounced: list[TransportSwitched] = []
+        """Switches made by the warm-up, told at the next response."""
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._started = time.monotonic()
@@ -313,6 +318,8 @@ class ModelClient:
             TransportAborted: `abort()` was called.
         """
         finished = False
+        while self._unannounced:
+            yield self._unannounced.pop(0)
         try:
             async with aclosing(self._attempts(conversation, turn_start=turn_start, generate=generate)) as attempts:
                 async for item in attempts:
@@ -338,6 +345,8 @@ class ModelClient:
         async for item in self.respond(conversation, turn_start=True, generate=False):
             if isinstance(item, ResponseResult):
                 result = item
+            elif isinstance(item, TransportSwitched):
+                self._unannounced.append(item)
         if result is None:
             return None
         stats = result.stats.model_copy(
@@ -353,6 +362,12 @@ class ModelClient:
         resent_after_not_found = False
         reconnected_after_limit = False
         carried_sent = carried_received = 0
+        forbidden: UpgradeForbidden | None = None  # a 403 on the upgrade: this attempt tries HTTP once
+        trying = False  # this turn start tries WebSocket again after a fallback
+        if turn_start and generate:
+            trying = self._websocket_due()
+            if trying:
+                yield self._switch(conversation, CameBack(self._try_again_reason(), cause="websocket_retry"))
         while True:
             transport = self.transport
             # Bytes of abandoned attempts stay counted: they crossed the wire for this response.
@@ -368,6 +383,9 @@ class ModelClient:
                 async with aclosing(transport.stream(body, metrics)) as events:
                     async for event in events:
                         kind = _checked(event)
+                        if forbidden is not None and kind != ERROR:
+                            yield self._settle_on_http(conversation, forbidden)
+                            forbidden = None
                         if metrics.first_token_at is None and kind in FIRST_TOKEN_EVENTS:
                             metrics.first_token_at = time.monotonic()
                         elif kind in TERMINALS:
@@ -396,11 +414,24 @@ class ModelClient:
                 conversation.break_chain("previous turn cancelled")
                 raise
             except AuthenticationFailed as exc:
+                if forbidden is not None:
+                    raise self._http_failed_too(forbidden, exc) from None
                 raise ModelError(str(exc), code="unauthorized", status=401) from None
             except WebSocketUnsupported as exc:
-                yield await self._fall_back(conversation, str(exc))
+                yield await self._fall_back(conversation, f"{exc} HTTP/SSE from now on.", exc.cause, permanent=True)
+                if not generate:
+                    return  # a warm-up has nothing to send over HTTP
+                continue
+            except UpgradeForbidden as exc:
+                if not generate:
+                    raise ModelError(str(exc), code=exc.cause, status=403) from None
+                forbidden = exc
+                self.transport = self.http
+                conversation.break_chain("transport changed")
                 continue
             except ServerError as exc:
+                if forbidden is not None:
+                    raise self._http_failed_too(forbidden, exc) from None
                 conversation.break_chain(exc.code or "request failed")
                 if conversation.context_management is not None and rejects_context_management(exc):
                     conversation.server_compaction_refused = str(exc)
@@ -423,22 +454,37 @@ class ModelClient:
                     ) from None
                 failure: TransportError = exc
             except TransportError as exc:
+                if forbidden is not None:
+                    raise self._http_failed_too(forbidden, exc) from None
                 conversation.break_chain(exc.cause)
                 failure = exc
             finally:
                 self._in_flight = None
                 carried_sent, carried_received = metrics.bytes_sent, metrics.bytes_received
 
+            if trying and transport is self.websocket and not isinstance(failure, ServerError):
+                trying = False
+                self.returns.try_failed()
+                reason = (
+                    f"WebSocket is still unavailable ({failure.cause}); HTTP/SSE again, "
+                    f"WebSocket is tried again {self.returns.describe_next()}."
+                )
+                yield await self._fall_back(conversation, reason, "websocket_still_failing", schedule=False)
+                continue
             if not failure.retryable:
                 code = getattr(failure, "code", None) or failure.cause
                 raise ModelError(str(failure), code=code, status=getattr(failure, "status", None))
             attempt += 1
             if attempt > self.max_retries:
                 if transport is self.websocket:
-                    yield await self._fall_back(
-                        conversation, f"WebSocket kept failing ({failure.cause}) after {self.max_retries} retries"
+                    reason = (
+                        f"WebSocket kept failing ({failure.cause}) after {self.max_retries} retries; "
+                        "HTTP/SSE until WebSocket answers again (tried at the next turn)."
                     )
+                    yield await self._fall_back(conversation, reason, "retries_exhausted")
                     attempt = 0
+                    if not generate:
+                        return
                     continue
                 raise ModelError(f"Gave up after {self.max_retries} retries: {failure}", code=failure.cause) from None
             delay = backoff_delay(attempt) * self._rng.uniform(0.75, 1.0)
@@ -509,13 +555,16 @@ class ModelClient:
             repeated_calls=tuple(repeated),
         )
 
-    async def _fall_back(self, conversation: Conversation, reason: str) -> FellBack:
-        if self.websocket is not None:
-            await self.websocket.close()
-        self.transport = self.http
-        self.fallback_reason = reason
-        conversation.break_chain("transport changed")
-        return FellBack(reason)
+    def _http_failed_too(self, refused: UpgradeForbidden, failure: TransportError) -> ModelError:
+        """A 403 on the upgrade and HTTP failed as well: both reasons; the next turn starts on
+        WebSocket again."""
+        self.transport = self.websocket or self.http
+        status = getattr(failure, "status", None)
+        return ModelError(
+            f"{refused}; over HTTP it failed too{f' (HTTP {status})' if status else ''}: {failure}",
+            code=getattr(failure, "code", None) or failure.cause,
+            status=status,
+        )
 
     def _record(self, cause: str, attempt: int, delay: float) -> None:
         self.reconnects.append(
@@ -544,5 +593,6 @@ class ModelClient:
             socket_age_s=socket.age() if socket and self.transport is socket else 0.0,
             max_age_s=socket.max_age if socket else 0.0,
             reconnects=list(self.reconnects),
+            transport_switches=list(self.switches),
             **totals,
         )

@@ -212,6 +212,24 @@ class Reconnect(BaseModel):
     delay_s: float
 
 
+class TransportSwitch(BaseModel):
+    """One change of transport and its cause."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: float
+    """Seconds since the session started."""
+    from_transport: str
+    to_transport: str
+    cause: str
+    """Machine-readable: `retries_exhausted`, `upgrade_refused_426`, `upgrade_refused_403`,
+    `websocket_retry`, `websocket_still_failing`."""
+    reason: str
+    """What the user was told."""
+    permanent: bool = False
+    """The endpoint has no WebSocket mode: the session stays on HTTP/SSE."""
+
+
 class SessionStats(BaseModel):
     """The connection and the session so far."""
 
@@ -223,6 +241,7 @@ class SessionStats(BaseModel):
     socket_age_s: float = 0.0
     max_age_s: float = 3600.0
     reconnects: list[Reconnect] = Field(default_factory=list)
+    transport_switches: list[TransportSwitch] = Field(default_factory=list)
     turns: int = 0
     bytes_sent: int = 0
     """Bytes the finished turns sent (resends included, the warm-up not)."""

@@ -17,6 +17,7 @@ from agent.transport.base import (
     Transport,
     TransportAborted,
     TransportError,
+    UpgradeForbidden,
     WebSocketUnsupported,
 )
 from agent.transport.http import ResponsesHTTP
@@ -35,5 +36,6 @@ __all__ = [
     "Transport",
     "TransportAborted",
     "TransportError",
+    "UpgradeForbidden",
     "WebSocketUnsupported",
 ]

@@ -72,6 +72,18 @@ class WebSocketUnsupported(TransportError):
     cause = "websocket_unsupported"
     retryable = False
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, cause=f"upgrade_refused_{status}" if status else None)
+        self.status = status
+
+
+class UpgradeForbidden(TransportError):
+    """The upgrade was refused with HTTP 403: what HTTP-only servers (FastAPI, Starlette) answer
+    on a route without WebSocket, or a real refusal. Worth one try over HTTP."""
+
+    cause = "upgrade_refused_403"
+    retryable = False
+
 
 class RateLimited(TransportError):
     """HTTP 429 on the upgrade or the request; `retry_after` says how long to wait."""

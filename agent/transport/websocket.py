@@ -28,6 +28,7 @@ from agent.transport.base import (
     StreamStalled,
     TransportAborted,
     TransportError,
+    UpgradeForbidden,
     WebSocketUnsupported,
 )
 from agent.wire import TERMINAL_EVENT_TYPES, FrameDecodeError, decode_frame
@@ -39,6 +40,7 @@ CONNECTION_LEVEL_ERRORS = frozenset({"websocket_connection_limit_reached"})
 """Error codes after which the socket is done for; the next request needs a new one."""
 
 FALLBACK_STATUSES = frozenset({404, 405, 426})
+"""Upgrade refusals that say the endpoint has no WebSocket mode: HTTP/SSE for the rest of the session."""
 
 
 class ResponsesSocket:
@@ -189,7 +191,9 @@ class ResponsesSocket:
                 f"Rate limited on connect (HTTP 429){': ' + detail if detail else ''}", retry_after=retry_after
             )
         if status in FALLBACK_STATUSES:
-            return WebSocketUnsupported(f"The endpoint does not offer WebSocket mode (HTTP {status}).")
+            return WebSocketUnsupported(f"The endpoint does not offer WebSocket mode (HTTP {status}).", status=status)
+        if status == 403:
+            return UpgradeForbidden(f"The endpoint refused WebSocket (HTTP 403){': ' + detail if detail else ''}")
         error = TransportError(
             f"WebSocket upgrade refused with HTTP {status}{': ' + detail if detail else ''}",
             retry_after=retry_after,

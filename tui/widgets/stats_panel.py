@@ -112,6 +112,11 @@ def connection_text(session: SessionStats, live: Sequence[ResponseStats] = (), c
     text.append(f"\nreconnects {len(session.reconnects)}")
     for reconnect in session.reconnects[-4:]:
         text.append(f"\n  {reconnect.at:.0f}s  {reconnect.cause} (attempt {reconnect.attempt})", style="dim")
+    if session.transport_switches:
+        text.append(f"\ntransport switches {len(session.transport_switches)}")
+    for switch in session.transport_switches[-4:]:
+        moved = f"{switch.from_transport} → {switch.to_transport}{' for good' if switch.permanent else ''}"
+        text.append(f"\n  {switch.at:.0f}s  {moved} ({switch.cause})", style="dim")
     ignored = session.ignored_events + sum(r.ignored_events for r in live)
     if ignored:  # repeats and leftovers the server sent; none of them ran anything
         text.append(f"\nignored server events {ignored}")
