@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python -m bench.cli_startup --out bench/results/cli-startup-$$(date +%F).json
 	$(BIN)/python -m bench.sessions --out bench/results/sessions-$$(date +%F).json
 	$(BIN)/python -m bench.render --out bench/results/render-$$(date +%F).json
+	$(BIN)/python -m bench.long_session --out bench/results/long-session-$$(date +%F).json
 
 snapshot-update: install
 	$(BIN)/python -m pytest -q tests/tui/test_snapshots.py --snapshot-update
