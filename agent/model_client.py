@@ -16,7 +16,7 @@ loop, `codeassist bench` and `bench/` all read their figures from that result.
 | `context_length_exceeded` | fails now (`ModelError`); the loop compacts and retries once (`agent.compaction`) |
 | upgrade refused with 426/404/405 (the endpoint has no WebSocket mode) | HTTP/SSE for the rest of the session |
 | upgrade refused with 403 | the same request once over HTTP/SSE: when HTTP answers, HTTP/SSE for the rest of the session ("the endpoint refused WebSocket (HTTP 403) and answers over HTTP"); when it fails too, the response fails with both reasons and the next turn tries WebSocket again |
-| WebSocket keeps failing (`max_retries` used up) | HTTP/SSE for now; the next turn starts on WebSocket again (a new socket and a full resend, incremental after it); when that try fails the session stays on HTTP/SSE and waits 2, 4, 8, … turns before the next; a turn that stays on WebSocket resets the wait (`agent.transport.return_schedule`) |
+| WebSocket keeps failing (`max_retries` used up) | HTTP/SSE for now; the next turn starts on WebSocket again (a new socket and a full resend, incremental after it); when that try fails the session stays on HTTP/SSE and waits 2, 4, 8, … turns before the next; a turn that stays on WebSocket resets the wait (`agent.transport.switching`) |
 | 401, frame over the size limit, `insufficient_quota`, other 4xx, `response.failed` with any other error | fails now with the server's message (`ModelError`, or a failed result) |
 
 Partial output of a failed attempt is abandoned: the caller is told with `Retrying` and starts
