@@ -265,7 +265,9 @@ def rejects_context_management(error: ServerError) -> bool:
     return named and invalid
 
 
-StreamItem: TypeAlias = RequestStarted | Retrying | TransportSwitched | CompactionRefused | ResponseResult | dict[str, Any]
+StreamItem: TypeAlias = (
+    RequestStarted | Retrying | TransportSwitched | CompactionRefused | ResponseResult | dict[str, Any]
+)
 """What `ModelClient.respond` yields."""
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from agent.config import Settings
 from agent.events import ResponseFinished, TurnEnded
 from agent.session import Session
@@ -20,11 +18,6 @@ TURNS = 300
 WINDOW = 6000
 THRESHOLD = 4800
 RECONNECT_AT = (60, 150, 240)
-
-pytestmark = pytest.mark.skipif(
-    "compact_threshold" not in Settings.model_fields or "context_window" not in Scenario.model_fields,
-    reason="needs compaction on both sides: Settings.compact_threshold and the scenario's context_window",
-)
 
 
 def compaction_ids(items: list[Any]) -> list[str]:
