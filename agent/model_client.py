@@ -302,6 +302,7 @@ class ModelClient(TransportSwitching):
         self._unannounced: list[TransportSwitched] = []
         """Switches made by the warm-up, told at the next response."""
         self._sleep = sleep
+        self._backoff_aborted: asyncio.Event | None = None
         self._rng = rng or random.Random()
         self._started = time.monotonic()
         self._in_flight: Transport | None = None
@@ -495,7 +496,7 @@ class ModelClient(TransportSwitching):
             self._record(failure.cause, attempt, delay)
             retries += 1
             yield Retrying(attempt, delay, failure.cause)
-            await self._sleep(delay)
+            await self._back_off(delay)
 
     def _finish(
         self,
@@ -573,8 +574,30 @@ class ModelClient(TransportSwitching):
             Reconnect(at=time.monotonic() - self._started, cause=cause, attempt=attempt, delay_s=delay)
         )
 
+    async def _back_off(self, delay: float) -> None:
+        """Wait `delay` seconds before the next attempt, unless `abort()` comes first.
+
+        Raises:
+            TransportAborted: `abort()` was called while waiting.
+        """
+        aborted = self._backoff_aborted = asyncio.Event()
+        sleeping = asyncio.ensure_future(self._sleep(delay))
+        stopping = asyncio.ensure_future(aborted.wait())
+        try:
+            await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._backoff_aborted = None
+            for waiting in (sleeping, stopping):
+                waiting.cancel()
+            await asyncio.gather(sleeping, stopping, return_exceptions=True)
+        if aborted.is_set():
+            raise TransportAborted("The response was abandoned while waiting to retry.")
+
     async def abort(self) -> None:
-        """Abandon the response in flight (used when the user cancels the turn)."""
+        """Abandon the response in flight, or the wait before its next attempt (used when the
+        user cancels the turn)."""
+        if self._backoff_aborted is not None:
+            self._backoff_aborted.set()
         transport = self._in_flight
         if transport is not None:
             await transport.abort()

@@ -11,7 +11,9 @@ and other lifecycle events carry `response.id`), or when it comes before the cur
 response's `response.created` and names an item of a finished response (`item_id` of deltas,
 `item.id` of `output_item.*`). After `response.created`, item ids are not consulted: a server
 may reuse them across responses, and a stale event cannot follow the next response's start on
-an ordered connection. Response ids are taken to be unique, as the API makes them.
+an ordered connection. On a connection whose responses have all started with
+`response.created`, anything but an `error` read before the next one's `response.created` is a
+leftover too, whatever it names. Response ids are taken to be unique, as the API makes them.
 
 The WebSocket transport keeps one per connection. Over HTTP each response has its own stream
 (a fresh one per request); what comes after the terminal event is read to the end and counted.
@@ -38,6 +40,8 @@ class FinishedResponses:
         self._created = False
         self._current: str | None = None
         self._current_items: list[Any] = []
+        self._announces = False
+        self._finished_any = False
 
     def begin(self) -> None:
         """A new request's events start."""
@@ -58,19 +62,29 @@ class FinishedResponses:
                     return True
                 if event.get("type") == "response.created":
                     self._created, self._current = True, rid
-            return False
+                return False  # a response not finished yet: its events are never dropped
+            return self._before_announced_start()
         item = event.get("item")
         if self._created:
             if isinstance(item, dict):
                 self._current_items.append(item.get("id"))
             return False
+        if event.get("type") != "error" and self._before_announced_start():
+            return True
         item_id = event.get("item_id")
         if item_id is None and isinstance(item, dict):
             item_id = item.get("id")
         return isinstance(item_id, str) and item_id in self._items
 
+    def _before_announced_start(self) -> bool:
+        """Whether the current response has not started yet on a connection whose responses so
+        far all started with `response.created` (then anything but an error is a leftover)."""
+        return self._announces and not self._created
+
     def finish(self, terminal: dict[str, Any]) -> None:
         """The current response ended with `terminal`: remember its id and its output items'."""
+        self._announces = self._created and (self._announces or not self._finished_any)
+        self._finished_any = True
         response = terminal.get("response")
         ids: list[Any] = [self._current]
         self._remember(self._items, self._current_items)

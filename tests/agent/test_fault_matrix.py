@@ -463,7 +463,6 @@ async def test_events_after_the_terminal_event_are_not_part_of_the_next_response
     assert_ran_once(run)
 
 
-@pytest.mark.xfail(strict=True, reason="leftovers naming no item of a finished response are read as the next one's")
 async def test_leftovers_naming_unknown_items_are_not_part_of_the_next_response(workspace):
     stale_call = function_call("shell", "c_stale", {"command": "echo stale >> ran.log"})
     after_the_end: list[Frame] = [
@@ -542,7 +541,6 @@ def test_any_mix_of_connection_faults_loses_nothing_and_runs_nothing_twice(
 # ---- row 24: Ctrl-C while a command runs, in `codeassist exec`, or while a retry waits -------------
 
 
-@pytest.mark.xfail(strict=True, reason="a cancel does not interrupt the wait before a retry yet")
 async def test_row24_a_cancel_while_a_retry_waits_ends_the_turn_at_once(serve, workspace):
     serve.arm(kind="reject_upgrade", status=429, retry_after=60)
     waiting = asyncio.Event()
