@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import time
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agent.wire import Message
 from server.context_window import check_compaction_items, compaction_item, item_tokens, prefix_tokens
-from server.http import error_response, unauthorized
+from server.http import error_response, read_body
 from server.state import RequestError, ServerState, resolve_parent, validate_create
 
 NO_COMPACTION = RequestError(
@@ -25,25 +24,9 @@ NO_COMPACTION = RequestError(
 
 async def compact_response(request: Request, state: ServerState) -> Response:
     """Handle one `POST /v1/responses/compact`."""
-    if not state.check_auth(request.headers.get("authorization")):
-        return unauthorized()
-    body = await request.body()
-    connection = f"http-{request.client.port if request.client else 0}"
-    if len(body) > state.config.max_frame_bytes:
-        state.record(connection, "http", body, None)
-        return error_response(
-            RequestError(
-                f"Body of {len(body)} bytes exceeds the limit of {state.config.max_frame_bytes} bytes.",
-                code="request_too_large",
-                status=413,
-            )
-        )
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        state.record(connection, "http", body, None)
-        return error_response(RequestError(f"The body is not valid JSON: {exc}.", code="invalid_json"))
-    state.record(connection, "http", body, data)
+    data, refused = await read_body(request, state)
+    if refused is not None:
+        return refused
     if not state.limits.compaction:
         return error_response(NO_COMPACTION)
     if not isinstance(data, dict):

@@ -28,15 +28,16 @@ def unauthorized() -> JSONResponse:
     return error_response(RequestError("Incorrect API key provided.", code="invalid_api_key", status=401))
 
 
-async def create_response(request: Request, state: ServerState) -> Response:
-    """Handle one `POST /v1/responses`."""
+async def read_body(request: Request, state: ServerState) -> tuple[Any, Response | None]:
+    """The JSON body of an authorised request, recorded as received; or the error response
+    (unauthorised, too large, not JSON) in its place."""
     if not state.check_auth(request.headers.get("authorization")):
-        return unauthorized()
+        return None, unauthorized()
     body = await request.body()
     connection = f"http-{request.client.port if request.client else 0}"
     if len(body) > state.config.max_frame_bytes:
         state.record(connection, "http", body, None)
-        return error_response(
+        return None, error_response(
             RequestError(
                 f"Body of {len(body)} bytes exceeds the limit of {state.config.max_frame_bytes} bytes.",
                 code="request_too_large",
@@ -47,8 +48,16 @@ async def create_response(request: Request, state: ServerState) -> Response:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         state.record(connection, "http", body, None)
-        return error_response(RequestError(f"The body is not valid JSON: {exc}.", code="invalid_json"))
+        return None, error_response(RequestError(f"The body is not valid JSON: {exc}.", code="invalid_json"))
     state.record(connection, "http", body, data)
+    return data, None
+
+
+async def create_response(request: Request, state: ServerState) -> Response:
+    """Handle one `POST /v1/responses`."""
+    data, refused = await read_body(request, state)
+    if refused is not None:
+        return refused
     if not isinstance(data, dict):
         return error_response(RequestError("The body must be a JSON object.", code="invalid_json"))
     data.pop("type", None)
