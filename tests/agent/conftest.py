@@ -71,10 +71,10 @@ def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "repo", {"a.py": "print('hello')\n", "pkg/b.py": "X = 1\n", "AGENTS.md": "Use tabs.\n"})
 
 
-def settings_for(server, **overrides: object) -> Settings:
-    """Settings for a session against `server`, with fast timeouts for tests."""
+def settings_at(base_url: str, **overrides: object) -> Settings:
+    """Settings for a session against the endpoint at `base_url`, with fast timeouts for tests."""
     values: dict[str, object] = {
-        "base_url": server.address.base_url,
+        "base_url": base_url,
         "model": "scripted-test",
         "api_key": "sk-test-abcdefghijklmnopqrstuvwxyz012345",
         "warmup": False,
@@ -84,3 +84,8 @@ def settings_for(server, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def settings_for(server, **overrides: object) -> Settings:
+    """Settings for a session against `server`, with fast timeouts for tests."""
+    return settings_at(server.address.base_url, **overrides)

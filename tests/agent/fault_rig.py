@@ -29,7 +29,7 @@ from agent.recorder import ITEMS_RECORD, RESUMED_RECORD
 from agent.session import Session
 from agent.session_log import LoadedSession, load_session
 from agent.transport.scripted import response_events
-from tests.agent.conftest import answered_turn
+from tests.agent.conftest import answered_turn, settings_at
 from tests.agent.raw_server import Frame
 
 CODEASSIST = str(Path(sys.executable).with_name("codeassist"))
@@ -168,19 +168,7 @@ def approve(request: ApprovalRequest) -> Decision:
 
 
 def session_settings(base_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "base_url": base_url,
-        "model": "scripted-test",
-        "api_key": "sk-test-abcdefghijklmnopqrstuvwxyz012345",
-        "warmup": False,
-        "idle_timeout_s": 5.0,
-        "open_timeout_s": 5.0,
-        "reasoning_effort": None,
-        "sandbox": "off",
-        "max_retries": 3,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    return settings_at(base_url, **{"sandbox": "off", "max_retries": 3, **overrides})
 
 
 async def run_session(

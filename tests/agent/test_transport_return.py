@@ -32,7 +32,7 @@ from agent.transport.scripted import message, response_events
 from agent.transport.switching import ReturnSchedule, TransportSwitched
 from server.faults import Fault
 from server.scenario import Scenario
-from tests.agent.conftest import answered_turn
+from tests.agent.conftest import answered_turn, settings_at
 from tests.codeassist.test_serve import running
 from tui.widgets.stats_panel import connection_text
 
@@ -43,20 +43,6 @@ class SleepRecorder:
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
-
-
-def settings_at(base_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "base_url": base_url,
-        "model": "scripted-test",
-        "api_key": "sk-test-abcdefghijklmnopqrstuvwxyz012345",
-        "warmup": False,
-        "idle_timeout_s": 5.0,
-        "open_timeout_s": 5.0,
-        "reasoning_effort": None,
-    }
-    values.update(overrides)
-    return Settings(**values)
 
 
 def tool_turns(count: int) -> dict[str, Any]:
