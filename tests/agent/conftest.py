@@ -88,4 +88,4 @@ def settings_at(base_url: str, **overrides: object) -> Settings:
 
 def settings_for(server, **overrides: object) -> Settings:
     """Settings for a session against `server`, with fast timeouts for tests."""
-    return settings_at(server.address.base_url, **overrides)
+    return settings_at(**{"base_url": server.address.base_url, **overrides})
