@@ -25,12 +25,12 @@ from pydantic import Field
 
 from agent.approvals import ApprovalRequest
 from agent.tools.atomic import (
+    NEW_FILE_MODE,
     Line,
     TextFormat,
     check_not_stale,
     decode_lines,
     encode_lines,
-    file_mode,
     lines_to_text,
     read_for_edit,
 )
@@ -376,7 +376,7 @@ def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
                     None,
                     None,
                     fmt,
-                    file_mode(path),
+                    NEW_FILE_MODE,
                     None,
                     encode_lines(new_lines, fmt),
                 )

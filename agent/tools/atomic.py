@@ -22,7 +22,6 @@ import codecs
 import hashlib
 import os
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,14 +201,6 @@ def check_not_stale(ctx: ToolContext, path: Path, current: bytes, shown: str) ->
         raise ToolError(
             f"'{shown}' changed on disk since you read it; read it again before editing (nothing was changed)."
         )
-
-
-def file_mode(path: Path) -> int:
-    """The permission bits to give a rewrite of `path`: its own, or `NEW_FILE_MODE` if absent."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        return NEW_FILE_MODE
 
 
 def read_for_edit(ctx: ToolContext, path: Path, shown: str, *, missing: str) -> tuple[bytes, os.stat_result]:
