@@ -197,12 +197,13 @@ class Grep(Tool[GrepArgs]):
     ) -> list[str]:
         lines: list[str] = []
         for file in files:
-            if not file.resolve().is_relative_to(ctx.workspace):
+            resolved = file.resolve()
+            if not resolved.is_relative_to(ctx.workspace):
                 continue  # a symlink pointing out of the workspace is never read
             relative = display_path(ctx, file)
             if glob and not (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(file.name, glob)):
                 continue
-            data = _small_regular_file(ctx, file.resolve(), relative, withheld, one_file=one_file)
+            data = _small_regular_file(ctx, resolved, relative, withheld, one_file=one_file)
             if data is None:
                 continue
             if is_binary(data):
