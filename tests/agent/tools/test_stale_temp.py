@@ -36,6 +36,13 @@ def crashed_write(directory: Path) -> Path:
     return left
 
 
+def dead_pid() -> int:
+    """The pid of a process that has exited (so only the kind of entry can keep it)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
 def test_a_crashed_writes_temporary_file_is_removed_when_the_workspace_is_opened(tmp_path):
     workspace = tmp_path / "ws"
     (workspace / "src/deep").mkdir(parents=True)
@@ -64,11 +71,11 @@ def test_only_stale_temporary_files_of_dead_writers_are_removed(tmp_path):
     age(lookalike)
     target = outside / "precious.txt"
     target.write_text("keep")
-    link = workspace / f".link.1.0123abcd{TEMP_SUFFIX}"
+    link = workspace / f".link.{dead_pid()}.0123abcd{TEMP_SUFFIX}"
     link.symlink_to(target)
     age(link)
     in_git = age(crashed_write(workspace / ".git"))
-    directory = workspace / f".dir.1.0123abcd{TEMP_SUFFIX}"
+    directory = workspace / f".dir.{dead_pid()}.0123abcd{TEMP_SUFFIX}"
     directory.mkdir()
     age(directory)
     assert clean_stale_temp_files(workspace) == []
