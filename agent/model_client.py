@@ -213,16 +213,16 @@ class ServerError(TransportError):
 def _checked(event: dict[str, Any]) -> str:
     """The event's type, once the fields the client reads are checked (`agent.wire.checked`).
 
+    Transports yield decoded frames, whose `type` is a string (`agent.wire.fast.decode_frame`).
+
     Raises:
         ProtocolViolation: the event is malformed (retried like a bad frame).
     """
-    kind = event.get("type")
-    if not isinstance(kind, str):
-        raise ProtocolViolation("The server sent an event without a string 'type'.", cause="malformed_event")
     try:
         check_event(event)
     except MalformedEvent as exc:
         raise ProtocolViolation(f"The server sent a malformed event ({exc}).", cause="malformed_event") from None
+    kind: str = event["type"]
     return kind
 
 

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import orjson
 
-from agent.transport.base import FrameHook, StreamMetrics, TransportAborted, TransportError
+from agent.transport.base import FrameHook, ProtocolViolation, StreamMetrics, TransportAborted, TransportError
+from agent.wire.fast import FrameDecodeError, decode_frame
 
 
 @dataclass
@@ -110,7 +111,10 @@ class ScriptedTransport:
             metrics.events += 1
             if self.on_frame is not None:
                 self.on_frame("received", raw, 0.0)
-            yield event
+            try:
+                yield decode_frame(raw)  # what the real transports yield: a dict with a string `type`
+            except FrameDecodeError as exc:
+                raise ProtocolViolation(f"The server sent an invalid event: {exc}") from None
         if failure is not None:
             if self.name != "http":
                 self._connected = False
