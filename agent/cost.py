@@ -245,8 +245,6 @@ class SpendingLimits:
         return None
 
 
-COMPACT_AT = 0.8
-"""Where compaction starts, as a share of the context window (until a setting says otherwise)."""
 NEAR_COMPACTION = 0.9
 """The meter turns amber from this share of the compaction threshold on."""
 

@@ -28,7 +28,7 @@ from agent.catalogue import ModelInfo as ModelInfo  # `model_info` for the heade
 from agent.compaction import CompactEndpoint, Compactor
 from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
-from agent.cost import COMPACT_AT, ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
+from agent.cost import ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
 from agent.events import AgentEvent, RulesChanged
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
@@ -163,8 +163,6 @@ class Session:
         """Where the session's shell commands run."""
         self.log_failure: str | None = None
         """Why the session log could not be created (the session then runs unrecorded)."""
-        self.catalogue: Catalogue = user_catalogue(settings.models)
-        """The model catalogue with the user's `models` table applied."""
         self.ssl_context: ssl.SSLContext | None = None
         """The TLS context of the endpoint's requests (None: the system's certificate authorities)."""
         self._log_failure_told = False
@@ -355,6 +353,12 @@ class Session:
         return [notice] if notice is not None else []
 
     @property
+    def catalogue(self) -> Catalogue:
+        """The model catalogue (the user's `models` table applied) this session's model entry,
+        costs, limits, context window and compaction threshold come from."""
+        return self.agent.conversation.models
+
+    @property
     def model_info(self) -> ModelInfo:
         """The catalogue's entry of the current model (the default entry, `known=False`, if none)."""
         return self.catalogue.lookup(self.model)
@@ -415,15 +419,10 @@ class Session:
         names none) with the catalogue's prices; needs no live session, so replays use it too."""
         return responses_cost(responses, lambda name: catalogue().lookup(name or model or ""))
 
-    def prices(self) -> Catalogue:
-        """The catalogue this session's costs, limits and context window come from (the user's
-        `models` table applied)."""
-        return self.catalogue
-
     def cost_of(self, responses: Iterable[ResponseStats]) -> Cost:
         """What `responses` cost, each priced for the model it named (the session's model for a
         record that names none)."""
-        table = self.prices()
+        table = self.catalogue
         return responses_cost(responses, lambda name: table.lookup(name or self.model))
 
     def session_cost(self) -> Cost:
@@ -434,7 +433,7 @@ class Session:
         """The breakdown `/cost` shows: each finished turn, the session, the prices used and where
         they come from."""
         turns = [(turn.turn, self.cost_of(turn.responses)) for turn in self.agent.turns]
-        table = self.prices()
+        table = self.catalogue
         return CostReport(
             model=table.lookup(self.model), provenance=table.provenance, turns=turns, session=self.session_cost()
         )
@@ -447,10 +446,8 @@ class Session:
             ended = [r for turn in self.agent.turns for r in turn.responses if r.input_tokens]
             latest = ended[-1] if ended else None
         used = latest.input_tokens + latest.output_tokens if latest is not None else 0
-        window = self.prices().lookup(self.model).context_window
-        setting = self.agent.conversation.compact_setting  # the compact_threshold setting (0: off)
-        threshold = int(window * COMPACT_AT) if setting is None else setting or None
-        return ContextUsage(used=used, window=window, threshold=threshold)
+        window = self.model_info.context_window
+        return ContextUsage(used=used, window=window, threshold=self.agent.conversation.threshold)
 
     def set_limits(self, *, max_cost: float | None = None, max_turn_tokens: int | None = None) -> None:
         """End turns between steps (`limit_exceeded`) once what they spent from now on reaches
@@ -459,7 +456,7 @@ class Session:
         Raises:
             ValueError: a cost limit for a model whose prices are unknown.
         """
-        info = self.prices().lookup(self.model)
+        info = self.catalogue.lookup(self.model)
         if max_cost is not None and not info.priced:
             raise ValueError(
                 f"a cost limit needs the model's prices, and none are known for {info.name!r} "

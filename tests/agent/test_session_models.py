@@ -50,7 +50,7 @@ async def test_the_config_models_table_is_the_sessions_catalogue(start_server, r
     await session.close()
     prices = {"input_per_mtok": 1.0, "cached_input_per_mtok": 0.1, "output_per_mtok": 2.0}
     session = opened(server, repo, tmp_path, model="my-local-model", models={"my-local-model": prices})
-    assert session.prices().lookup("my-local-model").priced, "costs use the config's prices"
+    assert session.catalogue.lookup("my-local-model").priced, "costs use the config's prices"
     await session.close()
 
 

@@ -34,7 +34,7 @@ def connection(panel: StatsPanel) -> str:
 def with_window(monkeypatch, model: str, window: int) -> None:
     """The catalogue as a user's config would change it: `model` with a context window of `window`."""
     changed = catalogue().with_overrides({model: {"context_window": window}})
-    monkeypatch.setattr(agent.session.Session, "prices", lambda self: changed)
+    monkeypatch.setattr(agent.session, "user_catalogue", lambda models: changed)
 
 
 async def test_slash_cost_prints_each_turn_the_discount_and_the_prices_with_their_source(make_app):
