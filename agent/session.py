@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import ssl
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,14 @@ from agent import __version__
 from agent.approvals import NON_INTERACTIVE_DENIAL as NON_INTERACTIVE_DENIAL
 from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
 from agent.approvals import non_interactive_denial as non_interactive_denial
-from agent.catalogue import Catalogue, catalogue, user_catalogue
 from agent.catalogue import ModelInfo as ModelInfo  # `model_info` for the header and the pickers
+from agent.catalogue import user_catalogue
 from agent.compaction import CompactEndpoint, Compactor
 from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
-from agent.cost import ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
+from agent.cost import ContextUsage as ContextUsage  # `context_usage` for the header meter
+from agent.cost import Cost as Cost
+from agent.cost import CostReport as CostReport
 from agent.events import AgentEvent, RulesChanged
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
@@ -37,7 +39,7 @@ from agent.instructions import build_instructions
 from agent.loop import Agent
 from agent.model_client import ModelClient
 from agent.model_list import ModelChoice as ModelChoice
-from agent.model_list import ModelListing, available_models, model_notice, with_model_and_reasoning
+from agent.model_list import ModelListing as ModelListing
 from agent.paths import config_dir, data_dir, sessions_dir
 from agent.permissions import PermissionRule as PermissionRule  # `/permissions` lists and revokes them
 from agent.permissions import Permissions
@@ -48,6 +50,8 @@ from agent.resume import find_session as find_session  # `--resume`/`--continue`
 from agent.resume import latest_session as latest_session
 from agent.sandbox import SandboxMode, SessionSandbox, session_sandbox
 from agent.session_log import SessionLog, SessionLogError, SessionSummary, list_sessions
+from agent.session_models import SessionModels
+from agent.session_models import reasoning_options as reasoning_options  # `codeassist bench` builds requests
 from agent.stats import ResponseStats, SessionStats, TurnStats
 from agent.tools import CallDescription, Tool, ToolContext, ToolRegistry, default_tools, describe_call
 from agent.tools.list_files import walk_files
@@ -121,17 +125,7 @@ def new_session_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def reasoning_options(settings: Settings) -> dict[str, Any] | None:
-    """The request's `reasoning` (None for a model whose catalogue entry takes no reasoning)."""
-    if settings.reasoning_effort is None or not user_catalogue(settings.models).lookup(settings.model).reasoning:
-        return None
-    options: dict[str, Any] = {"effort": settings.reasoning_effort}
-    if settings.reasoning_summary is not None:
-        options["summary"] = settings.reasoning_summary
-    return options
-
-
-class Session:
+class Session(SessionModels):
     """One agent session in a workspace: what a user interface may do with it.
 
     Build it with `Session.open`. The methods are the whole contract; `agent` is the core behind
@@ -254,17 +248,18 @@ class Session:
         registry = ToolRegistry(tools if tools is not None else default_tools())
         sandbox = session_sandbox(settings.sandbox, settings.approval, workspace, own_directories())
         permissions = Permissions(allow=settings.allow, ask=settings.ask, deny=settings.deny)
+        models = user_catalogue(settings.models)
         conversation = Conversation(
             RequestSettings.build(
                 model=settings.model,
                 instructions=build_instructions(workspace, cwd),
                 tools=registry.specs(),
-                reasoning=reasoning_options(settings),
+                reasoning=reasoning_options(settings, models),
                 store=settings.store,
                 prompt_cache_key=session_id,
             ),
             compact_setting=settings.compact_threshold,
-            models=user_catalogue(settings.models),
+            models=models,
         )
         client = ModelClient(websocket=websocket, http=http, max_retries=settings.max_retries, sleep=sleep)
         endpoint = CompactEndpoint(settings.base_url, api_key, verify=ssl_context if ssl_context is not None else True)
@@ -335,69 +330,6 @@ class Session:
     # ---- settings ----------------------------------------------------------------------------
 
     @property
-    def model(self) -> str:
-        return self.agent.conversation.settings.model
-
-    def set_model(self, model: str) -> None:
-        """Use `model` from the next request on (which then resends the whole conversation); a
-        model whose catalogue entry takes no reasoning is sent no reasoning effort."""
-        self.settings = self.settings.model_copy(update={"model": model})
-        conversation = self.agent.conversation
-        conversation.update_settings(
-            with_model_and_reasoning(conversation.settings, model, reasoning_options(self.settings))
-        )
-
-    def model_notices(self) -> list[str]:
-        """A notice when the catalogue does not know the model (its default entry is used)."""
-        notice = model_notice(self.model_info)
-        return [notice] if notice is not None else []
-
-    @property
-    def catalogue(self) -> Catalogue:
-        """The model catalogue (the user's `models` table applied) this session's model entry,
-        costs, limits, context window and compaction threshold come from."""
-        return self.agent.conversation.models
-
-    @property
-    def model_info(self) -> ModelInfo:
-        """The catalogue's entry of the current model (the default entry, `known=False`, if none)."""
-        return self.catalogue.lookup(self.model)
-
-    async def available_models(self, *, endpoint: bool = True) -> ModelListing:
-        """The models to choose from: the current one, the catalogue's, and (with `endpoint`) those
-        the endpoint lists (`GET /models`); a failure to list them is said in `endpoint_error`,
-        never raised."""
-        verify = self.ssl_context if self.ssl_context is not None else True
-        return await available_models(self.catalogue, self.model, self.settings, verify=verify, endpoint=endpoint)
-
-    EFFORT_LEVELS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
-    """The reasoning efforts `/effort` offers (those of `Settings.reasoning_effort`)."""
-
-    @property
-    def effort(self) -> str | None:
-        """The reasoning effort requests carry (None: none is sent)."""
-        return self.settings.reasoning_effort if self.model_info.reasoning else None
-
-    def set_effort(self, level: str) -> None:
-        """Send reasoning effort `level` from the next request on (a full resend).
-
-        Raises:
-            ValueError: `level` is not one of `EFFORT_LEVELS`, or the model's catalogue entry
-                says it takes no reasoning effort.
-        """
-        if level not in self.EFFORT_LEVELS:
-            raise ValueError(f"no reasoning effort {level!r}; choose from {', '.join(self.EFFORT_LEVELS)}")
-        if not self.model_info.reasoning:
-            raise ValueError(
-                f"{self.model} takes no reasoning effort (its catalogue entry says reasoning = false; "
-                f'set it in the config file\'s [models."{self.model}"] table if that is wrong)'
-            )
-        self.settings = self.settings.model_copy(update={"reasoning_effort": level})
-        conversation = self.agent.conversation
-        options = reasoning_options(self.settings)
-        conversation.update_settings(with_model_and_reasoning(conversation.settings, self.model, options))
-
-    @property
     def policy(self) -> Policy:
         return self.agent.approvals.policy
 
@@ -410,63 +342,6 @@ class Session:
         chosen = Policy(policy)
         self.agent.approvals.policy = chosen
         self.settings = self.settings.model_copy(update={"approval": chosen.value})
-
-    # ---- cost and context --------------------------------------------------------------------
-
-    @staticmethod
-    def price(responses: Iterable[ResponseStats], model: str | None = None) -> Cost:
-        """What `responses` cost, each priced for the model it named (`model` for a record that
-        names none) with the catalogue's prices; needs no live session, so replays use it too."""
-        return responses_cost(responses, lambda name: catalogue().lookup(name or model or ""))
-
-    def cost_of(self, responses: Iterable[ResponseStats]) -> Cost:
-        """What `responses` cost, each priced for the model it named (the session's model for a
-        record that names none)."""
-        table = self.catalogue
-        return responses_cost(responses, lambda name: table.lookup(name or self.model))
-
-    def session_cost(self) -> Cost:
-        """What the session's finished turns cost (a resumed session's earlier turns included)."""
-        return self.cost_of(response for turn in self.agent.turns for response in turn.responses)
-
-    def cost_report(self) -> CostReport:
-        """The breakdown `/cost` shows: each finished turn, the session, the prices used and where
-        they come from."""
-        turns = [(turn.turn, self.cost_of(turn.responses)) for turn in self.agent.turns]
-        table = self.catalogue
-        return CostReport(
-            model=table.lookup(self.model), provenance=table.provenance, turns=turns, session=self.session_cost()
-        )
-
-    def context_usage(self) -> ContextUsage:
-        """How full the context is: the latest response's input plus output tokens (what the next
-        request carries) against the model's window, and where compaction starts."""
-        latest = self.agent.latest_response
-        if latest is None:
-            ended = [r for turn in self.agent.turns for r in turn.responses if r.input_tokens]
-            latest = ended[-1] if ended else None
-        used = latest.input_tokens + latest.output_tokens if latest is not None else 0
-        window = self.model_info.context_window
-        return ContextUsage(used=used, window=window, threshold=self.agent.conversation.threshold)
-
-    def set_limits(self, *, max_cost: float | None = None, max_turn_tokens: int | None = None) -> None:
-        """End turns between steps (`limit_exceeded`) once what they spent from now on reaches
-        `max_cost` dollars, or a turn used `max_turn_tokens` input plus output tokens.
-
-        Raises:
-            ValueError: a cost limit for a model whose prices are unknown.
-        """
-        info = self.catalogue.lookup(self.model)
-        if max_cost is not None and not info.priced:
-            raise ValueError(
-                f"a cost limit needs the model's prices, and none are known for {info.name!r} "
-                "(add them to the models table of the config)"
-            )
-        self.agent.limits = (
-            SpendingLimits(max_cost, max_turn_tokens, self.cost_of, earlier_turns=len(self.agent.turns))
-            if max_cost is not None or max_turn_tokens is not None
-            else None
-        )
 
     # ---- sandbox and permissions -------------------------------------------------------------
 
