@@ -30,7 +30,8 @@ from textual.widgets import Footer, Static
 from agent.config import ConfigError, SettingsDraft, save_setting
 from agent.terminal_text import safe_terminal_text
 from themes import STYLESHEET, THEMES
-from tui.blocks import BLOCK_ACTIONS, block_action_enabled, block_text, focused_block, step_focus, toggle_block
+from tui.app_actions import ApprovalActions, BlockActions, ReplayActions
+from tui.blocks import BLOCK_ACTIONS, block_action_enabled, focused_block
 from tui.history import PromptHistory
 from tui.slash import SlashCommands
 from tui.terminal_signals import TerminalSignals
@@ -54,7 +55,7 @@ WIDE_ENOUGH_FOR_STATS = 100
 """Below this many columns the stats panel is hidden, unless Ctrl+B showed it."""
 
 
-class CodeassistApp(App[None]):
+class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
     """The terminal UI of codeassist.
 
     Args:
@@ -93,9 +94,6 @@ class CodeassistApp(App[None]):
         Binding("c", "copy_block", "Copy"),
         Binding("escape", "leave_block", "To prompt"),
     ]
-
-    TYPING_QUIET_S = 1.0
-    """A prompt typed in this recently (or holding text) keeps the focus when an approval appears."""
 
     def __init__(
         self,
@@ -425,68 +423,6 @@ class CodeassistApp(App[None]):
         self.query_one(PromptInput).focus()
         self.refresh_bindings()
 
-    # ---- approvals and the keyboard ------------------------------------------------------------
-
-    def on_approval_card_shown(self, message: ApprovalCard.Shown) -> None:
-        """A card takes the focus only if the keys were not meant for the prompt: while the prompt
-        holds text or was typed in during the last `TYPING_QUIET_S`, it waits unfocused and says
-        how to reach it (Ctrl+G, also in the footer)."""
-        card = message.card
-        if self._prompt_busy():
-            card.show_reach_hint(True)
-        else:
-            card.focus()
-        self.refresh_bindings()
-
-    def _prompt_busy(self) -> bool:
-        prompt = self.query_one(PromptInput)
-        typed = prompt.last_typed
-        return bool(prompt.text) or (typed is not None and self.clock() - typed < self.TYPING_QUIET_S)
-
-    def pending_approval(self) -> ApprovalCard | None:
-        """The approval card waiting for an answer, if any."""
-        if self.router is None:
-            return None
-        from tui.widgets.approval import ApprovalCard
-
-        pending = [card for card in self.query(ApprovalCard) if card.pending]
-        return pending[-1] if pending else None
-
-    def action_focus_approval(self) -> None:
-        """Ctrl+G: focus the pending approval card (it did not take the focus from your typing)."""
-        card = self.pending_approval()
-        if card is not None:
-            card.focus()
-            card.scroll_visible(animate=False)
-
-    def answer_keys_reach_the_card(self) -> bool:
-        """`y/a/n` answer the pending card from anywhere on the main screen, unless they are text:
-        typed into a non-empty (or just typed-in) prompt, or into another input."""
-        if len(self.screen_stack) > 1:
-            return False
-        card = self.pending_approval()
-        if card is None or card.in_grace():
-            return False
-        from textual.widgets import Input, TextArea
-
-        focused = self.focused
-        if focused is not None and (focused is card or card in focused.ancestors):
-            return False  # the card's own keys
-        if isinstance(focused, PromptInput):
-            return not self._prompt_busy()
-        return not isinstance(focused, (Input, TextArea))
-
-    def action_answer(self, kind: str) -> None:
-        """`y`/`a`/`n` on the pending approval card, wherever the focus is."""
-        card = self.pending_approval()
-        if card is None:
-            return
-        if kind == "deny":
-            card.focus()
-            card.action_deny()
-        else:
-            card.action_decide(kind)
-
     async def action_interrupt(self) -> None:
         """Esc: cancel the running turn (a pending approval is answered with `cancel`)."""
         if self.running and self.session is not None:
@@ -504,36 +440,6 @@ class CodeassistApp(App[None]):
         self.query_one(Transcript).focus()
         self._show_header(mode=self._replay_mode())
         self.run_replay()
-
-    def _replay_mode(self) -> str:
-        replay = self.replay
-        if replay is None:
-            return ""
-        return f"replay ×{replay.speed:g}{' paused' if replay.paused else ''}"
-
-    @work(exclusive=True, group="agent-turn", exit_on_error=False)
-    async def run_replay(self) -> None:
-        replay, router = self.replay, self.router
-        if replay is None or router is None:
-            return
-        if replay.instant:  # the whole history at once: earlier turns drawn frozen, one layout
-            history = [event async for event in replay.events()]
-            with self.batch_update():
-                await router.route_history(history)
-        else:
-            async for event in replay.events():
-                await router.route(event)
-        await router.mount(NoticeLine("replay finished — nothing was executed"))
-
-    def action_replay_pause(self) -> None:
-        if self.replay is not None:
-            self.replay.toggle_pause()
-            self._show_header(mode=self._replay_mode())
-
-    def action_replay_speed(self, factor: float) -> None:
-        if self.replay is not None:
-            self.replay.faster() if factor > 1 else self.replay.slower()
-            self._show_header(mode=self._replay_mode())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in BLOCK_ACTIONS:  # offered (and in the footer) only where they do something
@@ -554,33 +460,6 @@ class CodeassistApp(App[None]):
             card = self.pending_approval()
             return card is not None and card.check_action("decide", parameters)
         return True
-
-    # ---- transcript blocks (see `tui.blocks`) -------------------------------------------------
-
-    def action_select_block(self, step: int) -> None:
-        """Ctrl+Up/Ctrl+Down (or Alt+), and Up/Down or k/j on a block: the block above or below
-        (from the prompt: the newest; past the newest: back to the prompt)."""
-        if step_focus(self.query_one(Transcript), self.focused, step) == "prompt":
-            self.action_leave_block()
-
-    action_step_block = action_select_block
-
-    async def action_toggle_block(self) -> None:
-        """Enter on a block: expand or collapse it (a tool card's output)."""
-        block = focused_block(self.focused)
-        if block is not None:
-            await toggle_block(self.query_one(Transcript), block)
-
-    def action_copy_block(self) -> None:
-        """c on a block: copy its text (an answer's Markdown, a card's command and output)."""
-        text = block_text(focused_block(self.focused))
-        self.copy_to_clipboard(text)
-        self.notify(f"Copied {len(text):,} characters.")
-
-    def action_leave_block(self) -> None:
-        """Esc on a block: back to the prompt (the transcript itself while replaying)."""
-        prompt = self.query_one(PromptInput)
-        (self.query_one(Transcript) if prompt.disabled else prompt).focus(scroll_visible=False)
 
     # ---- actions -----------------------------------------------------------------------------
 
