@@ -62,9 +62,7 @@ class Cost:
     @property
     def charged(self) -> float | None:
         """Dollars charged, the cached-input discount applied (None: cost unknown)."""
-        if self.input_usd is None or self.cached_input_usd is None or self.output_usd is None:
-            return None
-        return self.input_usd + self.cached_input_usd + self.output_usd
+        return _plus(_plus(self.input_usd, self.cached_input_usd), self.output_usd)
 
     @property
     def without_cache(self) -> float | None:
@@ -174,7 +172,7 @@ class CostReport:
         out = []
         for number, cost in self.turns:
             out.append(
-                f"turn {number:>3}  {_charged(cost):>12}  input {cost.uncached_tokens:,} "
+                f"turn {number:>3}  {_part(cost.charged):>12}  input {cost.uncached_tokens:,} "
                 f"+ cached {cost.cached_tokens:,}  output {cost.output_tokens:,}"
                 + (f"  saved {dollars(cost.saved)}" if cost.saved else "")
             )
@@ -200,10 +198,6 @@ class CostReport:
             out.append(f"no prices known for {info.name}: cost unknown (add them in the config's models table)")
         out.append(f"prices from {self.provenance.source}, checked {self.provenance.checked}")
         return out
-
-
-def _charged(cost: Cost) -> str:
-    return dollars(cost.charged) if cost.charged is not None else "unknown"
 
 
 def _part(amount: float | None) -> str:

@@ -101,10 +101,10 @@ class SessionModels:
     # ---- cost and context --------------------------------------------------------------------
 
     @staticmethod
-    def price(responses: Iterable[ResponseStats], model: str | None = None) -> Cost:
-        """What `responses` cost, each priced for the model it named (`model` for a record that
-        names none) with the catalogue's prices; needs no live session, so replays use it too."""
-        return responses_cost(responses, lambda name: catalogue().lookup(name or model or ""))
+    def price(responses: Iterable[ResponseStats]) -> Cost:
+        """What `responses` cost, each priced for the model it named with the shipped catalogue's
+        prices; needs no live session, so replays use it too."""
+        return responses_cost(responses, lambda name: catalogue().lookup(name or ""))
 
     def cost_of(self, responses: Iterable[ResponseStats]) -> Cost:
         """What `responses` cost, each priced for the model it named (the session's model for a
