@@ -260,22 +260,21 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
 def cost_line(session: Session, responses: list[ResponseStats]) -> dict[str, Any]:
     """The last line of `--json`: what each response, the turn and the session cost, and the
     prices used."""
-    report = session.cost_report()
-    info = report.model
+    info, provenance = session.model_info, session.catalogue.provenance
     return {
         "type": "cost",
         "model": info.name,
         "priced": info.priced,
         "responses": [session.cost_of([response]).as_json() for response in responses],
         "turn": session.cost_of(responses).as_json(),
-        "session": report.session.as_json(),
+        "session": session.session_cost().as_json(),
         "prices_per_mtok": {
             "input": info.input_per_mtok,
             "cached_input": info.cached_input_per_mtok,
             "output": info.output_per_mtok,
         },
-        "prices_source": report.provenance.source,
-        "prices_checked": report.provenance.checked,
+        "prices_source": provenance.source,
+        "prices_checked": provenance.checked,
     }
 
 
