@@ -31,6 +31,7 @@ from agent.conversation import Conversation, is_compaction
 from agent.events import AgentError, AgentEvent, Compacted, CompactionMode, CompactionStarted
 from agent.model_client import ModelClient, ModelError, ServerError
 from agent.transport.base import StreamMetrics, TransportError
+from agent.transport.http import ResponsesHTTP
 from agent.wire import Item, Message
 from agent.wire.errors import error_body_payload
 from agent.wire.event_types import TERMINALS
@@ -74,19 +75,17 @@ def estimate_tokens(items: list[Item]) -> int:
 
 
 class CompactEndpoint:
-    """`POST {base_url}/responses/compact` over httpx.
+    """`POST …/responses/compact`, sent by the session's HTTP transport (its pooled connections,
+    credentials and TLS settings).
 
     Args:
-        base_url: the session's base URL (`…/v1`).
-        api_key: sent as `Authorization: Bearer`.
-        verify: TLS verification (an `ssl.SSLContext` for a private certificate authority).
+        http: the session's HTTP/SSE transport.
         timeout: seconds for the whole call.
     """
 
-    def __init__(self, base_url: str, api_key: str | None, *, verify: Any = True, timeout: float = 300.0) -> None:
-        self.url = f"{base_url}/responses/compact"
-        self._headers = {"Authorization": f"Bearer {api_key or 'codeassist-no-key'}"}
-        self._verify = verify
+    def __init__(self, http: ResponsesHTTP, *, timeout: float = 300.0) -> None:
+        self.http = http
+        self.url = f"{http.url}/compact"
         self._timeout = timeout
 
     async def compact(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -97,8 +96,7 @@ class CompactEndpoint:
             CompactionFailed: any other failure (the message says which).
         """
         try:
-            async with httpx.AsyncClient(verify=self._verify, timeout=self._timeout) as client:
-                response = await client.post(self.url, content=orjson.dumps(body), headers=self._headers)
+            response = await self.http.post("/compact", body, timeout=self._timeout)
         except httpx.HTTPError as exc:
             raise CompactionFailed(f"the compaction request failed: {exc or type(exc).__name__}") from None
         if response.status_code in (404, 405):

@@ -262,7 +262,7 @@ class Session(SessionModels):
             models=models,
         )
         client = ModelClient(websocket=websocket, http=http, max_retries=settings.max_retries, sleep=sleep)
-        endpoint = CompactEndpoint(settings.base_url, api_key, verify=ssl_context if ssl_context is not None else True)
+        endpoint = CompactEndpoint(http)
         agent = Agent(
             client=client,
             conversation=conversation,

@@ -178,5 +178,15 @@ class ResponsesHTTP:
             self._aborted = True
             await response.aclose()
 
+    async def post(self, suffix: str, body: dict[str, Any], *, timeout: float) -> httpx.Response:
+        """POST `body` as JSON to `url + suffix` (e.g. `/compact`) on the same pooled connections,
+        credentials and TLS settings, and read the whole answer.
+
+        Raises:
+            httpx.HTTPError: the request failed.
+        """
+        headers = {**self._headers, "Accept": "application/json"}
+        return await self._client.post(self.url + suffix, content=orjson.dumps(body), headers=headers, timeout=timeout)
+
     async def close(self) -> None:
         await self._client.aclose()
