@@ -34,11 +34,8 @@ import argparse
 import asyncio
 import datetime
 import json
-import os
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -51,6 +48,7 @@ from agent.config import Settings
 from agent.events import ApprovalRequested, ResponseFinished, TurnEnded
 from agent.session import Decision, Session
 from bench.machine import describe
+from bench.serve_process import launch, listening_url, stop
 
 MODEL = "scripted-long"
 API_KEY = "sk-bench-abcdefghijklmnopqrstuvwxyz012345"
@@ -102,30 +100,14 @@ def make_workspace(root: Path, output_bytes: int) -> Path:
 @contextmanager
 def serving(script: Path) -> Iterator[str]:
     """`codeassist serve --script SCRIPT` on a free loopback port; its `/v1` base URL."""
-    command = [str(Path(sys.executable).with_name("codeassist")), "serve", "--port", "0", "--script", str(script)]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process = launch("serve", "--port", "0", "--script", str(script))
     try:
-        url = ""
-        for line in process.stdout:  # type: ignore[union-attr]
-            if "listening on" in line:
-                url = line.split("listening on", 1)[1].strip()
-                break
+        url = listening_url(process)
         if not url:
             raise RuntimeError("codeassist serve did not start")
         yield url
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, raise_if_killed=False)
 
 
 def arm_fault(base_url: str, fault: dict[str, Any]) -> None:

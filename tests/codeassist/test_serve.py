@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,37 +12,21 @@ import pytest
 from openai import OpenAI
 from websockets.exceptions import InvalidStatus
 
+from bench.serve_process import CODEASSIST, launch, listening_url, stop
 from tests.conftest import TOOL_SCENARIO
 from tests.server.wsclient import create, open_socket, read_response, user
-
-CODEASSIST = str(Path(sys.executable).with_name("codeassist"))
 
 
 @contextmanager
 def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Start `codeassist ARGS`, wait for its URL line, stop it with Ctrl+C at the end."""
-    process = subprocess.Popen(
-        [CODEASSIST, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process = launch(*args, stderr=subprocess.PIPE)
     try:
-        url = ""
-        for line in process.stdout:  # type: ignore[union-attr]
-            if "listening on" in line:
-                url = line.split("listening on", 1)[1].strip()
-                break
+        url = listening_url(process)
         assert url, process.stderr.read()  # type: ignore[union-attr]
         yield process, url
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        stop(process)
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ import logging
 import os
 import re
 import resource
-import signal
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,13 +22,13 @@ import pytest
 from openai import OpenAI
 from websockets.exceptions import InvalidStatus
 
+from bench.serve_process import CODEASSIST, launch, listening_url, stop
 from server.guard import AccessPolicy
 from server.logs import RateLimitedStderr
 from server.received import ENTRY_OVERHEAD_BYTES, ReceivedLog, ReceivedRequest
 from tests.conftest import TOOL_SCENARIO
 from tests.server.wsclient import create, open_socket, read_response, user
 
-CODEASSIST = str(Path(sys.executable).with_name("codeassist"))
 FOREIGN_HOST = "attacker.example"
 FOREIGN_ORIGIN = "https://attacker.example"
 
@@ -39,7 +37,7 @@ FOREIGN_ORIGIN = "https://attacker.example"
 class Served:
     """A running `codeassist serve`: its process, port, and what it wrote on stderr so far."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[str]
     port: int
     stderr_lines: list[str] = field(default_factory=list)
     stderr_reader: threading.Thread | None = None
@@ -53,9 +51,8 @@ class Served:
         return "".join(self.stderr_lines)
 
 
-def _collect(stream: IO[bytes], into: list[str]) -> None:
-    for line in stream:
-        into.append(line.decode("utf-8", "replace"))
+def _collect(stream: IO[str], into: list[str]) -> None:
+    into.extend(stream)
 
 
 @contextmanager
@@ -63,16 +60,10 @@ def serving(
     *args: str, read_stderr: bool = True, preexec_fn: Callable[[], None] | None = None, script: Path | None = None
 ) -> Iterator[Served]:
     """`codeassist serve ARGS` on a free port; stderr is collected, or left unread as a pipe."""
-    command = [CODEASSIST, "serve", "--port", "0", *args]
+    command = ["serve", "--port", "0", *args]
     if script is not None:
         command += ["--script", str(script)]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=preexec_fn,
-    )
+    process = launch(*command, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
     served = Served(process, 0)
     if read_stderr:
         served.stderr_reader = threading.Thread(
@@ -80,21 +71,14 @@ def serving(
         )
         served.stderr_reader.start()
     try:
-        for raw in process.stdout:  # type: ignore[union-attr]
-            line = raw.decode()
-            if "listening on" in line:
-                served.port = int(line.rsplit(":", 1)[1].split("/", 1)[0])
-                break
+        url = listening_url(process)
+        if url:
+            served.port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
         assert served.port, f"codeassist serve did not start: {served.stderr}"
         yield served
     finally:
-        process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-            raise
+            stop(process)
         finally:
             if served.stderr_reader is not None:
                 served.stderr_reader.join(timeout=10)
@@ -294,7 +278,7 @@ def test_a_stderr_nobody_reads_never_stops_the_server(scenario_file):
         with open_socket(f"ws://127.0.0.1:{served.port}/v1/responses") as ws:
             create(ws, input=user("read a.py"))
             assert read_response(ws)[-1]["type"] == "response.completed"
-    log = served.process.stderr.read().decode()  # type: ignore[union-attr]
+    log = served.process.stderr.read()  # type: ignore[union-attr]
     assert "Invalid HTTP request received." in log and "repeated" in log
     assert "suppressed" in log or "lost" in log
     assert len(log) < 1024 * 1024
