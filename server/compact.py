@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from agent.wire import Message
 from server.context_window import check_compaction_items, compaction_item, item_tokens, prefix_tokens
 from server.http import error_response, read_body
-from server.state import RequestError, ServerState, resolve_parent, validate_create
+from server.state import RequestError, ServerState, resolve_parent, validate_body
 
 NO_COMPACTION = RequestError(
     "Unknown endpoint: POST /v1/responses/compact (this endpoint has no compaction).", code="not_found", status=404
@@ -29,11 +29,8 @@ async def compact_response(request: Request, state: ServerState) -> Response:
         return refused
     if not state.limits.compaction:
         return error_response(NO_COMPACTION)
-    if not isinstance(data, dict):
-        return error_response(RequestError("The body must be a JSON object.", code="invalid_json"))
-    data.pop("type", None)
     try:
-        create = validate_create({"type": "response.create", **data})
+        create = validate_body(data)
         if not create.model:
             raise RequestError("Missing required parameter: 'model'.", code="missing_required_parameter", param="model")
         input_items = create.input_items()

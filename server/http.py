@@ -16,7 +16,7 @@ from server.context_window import plan_context
 from server.faulting import CloseConnection, RawFrame, StallConnection, with_fault
 from server.faults import RESPONSE_FAULTS
 from server.responder import ResponseRun
-from server.state import RequestError, ServerState, resolve_parent, validate_create
+from server.state import RequestError, ServerState, resolve_parent, validate_body
 from server.websocket import finish_run
 
 
@@ -58,11 +58,8 @@ async def create_response(request: Request, state: ServerState) -> Response:
     data, refused = await read_body(request, state)
     if refused is not None:
         return refused
-    if not isinstance(data, dict):
-        return error_response(RequestError("The body must be a JSON object.", code="invalid_json"))
-    data.pop("type", None)
     try:
-        create = validate_create({"type": "response.create", **data})
+        create = validate_body(data)
         parent = resolve_parent(create, None, state.store)
         plan = plan_context(state, create, parent)
     except RequestError as error:

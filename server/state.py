@@ -80,6 +80,17 @@ def validate_create(data: dict[str, Any]) -> ResponseCreate:
     return request
 
 
+def validate_body(data: Any) -> ResponseCreate:
+    """Validate the JSON body of an HTTP `POST` as a `response.create` (any `type` it names is ignored).
+
+    Raises:
+        RequestError: not a JSON object, or as `validate_create`.
+    """
+    if not isinstance(data, dict):
+        raise RequestError("The body must be a JSON object.", code="invalid_json")
+    return validate_create({**data, "type": "response.create"})
+
+
 @dataclass
 class StoredResponse:
     """What a later request can chain from: the full context after this response."""
