@@ -136,31 +136,32 @@ class WebSocketSession:
         with contextlib.suppress(Exception):  # already closed by the peer
             await self.ws.close(code)
 
+    def _decode(self, message: dict[str, Any]) -> dict[str, Any] | RequestError:
+        """A frame's JSON object, or the error that answers the frame; either way recorded as received."""
+        limit = self.state.config.max_frame_bytes
+        text = message.get("text")
+        raw: bytes = (message.get("bytes") or b"") if text is None else text.encode()
+        decoded: dict[str, Any] | RequestError
+        if text is None:
+            decoded = RequestError("Binary frames are not supported; send JSON text frames.", code="invalid_frame")
+        elif len(raw) > limit:
+            decoded = RequestError(
+                f"Frame of {len(raw)} bytes exceeds the limit of {limit} bytes.", code="frame_too_large"
+            )
+        else:
+            try:
+                decoded = decode_frame(text)
+            except FrameDecodeError as exc:
+                decoded = RequestError(f"Invalid frame: {exc}.", code="invalid_json")
+        self.state.record(self.name, "websocket", raw, decoded)
+        return decoded
+
     async def _handle(self, message: dict[str, Any]) -> bool:
         """Answer one frame; False when the connection must end."""
         state = self.state
-        text = message.get("text")
-        if text is None:
-            state.record(self.name, "websocket", message.get("bytes") or b"", None)
-            return await self._send(
-                RequestError("Binary frames are not supported; send JSON text frames.", code="invalid_frame").event()
-            )
-        raw = text.encode()
-        size = len(raw)
-        if size > state.config.max_frame_bytes:
-            state.record(self.name, "websocket", raw, None)
-            return await self._send(
-                RequestError(
-                    f"Frame of {size} bytes exceeds the limit of {state.config.max_frame_bytes} bytes.",
-                    code="frame_too_large",
-                ).event()
-            )
-        try:
-            data = decode_frame(text)
-        except FrameDecodeError as exc:
-            state.record(self.name, "websocket", raw, None)
-            return await self._send(RequestError(f"Invalid frame: {exc}.", code="invalid_json").event())
-        state.record(self.name, "websocket", raw, data)
+        data = self._decode(message)
+        if isinstance(data, RequestError):
+            return await self._send(data.event())
         if data["type"] != "response.create":
             return await self._send(
                 RequestError(
