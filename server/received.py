@@ -121,8 +121,8 @@ class ReceivedLog:
             self._bytes = self._dropped = self._bodies_dropped = 0
 
     def stats(self) -> ReceivedStats:
-        with self._lock:
-            return ReceivedStats(len(self._entries), self._bytes, self.max_bytes, self._dropped, self._bodies_dropped)
+        """The ring's figures now."""
+        return self.snapshot()[1]
 
     def snapshot(self) -> tuple[list[ReceivedRequest], ReceivedStats]:
         """The entries and the figures, taken together."""
