@@ -83,7 +83,7 @@ class RateLimitedStderr(logging.Handler):
         self._in_window += 1
         self._put(self.format(record))
 
-    def tick(self) -> None:
+    def _tick(self) -> None:
         """Write the summaries that are due (called by the writer thread about once a second)."""
         with self._state_lock:
             if self._repeats and time.monotonic() - self._repeats_since >= REPEAT_SUMMARY_SECONDS:
@@ -136,7 +136,7 @@ class RateLimitedStderr(logging.Handler):
                 return
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + 1
-                self.tick()
+                self._tick()
             if not line:
                 continue
             with self._state_lock:
