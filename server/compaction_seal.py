@@ -79,7 +79,7 @@ def _signature(key: bytes, payload: str) -> str:
 
 def _xor(key: bytes, nonce: bytes, data: bytes) -> bytes:
     stream = hashlib.shake_256(_subkey(key, b"encrypt") + nonce).digest(len(data))
-    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
+    return (int.from_bytes(data) ^ int.from_bytes(stream)).to_bytes(len(data))
 
 
 def seal(state: CompactedState, key: bytes) -> str:
