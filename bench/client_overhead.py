@@ -42,6 +42,7 @@ from agent.tools import ToolContext, ToolRegistry
 from agent.transport import ResponsesHTTP, ResponsesSocket, StreamMetrics
 from agent.transport.factory import open_transports
 from bench.machine import describe
+from bench.serve_process import listening_url
 
 GOAL_MS = 2.0
 FLOOR_GOAL_RATIO = 1.25
@@ -69,12 +70,10 @@ def served(events: int) -> Iterator[str]:
             text=True,
         )
         try:
-            for line in process.stdout:  # type: ignore[union-attr]
-                if "listening on" in line:
-                    yield line.split("listening on", 1)[1].strip()
-                    break
-            else:
+            url = listening_url(process)
+            if not url:
                 raise RuntimeError(process.stderr.read())  # type: ignore[union-attr]
+            yield url
         finally:
             process.terminate()
             process.wait(timeout=10)

@@ -44,6 +44,7 @@ from bench.machine import describe
 from bench.render_arms import ARMS, SIZE
 from bench.render_data import DOCUMENT_CHARS, deltas, document, stream_prefix
 from bench.render_stats import TARGETS, assess, combine, summarise
+from bench.serve_process import listening_url
 
 ROOT = Path(__file__).resolve().parent.parent
 RATES = (100, 500, 1000, 2000, 5000, 0)
@@ -79,12 +80,10 @@ def served(text: str, rate: float, folder: Path) -> Iterator[str]:
         cwd=ROOT,
     )
     try:
-        for line in process.stdout:  # type: ignore[union-attr]
-            if "listening on" in line:
-                yield line.split("listening on", 1)[1].strip()
-                break
-        else:
+        url = listening_url(process)
+        if not url:
             raise RuntimeError(f"codeassist serve did not start: {process.stderr.read()}")  # type: ignore[union-attr]
+        yield url
     finally:
         process.terminate()
         try:

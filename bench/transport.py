@@ -44,6 +44,7 @@ from bench.arms import ARMS, EXTRA_ARMS, RolloutRecord, make_arm, play
 from bench.delay_proxy import ProxyProcess
 from bench.machine import describe
 from bench.rollout import Rollout, canonical
+from bench.serve_process import listening_url
 from bench.tls import SelfSigned, make_self_signed
 from bench.transport_stats import claims, compare, summarise_arm, summarise_reconnects
 from codeassist.bench_task import SYSTEM_PROMPT, tool_specs
@@ -115,12 +116,10 @@ def served(script: Path, tls: SelfSigned) -> Iterator[Server]:
         text=True,
     )
     try:
-        for line in process.stdout:  # type: ignore[union-attr]
-            if "listening on" in line:
-                port = int(line.rsplit(":", 1)[1].split("/", 1)[0])
-                break
-        else:
+        url = listening_url(process)
+        if not url:
             raise RuntimeError(f"codeassist serve did not start: {process.stderr.read()}")  # type: ignore[union-attr]
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
         with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=tls.client_context(), timeout=30) as control:
             yield Server(port, control)
     finally:
