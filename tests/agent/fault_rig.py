@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -29,11 +27,9 @@ from agent.recorder import ITEMS_RECORD, RESUMED_RECORD
 from agent.session import Session
 from agent.session_log import LoadedSession, load_session
 from agent.transport.scripted import response_events
+from bench.serve_process import launch, listening_url, stop
 from tests.agent.conftest import answered_turn, settings_at
 from tests.agent.raw_server import Frame
-
-CODEASSIST = str(Path(sys.executable).with_name("codeassist"))
-
 
 # ---- codeassist serve as a process ---------------------------------------------------------------
 
@@ -80,19 +76,9 @@ def start_serve(directory: Path, scenario: dict[str, Any], *args: str) -> ServeP
     script = directory / "scenario.json"
     script.write_text(json.dumps(scenario))
     stderr = open(directory / "serve.stderr", "w")  # noqa: SIM115 (closed with the process)
-    process = subprocess.Popen(
-        [CODEASSIST, "serve", "--port", "0", "--script", str(script), *args],
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process = launch("serve", "--port", "0", "--script", str(script), *args, stderr=stderr)
     stderr.close()
-    url = ""
-    for line in process.stdout:  # type: ignore[union-attr]
-        if "listening on" in line:
-            url = line.split("listening on", 1)[1].strip()
-            break
+    url = listening_url(process)
     if not url:
         process.kill()
         raise RuntimeError((directory / "serve.stderr").read_text())
@@ -101,12 +87,7 @@ def start_serve(directory: Path, scenario: dict[str, Any], *args: str) -> ServeP
 
 
 def stop_serve(serve: ServeProcess) -> None:
-    serve.process.send_signal(signal.SIGINT)
-    try:
-        serve.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        serve.process.kill()
-        serve.process.wait()
+    stop(serve.process, raise_if_killed=False)
 
 
 # ---- one session, and the two promises -----------------------------------------------------------

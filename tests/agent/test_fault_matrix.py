@@ -36,9 +36,9 @@ from agent.model_client import backoff_delay
 from agent.session import Session
 from agent.session_log import load_session
 from agent.transport.scripted import function_call, message, response_events
+from bench.serve_process import CODEASSIST
 from tests.agent.conftest import make_repo
 from tests.agent.fault_rig import (
-    CODEASSIST,
     BlackHoleProxy,
     ModelLikeServer,
     Run,
