@@ -95,10 +95,11 @@ class RepoInfo:
     dirty: bool
 
 
-def _neutral_drivers(cwd: Path, environ: Mapping[str, str]) -> dict[str, str]:
+def _neutral_drivers(cwd: Path, environ: Mapping[str, str], *, every_scope: bool = False) -> dict[str, str]:
     """Overrides for the filter, diff and merge drivers the repository's own configuration
-    defines (the user's global ones, such as git-lfs, are left alone). Reading configuration
-    runs nothing."""
+    defines (the user's global ones, such as git-lfs, are left alone unless `every_scope`).
+    A filter whose program is replaced is no longer `required`. Reading configuration runs
+    nothing."""
     try:
         listed = subprocess.run(
             ["git", "config", "--show-scope", "--includes", "--null", "--name-only", "--list"],
@@ -114,12 +115,16 @@ def _neutral_drivers(cwd: Path, environ: Mapping[str, str]) -> dict[str, str]:
     overrides = {}
     for scope, name in zip(fields[::2], fields[1::2], strict=False):
         match = _DRIVER_COMMANDS.match(name)
-        if match and scope in ("local", "worktree"):
+        if match and (every_scope or scope in ("local", "worktree")):
             overrides[name] = _HARMLESS_DRIVER[match.group(3).lower()]
+            if match.group(1).lower() == "filter":
+                overrides[f"filter.{match.group(2)}.required"] = "false"
     return overrides
 
 
-def git_environment(cwd: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def git_environment(
+    cwd: Path, environ: Mapping[str, str] | None = None, *, every_driver: bool = False
+) -> dict[str, str]:
     """The environment for a git command in `cwd`: `environ` (default `os.environ`) plus
     `NEUTRAL_ENVIRONMENT`, with `NEUTRAL_CONFIG` and the repository's driver programs overridden
     through `GIT_CONFIG_COUNT` (appended after any such settings the caller already had).
@@ -127,6 +132,8 @@ def git_environment(cwd: Path, environ: Mapping[str, str] | None = None) -> dict
     Args:
         cwd: where the command runs (its repository's configuration is read).
         environ: the environment to start from.
+        every_driver: override the user's own drivers too (git-lfs included), for commands that
+            must see a file's bytes exactly as they are.
     """
     env = dict(os.environ if environ is None else environ)
     env.update(NEUTRAL_ENVIRONMENT)
@@ -135,9 +142,17 @@ def git_environment(cwd: Path, environ: Mapping[str, str] | None = None) -> dict
     except ValueError:
         count = 0
     base = {**env, "GIT_CONFIG_COUNT": str(count)}
-    overrides = {**NEUTRAL_CONFIG, **_neutral_drivers(cwd, {**base, **_config_variables(NEUTRAL_CONFIG, count)})}
+    reader = {**base, **_config_variables(NEUTRAL_CONFIG, count)}
+    overrides = {**NEUTRAL_CONFIG, **_neutral_drivers(cwd, reader, every_scope=every_driver)}
     env.update(_config_variables(overrides, count))
     return env
+
+
+def with_config(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[str, str]:
+    """`env` with `settings` appended to its `GIT_CONFIG_COUNT` settings (they take precedence
+    over every configuration file and over the settings already there)."""
+    count = int(env.get("GIT_CONFIG_COUNT", "0"))
+    return {**env, **_config_variables(settings, count)}
 
 
 def _config_variables(settings: Mapping[str, str], first: int) -> dict[str, str]:
@@ -148,8 +163,20 @@ def _config_variables(settings: Mapping[str, str], first: int) -> dict[str, str]
     return variables
 
 
-def run_git(args: list[str], cwd: Path, *, timeout: float = 10) -> subprocess.CompletedProcess[bytes]:
-    """Run `git --no-pager <args>` in `cwd` with `git_environment`, stdin closed, output captured.
+def run_git(
+    args: list[str],
+    cwd: Path,
+    *,
+    timeout: float = 10,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `git --no-pager <args>` in `cwd` with `git_environment`, output captured.
+
+    Args:
+        env: an environment made by `git_environment` (and extended) for this repository, to
+            run several commands without reading the configuration for each.
+        input: what the command reads on stdin (closed when None).
 
     Raises:
         OSError: git cannot be started.
@@ -160,8 +187,9 @@ def run_git(args: list[str], cwd: Path, *, timeout: float = 10) -> subprocess.Co
     return subprocess.run(
         ["git", "--no-pager", *args],
         cwd=cwd,
-        env=git_environment(cwd),
-        stdin=subprocess.DEVNULL,
+        env=dict(env) if env is not None else git_environment(cwd),
+        stdin=subprocess.DEVNULL if input is None else None,
+        input=input,
         capture_output=True,
         timeout=timeout,
     )
