@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import git
 
@@ -181,3 +182,35 @@ def quoted(path: str) -> bytes:
         return raw
     escaped = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n").replace(b"\r", b"\\r")
     return b'"' + escaped + b'"'
+
+
+Status = Literal["added", "modified", "deleted", "renamed", "mode", "type"]
+_STATUS: dict[str, Status] = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "type"}
+
+
+def parse_changes(raw: bytes) -> list[tuple[str, Status, str | None, int, int, bool]]:
+    """Path, status, old path (renames), lines added and removed, binary: from the output of
+    `git diff-tree -z --raw --numstat` (all raw records come first, then the counts in the same
+    order)."""
+    fields = raw.split(b"\0")
+    records: list[tuple[Status, str, str | None]] = []
+    at = 0
+    while at < len(fields) and fields[at].startswith(b":"):
+        old_mode, new_mode, old_id, new_id, letter = fields[at][1:].decode().split()
+        if letter.startswith("R"):
+            records.append(("renamed", os.fsdecode(fields[at + 2]), os.fsdecode(fields[at + 1])))
+            at += 3
+            continue
+        status = _STATUS.get(letter[:1], "modified")
+        if status == "modified" and old_mode != new_mode and old_id == new_id:
+            status = "mode"
+        records.append((status, os.fsdecode(fields[at + 1]), None))
+        at += 2
+    counts: list[tuple[int, int, bool]] = []
+    while at < len(fields) and fields[at]:
+        added, removed, rest = fields[at].split(b"\t", 2)
+        at += 1 if rest else 3
+        binary = added == b"-"
+        counts.append((0 if binary else int(added), 0 if binary else int(removed), binary))
+    counts += [(0, 0, False)] * (len(records) - len(counts))
+    return [(path, status, old, *count) for (status, path, old), count in zip(records, counts, strict=False)]

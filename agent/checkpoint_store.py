@@ -30,8 +30,19 @@ from typing import Literal
 import git
 from git.refs.symbolic import SymbolicReference
 
-from agent.checkpoint_scan import Plan, converted_paths, has_attributes, plan_snapshot, quoted
-from agent.checkpoint_tree import GITLINK, SKIPPED_TRAILER, Entry, TreeReader, remove_path, worktree_entry, write_entry
+from agent.checkpoint_scan import Plan, converted_paths, has_attributes, parse_changes, plan_snapshot, quoted
+from agent.checkpoint_tree import (
+    GITLINK,
+    IN_PROGRESS,
+    SKIPPED_TRAILER,
+    Entry,
+    TreeReader,
+    inside,
+    remove_path,
+    under,
+    worktree_entry,
+    write_entry,
+)
 from agent.git import GIT_ERRORS, git_environment, run_git, with_config
 
 __all__ = [
@@ -131,15 +142,6 @@ class CommitResult:
     branch: str | None
     """The branch moved; None on a detached HEAD."""
     files: tuple[str, ...]
-
-
-_STATUS: dict[str, Literal["added", "modified", "deleted", "renamed", "mode", "type"]] = {
-    "A": "added",
-    "M": "modified",
-    "D": "deleted",
-    "R": "renamed",
-    "T": "type",
-}
 
 
 def _failure(args: Sequence[str], detail: bytes | str) -> CheckpointError:
@@ -271,18 +273,14 @@ class CheckpointStore:
         Untracked files over the size cap, nested repositories and submodules whose content
         changed are left out and listed in the result and in the commit message."""
         env = self._environment()
-        first = not self._index.exists()
-        if first:
-            self._start_index()
-            self._converting = has_attributes(self.root, Path(self._repo.git_dir), self._repo, env)
-        listing = _git(["ls-files", "-z", "-t", "-m", "-d", "-o", "--exclude-standard"], self.root, env)
-        plan = plan_snapshot(self.root, listing, self._max_file_bytes)
-        if first and self._converting:
-            plan.add_converted(converted_paths(self.root, env, Path(self._repo.git_dir), self._max_file_bytes))
-        if any(Path(path).name == ".gitattributes" for path in plan.files):
-            self._converting = True
-        self._apply(plan, env)
-        tree = self._write_tree(env)
+        try:
+            tree, plan = self._index_work_tree(env)
+        except CheckpointError:
+            if not self._index.exists():
+                raise
+            # A private index git cannot read (a crash while writing it): start it again.
+            self._index.unlink()
+            tree, plan = self._index_work_tree(env)
         head, _ = self._head()
         body = message.rstrip("\n") + "\n"
         if plan.skipped:
@@ -297,6 +295,22 @@ class CheckpointStore:
             ref = f"refs/codeassist/{self._session}/{name}"
             _git(["update-ref", ref, commit], self.root, env)
         return Snapshot(commit, ref, tuple(plan.skipped), tuple(plan.skipped.values()))
+
+    def _index_work_tree(self, env: Mapping[str, str]) -> tuple[str, Plan]:
+        """Bring the private index to the work tree's exact content; its tree id and the plan."""
+        fresh = not self._index.exists()
+        if fresh:
+            self._start_index()
+        if fresh or self._converting is None:
+            self._converting = has_attributes(self.root, Path(self._repo.git_dir), self._repo, env)
+        listing = _git(["ls-files", "-z", "-t", "-m", "-d", "-o", "--exclude-standard"], self.root, env)
+        plan = plan_snapshot(self.root, listing, self._max_file_bytes)
+        if any(Path(path).name == ".gitattributes" for path in plan.files):
+            self._converting = True
+        if fresh and self._converting:
+            plan.add_converted(converted_paths(self.root, env, Path(self._repo.git_dir), self._max_file_bytes))
+        self._apply(plan, env)
+        return self._write_tree(env), plan
 
     def _start_index(self) -> None:
         """The private index starts as a copy of the user's (its stat cache is reused), or empty."""
@@ -387,32 +401,8 @@ class CheckpointStore:
 
     def changes(self, before: str, after: str, paths: Sequence[str] | None = None) -> list[FileChange]:
         """The files changed from `before` to `after` (renames detected), limited to `paths`."""
-        fields = self._diff_tree(["-z", "-M", "--raw", "--numstat"], before, after, paths).split(b"\0")
-        records: list[tuple[str, str, str | None]] = []
-        at = 0
-        while at < len(fields) and fields[at].startswith(b":"):
-            meta = fields[at].decode().split()
-            old_mode, new_mode, old_id, new_id, letter = meta[0][1:], meta[1], meta[2], meta[3], meta[4][:1]
-            if letter == "R":
-                records.append(("renamed", os.fsdecode(fields[at + 2]), os.fsdecode(fields[at + 1])))
-                at += 3
-                continue
-            status = _STATUS.get(letter, "modified")
-            if status == "modified" and old_mode != new_mode and old_id == new_id:
-                status = "mode"
-            records.append((status, os.fsdecode(fields[at + 1]), None))
-            at += 2
-        counts: list[tuple[int, int, bool]] = []
-        while at < len(fields) and fields[at]:
-            added, removed, rest = fields[at].split(b"\t", 2)
-            at += 1 if rest else 3
-            binary = added == b"-"
-            counts.append((0 if binary else int(added), 0 if binary else int(removed), binary))
-        counts += [(0, 0, False)] * (len(records) - len(counts))
-        return [
-            FileChange(path, status, old, added, removed, binary)  # type: ignore[arg-type]
-            for (status, path, old), (added, removed, binary) in zip(records, counts, strict=False)
-        ]
+        raw = self._diff_tree(["-z", "-M", "--raw", "--numstat"], before, after, paths)
+        return [FileChange(*fields) for fields in parse_changes(raw)]
 
     def patch(self, before: str, after: str, paths: Sequence[str] | None = None) -> str:
         """The unified diff from `before` to `after` (renames detected; a binary file shows as
@@ -425,7 +415,7 @@ class CheckpointStore:
         skipped = self._skipped(commit)
         found = []
         for path in dict.fromkeys(paths):
-            if path in skipped:
+            if under(path, skipped) or not inside(path):
                 continue
             recorded = self._entry(commit, path)
             if recorded is not None and recorded.mode == GITLINK:
@@ -474,8 +464,11 @@ class CheckpointStore:
         writes: list[tuple[str, Entry]] = []
         removals: list[str] = []
         for path in dict.fromkeys(paths):
-            entry = None if path in left_out else self._entry(source, path)
-            if path in left_out:
+            entry = None if under(path, left_out) or not inside(path) else self._entry(source, path)
+            if not inside(path):
+                skipped.append(path)
+                problems.append(f"{path}: not a file of the work tree, left alone")
+            elif under(path, left_out):
                 skipped.append(path)
                 problems.append(f"{path}: not in the checkpoint (left out when it was taken), left as it is")
             elif entry is not None and entry.mode == GITLINK:
@@ -522,6 +515,10 @@ class CheckpointStore:
         paths = list(dict.fromkeys(paths))
         if not paths:
             raise CheckpointError("nothing to commit: no files given")
+        git_dir = Path(self._repo.git_dir)
+        for marker, what in IN_PROGRESS.items():
+            if (git_dir / marker).exists():
+                raise CheckpointError(f"{what} is in progress: finish it with git first")
         head, branch = self._head()
         temporary = self._index.with_name(f"{self._session}.commit.index")
         env = {**self._environment(private=False), "GIT_INDEX_FILE": str(temporary)}
@@ -547,11 +544,15 @@ class CheckpointStore:
         if TRAILER not in text.splitlines():
             text += "\n\n" + TRAILER
         parents = ["-p", head] if head else []
-        commit = (
-            _git(["commit-tree", tree, *parents, "-F", "-"], self.root, env, input=(text + "\n").encode())
-            .decode()
-            .strip()
-        )
+        try:
+            made = _git(["commit-tree", tree, *parents, "-F", "-"], self.root, env, input=(text + "\n").encode())
+        except CheckpointError as exc:
+            if any(word in str(exc) for word in ("email", "identity", "name")):
+                raise CheckpointError(
+                    "git does not know who you are: set `git config --global user.name` and `user.email`"
+                ) from exc
+            raise
+        commit = made.decode().strip()
         subject = text.splitlines()[0] if text else ""
         old = head or "0" * self._hex_length()
         deref = ["--no-deref"] if branch is None else []

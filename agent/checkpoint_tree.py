@@ -34,6 +34,33 @@ SKIPPED_TRAILER = b"Codeassist-Skipped: "
 """Each path a snapshot left out is named in its commit message on a line starting with this
 (the path as a JSON string), so that a restore from it never touches that path."""
 
+IN_PROGRESS = {
+    "MERGE_HEAD": "a merge",
+    "CHERRY_PICK_HEAD": "a cherry-pick",
+    "REVERT_HEAD": "a revert",
+    "rebase-merge": "a rebase",
+    "rebase-apply": "a rebase or am",
+}
+"""What `commit` refuses to commit in the middle of (git itself would make a different commit)."""
+
+
+def inside(path: str) -> bool:
+    """Whether `path` names something in the work tree that checkpoints may hold."""
+    parts = path.split("/")
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and all(part not in ("", ".", "..") and part.lower() != ".git" for part in parts)
+    )
+
+
+def under(path: str, left_out: set[str]) -> bool:
+    """Whether `path` or one of its directories was left out of a checkpoint."""
+    if not left_out:
+        return False
+    parts = path.split("/")
+    return any("/".join(parts[:end]) in left_out for end in range(1, len(parts) + 1))
+
 
 @dataclass(frozen=True)
 class Entry:

@@ -479,3 +479,70 @@ def test_a_repository_configuration_runs_nothing(hostile_repo: Path, open_store:
 
     assert _ran(hostile_repo) == []
     assert git(hostile_repo, "show", "HEAD:notes.txt") == "three"
+
+
+def test_a_resumed_session_keeps_its_index_and_stays_exact(repo: Path, tmp_path: Path, open_store: OpenStore) -> None:
+    (repo / ".gitattributes").write_text("*.txt text=auto\n")
+    (repo / "dos.txt").write_bytes(b"a\r\n")
+    git(repo, "add", "-A")
+    git(repo, *IDENTITY, "commit", "-qm", "crlf")
+    open_store(repo, "resumed").snapshot("1-before", "m")
+    resumed = open_store(repo, "resumed")
+    (repo / "dos.txt").write_bytes(b"a\r\nb\r\n")
+
+    after = resumed.snapshot("1-after", "m")
+
+    assert (
+        subprocess.run(["git", "cat-file", "blob", f"{after.commit}:dos.txt"], cwd=repo, capture_output=True).stdout
+        == b"a\r\nb\r\n"
+    )
+
+
+def test_a_damaged_private_index_is_started_again(repo: Path, tmp_path: Path, open_store: OpenStore) -> None:
+    store = open_store(repo)
+    before = store.snapshot("1-before", "m")
+    (tmp_path / "checkpoints" / "s1.index").write_bytes(b"DIRC garbage")
+    (repo / "a.py").write_text("after\n")
+
+    after = store.snapshot("1-after", "m")
+
+    assert store.changed_paths(before.commit, after.commit) == ["a.py"]
+
+
+def test_paths_outside_the_work_tree_are_never_touched(repo: Path, open_store: OpenStore) -> None:
+    store = open_store(repo)
+    snapshot = store.snapshot("1-before", "m")
+    config = (repo / ".git" / "config").read_bytes()
+    nested = make_repo(repo / "nested", {"keep.txt": "keep\n"})
+    with_nested = store.snapshot("2-before", "m")
+
+    result = store.restore(snapshot.commit, [".git/config", "../repo/a.py", "/etc/passwd", "pkg/../a.py"])
+    assert len(result.skipped) == 4 and result.deleted == () and result.written == ()
+    assert (repo / ".git" / "config").read_bytes() == config
+    assert store.restore(with_nested.commit, ["nested/keep.txt"]).deleted == ()
+    assert (nested / "keep.txt").exists()
+    assert store.differing(with_nested.commit, [".git/config", "nested/keep.txt"]) == []
+
+
+def test_commit_refuses_during_a_merge_and_explains_a_missing_identity(
+    repo: Path, open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(repo)
+    (repo / "a.py").write_text("changed\n")
+    (repo / ".git" / "MERGE_HEAD").write_text(git(repo, "rev-parse", "HEAD") + "\n")
+    with pytest.raises(CheckpointError, match="a merge is in progress"):
+        store.commit(["a.py"], "During a merge")
+    (repo / ".git" / "MERGE_HEAD").unlink()
+    head = git(repo, "rev-parse", "HEAD")
+
+    empty = repo.parent / "empty-home"
+    empty.mkdir()
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty / "none"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    subprocess.run(["git", "config", "user.useConfigOnly", "true"], cwd=repo, check=True)
+    with pytest.raises(CheckpointError, match="does not know who you are"):
+        store.commit(["a.py"], "Without a name")
+    assert git(repo, "rev-parse", "HEAD") == head
