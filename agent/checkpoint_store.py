@@ -43,7 +43,7 @@ from agent.checkpoint_tree import (
     worktree_entry,
     write_entry,
 )
-from agent.git import GIT_ERRORS, git_environment, run_git, with_config
+from agent.git import GIT_ERRORS, config_fingerprint, git_environment, run_git, with_config
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
@@ -194,6 +194,8 @@ class CheckpointStore:
         self._converting: bool | None = None
         self._unstatted = 0
         self._hex: int | None = None
+        self._environments: dict[bool, tuple[bytes | None, dict[str, str]]] = {}
+        """The environments of `_environment`, with the configuration they were made from."""
         self._trees = TreeReader(repo)
 
     @classmethod
@@ -239,8 +241,18 @@ class CheckpointStore:
     def _environment(self, *, private: bool = True) -> dict[str, str]:
         """For snapshot commands (`private`: the private index, exact bytes) or for the user's own
         view (their filters and settings, their index)."""
+        fingerprint = config_fingerprint(Path(self._repo.git_dir), Path(self._repo.common_dir))
+        cached = self._environments.get(private)
+        if fingerprint is not None and cached is not None and cached[0] == fingerprint:
+            return cached[1]
         if not private:
-            return {**git_environment(self.root), "GIT_LITERAL_PATHSPECS": "1"}
+            env = {**git_environment(self.root), "GIT_LITERAL_PATHSPECS": "1"}
+        else:
+            env = self._private_environment()
+        self._environments[private] = (fingerprint, env)
+        return env
+
+    def _private_environment(self) -> dict[str, str]:
         env = with_config(git_environment(self.root, every_driver=True), CHECKPOINT_CONFIG)
         return {
             **env,

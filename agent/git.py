@@ -148,6 +148,38 @@ def git_environment(
     return env
 
 
+def config_fingerprint(git_dir: Path, common_dir: Path, environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The content of every configuration file git reads in this repository (system, global,
+    repository, worktree) and the variables that choose them: while it is the same, so is
+    `git_environment`. None when a file includes another one (that one is not watched).
+
+    Args:
+        git_dir: the repository's git directory (`.git`, or `.git/worktrees/<name>`).
+        common_dir: the directory shared by its worktrees (`.git`).
+        environ: the environment git runs with (default `os.environ`).
+    """
+    env = os.environ if environ is None else environ
+    home = Path(env.get("HOME") or "~").expanduser()
+    files = [common_dir / "config", git_dir / "config.worktree"]
+    if "GIT_CONFIG_GLOBAL" in env:
+        files.append(Path(env["GIT_CONFIG_GLOBAL"]))
+    else:
+        files += [home / ".gitconfig", Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "git" / "config"]
+    if not env.get("GIT_CONFIG_NOSYSTEM"):
+        files.append(Path(env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig"))
+    chosen = sorted((k, v) for k, v in env.items() if k.startswith("GIT_") or k in ("HOME", "XDG_CONFIG_HOME"))
+    parts = [repr(chosen).encode(errors="surrogateescape")]
+    for file in files:
+        try:
+            content = file.read_bytes()
+        except OSError as exc:
+            content = f"<{exc.errno}>".encode()
+        if b"include" in content.lower():
+            return None
+        parts.append(os.fsencode(file) + b"\0" + content)
+    return b"\0\0".join(parts)
+
+
 def with_config(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[str, str]:
     """`env` with `settings` appended to its `GIT_CONFIG_COUNT` settings (they take precedence
     over every configuration file and over the settings already there)."""

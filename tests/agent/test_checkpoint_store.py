@@ -546,3 +546,29 @@ def test_commit_refuses_during_a_merge_and_explains_a_missing_identity(
     with pytest.raises(CheckpointError, match="does not know who you are"):
         store.commit(["a.py"], "Without a name")
     assert git(repo, "rev-parse", "HEAD") == head
+
+
+@pytest.mark.parametrize("included", [False, True])
+def test_a_driver_configured_during_the_session_runs_nothing(
+    repo: Path, tmp_path: Path, open_store: OpenStore, included: bool
+) -> None:
+    store = open_store(repo)
+    before = store.snapshot("1-before", "m")
+    marker = tmp_path / "late-ran"
+    extra = tmp_path / "extra.gitconfig"
+    extra.write_text("")
+    if included:
+        subprocess.run(["git", "config", "include.path", str(extra)], cwd=repo, check=True)
+        store.snapshot(None, "m")
+    target = ["--file", str(extra)] if included else []
+    for key in ("clean", "smudge"):
+        subprocess.run(["git", "config", *target, f"filter.late.{key}", f"touch {marker}; cat"], cwd=repo, check=True)
+    (repo / ".gitattributes").write_text("*.py filter=late\n")
+    (repo / "a.py").write_text("print('late')\n")
+
+    after = store.snapshot("1-after", "m")
+    store.restore(before.commit, store.changed_paths(before.commit, after.commit))
+    store.restore(after.commit, store.changed_paths(before.commit, after.commit))
+    store.commit(["a.py", ".gitattributes"], "Late")
+
+    assert not marker.exists()
