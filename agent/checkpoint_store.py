@@ -569,14 +569,15 @@ class CheckpointStore:
         old = head or "0" * self._hex_length()
         deref = ["--no-deref"] if branch is None else []
         _git(["update-ref", *deref, "-m", f"commit: {subject}", "HEAD", commit, old], self.root, env)
-        wanted = set(paths)
-        lines = {}
+        wanted = [os.fsencode(path) for path in paths]
+        committed = {}
         for item in entries.split(b"\0"):
             meta, _, name = item.partition(b"\t")
-            if name and os.fsdecode(name) in wanted:
-                mode, oid, _stage = meta.split()
-                lines[os.fsdecode(name)] = b"%s %s\t%s\0" % (mode, oid, name)
-        zero = b"0" * self._hex_length()
-        info = b"".join(lines.get(path, b"0 %s\t%s\0" % (zero, os.fsencode(path))) for path in paths)
+            committed[name] = meta
+        zero = b"0 " + b"0" * self._hex_length()
+        info = b"".join(
+            b"%s\t%s\0" % (b" ".join(committed[name].split()[:2]) if name in committed else zero, name)
+            for name in wanted
+        )
         _git(["update-index", "-z", "--index-info"], self.root, self._environment(private=False), input=info)
         return CommitResult(commit, branch.removeprefix("refs/heads/") if branch else None, tuple(paths))

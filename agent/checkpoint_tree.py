@@ -29,6 +29,7 @@ SYMLINK = 0o120000
 EXECUTABLE = 0o100755
 REGULAR = 0o100644
 _TREE = 0o040000
+_CACHED_TREES = 20_000
 _EXECUTABLE_FILE_MODE = NEW_FILE_MODE | ((NEW_FILE_MODE & 0o444) >> 2)
 SKIPPED_TRAILER = b"Codeassist-Skipped: "
 """Each path a snapshot left out is named in its commit message on a line starting with this
@@ -97,6 +98,8 @@ class TreeReader:
 
     def _tree(self, binsha: bytes) -> dict[bytes, tuple[int, bytes]]:
         if binsha not in self._trees:
+            if len(self._trees) >= _CACHED_TREES:
+                self._trees.clear()
             data = self._read(binsha, b"tree")
             entries: dict[bytes, tuple[int, bytes]] = {}
             size = len(binsha)
