@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.git import git_environment, git_listed_files, repo_info, run_git
+from agent.git import config_fingerprint, git_environment, git_listed_files, repo_info, run_git
 from agent.tools.list_files import git_files
 from tests.agent.conftest import make_repo
 
@@ -103,6 +103,30 @@ def test_the_users_own_global_drivers_are_kept(hostile_repo: Path, tmp_path: Pat
     assert "filter.trap.clean" in keys
     assert "filter.lfs.clean" not in keys
     assert env["GIT_CONFIG_VALUE_0"] == "false"  # core.fsmonitor, the first neutral setting
+
+
+def test_every_driver_overrides_the_users_own_filters_too(hostile_repo: Path, tmp_path: Path) -> None:
+    global_config = tmp_path / "global.gitconfig"
+    global_config.write_text('[filter "lfs"]\n\tclean = git-lfs clean -- %f\n\trequired = true\n')
+    env = git_environment(
+        hostile_repo, {"PATH": "/usr/bin:/bin", "GIT_CONFIG_GLOBAL": str(global_config)}, every_driver=True
+    )
+
+    settings = {env[f"GIT_CONFIG_KEY_{n}"]: env[f"GIT_CONFIG_VALUE_{n}"] for n in range(int(env["GIT_CONFIG_COUNT"]))}
+    assert settings["filter.lfs.clean"] == "cat" and settings["filter.lfs.required"] == "false"
+    assert settings["filter.trap.clean"] == "cat"
+
+
+def test_the_configuration_fingerprint_follows_the_files_and_gives_up_on_includes(hostile_repo: Path) -> None:
+    git_dir = hostile_repo / ".git"
+    environ = {"HOME": str(hostile_repo.parent), "GIT_CONFIG_NOSYSTEM": "1"}
+    first = config_fingerprint(git_dir, git_dir, environ)
+    assert first is not None and config_fingerprint(git_dir, git_dir, environ) == first
+
+    subprocess.run(["git", "config", "filter.late.clean", "cat"], cwd=hostile_repo, check=True)
+    assert config_fingerprint(git_dir, git_dir, environ) not in (None, first)
+    subprocess.run(["git", "config", "include.path", "elsewhere"], cwd=hostile_repo, check=True)
+    assert config_fingerprint(git_dir, git_dir, environ) is None
 
 
 def test_settings_the_caller_passes_in_the_environment_are_kept(hostile_repo: Path) -> None:
