@@ -121,6 +121,8 @@ FIELDS: tuple[str, ...] = (
     "max_retries",
     "max_frame_bytes",
     "compact_threshold",
+    "auto_commit",
+    "checkpoint_max_file_mb",
 )
 """Every setting name, in declaration order (also the valid config-file keys); `Settings` has
 exactly these fields (a test holds them together)."""

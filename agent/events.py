@@ -218,6 +218,88 @@ class AgentError(_Event):
     code: str | None = None
 
 
+class FileChangeSummary(BaseModel):
+    """One file a turn (or the session) changed, with its line counts (0 for a binary file)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    status: Literal["added", "modified", "deleted", "renamed", "mode", "type"]
+    old_path: str | None = None
+    """The path before a rename."""
+    added: int = 0
+    removed: int = 0
+    binary: bool = False
+
+
+class GitBaseline(_Event):
+    """The repository as the session found it (recorded once, when a session starts): whether
+    checkpoints can be taken (`available`, else `reason`), and the files already dirty then, which
+    `/commit` leaves out unless asked."""
+
+    type: Literal["git_baseline"] = "git_baseline"
+    head: str | None
+    branch: str | None
+    dirty: list[str]
+    available: bool
+    reason: str | None = None
+
+
+class CheckpointCreated(_Event):
+    """The workspace was snapshotted right before the turn's first file-changing call ran."""
+
+    type: Literal["checkpoint_created"] = "checkpoint_created"
+    turn: int
+    commit: str
+    ref: str | None
+    skipped: list[str] = []
+    """Paths left out of the snapshot (too big, nested repositories, submodules)."""
+
+
+class TurnChanges(_Event):
+    """What a turn that has a checkpoint changed in the workspace (just before its `TurnEnded`;
+    `files` may be empty): its checkpoint `before` and the snapshot `after` it."""
+
+    type: Literal["turn_changes"] = "turn_changes"
+    turn: int
+    before: str
+    after: str
+    files: list[FileChangeSummary]
+
+
+class ChangesUndone(_Event):
+    """`/undo` put the files of turn `turn` back as they were before it (`overwritten`: edited by
+    hand since, replaced as the user confirmed; `problems`: what could not be restored)."""
+
+    type: Literal["changes_undone"] = "changes_undone"
+    turn: int
+    files: list[str]
+    overwritten: list[str] = []
+    problems: list[str] = []
+
+
+class ChangesRedone(_Event):
+    """`/redo` applied the undone changes of turn `turn` again."""
+
+    type: Literal["changes_redone"] = "changes_redone"
+    turn: int
+    files: list[str]
+    overwritten: list[str] = []
+    problems: list[str] = []
+
+
+class Committed(_Event):
+    """The session's changes were committed on the current branch (`branch` None: a detached
+    HEAD); `auto` for a commit `auto_commit` made after a turn."""
+
+    type: Literal["committed"] = "committed"
+    commit: str
+    branch: str | None
+    files: list[str]
+    message: str
+    auto: bool = False
+
+
 class TurnEnded(_Event):
     type: Literal["turn_ended"] = "turn_ended"
     reason: TurnEndReason
@@ -246,6 +328,12 @@ AgentEvent = Annotated[
     | Notice
     | RulesChanged
     | AgentError
+    | GitBaseline
+    | CheckpointCreated
+    | TurnChanges
+    | ChangesUndone
+    | ChangesRedone
+    | Committed
     | TurnEnded,
     Field(discriminator="type"),
 ]

@@ -19,7 +19,7 @@ import functools
 import time
 from collections.abc import AsyncGenerator, Awaitable
 from contextlib import aclosing
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.approvals import ApprovalGate, ApprovalRequest, Decision
 from agent.compaction import CompactionFailed, Compactor
@@ -63,6 +63,9 @@ from agent.tools import LiveOutput, Tool, ToolArgs, ToolContext, ToolError, Tool
 from agent.transport import TransportAborted
 from agent.wire import CustomToolCallOutput, FunctionCallOutput, user_message
 from agent.wire.items import CustomToolCall, FunctionCall
+
+if TYPE_CHECKING:
+    from agent.checkpoints import TurnCheckpoints
 
 T = TypeVar("T")
 
@@ -138,6 +141,10 @@ class Agent:
         """call_id → when each call of the current step that is running started."""
         self._partial: dict[str, str] = {}
         """call_id → what a cancelled call had printed (kept in its aborted output)."""
+        self.checkpoints: TurnCheckpoints | None = None
+        """Snapshots the workspace before a turn's first file-changing call and records what the turn
+        changed (`agent.checkpoints`; None: no checkpoints)."""
+        self._number = 0
 
     # ---- public API ----------------------------------------------------------------------
 
@@ -197,7 +204,10 @@ class Agent:
         started = time.monotonic()
         responses: list[ResponseStats] = []
         timers = {"tool_s": 0.0, "approval_wait_s": 0.0, "tool_calls": 0.0}
+        if self.checkpoints is not None:  # tells the model what was undone or redone since the last turn
+            self.checkpoints.add_note(self.conversation)
         self.conversation.add(user_message(prompt))
+        self._number = number
         reason: TurnEndReason = "step_limit"
         message: str | None = None
         unsent: list[AgentEvent] = []  # made but not yet yielded: recorded anyway if the caller stops
@@ -256,6 +266,8 @@ class Agent:
             except Exception as exc:  # a defect: the turn still ends, and every call keeps its output
                 reason, message = "error", f"Internal error: {type(exc).__name__}: {exc}"
                 unsent = [*self._abort_pending(), AgentError(message=message, code="internal_error")]
+            if self.checkpoints is not None:
+                unsent += await self.checkpoints.after_turn(number)
             unsent.append(self._finish_turn(number, started, responses, timers, reason, message))
             ended = True
             while unsent:
@@ -377,6 +389,9 @@ class Agent:
             yield self._record(call, "denied", denial, max(time.monotonic() - started - waited, 0.0))
             return
 
+        if tool.mutating and self.checkpoints is not None:
+            for event in await self.checkpoints.before_mutation(self._number):
+                yield event
         timers["tool_calls"] += 1
         run_started = self._running[call.call_id] = time.monotonic()
         context = self.tool_context
@@ -572,6 +587,8 @@ class Agent:
         which flushes durably where a tool may run next, after a result and at turn end."""
         if self.recorder is not None:
             self.recorder.event(event)
+        if self.checkpoints is not None:
+            self.checkpoints.observe(event)
 
 
 @dataclasses.dataclass

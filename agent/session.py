@@ -25,13 +25,19 @@ from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
 from agent.approvals import non_interactive_denial as non_interactive_denial
 from agent.catalogue import ModelInfo as ModelInfo  # `model_info` for the header and the pickers
 from agent.catalogue import user_catalogue
+from agent.checkpoints import CheckpointConflict as CheckpointConflict
+from agent.checkpoints import CheckpointUnavailable as CheckpointUnavailable
+from agent.checkpoints import CommitDraft as CommitDraft
+from agent.checkpoints import SessionDiff as SessionDiff
+from agent.checkpoints import TurnCheckpoints, open_checkpoints
+from agent.checkpoints import UndoPlan as UndoPlan
 from agent.compaction import CompactEndpoint, Compactor
 from agent.config import Settings, save_setting
 from agent.conversation import Conversation, RequestSettings
 from agent.cost import ContextUsage as ContextUsage  # `context_usage` for the header meter
 from agent.cost import Cost as Cost
 from agent.cost import CostReport as CostReport
-from agent.events import AgentEvent, RulesChanged
+from agent.events import AgentEvent, FileChangeSummary, RulesChanged
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
 from agent.git import RepoInfo, git_listed_files, repo_info
@@ -49,6 +55,7 @@ from agent.resume import RestoredSession, resume_record
 from agent.resume import find_session as find_session  # `--resume`/`--continue` look-ups
 from agent.resume import latest_session as latest_session
 from agent.sandbox import SandboxMode, SessionSandbox, session_sandbox
+from agent.session_git import MIB, SessionCheckpoints
 from agent.session_log import SessionLog, SessionLogError, SessionSummary, list_sessions
 from agent.session_models import SessionModels
 from agent.session_models import reasoning_options as reasoning_options  # `codeassist bench` builds requests
@@ -61,10 +68,14 @@ __all__ = [
     "NON_INTERACTIVE_DENIAL",
     "ApprovalRequest",
     "CallDescription",
+    "CheckpointConflict",
+    "CheckpointUnavailable",
+    "CommitDraft",
     "ContextUsage",
     "Cost",
     "CostReport",
     "Decision",
+    "FileChangeSummary",
     "ModelChoice",
     "ModelInfo",
     "ModelListing",
@@ -72,9 +83,11 @@ __all__ = [
     "RepoInfo",
     "ResponseStats",
     "Session",
+    "SessionDiff",
     "SessionStats",
     "SessionSummary",
     "TurnStats",
+    "UndoPlan",
     "find_session",
     "latest_session",
     "non_interactive_denial",
@@ -125,7 +138,7 @@ def new_session_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-class Session(SessionModels):
+class Session(SessionModels, SessionCheckpoints):
     """One agent session in a workspace: what a user interface may do with it.
 
     Build it with `Session.open`. The methods are the whole contract; `agent` is the core behind
@@ -160,6 +173,8 @@ class Session(SessionModels):
         self.ssl_context: ssl.SSLContext | None = None
         """The TLS context of the endpoint's requests (None: the system's certificate authorities)."""
         self._log_failure_told = False
+        self.checkpoints = TurnCheckpoints(None, reason="not set up", record=lambda event: None)
+        """The session's checkpoints (`Session.open` sets them up; `agent.checkpoints`)."""
 
     # ---- opening and closing -----------------------------------------------------------------
 
@@ -286,7 +301,23 @@ class Session(SessionModels):
         session.ssl_context = ssl_context
         if resumed is not None:
             resumed.restore(agent, recorder, resumed_fields={**header, "id": session_id, "resumed_from": str(resume)})
+        session.checkpoints = agent.checkpoints = open_checkpoints(
+            workspace,
+            session_id,
+            max_file_bytes=settings.checkpoint_max_file_mb * MIB,
+            record=session._record_now,
+            history=resumed.history if resumed is not None else (),
+            mutating=[tool.name for tool in registry if tool.mutating],
+            auto_commit=settings.auto_commit,
+            plan=lambda: agent.tool_context.plan,
+        )
         return session
+
+    def _record_now(self, event: AgentEvent) -> None:
+        """Write an event that is not part of a turn into the session record, durably."""
+        if self.recorder is not None:
+            self.recorder.event(event)
+            self.recorder.flush(durable=True)
 
     async def close(self) -> None:
         """Close the connection and the session log."""
@@ -358,9 +389,10 @@ class Session(SessionModels):
 
     def start_notices(self) -> list[str]:
         """What the user must hear when the session starts: a session log that cannot be created
-        or written, a model the catalogue does not know, a sandbox that cannot run here, and, the
-        first time in a workspace, which policy and sandbox apply."""
-        notices = self.take_log_notices() + self.model_notices()
+        or written, a model the catalogue does not know, no checkpoints outside git (offering
+        `/git-init`), a working tree already dirty (its files), a sandbox that cannot run here,
+        and, the first time in a workspace, which policy and sandbox apply."""
+        notices = self.take_log_notices() + self.model_notices() + self.checkpoint_notices()
         if self.sandbox.missing:
             notices.append(
                 f"{self.sandbox.describe()}. Shell commands ask before they run, whatever the approval policy "

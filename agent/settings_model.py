@@ -120,6 +120,15 @@ class Settings(BaseModel):
     codeassist compacts itself where the endpoint refuses that field). Empty (the default): 80% of
     the model's context window from the catalogue; `0` or `"off"`: never automatically."""
 
+    auto_commit: bool = False
+    """Commit on the current branch after every turn that changed files (the message written from
+    the turn, with the trailer `Assisted-by: codeassist`; files dirty before the session are left
+    out)."""
+
+    checkpoint_max_file_mb: int = Field(10, ge=0)
+    """Untracked files larger than this (MiB) are left out of checkpoints, and `/undo` never
+    touches them."""
+
     @field_validator("base_url", mode="before")
     @classmethod
     def _normalise_base_url(cls, value: object) -> object:

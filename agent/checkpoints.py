@@ -1,0 +1,670 @@
+"""Per-turn checkpoints: the session's safety net over git.
+
+Right before a turn's first file-changing call (a file tool or `shell`) runs, the workspace is
+snapshotted into a commit no branch points to (`agent.checkpoint_store`); when the turn ends, it
+is snapshotted again and what changed is recorded (`CheckpointCreated`, then `TurnChanges` before
+`TurnEnded`). `/undo` puts the files of the last turn that changed any back as they were before
+it, turn by turn; `/redo` applies them again; a file edited by hand since is a conflict the user
+must confirm. `/diff` shows a turn's or the session's changes, `/commit` commits the session's
+changes on the current branch (files dirty before the session started left out unless asked).
+
+`TurnCheckpoints` holds the state (turn → before/after commits, undone turns, the files dirty at
+the start) as a fold over the session's events (`observe`), so a resumed session rebuilds it from
+its record and its checkpoints stay usable. The loop calls it as its hook (`Agent.checkpoints`).
+Every git command runs off the event loop (`asyncio.to_thread`); the store is used by one thread
+at a time (a lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from agent.commit_message import TurnSummary, offline_draft, with_trailer
+from agent.conversation import Conversation
+from agent.events import (
+    AgentEvent,
+    ChangesRedone,
+    ChangesUndone,
+    CheckpointCreated,
+    Committed,
+    FileChangeSummary,
+    GitBaseline,
+    Notice,
+    ToolCallReady,
+    ToolFinished,
+    TurnChanges,
+    TurnEnded,
+    TurnStarted,
+)
+from agent.tools import describe_call
+from agent.wire import InputText, Message
+
+if TYPE_CHECKING:
+    from agent.checkpoint_store import CheckpointStore, FileChange
+
+T = TypeVar("T")
+
+MAX_NAMED_FILES = 10
+"""Files named in a notice or a note before "and N more"."""
+NOT_A_REPOSITORY = "not a git repository"
+
+
+class CheckpointUnavailable(ValueError):
+    """A checkpoint command cannot be done (outside git, nothing to undo, a turn running, a git
+    failure); the message is for the user."""
+
+
+class CheckpointConflict(CheckpointUnavailable):
+    """Files changed by hand since: undo/redo would overwrite them (pass `overwrite=True`)."""
+
+    def __init__(self, message: str, conflicts: list[str]) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts
+
+
+@dataclass(frozen=True)
+class UndoPlan:
+    """What `/undo` (or `/redo`) would do: the turn, its files, and those changed by hand since."""
+
+    turn: int
+    files: list[str]
+    conflicts: list[str]
+
+
+@dataclass(frozen=True)
+class SessionDiff:
+    """A turn's or the session's changes: per-file stats and the raw unified diff (the UI makes
+    it safe for the terminal)."""
+
+    title: str
+    files: list[FileChangeSummary]
+    patch: str
+
+
+@dataclass(frozen=True)
+class CommitDraft:
+    """A commit to show for approval: the message, the files, and the files left out because
+    they were dirty before the session started."""
+
+    message: str
+    files: list[str]
+    left_out: list[str]
+    drafted_by: Literal["model", "offline"]
+
+
+def summaries(changes: Iterable[FileChange]) -> list[FileChangeSummary]:
+    """The store's file changes as event fields."""
+    return [
+        FileChangeSummary(
+            path=change.path,
+            status=change.status,
+            old_path=change.old_path,
+            added=change.added,
+            removed=change.removed,
+            binary=change.binary,
+        )
+        for change in changes
+    ]
+
+
+def named(paths: Sequence[str], limit: int = MAX_NAMED_FILES) -> str:
+    """`a, b, c` — at most `limit` named, then "and N more"."""
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def turn_patch(workspace: Path, session_id: str, changes: TurnChanges) -> SessionDiff:
+    """A recorded turn's diff read from the repository's checkpoints (replay, export); only the
+    recorded stats, with an explanation in place of the patch, when they are gone."""
+    from agent.checkpoint_store import CheckpointError, CheckpointStore
+    from agent.paths import data_dir
+
+    title = f"Turn {changes.turn}"
+    try:
+        store = CheckpointStore.open(workspace, session_id, index_dir=data_dir() / "checkpoints")
+    except (CheckpointError, OSError):
+        store = None
+    if store is None:
+        return SessionDiff(title, list(changes.files), f"(the repository at {workspace} cannot be read here)")
+    try:
+        if not (store.exists(changes.before) and store.exists(changes.after)):
+            return SessionDiff(title, list(changes.files), "(this turn's checkpoints are no longer in the repository)")
+        return SessionDiff(title, list(changes.files), store.patch(changes.before, changes.after))
+    except CheckpointError as exc:
+        return SessionDiff(title, list(changes.files), f"(the diff cannot be read: {exc})")
+    finally:
+        store.close()
+
+
+@dataclass
+class _Turn:
+    number: int
+    prompt: str = ""
+    before: str | None = None
+    after: str | None = None
+    files: list[FileChangeSummary] = field(default_factory=list)
+    undone: bool = False
+    committed: bool = False
+    tools: list[str] = field(default_factory=list)
+
+
+class TurnCheckpoints:
+    """One session's checkpoints (see the module docstring).
+
+    Args:
+        store: the repository's checkpoint store (None outside git).
+        reason: why there is no store (for the user).
+        record: writes an event into the session record (and nothing else).
+        mutating: names of the tools that change files (their calls make the tool log).
+        auto_commit: commit after every turn that changed files.
+        plan: the model's current plan (for messages written without the model).
+    """
+
+    def __init__(
+        self,
+        store: CheckpointStore | None,
+        *,
+        reason: str | None,
+        record: Callable[[AgentEvent], None],
+        mutating: Iterable[str] = (),
+        auto_commit: bool = False,
+        plan: Callable[[], list[dict[str, str]]] = list,
+    ) -> None:
+        self.store = store
+        self.reason = reason if store is None else None
+        self.auto_commit = auto_commit
+        self.baseline: GitBaseline | None = None
+        self.baseline_told = True
+        """Whether the start notice about the baseline was given (False once it is recorded)."""
+        self._record_event = record
+        self._mutating = frozenset(mutating)
+        self._plan = plan
+        self._turns: dict[int, _Turn] = {}
+        self._redo: list[int] = []
+        self._notes: list[str] = []
+        self._running: int | None = None
+        self._calls: dict[str, str] = {}
+        self._failed: set[int] = set()
+        self._lock = threading.Lock()
+
+    # ---- the fold --------------------------------------------------------------------------
+
+    def observe(self, event: AgentEvent) -> None:
+        """Follow one event of the session (live, or recorded when resuming)."""
+        if isinstance(event, GitBaseline):
+            self.baseline = event
+        elif isinstance(event, TurnStarted):
+            self._turns[event.turn] = _Turn(event.turn, event.prompt)
+            self._running, self._notes, self._calls = event.turn, [], {}
+        elif isinstance(event, TurnEnded):
+            self._running = None
+        elif isinstance(event, ToolCallReady) and event.final and event.name in self._mutating:
+            self._calls[event.call_id] = f"{event.name} {describe_call(event.name, event.arguments).summary}".strip()
+        elif isinstance(event, ToolFinished) and event.call_id in self._calls:
+            line = self._calls.pop(event.call_id)
+            if event.status in ("ok", "error") and self._running is not None:
+                self._turn(self._running).tools.append(line)
+        elif isinstance(event, CheckpointCreated):
+            self._turn(event.turn).before = event.commit
+        elif isinstance(event, TurnChanges):
+            turn = self._turn(event.turn)
+            turn.before, turn.after, turn.files = event.before, event.after, list(event.files)
+            if event.files:
+                self._redo.clear()
+        elif isinstance(event, ChangesUndone | ChangesRedone):
+            self._turn(event.turn).undone = isinstance(event, ChangesUndone)
+            if isinstance(event, ChangesUndone):
+                self._redo.append(event.turn)
+            elif event.turn in self._redo:
+                self._redo.remove(event.turn)
+            self._notes.append(_note(event))
+        elif isinstance(event, Committed):
+            for turn in self._turns.values():
+                if turn.after is not None and (not event.auto or turn.number == self._last_changed()):
+                    turn.committed = True
+
+    def _turn(self, number: int) -> _Turn:
+        return self._turns.setdefault(number, _Turn(number))
+
+    def _last_changed(self) -> int | None:
+        changed = [turn.number for turn in self._turns.values() if turn.after is not None and turn.files]
+        return max(changed, default=None)
+
+    def record(self, event: AgentEvent) -> AgentEvent:
+        """Write `event` into the session record and follow it."""
+        self._record_event(event)
+        self.observe(event)
+        return event
+
+    # ---- the loop's hook -------------------------------------------------------------------
+
+    def take_note(self) -> str | None:
+        """What to tell the model with the next prompt about files undone or redone since the last
+        turn (None: nothing); told once."""
+        notes, self._notes = self._notes, []
+        return "\n\n".join(notes) if notes else None
+
+    def add_note(self, conversation: Conversation) -> None:
+        """Put `take_note()` into `conversation` (a developer message before the next prompt)."""
+        note = self.take_note()
+        if note:
+            conversation.add(Message(role="developer", content=[InputText(text=note)]))
+
+    async def before_mutation(self, turn: int) -> list[AgentEvent]:
+        """Right before a file-changing call of `turn` runs: its checkpoint, the first time (a
+        `Notice` when none can be taken; the call still runs)."""
+        store = self.store
+        if store is None or self._turn(turn).before is not None or turn in self._failed:
+            return []
+        settled: list[AgentEvent] = []
+        try:
+            settled = await self._settle(except_turn=turn)
+            snapshot = await self._thread(lambda: store.snapshot(f"{turn}-before", f"codeassist: before turn {turn}"))
+        except Exception as exc:  # a git failure (or a defect): the call runs without a checkpoint
+            self._failed.add(turn)
+            return [*settled, Notice(message=f"No checkpoint for turn {turn}, so /undo cannot undo it: {exc}")]
+        self._turn(turn).before = snapshot.commit
+        return [
+            *settled,
+            CheckpointCreated(turn=turn, commit=snapshot.commit, ref=snapshot.ref, skipped=list(snapshot.skipped)),
+        ]
+
+    async def after_turn(self, turn: int) -> list[AgentEvent]:
+        """Before `turn`'s `TurnEnded`: what it changed (when it has a checkpoint), and the commit
+        `auto_commit` makes of it."""
+        state = self._turn(turn)
+        if self.store is None or state.before is None or state.after is not None:
+            return []
+        try:
+            changes = await self._thread(lambda: self._changes_since(turn, state.before or ""))
+        except Exception as exc:  # the turn still ends
+            return [Notice(message=f"The changes of turn {turn} cannot be read: {exc}")]
+        state.after, state.files = changes.after, list(changes.files)
+        events: list[AgentEvent] = [changes]
+        if self.auto_commit and changes.files:
+            events += await self._auto_commit(state, changes)
+        return events
+
+    def _changes_since(self, turn: int, before: str) -> TurnChanges:
+        """(In a worker thread.) Snapshot `turn`'s end and diff it against its checkpoint."""
+        assert self.store is not None
+        after = self.store.snapshot(f"{turn}-after", f"codeassist: after turn {turn}").commit
+        return TurnChanges(turn=turn, before=before, after=after, files=summaries(self.store.changes(before, after)))
+
+    async def _auto_commit(self, state: _Turn, changes: TurnChanges) -> list[AgentEvent]:
+        summary = TurnSummary(state.number, state.prompt, list(changes.files), list(state.tools))
+        message = offline_draft([summary])
+        try:
+            files, _ = await self._thread(lambda: self._commit_paths([state], include_dirty=False))
+            if not files:
+                return [
+                    Notice(
+                        message=f"auto_commit: turn {state.number} only changed files that were dirty before the session; nothing committed."
+                    )
+                ]
+            committed = await self._commit(message, files, auto=True)
+        except CheckpointUnavailable as exc:
+            return [Notice(message=f"auto_commit: turn {state.number} was not committed: {exc}")]
+        return [committed]
+
+    async def _settle(self, except_turn: int | None = None) -> list[AgentEvent]:
+        """Give every finished turn that has a checkpoint but no end snapshot (its process ended
+        mid-turn) its `TurnChanges` now; the events."""
+        pending = [
+            turn
+            for turn in self._turns.values()
+            if turn.before is not None and turn.after is None and turn.number not in (except_turn, self._running)
+        ]
+        events: list[AgentEvent] = []
+        for turn in pending:
+            events.append(await self._thread(functools.partial(self._changes_since, turn.number, turn.before or "")))
+        return events
+
+    async def _settled(self) -> None:
+        """Settle pending turns, recording their changes (for the commands between turns)."""
+        if self._running is not None:
+            raise CheckpointUnavailable("A turn is running: wait for it to end (or press Esc).")
+        for event in await self._settle():
+            self.record(event)
+
+    async def _thread(self, work: Callable[[], T]) -> T:
+        """Run `work` with the store in a worker thread; a git failure becomes `CheckpointUnavailable`."""
+        return await asyncio.to_thread(self._locked, work)
+
+    def _locked(self, work: Callable[[], T]) -> T:
+        from agent.checkpoint_store import CheckpointError
+
+        with self._lock:
+            try:
+                return work()
+            except CheckpointError as exc:
+                raise CheckpointUnavailable(str(exc)) from None
+
+    # ---- undo and redo ---------------------------------------------------------------------
+
+    def turn_had_checkpoint(self, turn: int) -> bool:
+        """Whether `turn` took a checkpoint (so its changes, partial ones included, can be undone)."""
+        state = self._turns.get(turn)
+        return state is not None and state.before is not None
+
+    def _store(self) -> CheckpointStore:
+        if self.store is None:
+            raise CheckpointUnavailable(self.unavailable_message())
+        return self.store
+
+    def unavailable_message(self) -> str:
+        """Why there are no checkpoints, for the user."""
+        if self.reason == NOT_A_REPOSITORY or self.reason is None:
+            return "No checkpoints: the workspace is not a git repository (/git-init makes one)."
+        return f"No checkpoints in this session: {self.reason}"
+
+    def _undoable(self) -> _Turn | None:
+        candidates = [t for t in self._turns.values() if t.after is not None and t.files and not t.undone]
+        return max(candidates, key=lambda t: t.number, default=None)
+
+    def _redoable(self) -> _Turn | None:
+        return self._turns[self._redo[-1]] if self._redo else None
+
+    def plan_undo(self) -> UndoPlan | None:
+        """What `/undo` would do (None: nothing to undo). Runs git: call it from a thread."""
+        return self._plan_of(self._undoable(), undo=True)
+
+    def plan_redo(self) -> UndoPlan | None:
+        """What `/redo` would do (None: nothing to redo). Runs git: call it from a thread."""
+        return self._plan_of(self._redoable(), undo=False)
+
+    def _plan_of(self, turn: _Turn | None, *, undo: bool) -> UndoPlan | None:
+        if turn is None or self.store is None:
+            return None
+        paths, conflicts = self._locked(lambda: self._conflicts(turn, undo=undo))
+        return UndoPlan(turn.number, paths, conflicts)
+
+    def _conflicts(self, turn: _Turn, *, undo: bool) -> tuple[list[str], list[str]]:
+        """(Locked.) The paths `turn` changed, and those whose content is no longer what the turn
+        left (undo) or what undo left (redo)."""
+        store = self._store()
+        before, after = turn.before or "", turn.after or ""
+        for commit in (before, after):
+            if not store.exists(commit):
+                raise CheckpointUnavailable(
+                    f"The checkpoints of turn {turn.number} are no longer in the repository (were refs/codeassist removed?)."
+                )
+        paths = store.changed_paths(before, after)
+        return paths, store.differing(after if undo else before, paths)
+
+    async def undo(self, *, overwrite: bool = False) -> ChangesUndone:
+        """Put the files of the last turn that changed any back as they were before it.
+
+        Raises:
+            CheckpointConflict: files were changed by hand since (pass `overwrite=True`).
+            CheckpointUnavailable: nothing to undo, outside git, a turn running, a git failure.
+        """
+        await self._settled()
+        turn = self._undoable()
+        if turn is None:
+            self._store()
+            raise CheckpointUnavailable("Nothing to undo: no turn of this session changed files (or all are undone).")
+        event = await self._restore(turn, undo=True, overwrite=overwrite)
+        assert isinstance(event, ChangesUndone)
+        return event
+
+    async def redo(self, *, overwrite: bool = False) -> ChangesRedone:
+        """Apply the most recently undone turn's changes again (see `undo`)."""
+        await self._settled()
+        turn = self._redoable()
+        if turn is None:
+            self._store()
+            raise CheckpointUnavailable(
+                "Nothing to redo: /redo re-applies what /undo undid, before a new turn changes files."
+            )
+        event = await self._restore(turn, undo=False, overwrite=overwrite)
+        assert isinstance(event, ChangesRedone)
+        return event
+
+    async def _restore(self, turn: _Turn, *, undo: bool, overwrite: bool) -> ChangesUndone | ChangesRedone:
+        store = self._store()
+
+        def work() -> tuple[list[str], list[str], list[str]]:
+            paths, conflicts = self._conflicts(turn, undo=undo)
+            if conflicts and not overwrite:
+                raise CheckpointConflict(
+                    f"Changed since turn {turn.number} {'made' if undo else 'was undone'}: {named(conflicts)}. "
+                    "Overwrite them?",
+                    conflicts,
+                )
+            result = store.restore((turn.before if undo else turn.after) or "", paths)
+            return sorted({*result.written, *result.deleted}), conflicts, list(result.problems)
+
+        files, conflicts, problems = await self._thread(work)
+        kind = ChangesUndone if undo else ChangesRedone
+        event = kind(turn=turn.number, files=files, overwritten=conflicts, problems=problems)
+        self.record(event)
+        return event
+
+    # ---- diff ------------------------------------------------------------------------------
+
+    async def diff(self, turn: int | None = None) -> SessionDiff:
+        """One turn's changes (`/diff N`) or the whole session's so far (`/diff`).
+
+        Raises:
+            CheckpointUnavailable: outside git, the turn took no checkpoint, a git failure.
+        """
+        store = self._store()
+        await self._settled()
+        if turn is not None:
+            state = self._turns.get(turn)
+            if state is None or state.before is None or state.after is None:
+                raise CheckpointUnavailable(f"Turn {turn} changed no files (it has no checkpoint).")
+            before, after = state.before, state.after
+            return await self._thread(
+                lambda: SessionDiff(f"Turn {turn}", summaries(store.changes(before, after)), store.patch(before, after))
+            )
+        turns = sorted(
+            (t for t in self._turns.values() if t.before is not None and t.after is not None), key=lambda t: t.number
+        )
+        if not turns:
+            return SessionDiff("This session", [], "")
+        span = f"turn {turns[0].number}" if len(turns) == 1 else f"turns {turns[0].number}–{turns[-1].number}"
+        title = f"This session ({span})"
+
+        def work() -> SessionDiff:
+            start = turns[0].before or ""
+            paths = sorted({path for t in turns for path in store.changed_paths(t.before or "", t.after or "")})
+            if not paths:
+                return SessionDiff(title, [], "")
+            now = store.snapshot(None, "codeassist: diff").commit
+            return SessionDiff(title, summaries(store.changes(start, now, paths)), store.patch(start, now, paths))
+
+        return await self._thread(work)
+
+    # ---- commit ----------------------------------------------------------------------------
+
+    def _pending_commit(self) -> list[_Turn]:
+        return sorted(
+            (t for t in self._turns.values() if t.after is not None and t.files and not t.undone and not t.committed),
+            key=lambda t: t.number,
+        )
+
+    def _commit_paths(self, turns: list[_Turn], *, include_dirty: bool) -> tuple[list[str], list[str]]:
+        """(Locked.) The files to commit for `turns` and those left out as dirty before the session."""
+        store = self._store()
+        paths = sorted({path for t in turns for path in store.changed_paths(t.before or "", t.after or "")})
+        dirty = set(self.baseline.dirty) if self.baseline is not None else set()
+        left_out = [] if include_dirty else [path for path in paths if path in dirty]
+        return [path for path in paths if path not in left_out], left_out
+
+    async def draft_commit(
+        self, *, include_dirty: bool = False, drafter: Callable[[list[TurnSummary], str], Awaitable[str | None]]
+    ) -> CommitDraft:
+        """The commit `/commit` proposes: the session's changed files (since its last commit) and a
+        message `drafter` gets from the model, or one written offline.
+
+        Raises:
+            CheckpointUnavailable: outside git, nothing to commit, a git failure.
+        """
+        store = self._store()
+        await self._settled()
+        turns = self._pending_commit()
+        if not turns:
+            raise CheckpointUnavailable("Nothing to commit: this session has changed no files since its last commit.")
+        files, left_out = await self._thread(lambda: self._commit_paths(turns, include_dirty=include_dirty))
+        if not files:
+            raise CheckpointUnavailable(
+                f"Nothing to commit: the session only changed files dirty before it started ({named(left_out)}); "
+                "/commit --include-dirty commits them too."
+            )
+
+        def patch() -> str:
+            now = store.snapshot(None, "codeassist: commit draft").commit
+            return store.patch(turns[0].before or "", now, files)
+
+        summary = [TurnSummary(t.number, t.prompt, list(t.files), list(t.tools)) for t in turns]
+        message = await drafter(summary, await self._thread(patch))
+        if message is not None:
+            return CommitDraft(message, files, left_out, "model")
+        return CommitDraft(offline_draft(summary, self._plan()), files, left_out, "offline")
+
+    async def commit(self, message: str, files: list[str]) -> Committed:
+        """Commit `files` (as they are in the worktree) on the current branch with `message` (the
+        trailer added when missing).
+
+        Raises:
+            CheckpointUnavailable: outside git, no files, a git failure.
+        """
+        self._store()
+        if not files:
+            raise CheckpointUnavailable("Nothing to commit: no files were chosen.")
+        await self._settled()
+        return await self._commit(message, files, auto=False)
+
+    async def _commit(self, message: str, files: list[str], *, auto: bool) -> Committed:
+        store = self._store()
+        text = with_trailer(message)
+        result = await self._thread(lambda: store.commit(files, text))
+        event = Committed(commit=result.commit, branch=result.branch, files=list(result.files), message=text, auto=auto)
+        if not auto:  # an auto commit is yielded by the loop, which records it
+            self.record(event)
+        else:
+            self.observe(event)
+        return event
+
+    # ---- start and git init ----------------------------------------------------------------
+
+    def start_notices(self) -> list[str]:
+        """Told once when the session starts: no checkpoints outside git (with the offer of
+        `/git-init`), and a working tree that was dirty, with its files."""
+        if self.baseline_told:
+            return []
+        self.baseline_told = True
+        if self.store is None:
+            return [
+                self.unavailable_message().replace("No checkpoints:", "No checkpoints in this session:", 1)
+                + " Without them /undo, /redo, /diff and /commit cannot work; checkpoints start with the next turn after /git-init."
+            ]
+        dirty = self.baseline.dirty if self.baseline is not None else []
+        if not dirty:
+            return []
+        count = f"{len(dirty)} file{'s' if len(dirty) != 1 else ''}"
+        return [
+            f"The working tree has uncommitted changes ({count}): {named(dirty)}. "
+            "/commit leaves them out unless you ask (/commit --include-dirty)."
+        ]
+
+
+def _note(event: ChangesUndone | ChangesRedone) -> str:
+    files = named(event.files, 20) or "no files"
+    if isinstance(event, ChangesUndone):
+        return (
+            f"Note from codeassist: the user undid the changes of turn {event.turn} (/undo). These files are back "
+            f"as they were before that turn: {files}. Files that turn created are gone and files it deleted are "
+            "back; do not assume its changes are still there."
+        )
+    return (
+        f"Note from codeassist: the user re-applied the changes of turn {event.turn} (/redo): {files} are again "
+        "as that turn left them."
+    )
+
+
+def open_checkpoints(
+    workspace: Path,
+    session_id: str,
+    *,
+    max_file_bytes: int,
+    record: Callable[[AgentEvent], None],
+    history: Iterable[AgentEvent] = (),
+    mutating: Iterable[str] = (),
+    auto_commit: bool = False,
+    plan: Callable[[], list[dict[str, str]]] = list,
+) -> TurnCheckpoints:
+    """The checkpoints of a session in `workspace`: its store (None outside git), the state a
+    resumed session's `history` holds, and — the first time — its `GitBaseline` recorded."""
+    from agent.checkpoint_store import CheckpointError, CheckpointStore
+    from agent.paths import data_dir
+
+    reason: str | None = None
+    try:
+        store = CheckpointStore.open(
+            workspace, session_id, index_dir=data_dir() / "checkpoints", max_file_bytes=max_file_bytes
+        )
+    except (CheckpointError, OSError) as exc:
+        store, reason = None, str(exc) or type(exc).__name__
+    if store is None and reason is None:
+        reason = NOT_A_REPOSITORY
+    checkpoints = TurnCheckpoints(
+        store, reason=reason, record=record, mutating=mutating, auto_commit=auto_commit, plan=plan
+    )
+    for event in history:
+        checkpoints.observe(event)
+    if checkpoints.baseline is None:
+        checkpoints.record(baseline(store, reason))
+        checkpoints.baseline_told = False
+    return checkpoints
+
+
+def baseline(store: CheckpointStore | None, reason: str | None) -> GitBaseline:
+    """The `GitBaseline` of a session starting now."""
+    from agent.checkpoint_store import CheckpointError
+    from agent.git import repo_info
+
+    if store is None:
+        return GitBaseline(head=None, branch=None, dirty=[], available=False, reason=reason)
+    info = repo_info(store.root)
+    try:
+        dirty = store.dirty_files()
+    except CheckpointError:
+        dirty = []
+    return GitBaseline(
+        head=info.head if info else None, branch=info.branch if info else None, dirty=dirty, available=True
+    )
+
+
+async def git_init(checkpoints: TurnCheckpoints, workspace: Path, session_id: str, max_file_bytes: int) -> str:
+    """`/git-init`: `git init` in the workspace and checkpoints from the next turn on; the message
+    for the user."""
+    from agent.checkpoint_store import CheckpointError, CheckpointStore, init_repository
+    from agent.paths import data_dir
+
+    if checkpoints.store is not None:
+        return f"{checkpoints.store.root} is a git repository already: checkpoints are on."
+
+    def work() -> CheckpointStore | None:
+        init_repository(workspace)
+        return CheckpointStore.open(
+            workspace, session_id, index_dir=data_dir() / "checkpoints", max_file_bytes=max_file_bytes
+        )
+
+    try:
+        store = await asyncio.to_thread(work)
+    except (CheckpointError, OSError) as exc:
+        raise CheckpointUnavailable(f"git init failed: {exc}") from None
+    if store is None:
+        raise CheckpointUnavailable(f"git init ran, but {workspace} is still not a repository codeassist can use.")
+    checkpoints.store, checkpoints.reason = store, None
+    checkpoints.record(await asyncio.to_thread(baseline, store, None))
+    return f"Initialised an empty git repository in {workspace}: checkpoints start with the next turn."

@@ -1,0 +1,146 @@
+"""Commit messages for `/commit` and `auto_commit`.
+
+The model drafts one on a side request: a plain `POST …/responses` (not streamed, `store: false`,
+no tools, no `previous_response_id`) through the session's HTTP transport — the same side channel
+as a standalone compaction (`agent.compaction.CompactEndpoint`), so the WebSocket's connection
+cache, which holds the main chain, is never evicted. Where the model cannot be reached, the
+message is written from the turns' prompts, the plan and the log of file-changing tool calls.
+Every message ends with the trailer `Assisted-by: codeassist`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from agent.conversation import RequestSettings
+from agent.events import FileChangeSummary
+from agent.wire import Item
+from agent.wire.items import assistant_text, user_message
+
+TRAILER = "Assisted-by: codeassist"
+"""The last line of every commit codeassist makes."""
+
+SUBJECT_LIMIT = 72
+MAX_PATCH_CHARS = 24_000
+"""How much of the session's diff the drafting request carries."""
+DRAFT_TIMEOUT_S = 60.0
+
+COMMIT_INSTRUCTIONS = (
+    "You write git commit messages. From the user's requests and the diff, write one commit message: "
+    f"a subject line of at most {SUBJECT_LIMIT} characters in the imperative mood, a blank line, then a "
+    "short body saying what changed and why, wrapped at 72 columns. Reply with the message only: no code "
+    "fences, no trailers, no commentary."
+)
+
+_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
+_FENCE = re.compile(r"^```[\w-]*\n(.*?)\n?```$", re.S)
+
+
+@dataclass(frozen=True)
+class TurnSummary:
+    """What a commit message is written from: one turn's prompt, files and file-changing calls."""
+
+    turn: int
+    prompt: str
+    files: list[FileChangeSummary] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    """One line per file-changing call that ran (`write_file notes.txt`, `shell make fmt`)."""
+
+
+def with_trailer(message: str) -> str:
+    """`message` ending with the `Assisted-by: codeassist` trailer (added once)."""
+    text = message.strip()
+    if text.splitlines() and text.splitlines()[-1].strip() == TRAILER:
+        return text + "\n"
+    return f"{text}\n\n{TRAILER}\n" if text else f"{TRAILER}\n"
+
+
+def file_line(change: FileChangeSummary) -> str:
+    """`a.py (+3 −1)`, `old → new (renamed)`, `logo.png (binary)`."""
+    name = f"{change.old_path} → {change.path}" if change.old_path else change.path
+    if change.binary:
+        return f"{name} ({change.status}, binary)"
+    return f"{name} ({change.status}, +{change.added} −{change.removed})"
+
+
+def _subject(text: str) -> str:
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    line = line.rstrip(".")
+    return line if len(line) <= SUBJECT_LIMIT else line[: SUBJECT_LIMIT - 1].rstrip() + "…"
+
+
+def offline_draft(turns: Iterable[TurnSummary], plan: Iterable[Mapping[str, Any]] = ()) -> str:
+    """A message from the turns' prompts, the plan's steps and the tool log (no model needed)."""
+    turns = list(turns)
+    prompts = [turn.prompt for turn in turns if turn.prompt.strip()]
+    files = {change.path: change for turn in turns for change in turn.files}
+    subject = _subject(prompts[0]) if prompts else ""
+    if not subject:
+        names = sorted(files)
+        subject = _subject("Update " + ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else ""))
+    body: list[str] = []
+    if len(prompts) > 1:
+        body += ["Requests:", *(f"- {_subject(prompt)}" for prompt in prompts), ""]
+    steps = [step for step in plan if str(step.get("status")) in ("completed", "in_progress")]
+    if steps:
+        body += ["Plan:", *(f"- {step.get('step', '')}" for step in steps), ""]
+    tools = list(dict.fromkeys(line for turn in turns for line in turn.tools))
+    if tools:
+        body += ["Changes:", *(f"- {line}" for line in tools[:30]), *(["- …"] if len(tools) > 30 else []), ""]
+    if files:
+        body += ["Files:", *(f"- {file_line(change)}" for change in files.values())]
+    text = subject + ("\n\n" + "\n".join(body).strip() if body else "")
+    return with_trailer(text)
+
+
+def draft_request(settings: RequestSettings, turns: Iterable[TurnSummary], patch: str) -> dict[str, Any]:
+    """The side request's body: the session's requests, files and diff; no tools, not stored."""
+    lines = []
+    for turn in turns:
+        lines.append(f"Turn {turn.turn} request: {turn.prompt.strip() or '(none)'}")
+        lines += [f"  changed {file_line(change)}" for change in turn.files]
+    shown = patch if len(patch) <= MAX_PATCH_CHARS else patch[:MAX_PATCH_CHARS] + "\n[… diff cut here]"
+    ask = "\n".join(lines) + f"\n\nThe diff to commit:\n\n{shown}\n\nWrite the commit message."
+    body: dict[str, Any] = {
+        "model": settings.model,
+        "instructions": COMMIT_INSTRUCTIONS,
+        "input": [user_message(ask).model_dump(mode="json")],
+        "stream": False,
+        "store": False,
+    }
+    if settings.reasoning:
+        body["reasoning"] = orjson.loads(settings.reasoning)
+    return body
+
+
+async def model_draft(http: object, body: dict[str, Any], *, timeout: float = DRAFT_TIMEOUT_S) -> str | None:
+    """The model's message for `body` through the HTTP transport's `post` (the side channel), with
+    the trailer; None when the request fails or gives no text (then the offline draft is used)."""
+    post = getattr(http, "post", None)
+    if post is None:  # a transport without plain requests (tests' scripted transport)
+        return None
+    try:
+        response = await post("", body, timeout=timeout)
+    except (httpx.HTTPError, OSError):
+        return None
+    if getattr(response, "status_code", None) != 200:
+        return None
+    try:
+        data = orjson.loads(response.content)
+        text = assistant_text(_ITEMS.validate_python(data.get("output") or []))
+    except (orjson.JSONDecodeError, ValidationError, AttributeError):
+        return None
+    text = text.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    lines = [line for line in text.splitlines() if line.strip() != TRAILER]
+    text = "\n".join(lines).strip()
+    return with_trailer(text) if text else None

@@ -1,0 +1,127 @@
+"""The safety-net part of `Session` (see `agent.session`): per-turn checkpoints, `/undo`,
+`/redo`, `/diff`, `/commit` and `/git-init`, over `agent.checkpoints`.
+
+Every method that changes something records its event (`ChangesUndone`, `ChangesRedone`,
+`Committed`) in the session log and returns it, for the UI to draw like any other event. A
+command that cannot be done raises `CheckpointUnavailable` (a `ValueError`) whose message is for
+the user; undo and redo raise its subclass `CheckpointConflict` when files were changed by hand
+since, until they are called with `overwrite=True`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.checkpoints import (
+    CommitDraft,
+    SessionDiff,
+    TurnCheckpoints,
+    UndoPlan,
+    git_init,
+)
+from agent.commit_message import TurnSummary, draft_request, model_draft
+from agent.config import Settings
+from agent.events import ChangesRedone, ChangesUndone, Committed
+from agent.loop import Agent
+
+MIB = 1024 * 1024
+
+
+class SessionCheckpoints:
+    """Checkpoints, undo/redo, diff and commit (mixed into `Session`)."""
+
+    agent: Agent
+    settings: Settings
+    workspace: Path
+    id: str
+    checkpoints: TurnCheckpoints
+
+    @property
+    def checkpoints_available(self) -> bool:
+        """Whether turns take checkpoints (False outside git)."""
+        return self.checkpoints.store is not None
+
+    @property
+    def checkpoints_reason(self) -> str | None:
+        """Why there are no checkpoints, for the user (None when there are)."""
+        return None if self.checkpoints_available else self.checkpoints.unavailable_message()
+
+    def plan_undo(self) -> UndoPlan | None:
+        """What `/undo` would undo: the last turn that changed files, its files, and those changed by
+        hand since (None: nothing to undo, or no checkpoints). Runs git: call it from a thread
+        (`asyncio.to_thread`).
+
+        Raises:
+            CheckpointUnavailable: the turn's checkpoints cannot be read.
+        """
+        return self.checkpoints.plan_undo()
+
+    async def undo(self, *, overwrite: bool = False) -> ChangesUndone:
+        """Put the files of the last turn that changed any back as they were before it (created
+        files removed, deleted ones back, modes kept); repeat to go back turn by turn. The model
+        hears what was undone with the next prompt.
+
+        Raises:
+            CheckpointConflict: files changed by hand since (its `conflicts`); call again with
+                `overwrite=True` once the user agreed.
+            CheckpointUnavailable: nothing to undo, no checkpoints, a turn is running, git failed.
+        """
+        return await self.checkpoints.undo(overwrite=overwrite)
+
+    def plan_redo(self) -> UndoPlan | None:
+        """What `/redo` would re-apply (see `plan_undo`)."""
+        return self.checkpoints.plan_redo()
+
+    async def redo(self, *, overwrite: bool = False) -> ChangesRedone:
+        """Apply the most recently undone turn's changes again (raises as `undo`)."""
+        return await self.checkpoints.redo(overwrite=overwrite)
+
+    def turn_had_checkpoint(self, turn: int) -> bool:
+        """Whether `turn` took a checkpoint: after Esc, whether its partial changes can be undone."""
+        return self.checkpoints.turn_had_checkpoint(turn)
+
+    async def diff(self, turn: int | None = None) -> SessionDiff:
+        """The changes of turn `turn` (`/diff N`), or of the whole session so far (`/diff`).
+
+        Raises:
+            CheckpointUnavailable: no checkpoints, the turn changed no files, git failed.
+        """
+        return await self.checkpoints.diff(turn)
+
+    async def draft_commit(self, *, include_dirty: bool = False) -> CommitDraft:
+        """The commit `/commit` proposes for approval: the files the session changed since its last
+        commit (those dirty before it started left out unless `include_dirty`) and a message the
+        model drafts on a side request (HTTP, so the WebSocket's cached chain stays), or one
+        written from the prompts, the plan and the tool log when the model cannot be reached.
+
+        Raises:
+            CheckpointUnavailable: no checkpoints, nothing to commit, git failed.
+        """
+
+        async def drafter(turns: list[TurnSummary], patch: str) -> str | None:
+            body = draft_request(self.agent.conversation.settings, turns, patch)
+            return await model_draft(self.agent.client.http, body)
+
+        return await self.checkpoints.draft_commit(include_dirty=include_dirty, drafter=drafter)
+
+    async def commit(self, message: str, files: list[str]) -> Committed:
+        """Commit `files` as they are now on the current branch with `message` (ending with the
+        trailer `Assisted-by: codeassist`); only those paths' entries of the index change.
+
+        Raises:
+            CheckpointUnavailable: no checkpoints, no files, git failed.
+        """
+        return await self.checkpoints.commit(message, files)
+
+    async def init_repository(self) -> str:
+        """`/git-init`: run `git init` in the workspace; checkpoints start with the next turn. The
+        message for the user.
+
+        Raises:
+            CheckpointUnavailable: git init failed.
+        """
+        return await git_init(self.checkpoints, self.workspace, self.id, self.settings.checkpoint_max_file_mb * MIB)
+
+    def checkpoint_notices(self) -> list[str]:
+        """The start notices about checkpoints (see `Session.start_notices`); told once."""
+        return self.checkpoints.start_notices()
