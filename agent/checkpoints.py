@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from agent.commit_message import TurnSummary, offline_draft, with_trailer
 from agent.conversation import Conversation
@@ -119,27 +119,39 @@ def named(paths: Sequence[str], limit: int = MAX_NAMED_FILES) -> str:
     return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
-def turn_patch(workspace: Path, session_id: str, changes: TurnChanges) -> SessionDiff:
-    """A recorded turn's diff read from the repository's checkpoints (replay, export); only the
-    recorded stats, with an explanation in place of the patch, when they are gone."""
+def recorded_diffs(header: Mapping[str, Any], events: Sequence[TurnChanges]) -> dict[int, SessionDiff]:
+    """The diffs of recorded turns (replay, export), by turn, read from the checkpoints the session
+    left in its repository (`header`: the session file's `workspace` and `id`). Where the
+    repository or a turn's checkpoints are gone, the recorded per-file stats with a note in
+    place of the patch. Runs git."""
     from agent.checkpoint_store import CheckpointError, CheckpointStore
     from agent.paths import data_dir
 
-    title = f"Turn {changes.turn}"
-    try:
-        store = CheckpointStore.open(workspace, session_id, index_dir=data_dir() / "checkpoints")
-    except (CheckpointError, OSError):
-        store = None
-    if store is None:
-        return SessionDiff(title, list(changes.files), f"(the repository at {workspace} cannot be read here)")
-    try:
-        if not (store.exists(changes.before) and store.exists(changes.after)):
-            return SessionDiff(title, list(changes.files), "(this turn's checkpoints are no longer in the repository)")
-        return SessionDiff(title, list(changes.files), store.patch(changes.before, changes.after))
-    except CheckpointError as exc:
-        return SessionDiff(title, list(changes.files), f"(the diff cannot be read: {exc})")
-    finally:
+    workspace, session_id = header.get("workspace"), header.get("id")
+    store = None
+    if isinstance(workspace, str) and workspace and isinstance(session_id, str) and session_id:
+        try:
+            store = CheckpointStore.open(Path(workspace), session_id, index_dir=data_dir() / "checkpoints")
+        except (CheckpointError, OSError):
+            store = None
+    diffs = {}
+    for event in events:
+        title, files = f"Turn {event.turn}", list(event.files)
+        if store is None:
+            diffs[event.turn] = SessionDiff(title, files, f"(the repository {workspace} cannot be read here)")
+            continue
+        try:
+            if store.exists(event.before) and store.exists(event.after):
+                diffs[event.turn] = SessionDiff(title, files, store.patch(event.before, event.after))
+            else:
+                diffs[event.turn] = SessionDiff(
+                    title, files, "(this turn's checkpoints are no longer in the repository)"
+                )
+        except CheckpointError as exc:
+            diffs[event.turn] = SessionDiff(title, files, f"(the diff cannot be read: {exc})")
+    if store is not None:
         store.close()
+    return diffs
 
 
 @dataclass
@@ -180,6 +192,8 @@ class TurnCheckpoints:
         self.reason = reason if store is None else None
         self.auto_commit = auto_commit
         self.baseline: GitBaseline | None = None
+        self.recorded_baseline: GitBaseline | None = None
+        """The `GitBaseline` this run recorded (None for a resumed session that has one)."""
         self.baseline_told = True
         """Whether the start notice about the baseline was given (False once it is recorded)."""
         self._record_event = record
@@ -622,7 +636,8 @@ def open_checkpoints(
     for event in history:
         checkpoints.observe(event)
     if checkpoints.baseline is None:
-        checkpoints.record(baseline(store, reason))
+        checkpoints.recorded_baseline = baseline(store, reason)
+        checkpoints.record(checkpoints.recorded_baseline)
         checkpoints.baseline_told = False
     return checkpoints
 

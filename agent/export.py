@@ -13,8 +13,10 @@ import re
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from agent.commit_message import file_line
+from agent.events import ChangesUndone, Committed, TurnChanges
 from agent.paths import exports_dir
 from agent.resume import ToolCallRecord, TurnRecord, read_header, session_turns
 from agent.session_log import LoadedSession
@@ -23,6 +25,9 @@ from agent.stats import TurnStats
 from agent.terminal_text import safe_terminal_text
 from agent.wire import CustomToolCall, FunctionCall, Message, Reasoning, UnknownItem
 from agent.wire.items import Refusal
+
+if TYPE_CHECKING:
+    from agent.checkpoints import SessionDiff
 
 __all__ = ["EXPORT_FORMAT_VERSION", "ExportFormat", "export_json", "export_markdown", "export_session"]
 
@@ -47,6 +52,7 @@ def export_markdown(source: Path | str | LoadedSession) -> str:
     reading = read_session(source)
     turns = session_turns(reading)
     header = reading.header
+    diffs = _diffs(header, turns)
     out = [f"# codeassist session {header.get('id', '')}".rstrip(), ""]
     facts = [
         ("Started", _when(header.get("wall"))),
@@ -63,7 +69,7 @@ def export_markdown(source: Path | str | LoadedSession) -> str:
         out += [f"> - {warning}" for warning in reading.warnings]
         out.append("")
     for turn in turns:
-        out += _turn_markdown(turn)
+        out += _turn_markdown(turn, diffs.get(turn.turn))
     if turns:
         out += ["---", "", f"**Session totals:** {_totals_line(turns)}", ""]
     return safe_terminal_text("\n".join(out))
@@ -78,6 +84,7 @@ def export_json(source: Path | str | LoadedSession) -> dict[str, Any]:
     """
     reading = read_session(source)
     turns = session_turns(reading)
+    diffs = _diffs(reading.header, turns)
     return {
         "format": "codeassist-transcript",
         "version": EXPORT_FORMAT_VERSION,
@@ -92,6 +99,8 @@ def export_json(source: Path | str | LoadedSession) -> dict[str, Any]:
                 "items": [item.model_dump(mode="json") for item in turn.items],
                 "tool_calls": [asdict(call) for call in turn.tool_calls],
                 "stats": _stats_json(turn.stats) if turn.stats is not None else None,
+                "changes": _changes_json(turn.changes, diffs.get(turn.turn)),
+                "afterwards": [event.model_dump(mode="json") for event in turn.afterwards],
             }
             for turn in turns
         ],
@@ -137,7 +146,48 @@ def export_session(path: Path, fmt: ExportFormat = "markdown", out: Path | None 
 # ---- Markdown -----------------------------------------------------------------------------
 
 
-def _turn_markdown(turn: TurnRecord) -> list[str]:
+def _diffs(header: dict[str, Any], turns: list[TurnRecord]) -> dict[int, SessionDiff]:
+    """The recorded turns' diffs, read from the session's checkpoints (nothing when no turn has one)."""
+    changed = [turn.changes for turn in turns if turn.changes is not None]
+    if not changed:
+        return {}
+    from agent.checkpoints import recorded_diffs
+
+    return recorded_diffs(header, changed)
+
+
+def _changes_json(changes: TurnChanges | None, diff: SessionDiff | None) -> dict[str, Any] | None:
+    if changes is None:
+        return None
+    return {
+        "before": changes.before,
+        "after": changes.after,
+        "files": [file.model_dump(mode="json") for file in changes.files],
+        "patch": diff.patch if diff is not None else None,
+    }
+
+
+def _changes_markdown(turn: TurnRecord, diff: SessionDiff | None) -> list[str]:
+    out: list[str] = []
+    if turn.changes is not None:
+        files = turn.changes.files
+        out += [f"### Changes ({len(files)} file{'s' if len(files) != 1 else ''})", ""]
+        out += [f"- `{file_line(file)}`" for file in files]
+        if diff is not None and diff.patch:
+            out += ["", *_fenced(diff.patch, "diff")]
+        out.append("")
+    for event in turn.afterwards:
+        if isinstance(event, Committed):
+            subject = event.message.strip().splitlines()[0] if event.message.strip() else ""
+            how = "auto-committed" if event.auto else "committed"
+            out += [f"*{how} `{event.commit[:12]}` on {event.branch or 'a detached HEAD'}: {subject}*", ""]
+        else:
+            verb = "undone (/undo)" if isinstance(event, ChangesUndone) else "redone (/redo)"
+            out += [f"*Turn {event.turn} {verb}: {', '.join(event.files) or 'no files'}*", ""]
+    return out
+
+
+def _turn_markdown(turn: TurnRecord, diff: SessionDiff | None = None) -> list[str]:
     out = [
         f"## Turn {turn.turn}",
         "",
@@ -165,6 +215,7 @@ def _turn_markdown(turn: TurnRecord) -> list[str]:
             out += _tool_call(call)
     if turn.message and turn.reason != "completed":
         out += [f"> **{turn.reason}:** {turn.message}", ""]
+    out += _changes_markdown(turn, diff)
     out += [_stats_line(turn), ""]
     return out
 

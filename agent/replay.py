@@ -27,7 +27,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.events import (
     AgentEvent,
@@ -36,6 +36,7 @@ from agent.events import (
     ResponseFinished,
     TextDelta,
     ToolFinished,
+    TurnChanges,
     TurnEnded,
     TurnStarted,
 )
@@ -44,6 +45,9 @@ from agent.session_log import LoadedSession
 from agent.session_record import Entry, EventEntry, ItemsEntry, ResumedEntry, SessionReading, expand, read_session
 from agent.stats import ResponseStats, TurnStats
 from agent.wire.event_types import TOOL_ITEM_TYPES
+
+if TYPE_CHECKING:
+    from agent.checkpoints import SessionDiff
 
 __all__ = [
     "DEFAULT_MAX_GAP_S",
@@ -56,6 +60,7 @@ __all__ = [
     "Timeline",
     "history_events",
     "replay_timeline",
+    "turn_diff",
     "whole_runs",
 ]
 
@@ -317,6 +322,16 @@ class SessionReplay:
                 remaining = 0.0
                 continue
             remaining -= (loop.time() - started) * speed
+
+
+def turn_diff(header: dict[str, Any], event: TurnChanges) -> SessionDiff:
+    """A recorded turn's diff (`d` or `/diff N` in a replay), read from the checkpoints the session
+    left in its repository (`header`'s `workspace`); the recorded per-file stats with a note in
+    place of the patch when the repository or the checkpoints are gone. Runs git: call it from a
+    thread."""
+    from agent.checkpoints import recorded_diffs
+
+    return recorded_diffs(header, [event])[event.turn]
 
 
 def _clamp(speed: float) -> float:

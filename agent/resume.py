@@ -26,10 +26,14 @@ from agent.events import (
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    ChangesRedone,
+    ChangesUndone,
+    Committed,
     Compacted,
     ResponseFinished,
     RulesChanged,
     ToolFinished,
+    TurnChanges,
     TurnEnded,
     TurnStarted,
 )
@@ -104,6 +108,10 @@ class TurnRecord:
     reason: str | None = None
     """Why the turn ended (`completed`, `cancelled`, …); None when it never ended."""
     message: str | None = None
+    changes: TurnChanges | None = None
+    """What the turn changed in the workspace (when it took a checkpoint)."""
+    afterwards: list[ChangesUndone | ChangesRedone | Committed] = field(default_factory=list)
+    """`/undo`, `/redo` and `/commit` done after this turn, before the next one."""
 
 
 Source = Path | str | LoadedSession | SessionReading
@@ -325,6 +333,10 @@ class _Turns:
             record.status, record.output, record.duration_s = event.status, event.output, event.duration_s
         elif isinstance(event, TurnEnded):
             turn.stats, turn.reason, turn.message = event.stats, event.reason, event.message
+        elif isinstance(event, TurnChanges):
+            turn.changes = event
+        elif isinstance(event, ChangesUndone | ChangesRedone | Committed):
+            turn.afterwards.append(event)
 
     def call_record(self, call_id: str, name: str = "", arguments: str = "") -> ToolCallRecord:
         record = self.records.get(call_id)

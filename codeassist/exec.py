@@ -28,6 +28,8 @@ from agent.events import (
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    CheckpointCreated,
+    Committed,
     Compacted,
     MessageCompleted,
     Notice,
@@ -38,6 +40,7 @@ from agent.events import (
     ToolCallReady,
     ToolFinished,
     TransportChanged,
+    TurnChanges,
     TurnEnded,
     TurnEndReason,
 )
@@ -214,6 +217,10 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
     try:
         if args.json:
             _write_line(json.dumps(session_started(session, resume), ensure_ascii=False))
+            if session.checkpoints.recorded_baseline is not None:
+                _write_line(session.checkpoints.recorded_baseline.model_dump_json())
+        else:
+            _print_log_notices(session.checkpoint_notices())
         if settings.warmup:
             await session.warm_up()
         if args.compact_first:  # a compaction that fails is said, and the turn goes on
@@ -352,6 +359,18 @@ class PlainRenderer:
                 err.write(f"\n[compacted ({mode}): {sizes[0]} → {sizes[1]} tokens, {items} → {kept} items]\n")
             case AgentError(message=message):
                 err.write(f"\nerror: {message}\n")
+            case CheckpointCreated(turn=turn, commit=commit, skipped=skipped):
+                left_out = f"; left out: {', '.join(skipped)}" if skipped else ""
+                err.write(f"  checkpoint before turn {turn}: {commit[:12]}{left_out}\n")
+            case TurnChanges(files=files) if files:
+                added, removed = sum(f.added for f in files), sum(f.removed for f in files)
+                names = ", ".join(f.path for f in files[:10]) + (
+                    f" and {len(files) - 10} more" if len(files) > 10 else ""
+                )
+                err.write(f"[{len(files)} file{'s' if len(files) != 1 else ''} changed +{added} −{removed}: {names}]\n")
+            case Committed(commit=commit, branch=branch, message=message):
+                subject = message.strip().splitlines()[0] if message.strip() else ""
+                err.write(f"[committed {commit[:12]} on {branch or 'a detached HEAD'}: {subject}]\n")
             case TurnEnded(reason=reason, stats=stats, message=message):
                 self._write_text(self._stream.flush())
                 out.write("\n")

@@ -111,7 +111,8 @@ def test_kill_9_during_the_first_response_keeps_the_prompt_and_continue_carries_
         assert [event.prompt for event in history if isinstance(event, TurnStarted)] == [PROMPT]
         assert [event.reason for event in history if isinstance(event, TurnEnded)] == ["cancelled"]
         records = _records(killed)
-        assert [record["type"] for record in records][:3] == ["items", "turn_started", "response_started"]
+        assert records[0]["type"] == "git_baseline", "how the repository was when the session started"
+        assert [record["type"] for record in records][1:4] == ["items", "turn_started", "response_started"]
 
         result = run_exec(workspace, tmp_path, "are you still there?", "--continue", "--base-url", url, "--json")
         assert result.returncode == 0, result.stderr
