@@ -11,8 +11,8 @@ import pytest
 from agent.events import TurnChanges
 from agent.export import export_json, export_markdown
 from agent.replay import history_events, turn_diff
-from tests.agent.test_checkpoints import edit_turn, opened, scenario, work  # noqa: F401 (fixture)
 from tests.agent.recording import run_turn
+from tests.agent.test_checkpoints import edit_turn, opened, scenario, work  # noqa: F401 (fixture)
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 from agent.events import AGENT_EVENT_ADAPTER
 from server.scenario import Scenario
