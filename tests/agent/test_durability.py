@@ -288,7 +288,9 @@ async def test_a_disk_that_stays_full_closes_the_session_without_an_error(server
         await session.close()
     assert isinstance(events[-1], TurnEnded) and events[-1].reason == "completed"
     assert session.log_given_up > 0
-    assert _records(session.log_path) == [], "the header stays a session file; the rest was given up"
+    records = _records(session.log_path)
+    assert [record["type"] for record in records] == ["git_baseline"], "written when the session opened"
+    assert records[1:] == [], "the header stays a session file; the rest was given up"
 
 
 @needs_dev_full

@@ -43,7 +43,8 @@ async def test_live_replayed_and_resumed_sessions_show_the_same_events(start_ser
     await live_session.close()
     path = live_session.recorder.path
 
-    replayed = [event async for event in SessionReplay(path, instant=True).events()]
+    baseline, *replayed = [event async for event in SessionReplay(path, instant=True).events()]
+    assert baseline.type == "git_baseline", "recorded when the session opened, before any turn"
     resumed = Session.open(settings_for(server), cwd=repo, log_root=root, resume=path)
     await resumed.close()
 
@@ -78,8 +79,8 @@ async def test_live_replayed_and_resumed_sessions_show_the_same_events(start_ser
         for e in coalesced(live)
     ]
     assert dumps(coalesced(replayed)) == dumps(redacted), "statuses, durations, diffs, plan, approvals"
-    assert dumps(resumed.history()) == dumps(redacted)
-    assert dumps(history_events(path))[: len(redacted)] == dumps(redacted)
+    assert dumps(resumed.history()) == dumps([baseline, *redacted])
+    assert dumps(history_events(path))[: len(redacted) + 1] == dumps([baseline, *redacted])
     changed = [(a, b) for a, b in zip(live, replayed, strict=True) if dumps([a]) != dumps([b])]
     assert changed and all(isinstance(a, TextDelta | MessageCompleted) and type(a) is type(b) for a, b in changed)
     assert BEARER in "".join(a.text for a, _ in changed), "only the deltas that carried the token differ"

@@ -10,7 +10,15 @@ from pydantic import Field
 
 import agent.loop
 from agent.approvals import Decision
-from agent.events import AgentEvent, ApprovalDecided, ApprovalRequested, ToolFinished, TurnEnded, TurnStarted
+from agent.events import (
+    AgentEvent,
+    ApprovalDecided,
+    ApprovalRequested,
+    GitBaseline,
+    ToolFinished,
+    TurnEnded,
+    TurnStarted,
+)
 from agent.session import Session
 from agent.session_record import EventEntry, ItemsEntry, read_session
 from agent.tools import ToolArgs, ToolContext, ToolResult
@@ -167,6 +175,6 @@ async def test_a_turn_its_caller_stops_at_its_start_is_recorded_cancelled(start_
     assert handle.recorder is not None
     handle.recorder.flush(durable=True)
     events, _ = recorded(handle.recorder.path)
-    assert [type(e) for e in events] == [TurnStarted, TurnEnded]
+    assert [type(e) for e in events] == [GitBaseline, TurnStarted, TurnEnded]
     assert events[-1].reason == "cancelled" and len(handle.turns) == 1
     await handle.close()

@@ -47,7 +47,11 @@ def dumps(events: list) -> list[dict]:
 
 
 async def replayed(source, **options) -> list:
-    return [event async for event in SessionReplay(source, instant=True, **options).events()]
+    """The replayed turns: the `git_baseline` the session recorded when it opened (outside any turn,
+    so no live turn streamed it) comes first and is left out."""
+    events = [event async for event in SessionReplay(source, instant=True, **options).events()]
+    assert events[0].type == "git_baseline"
+    return events[1:]
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, int]]:
@@ -106,10 +110,11 @@ async def test_replay_opens_no_connection_runs_no_tool_and_writes_nothing(start_
         monkeypatch.setattr(type(tool), "run", refuse)
 
     replay = SessionReplay(path, speed=MAX_SPEED)  # real waits, scaled down
-    events = [event async for event in replay.events()]
+    baseline, *events = [event async for event in replay.events()]
 
+    assert baseline.type == "git_baseline", "recorded when the session opened"
     assert dumps(events) == dumps(live)
-    assert replay.position == replay.total == len(live)
+    assert replay.position == replay.total == len(live) + 1
     assert tree(repo) == before_repo and path.read_bytes() == before_log
     assert (repo / "shell.log").read_text() == "ran\n"
 

@@ -130,7 +130,8 @@ async def test_history_draws_a_resumed_session_as_its_instant_replay(start_serve
     session = opened(server, repo, tmp_path, resume=path)
     history = session.history()
     assert history == whole_runs(replayed), "the instant replay, each streamed run drawn at once"
-    assert isinstance(history[0], TurnStarted) and isinstance(history[-1], TurnEnded)
+    assert history[0].type == "git_baseline", "the repository as the session found it"
+    assert isinstance(history[1], TurnStarted) and isinstance(history[-1], TurnEnded)
     assert {e.call_id: e.status for e in history if isinstance(e, ToolFinished)} == {
         "c_list": "ok",
         "c_shell": "ok",

@@ -64,8 +64,9 @@ def test_exec_prints_the_answer_and_a_stats_line(server, workspace, tmp_path):
 def test_exec_json_prints_one_agent_event_per_line(server, workspace, tmp_path):
     result = run_exec(workspace, tmp_path, "please read a.py", "--base-url", server.address.base_url, "--json")
     assert result.returncode == 0, result.stderr
-    _started, *lines, cost = result.stdout.splitlines()
+    _started, baseline, *lines, cost = result.stdout.splitlines()
     assert json.loads(cost)["type"] == "cost"
+    assert AGENT_EVENT_ADAPTER.validate_json(baseline).type == "git_baseline"
     events = [AGENT_EVENT_ADAPTER.validate_json(line) for line in lines]
     assert events[0].type == "turn_started" and events[-1].type == "turn_ended"
     assert events[-1].reason == "completed"
