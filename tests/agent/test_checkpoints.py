@@ -57,11 +57,20 @@ def private_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
+def identified(repo: Path) -> Path:
+    """`repo` with a committer identity of its own (`/commit` commits as the user)."""
+    git(repo, "config", "user.name", "Test User")
+    git(repo, "config", "user.email", "test@example.invalid")
+    return repo
+
+
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
-    return make_repo(
-        tmp_path / "work",
-        {"a.py": "print('hello')\n", "pkg/b.py": "X = 1\n", "run.sh": "echo run\n", "README.md": "Docs.\n"},
+    return identified(
+        make_repo(
+            tmp_path / "work",
+            {"a.py": "print('hello')\n", "pkg/b.py": "X = 1\n", "run.sh": "echo run\n", "README.md": "Docs.\n"},
+        )
     )
 
 

@@ -8,6 +8,7 @@ import subprocess
 from agent.events import AGENT_EVENT_ADAPTER
 from server.scenario import Scenario
 from tests.agent.conftest import make_repo
+from tests.agent.test_checkpoints import identified
 from tests.codeassist.test_exec import run_exec
 
 WRITE = Scenario.model_validate(
@@ -57,7 +58,7 @@ def test_exec_json_prints_the_baseline_the_checkpoint_and_the_turns_changes(star
 
 
 def test_exec_text_says_what_the_turn_changed_and_auto_commit_commits_it(start_server, tmp_path):
-    work = make_repo(tmp_path / "work", {"a.py": "print('hello')\n"})
+    work = identified(make_repo(tmp_path / "work", {"a.py": "print('hello')\n"}))
     server = start_server(WRITE)
     result = run_exec(
         work,
