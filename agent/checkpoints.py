@@ -47,6 +47,7 @@ from agent.wire import InputText, Message
 
 if TYPE_CHECKING:
     from agent.checkpoint_store import CheckpointStore, FileChange
+    from agent.git import RepoInfo
 
 T = TypeVar("T")
 
@@ -615,9 +616,11 @@ def open_checkpoints(
     mutating: Iterable[str] = (),
     auto_commit: bool = False,
     plan: Callable[[], list[dict[str, str]]] = list,
+    repo: RepoInfo | None = None,
 ) -> TurnCheckpoints:
     """The checkpoints of a session in `workspace`: its store (None outside git), the state a
-    resumed session's `history` holds, and — the first time — its `GitBaseline` recorded."""
+    resumed session's `history` holds, and — the first time — its `GitBaseline` recorded (from
+    `repo`, the repository as the session read it, when given)."""
     from agent.checkpoint_store import CheckpointError, CheckpointStore
     from agent.paths import data_dir
 
@@ -636,20 +639,20 @@ def open_checkpoints(
     for event in history:
         checkpoints.observe(event)
     if checkpoints.baseline is None:
-        checkpoints.recorded_baseline = baseline(store, reason)
+        checkpoints.recorded_baseline = baseline(store, reason, repo)
         checkpoints.record(checkpoints.recorded_baseline)
         checkpoints.baseline_told = False
     return checkpoints
 
 
-def baseline(store: CheckpointStore | None, reason: str | None) -> GitBaseline:
-    """The `GitBaseline` of a session starting now."""
+def baseline(store: CheckpointStore | None, reason: str | None, repo: RepoInfo | None = None) -> GitBaseline:
+    """The `GitBaseline` of a session starting now (`repo`: the repository, when already read)."""
     from agent.checkpoint_store import CheckpointError
     from agent.git import repo_info
 
     if store is None:
         return GitBaseline(head=None, branch=None, dirty=[], available=False, reason=reason)
-    info = repo_info(store.root)
+    info = repo if repo is not None and repo.root.resolve() == store.root.resolve() else repo_info(store.root)
     try:
         dirty = store.dirty_files()
     except CheckpointError:

@@ -310,6 +310,7 @@ class Session(SessionModels, SessionCheckpoints):
             mutating=[tool.name for tool in registry if tool.mutating],
             auto_commit=settings.auto_commit,
             plan=lambda: agent.tool_context.plan,
+            repo=repo,
         )
         return session
 
