@@ -96,7 +96,8 @@ class CommitDraft:
     message: str
     files: list[str]
     left_out: list[str]
-    drafted_by: Literal["model", "offline"]
+    drafted_by: Literal["model", "offline", "user"]
+    """Who wrote the message: the model, codeassist from the turns (offline), or the user."""
 
 
 def summaries(changes: Iterable[FileChange]) -> list[FileChangeSummary]:
@@ -364,9 +365,10 @@ class TurnCheckpoints:
     # ---- undo and redo ---------------------------------------------------------------------
 
     def turn_had_checkpoint(self, turn: int) -> bool:
-        """Whether `turn` took a checkpoint (so its changes, partial ones included, can be undone)."""
+        """Whether `turn` took a checkpoint and changed files (so its changes, partial ones
+        included, can be undone; a turn still running counts when it took one)."""
         state = self._turns.get(turn)
-        return state is not None and state.before is not None
+        return state is not None and state.before is not None and (state.after is None or bool(state.files))
 
     def _store(self) -> CheckpointStore:
         if self.store is None:
@@ -515,10 +517,14 @@ class TurnCheckpoints:
         return [path for path in paths if path not in left_out], left_out
 
     async def draft_commit(
-        self, *, include_dirty: bool = False, drafter: Callable[[list[TurnSummary], str], Awaitable[str | None]]
+        self,
+        *,
+        include_dirty: bool = False,
+        message: str | None = None,
+        drafter: Callable[[list[TurnSummary], str], Awaitable[str | None]],
     ) -> CommitDraft:
-        """The commit `/commit` proposes: the session's changed files (since its last commit) and a
-        message `drafter` gets from the model, or one written offline.
+        """The commit `/commit` proposes: the session's changed files (since its last commit) and
+        `message` when given, else one `drafter` gets from the model, or one written offline.
 
         Raises:
             CheckpointUnavailable: outside git, nothing to commit, a git failure.
@@ -539,10 +545,12 @@ class TurnCheckpoints:
             now = store.snapshot(None, "codeassist: commit draft").commit
             return store.patch(turns[0].before or "", now, files)
 
+        if message is not None and message.strip():
+            return CommitDraft(with_trailer(message), files, left_out, "user")
         summary = [TurnSummary(t.number, t.prompt, list(t.files), list(t.tools)) for t in turns]
-        message = await drafter(summary, await self._thread(patch))
-        if message is not None:
-            return CommitDraft(message, files, left_out, "model")
+        drafted = await drafter(summary, await self._thread(patch))
+        if drafted is not None:
+            return CommitDraft(drafted, files, left_out, "model")
         return CommitDraft(offline_draft(summary, self._plan()), files, left_out, "offline")
 
     async def commit(self, message: str, files: list[str]) -> Committed:

@@ -88,11 +88,12 @@ class SessionCheckpoints:
         """
         return await self.checkpoints.diff(turn)
 
-    async def draft_commit(self, *, include_dirty: bool = False) -> CommitDraft:
+    async def draft_commit(self, *, include_dirty: bool = False, message: str | None = None) -> CommitDraft:
         """The commit `/commit` proposes for approval: the files the session changed since its last
-        commit (those dirty before it started left out unless `include_dirty`) and a message the
-        model drafts on a side request (HTTP, so the WebSocket's cached chain stays), or one
-        written from the prompts, the plan and the tool log when the model cannot be reached.
+        commit (those dirty before it started left out unless `include_dirty`) and a message: the
+        user's own (`/commit MESSAGE`, no model request), else one the model drafts on a side
+        request (HTTP, so the WebSocket's cached chain stays), or one written from the prompts,
+        the plan and the tool log when the model cannot be reached.
 
         Raises:
             CheckpointUnavailable: no checkpoints, nothing to commit, git failed.
@@ -102,7 +103,7 @@ class SessionCheckpoints:
             body = draft_request(self.agent.conversation.settings, turns, patch)
             return await model_draft(self.agent.client.http, body)
 
-        return await self.checkpoints.draft_commit(include_dirty=include_dirty, drafter=drafter)
+        return await self.checkpoints.draft_commit(include_dirty=include_dirty, message=message, drafter=drafter)
 
     async def commit(self, message: str, files: list[str]) -> Committed:
         """Commit `files` as they are now on the current branch with `message` (ending with the

@@ -364,3 +364,17 @@ async def test_outside_git_every_command_says_so_and_git_init_turns_checkpoints_
 def test_the_baseline_event_reads_back(tmp_path):
     event = GitBaseline(head=None, branch=None, dirty=["x"], available=False, reason="not a git repository")
     assert GitBaseline.model_validate_json(event.model_dump_json()) == event
+
+
+async def test_a_message_of_the_users_own_needs_no_model_request(start_server, work, tmp_path):
+    server = start_server(scenario(*edit_turn(), {"output": [message("Nothing to do.")]}))
+    session = opened(server, work, tmp_path)
+    await run_turn(session, "edit things")
+    sent = len(requests(server))
+    draft = await session.draft_commit(message="Tidy the files")
+    assert draft.drafted_by == "user" and draft.message == "Tidy the files\n\nAssisted-by: codeassist\n"
+    assert len(requests(server)) == sent, "no side request"
+    await run_turn(session, "anything?")
+    assert not session.turn_had_checkpoint(2), "a turn that changed nothing offers no undo"
+    assert session.turn_had_checkpoint(1)
+    await session.close()
