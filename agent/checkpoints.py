@@ -579,6 +579,12 @@ class TurnCheckpoints:
 
     # ---- start and git init ----------------------------------------------------------------
 
+    def close(self) -> None:
+        """Let go of the repository (the checkpoints stay in it)."""
+        if self.store is not None:
+            with self._lock:
+                self.store.close()
+
     def start_notices(self) -> list[str]:
         """Told once when the session starts: no checkpoints outside git (with the offer of
         `/git-init`), and a working tree that was dirty, with its files."""

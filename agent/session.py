@@ -323,6 +323,7 @@ class Session(SessionModels, SessionCheckpoints):
     async def close(self) -> None:
         """Close the connection and the session log."""
         await self.agent.client.close()
+        self.checkpoints.close()
         if self.recorder is not None:
             self.recorder.close()
 
