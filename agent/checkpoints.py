@@ -47,7 +47,6 @@ from agent.wire import InputText, Message
 
 if TYPE_CHECKING:
     from agent.checkpoint_store import CheckpointStore, FileChange
-    from agent.git import RepoInfo
 
 T = TypeVar("T")
 
@@ -618,85 +617,3 @@ def _note(event: ChangesUndone | ChangesRedone) -> str:
         f"Note from codeassist: the user re-applied the changes of turn {event.turn} (/redo): {files} are again "
         "as that turn left them."
     )
-
-
-def open_checkpoints(
-    workspace: Path,
-    session_id: str,
-    *,
-    max_file_bytes: int,
-    record: Callable[[AgentEvent], None],
-    history: Iterable[AgentEvent] = (),
-    mutating: Iterable[str] = (),
-    auto_commit: bool = False,
-    plan: Callable[[], list[dict[str, str]]] = list,
-    repo: RepoInfo | None = None,
-) -> TurnCheckpoints:
-    """The checkpoints of a session in `workspace`: its store (None outside git), the state a
-    resumed session's `history` holds, and — the first time — its `GitBaseline` recorded (from
-    `repo`, the repository as the session read it, when given)."""
-    from agent.checkpoint_store import CheckpointError, CheckpointStore
-    from agent.paths import data_dir
-
-    reason: str | None = None
-    try:
-        store = CheckpointStore.open(
-            workspace, session_id, index_dir=data_dir() / "checkpoints", max_file_bytes=max_file_bytes
-        )
-    except (CheckpointError, OSError) as exc:
-        store, reason = None, str(exc) or type(exc).__name__
-    if store is None and reason is None:
-        reason = NOT_A_REPOSITORY
-    checkpoints = TurnCheckpoints(
-        store, reason=reason, record=record, mutating=mutating, auto_commit=auto_commit, plan=plan
-    )
-    for event in history:
-        checkpoints.observe(event)
-    if checkpoints.baseline is None:
-        checkpoints.recorded_baseline = baseline(store, reason, repo)
-        checkpoints.record(checkpoints.recorded_baseline)
-        checkpoints.baseline_told = False
-    return checkpoints
-
-
-def baseline(store: CheckpointStore | None, reason: str | None, repo: RepoInfo | None = None) -> GitBaseline:
-    """The `GitBaseline` of a session starting now (`repo`: the repository, when already read)."""
-    from agent.checkpoint_store import CheckpointError
-    from agent.git import repo_info
-
-    if store is None:
-        return GitBaseline(head=None, branch=None, dirty=[], available=False, reason=reason)
-    info = repo if repo is not None and repo.root.resolve() == store.root.resolve() else repo_info(store.root)
-    try:
-        dirty = store.dirty_files()
-    except CheckpointError:
-        dirty = []
-    return GitBaseline(
-        head=info.head if info else None, branch=info.branch if info else None, dirty=dirty, available=True
-    )
-
-
-async def git_init(checkpoints: TurnCheckpoints, workspace: Path, session_id: str, max_file_bytes: int) -> str:
-    """`/git-init`: `git init` in the workspace and checkpoints from the next turn on; the message
-    for the user."""
-    from agent.checkpoint_store import CheckpointError, CheckpointStore, init_repository
-    from agent.paths import data_dir
-
-    if checkpoints.store is not None:
-        return f"{checkpoints.store.root} is a git repository already: checkpoints are on."
-
-    def work() -> CheckpointStore | None:
-        init_repository(workspace)
-        return CheckpointStore.open(
-            workspace, session_id, index_dir=data_dir() / "checkpoints", max_file_bytes=max_file_bytes
-        )
-
-    try:
-        store = await asyncio.to_thread(work)
-    except (CheckpointError, OSError) as exc:
-        raise CheckpointUnavailable(f"git init failed: {exc}") from None
-    if store is None:
-        raise CheckpointUnavailable(f"git init ran, but {workspace} is still not a repository codeassist can use.")
-    checkpoints.store, checkpoints.reason = store, None
-    checkpoints.record(await asyncio.to_thread(baseline, store, None))
-    return f"Initialised an empty git repository in {workspace}: checkpoints start with the next turn."

@@ -29,7 +29,7 @@ from agent.checkpoints import CheckpointConflict as CheckpointConflict
 from agent.checkpoints import CheckpointUnavailable as CheckpointUnavailable
 from agent.checkpoints import CommitDraft as CommitDraft
 from agent.checkpoints import SessionDiff as SessionDiff
-from agent.checkpoints import TurnCheckpoints, open_checkpoints
+from agent.checkpoints import TurnCheckpoints
 from agent.checkpoints import UndoPlan as UndoPlan
 from agent.compaction import CompactEndpoint, Compactor
 from agent.config import Settings, save_setting
@@ -55,7 +55,7 @@ from agent.resume import RestoredSession, resume_record
 from agent.resume import find_session as find_session  # `--resume`/`--continue` look-ups
 from agent.resume import latest_session as latest_session
 from agent.sandbox import SandboxMode, SessionSandbox, session_sandbox
-from agent.session_git import MIB, SessionCheckpoints
+from agent.session_git import MIB, SessionCheckpoints, open_checkpoints
 from agent.session_log import SessionLog, SessionLogError, SessionSummary, list_sessions
 from agent.session_models import SessionModels
 from agent.session_models import reasoning_options as reasoning_options  # `codeassist bench` builds requests
