@@ -219,8 +219,8 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
             _write_line(json.dumps(session_started(session, resume), ensure_ascii=False))
             if session.checkpoints.recorded_baseline is not None:
                 _write_line(session.checkpoints.recorded_baseline.model_dump_json())
-        else:
-            _print_log_notices(session.checkpoint_notices())
+        elif not session.checkpoints_available:
+            _print_log_notices([f"no checkpoints in this run: {session.checkpoints.reason}"])
         if settings.warmup:
             await session.warm_up()
         if args.compact_first:  # a compaction that fails is said, and the turn goes on
