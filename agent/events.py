@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from agent.approvals import ApprovalRequest
 from agent.stats import ResponseStats, TurnStats
@@ -218,14 +218,28 @@ class AgentError(_Event):
     code: str | None = None
 
 
+def _storable(text: str) -> str:
+    """`text` as it can be written to JSON: a file name that is not UTF-8 (undecodable bytes kept
+    as surrogates by `os.fsdecode`) shows its odd bytes as `\\xNN`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
+FileName = Annotated[str, AfterValidator(_storable)]
+"""A workspace path or a line naming one, in an event: any file name, JSON-safe."""
+
+
 class FileChangeSummary(BaseModel):
     """One file a turn (or the session) changed, with its line counts (0 for a binary file)."""
 
     model_config = ConfigDict(frozen=True)
 
-    path: str
+    path: FileName
     status: Literal["added", "modified", "deleted", "renamed", "mode", "type"]
-    old_path: str | None = None
+    old_path: FileName | None = None
     """The path before a rename."""
     added: int = 0
     removed: int = 0
@@ -240,7 +254,7 @@ class GitBaseline(_Event):
     type: Literal["git_baseline"] = "git_baseline"
     head: str | None
     branch: str | None
-    dirty: list[str]
+    dirty: list[FileName]
     available: bool
     reason: str | None = None
 
@@ -252,7 +266,7 @@ class CheckpointCreated(_Event):
     turn: int
     commit: str
     ref: str | None
-    skipped: list[str] = []
+    skipped: list[FileName] = []
     """Paths left out of the snapshot (too big, nested repositories, submodules)."""
 
 
@@ -273,9 +287,9 @@ class ChangesUndone(_Event):
 
     type: Literal["changes_undone"] = "changes_undone"
     turn: int
-    files: list[str]
-    overwritten: list[str] = []
-    problems: list[str] = []
+    files: list[FileName]
+    overwritten: list[FileName] = []
+    problems: list[FileName] = []
 
 
 class ChangesRedone(_Event):
@@ -283,9 +297,9 @@ class ChangesRedone(_Event):
 
     type: Literal["changes_redone"] = "changes_redone"
     turn: int
-    files: list[str]
-    overwritten: list[str] = []
-    problems: list[str] = []
+    files: list[FileName]
+    overwritten: list[FileName] = []
+    problems: list[FileName] = []
 
 
 class Committed(_Event):
@@ -295,7 +309,7 @@ class Committed(_Event):
     type: Literal["committed"] = "committed"
     commit: str
     branch: str | None
-    files: list[str]
+    files: list[FileName]
     message: str
     auto: bool = False
 

@@ -378,3 +378,26 @@ async def test_a_message_of_the_users_own_needs_no_model_request(start_server, w
     assert not session.turn_had_checkpoint(2), "a turn that changed nothing offers no undo"
     assert session.turn_had_checkpoint(1)
     await session.close()
+
+
+async def test_a_file_name_that_is_not_utf8_is_recorded_and_undone(start_server, work, tmp_path):
+    odd = "printf 'x\\n' > \"$(printf 'bad\\377name.txt')\""
+    server = start_server(
+        scenario(
+            {
+                "output": [call("shell", "c_odd", command=odd)],
+            },
+            {"expect": [{"type": "function_call_output", "call_id": "c_odd"}], "output": [message("Done.")]},
+        )
+    )
+    session = opened(server, work, tmp_path)
+    start = tree_of(work, tmp_path)
+    events = await run_turn(session, "make an odd file")
+    assert (work / os.fsdecode(b"bad\xffname.txt")).exists()
+    changes = next(event for event in events if isinstance(event, TurnChanges))
+    assert [f.path for f in changes.files] == ["bad\\xffname.txt"], "shown with its odd byte escaped"
+    undone = await session.undo()
+    assert undone.files == ["bad\\xffname.txt"]
+    assert tree_of(work, tmp_path) == start and not (work / os.fsdecode(b"bad\xffname.txt")).exists()
+    assert "changes_undone" in recorded_types(session), "the session log took the event"
+    await session.close()
