@@ -92,6 +92,7 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
         Binding("j", "step_block(1)", "Next block", show=False),
         Binding("enter", "toggle_block", "Expand"),
         Binding("c", "copy_block", "Copy"),
+        Binding("d", "show_diff", "Diff"),
         Binding("escape", "leave_block", "To prompt"),
     ]
 
@@ -400,7 +401,7 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
     def _attend(self, event: AgentEvent) -> None:
         """Call the user when an approval waits (the card on screen takes the answer) and when a
         long turn ends, or one ends while the terminal is not focused."""
-        from agent.events import ApprovalDecided, ApprovalRequested, Notice
+        from agent.events import ApprovalDecided, ApprovalRequested, Notice, TurnEnded
 
         self.signals.attend(event, clock=self.clock, focused=self.app_focus, setting=self.settings.notify)
         if isinstance(event, Notice) and "session log" in event.message:  # also in the transcript
@@ -411,6 +412,10 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
         elif isinstance(event, ApprovalDecided):
             self.title = "codeassist"
             self.refresh_bindings()
+        elif isinstance(event, TurnEnded) and event.reason == "cancelled" and not self.queued and self.router:
+            from tui.slash_git import offer_undo_after_cancel  # its partial changes can be undone
+
+            self.call_later(offer_undo_after_cancel, self, self.router.turn)
 
     def _write_to_terminal(self, data: str) -> None:
         """Raw output to the terminal (Textual has no public call for it; `App.bell` does this)."""
@@ -444,6 +449,8 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in BLOCK_ACTIONS:  # offered (and in the footer) only where they do something
             return block_action_enabled(action, self.focused)
+        if action == "show_diff":  # on a turn's changes line
+            return getattr(focused_block(self.focused), "diff_turn", None) is not None
         if action == "interrupt":  # offered while a turn runs; Esc on a block goes back to the prompt
             return self.running and focused_block(self.focused) is None
         if action == "select_block":
@@ -518,6 +525,10 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
     def say(self, message: str, *, error: bool = False) -> None:
         """A notice line in the transcript."""
         self.query_one(Transcript).mount(NoticeLine(message, error=error))
+
+    def refresh_header(self) -> None:
+        """Show the repository's state again (after an undo, a commit, `git init`)."""
+        self._show_header(mode=self._replay_mode())
 
     def set_policy(self, name: str) -> None:
         if self.session is None:

@@ -155,6 +155,14 @@ class BlockActions(App[None]):
         self.copy_to_clipboard(text)
         self.notify(f"Copied {len(text):,} characters.")
 
+    def action_show_diff(self) -> None:
+        """d on a turn's changes line: that turn's diff (live, or recorded in a replay)."""
+        turn = getattr(focused_block(self.focused), "diff_turn", None)
+        if isinstance(turn, int):
+            from tui.slash_git import open_turn_diff
+
+            open_turn_diff(self, turn)  # type: ignore[arg-type]
+
     def action_leave_block(self) -> None:
         """Esc on a block: back to the prompt (the transcript itself while replaying)."""
         prompt = self.query_one(PromptInput)

@@ -25,7 +25,12 @@ from agent.events import (
     AgentEvent,
     ApprovalDecided,
     ApprovalRequested,
+    ChangesRedone,
+    ChangesUndone,
+    CheckpointCreated,
+    Committed,
     Compacted,
+    GitBaseline,
     MessageCompleted,
     Notice,
     OutputDiscarded,
@@ -39,11 +44,13 @@ from agent.events import (
     ToolFinished,
     ToolOutput,
     TransportChanged,
+    TurnChanges,
     TurnEnded,
     TurnStarted,
 )
 from agent.session import Session, SessionStats, TurnStats
 from tui.widgets.approval import ApprovalCard
+from tui.widgets.changes import CheckpointLine, CommittedLine, TurnChangesLine, UndoneLine, baseline_text
 from tui.widgets.frozen_turn import FrozenHistory, FrozenTurn, OffscreenToolCard, freeze
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.tool_card import ToolCard
@@ -116,6 +123,10 @@ class EventRouter:
         """Drawing old history: widgets are built but not mounted, each turn is frozen as it ends."""
         self._frozen_history: list[Widget | FrozenTurn] = []
         self._frozen_unsettled = 0
+        self.turn: int | None = None
+        """The number of the turn in flight, or of the last one (None before the first)."""
+        self.turn_changes: dict[int, TurnChanges] = {}
+        """What each drawn turn changed, by turn (replay opens a turn's diff from it)."""
 
     async def mount(self, widget: Widget) -> None:
         self.turn_widgets.append(widget)
@@ -134,6 +145,7 @@ class EventRouter:
                     await self._mount_streamed(self.reasoning)
                 self.reasoning.append_text(text)
             case TurnStarted(prompt=prompt, turn=turn):
+                self.turn = turn
                 if self.detached and self.turn_widgets:  # drawn off-screen between turns (a compaction)
                     self._frozen_history.extend(self.turn_widgets)
                 self.turn_widgets = []
@@ -210,6 +222,21 @@ class EventRouter:
                 await self.mount(NoticeLine(compaction_marker(event)))
             case Notice(message=message):
                 await self.mount(NoticeLine(message))
+            case GitBaseline() if not self.interactive:  # live, the start notices said it
+                await self.mount(NoticeLine(baseline_text(event)))
+            case CheckpointCreated():
+                await self._close_blocks()
+                await self.mount(CheckpointLine(event))
+            case TurnChanges(turn=turn):
+                await self._close_blocks()
+                self.turn_changes[turn] = event
+                await self.mount(TurnChangesLine(event))
+            case ChangesUndone():
+                await self.mount(UndoneLine(event, redo=False))
+            case ChangesRedone():
+                await self.mount(UndoneLine(event, redo=True))
+            case Committed():
+                await self.mount(CommittedLine(event))
             case AgentError(message=message):
                 await self.mount(NoticeLine(f"✗ {message}", error=True))
             case TurnEnded(reason=reason, stats=stats, message=message):

@@ -90,13 +90,15 @@ def key_help() -> str:
 
     from tui.app import CodeassistApp
     from tui.blocks import BLOCK_ACTIONS
+    from tui.screens.commit import CommitScreen
+    from tui.screens.diff import DiffScreen
     from tui.screens.picker import PickerScreen
     from tui.widgets.approval import ApprovalCard
     from tui.widgets.prompt import PromptInput
 
     app_bindings = [*CodeassistApp.BINDINGS, *App.BINDINGS]
     replay = {"replay_pause", "replay_speed"}
-    blocks = {"select_block", *BLOCK_ACTIONS}
+    blocks = {"select_block", "show_diff", *BLOCK_ACTIONS}
     sections = [
         ("Prompt", [*PromptInput.TYPED_KEYS, *_described(PromptInput.BINDINGS)]),
         ("Completion lists", list(PromptInput.COMPLETION_KEYS)),
@@ -110,6 +112,8 @@ def key_help() -> str:
         ),
         ("Approvals", _described(ApprovalCard.BINDINGS)),
         ("Pickers (/model, /effort)", [("typing", "Filter"), ("enter", "Choose"), *_described(PickerScreen.BINDINGS)]),
+        ("Diff (/diff)", [("up", "Previous file"), ("down", "Next file"), *_described(DiffScreen.BINDINGS)]),
+        ("Commit (/commit)", _described(CommitScreen.BINDINGS)),
         ("Replay", _described(binding for binding in app_bindings if _action(binding) in replay)),
     ]
     return "\n".join(f"{title}: " + " · ".join(_merged(keys)) for title, keys in sections)
@@ -405,6 +409,10 @@ async def _cost(app: CodeassistApp, argument: str) -> None:
     lines.append(app.session.context_usage().label() + " of the window")
     app.say("\n".join(lines))
 
+
+# ---- the git safety net: /undo, /redo, /diff, /commit, /git-init (listed here by /help) ------
+
+import tui.slash_git  # noqa: E402, F401
 
 # ---- the screen ------------------------------------------------------------------------------
 

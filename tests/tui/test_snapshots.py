@@ -332,3 +332,58 @@ def test_model_picker(snap_compare, start_server, tmp_path, monkeypatch):
             await pilot.pause(0.2)
 
         assert snap_compare(app, terminal_size=NARROW, run_before=opened)
+
+
+# ---- the git safety net: the diff and commit screens over a replayed session ------------------
+
+
+def replayed_app(tmp_path, monkeypatch) -> CodeassistApp:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    project = tmp_path / "project"
+    project.mkdir()
+    return CodeassistApp(Settings(), project, replay=FIXTURE, replay_speed=None)
+
+
+def test_diff_screen(snap_compare, tmp_path, monkeypatch):
+    """Expect the diff over the dimmed replay: "Turn 2 · 3 files changed +5 −2, 1 binary", the
+    files (M pkg/core.py +3 −1 highlighted, A notes.txt +2 −0, R old.py → new.py +0 −1, A logo.png
+    binary), then the highlighted patch of pkg/core.py first, and the keys."""
+    from tests.tui.safety_net import SAMPLE_DIFF
+    from tui.screens.diff import DiffScreen
+
+    app = replayed_app(tmp_path, monkeypatch)
+
+    async def opened(pilot) -> None:
+        await app.workers.wait_for_complete()
+
+        async def load():
+            return SAMPLE_DIFF
+
+        app.push_screen(DiffScreen("Turn 2", load))
+        await until(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.diff is not None)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(100, 32), run_before=opened)
+
+
+def test_commit_screen(snap_compare, tmp_path, monkeypatch):
+    """Expect the commit box over the dimmed replay: "Commit this session's changes on main", the
+    drafted message in the text area (cursor at its end), "drafted by the model…", the two files,
+    and the left-out file changed before the session with the --include-dirty hint; the keys."""
+    from tests.tui.safety_net import SAMPLE_DRAFT, never_commit
+    from tui.screens.commit import CommitScreen
+
+    app = replayed_app(tmp_path, monkeypatch)
+
+    async def opened(pilot) -> None:
+        await app.workers.wait_for_complete()
+
+        async def draft():
+            return SAMPLE_DRAFT
+
+        app.push_screen(CommitScreen(draft, never_commit, branch="main"))
+        await until(pilot, lambda: isinstance(app.screen, CommitScreen) and app.screen.draft is not None)
+        app.screen.query_one("#commit-message").cursor_blink = False
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(100, 32), run_before=opened)

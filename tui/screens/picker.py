@@ -1,7 +1,9 @@
-"""`PickerScreen`: choose one value from a list, from the keyboard (the `/model` and `/effort` pickers).
+"""`PickerScreen`: choose one value from a list, from the keyboard (the `/model` and `/effort` pickers,
+and the questions of `/undo`, `/redo` and a cancelled turn).
 
 Typing filters the list (the filter keeps the focus), Up/Down move, Enter picks, Esc closes
-without a choice. More choices can arrive after the screen shows (e.g. the models an endpoint
+without a choice. A short list of answers to a question has no filter: a note under the title
+says what is asked about, and the list takes the keys. More choices can arrive after the screen shows (e.g. the models an endpoint
 lists): `load` runs in a worker, and its failure is shown in the picker, never raised.
 """
 
@@ -45,6 +47,8 @@ class PickerScreen(ModalScreen[str | None]):
         load: fetches the full list after the screen shows; its rows replace `rows`.
         loading: the status line while `load` runs.
         free_text: Enter on a filter that matches nothing picks the typed text itself.
+        note: lines under the title (what the choice is about, e.g. the files it touches).
+        filterable: whether typing filters the list (False: no filter, for a few answers).
     """
 
     CSS_PATH = Path(__file__).with_name("picker.tcss")
@@ -65,6 +69,8 @@ class PickerScreen(ModalScreen[str | None]):
         load: Loader | None = None,
         loading: str = "",
         free_text: bool = False,
+        note: str = "",
+        filterable: bool = True,
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -73,19 +79,26 @@ class PickerScreen(ModalScreen[str | None]):
         self.load = load
         self.loading_text = loading
         self.free_text = free_text
+        self.note = note
+        self.filterable = filterable
         self.shown: list[PickerRow] = []
         """The rows the filter matches, in the list's order."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
             yield Static(Text(safe_terminal_text(self.title_text)), id="picker-title")
-            yield Input(placeholder="type to filter · ↑↓ move · Enter choose · Esc close", id="picker-filter")
+            if self.note:
+                yield Static(Text(safe_terminal_text(self.note)), id="picker-note")
+            if self.filterable:
+                yield Input(placeholder="type to filter · ↑↓ move · Enter choose · Esc close", id="picker-filter")
             yield OptionList(id="picker-choices")
+            if not self.filterable:
+                yield Static(Text("↑↓ move · Enter choose · Esc close"), id="picker-keys")
             yield Static(Text(self.loading_text if self.load is not None else ""), id="picker-status")
 
     def on_mount(self) -> None:
         self._show_rows()
-        self.query_one(Input).focus()
+        (self.query_one(Input) if self.filterable else self.query_one(OptionList)).focus()
         if self.load is not None:
             self._load()
 
@@ -101,7 +114,7 @@ class PickerScreen(ModalScreen[str | None]):
 
     def _show_rows(self) -> None:
         """Fill the list with the rows the filter matches, the current value highlighted."""
-        typed = self.query_one(Input).value.strip().lower()
+        typed = self.query_one(Input).value.strip().lower() if self.filterable else ""
         self.shown = [row for row in self.rows if typed in row.value.lower() or typed in row.detail.lower()]
         choices = self.query_one(OptionList)
         highlighted = choices.highlighted_option.id if choices.highlighted_option is not None else self.current

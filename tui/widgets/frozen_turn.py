@@ -35,6 +35,7 @@ from textual.widgets import Static
 
 from agent.terminal_text import safe_terminal_text
 from tui.widgets.approval import ApprovalCard
+from tui.widgets.changes import TurnChangesLine
 from tui.widgets.markdown_stream import render_markdown, render_visual
 from tui.widgets.tool_card import ToolCard
 from tui.widgets.transcript import AssistantMessage, NoticeLine, ReasoningBlock, UserMessage
@@ -59,7 +60,7 @@ class FrozenPart:
     """One widget of a finished turn, as data: how it is drawn, and how it comes back to life."""
 
     kind: str
-    """`user`, `answer`, `reasoning`, `notice`, `card` or `approval`."""
+    """`user`, `answer`, `reasoning`, `notice`, `changes` (a turn's changed files), `card` or `approval`."""
     text: str = ""
     """The raw text of a user message, answer, reasoning or notice."""
     flag: bool = False
@@ -80,7 +81,7 @@ class FrozenPart:
             body = _border(host, "$warning", lines) if self.flag else _pad(lines)
         elif self.kind == "reasoning":
             body = render_visual(host, Content.styled(f"▸ {ReasoningBlock.TITLE}", "$text-muted bold"), width)
-        elif self.kind == "notice":
+        elif self.kind in ("notice", "changes"):
             text = safe_terminal_text(self.text)
             body = render_visual(host, Content.styled(text, "$error" if self.flag else "$text-muted"), width)
         else:
@@ -92,7 +93,7 @@ class FrozenPart:
 
     def estimated_height(self, width: int) -> int:
         """About how many lines `lines` returns, margin included, without drawing anything."""
-        if self.kind in ("user", "answer", "notice"):
+        if self.kind in ("user", "answer", "notice", "changes"):
             columns = max(1, width - 3)
             return 1 + sum(max(1, -(-len(line) // columns)) for line in self.text.splitlines() or [""])
         if self.kind == "card":
@@ -118,6 +119,8 @@ class FrozenPart:
                 return reasoning
             case "notice":
                 return NoticeLine(self.text, error=self.flag)
+            case "changes":
+                return TurnChangesLine(self.state["event"])  # type: ignore[arg-type]
             case "card":
                 card = ToolCard(str(self.state["call_id"]), str(self.state["tool_name"]))
                 for name, value in self.state.items():
@@ -155,6 +158,8 @@ def freeze(widget: Widget, decisions: Mapping[str, tuple[str, str | None, str | 
         return FrozenPart("answer", widget.text, flag=widget.has_class("-interrupted"))
     if isinstance(widget, ReasoningBlock):
         return FrozenPart("reasoning", widget.text)
+    if isinstance(widget, TurnChangesLine):
+        return FrozenPart("changes", widget.message, state={"event": widget.event})
     if isinstance(widget, NoticeLine):
         return FrozenPart("notice", widget.message, flag=widget.has_class("-error"))
     if isinstance(widget, ToolCard):

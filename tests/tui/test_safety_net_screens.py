@@ -1,0 +1,181 @@
+"""The diff and commit screens by themselves, over a replayed session: their keys, what they show
+while they wait, and what they say when the diff or the draft cannot be had."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agent.config import Settings
+from agent.events import Committed
+from tests.tui.safety_net import SAMPLE_DIFF, SAMPLE_DRAFT, long_diff
+from tests.tui.test_replay import FIXTURE
+from tui.app import CodeassistApp
+from tui.screens.commit import CommitScreen
+from tui.screens.diff import DiffScreen, split_patch
+
+SIZE = (100, 32)
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch) -> CodeassistApp:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    project = tmp_path / "project"
+    project.mkdir()
+    return CodeassistApp(Settings(), project, replay=FIXTURE, replay_speed=None)
+
+
+def returning(value):
+    async def load():
+        return value
+
+    return load
+
+
+async def until(pilot, condition, timeout_s: float = 10.0) -> None:
+    for _ in range(int(timeout_s / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the app never reached the expected state")
+
+
+def test_the_patch_is_split_per_file():
+    pieces = split_patch(SAMPLE_DIFF.patch)
+    assert [piece.split("\n", 1)[0] for piece in pieces] == [
+        "diff --git a/pkg/core.py b/pkg/core.py",
+        "diff --git a/notes.txt b/notes.txt",
+        "diff --git a/old.py b/new.py",
+        "diff --git a/logo.png b/logo.png",
+    ]
+
+
+async def test_diff_screen_pages_through_the_patch_follows_the_files_and_esc_closes(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(DiffScreen("This session", returning(long_diff())))
+        await until(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.diff is not None)
+        screen = app.screen
+        patch = screen.query_one("#diff-patch")
+        assert str(screen.query_one("#diff-title").content) == "This session (turns 1–3) · 3 files changed +600 −0"
+        assert patch.scroll_y == 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert patch.scroll_y > 0
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert patch.scroll_y == 0
+        await pilot.press("down", "down")  # the third file: the patch scrolls to its part
+        await pilot.pause(0.2)
+        assert patch.scroll_y == screen.pieces[2].virtual_region.y
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DiffScreen)
+
+
+async def test_diff_screen_says_why_when_the_diff_cannot_be_read(app):
+    async def fails():
+        raise ValueError("Turn 9 changed no files (it has no checkpoint).")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(DiffScreen("Turn 9", fails))
+        await pilot.pause(0.2)
+        status = app.screen.query_one("#diff-status")
+        assert str(status.content) == "Turn 9 changed no files (it has no checkpoint)."
+        assert status.has_class("-error")
+
+
+async def test_diff_screen_draws_no_control_sequence_from_the_patch(app):
+    from types import SimpleNamespace
+
+    from agent.events import FileChangeSummary
+
+    hostile = SimpleNamespace(
+        title="Turn 1",
+        files=[FileChangeSummary(path="evil\x1b]0;owned\x07.py", status="added", added=1)],
+        patch="diff --git a/evil.py b/evil.py\n+\x1b[2Jclear\x1b]52;c;Zm9v\x07\n",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(DiffScreen("Turn 1", returning(hostile)))
+        await until(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.diff is not None)
+        drawn = app.export_screenshot()
+        assert "\x1b" not in drawn and "owned" not in drawn and "Zm9v" not in drawn
+        assert "evil.py" in drawn and "clear" in drawn
+
+
+async def test_commit_screen_shows_progress_then_the_draft_and_ctrl_s_commits_the_edited_message(app):
+    drafted = asyncio.Event()
+    committed: list[tuple[str, list[str]]] = []
+    results = []
+
+    async def draft():
+        await drafted.wait()
+        return SAMPLE_DRAFT
+
+    async def commit(message: str, files: list[str]) -> Committed:
+        committed.append((message, files))
+        return Committed(commit="a" * 40, branch="main", files=files, message=message)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(CommitScreen(draft, commit, branch="main"), results.append)
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, CommitScreen)
+        assert "drafting a message" in str(screen.query_one("#commit-status").content)
+        assert screen.query_one("#commit-spinner").display and screen.query_one("#commit-message").disabled
+        await pilot.press("ctrl+s")  # nothing to commit yet
+        assert committed == []
+        drafted.set()
+        await until(pilot, lambda: screen.draft is not None)
+        assert "drafted by the model" in str(screen.query_one("#commit-status").content)
+        assert "TODO.md" in str(screen.query_one("#commit-left-out").content)
+        await pilot.press(*" Reviewed.")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(results))
+    assert committed == [(SAMPLE_DRAFT.message + " Reviewed.", ["a.py", "pkg/core.py"])]
+    assert results[0].branch == "main"
+
+
+async def test_commit_screen_refuses_an_empty_message_keeps_a_failed_commit_open_and_esc_cancels(app):
+    results = []
+
+    async def commit(message: str, files: list[str]) -> Committed:
+        raise ValueError("git commit-tree: object not found")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(CommitScreen(returning(SAMPLE_DRAFT), commit, branch=None, message="Mine"), results.append)
+        await until(pilot, lambda: isinstance(app.screen, CommitScreen) and app.screen.draft is not None)
+        screen = app.screen
+        area = screen.query_one("#commit-message")
+        assert area.text == "Mine", "the user's own message, not the draft"
+        assert str(screen.query_one("#commit-title").content) == "Commit this session's changes on the detached HEAD"
+        area.load_text("  ")
+        await pilot.press("ctrl+s")
+        assert "The message is empty" in str(screen.query_one("#commit-status").content)
+        area.load_text("Mine")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "The commit failed" in str(screen.query_one("#commit-status").content))
+        assert app.screen is screen and not area.disabled
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, CommitScreen)
+    assert results == [None]
+
+
+async def test_commit_screen_says_there_is_nothing_to_commit(app):
+    async def draft():
+        raise ValueError("Nothing to commit: this session has changed no files since its last commit.")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(CommitScreen(draft, returning(None), branch="main"))
+        await pilot.pause(0.2)
+        status = app.screen.query_one("#commit-status")
+        assert str(status.content).startswith("Nothing to commit")
+        assert status.has_class("-error") and not app.screen.query_one("#commit-spinner").display
