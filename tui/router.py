@@ -30,7 +30,6 @@ from agent.events import (
     CheckpointCreated,
     Committed,
     Compacted,
-    GitBaseline,
     MessageCompleted,
     Notice,
     OutputDiscarded,
@@ -50,7 +49,7 @@ from agent.events import (
 )
 from agent.session import Session, SessionStats, TurnStats
 from tui.widgets.approval import ApprovalCard
-from tui.widgets.changes import CheckpointLine, CommittedLine, TurnChangesLine, UndoneLine, baseline_text
+from tui.widgets.changes import CheckpointLine, CommittedLine, TurnChangesLine, UndoneLine
 from tui.widgets.frozen_turn import FrozenHistory, FrozenTurn, OffscreenToolCard, freeze
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.tool_card import ToolCard
@@ -222,11 +221,9 @@ class EventRouter:
                 await self.mount(NoticeLine(compaction_marker(event)))
             case Notice(message=message):
                 await self.mount(NoticeLine(message))
-            case GitBaseline() if not self.interactive:  # live, the start notices said it
-                await self.mount(NoticeLine(baseline_text(event)))
-            case CheckpointCreated():
-                await self._close_blocks()
-                await self.mount(CheckpointLine(event))
+            case CheckpointCreated():  # above the card of the call about to change files
+                pending = (w for w in self.turn_widgets if isinstance(w, ToolCard) and not w.has_result)
+                await self._mount_before(CheckpointLine(event), next(pending, None))
             case TurnChanges(turn=turn):
                 await self._close_blocks()
                 self.turn_changes[turn] = event
@@ -256,6 +253,15 @@ class EventRouter:
                 else:
                     self.ended_turns.append(ended)
                     await self._freeze_old_turns()
+
+    async def _mount_before(self, widget: Widget, anchor: Widget | None) -> None:
+        """Mount `widget` just above `anchor`, a widget of the turn in flight (at the end without one)."""
+        if anchor is None or anchor not in self.turn_widgets:
+            await self.mount(widget)
+            return
+        self.turn_widgets.insert(self.turn_widgets.index(anchor), widget)
+        if not self.detached and anchor.parent is self.transcript:
+            await self.transcript.mount(widget, before=anchor)
 
     async def route_history(self, events: Iterable[AgentEvent]) -> None:
         """Draw events that already happened (a resumed session's earlier turns): their approval

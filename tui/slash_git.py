@@ -98,14 +98,14 @@ def confirm_and_restore(app: CodeassistApp, plan: UndoPlan, *, redo: bool) -> No
     from tui.screens.picker import PickerRow, PickerScreen
 
     verb = "redo" if redo else "undo"
-    since = "it was undone" if redo else "the turn"
+    since = " it was undone" if redo else ""
     picker = PickerScreen(
-        f"{verb.capitalize()} turn {plan.turn}? {count_files(len(plan.conflicts))} changed by hand since {since}",
+        f"{verb.capitalize()} turn {plan.turn}? You changed {count_files(len(plan.conflicts))} by hand since{since}",
         [
             PickerRow(CANCEL, "leave every file as it is"),
-            PickerRow(OVERWRITE, f"{verb} turn {plan.turn} anyway; what you changed in these files is lost"),
+            PickerRow(OVERWRITE, f"{verb} turn {plan.turn} anyway; your changes to them are lost"),
         ],
-        note=f"Changed since {since}:\n{_listed(plan.conflicts)}",
+        note=_listed(plan.conflicts),
         filterable=False,
     )
     app.push_screen(picker, lambda chosen: restore(app, redo=redo, overwrite=True) if chosen == OVERWRITE else None)

@@ -64,7 +64,9 @@ def long_diff(files: int = 3, lines: int = 200) -> SimpleNamespace:
     for number in range(files):
         path = f"file{number}.txt"
         body = "\n".join(f"+line {line}" for line in range(lines))
-        pieces.append(f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{lines} @@\n{body}")
+        pieces.append(
+            f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{lines} @@\n{body}"
+        )
         summaries.append(FileChangeSummary(path=path, status="added", added=lines))
     return SimpleNamespace(title="This session (turns 1–3)", files=summaries, patch="\n".join(pieces) + "\n")
 

@@ -19,6 +19,8 @@ from textual.widget import Widget
 import themes
 import tui
 from tui.app import CodeassistApp
+from tui.screens.commit import CommitScreen
+from tui.screens.diff import DiffScreen
 from tui.screens.picker import PickerScreen
 from tui.welcome import WelcomeApp
 from tui.widgets.approval import ApprovalCard
@@ -26,6 +28,7 @@ from tui.widgets.prompt import PromptInput
 
 BLOCKS = "tests.tui.test_blocks"
 PICKER = "tests.tui.test_model_picker"
+SCREENS = "tests.tui.test_safety_net_screens"
 
 TESTED = {
     (CodeassistApp, "escape"): "tests.tui.test_app:test_escape_interrupts_a_streaming_answer",
@@ -67,6 +70,18 @@ TESTED = {
     (PickerScreen, "escape"): f"{PICKER}:test_model_picker_moves_with_up_and_down_and_esc_closes_without_a_change",
     (PickerScreen, "down"): f"{PICKER}:test_model_picker_moves_with_up_and_down_and_esc_closes_without_a_change",
     (PickerScreen, "up"): f"{PICKER}:test_model_picker_moves_with_up_and_down_and_esc_closes_without_a_change",
+    (CodeassistApp, "d"): "tests.tui.test_safety_net:test_d_and_enter_on_a_turns_changes_line_open_its_diff",
+    (DiffScreen, "escape"): f"{SCREENS}:test_diff_screen_pages_through_the_patch_follows_the_files_and_esc_closes",
+    (DiffScreen, "pagedown"): f"{SCREENS}:test_diff_screen_pages_through_the_patch_follows_the_files_and_esc_closes",
+    (DiffScreen, "pageup"): f"{SCREENS}:test_diff_screen_pages_through_the_patch_follows_the_files_and_esc_closes",
+    (
+        CommitScreen,
+        "ctrl+s",
+    ): f"{SCREENS}:test_commit_screen_shows_progress_then_the_draft_and_ctrl_s_commits_the_edited_message",
+    (
+        CommitScreen,
+        "escape",
+    ): f"{SCREENS}:test_commit_screen_refuses_an_empty_message_keeps_a_failed_commit_open_and_esc_cancels",
 }
 """Esc has two app bindings: interrupt (above) and, while a transcript block has the focus, back to
 the prompt (`test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt`).

@@ -159,8 +159,8 @@ def test_idle_live_session(snap_compare, start_server, tmp_path, monkeypatch):
 
 @with_the_sandbox
 def test_slash_completion_list(snap_compare, start_server, tmp_path, monkeypatch):
-    """Expect the list above the prompt: /resume highlighted, then /replay, each with its usage and
-    help; the prompt holds "/re" and keeps the focus."""
+    """Expect the list above the prompt: /resume highlighted, then /replay and /redo, each with its
+    usage and help; the prompt holds "/re" and keeps the focus."""
     app = live_app(start_server, tmp_path, monkeypatch, scenario({"output": [{"type": "message", "text": "Hi."}]}))
 
     async def typed(pilot) -> None:
@@ -175,7 +175,8 @@ def test_slash_completion_list(snap_compare, start_server, tmp_path, monkeypatch
 @with_the_sandbox
 def test_file_completion_list(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the list of files for "@", shortest first: a.py (highlighted), the untracked
-    .gitignore, pkg/core.py, the untracked notes/todo.md; not the ignored build/out.py."""
+    .gitignore, pkg/core.py, the untracked notes/todo.md; not the ignored build/out.py. Above it,
+    the start notice naming the two untracked files (dirty before the session)."""
     app = live_app(start_server, tmp_path, monkeypatch, scenario({"output": [{"type": "message", "text": "Hi."}]}))
     repo = app.cwd
     (repo / ".gitignore").write_text("build/\n")
@@ -289,8 +290,9 @@ def test_tool_failure(snap_compare, start_server, tmp_path, monkeypatch):
 
 @with_the_sandbox
 def test_running_command_with_live_output_and_status_line(snap_compare, start_server, tmp_path, monkeypatch):
-    """Expect the shell card "running" with its output so far (`one`, `two`) under its title, and
-    the status line above the prompt: spinner, "running shell …", 3s, turn 3s, Esc to interrupt."""
+    """Expect the checkpoint line ("◇ checkpoint saved before this turn's first change") above the
+    shell card "running" with its output so far (`one`, `two`) under its title, and the status
+    line above the prompt: spinner, "running shell …", 3s, turn 3s, Esc to interrupt."""
     from tui.widgets.tool_card import ToolCard
 
     command = "echo one; echo two; sleep 60"
@@ -387,3 +389,23 @@ def test_commit_screen(snap_compare, tmp_path, monkeypatch):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(100, 32), run_before=opened)
+
+
+def test_undo_question_over_hand_edited_files(snap_compare, tmp_path, monkeypatch):
+    """Expect the question over the dimmed replay: "Undo turn 3? You changed 2 files by hand since",
+    the two files listed, then "Cancel" (highlighted) and "Overwrite my edits", each with what it
+    does on one line, and the keys; no filter."""
+    from agent.session import UndoPlan
+    from tui.screens.picker import PickerScreen
+    from tui.slash_git import confirm_and_restore
+
+    app = replayed_app(tmp_path, monkeypatch)
+
+    async def asked(pilot) -> None:
+        await app.workers.wait_for_complete()
+        plan = UndoPlan(turn=3, files=["a.py", "pkg/core.py", "notes.txt"], conflicts=["a.py", "pkg/core.py"])
+        confirm_and_restore(app, plan, redo=False)
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(100, 32), run_before=asked)

@@ -98,6 +98,7 @@ class PickerScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self._show_rows()
+        self.query_one("#picker-status").display = self.load is not None
         (self.query_one(Input) if self.filterable else self.query_one(OptionList)).focus()
         if self.load is not None:
             self._load()

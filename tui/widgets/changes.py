@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from tui.widgets.transcript import NoticeLine
 
 if TYPE_CHECKING:
-    from agent.events import ChangesRedone, ChangesUndone, CheckpointCreated, Committed, GitBaseline, TurnChanges
+    from agent.events import ChangesRedone, ChangesUndone, CheckpointCreated, Committed, TurnChanges
 
 NAMED_FILES = 4
 """A line names at most this many files, then says how many more."""
@@ -38,9 +38,9 @@ def count_files(count: int) -> str:
 
 
 def changed_summary(files: Sequence[ChangeCounts]) -> str:
-    """`2 files changed +12 −3` (`, 1 binary` when some are); `no file changed` for none."""
+    """`2 files changed +12 −3` (`, 1 binary` when some are); `no file changed in the end` for none."""
     if not files:
-        return "no file changed"
+        return "no file changed in the end"
     added = sum(change.added for change in files)
     removed = sum(change.removed for change in files)
     binary = sum(change.binary for change in files)
@@ -58,25 +58,11 @@ def subject(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else ""
 
 
-def baseline_text(event: GitBaseline) -> str:
-    """Where the session started in git (a replay's or a resumed session's first line about it)."""
-    if not event.available:
-        return f"⎇ no checkpoints in this session: {event.reason or 'not in a git repository'}"
-    where = f"on {event.branch}" if event.branch else "on a detached HEAD"
-    at = f" at {event.head[:7]}" if event.head else " (no commit yet)"
-    dirty = (
-        f"{count_files(len(event.dirty))} already changed ({named(event.dirty)}), left out of /commit"
-        if event.dirty
-        else "nothing uncommitted"
-    )
-    return f"⎇ started {where}{at} · {dirty}"
-
-
 class CheckpointLine(NoticeLine):
     """A quiet marker: the workspace was saved before the turn's first change."""
 
     def __init__(self, event: CheckpointCreated) -> None:
-        text = f"◇ checkpoint {event.commit[:7]} saved before this turn's first change"
+        text = "◇ checkpoint saved before this turn's first change"
         if event.skipped:
             text += f" · left out: {named(event.skipped)}"
         super().__init__(text)

@@ -31,7 +31,7 @@ async def test_slash_lists_the_commands_with_their_help_and_filters_as_you_type(
 
         await pilot.press(*"re")
         await pilot.pause()
-        assert [choice.value for choice in completion.choices] == ["/resume", "/replay"]
+        assert [choice.value for choice in completion.choices] == ["/resume", "/replay", "/redo"]
         await pilot.press("down")
         assert completion.current.value == "/replay" and prompt.text == "/re"
         await pilot.press("up")
@@ -137,7 +137,7 @@ async def test_a_click_on_a_choice_accepts_it_and_the_prompt_keeps_the_focus(mak
         await pilot.press(*"/re")
         await pilot.pause()
         completion = app.query_one(CompletionList)
-        await pilot.click(CompletionList, offset=(4, completion.outer_size.height - 2))  # the last line: /replay
+        await pilot.click(CompletionList, offset=(4, completion.outer_size.height - 2))  # the last line: /redo
         await pilot.pause()
-        assert prompt.text == "/replay " and app.focused is prompt
+        assert prompt.text == "/redo " and app.focused is prompt
         assert not completion.is_open
