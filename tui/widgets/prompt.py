@@ -210,6 +210,8 @@ class PromptInput(TextArea):
         completion = self._completion_list()
         if completion is None or not completion.is_open:
             return False
+        if key in ("tab", "enter"):  # keys typed fast arrive before the list follows the text
+            self._refresh_completion(open_list=False)
         match key:
             case "up" | "down":
                 completion.move(-1 if key == "up" else 1)

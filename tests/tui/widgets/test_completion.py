@@ -6,6 +6,7 @@ from tests.tui.conftest import SIZE, scenario, wait_idle
 from tui.slash import COMMANDS
 from tui.widgets.completion import CompletionList
 from tui.widgets.prompt import PromptInput
+from tui.widgets.transcript import NoticeLine
 
 HELLO = scenario({"output": [{"type": "message", "text": "Hello."}]})
 
@@ -141,3 +142,19 @@ async def test_a_click_on_a_choice_accepts_it_and_the_prompt_keeps_the_focus(mak
         await pilot.pause()
         assert prompt.text == "/redo " and app.focused is prompt
         assert not completion.is_open
+
+
+async def test_enter_right_after_fast_typing_sends_the_command_typed_in_full(make_app):
+    from textual import events
+
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        await pilot.press(*"/re")
+        await pilot.pause()
+        assert app.query_one(CompletionList).current.value == "/resume"
+        for key, character in (("d", "d"), ("o", "o"), ("enter", "\r")):  # queued at once, as a paste
+            prompt.post_message(events.Key(key, character))
+        await pilot.pause(0.2)
+        assert prompt.text == "", "/redo was sent, not /resume accepted"
+        assert "Nothing to redo" in str(app.query(NoticeLine).last().message)
