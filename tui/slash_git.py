@@ -269,7 +269,7 @@ async def _commit(app: CodeassistApp, argument: str) -> None:
         return
     repo = Session.repository(app.cwd)
     screen = CommitScreen(
-        lambda: session.draft_commit(include_dirty=include_dirty),
+        lambda: session.draft_commit(include_dirty=include_dirty, message=message or None),
         session.commit,
         branch=repo.branch if repo is not None else None,
         message=message,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from agent.events import FileChangeSummary
+from agent.session import CommitDraft, SessionDiff
 
 PATCH = """diff --git a/pkg/core.py b/pkg/core.py
 index 1111111..2222222 100644
@@ -48,9 +47,9 @@ FILES = [
     FileChangeSummary(path="logo.png", status="added", binary=True),
 ]
 
-SAMPLE_DIFF = SimpleNamespace(title="Turn 2", files=FILES, patch=PATCH)
+SAMPLE_DIFF = SessionDiff(title="Turn 2", files=FILES, patch=PATCH)
 
-SAMPLE_DRAFT = SimpleNamespace(
+SAMPLE_DRAFT = CommitDraft(
     message="Greet the world from a.py\n\nThe greeting moves into pkg/core.py; notes.txt says why.",
     files=["a.py", "pkg/core.py"],
     left_out=["TODO.md"],
@@ -58,7 +57,7 @@ SAMPLE_DRAFT = SimpleNamespace(
 )
 
 
-def long_diff(files: int = 3, lines: int = 200) -> SimpleNamespace:
+def long_diff(files: int = 3, lines: int = 200) -> SessionDiff:
     """A diff taller than the screen: `files` added files of `lines` lines each."""
     pieces, summaries = [], []
     for number in range(files):
@@ -68,7 +67,7 @@ def long_diff(files: int = 3, lines: int = 200) -> SimpleNamespace:
             f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{lines} @@\n{body}"
         )
         summaries.append(FileChangeSummary(path=path, status="added", added=lines))
-    return SimpleNamespace(title="This session (turns 1–3)", files=summaries, patch="\n".join(pieces) + "\n")
+    return SessionDiff(title="This session (turns 1–3)", files=summaries, patch="\n".join(pieces) + "\n")
 
 
 async def never_commit(message: str, files: list[str]):

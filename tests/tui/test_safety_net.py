@@ -15,7 +15,7 @@ from tui.screens.commit import CommitScreen
 from tui.screens.diff import DiffScreen
 from tui.screens.picker import PickerScreen
 from tui.widgets.changes import CheckpointLine, CommittedLine, TurnChangesLine, UndoneLine
-from tui.widgets.transcript import NoticeLine, Transcript
+from tui.widgets.transcript import NoticeLine
 
 GREET = "def greet():\n    return 'hello'\n"
 
@@ -252,5 +252,9 @@ async def test_replay_shows_the_changes_and_d_opens_a_recorded_turns_diff(make_a
         await pilot.press("escape")
         await pilot.pause()
         await viewer.run_slash_command("/diff")  # from the command palette: the one turn that changed files
-        await until(pilot, lambda: isinstance(viewer.screen, DiffScreen))
-    assert viewer.query_one(Transcript) is not None
+        await until(pilot, lambda: isinstance(viewer.screen, DiffScreen) and viewer.screen.diff is not None)
+        assert str(viewer.screen.query_one("#diff-title").content) == "Turn 1 · 1 file changed +2 −0"
+        await pilot.press("escape")
+        await viewer.run_slash_command("/diff 5")
+        await pilot.pause()
+        assert notices(viewer)[-1] == "Turn 5 changed no file (or has not been replayed yet)."

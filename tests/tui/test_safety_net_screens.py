@@ -9,6 +9,7 @@ import pytest
 
 from agent.config import Settings
 from agent.events import Committed
+from agent.session import CommitDraft, SessionDiff
 from tests.tui.safety_net import SAMPLE_DIFF, SAMPLE_DRAFT, long_diff
 from tests.tui.test_replay import FIXTURE
 from tui.app import CodeassistApp
@@ -89,11 +90,9 @@ async def test_diff_screen_says_why_when_the_diff_cannot_be_read(app):
 
 
 async def test_diff_screen_draws_no_control_sequence_from_the_patch(app):
-    from types import SimpleNamespace
-
     from agent.events import FileChangeSummary
 
-    hostile = SimpleNamespace(
+    hostile = SessionDiff(
         title="Turn 1",
         files=[FileChangeSummary(path="evil\x1b]0;owned\x07.py", status="added", added=1)],
         patch="diff --git a/evil.py b/evil.py\n+\x1b[2Jclear\x1b]52;c;Zm9v\x07\n",
@@ -149,11 +148,13 @@ async def test_commit_screen_refuses_an_empty_message_keeps_a_failed_commit_open
 
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
-        app.push_screen(CommitScreen(returning(SAMPLE_DRAFT), commit, branch=None, message="Mine"), results.append)
+        mine = CommitDraft(message="Mine\n\nAssisted-by: codeassist", files=["a.py"], left_out=[], drafted_by="user")
+        app.push_screen(CommitScreen(returning(mine), commit, branch=None, message="Mine"), results.append)
         await until(pilot, lambda: isinstance(app.screen, CommitScreen) and app.screen.draft is not None)
         screen = app.screen
         area = screen.query_one("#commit-message")
-        assert area.text == "Mine", "the user's own message, not the draft"
+        assert area.text == "Mine\n\nAssisted-by: codeassist", "the user's own message, with the trailer"
+        assert str(screen.query_one("#commit-status").content).startswith("your message")
         assert str(screen.query_one("#commit-title").content) == "Commit this session's changes on the detached HEAD"
         area.load_text("  ")
         await pilot.press("ctrl+s")

@@ -40,6 +40,7 @@ LISTED_FILES = 12
 DRAFTED_BY = {
     "model": "drafted by the model from this session's turns — edit it as you like",
     "offline": "drafted from this session's plan and tool log (the model could not be asked) — edit it as you like",
+    "user": "your message, with the trailer that names codeassist — edit it as you like",
 }
 
 
@@ -58,7 +59,8 @@ class CommitScreen(ModalScreen["Committed | None"]):
         draft: drafts the message and lists the files (`Session.draft_commit`).
         commit: makes the commit (`Session.commit`).
         branch: the branch it goes on (None: a detached HEAD).
-        message: the user's own message (from `/commit MESSAGE`): shown instead of the draft's.
+        message: the user's own message (`/commit MESSAGE`), shown while the files are listed;
+            the draft then holds it (with the trailer), and no model is asked.
     """
 
     CSS_PATH = Path(__file__).with_name("commit.tcss")
@@ -76,18 +78,24 @@ class CommitScreen(ModalScreen["Committed | None"]):
         self.draft: CommitDraft | None = None
         self.busy = True
         """Drafting or committing: Ctrl+S waits."""
+        self.committing = False
+        """The commit is being made: Esc waits for it (the app must hear of the commit)."""
 
     def compose(self) -> ComposeResult:
         where = f"on {safe_terminal_text(self.branch)}" if self.branch else "on the detached HEAD"
         with Vertical(id="commit"):
             yield Static(Text(f"Commit this session's changes {where}"), id="commit-title")
             yield Static(Text("Message"), id="commit-message-label", classes="commit-label")
-            yield TextArea(self.message, id="commit-message", soft_wrap=True, show_line_numbers=False)
+            area = TextArea(self.message, id="commit-message", soft_wrap=True, show_line_numbers=False)
+            area.disabled = True  # until the draft is shown
+            yield area
             with Horizontal(id="commit-progress"):
                 yield LoadingIndicator(id="commit-spinner")
                 yield Static(Text(self._drafting()), id="commit-status")
-            yield Static("", id="commit-files")
-            yield Static("", id="commit-left-out")
+            for name in ("commit-files", "commit-left-out"):
+                listed = Static("", id=name)
+                listed.display = False  # until the draft lists them
+                yield listed
             yield Static(Text("Ctrl+S commit · Esc cancel"), id="commit-keys")
 
     def _drafting(self) -> str:
@@ -96,10 +104,6 @@ class CommitScreen(ModalScreen["Committed | None"]):
         return "drafting a message from this session's turns…"
 
     def on_mount(self) -> None:
-        area = self.query_one(TextArea)
-        area.disabled = True
-        self.query_one("#commit-files").display = False
-        self.query_one("#commit-left-out").display = False
         self._draft()
 
     @work(exclusive=True, group="commit", exit_on_error=False)
@@ -107,16 +111,18 @@ class CommitScreen(ModalScreen["Committed | None"]):
         try:
             draft = await self.drafter()
         except Exception as exc:  # nothing to commit, git failed: said in the screen
+            if not self.is_attached:  # closed meanwhile
+                return
             self._say(str(exc) if isinstance(exc, ValueError) else f"No commit can be drafted: {exc}", error=True)
             return
-        self.show_draft(draft)
+        if self.is_attached:
+            self.show_draft(draft)
 
     def show_draft(self, draft: CommitDraft) -> None:
-        """Show `draft`: its message (unless the user gave one), its files and the left-out files."""
+        """Show `draft`: its message, its files and the left-out files."""
         self.draft = draft
         area = self.query_one(TextArea)
-        if not self.message:
-            area.load_text(safe_terminal_text(draft.message))
+        area.load_text(safe_terminal_text(draft.message))
         files = self.query_one("#commit-files", Static)
         files.update(Text(f"Files ({len(draft.files)})\n{file_list(draft.files)}"))
         files.display = bool(draft.files)
@@ -132,7 +138,7 @@ class CommitScreen(ModalScreen["Committed | None"]):
         if not draft.files:
             self._say("Nothing to commit: this session has not changed any file.", error=True)
             return
-        self._say("your message" if self.message else DRAFTED_BY.get(draft.drafted_by, "drafted"))
+        self._say(DRAFTED_BY.get(draft.drafted_by, "edit the message as you like"))
         self.busy = False
         area.disabled = False
         area.move_cursor(area.document.end)
@@ -153,7 +159,7 @@ class CommitScreen(ModalScreen["Committed | None"]):
         if not message:
             self._say("The message is empty: write one, then Ctrl+S.", error=True)
             return
-        self.busy = True
+        self.busy = self.committing = True
         self.query_one(TextArea).disabled = True
         self.query_one("#commit-spinner").display = True
         status = self.query_one("#commit-status", Static)
@@ -167,7 +173,7 @@ class CommitScreen(ModalScreen["Committed | None"]):
             committed = await self.committer(message, files)
         except Exception as exc:  # git refused: said, and the screen stays for another try
             self._say(f"The commit failed: {exc}", error=True)
-            self.busy = False
+            self.busy = self.committing = False
             area = self.query_one(TextArea)
             area.disabled = False
             area.focus()
@@ -175,5 +181,6 @@ class CommitScreen(ModalScreen["Committed | None"]):
         self.dismiss(committed)
 
     def action_close(self) -> None:
-        """Esc: close without committing."""
-        self.dismiss(None)
+        """Esc: close without committing (not while the commit is being made)."""
+        if not self.committing:
+            self.dismiss(None)

@@ -114,13 +114,14 @@ class DiffScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="diff"):
             yield Static(Text(safe_terminal_text(self.title_text)), id="diff-title")
-            yield OptionList(id="diff-files")
+            files = OptionList(id="diff-files")
+            files.display = False  # shown once the diff is read
+            yield files
             with VerticalScroll(id="diff-patch"):
                 yield Static(Text("reading the changes…"), id="diff-status")
             yield Static(Text("↑↓ file · PageUp/PageDown scroll · Esc close"), id="diff-keys")
 
     def on_mount(self) -> None:
-        self.query_one("#diff-files").display = False
         self._load()
 
     @work(exclusive=True, group="diff-load", exit_on_error=False)
@@ -128,12 +129,15 @@ class DiffScreen(ModalScreen[None]):
         try:
             diff = await self.load()
         except Exception as exc:  # no checkpoint, git failed, a recorded commit is gone: said here
+            if not self.is_attached:  # closed meanwhile
+                return
             said = str(exc) if isinstance(exc, ValueError) else f"The diff could not be read: {exc}"
             status = self.query_one("#diff-status", Static)
             status.update(Text(safe_terminal_text(said)))
             status.add_class("-error")
             return
-        await self.show_diff(diff)
+        if self.is_attached:
+            await self.show_diff(diff)
 
     async def show_diff(self, diff: SessionDiff) -> None:
         """Fill the screen with `diff`: the title and counts, the file list, the patch."""
