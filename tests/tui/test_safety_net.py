@@ -258,3 +258,26 @@ async def test_replay_shows_the_changes_and_d_opens_a_recorded_turns_diff(make_a
         await viewer.run_slash_command("/diff 5")
         await pilot.pause()
         assert notices(viewer)[-1] == "Turn 5 changed no file (or has not been replayed yet)."
+
+
+async def test_auto_commit_commits_after_each_turn_that_changed_files(make_app, repo):
+    app = make_app(scenario(*writes("greet.py", GREET)), approval="full-auto", auto_commit=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "add a greeting")
+        await wait_idle(app, pilot)
+        line = app.query_one(CommittedLine).message
+        assert line.startswith("✓ auto-committed ") and " on main: " in line and line.endswith("(1 file)")
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["greet.py"]
+
+
+def test_a_frozen_turn_keeps_its_changes_line_and_thaws_it_with_its_diff():
+    from agent.events import FileChangeSummary, TurnChanges
+    from tui.widgets.frozen_turn import freeze
+
+    event = TurnChanges(
+        turn=4, before="a" * 40, after="b" * 40, files=[FileChangeSummary(path="x.py", status="added", added=3)]
+    )
+    part = freeze(TurnChangesLine(event), {})
+    assert part is not None and part.kind == "changes" and part.text == "± 1 file changed +3 −0 · /diff 4"
+    thawed = part.thaw()
+    assert isinstance(thawed, TurnChangesLine) and thawed.diff_turn == 4
