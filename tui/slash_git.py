@@ -148,16 +148,16 @@ def offer_undo_after_cancel(app: CodeassistApp, turn: int | None) -> None:
     if not session.turn_had_checkpoint(turn) or (changes is not None and not changes.files):
         return
     from tui.screens.picker import PickerRow, PickerScreen
-    from tui.widgets.changes import changed_summary
+    from tui.widgets.changes import changed_summary, named
 
-    what = (
-        f"It had already {changed_summary(changes.files)}." if changes is not None else "It had started changing files."
-    )
+    what = "It had started changing files."
+    if changes is not None:
+        what = f"Before it was cancelled: {changed_summary(changes.files)} ({named([c.path for c in changes.files])})."
     picker = PickerScreen(
         f"Turn {turn} was cancelled part-way",
         [
-            PickerRow(UNDO_PARTIAL, "put the files back as they were before the turn"),
-            PickerRow(KEEP_PARTIAL, "leave the files as they are (/undo can still take them back)"),
+            PickerRow(UNDO_PARTIAL, "files as before the turn"),
+            PickerRow(KEEP_PARTIAL, "/undo can still undo them later"),
         ],
         note=what,
         filterable=False,
