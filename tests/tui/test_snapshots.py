@@ -409,3 +409,32 @@ def test_undo_question_over_hand_edited_files(snap_compare, tmp_path, monkeypatc
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(100, 32), run_before=asked)
+
+
+@with_the_sandbox
+def test_turn_changes_and_undo_in_the_transcript(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the prompt, the quiet "◇ checkpoint saved before this turn's first change" line above
+    the write_file card of greet.py (done, with its diff), "Done.", then "± 1 file changed +2 −0 ·
+    /diff 1" focused (tinted; the footer offers d Diff), and "↶ turn 1 undone: 1 file restored
+    (greet.py) · /redo re-applies it"."""
+    from tui.widgets.changes import TurnChangesLine, UndoneLine
+    from tui.widgets.tool_card import ToolCard
+
+    scene = scenario(
+        {"output": [call("write_file", "w", path="greet.py", content="def greet():\n    return 'hi'\n")]},
+        {"output": [{"type": "message", "text": "Done."}]},
+    )
+    app = live_app(start_server, tmp_path, monkeypatch, scene, approval="full-auto")
+
+    async def undone(pilot) -> None:
+        await send(pilot, "Add greet.py")
+        await until(pilot, lambda: app.session is not None and len(app.session.turns) == 1 and not app.running)
+        card = app.query_one(ToolCard)
+        # The card shows the duration with one decimal: writing a small file takes well under 50 ms.
+        assert card.duration_s is not None and card.duration_s < 0.05, card.duration_s
+        await send(pilot, "/undo")
+        await until(pilot, lambda: bool(app.query(UndoneLine)) and not app.running)
+        app.query_one(TurnChangesLine).focus()
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=undone)
