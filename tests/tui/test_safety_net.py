@@ -281,3 +281,30 @@ def test_a_frozen_turn_keeps_its_changes_line_and_thaws_it_with_its_diff():
     assert part is not None and part.kind == "changes" and part.text == "± 1 file changed +3 −0 · /diff 4"
     thawed = part.thaw()
     assert isinstance(thawed, TurnChangesLine) and thawed.diff_turn == 4
+
+
+async def test_d_on_a_frozen_turn_opens_its_diff_in_a_long_replay(make_app, repo):
+    from tui.widgets.frozen_turn import FrozenHistory
+
+    hello = {"output": [{"type": "message", "text": "Hi."}]}
+    app = make_app(scenario(*writes("greet.py", GREET), hello, hello, hello, hello), approval="full-auto")
+    async with app.run_test(size=SIZE) as pilot:
+        for prompt in ("add a greeting", "one", "two", "three", "four"):
+            await send(pilot, prompt)
+            await wait_idle(app, pilot)
+        recorded = app.session.flush()
+    viewer = CodeassistApp(Settings(), repo, replay=recorded, replay_speed=None)
+    async with viewer.run_test(size=SIZE) as pilot:
+        await viewer.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        history = viewer.query_one(FrozenHistory)
+        history.focus()
+        history.enter_cursor(from_below=False)  # the first turn: the one that changed files
+        await pilot.pause()
+        assert history.diff_turn == 1
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(viewer.screen, DiffScreen) and viewer.screen.diff is not None)
+        assert str(viewer.screen.query_one("#diff-title").content) == "Turn 1 · 1 file changed +2 −0"
+        await pilot.press("escape")
+        history.step_cursor(1)
+        assert history.diff_turn is None

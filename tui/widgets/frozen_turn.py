@@ -33,6 +33,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
+from agent.events import TurnChanges
 from agent.terminal_text import safe_terminal_text
 from tui.widgets.approval import ApprovalCard
 from tui.widgets.changes import TurnChangesLine
@@ -289,6 +290,16 @@ class FrozenHistory(Widget, can_focus=True):
     def text(self) -> str:
         """The cursor turn's answer (what the copy key copies)."""
         return self.turns[self.cursor].text if self.turns else ""
+
+    @property
+    def diff_turn(self) -> int | None:
+        """The cursor turn's number when it changed files (`d` opens its diff), else None."""
+        parts = self.turns[self.cursor].parts if self.turns else []
+        for part in parts:
+            event = part.state.get("event") if part.kind == "changes" else None
+            if isinstance(event, TurnChanges) and event.files:
+                return event.turn
+        return None
 
     def turn_at(self, y: int) -> int:
         """The index of the turn drawn at line `y`."""
