@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python -m bench.sessions --out bench/results/sessions-$$(date +%F).json
 	$(BIN)/python -m bench.render --out bench/results/render-$$(date +%F).json
 	$(BIN)/python -m bench.long_session --out bench/results/long-session-$$(date +%F).json
+	$(BIN)/python -m bench.checkpoint --out bench/results/checkpoint-$$(date +%F).json
 
 snapshot-update: install
 	$(BIN)/python -m pytest -q tests/tui/test_snapshots.py --snapshot-update
