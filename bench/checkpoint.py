@@ -33,7 +33,7 @@ arms' "after" trees are identical, both undos bring back exactly the original fi
 diffs agree on the files and line counts. Goals: every ratio within 1.5x, and `create` under
 300 ms for 10k files with 10 changes.
 
-    python -m bench.checkpoint [--sizes 1000,10000,50000] [--changes 10] [--repeats 7]
+    python -m bench.checkpoint [--sizes 1000,10000,50000] [--changes 10] [--repeats 11]
                                [--arms codeassist,git] [--quick] [--out FILE]
 
 `--quick` is sizes 200,400 with 2 repetitions. The JSON is printed and written to `--out`
@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="files per generated repository")
     parser.add_argument("--changes", type=int, default=10, help="changes per turn (at least 3)")
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--quick", action="store_true", help="sizes 200,400, 2 repetitions (the smoke test)")
     parser.add_argument("--out", type=Path, default=None)
