@@ -36,7 +36,7 @@ diffs agree on the files and line counts. Goals: every ratio within 1.5x, and `c
     python -m bench.checkpoint [--sizes 1000,10000,50000] [--changes 10] [--repeats 11]
                                [--arms codeassist,git] [--quick] [--out FILE]
 
-`--quick` is sizes 200,400 with 2 repetitions. The JSON is printed and written to `--out`
+`--quick` is sizes 40,120 with 2 repetitions (the smoke test). The JSON is printed and written to `--out`
 (default `bench/results/checkpoint-<date>.json`).
 """
 
@@ -63,7 +63,7 @@ from bench.machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (1000, 10000, 50000)
-QUICK_SIZES = (200, 400)
+QUICK_SIZES = (40, 120)
 GOAL_RATIO = 1.5
 GOAL_CREATE_MS = 300.0
 GOAL_CREATE_FILES = 10000
@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--changes", type=int, default=10, help="changes per turn (at least 3)")
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--arms", default=",".join(ARMS))
-    parser.add_argument("--quick", action="store_true", help="sizes 200,400, 2 repetitions (the smoke test)")
+    parser.add_argument("--quick", action="store_true", help="sizes 40,120, 2 repetitions (the smoke test)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     sizes = QUICK_SIZES if args.quick else tuple(int(size) for size in args.sizes.split(","))
