@@ -36,8 +36,8 @@ diffs agree on the files and line counts. Goals: every ratio within 1.5x, and `c
     python -m bench.checkpoint [--sizes 1000,10000,50000] [--changes 10] [--repeats 11]
                                [--arms codeassist,git] [--quick] [--out FILE]
 
-`--quick` is sizes 40,120 with 2 repetitions (the smoke test). The JSON is printed and written to `--out`
-(default `bench/results/checkpoint-<date>.json`).
+`--quick` is sizes 40,120 with 2 repetitions (the smoke test). The JSON is printed and written
+to `--out` (default `bench/results/checkpoint-<date>.json`).
 """
 
 from __future__ import annotations
