@@ -63,13 +63,16 @@ def plan_snapshot(root: Path, listing: bytes, max_file_bytes: int, *, cap_tracke
         if len(item) > 2:
             tags.setdefault(os.fsdecode(item[2:]), set()).add(item[:1])
     plan = Plan()
+    directories: dict[str, bool] = {}
     for path, kinds in tags.items():
         untracked = b"?" in kinds
         if path.endswith("/"):
             plan.skipped[path.rstrip("/")] = "nested repository"
             continue
-        if b"R" in kinds:
-            plan.deleted.append(path)
+        if b"R" in kinds or not _real_directory(root, os.path.dirname(path), directories):
+            # Beyond a symlink or a file that replaced its directory: the path is gone.
+            if not untracked:
+                plan.deleted.append(path)
             continue
         full = os.path.join(root, path)
         try:
@@ -97,6 +100,22 @@ def plan_snapshot(root: Path, listing: bytes, max_file_bytes: int, *, cap_tracke
         else:
             plan.files[path] = EXECUTABLE if info.st_mode & 0o100 else REGULAR
     return plan
+
+
+def _real_directory(root: Path, directory: str, known: dict[str, bool]) -> bool:
+    """Whether `directory` (relative, "" for the root) and each directory above it is a real
+    directory in the work tree, not a symlink (`known` caches the answers)."""
+    if not directory:
+        return True
+    if directory not in known:
+        real = _real_directory(root, os.path.dirname(directory), known)
+        if real:
+            try:
+                real = stat.S_ISDIR(os.lstat(os.path.join(root, directory)).st_mode)
+            except OSError:
+                real = False
+        known[directory] = real
+    return known[directory]
 
 
 def _run(args: list[str], root: Path, env: Mapping[str, str], input: bytes | None = None) -> bytes:

@@ -339,14 +339,22 @@ class CheckpointStore:
             return
         if not self._converting:
             # Without attributes (and with core.autocrlf off) git stores a file's bytes as they
-            # are: one command hashes, stores and records the stat information.
-            paths = [*plan.deleted, *plan.links, *plan.files]
-            _git(
-                ["update-index", "--add", "--remove", "--replace", "-z", "--stdin"],
-                self.root,
-                env,
-                input=_paths_input(paths),
-            )
+            # are: one command hashes, stores and records the stat information. Deleted paths are
+            # removed first by name (one beyond a symlink now would fail as a path to look at).
+            if plan.deleted:
+                _git(
+                    ["update-index", "--force-remove", "-z", "--stdin"],
+                    self.root,
+                    env,
+                    input=_paths_input(plan.deleted),
+                )
+            if plan.links or plan.files:
+                _git(
+                    ["update-index", "--add", "--remove", "--replace", "-z", "--stdin"],
+                    self.root,
+                    env,
+                    input=_paths_input([*plan.links, *plan.files]),
+                )
             return
         lines = [b"0 %s\t%s\0" % (b"0" * self._hex_length(), os.fsencode(path)) for path in plan.deleted]
         if plan.files:
