@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from agent.commit_message import TurnSummary, offline_draft, with_trailer
+from agent.commit_message import TurnSummary, named, offline_draft, undo_note, with_trailer
 from agent.conversation import Conversation
 from agent.events import (
     AgentEvent,
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-MAX_NAMED_FILES = 10
-"""Files named in a notice or a note before "and N more"."""
 NOT_A_REPOSITORY = "not a git repository"
 
 
@@ -112,12 +110,6 @@ def summaries(changes: Iterable[FileChange]) -> list[FileChangeSummary]:
         )
         for change in changes
     ]
-
-
-def named(paths: Sequence[str], limit: int = MAX_NAMED_FILES) -> str:
-    """`a, b, c` — at most `limit` named, then "and N more"."""
-    shown = ", ".join(paths[:limit])
-    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
 def recorded_diffs(header: Mapping[str, Any], events: Sequence[TurnChanges]) -> dict[int, SessionDiff]:
@@ -238,14 +230,20 @@ class TurnCheckpoints:
                 self._redo.append(event.turn)
             elif event.turn in self._redo:
                 self._redo.remove(event.turn)
-            self._notes.append(_note(event))
+            self._notes.append(undo_note(event))
         elif isinstance(event, Committed):
-            for turn in self._turns.values():
-                if turn.after is not None and (not event.auto or turn.number == self._last_changed()):
+            last = self._last_changed()
+            for turn in self._turns.values():  # an undone turn's changes are not in the commit
+                if turn.after is not None and not turn.undone and (not event.auto or turn.number == last):
                     turn.committed = True
 
     def _turn(self, number: int) -> _Turn:
         return self._turns.setdefault(number, _Turn(number))
+
+    def resumed(self) -> None:
+        """The recorded events were all observed: a turn they leave open was interrupted (its
+        process ended), it is not running now."""
+        self._running, self._calls = None, {}
 
     def _last_changed(self) -> int | None:
         changed = [turn.number for turn in self._turns.values() if turn.after is not None and turn.files]
@@ -324,7 +322,7 @@ class TurnCheckpoints:
                     )
                 ]
             committed = await self._commit(message, files, auto=True)
-        except CheckpointUnavailable as exc:
+        except Exception as exc:  # a git failure (or a defect): the turn still ends
             return [Notice(message=f"auto_commit: turn {state.number} was not committed: {exc}")]
         return [committed]
 
@@ -381,7 +379,17 @@ class TurnCheckpoints:
         return f"No checkpoints in this session: {self.reason}"
 
     def _undoable(self) -> _Turn | None:
-        candidates = [t for t in self._turns.values() if t.after is not None and t.files and not t.undone]
+        """The last turn that changed files and is not undone; a turn that ended without its end
+        snapshot (cancelled, or its process died) counts, as undo settles it first."""
+        candidates = [
+            t
+            for t in self._turns.values()
+            if not t.undone
+            and (
+                (t.after is not None and t.files)
+                or (t.before is not None and t.after is None and t.number != self._running)
+            )
+        ]
         return max(candidates, key=lambda t: t.number, default=None)
 
     def _redoable(self) -> _Turn | None:
@@ -405,7 +413,9 @@ class TurnCheckpoints:
         """(Locked.) The paths `turn` changed, and those whose content is no longer what the turn
         left (undo) or what undo left (redo)."""
         store = self._store()
-        before, after = turn.before or "", turn.after or ""
+        before, after = turn.before or "", turn.after
+        if after is None:  # not settled yet (plan_undo): the turn's changes are those until now
+            after = store.snapshot(None, f"codeassist: turn {turn.number} so far").commit
         for commit in (before, after):
             if not store.exists(commit):
                 raise CheckpointUnavailable(
@@ -583,37 +593,3 @@ class TurnCheckpoints:
         if self.store is not None:
             with self._lock:
                 self.store.close()
-
-    def start_notices(self) -> list[str]:
-        """Told once when the session starts: no checkpoints outside git (with the offer of
-        `/git-init`), and a working tree that was dirty, with its files."""
-        if self.baseline_told:
-            return []
-        self.baseline_told = True
-        if self.store is None:
-            return [
-                self.unavailable_message().replace("No checkpoints:", "No checkpoints in this session:", 1)
-                + " Without them /undo, /redo, /diff and /commit cannot work; checkpoints start with the next turn after /git-init."
-            ]
-        dirty = self.baseline.dirty if self.baseline is not None else []
-        if not dirty:
-            return []
-        count = f"{len(dirty)} file{'s' if len(dirty) != 1 else ''}"
-        return [
-            f"The working tree has uncommitted changes ({count}): {named(dirty)}. "
-            "/commit leaves them out unless you ask (/commit --include-dirty)."
-        ]
-
-
-def _note(event: ChangesUndone | ChangesRedone) -> str:
-    files = named(event.files, 20) or "no files"
-    if isinstance(event, ChangesUndone):
-        return (
-            f"Note from codeassist: the user undid the changes of turn {event.turn} (/undo). These files are back "
-            f"as they were before that turn: {files}. Files that turn created are gone and files it deleted are "
-            "back; do not assume its changes are still there."
-        )
-    return (
-        f"Note from codeassist: the user re-applied the changes of turn {event.turn} (/redo): {files} are again "
-        "as that turn left them."
-    )

@@ -11,7 +11,7 @@ Every message ends with the trailer `Assisted-by: codeassist`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +20,15 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from agent.conversation import RequestSettings
-from agent.events import FileChangeSummary
+from agent.events import ChangesRedone, ChangesUndone, FileChangeSummary
 from agent.wire import Item
 from agent.wire.items import assistant_text, user_message
 
 TRAILER = "Assisted-by: codeassist"
 """The last line of every commit codeassist makes."""
 
+MAX_NAMED_FILES = 10
+"""Files named in a notice or a note before "and N more"."""
 SUBJECT_LIMIT = 72
 MAX_PATCH_CHARS = 24_000
 """How much of the session's diff the drafting request carries."""
@@ -144,3 +146,24 @@ async def model_draft(http: object, body: dict[str, Any], *, timeout: float = DR
     lines = [line for line in text.splitlines() if line.strip() != TRAILER]
     text = "\n".join(lines).strip()
     return with_trailer(text) if text else None
+
+
+def undo_note(event: ChangesUndone | ChangesRedone) -> str:
+    """What the model hears with the next prompt after `/undo` or `/redo`."""
+    files = named(event.files, 20) or "no files"
+    if isinstance(event, ChangesUndone):
+        return (
+            f"Note from codeassist: the user undid the changes of turn {event.turn} (/undo). These files are back "
+            f"as they were before that turn: {files}. Files that turn created are gone and files it deleted are "
+            "back; do not assume its changes are still there."
+        )
+    return (
+        f"Note from codeassist: the user re-applied the changes of turn {event.turn} (/redo): {files} are again "
+        "as that turn left them."
+    )
+
+
+def named(paths: Sequence[str], limit: int = MAX_NAMED_FILES) -> str:
+    """`a, b, c` — at most `limit` named, then "and N more"."""
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")

@@ -389,9 +389,11 @@ class Agent:
             yield self._record(call, "denied", denial, max(time.monotonic() - started - waited, 0.0))
             return
 
-        if tool.mutating and self.checkpoints is not None:
-            for event in await self.checkpoints.before_mutation(self._number):
+        if tool.mutating and self.checkpoints is not None:  # Esc does not wait for the snapshot
+            for event in await self._cancellable(self.checkpoints.before_mutation(self._number)):
                 yield event
+            if self._cancel.is_set():
+                raise TurnCancelled
         timers["tool_calls"] += 1
         run_started = self._running[call.call_id] = time.monotonic()
         context = self.tool_context

@@ -323,7 +323,7 @@ class Session(SessionModels, SessionCheckpoints):
     async def close(self) -> None:
         """Close the connection and the session log."""
         await self.agent.client.close()
-        self.checkpoints.close()
+        await asyncio.to_thread(self.checkpoints.close)  # waits for a snapshot still running
         if self.recorder is not None:
             self.recorder.close()
 

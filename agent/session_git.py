@@ -23,7 +23,7 @@ from agent.checkpoints import (
     TurnCheckpoints,
     UndoPlan,
 )
-from agent.commit_message import TurnSummary, draft_request, model_draft
+from agent.commit_message import TurnSummary, draft_request, model_draft, named
 from agent.config import Settings
 from agent.events import AgentEvent, ChangesRedone, ChangesUndone, Committed, GitBaseline
 from agent.loop import Agent
@@ -133,7 +133,7 @@ class SessionCheckpoints:
 
     def checkpoint_notices(self) -> list[str]:
         """The start notices about checkpoints (see `Session.start_notices`); told once."""
-        return self.checkpoints.start_notices()
+        return start_notices(self.checkpoints)
 
 
 def open_checkpoints(
@@ -168,6 +168,7 @@ def open_checkpoints(
     )
     for event in history:
         checkpoints.observe(event)
+    checkpoints.resumed()
     if checkpoints.baseline is None:
         checkpoints.recorded_baseline = baseline(store, reason, repo)
         checkpoints.record(checkpoints.recorded_baseline)
@@ -216,3 +217,24 @@ async def git_init(checkpoints: TurnCheckpoints, workspace: Path, session_id: st
     checkpoints.store, checkpoints.reason = store, None
     checkpoints.record(await asyncio.to_thread(baseline, store, None))
     return f"Initialised an empty git repository in {workspace}: checkpoints start with the next turn."
+
+
+def start_notices(checkpoints: TurnCheckpoints) -> list[str]:
+    """Told once when the session starts: no checkpoints outside git (with the offer of
+    `/git-init`), and a working tree that was dirty, with its files."""
+    if checkpoints.baseline_told:
+        return []
+    checkpoints.baseline_told = True
+    if checkpoints.store is None:
+        return [
+            checkpoints.unavailable_message().replace("No checkpoints:", "No checkpoints in this session:", 1)
+            + " Without them /undo, /redo, /diff and /commit cannot work; checkpoints start with the next turn after /git-init."
+        ]
+    dirty = checkpoints.baseline.dirty if checkpoints.baseline is not None else []
+    if not dirty:
+        return []
+    count = f"{len(dirty)} file{'s' if len(dirty) != 1 else ''}"
+    return [
+        f"The working tree has uncommitted changes ({count}): {named(dirty)}. "
+        "/commit leaves them out unless you ask (/commit --include-dirty)."
+    ]

@@ -1,0 +1,183 @@
+"""The safety net through the session facade, in the cases between the main paths: redo after a
+commit, a session resumed after a crash mid-turn, Esc while the checkpoint is being taken, a turn
+whose first file-changing call is denied. A real `codeassist serve` at the model boundary, real
+temporary git repositories, the real tools."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.checkpoint_store import CheckpointStore
+from agent.events import ApprovalRequested, CheckpointCreated, ToolFinished, TurnChanges, TurnEnded
+from agent.session import Decision, Session
+from tests.agent.conftest import make_repo
+from tests.agent.recording import call, requests
+from tests.agent.test_checkpoints import git, identified, message, opened, scenario, tree_of
+
+
+@pytest.fixture(autouse=True)
+def private_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    return identified(make_repo(tmp_path / "work", {"a.py": "print('hello')\n", "README.md": "Docs.\n"}))
+
+
+def write_turn(call_id: str, path: str, content: str, reply: str = "Done.") -> list[dict[str, Any]]:
+    return [
+        {"output": [call("write_file", call_id, path=path, content=content)]},
+        {"expect": [{"type": "function_call_output", "call_id": call_id}], "output": [message(reply)]},
+    ]
+
+
+async def answered(session: Session, prompt: str, deny: set[str] = frozenset()) -> list:  # type: ignore[assignment]
+    events = []
+    async for event in session.run_turn(prompt):
+        events.append(event)
+        if isinstance(event, ApprovalRequested):
+            kind = "deny" if event.request.call_id in deny else "approve_once"
+            session.answer_approval(event.request.call_id, Decision(kind=kind))
+    return events
+
+
+async def test_a_turn_redone_after_a_commit_is_committed_by_the_next_one(start_server, work, tmp_path):
+    server = start_server(scenario(*write_turn("c_1", "one.txt", "1\n"), *write_turn("c_2", "two.txt", "2\n")))
+    session = opened(server, work, tmp_path)
+    await answered(session, "write one")
+    await answered(session, "write two")
+    assert (await session.undo()).turn == 2
+    first = await session.commit("Add one", (await session.draft_commit(message="Add one")).files)
+    assert first.files == ["one.txt"]
+    assert (await session.redo()).turn == 2 and (work / "two.txt").exists()
+    draft = await session.draft_commit(message="Add two")
+    assert draft.files == ["two.txt"], "the redone turn's changes were never committed"
+    await session.commit(draft.message, draft.files)
+    assert git(work, "status", "--porcelain") == ""
+    assert git(work, "show", "--name-only", "--format=", "HEAD").split() == ["two.txt"]
+    await session.close()
+
+
+async def test_a_turn_denied_first_takes_its_checkpoint_before_the_call_that_runs(start_server, work, tmp_path):
+    turn = [
+        {"output": [call("write_file", "c_denied", path="no.txt", content="no\n")]},
+        {
+            "expect": [{"type": "function_call_output", "call_id": "c_denied"}],
+            "output": [call("write_file", "c_yes", path="yes.txt", content="yes\n")],
+        },
+        {"expect": [{"type": "function_call_output", "call_id": "c_yes"}], "output": [message("Done.")]},
+    ]
+    server = start_server(scenario(*turn))
+    session = opened(server, work, tmp_path)
+    start = tree_of(work, tmp_path)
+    events = await answered(session, "write", deny={"c_denied"})
+    kinds = [(e.type, getattr(e, "call_id", None)) for e in events]
+    created = [i for i, e in enumerate(events) if isinstance(e, CheckpointCreated)]
+    assert len(created) == 1, kinds
+    finished = {e.call_id: i for i, e in enumerate(events) if isinstance(e, ToolFinished)}
+    assert finished["c_denied"] < created[0] < finished["c_yes"], kinds
+    assert git(work, "rev-parse", f"{events[created[0]].commit}^{{tree}}").strip() == start
+    await session.undo()
+    assert tree_of(work, tmp_path) == start
+    await session.close()
+
+
+async def test_a_turn_interrupted_by_a_crash_is_undone_after_resume(start_server, work, tmp_path):
+    turn = [
+        {"output": [call("write_file", "c_w", path="made/new.txt", content="new\n")]},
+        {
+            "expect": [{"type": "function_call_output", "call_id": "c_w"}],
+            "output": [call("shell", "c_s", command="printf 'changed\\n' > a.py")],
+        },
+        {"expect": [{"type": "function_call_output", "call_id": "c_s"}], "output": [message("Done.")]},
+    ]
+    server = start_server(scenario(*turn, {"output": [message("Back.")]}))
+    session = opened(server, work, tmp_path)
+    start = tree_of(work, tmp_path)
+    await answered(session, "edit")
+    path = session.log_path
+    await session.close()
+    assert path is not None
+    lines = path.read_bytes().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if b'"tool_finished"' in line and b"c_s" in line)
+    path.write_bytes(b"".join(lines[:cut]))  # the process died while the shell command ran
+
+    resumed = opened(server, work, tmp_path, resume=path)
+    assert resumed.turn_had_checkpoint(1)
+    plan = await asyncio.to_thread(resumed.plan_undo)
+    assert plan is not None and plan.turn == 1 and set(plan.files) == {"a.py", "made/new.txt"}, plan
+    undone = await resumed.undo()
+    assert undone.turn == 1 and tree_of(work, tmp_path) == start and not (work / "made").exists()
+    events = await answered(resumed, "and now?")
+    assert isinstance(events[-1], TurnEnded) and events[-1].stats.turn == 2
+    assert "undid the changes of turn 1" in str(requests(server)[-1]["input"])
+    await resumed.close()
+
+
+async def test_esc_while_the_checkpoint_is_taken_runs_no_call(start_server, work, tmp_path, monkeypatch):
+    server = start_server(scenario(*write_turn("c_w", "new.txt", "new\n"), {"output": [message("Next.")]}))
+    session = opened(server, work, tmp_path)
+    started, release = threading.Event(), threading.Event()
+    real = CheckpointStore.snapshot
+
+    def slow_snapshot(self: CheckpointStore, name: str | None, text: str) -> Any:
+        started.set()
+        release.wait(30)  # a snapshot of a large tree
+        return real(self, name, text)
+
+    monkeypatch.setattr(CheckpointStore, "snapshot", slow_snapshot)
+    events = []
+    try:
+        async with asyncio.timeout(20):
+            async for event in session.run_turn("write"):
+                events.append(event)
+                if isinstance(event, ApprovalRequested):
+                    session.answer_approval(event.request.call_id, Decision(kind="approve_once"))
+                    await asyncio.to_thread(started.wait, 10)
+                    await session.cancel()  # Esc while the snapshot runs
+    finally:
+        release.set()
+    assert isinstance(events[-1], TurnEnded) and events[-1].reason == "cancelled"
+    [output] = [e for e in events if isinstance(e, ToolFinished)]
+    assert output.status == "aborted"
+    assert not (work / "new.txt").exists(), "the call did not run after Esc"
+    monkeypatch.setattr(CheckpointStore, "snapshot", real)
+    events = await answered(session, "next")
+    assert events[-1].reason == "completed"
+    assert not any(isinstance(e, TurnChanges) and e.files for e in events)
+    await session.close()
+
+
+async def test_a_cancelled_turns_undo_plan_is_that_turn_even_before_its_end_is_read(start_server, work, tmp_path):
+    server = start_server(
+        scenario(
+            *write_turn("c_1", "one.txt", "1\n"), {"output": [call("write_file", "c_2", path="two.txt", content="2\n")]}
+        )
+    )
+    session = opened(server, work, tmp_path)
+    await answered(session, "write one")
+    after_one = tree_of(work, tmp_path)
+
+    async def second() -> None:
+        async with aclosing(session.run_turn("write two")) as events:
+            async for event in events:
+                if isinstance(event, ApprovalRequested):
+                    session.answer_approval(event.request.call_id, Decision(kind="approve_once"))
+                if isinstance(event, ToolFinished):
+                    raise asyncio.CancelledError  # the task running the turn is cancelled
+
+    with pytest.raises(asyncio.CancelledError):
+        await second()
+    assert (work / "two.txt").exists() and session.turn_had_checkpoint(2)
+    plan = await asyncio.to_thread(session.plan_undo)
+    assert plan is not None and plan.turn == 2 and plan.files == ["two.txt"], plan
+    assert (await session.undo()).turn == 2
+    assert tree_of(work, tmp_path) == after_one
+    await session.close()
