@@ -6,6 +6,7 @@ temporary git repositories, the real tools."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 from contextlib import aclosing
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from agent.checkpoint_store import CheckpointStore
 from agent.events import ApprovalRequested, CheckpointCreated, ToolFinished, TurnChanges, TurnEnded
-from agent.session import Decision, Session
+from agent.session import CheckpointUnavailable, Decision, Session
 from tests.agent.conftest import make_repo
 from tests.agent.recording import call, requests
 from tests.agent.test_checkpoints import git, identified, message, opened, scenario, tree_of
@@ -180,4 +181,85 @@ async def test_a_cancelled_turns_undo_plan_is_that_turn_even_before_its_end_is_r
     assert plan is not None and plan.turn == 2 and plan.files == ["two.txt"], plan
     assert (await session.undo()).turn == 2
     assert tree_of(work, tmp_path) == after_one
+    await session.close()
+
+
+async def test_a_checkpoint_that_cannot_be_taken_is_told_and_the_turn_goes_on(start_server, work, tmp_path):
+    server = start_server(
+        scenario(
+            {
+                "output": [
+                    call("write_file", "c_1", path="one.txt", content="1\n"),
+                    call("write_file", "c_2", path="two.txt", content="2\n"),
+                ]
+            },
+            {"expect": [{"type": "function_call_output", "call_id": "c_2"}], "output": [message("Done.")]},
+            *write_turn("c_3", "three.txt", "3\n"),
+        )
+    )
+    session = opened(server, work, tmp_path)
+    (work / ".git" / "refs" / "codeassist").write_text("in the way\n")  # git cannot write the ref
+    events = await answered(session, "write two files")
+    notices = [e.message for e in events if e.type == "notice"]
+    assert len(notices) == 1 and notices[0].startswith("No checkpoint for turn 1, so /undo cannot undo it: git"), (
+        notices
+    )
+    assert not any(isinstance(e, CheckpointCreated | TurnChanges) for e in events)
+    assert [e.status for e in events if isinstance(e, ToolFinished)] == ["ok", "ok"]
+    assert events[-1].reason == "completed" and (work / "two.txt").exists()
+    assert await asyncio.to_thread(session.plan_undo) is None
+    with pytest.raises(CheckpointUnavailable, match="Nothing to undo"):
+        await session.undo()
+
+    (work / ".git" / "refs" / "codeassist").unlink()
+    events = await answered(session, "write a third")
+    assert sum(isinstance(e, CheckpointCreated) for e in events) == 1
+    assert (await session.undo()).turn == 2 and not (work / "three.txt").exists() and (work / "two.txt").exists()
+    await session.close()
+
+
+async def test_a_new_turn_that_changes_files_after_an_undo_drops_the_redo(start_server, work, tmp_path):
+    server = start_server(
+        scenario(
+            *write_turn("c_1", "one.txt", "1\n"),
+            {"output": [message("Nothing to change.")]},
+            *write_turn("c_2", "two.txt", "2\n"),
+        )
+    )
+    session = opened(server, work, tmp_path)
+    await answered(session, "write one")
+    await session.undo()
+    await answered(session, "just talk")
+    assert (await asyncio.to_thread(session.plan_redo)).turn == 1, "a turn that changed nothing keeps the redo"
+    await answered(session, "write two")
+    assert await asyncio.to_thread(session.plan_redo) is None
+    with pytest.raises(CheckpointUnavailable, match="Nothing to redo"):
+        await session.redo()
+    assert not (work / "one.txt").exists()
+    assert (await session.undo()).turn == 3 and not (work / "two.txt").exists()
+    with pytest.raises(CheckpointUnavailable, match="Nothing to undo"):
+        await session.undo()
+    await session.close()
+
+
+async def test_commit_during_a_merge_is_refused_clearly_and_changes_nothing(start_server, work, tmp_path):
+    server = start_server(scenario(*write_turn("c_1", "one.txt", "1\n")))
+    session = opened(server, work, tmp_path, settings={"auto_commit": True})
+    git(work, "checkout", "-q", "-b", "side")
+    (work / "a.py").write_text("side\n")
+    git(work, "commit", "-qam", "side")
+    git(work, "checkout", "-q", "main")
+    (work / "a.py").write_text("main\n")
+    git(work, "commit", "-qam", "main")
+    subprocess.run(["git", "merge", "side"], cwd=work, capture_output=True)  # a conflict
+    head, index = git(work, "rev-parse", "HEAD"), (work / ".git" / "index").read_bytes()
+    events = await answered(session, "write one")
+    notices = [e.message for e in events if e.type == "notice"]
+    assert any("auto_commit: turn 1 was not committed" in n and "merge is in progress" in n for n in notices), notices
+    draft = await session.draft_commit(message="Add one")
+    with pytest.raises(CheckpointUnavailable, match="merge is in progress: finish it with git first"):
+        await session.commit(draft.message, draft.files)
+    assert git(work, "rev-parse", "HEAD") == head and (work / ".git" / "index").read_bytes() == index
+    assert (await session.undo()).turn == 1 and not (work / "one.txt").exists()
+    assert (work / ".git" / "index").read_bytes() == index and (work / ".git" / "MERGE_HEAD").exists()
     await session.close()
