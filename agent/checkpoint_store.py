@@ -312,7 +312,7 @@ class CheckpointStore:
         """Bring the private index to the work tree's exact content; its tree id and the plan."""
         fresh = not self._index.exists()
         if fresh:
-            self._start_index()
+            self._start_index(env)
         if fresh or self._converting is None:
             self._converting = has_attributes(self.root, Path(self._repo.git_dir), self._repo, env)
         listing = _git(["ls-files", "-z", "-t", "-m", "-d", "-o", "--exclude-standard"], self.root, env)
@@ -324,14 +324,21 @@ class CheckpointStore:
         self._apply(plan, env)
         return self._write_tree(env), plan
 
-    def _start_index(self) -> None:
-        """The private index starts as a copy of the user's (its stat cache is reused), or empty."""
+    def _start_index(self, env: Mapping[str, str]) -> None:
+        """The private index starts as a copy of the user's (its stat cache is reused), or empty;
+        the user's "assume unchanged" marks are dropped from the copy, so that a file marked so
+        that a turn changes is still seen."""
         try:
             shutil.copyfile(self._user_index, self._index)
         except FileNotFoundError:
-            pass
+            return
         except OSError as exc:
             raise CheckpointError(f"cannot copy the index to {self._index}: {exc.strerror}") from exc
+        listing = _git(["ls-files", "-v", "-z"], self.root, env)
+        marked = [item[2:] for item in listing.split(b"\0") if len(item) > 2 and item[:1].islower()]
+        if marked:
+            stdin = b"".join(path + b"\0" for path in marked)
+            _git(["update-index", "--no-assume-unchanged", "-z", "--stdin"], self.root, env, input=stdin)
 
     def _apply(self, plan: Plan, env: Mapping[str, str]) -> None:
         """Store the planned paths' blobs and set their entries in the private index."""

@@ -84,3 +84,20 @@ def test_a_directory_that_became_a_symlink_is_snapshotted_undone_and_redone(
     assert not redone.problems and worktree_tree(repo, tmp_path) == changed
     assert os.readlink(repo / "e") == "other" and (repo / "other" / "z").read_text() == "other\n"
     assert user_state(repo) == mine, "the user's index, refs, reflogs and stash are as they were"
+
+
+def test_a_file_the_user_marked_assume_unchanged_is_still_snapshotted_and_undone(
+    tmp_path: Path,
+    open_store: OpenStore,  # noqa: F811
+) -> None:
+    repo = make_repo(tmp_path / "repo", {"a.txt": "a\n", "b.txt": "b\n"})
+    git(repo, "update-index", "--assume-unchanged", "a.txt")
+    mine = user_state(repo)
+    store = open_store(repo)
+    before = store.snapshot("1-before", "before")
+    (repo / "a.txt").write_text("changed by the turn\n")
+    after = store.snapshot("1-after", "after")
+    assert store.changed_paths(before.commit, after.commit) == ["a.txt"]
+    assert store.restore(before.commit, ["a.txt"]).written == ("a.txt",)
+    assert (repo / "a.txt").read_text() == "a\n"
+    assert user_state(repo) == mine and git(repo, "ls-files", "-v", "a.txt") == "h a.txt", "the user's mark stays"
