@@ -19,6 +19,20 @@ import git
 from agent.checkpoint_tree import EXECUTABLE, REGULAR
 from agent.git import GIT_ERRORS, run_git
 
+CHECKPOINT_CONFIG: dict[str, str] = {
+    "core.logAllRefUpdates": "false",
+    "gc.auto": "0",
+    "core.autocrlf": "false",
+    "core.safecrlf": "false",
+    "core.attributesFile": os.devnull,
+    "core.fileMode": "true",
+    "core.symlinks": "true",
+    "core.splitIndex": "false",
+    "core.ignoreStat": "false",
+}
+"""Settings for snapshot commands: no reflog for the private refs, no automatic gc, no eol
+conversion and no attributes from outside the repository (so that, without attributes in the
+repository, what git stores is the file's bytes), modes and symlinks recorded as they are."""
 _CONVERTING_ATTRIBUTES = ("filter", "ident", "working-tree-encoding")
 _SCAN_TIMEOUT_S = 120.0
 _CONFIG_ERRORS: tuple[type[BaseException], ...] = (*GIT_ERRORS, KeyError)
@@ -192,6 +206,27 @@ def converted_paths(root: Path, env: Mapping[str, str], git_dir: Path, max_file_
                 candidates.append(os.fsdecode(fields[at]))
     listing = b"".join(b"C " + os.fsencode(path) + b"\0" for path in dict.fromkeys(candidates))
     return plan_snapshot(root, listing, max_file_bytes, cap_tracked=True)
+
+
+def nul_split(data: bytes) -> list[str]:
+    """The names in NUL-separated git output."""
+    return [os.fsdecode(item) for item in data.split(b"\0") if item]
+
+
+def paths_input(paths: Sequence[str]) -> bytes:
+    """`paths` as NUL-terminated input for a `-z --stdin` git command."""
+    return b"".join(os.fsencode(path) + b"\0" for path in paths)
+
+
+def index_info(listing: bytes, paths: Sequence[str], hex_length: int) -> bytes:
+    """Input for `git update-index -z --index-info` that sets each of `paths` to its entry in
+    `listing` (the output of `git ls-files -s -z`), and removes those it does not hold."""
+    entries = {}
+    for item in listing.split(b"\0"):
+        meta, _, name = item.partition(b"\t")
+        entries[name] = b" ".join(meta.split()[:2])
+    zero = b"0 " + b"0" * hex_length
+    return b"".join(b"%s\t%s\0" % (entries.get(os.fsencode(path), zero), os.fsencode(path)) for path in paths)
 
 
 def quoted(path: str) -> bytes:

@@ -30,7 +30,18 @@ from typing import Literal
 import git
 from git.refs.symbolic import SymbolicReference
 
-from agent.checkpoint_scan import Plan, converted_paths, has_attributes, parse_changes, plan_snapshot, quoted
+from agent.checkpoint_scan import (
+    CHECKPOINT_CONFIG,
+    Plan,
+    converted_paths,
+    has_attributes,
+    index_info,
+    nul_split,
+    parse_changes,
+    paths_input,
+    plan_snapshot,
+    quoted,
+)
 from agent.checkpoint_tree import (
     GITLINK,
     IN_PROGRESS,
@@ -58,21 +69,6 @@ __all__ = [
 
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 """Untracked files larger than this are left out of checkpoints."""
-
-CHECKPOINT_CONFIG: dict[str, str] = {
-    "core.logAllRefUpdates": "false",
-    "gc.auto": "0",
-    "core.autocrlf": "false",
-    "core.safecrlf": "false",
-    "core.attributesFile": os.devnull,
-    "core.fileMode": "true",
-    "core.symlinks": "true",
-    "core.splitIndex": "false",
-    "core.ignoreStat": "false",
-}
-"""Settings for snapshot commands: no reflog for the private refs, no automatic gc, no eol
-conversion and no attributes from outside the repository (so that, without attributes in the
-repository, what git stores is the file's bytes), modes and symlinks recorded as they are."""
 
 AUTHOR = {
     "GIT_AUTHOR_NAME": "codeassist",
@@ -147,7 +143,8 @@ class CommitResult:
 def _failure(args: Sequence[str], detail: bytes | str) -> CheckpointError:
     text = detail.decode(errors="replace") if isinstance(detail, bytes) else detail
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return CheckpointError(f"git {args[0]} failed: {lines[-1] if lines else 'no message'}")
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines  # not git's advice
+    return CheckpointError(f"git {args[0]} failed: {errors[-1] if errors else 'no message'}")
 
 
 def _git(args: list[str], root: Path, env: Mapping[str, str], *, input: bytes | None = None) -> bytes:
@@ -158,14 +155,6 @@ def _git(args: list[str], root: Path, env: Mapping[str, str], *, input: bytes | 
     if result.returncode != 0:
         raise _failure(args, result.stderr)
     return result.stdout
-
-
-def _nul_split(data: bytes) -> list[str]:
-    return [os.fsdecode(item) for item in data.split(b"\0") if item]
-
-
-def _paths_input(paths: Sequence[str]) -> bytes:
-    return b"".join(os.fsencode(path) + b"\0" for path in paths)
 
 
 def init_repository(workspace: Path) -> None:
@@ -353,14 +342,14 @@ class CheckpointStore:
                     ["update-index", "--force-remove", "-z", "--stdin"],
                     self.root,
                     env,
-                    input=_paths_input(plan.deleted),
+                    input=paths_input(plan.deleted),
                 )
             if plan.links or plan.files:
                 _git(
                     ["update-index", "--add", "--remove", "--replace", "-z", "--stdin"],
                     self.root,
                     env,
-                    input=_paths_input([*plan.links, *plan.files]),
+                    input=paths_input([*plan.links, *plan.files]),
                 )
             return
         lines = [b"0 %s\t%s\0" % (b"0" * self._hex_length(), os.fsencode(path)) for path in plan.deleted]
@@ -387,7 +376,7 @@ class CheckpointStore:
             if not unmerged:
                 raise
         # A conflicted path copied from the user's index: record what the work tree holds.
-        paths = list(dict.fromkeys(item.split("\t", 1)[1] for item in _nul_split(unmerged)))
+        paths = list(dict.fromkeys(item.split("\t", 1)[1] for item in nul_split(unmerged)))
         plan = plan_snapshot(
             self.root, b"".join(b"C " + os.fsencode(path) + b"\0" for path in paths), self._max_file_bytes
         )
@@ -424,7 +413,7 @@ class CheckpointStore:
 
     def changed_paths(self, before: str, after: str) -> list[str]:
         """Every path that differs between two commits (both sides of a rename)."""
-        return _nul_split(self._diff_tree(["-z", "--no-renames", "--name-only"], before, after, None))
+        return nul_split(self._diff_tree(["-z", "--no-renames", "--name-only"], before, after, None))
 
     def changes(self, before: str, after: str, paths: Sequence[str] | None = None) -> list[FileChange]:
         """The files changed from `before` to `after` (renames detected), limited to `paths`."""
@@ -474,7 +463,7 @@ class CheckpointStore:
             self.root,
             self._environment(private=False),
         )
-        return list(dict.fromkeys(item[3:] for item in _nul_split(output) if len(item) > 3))[:DIRTY_FILES_LIMIT]
+        return list(dict.fromkeys(item[3:] for item in nul_split(output) if len(item) > 3))[:DIRTY_FILES_LIMIT]
 
     # -- writing the work tree ---------------------------------------------------------------
 
@@ -558,7 +547,7 @@ class CheckpointStore:
                 ["update-index", "--add", "--remove", "--replace", "-z", "--stdin"],
                 self.root,
                 env,
-                input=_paths_input(paths),
+                input=paths_input(paths),
             )
             tree = _git(["write-tree"], self.root, env).decode().strip()
             if head and tree == self._trees.tree_of(head):
@@ -583,16 +572,25 @@ class CheckpointStore:
         subject = text.splitlines()[0] if text else ""
         old = head or "0" * self._hex_length()
         deref = ["--no-deref"] if branch is None else []
-        _git(["update-ref", *deref, "-m", f"commit: {subject}", "HEAD", commit, old], self.root, env)
-        wanted = [os.fsencode(path) for path in paths]
-        committed = {}
-        for item in entries.split(b"\0"):
-            meta, _, name = item.partition(b"\t")
-            committed[name] = meta
-        zero = b"0 " + b"0" * self._hex_length()
-        info = b"".join(
-            b"%s\t%s\0" % (b" ".join(committed[name].split()[:2]) if name in committed else zero, name)
-            for name in wanted
+        user = self._environment(private=False)
+        # The index first: when git cannot write it (another git command holds its lock), the
+        # branch has not moved yet and nothing changed.
+        previous = _git(["ls-files", "-s", "-z", "--", *paths], self.root, user)
+        _git(
+            ["update-index", "-z", "--index-info"],
+            self.root,
+            user,
+            input=index_info(entries, paths, self._hex_length()),
         )
-        _git(["update-index", "-z", "--index-info"], self.root, self._environment(private=False), input=info)
+        try:
+            _git(["update-ref", *deref, "-m", f"commit: {subject}", "HEAD", commit, old], self.root, env)
+        except CheckpointError:
+            with suppress(CheckpointError):
+                _git(
+                    ["update-index", "-z", "--index-info"],
+                    self.root,
+                    user,
+                    input=index_info(previous, paths, self._hex_length()),
+                )
+            raise
         return CommitResult(commit, branch.removeprefix("refs/heads/") if branch else None, tuple(paths))

@@ -109,3 +109,32 @@ def test_commit_refuses_during_a_merge_and_explains_a_missing_identity(
     with pytest.raises(CheckpointError, match="does not know who you are"):
         store.commit(["a.py"], "Without a name")
     assert git(repo, "rev-parse", "HEAD") == head
+
+
+def test_commit_while_another_git_command_holds_the_index_changes_nothing(repo: Path, open_store: OpenStore) -> None:  # noqa: F811
+    head = git(repo, "rev-parse", "HEAD")
+    index = (repo / ".git" / "index").read_bytes()
+    store = open_store(repo)
+    (repo / "a.py").write_text("print('committed')\n")
+    (repo / ".git" / "index.lock").write_bytes(b"")  # e.g. an editor's git command running
+    with pytest.raises(CheckpointError) as raised:
+        store.commit(["a.py"], "Change a")
+    assert "index.lock': File exists" in str(raised.value) and str(raised.value).startswith("git update-index failed")
+    assert git(repo, "rev-parse", "HEAD") == head, "the branch did not move"
+    assert (repo / ".git" / "index").read_bytes() == index
+
+    (repo / ".git" / "index.lock").unlink()
+    result = store.commit(["a.py"], "Change a")
+    assert git(repo, "rev-parse", "HEAD") == result.commit and git(repo, "status", "--porcelain") == ""
+
+
+def test_commit_whose_branch_cannot_move_puts_the_index_back(repo: Path, open_store: OpenStore) -> None:  # noqa: F811
+    staged_setup(repo)
+    (repo / "a.py").write_text("print('committed')\n")
+    head = git(repo, "rev-parse", "HEAD")
+    staged = git(repo, "ls-files", "-s")
+    store = open_store(repo)
+    (repo / ".git" / "refs" / "heads" / "main.lock").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="cannot lock ref"):
+        store.commit(["a.py", "pkg/b.py"], "Change a")
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "ls-files", "-s") == staged
