@@ -199,6 +199,8 @@ class TurnCheckpoints:
         self._calls: dict[str, str] = {}
         self._failed: set[int] = set()
         self._lock = threading.Lock()
+        self._serial = asyncio.Lock()
+        """Undo, redo and commit one at a time (each decides what to do from the state it finds)."""
 
     # ---- the fold --------------------------------------------------------------------------
 
@@ -431,27 +433,28 @@ class TurnCheckpoints:
             CheckpointConflict: files were changed by hand since (pass `overwrite=True`).
             CheckpointUnavailable: nothing to undo, outside git, a turn running, a git failure.
         """
-        await self._settled()
-        turn = self._undoable()
-        if turn is None:
-            self._store()
-            raise CheckpointUnavailable("Nothing to undo: no turn of this session changed files (or all are undone).")
-        event = await self._restore(turn, undo=True, overwrite=overwrite)
+        event = await self._step(undo=True, overwrite=overwrite)
         assert isinstance(event, ChangesUndone)
         return event
 
     async def redo(self, *, overwrite: bool = False) -> ChangesRedone:
         """Apply the most recently undone turn's changes again (see `undo`)."""
-        await self._settled()
-        turn = self._redoable()
-        if turn is None:
-            self._store()
-            raise CheckpointUnavailable(
-                "Nothing to redo: /redo re-applies what /undo undid, before a new turn changes files."
-            )
-        event = await self._restore(turn, undo=False, overwrite=overwrite)
+        event = await self._step(undo=False, overwrite=overwrite)
         assert isinstance(event, ChangesRedone)
         return event
+
+    async def _step(self, *, undo: bool, overwrite: bool) -> ChangesUndone | ChangesRedone:
+        async with self._serial:  # a second /undo given meanwhile undoes the turn before
+            await self._settled()
+            turn = self._undoable() if undo else self._redoable()
+            if turn is None:
+                self._store()
+                raise CheckpointUnavailable(
+                    "Nothing to undo: no turn of this session changed files (or all are undone)."
+                    if undo
+                    else "Nothing to redo: /redo re-applies what /undo undid, before a new turn changes files."
+                )
+            return await self._restore(turn, undo=undo, overwrite=overwrite)
 
     async def _restore(self, turn: _Turn, *, undo: bool, overwrite: bool) -> ChangesUndone | ChangesRedone:
         store = self._store()
@@ -572,8 +575,9 @@ class TurnCheckpoints:
         self._store()
         if not files:
             raise CheckpointUnavailable("Nothing to commit: no files were chosen.")
-        await self._settled()
-        return await self._commit(message, files, auto=False)
+        async with self._serial:
+            await self._settled()
+            return await self._commit(message, files, auto=False)
 
     async def _commit(self, message: str, files: list[str], *, auto: bool) -> Committed:
         store = self._store()

@@ -263,3 +263,18 @@ async def test_commit_during_a_merge_is_refused_clearly_and_changes_nothing(star
     assert (await session.undo()).turn == 1 and not (work / "one.txt").exists()
     assert (work / ".git" / "index").read_bytes() == index and (work / ".git" / "MERGE_HEAD").exists()
     await session.close()
+
+
+async def test_two_undos_given_at_once_undo_two_turns(start_server, work, tmp_path):
+    server = start_server(scenario(*write_turn("c_1", "one.txt", "1\n"), *write_turn("c_2", "two.txt", "2\n")))
+    session = opened(server, work, tmp_path)
+    start = tree_of(work, tmp_path)
+    await answered(session, "write one")
+    await answered(session, "write two")
+    first, second = await asyncio.gather(session.undo(), session.undo())
+    assert (first.turn, second.turn) == (2, 1) and not first.overwritten and not second.overwritten
+    assert tree_of(work, tmp_path) == start
+    first, second = await asyncio.gather(session.redo(), session.redo())
+    assert (first.turn, second.turn) == (1, 2)
+    assert (work / "one.txt").exists() and (work / "two.txt").exists()
+    await session.close()
