@@ -22,7 +22,6 @@ import functools
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from agent.commit_message import TurnSummary, named, offline_draft, undo_note, with_trailer
@@ -113,38 +112,10 @@ def summaries(changes: Iterable[FileChange]) -> list[FileChangeSummary]:
 
 
 def recorded_diffs(header: Mapping[str, Any], events: Sequence[TurnChanges]) -> dict[int, SessionDiff]:
-    """The diffs of recorded turns (replay, export), by turn, read from the checkpoints the session
-    left in its repository (`header`: the session file's `workspace` and `id`). Where the
-    repository or a turn's checkpoints are gone, the recorded per-file stats with a note in
-    place of the patch. Runs git."""
-    from agent.checkpoint_store import CheckpointError, CheckpointStore
-    from agent.paths import data_dir
+    """The diffs of recorded turns (replay, export), by turn (`agent.session_git.recorded_diffs`)."""
+    from agent.session_git import recorded_diffs as read
 
-    workspace, session_id = header.get("workspace"), header.get("id")
-    store = None
-    if isinstance(workspace, str) and workspace and isinstance(session_id, str) and session_id:
-        try:
-            store = CheckpointStore.open(Path(workspace), session_id, index_dir=data_dir() / "checkpoints")
-        except (CheckpointError, OSError):
-            store = None
-    diffs = {}
-    for event in events:
-        title, files = f"Turn {event.turn}", list(event.files)
-        if store is None:
-            diffs[event.turn] = SessionDiff(title, files, f"(the repository {workspace} cannot be read here)")
-            continue
-        try:
-            if store.exists(event.before) and store.exists(event.after):
-                diffs[event.turn] = SessionDiff(title, files, store.patch(event.before, event.after))
-            else:
-                diffs[event.turn] = SessionDiff(
-                    title, files, "(this turn's checkpoints are no longer in the repository)"
-                )
-        except CheckpointError as exc:
-            diffs[event.turn] = SessionDiff(title, files, f"(the diff cannot be read: {exc})")
-    if store is not None:
-        store.close()
-    return diffs
+    return read(header, events)
 
 
 @dataclass

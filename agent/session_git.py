@@ -11,9 +11,9 @@ since, until they are called with `overwrite=True`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.checkpoints import (
     NOT_A_REPOSITORY,
@@ -25,7 +25,7 @@ from agent.checkpoints import (
 )
 from agent.commit_message import TurnSummary, draft_request, model_draft, named
 from agent.config import Settings
-from agent.events import AgentEvent, ChangesRedone, ChangesUndone, Committed, GitBaseline
+from agent.events import AgentEvent, ChangesRedone, ChangesUndone, Committed, GitBaseline, TurnChanges
 from agent.loop import Agent
 
 if TYPE_CHECKING:
@@ -238,3 +238,38 @@ def start_notices(checkpoints: TurnCheckpoints) -> list[str]:
         f"The working tree has uncommitted changes ({count}): {named(dirty)}. "
         "/commit leaves them out unless you ask (/commit --include-dirty)."
     ]
+
+
+def recorded_diffs(header: Mapping[str, Any], events: Sequence[TurnChanges]) -> dict[int, SessionDiff]:
+    """The diffs of recorded turns (replay, export), by turn, read from the checkpoints the session
+    left in its repository (`header`: the session file's `workspace` and `id`). Where the
+    repository or a turn's checkpoints are gone, the recorded per-file stats with a note in
+    place of the patch. Runs git."""
+    from agent.checkpoint_store import CheckpointError, CheckpointStore
+    from agent.paths import data_dir
+
+    workspace, session_id = header.get("workspace"), header.get("id")
+    store = None
+    if isinstance(workspace, str) and workspace and isinstance(session_id, str) and session_id:
+        try:
+            store = CheckpointStore.open(Path(workspace), session_id, index_dir=data_dir() / "checkpoints")
+        except (CheckpointError, OSError):
+            store = None
+    diffs = {}
+    for event in events:
+        title, files = f"Turn {event.turn}", list(event.files)
+        if store is None:
+            diffs[event.turn] = SessionDiff(title, files, f"(the repository {workspace} cannot be read here)")
+            continue
+        try:
+            if store.exists(event.before) and store.exists(event.after):
+                diffs[event.turn] = SessionDiff(title, files, store.patch(event.before, event.after))
+            else:
+                diffs[event.turn] = SessionDiff(
+                    title, files, "(this turn's checkpoints are no longer in the repository)"
+                )
+        except CheckpointError as exc:
+            diffs[event.turn] = SessionDiff(title, files, f"(the diff cannot be read: {exc})")
+    if store is not None:
+        store.close()
+    return diffs
