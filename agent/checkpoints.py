@@ -123,6 +123,8 @@ class _Turn:
     number: int
     prompt: str = ""
     before: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    """Paths its checkpoint left out."""
     after: str | None = None
     files: list[FileChangeSummary] = field(default_factory=list)
     undone: bool = False
@@ -191,7 +193,7 @@ class TurnCheckpoints:
             if event.status in ("ok", "error") and self._running is not None:
                 self._turn(self._running).tools.append(line)
         elif isinstance(event, CheckpointCreated):
-            self._turn(event.turn).before = event.commit
+            self._turn(event.turn).before, self._turn(event.turn).skipped = event.commit, list(event.skipped)
         elif isinstance(event, TurnChanges):
             turn = self._turn(event.turn)
             turn.before, turn.after, turn.files = event.before, event.after, list(event.files)
@@ -255,7 +257,7 @@ class TurnCheckpoints:
         except Exception as exc:  # a git failure (or a defect): the call runs without a checkpoint
             self._failed.add(turn)
             return [*settled, Notice(message=f"No checkpoint for turn {turn}, so /undo cannot undo it: {exc}")]
-        self._turn(turn).before = snapshot.commit
+        self._turn(turn).before, self._turn(turn).skipped = snapshot.commit, list(snapshot.skipped)
         return [
             *settled,
             CheckpointCreated(turn=turn, commit=snapshot.commit, ref=snapshot.ref, skipped=list(snapshot.skipped)),
@@ -268,20 +270,29 @@ class TurnCheckpoints:
         if self.store is None or state.before is None or state.after is not None:
             return []
         try:
-            changes = await self._thread(lambda: self._changes_since(turn, state.before or ""))
+            changes, left_out = await self._thread(lambda: self._changes_since(turn, state.before or ""))
         except Exception as exc:  # the turn still ends
             return [Notice(message=f"The changes of turn {turn} cannot be read: {exc}")]
         state.after, state.files = changes.after, list(changes.files)
         events: list[AgentEvent] = [changes]
+        if left_out:  # told before the changes, which come right before the turn's end
+            notice = f"Left out of turn {turn}'s checkpoint, so /undo will not touch them: {named(left_out)}."
+            events.insert(0, Notice(message=notice))
         if self.auto_commit and changes.files:
             events += await self._auto_commit(state, changes)
         return events
 
-    def _changes_since(self, turn: int, before: str) -> TurnChanges:
-        """(In a worker thread.) Snapshot `turn`'s end and diff it against its checkpoint."""
+    def _changes_since(self, turn: int, before: str) -> tuple[TurnChanges, list[str]]:
+        """(In a worker thread.) Snapshot `turn`'s end and diff it against its checkpoint; also the
+        paths this snapshot left out that its checkpoint did not (with why)."""
         assert self.store is not None
-        after = self.store.snapshot(f"{turn}-after", f"codeassist: after turn {turn}").commit
-        return TurnChanges(turn=turn, before=before, after=after, files=summaries(self.store.changes(before, after)))
+        after = self.store.snapshot(f"{turn}-after", f"codeassist: after turn {turn}")
+        files = summaries(self.store.changes(before, after.commit))
+        known = set(self._turn(turn).skipped)
+        left_out = [
+            f"{p} ({why})" for p, why in zip(after.skipped, after.skipped_reasons, strict=True) if p not in known
+        ]
+        return TurnChanges(turn=turn, before=before, after=after.commit, files=files), left_out
 
     async def _auto_commit(self, state: _Turn, changes: TurnChanges) -> list[AgentEvent]:
         summary = TurnSummary(state.number, state.prompt, list(changes.files), list(state.tools))
@@ -309,7 +320,8 @@ class TurnCheckpoints:
         ]
         events: list[AgentEvent] = []
         for turn in pending:
-            events.append(await self._thread(functools.partial(self._changes_since, turn.number, turn.before or "")))
+            changes, _ = await self._thread(functools.partial(self._changes_since, turn.number, turn.before or ""))
+            events.append(changes)
         return events
 
     async def _settled(self) -> None:

@@ -278,3 +278,23 @@ async def test_two_undos_given_at_once_undo_two_turns(start_server, work, tmp_pa
     assert (first.turn, second.turn) == (1, 2)
     assert (work / "one.txt").exists() and (work / "two.txt").exists()
     await session.close()
+
+
+async def test_a_file_too_large_for_checkpoints_is_named_and_left_alone_by_undo(start_server, work, tmp_path):
+    command = "head -c 2097152 /dev/zero > big.bin && printf 'small\\n' > small.txt"
+    server = start_server(
+        scenario(
+            {"output": [call("shell", "c_big", command=command)]},
+            {"expect": [{"type": "function_call_output", "call_id": "c_big"}], "output": [message("Done.")]},
+        )
+    )
+    session = opened(server, work, tmp_path, settings={"checkpoint_max_file_mb": 1})
+    events = await answered(session, "make files")
+    types = [e.type for e in events]
+    assert types[-3:] == ["notice", "turn_changes", "turn_ended"], types
+    assert events[-3].message == "Left out of turn 1's checkpoint, so /undo will not touch them: big.bin (over 1 MiB)."
+    changes = events[-2]
+    assert [f.path for f in changes.files] == ["small.txt"]
+    undone = await session.undo()
+    assert undone.files == ["small.txt"] and (work / "big.bin").stat().st_size == 2097152
+    await session.close()
