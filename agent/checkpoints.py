@@ -505,9 +505,17 @@ class TurnCheckpoints:
 
     def _commit_paths(self, turns: list[_Turn], *, include_dirty: bool) -> tuple[list[str], list[str]]:
         """(Locked.) The files to commit for `turns` and those left out as dirty before the session."""
+        from agent.checkpoint_store import DIRTY_FILES_LIMIT, CheckpointError
+
         store = self._store()
         paths = sorted({path for t in turns for path in store.changed_paths(t.before or "", t.after or "")})
         dirty = set(self.baseline.dirty) if self.baseline is not None else set()
+        first = min((t for t in self._turns.values() if t.before), key=lambda t: t.number, default=None)
+        if not include_dirty and len(dirty) >= DIRTY_FILES_LIMIT and first is not None and first.before:
+            try:  # the baseline names only the first files: what the first checkpoint has beyond HEAD
+                dirty.update(store.changed_paths(f"{first.before}^", first.before))
+            except CheckpointError:  # no HEAD then: every file was new
+                dirty.update(paths)
         left_out = [] if include_dirty else [path for path in paths if path in dirty]
         return [path for path in paths if path not in left_out], left_out
 

@@ -298,3 +298,24 @@ async def test_a_file_too_large_for_checkpoints_is_named_and_left_alone_by_undo(
     undone = await session.undo()
     assert undone.files == ["small.txt"] and (work / "big.bin").stat().st_size == 2097152
     await session.close()
+
+
+async def test_commit_leaves_out_a_file_dirty_before_the_session_beyond_the_named_ones(start_server, work, tmp_path):
+    generated = work / "gen"
+    generated.mkdir()
+    for number in range(1005):  # more dirty files than the baseline names
+        (generated / f"f{number:04}.txt").write_text(f"{number}\n")
+    command = "printf 'edited\\n' > gen/f1004.txt && printf 'new\\n' > mine.txt"
+    server = start_server(
+        scenario(
+            {"output": [call("shell", "c_s", command=command)]},
+            {"expect": [{"type": "function_call_output", "call_id": "c_s"}], "output": [message("Done.")]},
+        )
+    )
+    session = opened(server, work, tmp_path)
+    assert len(session.checkpoints.baseline.dirty) == 1000
+    await answered(session, "edit")
+    draft = await session.draft_commit(message="Add mine")
+    assert draft.files == ["mine.txt"] and draft.left_out == ["gen/f1004.txt"]
+    assert (await session.draft_commit(message="All", include_dirty=True)).files == ["gen/f1004.txt", "mine.txt"]
+    await session.close()
