@@ -319,3 +319,31 @@ async def test_commit_leaves_out_a_file_dirty_before_the_session_beyond_the_name
     assert draft.files == ["mine.txt"] and draft.left_out == ["gen/f1004.txt"]
     assert (await session.draft_commit(message="All", include_dirty=True)).files == ["gen/f1004.txt", "mine.txt"]
     await session.close()
+
+
+async def test_no_git_command_runs_on_the_event_loop_thread_after_the_session_opened(
+    start_server, work, tmp_path, monkeypatch
+):
+    server = start_server(scenario(*write_turn("c_1", "one.txt", "1\n"), *write_turn("c_2", "two.txt", "2\n")))
+    session = opened(server, work, tmp_path, settings={"auto_commit": True})
+    loop_thread = threading.current_thread()
+    on_loop: list[list[str]] = []
+    real_init = subprocess.Popen.__init__
+
+    def watched(self: subprocess.Popen, args: Any, *rest: Any, **options: Any) -> None:
+        argv = [str(arg) for arg in (args if isinstance(args, list | tuple) else [args])]
+        if argv and Path(argv[0]).name == "git" and threading.current_thread() is loop_thread:
+            on_loop.append(argv)
+        real_init(self, args, *rest, **options)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", watched)
+    await answered(session, "write one")
+    await session.undo()
+    await session.redo()
+    await session.diff()
+    await session.diff(1)
+    await answered(session, "write two")
+    await session.undo()
+    await session.commit("Drop two", ["two.txt"])
+    await session.close()
+    assert on_loop == []
