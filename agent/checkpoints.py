@@ -568,7 +568,10 @@ class TurnCheckpoints:
             raise CheckpointUnavailable("Nothing to commit: no files were chosen.")
         async with self._serial:
             await self._settled()
-            return await self._commit(message, files, auto=False)
+            try:
+                return await self._commit(message, files, auto=False)
+            except CheckpointUnavailable as exc:
+                raise CheckpointUnavailable(f"Nothing was committed: {exc}") from None
 
     async def _commit(self, message: str, files: list[str], *, auto: bool) -> Committed:
         store = self._store()

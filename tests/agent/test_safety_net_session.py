@@ -257,7 +257,9 @@ async def test_commit_during_a_merge_is_refused_clearly_and_changes_nothing(star
     notices = [e.message for e in events if e.type == "notice"]
     assert any("auto_commit: turn 1 was not committed" in n and "merge is in progress" in n for n in notices), notices
     draft = await session.draft_commit(message="Add one")
-    with pytest.raises(CheckpointUnavailable, match="merge is in progress: finish it with git first"):
+    with pytest.raises(
+        CheckpointUnavailable, match="^Nothing was committed: a merge is in progress: finish it with git first"
+    ):
         await session.commit(draft.message, draft.files)
     assert git(work, "rev-parse", "HEAD") == head and (work / ".git" / "index").read_bytes() == index
     assert (await session.undo()).turn == 1 and not (work / "one.txt").exists()
