@@ -82,6 +82,7 @@ DIRTY_FILES_LIMIT = 1000
 _REFRESH_AFTER = 100
 """After this many index entries set without stat information, the private index is refreshed."""
 _SCAN_TIMEOUT_S = 120.0
+_PATHSPEC_BYTES = 256 * 1024  # a diff's paths are given to git as arguments up to this size in all
 _READ_ERRORS: tuple[type[BaseException], ...] = (*GIT_ERRORS, KeyError, git.BadObject)
 
 
@@ -402,9 +403,11 @@ class CheckpointStore:
             return False
 
     def _diff_tree(self, options: list[str], before: str, after: str, paths: Sequence[str] | None) -> bytes:
-        spec = ["--", *paths] if paths is not None else []
         if paths is not None and not paths:
             return b""
+        # More than arguments hold (a turn that made thousands of files): the whole diff, filtered.
+        named = paths is not None and sum(len(path) + 1 for path in paths) <= _PATHSPEC_BYTES
+        spec = ["--", *paths] if paths is not None and named else []
         return _git(
             ["diff-tree", "-r", "--no-ext-diff", "--no-textconv", *options, before, after, *spec],
             self.root,
@@ -418,7 +421,9 @@ class CheckpointStore:
     def changes(self, before: str, after: str, paths: Sequence[str] | None = None) -> list[FileChange]:
         """The files changed from `before` to `after` (renames detected), limited to `paths`."""
         raw = self._diff_tree(["-z", "-M", "--raw", "--numstat"], before, after, paths)
-        return [FileChange(*fields) for fields in parse_changes(raw)]
+        wanted = set(paths) if paths is not None else None
+        found = [FileChange(*fields) for fields in parse_changes(raw)]
+        return [c for c in found if wanted is None or c.path in wanted or c.old_path in wanted]
 
     def patch(self, before: str, after: str, paths: Sequence[str] | None = None) -> str:
         """The unified diff from `before` to `after` (renames detected; a binary file shows as
@@ -575,7 +580,7 @@ class CheckpointStore:
         user = self._environment(private=False)
         # The index first: when git cannot write it (another git command holds its lock), the
         # branch has not moved yet and nothing changed.
-        previous = _git(["ls-files", "-s", "-z", "--", *paths], self.root, user)
+        previous = _git(["ls-files", "-s", "-z"], self.root, user)  # not the paths as arguments: they may be many
         _git(
             ["update-index", "-z", "--index-info"],
             self.root,

@@ -101,3 +101,22 @@ def test_a_file_the_user_marked_assume_unchanged_is_still_snapshotted_and_undone
     assert store.restore(before.commit, ["a.txt"]).written == ("a.txt",)
     assert (repo / "a.txt").read_text() == "a\n"
     assert user_state(repo) == mine and git(repo, "ls-files", "-v", "a.txt") == "h a.txt", "the user's mark stays"
+
+
+def test_a_diff_over_more_paths_than_arguments_can_hold_works(tmp_path: Path, open_store: OpenStore) -> None:  # noqa: F811
+    repo = make_repo(tmp_path / "repo", {"a.txt": "a\n", "keep.txt": "keep\n"})
+    store = open_store(repo)
+    before = store.snapshot("1-before", "before")
+    made = repo / "node_modules"
+    made.mkdir()
+    names = [f"node_modules/{'p' * 200}{number:05}.js" for number in range(12_000)]  # 2.5 MB of names
+    for name in names:
+        (repo / name).write_text("x\n")
+    (repo / "a.txt").write_text("changed\n")
+    (repo / "keep.txt").write_text("edited by hand, not asked for\n")
+    after = store.snapshot("1-after", "after")
+    paths = ["a.txt", *names]
+    changes = store.changes(before.commit, after.commit, paths)
+    assert len(changes) == len(paths) and {c.path for c in changes} == set(paths)
+    patch = store.patch(before.commit, after.commit, paths)
+    assert "+changed" in patch and f"+++ b/{names[-1]}" in patch
