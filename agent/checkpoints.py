@@ -472,7 +472,8 @@ class TurnCheckpoints:
         if turn is not None:
             state = self._turns.get(turn)
             if state is None or state.before is None or state.after is None:
-                raise CheckpointUnavailable(f"Turn {turn} changed no files (it has no checkpoint).")
+                why = "its checkpoint could not be taken" if turn in self._failed else "it has no checkpoint"
+                raise CheckpointUnavailable(f"Turn {turn} has no changes to show ({why}).")
             before, after = state.before, state.after
             return await self._thread(
                 lambda: SessionDiff(f"Turn {turn}", summaries(store.changes(before, after)), store.patch(before, after))

@@ -210,6 +210,10 @@ async def test_a_checkpoint_that_cannot_be_taken_is_told_and_the_turn_goes_on(st
     assert await asyncio.to_thread(session.plan_undo) is None
     with pytest.raises(CheckpointUnavailable, match="Nothing to undo"):
         await session.undo()
+    with pytest.raises(
+        CheckpointUnavailable, match=r"^Turn 1 has no changes to show \(its checkpoint could not be taken\)"
+    ):
+        await session.diff(1)
 
     (work / ".git" / "refs" / "codeassist").unlink()
     events = await answered(session, "write a third")
