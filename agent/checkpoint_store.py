@@ -190,7 +190,13 @@ class CheckpointStore:
 
     @classmethod
     def open(
-        cls, workspace: Path, session_id: str, *, index_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+        cls,
+        workspace: Path,
+        session_id: str,
+        *,
+        index_dir: Path,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        owner: bool = True,
     ) -> CheckpointStore | None:
         """The store for the repository containing `workspace`; None outside a git work tree.
 
@@ -198,6 +204,9 @@ class CheckpointStore:
             session_id: names the private index and the ref namespace (no "/").
             index_dir: where the session's private index file is kept (created).
             max_file_bytes: untracked files larger than this are left out.
+            owner: opened by the session itself (a lock its own crashed git command left is
+                removed); False to only read its checkpoints (replay, export), while the session
+                may be running in another process.
 
         Raises:
             CheckpointError: `session_id` cannot name a ref, or `index_dir` cannot be made.
@@ -219,9 +228,10 @@ class CheckpointStore:
             repo.close()
             raise CheckpointError(f"cannot keep checkpoints in {index_dir}: {exc.strerror}") from exc
         index_file = index_dir / f"{session_id}.index"
-        with suppress(OSError):
-            # Left by a crash of this session's own git command: nothing else uses this file.
-            os.unlink(f"{index_file}.lock")
+        if owner:
+            with suppress(OSError):
+                # Left by a crash of this session's own git command: nothing else uses this file.
+                os.unlink(f"{index_file}.lock")
         return cls(repo, root, session_id, index_file, max_file_bytes)
 
     def close(self) -> None:
@@ -408,10 +418,11 @@ class CheckpointStore:
         # More than arguments hold (a turn that made thousands of files): the whole diff, filtered.
         named = paths is not None and sum(len(path) + 1 for path in paths) <= _PATHSPEC_BYTES
         spec = ["--", *paths] if paths is not None and named else []
+        # diff-tree compares two commits, yet git still reads the index at start-up: on a big
+        # repository that is most of the time, so it is pointed at an index that does not exist.
+        no_index = {**self._environment(), "GIT_INDEX_FILE": f"{self._index}.none"}
         return _git(
-            ["diff-tree", "-r", "--no-ext-diff", "--no-textconv", *options, before, after, *spec],
-            self.root,
-            self._environment(),
+            ["diff-tree", "-r", "--no-ext-diff", "--no-textconv", *options, before, after, *spec], self.root, no_index
         )
 
     def changed_paths(self, before: str, after: str) -> list[str]:

@@ -252,7 +252,7 @@ def recorded_diffs(header: Mapping[str, Any], events: Sequence[TurnChanges]) -> 
     store = None
     if isinstance(workspace, str) and workspace and isinstance(session_id, str) and session_id:
         try:
-            store = CheckpointStore.open(Path(workspace), session_id, index_dir=data_dir() / "checkpoints")
+            store = CheckpointStore.open(Path(workspace), session_id, index_dir=data_dir() / "checkpoints", owner=False)
         except (CheckpointError, OSError):
             store = None
     diffs = {}
