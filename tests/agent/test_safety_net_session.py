@@ -135,14 +135,19 @@ async def test_esc_while_the_checkpoint_is_taken_runs_no_call(start_server, work
 
     monkeypatch.setattr(CheckpointStore, "snapshot", slow_snapshot)
     events = []
+
+    async def consume() -> None:
+        async for event in session.run_turn("write"):
+            events.append(event)
+            if isinstance(event, ApprovalRequested):
+                session.answer_approval(event.request.call_id, Decision(kind="approve_once"))
+
+    turn = asyncio.create_task(consume())
     try:
+        assert await asyncio.to_thread(started.wait, 10), "the checkpoint started"
+        await session.cancel()  # Esc while the snapshot runs
         async with asyncio.timeout(20):
-            async for event in session.run_turn("write"):
-                events.append(event)
-                if isinstance(event, ApprovalRequested):
-                    session.answer_approval(event.request.call_id, Decision(kind="approve_once"))
-                    await asyncio.to_thread(started.wait, 10)
-                    await session.cancel()  # Esc while the snapshot runs
+            await turn  # the turn ends without waiting for the snapshot
     finally:
         release.set()
     assert isinstance(events[-1], TurnEnded) and events[-1].reason == "cancelled"
