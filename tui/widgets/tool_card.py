@@ -135,9 +135,15 @@ class ToolCard(Static, can_focus=True):
             shown = self.output if len(self.output) <= MAX_OUTPUT_SHOWN else self.output[:MAX_OUTPUT_SHOWN] + "\n…"
             parts.append(Text(safe_terminal_text(shown), style="dim"))
         elif self.output:
-            lines = self.output.count("\n") + 1
-            parts.append(Text(f"{lines} lines of output — Enter or click to expand", style="dim italic"))
+            parts.append(Text(f"{output_lines(self.output)} of output — Enter or click to expand", style="dim italic"))
         self.update(Group(*parts))
+
+
+def output_lines(output: str) -> str:
+    """`1 line`, `12 lines`: how many lines `output` holds (a final newline ends a line, it does
+    not start one)."""
+    count = len(output.splitlines()) or 1
+    return f"{count} line{'' if count == 1 else 's'}"
 
 
 def timing_text(status: str, duration_s: float | None, approval_wait_s: float | None) -> str:

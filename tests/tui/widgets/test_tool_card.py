@@ -81,3 +81,14 @@ async def test_live_output_shows_while_running_stays_when_aborted_and_is_escaped
         card.finish("ok", "exit code 0\none\ntwo", 1.0, {"exit_code": 0})
         await pilot.pause()
         assert "two" not in drawn()
+
+
+def test_a_collapsed_output_counts_its_lines_in_the_singular_too():
+    from tui.widgets.tool_card import ToolCard, output_lines
+
+    assert output_lines("Wrote notes.txt") == "1 line"
+    assert output_lines("exit code 0\nremoved\n") == "2 lines", "a final newline starts no line"
+    assert output_lines("\n") == "1 line"
+    card = ToolCard("w", "write_file")
+    card.finish("ok", "Wrote notes.txt (1 line)", 0.0, None)
+    assert [part.plain for part in card.content.renderables][-1] == "1 line of output — Enter or click to expand"
