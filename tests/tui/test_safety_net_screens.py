@@ -133,10 +133,11 @@ async def test_commit_screen_shows_progress_then_the_draft_and_ctrl_s_commits_th
         await until(pilot, lambda: screen.draft is not None)
         assert "drafted by the model" in str(screen.query_one("#commit-status").content)
         assert "TODO.md" in str(screen.query_one("#commit-left-out").content)
-        await pilot.press(*" Reviewed.")
+        await pilot.press(*" Reviewed.")  # the cursor waits at the end of the subject
         await pilot.press("ctrl+s")
         await until(pilot, lambda: bool(results))
-    assert committed == [(SAMPLE_DRAFT.message + " Reviewed.", ["a.py", "pkg/core.py"])]
+    subject, body = SAMPLE_DRAFT.message.split("\n", 1)
+    assert committed == [(f"{subject} Reviewed.\n{body}", ["a.py", "pkg/core.py"])]
     assert results[0].branch == "main"
 
 
@@ -167,6 +168,24 @@ async def test_commit_screen_refuses_an_empty_message_keeps_a_failed_commit_open
         await pilot.pause()
         assert not isinstance(app.screen, CommitScreen)
     assert results == [None]
+
+
+async def test_commit_screen_puts_the_cursor_at_the_end_of_the_subject_not_after_the_trailer(app):
+    drafted = CommitDraft(
+        message="Add sub()\n\nSubtraction next to add().\n\nAssisted-by: codeassist\n",
+        files=["calc.py"],
+        left_out=[],
+        drafted_by="offline",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(CommitScreen(returning(drafted), returning(None), branch="main"))
+        await until(pilot, lambda: isinstance(app.screen, CommitScreen) and app.screen.draft is not None)
+        area = app.screen.query_one("#commit-message")
+        assert area.has_focus and area.cursor_location == (0, len("Add sub()"))
+        await pilot.press(*" and mul()")
+        assert area.text.splitlines()[0] == "Add sub() and mul()"
+        assert area.text.rstrip().splitlines()[-1] == "Assisted-by: codeassist"
 
 
 async def test_commit_screen_says_there_is_nothing_to_commit(app):

@@ -141,7 +141,7 @@ class CommitScreen(ModalScreen["Committed | None"]):
         self._say(DRAFTED_BY.get(draft.drafted_by, "edit the message as you like"))
         self.busy = False
         area.disabled = False
-        area.move_cursor(area.document.end)
+        area.move_cursor((0, len(area.document.get_line(0))))  # the subject; the trailer stays last
         area.focus()
 
     def _say(self, text: str, *, error: bool = False) -> None:
