@@ -218,7 +218,7 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
             self.call_after_refresh(self._show_resumed)
         self.warm_up()
 
-    def _new_router(self, *, interactive: bool) -> EventRouter:
+    def _new_router(self, *, interactive: bool, commands: bool = True) -> EventRouter:
         from tui.router import EventRouter
 
         return EventRouter(
@@ -226,6 +226,7 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
             self.query_one(StatsPanel),
             session_stats=self.session_stats,
             interactive=interactive,
+            commands=commands,
             on_turn_ended=lambda stats: self._show_header(),
             observer=self._observe_live,
         )
@@ -439,7 +440,7 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
         from agent.replay import SessionReplay
 
         self.replay = SessionReplay(path, instant=instant, speed=speed, whole_runs=instant)
-        self.router = self._new_router(interactive=False)
+        self.router = self._new_router(interactive=False, commands=False)  # the prompt is disabled
         prompt = self.query_one(PromptInput)
         prompt.disabled = True
         self.query_one(Transcript).focus()

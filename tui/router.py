@@ -82,6 +82,8 @@ class EventRouter:
         stats: the side panel.
         session_stats: returns the current connection/session figures (None in replay).
         interactive: whether approval cards take keys (False in replay).
+        commands: whether the transcript's lines may name slash commands (False in replay: its
+            prompt takes none, so a turn's changes line names the `d` key instead).
         on_turn_ended: called with each finished turn's stats.
         observer: sees every live event first (the status line); not called while `interactive`
             is False (replays and drawn history).
@@ -94,6 +96,7 @@ class EventRouter:
         *,
         session_stats: Callable[[], SessionStats | None],
         interactive: bool = True,
+        commands: bool = True,
         on_turn_ended: Callable[[TurnStats], None] | None = None,
         observer: Callable[[AgentEvent], None] | None = None,
     ) -> None:
@@ -102,6 +105,7 @@ class EventRouter:
         self.stats = stats
         self.session_stats = session_stats
         self.interactive = interactive
+        self.commands = commands
         self.on_turn_ended = on_turn_ended
         self.answer: AssistantMessage | None = None
         self.reasoning: ReasoningBlock | None = None
@@ -227,11 +231,11 @@ class EventRouter:
             case TurnChanges(turn=turn):
                 await self._close_blocks()
                 self.turn_changes[turn] = event
-                await self.mount(TurnChangesLine(event))
+                await self.mount(TurnChangesLine(event, commands=self.commands))
             case ChangesUndone():
-                await self.mount(UndoneLine(event, redo=False))
+                await self.mount(UndoneLine(event, redo=False, commands=self.commands))
             case ChangesRedone():
-                await self.mount(UndoneLine(event, redo=True))
+                await self.mount(UndoneLine(event, redo=True, commands=self.commands))
             case Committed():
                 await self.mount(CommittedLine(event))
             case AgentError(message=message):

@@ -260,6 +260,23 @@ async def test_replay_shows_the_changes_and_d_opens_a_recorded_turns_diff(make_a
         assert notices(viewer)[-1] == "Turn 5 changed no file (or has not been replayed yet)."
 
 
+async def test_a_replay_names_the_d_key_not_commands_its_disabled_prompt_cannot_take(make_app, repo):
+    app = make_app(scenario(*writes("greet.py", GREET)), approval="full-auto")
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "add a greeting")
+        await wait_idle(app, pilot)
+        await send(pilot, "/undo")
+        await wait_idle(app, pilot)
+        assert app.query_one(TurnChangesLine).message.endswith(" · /diff 1"), "live: the command works"
+        recorded = app.session.flush()
+    viewer = CodeassistApp(Settings(), repo, replay=recorded, replay_speed=None)
+    async with viewer.run_test(size=SIZE) as pilot:
+        await viewer.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        assert viewer.query_one(TurnChangesLine).message == "± 1 file changed +2 −0 · d: diff"
+        assert viewer.query_one(UndoneLine).message == "↶ turn 1 undone: 1 file restored (greet.py)"
+
+
 async def test_auto_commit_commits_after_each_turn_that_changed_files(make_app, repo):
     app = make_app(scenario(*writes("greet.py", GREET)), approval="full-auto", auto_commit=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -281,6 +298,9 @@ def test_a_frozen_turn_keeps_its_changes_line_and_thaws_it_with_its_diff():
     assert part is not None and part.kind == "changes" and part.text == "± 1 file changed +3 −0 · /diff 4"
     thawed = part.thaw()
     assert isinstance(thawed, TurnChangesLine) and thawed.diff_turn == 4
+    replayed = freeze(TurnChangesLine(event, commands=False), {})
+    assert replayed is not None and replayed.text == "± 1 file changed +3 −0 · d: diff"
+    assert replayed.thaw().message == replayed.text, "a replay's line thaws as it was drawn"
 
 
 async def test_d_on_a_frozen_turn_opens_its_diff_in_a_long_replay(make_app, repo):

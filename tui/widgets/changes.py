@@ -71,15 +71,18 @@ class CheckpointLine(NoticeLine):
 
 
 class TurnChangesLine(NoticeLine):
-    """What a turn changed, with the command that shows its diff; Enter (or `d`) shows it."""
+    """What a turn changed, with the command that shows its diff; Enter (or `d`) shows it.
 
-    def __init__(self, event: TurnChanges) -> None:
+    `commands` False (a replay, whose prompt takes no command): the line names the key instead."""
+
+    def __init__(self, event: TurnChanges, *, commands: bool = True) -> None:
         text = f"± {changed_summary(event.files)}"
         if event.files:
-            text += f" · /diff {event.turn}"
+            text += f" · /diff {event.turn}" if commands else " · d: diff"
         super().__init__(text)
         self.add_class("-changes")
         self.event = event
+        self.commands = commands
         self.diff_turn = event.turn if event.files else None
         """The turn whose diff Enter and `d` open (None: the turn left every file as it was)."""
 
@@ -91,8 +94,9 @@ class TurnChangesLine(NoticeLine):
             open_turn_diff(self.app, self.diff_turn)  # type: ignore[arg-type]
 
 
-def undone_text(event: ChangesUndone | ChangesRedone, *, redo: bool) -> str:
-    """`↶ turn 3 undone: 2 files restored (a.py, b.py) · /redo re-applies it`, and what was overwritten."""
+def undone_text(event: ChangesUndone | ChangesRedone, *, redo: bool, commands: bool = True) -> str:
+    """`↶ turn 3 undone: 2 files restored (a.py, b.py) · /redo re-applies it`, and what was overwritten
+    (`commands` False, in a replay: without the command that takes it back)."""
     if redo:
         text = f"↷ turn {event.turn} redone: {count_files(len(event.files))} changed again"
     else:
@@ -101,15 +105,16 @@ def undone_text(event: ChangesUndone | ChangesRedone, *, redo: bool) -> str:
         text += f" ({named(event.files)})"
     if event.overwritten:
         text += f"; your edits to {named(event.overwritten)} were overwritten"
-    text += " · /undo takes it back" if redo else " · /redo re-applies it"
+    if commands:
+        text += " · /undo takes it back" if redo else " · /redo re-applies it"
     return text
 
 
 class UndoneLine(NoticeLine):
     """An undo or a redo, and each file it could not restore (as an error line)."""
 
-    def __init__(self, event: ChangesUndone | ChangesRedone, *, redo: bool) -> None:
-        lines = [undone_text(event, redo=redo), *(f"✗ {problem}" for problem in event.problems)]
+    def __init__(self, event: ChangesUndone | ChangesRedone, *, redo: bool, commands: bool = True) -> None:
+        lines = [undone_text(event, redo=redo, commands=commands), *(f"✗ {problem}" for problem in event.problems)]
         super().__init__("\n".join(lines), error=bool(event.problems))
         self.add_class("-undone")
 

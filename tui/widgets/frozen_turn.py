@@ -121,7 +121,7 @@ class FrozenPart:
             case "notice":
                 return NoticeLine(self.text, error=self.flag)
             case "changes":
-                return TurnChangesLine(self.state["event"])  # type: ignore[arg-type]
+                return TurnChangesLine(self.state["event"], commands=self.state.get("commands") is not False)  # type: ignore[arg-type]
             case "card":
                 card = ToolCard(str(self.state["call_id"]), str(self.state["tool_name"]))
                 for name, value in self.state.items():
@@ -160,7 +160,7 @@ def freeze(widget: Widget, decisions: Mapping[str, tuple[str, str | None, str | 
     if isinstance(widget, ReasoningBlock):
         return FrozenPart("reasoning", widget.text)
     if isinstance(widget, TurnChangesLine):
-        return FrozenPart("changes", widget.message, state={"event": widget.event})
+        return FrozenPart("changes", widget.message, state={"event": widget.event, "commands": widget.commands})
     if isinstance(widget, NoticeLine):
         return FrozenPart("notice", widget.message, flag=widget.has_class("-error"))
     if isinstance(widget, ToolCard):
