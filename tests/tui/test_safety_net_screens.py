@@ -199,3 +199,20 @@ async def test_commit_screen_says_there_is_nothing_to_commit(app):
         status = app.screen.query_one("#commit-status")
         assert str(status.content).startswith("Nothing to commit")
         assert status.has_class("-error") and not app.screen.query_one("#commit-spinner").display
+
+
+async def test_commit_screen_wraps_a_long_status_instead_of_cutting_it(app):
+    said = "Nothing to commit: this session has changed no files since its last commit."
+
+    async def draft():
+        raise ValueError(said)
+
+    async with app.run_test(size=(70, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        app.push_screen(CommitScreen(draft, returning(None), branch="main"))
+        await pilot.pause(0.2)
+        status = app.screen.query_one("#commit-status")
+        shown = app.screen.query_one("#commit-progress")
+        assert status.size.height >= 2 and shown.size.height >= status.size.height, "not cut to one line"
+        drawn = [line.text.rstrip() for line in status.render_lines(status.region.reset_offset)]
+        assert " ".join(drawn).split() == said.split()
