@@ -73,9 +73,18 @@ async def _undo(app: CodeassistApp, argument: str) -> None:
         return
     plan = await asyncio.to_thread(session.plan_undo)
     if plan is None:
-        app.say("Nothing to undo: no turn of this session has changed a file (or every one is undone).")
+        app.say(nothing_to_undo(app))
         return
     confirm_and_restore(app, plan, redo=False)
+
+
+def nothing_to_undo(app: CodeassistApp) -> str:
+    """Why `/undo` has nothing to do: every turn that changed files is undone already, or none did
+    (since checkpoints began: a turn run outside git, before `/git-init`, has none)."""
+    recorded = app.router.turn_changes if app.router is not None else {}
+    if any(event.files for event in recorded.values()):
+        return "Nothing to undo: every turn that changed files is undone already (/redo re-applies the last one)."
+    return "Nothing to undo: no turn of this session has changed a file since it took a checkpoint."
 
 
 @command("redo", "/redo", "re-apply the changes the last /undo took back")

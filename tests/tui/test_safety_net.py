@@ -82,6 +82,9 @@ async def test_undo_puts_the_files_back_and_redo_applies_them_again(make_app, re
         await send(pilot, "/undo")
         await wait_idle(app, pilot)
         assert not (repo / "greet.py").exists()
+        await send(pilot, "/undo")
+        await wait_idle(app, pilot)
+        assert notices(app)[-1].startswith("Nothing to undo: every turn that changed files is undone already")
         await send(pilot, "/redo")
         await wait_idle(app, pilot)
         assert (repo / "greet.py").read_text() == GREET
@@ -227,6 +230,12 @@ async def test_outside_git_the_commands_say_so_and_git_init_starts_checkpoints(s
         await pilot.pause(0.5)
         assert (folder / ".git").is_dir()
         assert "checkpoints start with the next turn" in notices(app)[-1]
+        await send(pilot, "/undo")
+        await wait_idle(app, pilot)
+        assert (
+            notices(app)[-1]
+            == "Nothing to undo: no turn of this session has changed a file since it took a checkpoint."
+        )
         await send(pilot, "write it")
         await wait_idle(app, pilot)
         assert app.query_one(TurnChangesLine).message == "± 1 file changed +1 −0 · /diff 1"
