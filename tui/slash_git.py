@@ -112,7 +112,7 @@ def confirm_and_restore(app: CodeassistApp, plan: UndoPlan, *, redo: bool) -> No
         f"{verb.capitalize()} turn {plan.turn}? You changed {count_files(len(plan.conflicts))} by hand since{since}",
         [
             PickerRow(CANCEL, "leave every file as it is"),
-            PickerRow(OVERWRITE, f"{verb} turn {plan.turn} anyway; your changes to them are lost"),
+            PickerRow(OVERWRITE, f"{verb} turn {plan.turn} anyway: your edits are lost"),
         ],
         note=_listed(plan.conflicts),
         filterable=False,

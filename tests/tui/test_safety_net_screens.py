@@ -216,3 +216,21 @@ async def test_commit_screen_wraps_a_long_status_instead_of_cutting_it(app):
         assert status.size.height >= 2 and shown.size.height >= status.size.height, "not cut to one line"
         drawn = [line.text.rstrip() for line in status.render_lines(status.region.reset_offset)]
         assert " ".join(drawn).split() == said.split()
+
+
+@pytest.mark.parametrize("redo", [False, True])
+async def test_the_overwrite_question_fits_each_answer_on_one_line_in_an_80_column_terminal(app, redo):
+    from textual.widgets import OptionList
+
+    from agent.session import UndoPlan
+    from tui.screens.picker import PickerScreen
+    from tui.slash_git import confirm_and_restore
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        plan = UndoPlan(turn=12, files=["a.py", "b.py"], conflicts=["a.py"])
+        confirm_and_restore(app, plan, redo=redo)
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.pause(0.2)
+        answers = app.screen.query_one(OptionList)
+        assert answers.option_count == 2 and answers.virtual_size.height == 2, "no answer wraps"
