@@ -234,3 +234,24 @@ async def test_the_overwrite_question_fits_each_answer_on_one_line_in_an_80_colu
         await pilot.pause(0.2)
         answers = app.screen.query_one(OptionList)
         assert answers.option_count == 2 and answers.virtual_size.height == 2, "no answer wraps"
+
+
+async def test_a_questions_answers_line_up_however_long_an_answer_is(app):
+    from textual.widgets import OptionList
+
+    from tui.screens.picker import PickerRow, PickerScreen
+    from tui.slash_git import KEEP_PARTIAL, UNDO_PARTIAL
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        rows = [
+            PickerRow(UNDO_PARTIAL, "files as before the turn"),
+            PickerRow(KEEP_PARTIAL, "/undo can still undo them"),
+        ]
+        app.push_screen(PickerScreen("Turn 4 was cancelled part-way", rows, filterable=False))
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.pause(0.1)
+        answers = app.screen.query_one(OptionList)
+        labels = [answers.get_option_at_index(index).prompt.plain for index in range(answers.option_count)]
+        assert [label.index(row.detail) for label, row in zip(labels, rows, strict=True)] == [len(UNDO_PARTIAL) + 4] * 2
+        assert answers.virtual_size.height == 2, "and each still fits on one line"

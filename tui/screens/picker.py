@@ -53,7 +53,8 @@ class PickerScreen(ModalScreen[str | None]):
 
     CSS_PATH = Path(__file__).with_name("picker.tcss")
     NAME_COLUMN = 24
-    """Values are padded to the longest, up to this many characters, so the details line up."""
+    """Values are padded to the longest, up to this many characters, so the details line up (a
+    question's few answers, without a filter, are padded to the longest whatever its length)."""
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("down", "move(1)", "Next", show=False),
@@ -127,7 +128,9 @@ class PickerScreen(ModalScreen[str | None]):
 
     def _label(self, row: PickerRow) -> Text:
         mark = "● " if row.value == self.current else "  "
-        width = min(max((len(shown.value) for shown in self.rows), default=0), self.NAME_COLUMN)
+        width = max((len(shown.value) for shown in self.rows), default=0)
+        if self.filterable:
+            width = min(width, self.NAME_COLUMN)
         name = safe_terminal_text(row.value).ljust(width)
         return Text.assemble((mark, "bold"), (name, "bold"), "  ", (safe_terminal_text(row.detail), "italic"))
 
