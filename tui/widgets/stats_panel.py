@@ -225,7 +225,8 @@ class StatsPanel(VerticalScroll):
             cost = self._price(self.live)
             for index in range(len(self.turns)):
                 cost = cost + self._turn_cost(index)
-            self.query_one("#connection", Static).update(connection_text(self._session, self.live, cost))
+            for shown in self.query("#connection").results(Static):  # none while the app shuts down
+                shown.update(connection_text(self._session, self.live, cost))
 
     def _show_turns(self) -> None:
         table = self._table()

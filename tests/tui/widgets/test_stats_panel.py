@@ -169,3 +169,24 @@ def test_ignored_server_events_are_shown_only_when_there_were_some():
         SessionStats(transport="websocket", ignored_events=2), [STATS.model_copy(update={"ignored_events": 1})]
     )
     assert "ignored server events 3" in shown.plain
+
+
+async def test_session_figures_arriving_while_the_panel_is_torn_down_are_dropped():
+    """The warm-up's figures can land while the app shuts down and the panel's widgets are being
+    removed: nothing is drawn, nothing raises."""
+    from textual.app import App, ComposeResult
+
+    from agent.session import SessionStats
+
+    panel = StatsPanel()
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield panel
+
+    async with One().run_test(size=(100, 40)) as pilot:
+        await panel.fill()
+        await pilot.pause()
+        await panel.query_one("#connection").remove()
+        assert panel.children, "some of its widgets are still there"
+        panel.show_session(SessionStats(transport="websocket"))
