@@ -482,7 +482,9 @@ class TurnCheckpoints:
             (t for t in self._turns.values() if t.before is not None and t.after is not None), key=lambda t: t.number
         )
         if not turns:
-            return SessionDiff("This session", [], "")
+            raise CheckpointUnavailable(
+                "Nothing to show yet: no turn of this session has changed files since its checkpoints began."
+            )
         span = f"turn {turns[0].number}" if len(turns) == 1 else f"turns {turns[0].number}–{turns[-1].number}"
         title = f"This session ({span})"
 

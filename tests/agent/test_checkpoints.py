@@ -352,6 +352,8 @@ async def test_outside_git_every_command_says_so_and_git_init_turns_checkpoints_
     said = await session.init_repository()
     assert "checkpoints start with the next turn" in said and (plain / ".git").is_dir()
     assert session.checkpoints_available
+    with pytest.raises(CheckpointUnavailable, match="no turn of this session has changed files since its checkpoints"):
+        await session.diff()
     events = await run_turn(session, "write c")
     assert any(isinstance(event, CheckpointCreated) for event in events)
     await session.undo()

@@ -78,7 +78,10 @@ async def test_undo_puts_the_files_back_and_redo_applies_them_again(make_app, re
         await send(pilot, "/undo")
         await wait_idle(app, pilot)
         assert (repo / "a.py").read_text() == "print('hello')\n" and (repo / "greet.py").exists()
-        assert app.query(UndoneLine).last().message == "↶ turn 2 undone: 1 file restored (a.py) · /redo re-applies it"
+        assert (
+            app.query(UndoneLine).last().message
+            == "↶ turn 2 undone: 1 file back as before it (a.py) · /redo re-applies it"
+        )
         await send(pilot, "/undo")
         await wait_idle(app, pilot)
         assert not (repo / "greet.py").exists()
@@ -283,7 +286,7 @@ async def test_a_replay_names_the_d_key_not_commands_its_disabled_prompt_cannot_
         await viewer.workers.wait_for_complete()
         await pilot.pause(0.3)
         assert viewer.query_one(TurnChangesLine).message == "± 1 file changed +2 −0 · d: diff"
-        assert viewer.query_one(UndoneLine).message == "↶ turn 1 undone: 1 file restored (greet.py)"
+        assert viewer.query_one(UndoneLine).message == "↶ turn 1 undone: 1 file back as before it (greet.py)"
 
 
 async def test_auto_commit_commits_after_each_turn_that_changed_files(make_app, repo):

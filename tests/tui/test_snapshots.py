@@ -415,7 +415,7 @@ def test_undo_question_over_hand_edited_files(snap_compare, tmp_path, monkeypatc
 def test_turn_changes_and_undo_in_the_transcript(snap_compare, start_server, tmp_path, monkeypatch):
     """Expect the prompt, the quiet "◇ checkpoint saved before this turn's first change" line above
     the write_file card of greet.py (done, with its diff), "Done.", then "± 1 file changed +2 −0 ·
-    /diff 1" focused (tinted; the footer offers d Diff), and "↶ turn 1 undone: 1 file restored
+    /diff 1" focused (tinted; the footer offers d Diff), and "↶ turn 1 undone: 1 file back as before it
     (greet.py) · /redo re-applies it"."""
     from tui.widgets.changes import TurnChangesLine, UndoneLine
     from tui.widgets.tool_card import ToolCard

@@ -95,12 +95,12 @@ class TurnChangesLine(NoticeLine):
 
 
 def undone_text(event: ChangesUndone | ChangesRedone, *, redo: bool, commands: bool = True) -> str:
-    """`↶ turn 3 undone: 2 files restored (a.py, b.py) · /redo re-applies it`, and what was overwritten
+    """`↶ turn 3 undone: 2 files back as before it (a.py, b.py) · /redo re-applies it`, and what was overwritten
     (`commands` False, in a replay: without the command that takes it back)."""
     if redo:
         text = f"↷ turn {event.turn} redone: {count_files(len(event.files))} changed again"
     else:
-        text = f"↶ turn {event.turn} undone: {count_files(len(event.files))} restored"
+        text = f"↶ turn {event.turn} undone: {count_files(len(event.files))} back as before it"
     if event.files:
         text += f" ({named(event.files)})"
     if event.overwritten:
