@@ -93,3 +93,12 @@ async def wait_idle(app: CodeassistApp, pilot) -> None:
     await app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause(0.2)
+
+
+async def until(pilot, condition, timeout_s: float = 15.0) -> None:
+    """Pause until `condition()` holds (fail after `timeout_s`)."""
+    for _ in range(int(timeout_s / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the app never reached the expected state")

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from agent.config import Settings
-from tests.tui.conftest import SIZE, call, scenario, wait_idle
+from tests.tui.conftest import SIZE, call, scenario, until, wait_idle
 from tests.tui.test_app import send
 from tui.app import CodeassistApp
 from tui.screens.commit import CommitScreen
@@ -42,14 +42,6 @@ def git(repo: Path, *args: str) -> str:
 
 def notices(app: CodeassistApp) -> list[str]:
     return [line.message for line in app.query(NoticeLine)]
-
-
-async def until(pilot, condition, timeout_s: float = 10.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the app never reached the expected state")
 
 
 async def test_a_turn_that_writes_shows_its_checkpoint_and_its_changes(make_app, repo):

@@ -10,6 +10,7 @@ import pytest
 from agent.config import Settings
 from agent.events import Committed
 from agent.session import CommitDraft, SessionDiff
+from tests.tui.conftest import until
 from tests.tui.safety_net import SAMPLE_DIFF, SAMPLE_DRAFT, long_diff
 from tests.tui.test_replay import FIXTURE
 from tui.app import CodeassistApp
@@ -33,14 +34,6 @@ def returning(value):
         return value
 
     return load
-
-
-async def until(pilot, condition, timeout_s: float = 10.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the app never reached the expected state")
 
 
 def test_the_patch_is_split_per_file():

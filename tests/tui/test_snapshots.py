@@ -6,7 +6,7 @@ import pytest
 
 from agent.config import Settings
 from agent.sandbox import sandbox_support
-from tests.tui.conftest import ManualClock, call, scenario, seen_before
+from tests.tui.conftest import ManualClock, call, scenario, seen_before, until
 from tests.tui.test_replay import FIXTURE
 from tui.app import WIDE_ENOUGH_FOR_STATS, CodeassistApp
 from tui.welcome import WelcomeApp
@@ -104,15 +104,6 @@ def live_app(start_server, tmp_path, monkeypatch, scene, **settings) -> Codeassi
     )
     app.clock = ManualClock()
     return app
-
-
-async def until(pilot, condition, timeout_s: float = 10.0) -> None:
-    """Pause until `condition()` holds (fail after `timeout_s`)."""
-    for _ in range(int(timeout_s / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the app never reached the expected state")
 
 
 async def steady_cursor(pilot) -> None:

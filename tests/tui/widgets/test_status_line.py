@@ -9,7 +9,7 @@ from agent.events import ToolFinished, ToolOutput
 from agent.loop import PARTIAL_OUTPUT_HEADING
 from agent.replay import history_events
 from server.faults import Fault
-from tests.tui.conftest import SIZE, ManualClock, call, scenario, wait_idle
+from tests.tui.conftest import SIZE, ManualClock, call, scenario, until, wait_idle
 from tests.tui.test_app import send
 from tui.app import CodeassistApp
 from tui.widgets.approval import ApprovalCard
@@ -44,14 +44,6 @@ def lines_on_screen(widget) -> list[str]:
 def shows_in_order(widget, *wanted: str) -> bool:
     lines = lines_on_screen(widget)
     return any(lines[i : i + len(wanted)] == list(wanted) for i in range(len(lines)))
-
-
-async def until(pilot, condition, timeout_s: float = 15.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the app never reached the expected state")
 
 
 async def follow_states(app: CodeassistApp, pilot) -> list[str]:
