@@ -45,7 +45,8 @@ def export_markdown(source: Path | str | LoadedSession) -> str:
 
     It has a header (id, start, directory, repository, model), then per turn: the user's
     prompt, the assistant's text, reasoning summaries as quotes, each tool call with its
-    arguments, approval and output in fenced blocks, and a stats line; then session totals.
+    arguments, approval and output in fenced blocks, the files it changed, a stats line, then
+    what was undone, redone or committed before the next turn; then session totals.
     Control sequences from the session (model text, tool output, file names) are removed or
     shown as visible symbols (`agent.terminal_text`), so the Markdown is safe to print.
     """
@@ -168,14 +169,19 @@ def _changes_json(changes: TurnChanges | None, diff: SessionDiff | None) -> dict
 
 
 def _changes_markdown(turn: TurnRecord, diff: SessionDiff | None) -> list[str]:
+    if turn.changes is None:
+        return []
+    files = turn.changes.files
+    out = [f"### Changes ({_counted(len(files), 'file')})", ""]
+    out += [f"- `{file_line(file)}`" for file in files]
+    if diff is not None and diff.patch:
+        out += ["", *_fenced(diff.patch, "diff")]
+    return [*out, ""]
+
+
+def _afterwards_markdown(turn: TurnRecord) -> list[str]:
+    """What was done between this turn and the next: /undo, /redo, /commit (and auto-commits)."""
     out: list[str] = []
-    if turn.changes is not None:
-        files = turn.changes.files
-        out += [f"### Changes ({len(files)} file{'s' if len(files) != 1 else ''})", ""]
-        out += [f"- `{file_line(file)}`" for file in files]
-        if diff is not None and diff.patch:
-            out += ["", *_fenced(diff.patch, "diff")]
-        out.append("")
     for event in turn.afterwards:
         if isinstance(event, Committed):
             subject = event.message.strip().splitlines()[0] if event.message.strip() else ""
@@ -217,6 +223,7 @@ def _turn_markdown(turn: TurnRecord, diff: SessionDiff | None = None) -> list[st
         out += [f"> **{turn.reason}:** {turn.message}", ""]
     out += _changes_markdown(turn, diff)
     out += [_stats_line(turn), ""]
+    out += _afterwards_markdown(turn)
     return out
 
 
@@ -274,9 +281,30 @@ def _approval_line(approval: dict[str, Any]) -> str:
 
 
 def _stats_line(turn: TurnRecord) -> str:
-    if turn.stats is None:
+    stats = turn.stats
+    if stats is None:
         return f"*Turn {turn.turn} · interrupted: the session log ends before this turn did*"
-    return f"*Turn {turn.turn} · {turn.reason} · {turn.stats.summary_line()}*"
+    ttft = f"{stats.first_token_s * 1000:.0f} ms" if stats.first_token_s is not None else "–"
+    rate = f"{stats.tokens_per_s:.0f} tok/s" if stats.tokens_per_s else "– tok/s"
+    figures = (
+        f"{_counted(len(stats.responses), 'response')} · {_counted(stats.tool_calls, 'tool call')} · "
+        f"total {stats.total_s:.2f} s · first token {ttft} · {rate} · "
+        f"input {stats.input_tokens} tok ({stats.cache_ratio:.0%} cached) · output {stats.output_tokens} tok · "
+        f"sent {_size(stats.bytes_sent)} · incremental {stats.incremental}"
+    )
+    return f"*Turn {turn.turn} · {turn.reason} · {figures}*"
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KB"
+    return f"{count / (1024 * 1024):.1f} MB"
 
 
 def _call_from_item(item: FunctionCall | CustomToolCall) -> ToolCallRecord:
@@ -362,7 +390,8 @@ def _totals(turns: list[TurnRecord]) -> dict[str, Any]:
 def _totals_line(turns: list[TurnRecord]) -> str:
     totals = _totals(turns)
     return (
-        f"{totals['turns']} turns · {totals['responses']} responses · {totals['tool_calls']} tool calls · "
+        f"{_counted(totals['turns'], 'turn')} · {_counted(totals['responses'], 'response')} · "
+        f"{_counted(totals['tool_calls'], 'tool call')} · "
         f"input {totals['input_tokens']} tok ({totals['cache_ratio']:.0%} cached) · "
         f"output {totals['output_tokens']} tok"
     )

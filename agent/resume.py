@@ -111,7 +111,8 @@ class TurnRecord:
     changes: TurnChanges | None = None
     """What the turn changed in the workspace (when it took a checkpoint)."""
     afterwards: list[ChangesUndone | ChangesRedone | Committed] = field(default_factory=list)
-    """`/undo`, `/redo` and `/commit` done after this turn, before the next one."""
+    """`/undo`, `/redo` and `/commit` done after this turn, before the next one (a resumption
+    in between included)."""
 
 
 Source = Path | str | LoadedSession | SessionReading
@@ -318,6 +319,11 @@ class _Turns:
                 self.open_turn(event.turn, event.prompt)
             self.started = True
             return
+        if isinstance(event, ChangesUndone | ChangesRedone | Committed):
+            follows = self.turn if self.turn is not None else (self.turns[-1] if self.turns else None)
+            if follows is not None:  # after a resumption the turn it follows is closed already
+                follows.afterwards.append(event)
+            return
         turn = self.turn
         if turn is None:
             return
@@ -335,8 +341,6 @@ class _Turns:
             turn.stats, turn.reason, turn.message = event.stats, event.reason, event.message
         elif isinstance(event, TurnChanges):
             turn.changes = event
-        elif isinstance(event, ChangesUndone | ChangesRedone | Committed):
-            turn.afterwards.append(event)
 
     def call_record(self, call_id: str, name: str = "", arguments: str = "") -> ToolCallRecord:
         record = self.records.get(call_id)

@@ -12,7 +12,7 @@ from agent.events import TurnChanges
 from agent.export import export_json, export_markdown
 from agent.replay import history_events, turn_diff
 from tests.agent.recording import run_turn
-from tests.agent.test_checkpoints import edit_turn, opened, scenario, work  # noqa: F401 (fixture)
+from tests.agent.test_checkpoints import edit_turn, message, opened, scenario, work  # noqa: F401 (fixture)
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +68,39 @@ def _header(path: Path) -> dict:
     from agent.resume import read_header
 
     return read_header(path)
+
+
+async def test_undo_and_redo_after_a_resume_are_exported_after_the_turn_they_follow(
+    start_server,
+    work,  # noqa: F811
+    tmp_path,
+):
+    server = start_server(scenario(*edit_turn()))
+    session = opened(server, work, tmp_path)
+    await run_turn(session, "edit things")
+    path = session.log_path
+    await session.close()
+    resumed = opened(server, work, tmp_path, resume=path)
+    await resumed.undo()
+    await resumed.redo()
+    await resumed.close()
+    assert path is not None
+
+    [turn] = export_json(path)["turns"]
+    assert [event["type"] for event in turn["afterwards"]] == ["changes_undone", "changes_redone"]
+    text = export_markdown(path)
+    stats = text.index("*Turn 1 · completed · ")
+    assert stats < text.index("*Turn 1 undone (/undo):") < text.index("*Turn 1 redone (/redo):")
+    assert text.index("### Changes (5 files)") < stats, "the turn's changes stay part of the turn"
+
+
+async def test_the_markdown_counts_one_response_in_the_singular(start_server, work, tmp_path):  # noqa: F811
+    server = start_server(scenario({"output": [message("Hello.")]}))
+    session = opened(server, work, tmp_path)
+    await run_turn(session, "hi")
+    path = session.log_path
+    await session.close()
+    assert path is not None
+    text = export_markdown(path)
+    assert "*Turn 1 · completed · 1 response · 0 tool calls · total " in text
+    assert "**Session totals:** 1 turn · 1 response · 0 tool calls · " in text
