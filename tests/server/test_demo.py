@@ -133,7 +133,8 @@ def test_every_scripted_call_has_the_strict_argument_shape():
     calls = [
         o
         for turn in load_scenario(bundled_scenario_path("demo")).turns
-        for o in turn.output
+        for played in (turn, *turn.alternatives)
+        for o in played.output
         if o.type == "function_call"
     ]
     assert calls
@@ -241,6 +242,25 @@ async def test_the_demo_runs_end_to_end_with_real_tools(tmp_path):
     assert bodies[0]["generate"] is False and all(body["model"] == DEMO_MODEL for body in bodies)
     assert session.recorder is not None and session.recorder.path.is_file()
     assert os.environ.get("PATH") == path_before
+
+
+async def test_commit_after_the_demo_shows_a_message_the_model_drafted_for_its_fix(tmp_path):
+    """`/commit`'s drafting side request gets the scenario's commit message, not its opening line."""
+    with prepare_demo(tmp_path, tokens_per_second=0) as env:
+        session = Session.open(env.settings, cwd=env.workspace, log_root=tmp_path / "sessions")
+        try:
+            events = await answered_turn(session, DEMO_PROMPT, Recorder())
+            assert isinstance(events[-1], TurnEnded) and events[-1].reason == "completed"
+            draft = await session.draft_commit()
+        finally:
+            await session.close()
+        drafting = env.server.state.received[-1].body
+    assert "Write the commit message." in str(drafting["input"]) and drafting["stream"] is False
+    assert draft.drafted_by == "model" and draft.files == ["wordcount/core.py"]
+    lines = draft.message.splitlines()
+    assert lines[0] == "Fix count_words for repeated spaces, tabs and newlines" and lines[1] == ""
+    assert "text.split()" in draft.message and "I'll look at the project" not in draft.message
+    assert lines[-2:] == ["", "Assisted-by: codeassist"]
 
 
 async def test_a_denied_test_run_ends_the_scripted_demo_honestly(tmp_path):
