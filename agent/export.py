@@ -21,7 +21,7 @@ from agent.paths import exports_dir
 from agent.resume import ToolCallRecord, TurnRecord, read_header, session_turns
 from agent.session_log import LoadedSession
 from agent.session_record import read_session
-from agent.stats import TurnStats
+from agent.stats import TurnStats, counted
 from agent.terminal_text import safe_terminal_text
 from agent.wire import CustomToolCall, FunctionCall, Message, Reasoning, UnknownItem
 from agent.wire.items import Refusal
@@ -172,7 +172,7 @@ def _changes_markdown(turn: TurnRecord, diff: SessionDiff | None) -> list[str]:
     if turn.changes is None:
         return []
     files = turn.changes.files
-    out = [f"### Changes ({_counted(len(files), 'file')})", ""]
+    out = [f"### Changes ({counted(len(files), 'file')})", ""]
     out += [f"- `{file_line(file)}`" for file in files]
     if diff is not None and diff.patch:
         out += ["", *_fenced(diff.patch, "diff")]
@@ -281,30 +281,9 @@ def _approval_line(approval: dict[str, Any]) -> str:
 
 
 def _stats_line(turn: TurnRecord) -> str:
-    stats = turn.stats
-    if stats is None:
+    if turn.stats is None:
         return f"*Turn {turn.turn} · interrupted: the session log ends before this turn did*"
-    ttft = f"{stats.first_token_s * 1000:.0f} ms" if stats.first_token_s is not None else "–"
-    rate = f"{stats.tokens_per_s:.0f} tok/s" if stats.tokens_per_s else "– tok/s"
-    figures = (
-        f"{_counted(len(stats.responses), 'response')} · {_counted(stats.tool_calls, 'tool call')} · "
-        f"total {stats.total_s:.2f} s · first token {ttft} · {rate} · "
-        f"input {stats.input_tokens} tok ({stats.cache_ratio:.0%} cached) · output {stats.output_tokens} tok · "
-        f"sent {_size(stats.bytes_sent)} · incremental {stats.incremental}"
-    )
-    return f"*Turn {turn.turn} · {turn.reason} · {figures}*"
-
-
-def _counted(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _size(count: int) -> str:
-    if count < 1024:
-        return f"{count} B"
-    if count < 1024 * 1024:
-        return f"{count / 1024:.1f} KB"
-    return f"{count / (1024 * 1024):.1f} MB"
+    return f"*Turn {turn.turn} · {turn.reason} · {turn.stats.summary_line()}*"
 
 
 def _call_from_item(item: FunctionCall | CustomToolCall) -> ToolCallRecord:
@@ -390,8 +369,8 @@ def _totals(turns: list[TurnRecord]) -> dict[str, Any]:
 def _totals_line(turns: list[TurnRecord]) -> str:
     totals = _totals(turns)
     return (
-        f"{_counted(totals['turns'], 'turn')} · {_counted(totals['responses'], 'response')} · "
-        f"{_counted(totals['tool_calls'], 'tool call')} · "
+        f"{counted(totals['turns'], 'turn')} · {counted(totals['responses'], 'response')} · "
+        f"{counted(totals['tool_calls'], 'tool call')} · "
         f"input {totals['input_tokens']} tok ({totals['cache_ratio']:.0%} cached) · "
         f"output {totals['output_tokens']} tok"
     )

@@ -21,6 +21,11 @@ FIRST_SEND_REASONS = ("first request", "warm-up")
 """`ResponseStats.reason` of a request that sends everything because nothing was sent before."""
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 response`, `3 responses` (a regular plural)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 class ResponseStats(BaseModel):
     """One model response (one request on the wire)."""
 
@@ -194,7 +199,8 @@ class TurnStats(BaseModel):
         ttft = f"{self.first_token_s * 1000:.0f} ms" if self.first_token_s is not None else "–"
         rate = f"{self.tokens_per_s:.0f} tok/s" if self.tokens_per_s else "– tok/s"
         return (
-            f"{len(self.responses)} responses · {self.tool_calls} tool calls · total {self.total_s:.2f} s · "
+            f"{counted(len(self.responses), 'response')} · {counted(self.tool_calls, 'tool call')} · "
+            f"total {self.total_s:.2f} s · "
             f"first token {ttft} · {rate} · input {self.input_tokens} tok ({self.cache_ratio:.0%} cached) · "
             f"output {self.output_tokens} tok · sent {_size(self.bytes_sent)} · incremental {self.incremental}"
         )
