@@ -324,7 +324,7 @@ class TurnCheckpoints:
             events.append(changes)
         return events
 
-    async def _settled(self) -> None:
+    async def settled(self) -> None:
         """Settle pending turns, recording their changes (for the commands between turns)."""
         if self._running is not None:
             raise CheckpointUnavailable("A turn is running: wait for it to end (or press Esc).")
@@ -428,7 +428,7 @@ class TurnCheckpoints:
 
     async def _step(self, *, undo: bool, overwrite: bool) -> ChangesUndone | ChangesRedone:
         async with self._serial:  # a second /undo given meanwhile undoes the turn before
-            await self._settled()
+            await self.settled()
             turn = self._undoable() if undo else self._redoable()
             if turn is None:
                 self._store()
@@ -468,7 +468,7 @@ class TurnCheckpoints:
             CheckpointUnavailable: outside git, the turn took no checkpoint, a git failure.
         """
         store = self._store()
-        await self._settled()
+        await self.settled()
         if turn is not None:
             state = self._turns.get(turn)
             if state is None or state.before is None or state.after is None:
@@ -536,7 +536,7 @@ class TurnCheckpoints:
             CheckpointUnavailable: outside git, nothing to commit, a git failure.
         """
         store = self._store()
-        await self._settled()
+        await self.settled()
         turns = self._pending_commit()
         if not turns:
             raise CheckpointUnavailable("Nothing to commit: this session has changed no files since its last commit.")
@@ -570,7 +570,7 @@ class TurnCheckpoints:
         if not files:
             raise CheckpointUnavailable("Nothing to commit: no files were chosen.")
         async with self._serial:
-            await self._settled()
+            await self.settled()
             try:
                 return await self._commit(message, files, auto=False)
             except CheckpointUnavailable as exc:

@@ -201,6 +201,7 @@ async def git_init(checkpoints: TurnCheckpoints, workspace: Path, session_id: st
 
     if checkpoints.store is not None:
         return f"{checkpoints.store.root} is a git repository already: checkpoints are on."
+    await checkpoints.settled()  # not while a turn runs: its first half would have no checkpoint
 
     def work() -> CheckpointStore | None:
         init_repository(workspace)

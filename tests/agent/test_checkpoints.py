@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from agent.events import (
+    ApprovalRequested,
     ChangesRedone,
     ChangesUndone,
     CheckpointCreated,
@@ -21,7 +22,7 @@ from agent.events import (
     TurnChanges,
     TurnEnded,
 )
-from agent.session import CheckpointConflict, CheckpointUnavailable, Session
+from agent.session import CheckpointConflict, CheckpointUnavailable, Decision, Session
 from agent.session_record import EventEntry, read_session
 from server.scenario import Scenario
 from tests.agent.conftest import make_repo, settings_for
@@ -402,4 +403,23 @@ async def test_a_file_name_that_is_not_utf8_is_recorded_and_undone(start_server,
     assert undone.files == ["bad\\xffname.txt"]
     assert tree_of(work, tmp_path) == start and not (work / os.fsdecode(b"bad\xffname.txt")).exists()
     assert "changes_undone" in recorded_types(session), "the session log took the event"
+    await session.close()
+
+
+async def test_git_init_waits_for_no_turn(start_server, tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    write = {"output": [call("write_file", "c_w", path="b.txt", content="b\n")]}
+    done = {"expect": [{"type": "function_call_output", "call_id": "c_w"}], "output": [message("Done.")]}
+    server = start_server(scenario(write, done))
+    session = opened(server, plain, tmp_path, settings={"approval": "ask"})
+    asked = []
+    async for event in session.run_turn("write b"):
+        if isinstance(event, ApprovalRequested):
+            asked.append(event)
+            with pytest.raises(CheckpointUnavailable, match="A turn is running"):
+                await session.init_repository()  # half a turn without a checkpoint
+            session.answer_approval(event.request.call_id, Decision(kind="approve_once"))
+    assert asked and not (plain / ".git").exists()
+    assert "checkpoints start with the next turn" in await session.init_repository()
     await session.close()
