@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.plan import PlanStatus, plan_lines
+from agent.plan import PlanStatus, PlanStatusInput, normal_status, plan_lines
 from agent.tools.base import CallDescription, Tool, ToolArgs, ToolContext, ToolError, ToolResult
 
 
@@ -14,7 +14,13 @@ class PlanStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     step: str = Field(description="What to do, in a few words.")
-    status: PlanStatus = Field(description="pending, in_progress or done.")
+    status: PlanStatusInput = Field(description="pending, in_progress or done (completed also means done).")
+
+    @field_validator("status", mode="after")
+    @classmethod
+    def _normalise(cls, status: PlanStatusInput) -> PlanStatus:
+        """Store a synonym as the status it stands for, so the UI and exports see one spelling."""
+        return cast("PlanStatus", normal_status(status))
 
 
 class UpdatePlanArgs(ToolArgs):
