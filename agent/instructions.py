@@ -6,10 +6,15 @@ directory from there down to the current one; nearer files come later and take p
 
 from __future__ import annotations
 
+import datetime
+import html
+import platform
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.paths import config_dir as user_config_dir
+from agent.sandbox import SessionSandbox
 
 MAX_AGENTS_MD_BYTES = 32 * 1024
 """Bytes kept of one AGENTS.md; the rest is cut and the cut is said."""
@@ -182,3 +187,114 @@ def build_instructions(workspace: Path, cwd: Path | None = None, *, config_dir: 
     if not sections:
         return BASE_INSTRUCTIONS
     return "\n".join([BASE_INSTRUCTIONS, PRECEDENCE_NOTE + "\n", *sections])
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the model is told about where it runs (`environment_context`)."""
+
+    cwd: Path
+    workspace: Path
+    os: str
+    shell: str
+    date: str
+    approval: str
+    sandbox: str
+    git_branch: str | None = None
+    """None outside git or on a detached HEAD (`git_status` then says which)."""
+    git_status: str | None = None
+    """A summary of the working tree at session start; None outside git."""
+
+
+APPROVAL_MEANINGS = {
+    "read-only": "file changes and commands are refused",
+    "ask": "file changes and shell commands wait for the user's approval",
+    "auto-edit": "file changes in the workspace run; shell commands wait for approval",
+    "full-auto": "nothing asks; the sandbox still applies",
+}
+
+MAX_DIRTY_LISTED = 20
+"""Changed files named in the environment; the rest are counted."""
+
+
+def dirty_summary(workspace: Path, timeout_s: float = 5.0) -> str:
+    """The working tree's changes in one line (`2 changed: M a.py, ?? new.py`), at most
+    `MAX_DIRTY_LISTED` named; `clean`, or `unknown` when git cannot tell in time."""
+    from agent.git import run_git  # git only where it is used
+
+    try:
+        done = run_git(["status", "--porcelain=v1", "-z", "--untracked-files=normal"], workspace, timeout=timeout_s)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if done.returncode != 0:
+        return "unknown"
+    entries: list[str] = []
+    fields = iter(done.stdout.decode(errors="replace").split("\0"))
+    for field in fields:
+        if len(field) < 4:
+            continue
+        code, name = field[:2].strip() or "?", field[3:]
+        if code[0] in "RC":
+            next(fields, None)  # the rename's source
+        entries.append(f"{code} {name}")
+    if not entries:
+        return "clean"
+    shown = ", ".join(entries[:MAX_DIRTY_LISTED])
+    more = f", and {len(entries) - MAX_DIRTY_LISTED} more" if len(entries) > MAX_DIRTY_LISTED else ""
+    return f"{len(entries)} changed: {shown}{more}"
+
+
+def gather_environment(
+    *, cwd: Path, workspace: Path, approval: str, sandbox: str, git_branch: str | None, in_git: bool
+) -> Environment:
+    """The environment now: this machine, today, the given policy and sandbox, the git state."""
+    return Environment(
+        cwd=cwd,
+        workspace=workspace,
+        os=f"{platform.system()} {platform.release()}".strip(),
+        shell="bash (the shell tool runs `bash -c`)",
+        date=datetime.date.today().isoformat(),
+        approval=approval,
+        sandbox=sandbox,
+        git_branch=git_branch,
+        git_status=dirty_summary(workspace) if in_git else None,
+    )
+
+
+def environment_context(env: Environment) -> str:
+    """The `<environment_context>` block appended to the instructions (values escaped)."""
+
+    def tag(name: str, value: str) -> str:
+        return f"  <{name}>{html.escape(value, quote=False)}</{name}>"
+
+    approval = env.approval + (f" ({APPROVAL_MEANINGS[env.approval]})" if env.approval in APPROVAL_MEANINGS else "")
+    lines = [
+        tag("cwd", str(env.cwd)),
+        tag("workspace_root", str(env.workspace)),
+        tag("os", env.os),
+        tag("shell", env.shell),
+        tag("date", env.date),
+        tag("approval_policy", approval),
+        tag("sandbox", env.sandbox),
+    ]
+    if env.git_status is None:
+        lines.append(tag("git", "not a git repository: no checkpoints, /undo cannot restore files"))
+    else:
+        lines.append(tag("git_branch", env.git_branch or "(detached HEAD)"))
+        lines.append(tag("git_status_at_start", env.git_status))
+    return (
+        "# Environment\n\nWhere you run; codeassist updates it when the approval policy or the sandbox "
+        "changes.\n\n<environment_context>\n" + "\n".join(lines) + "\n</environment_context>\n"
+    )
+
+
+def sandbox_context(sandbox: SessionSandbox) -> str:
+    """The sandbox as the model is told it: mode, network, and what a missing sandbox means."""
+    if sandbox.missing:
+        return f"{sandbox.describe()}; shell commands ask before they run"
+    return sandbox.describe()
+
+
+def instructions_with_environment(instructions: str, env: Environment) -> str:
+    """`instructions` (from `build_instructions`) followed by the environment block."""
+    return f"{instructions}\n{environment_context(env)}"

@@ -9,6 +9,7 @@ It never reaches into the agent, the model client or the transports behind it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -41,7 +42,13 @@ from agent.events import AgentEvent, FileChangeSummary, RulesChanged
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
 from agent.git import RepoInfo, git_listed_files, repo_info
-from agent.instructions import build_instructions
+from agent.instructions import (
+    Environment,
+    build_instructions,
+    gather_environment,
+    instructions_with_environment,
+    sandbox_context,
+)
 from agent.loop import Agent
 from agent.model_client import ModelClient
 from agent.model_list import ModelChoice as ModelChoice
@@ -175,6 +182,10 @@ class Session(SessionModels, SessionCheckpoints):
         self._log_failure_told = False
         self.checkpoints = TurnCheckpoints(None, reason="not set up", record=lambda event: None)
         """The session's checkpoints (`Session.open` sets them up; `agent.checkpoints`)."""
+        self.base_instructions: str | None = None
+        """The prompt and AGENTS.md files, read once at start (`agent.instructions`)."""
+        self.environment: Environment | None = None
+        """What the instructions' `<environment_context>` says; rebuilt when policy or sandbox change."""
 
     # ---- opening and closing -----------------------------------------------------------------
 
@@ -264,10 +275,19 @@ class Session(SessionModels, SessionCheckpoints):
         sandbox = session_sandbox(settings.sandbox, settings.approval, workspace, own_directories())
         permissions = Permissions(allow=settings.allow, ask=settings.ask, deny=settings.deny)
         models = user_catalogue(settings.models)
+        base_instructions = build_instructions(workspace, cwd)
+        environment = gather_environment(
+            cwd=cwd,
+            workspace=workspace,
+            approval=settings.approval,
+            sandbox=sandbox_context(sandbox),
+            git_branch=repo.branch if repo else None,
+            in_git=repo is not None,
+        )
         conversation = Conversation(
             RequestSettings.build(
                 model=settings.model,
-                instructions=build_instructions(workspace, cwd),
+                instructions=instructions_with_environment(base_instructions, environment),
                 tools=registry.specs(),
                 reasoning=reasoning_options(settings, models),
                 store=settings.store,
@@ -298,6 +318,8 @@ class Session(SessionModels, SessionCheckpoints):
             sandbox=sandbox,
         )
         session.log_failure = log_failure
+        session.base_instructions = base_instructions
+        session.environment = environment
         session.ssl_context = ssl_context
         if resumed is not None:
             resumed.restore(agent, recorder, resumed_fields={**header, "id": session_id, "resumed_from": str(resume)})
@@ -375,6 +397,23 @@ class Session(SessionModels, SessionCheckpoints):
         chosen = Policy(policy)
         self.agent.approvals.policy = chosen
         self.settings = self.settings.model_copy(update={"approval": chosen.value})
+        self._update_environment(approval=chosen.value)
+
+    def _update_environment(self, *, approval: str | None = None, sandbox: str | None = None) -> None:
+        """Tell the model of a changed approval policy or sandbox: the next request's instructions
+        carry the new `<environment_context>` (a changed instructions field resends everything)."""
+        if self.environment is None or self.base_instructions is None:
+            return
+        current = self.environment
+        updated = dataclasses.replace(
+            current, approval=approval or current.approval, sandbox=sandbox or current.sandbox
+        )
+        if updated == current:
+            return
+        self.environment = updated
+        conversation = self.agent.conversation
+        instructions = instructions_with_environment(self.base_instructions, updated)
+        conversation.update_settings(dataclasses.replace(conversation.settings, instructions=instructions))
 
     # ---- sandbox and permissions -------------------------------------------------------------
 
@@ -419,6 +458,7 @@ class Session(SessionModels, SessionCheckpoints):
         self.agent.tool_context.sandbox = chosen.policy
         self.agent.approvals.commands_ask = chosen.missing
         self.settings = self.settings.model_copy(update={"sandbox": mode})
+        self._update_environment(sandbox=sandbox_context(chosen))
         return chosen.describe()
 
     def permission_rules(self) -> list[PermissionRule]:
