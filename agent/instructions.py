@@ -12,9 +12,13 @@ import platform
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.paths import config_dir as user_config_dir
 from agent.sandbox import SessionSandbox
+
+if TYPE_CHECKING:
+    from agent.git import RepoInfo
 
 MAX_AGENTS_MD_BYTES = 32 * 1024
 """Bytes kept of one AGENTS.md; the rest is cut and the cut is said."""
@@ -245,9 +249,11 @@ def dirty_summary(workspace: Path, timeout_s: float = 5.0) -> str:
 
 
 def gather_environment(
-    *, cwd: Path, workspace: Path, approval: str, sandbox: str, git_branch: str | None, in_git: bool
+    *, cwd: Path, workspace: Path, approval: str, sandbox: str, repo: RepoInfo | None
 ) -> Environment:
-    """The environment now: this machine, today, the given policy and sandbox, the git state."""
+    """The environment now: this machine, today, the given policy and sandbox, the git state
+    (`repo`, from `agent.git.repo_info`; its working tree is listed only when it is dirty)."""
+    status = None if repo is None else dirty_summary(workspace) if repo.dirty else "clean"
     return Environment(
         cwd=cwd,
         workspace=workspace,
@@ -256,8 +262,8 @@ def gather_environment(
         date=datetime.date.today().isoformat(),
         approval=approval,
         sandbox=sandbox,
-        git_branch=git_branch,
-        git_status=dirty_summary(workspace) if in_git else None,
+        git_branch=repo.branch if repo is not None else None,
+        git_status=status,
     )
 
 

@@ -276,13 +276,9 @@ class Session(SessionModels, SessionCheckpoints):
         permissions = Permissions(allow=settings.allow, ask=settings.ask, deny=settings.deny)
         models = user_catalogue(settings.models)
         base_instructions = build_instructions(workspace, cwd)
+        context = sandbox_context(sandbox)
         environment = gather_environment(
-            cwd=cwd,
-            workspace=workspace,
-            approval=settings.approval,
-            sandbox=sandbox_context(sandbox),
-            git_branch=repo.branch if repo else None,
-            in_git=repo is not None,
+            cwd=cwd, workspace=workspace, approval=settings.approval, sandbox=context, repo=repo
         )
         conversation = Conversation(
             RequestSettings.build(
