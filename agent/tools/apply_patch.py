@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import stat
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from pydantic import Field
 from agent.approvals import ApprovalRequest
 from agent.tools.atomic import (
     NEW_FILE_MODE,
-    Line,
     TextFormat,
     check_not_stale,
     decode_lines,
@@ -44,274 +43,22 @@ from agent.tools.base import (
     one_line,
     text_argument,
 )
+from agent.tools.patch_match import apply_hunks
+from agent.tools.patch_parse import ADD, DELETE, MOVE, UPDATE, FileOp, parse_patch
 from agent.tools.patch_write import FileChange, write_all
 from agent.tools.paths import display_path, resolve_path
 from agent.tools.workspace_fs import file_status, os_error
 
-BEGIN = "*** Begin Patch"
-END = "*** End Patch"
-ADD = "*** Add File: "
-DELETE = "*** Delete File: "
-UPDATE = "*** Update File: "
-MOVE = "*** Move to: "
-END_OF_FILE = "*** End of File"
-
-# ---- parsing ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Hunk:
-    """One `@@` section of an Update File: lines tagged " " (context), "-" or "+"."""
-
-    number: int
-    context: str | None
-    ops: list[tuple[str, str]] = field(default_factory=list)
-    at_end: bool = False
-
-    @property
-    def old_lines(self) -> list[str]:
-        return [text for tag, text in self.ops if tag != "+"]
-
-    def describe(self) -> str:
-        """A short quote of the hunk for error messages."""
-        shown = [f"@@ {self.context}"] if self.context else []
-        shown += [tag + text for tag, text in self.ops[:4]]
-        more = " …" if len(self.ops) > 4 else ""
-        return " | ".join(repr(line) for line in shown) + more
-
-
-@dataclass
-class FileOp:
-    """One `*** Add/Delete/Update File` section of the patch."""
-
-    action: str
-    """"add", "delete" or "update"."""
-    path: str
-    line: int
-    """Its line number in the patch (1-based)."""
-    move_to: str | None = None
-    added: list[str] = field(default_factory=list)
-    hunks: list[Hunk] = field(default_factory=list)
-
-
-def _patch_error(line: int, message: str) -> ToolError:
-    return ToolError(f"apply_patch: invalid patch at line {line}: {message}")
-
-
-def _strip_envelope(patch: str) -> tuple[list[str], int]:
-    """The lines between the Begin and End markers, and the patch line number of the first."""
-    lines = [line.removesuffix("\r") for line in patch.strip().split("\n")]
-    first = 1
-    # Lenient like Codex: a heredoc wrapper (<<'EOF' … EOF) copied from a shell command.
-    if len(lines) >= 4 and lines[0] in ("<<EOF", "<<'EOF'", '<<"EOF"') and lines[-1].endswith("EOF"):
-        lines, first = lines[1:-1], 2
-    if not lines or lines[0].strip() != BEGIN:
-        raise _patch_error(first, f"the first line must be '{BEGIN}'.")
-    if len(lines) < 2 or lines[-1].strip() != END:
-        raise _patch_error(first + len(lines) - 1, f"the last line must be '{END}'.")
-    return lines[1:-1], first + 1
-
-
-def parse_patch(patch: str) -> list[FileOp]:
-    """The file sections of a patch.
-
-    Raises:
-        ToolError: the envelope or a section is malformed (the message gives the line number).
-    """
-    lines, first_number = _strip_envelope(patch)
-    ops: list[FileOp] = []
-    i = 0
-    while i < len(lines):
-        number = first_number + i
-        header = lines[i].strip()
-        i += 1
-        if not header:
-            continue
-        if header.startswith(ADD):
-            op = FileOp("add", header.removeprefix(ADD).strip(), number)
-            while i < len(lines) and lines[i].startswith("+"):
-                op.added.append(lines[i][1:])
-                i += 1
-        elif header.startswith(DELETE):
-            op = FileOp("delete", header.removeprefix(DELETE).strip(), number)
-        elif header.startswith(UPDATE):
-            op = FileOp("update", header.removeprefix(UPDATE).strip(), number)
-            if i < len(lines) and lines[i].strip().startswith(MOVE):
-                op.move_to = lines[i].strip().removeprefix(MOVE).strip()
-                i += 1
-            i = _parse_hunks(op, lines, i, first_number)
-        else:
-            raise _patch_error(
-                number,
-                f"'{header}' is not a valid file header; use '{ADD}path', '{DELETE}path' or '{UPDATE}path'.",
-            )
-        if not op.path or (op.move_to is not None and not op.move_to):
-            raise _patch_error(number, f"'{header}' names no path.")
-        ops.append(op)
-    if not ops:
-        raise _patch_error(first_number, "the patch contains no file sections.")
-    return ops
-
-
-def _parse_hunks(op: FileOp, lines: list[str], i: int, first_number: int) -> int:
-    """Read the hunks of an Update File section starting at `lines[i]`; returns the next index."""
-    hunk: Hunk | None = None
-    while i < len(lines):
-        line = lines[i]
-        number = first_number + i
-        if line.strip() == END_OF_FILE:
-            if hunk is None or not hunk.ops:
-                raise _patch_error(number, f"'{END_OF_FILE}' must follow the lines of a hunk.")
-            hunk.at_end = True
-            hunk = None
-            i += 1
-            continue
-        if line.startswith("*"):
-            break
-        if line.strip() == "@@" or line.startswith("@@ "):
-            if hunk is not None and not hunk.ops:
-                raise _patch_error(number, "a hunk has no lines (a '@@' line directly follows another).")
-            context = line[3:] if line.startswith("@@ ") else None
-            hunk = Hunk(len(op.hunks) + 1, context)
-            op.hunks.append(hunk)
-        elif line == "" or line[0] in " +-":
-            if hunk is None:
-                if not line.strip():
-                    i += 1  # a blank line between hunks
-                    continue
-                if op.hunks:
-                    raise _patch_error(number, "lines after '*** End of File' need a new '@@' line.")
-                hunk = Hunk(1, None)
-                op.hunks.append(hunk)
-            hunk.ops.append((" ", "") if line == "" else (line[0], line[1:]))
-        else:
-            raise _patch_error(
-                number,
-                f"unexpected line {line!r} in the update of {op.path}: every hunk line starts with "
-                "' ' (context), '-' (removed) or '+' (added).",
-            )
-        i += 1
-    if not op.hunks:
-        raise _patch_error(op.line, f"the update of {op.path} has no hunks.")
-    if not op.hunks[-1].ops:
-        raise _patch_error(first_number + i - 1, f"the last hunk of {op.path} has no lines.")
-    return i
-
-
-# ---- locating and applying hunks ----------------------------------------------------------
-
-_PASSES: tuple[Callable[[str], str], ...] = (lambda s: s, str.rstrip, str.strip)
-
-
-def seek(lines: list[str], pattern: list[str], start: int, *, at_end: bool = False) -> int | None:
-    """Where `pattern` first occurs in `lines` at or after `start`, or None.
-
-    Tries an exact match, then ignoring trailing whitespace, then ignoring leading and trailing
-    whitespace; each pass scans the whole range before the next, looser one is tried. With
-    `at_end`, the only position tried is the one that ends at the last line.
-    """
-    if not pattern:
-        return start
-    last = len(lines) - len(pattern)
-    if last < start:
-        return None
-    candidates = range(last, last + 1) if at_end else range(start, last + 1)
-    for normalise in _PASSES:
-        wanted = [normalise(line) for line in pattern]
-        for index in candidates:
-            if all(normalise(lines[index + k]) == wanted[k] for k in range(len(pattern))):
-                return index
-    return None
-
-
-def _hunk_failure(shown: str, hunk: Hunk, what: str) -> ToolError:
-    return ToolError(
-        f"apply_patch: hunk {hunk.number} of {shown} did not apply: {what}. The hunk: {hunk.describe()}. "
-        "Nothing was changed; read the file again and resend the whole patch."
-    )
-
-
-def _replacement(hunk: Hunk, original: list[Line], start: int) -> list[tuple[str, str | None]]:
-    """The lines that replace the matched span: context lines stay as they are in the file, and
-    an added line takes the ending of the removed line it pairs with (None: the file's EOL)."""
-    out: list[tuple[str, str | None]] = []
-    position = start
-    removed: list[str] = []
-    for tag, text in hunk.ops:
-        if tag == " ":
-            out.append(original[position])
-            position += 1
-            removed = []
-        elif tag == "-":
-            removed.append(original[position][1])
-            position += 1
-        else:
-            out.append((text, removed.pop(0) if removed else None))
-    return out
-
-
-def apply_hunks(original: list[Line], hunks: list[Hunk], shown: str) -> list[tuple[str, str | None]]:
-    """The file's lines after applying `hunks` in order.
-
-    A hunk with no context or removed lines inserts its lines right after its `@@` line when it
-    has one, else at the end of the file.
-
-    Raises:
-        ToolError: a hunk's `@@` line or lines cannot be found (naming the hunk).
-    """
-    texts = [text for text, _ in original]
-    cursor = 0
-    edits: list[tuple[int, int, list[tuple[str, str | None]]]] = []
-    for hunk in hunks:
-        if hunk.context is not None:
-            found = seek(texts, [hunk.context], cursor)
-            if found is None:
-                raise _hunk_failure(shown, hunk, f"could not find the '@@ {hunk.context}' line")
-            cursor = found + 1
-        if not hunk.old_lines:
-            at = cursor if hunk.context is not None and not hunk.at_end else len(texts)
-            edits.append((at, 0, [(text, None) for _, text in hunk.ops]))
-            continue
-        found = seek(texts, hunk.old_lines, cursor, at_end=hunk.at_end)
-        if found is None and hunk.ops[-1] == (" ", ""):
-            # Like Codex: a trailing blank context line often stands for the final newline.
-            hunk = Hunk(hunk.number, hunk.context, hunk.ops[:-1], hunk.at_end)
-            found = seek(texts, hunk.old_lines, cursor, at_end=hunk.at_end) if hunk.old_lines else None
-        if found is None:
-            where = "at the end of the file" if hunk.at_end else f"at or after line {cursor + 1}" if cursor else ""
-            raise _hunk_failure(shown, hunk, f"could not find the lines to replace {where}".rstrip())
-        edits.append((found, len(hunk.old_lines), _replacement(hunk, original, found)))
-        cursor = found + len(hunk.old_lines)
-    result: list[tuple[str, str | None]] = []
-    position = 0
-    for start, length, new in sorted(edits, key=lambda edit: edit[0]):
-        result += original[position:start]
-        result += new
-        position = start + length
-    result += original[position:]
-    return result
-
-
 # ---- planning ---------------------------------------------------------------------------------
 
 
-def _read_existing(ctx: ToolContext, raw: str, what: str) -> tuple[Path, str, bytes, int]:
-    """The resolved path, shown path, bytes and permission bits of a file to update or delete."""
-    path = resolve_path(ctx, raw, for_write=True)
-    shown = display_path(ctx, path)
-    candidate = Path(raw).expanduser()
-    candidate = candidate if candidate.is_absolute() else ctx.workspace / candidate
-    # Writing goes through the link to its target; deleting or moving would act on the target.
-    if what != "update" and _is_symlink(candidate.parent.resolve() / candidate.name):
-        raise ToolError(f"apply_patch: '{raw}' is a symbolic link; apply_patch does not {what} links.")
-    data, info = read_for_edit(ctx, path, shown, missing=f"apply_patch: cannot {what} '{shown}': it does not exist.")
-    if path not in ctx.read_hashes:
-        raise ToolError(
-            f"apply_patch: read '{shown}' with read_file before you {what} it (nothing was changed); "
-            "only files read or created in this session can be changed."
-        )
-    check_not_stale(ctx, path, data, shown)
-    return path, shown, data, stat.S_IMODE(info.st_mode)
+@dataclass
+class _Planned:
+    """A path's content as the sections planned so far leave it."""
+
+    data: bytes | None
+    """None: an earlier section deletes it (or moves it away)."""
+    mode: int
 
 
 def _is_symlink(path: Path) -> bool:
@@ -323,23 +70,144 @@ def _is_symlink(path: Path) -> bool:
         raise os_error(exc, "use", str(path)) from None
 
 
-def _new_path(ctx: ToolContext, raw: str) -> tuple[Path, str]:
-    path = resolve_path(ctx, raw, for_write=True)
-    shown = display_path(ctx, path)
-    try:
-        if file_status(ctx.workspace, path) is not None:
-            raise ToolError(f"apply_patch: '{shown}' already exists; update it instead of adding it.")
-        for parent in path.parents:
-            info = file_status(ctx.workspace, parent)
-            if info is not None:
-                if not stat.S_ISDIR(info.st_mode):
-                    raise ToolError(f"apply_patch: cannot create '{shown}': '{display_path(ctx, parent)}' is a file.")
-                break
-    except OSError as exc:
-        if exc.errno != errno.ENOTDIR:
-            raise os_error(exc, "create", shown) from None
-        raise ToolError(f"apply_patch: cannot create '{shown}': a part of its path is a file.") from None
-    return path, shown
+class _Planner:
+    """Plans the sections in order against the workspace as the earlier sections leave it."""
+
+    def __init__(self, ctx: ToolContext) -> None:
+        self.ctx = ctx
+        self.planned: dict[Path, _Planned] = {}
+        self.seen: set[Path] = set()
+
+    def claim(self, path: Path, shown: str) -> None:
+        if path in self.seen:
+            raise ToolError(
+                f"apply_patch: {shown} appears twice in the patch; put all changes to one file in one section."
+            )
+        self.seen.add(path)
+
+    def _checked_read(self, path: Path, shown: str, what: str) -> tuple[bytes, int]:
+        ctx = self.ctx
+        data, info = read_for_edit(
+            ctx, path, shown, missing=f"apply_patch: cannot {what} '{shown}': it does not exist."
+        )
+        if path not in ctx.read_hashes:
+            raise ToolError(
+                f"apply_patch: read '{shown}' with read_file before you {what} it (nothing was changed); "
+                "only files read or created in this session can be changed."
+            )
+        check_not_stale(ctx, path, data, shown)
+        return data, stat.S_IMODE(info.st_mode)
+
+    def existing(self, raw: str, what: str) -> tuple[Path, str, bytes, int]:
+        """The resolved path, shown path, bytes and permission bits of a file to update or delete."""
+        ctx = self.ctx
+        path = resolve_path(ctx, raw, for_write=True)
+        shown = display_path(ctx, path)
+        self.claim(path, shown)
+        if path in self.planned:
+            state = self.planned[path]
+            if state.data is None:
+                raise ToolError(f"apply_patch: cannot {what} '{shown}': an earlier section of the patch removes it.")
+            return path, shown, state.data, state.mode
+        candidate = Path(raw).expanduser()
+        candidate = candidate if candidate.is_absolute() else ctx.workspace / candidate
+        # Writing goes through the link to its target; deleting or moving would act on the target.
+        if what != "update" and _is_symlink(candidate.parent.resolve() / candidate.name):
+            raise ToolError(f"apply_patch: '{raw}' is a symbolic link; apply_patch does not {what} links.")
+        data, mode = self._checked_read(path, shown, what)
+        return path, shown, data, mode
+
+    def destination(self, raw: str) -> tuple[Path, str, bytes | None, int]:
+        """The resolved path, shown path, current bytes (None: it does not exist) and permission
+        bits of a file to add or move onto; an existing file is overwritten, as Codex does."""
+        ctx = self.ctx
+        path = resolve_path(ctx, raw, for_write=True)
+        shown = display_path(ctx, path)
+        self.claim(path, shown)
+        if path in self.planned:
+            state = self.planned[path]
+            return path, shown, state.data, state.mode if state.data is not None else NEW_FILE_MODE
+        try:
+            info = file_status(ctx.workspace, path)
+            if info is None:
+                for parent in path.parents:
+                    parent_info = file_status(ctx.workspace, parent)
+                    if parent_info is not None:
+                        if not stat.S_ISDIR(parent_info.st_mode):
+                            raise ToolError(
+                                f"apply_patch: cannot create '{shown}': '{display_path(ctx, parent)}' is a file."
+                            )
+                        break
+                return path, shown, None, NEW_FILE_MODE
+        except OSError as exc:
+            if exc.errno != errno.ENOTDIR:
+                raise os_error(exc, "create", shown) from None
+            raise ToolError(f"apply_patch: cannot create '{shown}': a part of its path is a file.") from None
+        if stat.S_ISDIR(info.st_mode):
+            raise ToolError(f"apply_patch: cannot write '{shown}': it is a directory.")
+        data, mode = self._checked_read(path, shown, "overwrite")
+        return path, shown, data, mode
+
+    def plan(self, op: FileOp) -> FileChange:
+        """The change one section makes, given the sections before it."""
+        if op.action == "add":
+            path, shown, existing, mode = self.destination(op.path)
+            fmt = TextFormat()
+            new_lines: list[tuple[str, str | None]] = [(text, None) for text in op.added]
+            data = encode_lines(new_lines, fmt)
+            old_text = None if existing is None else lines_to_text(*decode_lines(existing, shown))
+            self.planned[path] = _Planned(data, mode)
+            return FileChange(
+                path,
+                shown,
+                old_text,
+                lines_to_text(new_lines, fmt),
+                None,
+                None,
+                fmt,
+                mode,
+                existing,
+                data,
+                overwrites=existing is not None,
+            )
+        path, shown, data, mode = self.existing(op.path, "move" if op.move_to else op.action)
+        lines, fmt = decode_lines(data, shown)
+        old_text = lines_to_text(lines, fmt)
+        if op.action == "delete":
+            self.planned[path] = _Planned(None, mode)
+            return FileChange(path, shown, old_text, None, None, None, fmt, mode, data, None)
+        move_to: Path | None = None
+        shown_move_to: str | None = None
+        replaced: bytes | None = None
+        replaced_mode = NEW_FILE_MODE
+        if op.move_to is not None and resolve_path(self.ctx, op.move_to, for_write=True) != path:
+            move_to, shown_move_to, replaced, replaced_mode = self.destination(op.move_to)
+        patched = apply_hunks(lines, op.hunks, shown)
+        new_text = lines_to_text(patched, fmt)
+        if new_text == old_text and move_to is None:
+            raise ToolError(f"apply_patch: the patch leaves {shown} unchanged (its removed and added lines are equal).")
+        new_data = encode_lines(patched, fmt)
+        if move_to is None:
+            self.planned[path] = _Planned(new_data, mode)
+        else:
+            self.planned[path] = _Planned(None, mode)
+            self.planned[move_to] = _Planned(new_data, mode)
+        return FileChange(
+            path,
+            shown,
+            old_text,
+            new_text,
+            move_to,
+            shown_move_to,
+            fmt,
+            mode,
+            data,
+            new_data,
+            replaced=replaced,
+            replaced_text=None if replaced is None else lines_to_text(*decode_lines(replaced, shown_move_to or shown)),
+            replaced_mode=replaced_mode,
+            overwrites=replaced is not None,
+        )
 
 
 def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
@@ -347,66 +215,12 @@ def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
 
     Raises:
         ToolError: the patch is malformed, names a path outside the workspace or inside .git,
-            adds an existing file, updates or deletes a missing one, names a file twice, touches
-            a file that is not editable text or that changed since it was read, or has a hunk
+            updates or deletes a missing file, names a file twice, touches (or overwrites) a file
+            that is not editable text, was never read or changed since it was read, or has a hunk
             that does not apply.
     """
-    changes: list[FileChange] = []
-    seen: dict[Path, str] = {}
-
-    def claim(path: Path, shown: str) -> None:
-        if path in seen:
-            raise ToolError(
-                f"apply_patch: {shown} appears twice in the patch; put all changes to one file in one section."
-            )
-        seen[path] = shown
-
-    for op in parse_patch(patch_text):
-        if op.action == "add":
-            path, shown = _new_path(ctx, op.path)
-            claim(path, shown)
-            fmt = TextFormat()
-            new_lines: list[tuple[str, str | None]] = [(text, None) for text in op.added]
-            changes.append(
-                FileChange(
-                    path,
-                    shown,
-                    None,
-                    lines_to_text(new_lines, fmt),
-                    None,
-                    None,
-                    fmt,
-                    NEW_FILE_MODE,
-                    None,
-                    encode_lines(new_lines, fmt),
-                )
-            )
-            continue
-        path, shown, data, mode = _read_existing(ctx, op.path, "move" if op.move_to else op.action)
-        claim(path, shown)
-        lines, fmt = decode_lines(data, shown)
-        old_text = lines_to_text(lines, fmt)
-        if op.action == "delete":
-            changes.append(FileChange(path, shown, old_text, None, None, None, fmt, mode, data, None))
-            continue
-        move_to = shown_move_to = None
-        if op.move_to is not None:
-            move_to, shown_move_to = resolve_path(ctx, op.move_to, for_write=True), None
-            if move_to == path:
-                move_to = None
-            else:
-                move_to, shown_move_to = _new_path(ctx, op.move_to)
-                claim(move_to, shown_move_to)
-        patched = apply_hunks(lines, op.hunks, shown)
-        new_text = lines_to_text(patched, fmt)
-        if new_text == old_text and move_to is None:
-            raise ToolError(f"apply_patch: the patch leaves {shown} unchanged (its removed and added lines are equal).")
-        changes.append(
-            FileChange(
-                path, shown, old_text, new_text, move_to, shown_move_to, fmt, mode, data, encode_lines(patched, fmt)
-            )
-        )
-    return changes
+    planner = _Planner(ctx)
+    return [planner.plan(op) for op in parse_patch(patch_text)]
 
 
 def _summary_lines(changes: list[FileChange]) -> Iterator[str]:

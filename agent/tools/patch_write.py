@@ -39,9 +39,17 @@ class FileChange:
     """The current bytes (None when adding), for restoring after a failed write."""
     data: bytes | None
     """Exactly the bytes that will be written (None when deleting)."""
+    replaced: bytes | None = None
+    """The bytes of the existing file a move overwrites (None: the destination is new)."""
+    replaced_text: str | None = None
+    replaced_mode: int = 0
+    overwrites: bool = False
+    """An Add or a Move onto an existing file, which it replaces (as Codex does)."""
 
     @property
     def verb(self) -> str:
+        if self.overwrites:
+            return "move" if self.move_to is not None else "add"
         if self.old_text is None:
             return "add"
         if self.new_text is None:
@@ -50,10 +58,16 @@ class FileChange:
 
     @property
     def label(self) -> str:
-        return f"{self.shown} → {self.shown_move_to}" if self.move_to is not None else self.shown
+        label = f"{self.shown} → {self.shown_move_to}" if self.move_to is not None else self.shown
+        return f"{label} (overwriting it)" if self.overwrites else label
 
     def diff(self) -> str:
-        """The unified diff of this change."""
+        """The unified diff of this change; a move onto an existing file shows that file replaced
+        and the source deleted."""
+        if self.move_to is not None and self.replaced_text is not None and self.shown_move_to is not None:
+            return unified_diff(self.replaced_text, self.new_text, self.shown_move_to) + unified_diff(
+                self.old_text, None, self.shown
+            )
         return unified_diff(self.old_text, self.new_text, self.shown, new_shown_path=self.shown_move_to)
 
 
@@ -74,7 +88,11 @@ def write_all(changes: list[FileChange], ctx: ToolContext) -> None:
                 atomic_write(
                     target, change.data, mode=change.mode, shown_path=shown_target, workspace=root, created=created
                 )
-                if change.original is None or change.move_to is not None:
+                if change.move_to is not None and change.replaced is not None:
+                    undo.append(
+                        (shown_target, _writer(root, target, change.replaced, change.replaced_mode, shown_target))
+                    )
+                elif change.original is None or change.move_to is not None:
                     undo.append((shown_target, _remover(root, target, shown_target)))
                 else:
                     undo.append((change.shown, _restorer(change, root)))
@@ -94,11 +112,13 @@ def _remover(root: Path, path: Path, shown: str) -> Callable[[], None]:
     return lambda: remove_file(root, path, shown)
 
 
+def _writer(root: Path, path: Path, data: bytes, mode: int, shown: str) -> Callable[[], None]:
+    return lambda: atomic_write(path, data, mode=mode, shown_path=shown, workspace=root)
+
+
 def _restorer(change: FileChange, root: Path) -> Callable[[], None]:
     assert change.original is not None
-    return lambda: atomic_write(
-        change.path, change.original or b"", mode=change.mode, shown_path=change.shown, workspace=root
-    )
+    return _writer(root, change.path, change.original, change.mode, change.shown)
 
 
 def _roll_back(undo: list[tuple[str, Callable[[], None]]], created: list[Path], root: Path) -> str:

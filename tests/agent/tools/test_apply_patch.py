@@ -168,6 +168,70 @@ def test_one_patch_can_add_update_delete_and_move(repo, ctx):
     assert (repo / "docs/README.md").read_text() == "# Word count\n\nAlso lines.\n\nCounts words.\n"
 
 
+# ---- overwriting (as Codex) ---------------------------------------------------------------
+
+
+def test_add_overwrites_an_existing_file_that_was_read(repo, ctx):
+    (repo / "old.txt").chmod(0o600)
+    ctx.remember_read((repo / "old.txt").resolve(), b"bye\n")
+    text = patch("*** Add File: old.txt", "+hello")
+    request = ApplyPatch().approval_request("call_1", ApplyPatchArgs(patch=text), ctx)
+    assert request.summary == "apply_patch: add old.txt (overwriting it)"
+    assert request.diff == unified_diff("bye\n", "hello\n", "old.txt")
+    result = patch_module.apply_patch(text, ctx)
+    assert result.output == "Added old.txt (overwriting it)"
+    assert (repo / "old.txt").read_bytes() == b"hello\n"
+    assert stat.S_IMODE((repo / "old.txt").stat().st_mode) == 0o600
+
+
+def test_move_overwrites_an_existing_destination_that_was_read(repo, ctx):
+    mark_read(patch("*** Update File: old.txt", "*** Delete File: README.md"), ctx)
+    text = patch("*** Update File: old.txt", "*** Move to: README.md", "-bye", "+hi")
+    request = ApplyPatch().approval_request("call_1", ApplyPatchArgs(patch=text), ctx)
+    assert request.diff == unified_diff("# Word count\n\nCounts words.\n", "hi\n", "README.md") + unified_diff(
+        "bye\n", None, "old.txt"
+    )
+    result = patch_module.apply_patch(text, ctx)
+    assert result.output == "Moved old.txt → README.md (overwriting it)"
+    assert (repo / "README.md").read_bytes() == b"hi\n"
+    assert not (repo / "old.txt").exists()
+    assert result.display["diff"] == request.diff
+
+
+def test_an_overwritten_file_must_have_been_read_and_be_unchanged_since(repo, ctx):
+    before = tree(repo)
+    mark_read(patch("*** Update File: old.txt"), ctx)
+    for text in (
+        patch("*** Add File: README.md", "+x"),
+        patch("*** Update File: old.txt", "*** Move to: README.md", "-bye", "+hi"),
+    ):
+        with pytest.raises(ToolError, match=r"read 'README.md' with read_file before you overwrite it"):
+            patch_module.apply_patch(text, ctx)
+    assert tree(repo) == before
+    ctx.remember_read((repo / "README.md").resolve(), b"something else\n")
+    with pytest.raises(ToolError, match="'README.md' changed on disk since you read it"):
+        patch_module.apply_patch(patch("*** Add File: README.md", "+x"), ctx)
+    assert tree(repo) == before
+
+
+def test_a_directory_is_not_overwritten(repo, ctx):
+    with pytest.raises(ToolError, match="cannot write 'wordcount': it is a directory"):
+        plan_patch(patch("*** Add File: wordcount", "+x"), ctx)
+
+
+def test_a_failed_move_restores_the_overwritten_destination(repo, ctx, monkeypatch):
+    mark_read(patch("*** Update File: old.txt", "*** Delete File: README.md"), ctx)
+    before = tree(repo)
+
+    def fail(root, path, shown):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr("agent.tools.patch_write.remove_file", fail)
+    with pytest.raises(ToolError, match="restored: README.md"):
+        patch_module.apply_patch(patch("*** Update File: old.txt", "*** Move to: README.md", "-bye", "+hi"), ctx)
+    assert tree(repo) == before
+
+
 # ---- locating hunks ------------------------------------------------------------------------
 
 
@@ -317,16 +381,12 @@ def test_a_failing_last_hunk_leaves_every_file_byte_identical(repo, ctx):
     assert tree(repo) == before
 
 
-def test_adding_an_existing_file_or_updating_a_missing_one_is_refused(repo, ctx):
+def test_updating_a_missing_file_is_refused(repo, ctx):
     before = tree(repo)
-    with pytest.raises(ToolError, match="'old.txt' already exists"):
-        plan_patch(patch("*** Add File: old.txt", "+x"), ctx)
     with pytest.raises(ToolError, match="cannot update 'nope.py': it does not exist"):
         plan_patch(patch("*** Update File: nope.py", "@@", "-a", "+b"), ctx)
     with pytest.raises(ToolError, match="cannot delete 'nope.py': it does not exist"):
         plan_patch(patch("*** Delete File: nope.py"), ctx)
-    with pytest.raises(ToolError, match="'README.md' already exists"):
-        plan_patch(patch("*** Update File: old.txt", "*** Move to: README.md", "-bye", "+hi"), ctx)
     with pytest.raises(ToolError, match="old.txt appears twice"):
         plan_patch(patch("*** Delete File: old.txt", "*** Update File: old.txt", "-bye", "+hi"), ctx)
     with pytest.raises(ToolError, match="leaves old.txt unchanged"):

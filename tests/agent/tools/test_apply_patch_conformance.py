@@ -24,8 +24,6 @@ EXCEPTIONS = {
         "codeassist applies a patch all or nothing: the approved diff is applied whole or not at all, "
         "so a failing later section leaves the earlier ones unapplied (Codex keeps them)"
     ),
-    "010_move_overwrites_existing_destination": "codeassist refuses to move onto an existing file (being changed)",
-    "011_add_overwrites_existing_file": "codeassist refuses to add an existing file (being changed)",
 }
 
 
