@@ -76,14 +76,6 @@ class _Planner:
     def __init__(self, ctx: ToolContext) -> None:
         self.ctx = ctx
         self.planned: dict[Path, _Planned] = {}
-        self.seen: set[Path] = set()
-
-    def claim(self, path: Path, shown: str) -> None:
-        if path in self.seen:
-            raise ToolError(
-                f"apply_patch: {shown} appears twice in the patch; put all changes to one file in one section."
-            )
-        self.seen.add(path)
 
     def _checked_read(self, path: Path, shown: str, what: str) -> tuple[bytes, int]:
         ctx = self.ctx
@@ -103,7 +95,6 @@ class _Planner:
         ctx = self.ctx
         path = resolve_path(ctx, raw, for_write=True)
         shown = display_path(ctx, path)
-        self.claim(path, shown)
         if path in self.planned:
             state = self.planned[path]
             if state.data is None:
@@ -123,7 +114,6 @@ class _Planner:
         ctx = self.ctx
         path = resolve_path(ctx, raw, for_write=True)
         shown = display_path(ctx, path)
-        self.claim(path, shown)
         if path in self.planned:
             state = self.planned[path]
             return path, shown, state.data, state.mode if state.data is not None else NEW_FILE_MODE
@@ -215,7 +205,7 @@ def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
 
     Raises:
         ToolError: the patch is malformed, names a path outside the workspace or inside .git,
-            updates or deletes a missing file, names a file twice, touches (or overwrites) a file
+            updates or deletes a missing file (or one an earlier section removes), touches (or overwrites) a file
             that is not editable text, was never read or changed since it was read, or has a hunk
             that does not apply.
     """
@@ -258,7 +248,8 @@ part does not apply, nothing changes. Format:
 
 Paths are relative to the workspace. In each hunk, give about 3 unchanged context lines above \
 and below the change, exactly as they are in the file, so the change can be found; use several \
-@@ hunks, in file order, for changes far apart. Each file may appear in only one section. Example:
+@@ hunks, in file order, for changes far apart. Sections apply in order (a later one sees what \
+the earlier ones did); Add File or Move to onto an existing file replaces it. Example:
 
 *** Begin Patch
 *** Update File: src/app.py
@@ -300,7 +291,9 @@ and below the change, exactly as they are in the file, so the change can be foun
             rule_key=self.name,
             rule_scope="every apply_patch call: adding, changing, moving or deleting any file in the workspace",
             paths=tuple(
-                path for change in changes for path in (change.shown, change.shown_move_to) if path is not None
+                dict.fromkeys(
+                    path for change in changes for path in (change.shown, change.shown_move_to) if path is not None
+                )
             ),
         )
 

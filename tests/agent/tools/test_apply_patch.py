@@ -232,6 +232,79 @@ def test_a_failed_move_restores_the_overwritten_destination(repo, ctx, monkeypat
     assert tree(repo) == before
 
 
+# ---- several sections for one path -----------------------------------------------------------
+
+
+def test_delete_then_add_of_one_path_replaces_it(repo, ctx):
+    text = patch("*** Delete File: old.txt", "*** Add File: old.txt", "+new")
+    result = apply_patch(text, ctx)
+    assert result.output == "Deleted old.txt\nAdded old.txt"
+    assert (repo / "old.txt").read_bytes() == b"new\n"
+    assert ctx.read_hashes[(repo / "old.txt").resolve()] == hashlib.sha256(b"new\n").hexdigest()
+
+
+def test_sections_for_one_path_apply_in_order(repo, ctx):
+    result = apply_patch(
+        patch(
+            "*** Update File: old.txt",
+            "-bye",
+            "+hello",
+            "*** Update File: old.txt",
+            " hello",
+            "+world",
+            "*** Update File: old.txt",
+            "*** Move to: moved/new.txt",
+            "-hello",
+            "+HELLO",
+            "*** Update File: moved/new.txt",
+            " world",
+            "+!",
+        ),
+        ctx,
+    )
+    assert result.output == "Updated old.txt\nUpdated old.txt\nMoved old.txt → moved/new.txt\nUpdated moved/new.txt"
+    assert (repo / "moved/new.txt").read_bytes() == b"HELLO\nworld\n!\n"
+    assert not (repo / "old.txt").exists()
+
+
+def test_a_later_section_for_the_same_path_failing_applies_nothing(repo, ctx):
+    before = tree(repo)
+    text = patch("*** Update File: old.txt", "-bye", "+hello", "*** Update File: old.txt", "-bye", "+again")
+    with pytest.raises(ToolError, match="hunk 1 of old.txt did not apply"):
+        apply_patch(text, ctx)
+    assert tree(repo) == before
+
+
+def test_a_write_failing_after_two_sections_for_one_path_restores_the_original(repo, ctx, monkeypatch):
+    before = tree(repo)
+    real_replace = os.replace
+    calls = []
+
+    def flaky(src, dst, **dir_fds):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_replace(src, dst, **dir_fds)
+
+    monkeypatch.setattr(os, "replace", flaky)
+    with pytest.raises(ToolError, match="restored: old.txt"):
+        apply_patch(
+            patch(
+                "*** Update File: old.txt",
+                "-bye",
+                "+one",
+                "*** Update File: old.txt",
+                "-one",
+                "+two",
+                "*** Add File: x.txt",
+                "+x",
+            ),
+            ctx,
+        )
+    monkeypatch.undo()
+    assert tree(repo) == before
+
+
 # ---- locating hunks ------------------------------------------------------------------------
 
 
@@ -387,7 +460,7 @@ def test_updating_a_missing_file_is_refused(repo, ctx):
         plan_patch(patch("*** Update File: nope.py", "@@", "-a", "+b"), ctx)
     with pytest.raises(ToolError, match="cannot delete 'nope.py': it does not exist"):
         plan_patch(patch("*** Delete File: nope.py"), ctx)
-    with pytest.raises(ToolError, match="old.txt appears twice"):
+    with pytest.raises(ToolError, match="cannot update 'old.txt': an earlier section of the patch removes it"):
         plan_patch(patch("*** Delete File: old.txt", "*** Update File: old.txt", "-bye", "+hi"), ctx)
     with pytest.raises(ToolError, match="leaves old.txt unchanged"):
         plan_patch(patch("*** Update File: old.txt", "-bye", "+bye"), ctx)
