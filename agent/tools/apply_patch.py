@@ -8,7 +8,8 @@ change keep their bytes, including their own line endings in files with mixed en
 Hunk location follows Codex's `apply_patch`: each hunk's context and removed lines are searched
 for in order, forward from the end of the previous hunk; `@@ text` first moves the search past
 the next line equal to `text`. Each search tries an exact match, then one that ignores trailing
-whitespace, then one that ignores leading and trailing whitespace.
+whitespace, then one that ignores leading and trailing whitespace, then one that reads Unicode
+dashes, quotes and spaces as ASCII (`agent.tools.patch_match`).
 """
 
 from __future__ import annotations

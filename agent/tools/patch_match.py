@@ -3,7 +3,10 @@
 Each hunk's context and removed lines are searched for in order, forward from the end of the
 previous hunk; `@@ text` first moves the search past the next line equal to `text`. Each search
 tries an exact match, then one that ignores trailing whitespace, then one that ignores leading and
-trailing whitespace.
+trailing whitespace, then one that also reads Unicode punctuation as its ASCII look-alike (dashes
+as '-', curly quotes as straight ones, non-breaking and other odd spaces as ' '), the fallback
+order of Codex's `seek_sequence`. Only the compared forms are normalised: the lines kept or
+replaced are the file's own.
 """
 
 from __future__ import annotations
@@ -14,14 +17,29 @@ from agent.tools.atomic import Line
 from agent.tools.base import ToolError
 from agent.tools.patch_parse import Hunk
 
-_PASSES: tuple[Callable[[str], str], ...] = (lambda s: s, str.rstrip, str.strip)
+_PUNCTUATION = str.maketrans(
+    {
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+        **dict.fromkeys("\u2018\u2019\u201a\u201b", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f", '"'),
+        **dict.fromkeys("\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000", " "),
+    }
+)
+
+
+def normalise_punctuation(line: str) -> str:
+    """`line` trimmed, with Unicode dashes, quotes and spaces read as their ASCII look-alikes."""
+    return line.strip().translate(_PUNCTUATION)
+
+
+_PASSES: tuple[Callable[[str], str], ...] = (lambda s: s, str.rstrip, str.strip, normalise_punctuation)
 
 
 def seek(lines: list[str], pattern: list[str], start: int, *, at_end: bool = False) -> int | None:
     """Where `pattern` first occurs in `lines` at or after `start`, or None.
 
     Tries an exact match, then ignoring trailing whitespace, then ignoring leading and trailing
-    whitespace; each pass scans the whole range before the next, looser one is tried. With
+    whitespace, then with Unicode punctuation normalised too; each pass scans the whole range before the next, looser one is tried. With
     `at_end`, the only position tried is the one that ends at the last line.
     """
     if not pattern:

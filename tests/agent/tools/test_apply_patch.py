@@ -364,6 +364,42 @@ def test_exact_matches_are_preferred_over_whitespace_insensitive_ones(tmp_path):
     assert (repo / "w.txt").read_text() == "  item\nITEM\n"
 
 
+@pytest.mark.parametrize(
+    ("file_line", "patch_line"),
+    [
+        ("x = 1", "x = 1"),
+        ("x = 1   ", "x = 1"),
+        ("\t  x = 1  ", "x = 1"),
+        ("s = \u201cdone\u201d \u2014 it\u2019s\u00a0ok", 's = "done" - it\'s ok'),
+        ('s = "done" - it\'s ok', "s = \u201edone\u201f \u2010 it\u201bs\u3000ok"),
+        ("a \u2011\u2012\u2013\u2015 \u201a\u2018 \u2002\u2009\u202f\u205f end", "a ---- '' \u00a0    end"),
+    ],
+    ids=["exact", "trailing-whitespace", "trimmed", "unicode-in-file", "unicode-in-patch", "every-look-alike"],
+)
+def test_each_matching_pass_finds_the_line_and_keeps_the_files_own_context(tmp_path, file_line, patch_line):
+    kept = file_line.replace("1", "2")
+    original = f"before\n{file_line}\n{kept}\nafter\n"
+    repo = init_repo(tmp_path / "r", {"p.txt": original})
+    apply_patch(
+        patch("*** Update File: p.txt", " before", f"-{patch_line}", "+replaced", " " + patch_line.replace("1", "2")),
+        ToolContext(repo),
+    )
+    assert (repo / "p.txt").read_text() == f"before\nreplaced\n{kept}\nafter\n"
+
+
+def test_unicode_look_alikes_are_only_a_last_resort(tmp_path):
+    repo = init_repo(tmp_path / "r", {"q.txt": 'say \u201chi\u201d\nsay "hi"\n'})
+    apply_patch(patch("*** Update File: q.txt", '-say "hi"', "+said"), ToolContext(repo))
+    assert (repo / "q.txt").read_text() == "say \u201chi\u201d\nsaid\n"
+
+
+def test_an_at_at_line_is_found_through_unicode_look_alikes(tmp_path):
+    repo = init_repo(tmp_path / "r", {"h.md": "# Intro \u2014 part 1\nold\n# Next\nold\n"})
+    apply_patch(patch("*** Update File: h.md", "@@ # Next", "-old", "+new"), ToolContext(repo))
+    apply_patch(patch("*** Update File: h.md", "@@ # Intro - part 1", "-old", "+first"), ToolContext(repo))
+    assert (repo / "h.md").read_text() == "# Intro \u2014 part 1\nfirst\n# Next\nnew\n"
+
+
 def test_end_of_file_anchors_the_hunk_at_the_last_lines(tmp_path):
     repo = init_repo(tmp_path / "r", {"e.txt": "end\nmiddle\nend\n"})
     apply_patch(patch("*** Update File: e.txt", "@@", "-end", "+END", "*** End of File"), ToolContext(repo))
