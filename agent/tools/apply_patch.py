@@ -1,8 +1,17 @@
 """`apply_patch`: add, delete, update and move files with one patch in Codex's envelope format.
 
-The whole patch is planned in memory first (`plan_patch`): every file is read, checked and
-patched before anything is written, so a patch that does not apply changes nothing, and the
-approval diff is computed from exactly the bytes that will be written. Lines the patch does not
+The whole patch is planned in memory first (`plan_patch`): the sections are applied in order to
+an in-memory view of the workspace (so a later section sees what the earlier ones did), every
+file is read, checked and patched before anything is written, and the approval diff is computed
+from exactly the bytes that will be written. Add File and Move to onto an existing file replace
+it, as in Codex; that file must have been read, like any file the patch changes.
+
+All or nothing, unlike Codex (which keeps the sections applied before a failing one): the user
+approves one diff, so applying part of it would leave a state nobody approved or saw, often half
+a change (a function renamed, its callers not yet); the model then has to work out which sections
+landed before it can resend anything. Planning first finds every failure before approval is even
+asked, so a refusal always says "Nothing was applied" and the model resends the whole, corrected
+patch; a write failing midway (a full disk) restores the files already written and says so. Lines the patch does not
 change keep their bytes, including their own line endings in files with mixed endings.
 
 Hunk location follows Codex's `apply_patch`: each hunk's context and removed lines are searched
@@ -85,7 +94,7 @@ class _Planner:
         )
         if path not in ctx.read_hashes:
             raise ToolError(
-                f"apply_patch: read '{shown}' with read_file before you {what} it (nothing was changed); "
+                f"apply_patch: read '{shown}' with read_file before you {what} it (nothing was applied); "
                 "only files read or created in this session can be changed."
             )
         check_not_stale(ctx, path, data, shown)
@@ -211,7 +220,20 @@ def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
             that does not apply.
     """
     planner = _Planner(ctx)
-    return [planner.plan(op) for op in parse_patch(patch_text)]
+    try:
+        return [planner.plan(op) for op in parse_patch(patch_text)]
+    except ToolError as exc:
+        raise _refusal(str(exc)) from exc
+
+
+def _refusal(message: str) -> ToolError:
+    """A planning error as the model reads it: it names apply_patch and says nothing was applied."""
+    message = message.replace("(nothing was changed)", "(nothing was applied)")
+    if not message.startswith("apply_patch"):
+        message = f"apply_patch: {message}"
+    if "nothing was applied" not in message.lower():
+        message = f"{message.rstrip()} Nothing was applied."
+    return ToolError(message)
 
 
 def _summary_lines(changes: list[FileChange]) -> Iterator[str]:

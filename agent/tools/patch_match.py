@@ -59,7 +59,7 @@ def seek(lines: list[str], pattern: list[str], start: int, *, at_end: bool = Fal
 def _hunk_failure(shown: str, hunk: Hunk, what: str) -> ToolError:
     return ToolError(
         f"apply_patch: hunk {hunk.number} of {shown} did not apply: {what}. The hunk: {hunk.describe()}. "
-        "Nothing was changed; read the file again and resend the whole patch."
+        "Nothing was applied; read the file again and resend the whole patch."
     )
 
 

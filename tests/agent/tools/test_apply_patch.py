@@ -428,7 +428,7 @@ def test_a_hunk_that_does_not_apply_is_named_precisely(repo, ctx):
     message = str(failure.value)
     assert message.startswith("apply_patch: hunk 2 of wordcount/core.py did not apply: could not find the lines")
     assert "return len(text.split('\\\\n'))" in message
-    assert "Nothing was changed" in message
+    assert "Nothing was applied" in message
 
 
 def test_a_missing_at_at_context_line_is_reported(repo, ctx):
@@ -453,6 +453,34 @@ def test_a_missing_at_at_context_line_is_reported(repo, ctx):
 def test_malformed_patches_are_refused_with_the_line(ctx, text, expected):
     with pytest.raises(ToolError, match=expected):
         plan_patch(text, ctx)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ("*** Frobnicate File: a",),
+        ("*** Update File: nope.py", "-a", "+b"),
+        ("*** Delete File: ../outside.txt",),
+        ("*** Update File: README.md", "-absent", "+x"),
+        ("*** Add File: wordcount", "+x"),
+        ("*** Update File: old.txt", "-bye", "+bye"),
+        ("*** Delete File: old.txt", "*** Delete File: old.txt"),
+    ],
+    ids=["malformed", "missing", "outside", "hunk", "directory", "unchanged", "deleted-twice"],
+)
+def test_every_refusal_names_the_tool_and_says_nothing_was_applied(repo, ctx, body):
+    before = tree(repo)
+    with pytest.raises(ToolError) as refusal:
+        apply_patch(patch("*** Add File: first.txt", "+x", *body), ctx)
+    message = str(refusal.value)
+    assert message.startswith("apply_patch") and "nothing was applied" in message.lower()
+    assert tree(repo) == before
+
+
+def test_a_stale_file_is_refused_and_nothing_was_applied(repo, ctx):
+    ctx.remember_read((repo / "old.txt").resolve(), b"other\n")
+    with pytest.raises(ToolError, match=r"'old.txt' changed on disk since you read it; .*\(nothing was applied\)"):
+        apply_patch(patch("*** Delete File: old.txt"), ctx)
 
 
 def test_a_heredoc_wrapper_and_crlf_patch_text_are_tolerated(repo, ctx):
@@ -795,7 +823,7 @@ def test_a_file_never_read_is_neither_updated_moved_nor_deleted(repo, ctx):
         "move": patch("*** Update File: old.txt", "*** Move to: new.txt", "-bye", "+hi"),
     }
     for verb, text in texts.items():
-        expected = rf"read '(README.md|old.txt)' with read_file before you {verb} it \(nothing was changed\)"
+        expected = rf"read '(README.md|old.txt)' with read_file before you {verb} it \(nothing was applied\)"
         with pytest.raises(ToolError, match=expected):
             ApplyPatch().approval_request("call_1", ApplyPatchArgs(patch=text), ctx)
         with pytest.raises(ToolError, match=expected):
