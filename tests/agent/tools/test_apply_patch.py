@@ -553,8 +553,8 @@ def test_a_full_disk_leaves_the_file_intact_and_no_temp_files(repo, ctx, monkeyp
     assert not [p for p in repo.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
 
 
-def test_a_write_failing_midway_restores_the_files_already_written(repo, ctx, monkeypatch):
-    before = tree(repo)
+def fail_third_replace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the third rename of a written file fail with EIO (a write failing midway)."""
     real_replace = os.replace
     calls = []
 
@@ -565,6 +565,11 @@ def test_a_write_failing_midway_restores_the_files_already_written(repo, ctx, mo
         real_replace(src, dst, **dir_fds)
 
     monkeypatch.setattr(os, "replace", flaky)
+
+
+def test_a_write_failing_midway_restores_the_files_already_written(repo, ctx, monkeypatch):
+    before = tree(repo)
+    fail_third_replace(monkeypatch)
     with pytest.raises(ToolError) as failure:
         apply_patch(
             patch(

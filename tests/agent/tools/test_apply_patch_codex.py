@@ -15,7 +15,16 @@ from agent.tools import apply_patch as patch_module
 from agent.tools.apply_patch import ApplyPatch, ApplyPatchArgs
 from agent.tools.atomic import unified_diff
 from agent.tools.base import ToolContext, ToolError
-from tests.agent.tools.test_apply_patch import CORE, apply_patch, init_repo, mark_read, patch, plan_patch, tree
+from tests.agent.tools.test_apply_patch import (
+    CORE,
+    apply_patch,
+    fail_third_replace,
+    init_repo,
+    mark_read,
+    patch,
+    plan_patch,
+    tree,
+)
 
 
 @pytest.fixture
@@ -140,16 +149,7 @@ def test_a_later_section_for_the_same_path_failing_applies_nothing(repo, ctx):
 
 def test_a_write_failing_after_two_sections_for_one_path_restores_the_original(repo, ctx, monkeypatch):
     before = tree(repo)
-    real_replace = os.replace
-    calls = []
-
-    def flaky(src, dst, **dir_fds):
-        calls.append(dst)
-        if len(calls) == 3:
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        real_replace(src, dst, **dir_fds)
-
-    monkeypatch.setattr(os, "replace", flaky)
+    fail_third_replace(monkeypatch)
     with pytest.raises(ToolError, match="restored: old.txt"):
         apply_patch(
             patch(
