@@ -432,12 +432,16 @@ class TurnCheckpoints:
             turn = self._undoable() if undo else self._redoable()
             if turn is None:
                 self._store()
-                raise CheckpointUnavailable(
-                    "Nothing to undo: no turn of this session changed files (or all are undone)."
-                    if undo
-                    else "Nothing to redo: /redo re-applies what /undo undid, before a new turn changes files."
-                )
+                raise CheckpointUnavailable(self.why_nothing_to(undo=undo))
             return await self._restore(turn, undo=undo, overwrite=overwrite)
+
+    def why_nothing_to(self, *, undo: bool) -> str:
+        """Why `/undo` (or `/redo`) has nothing to do, for the user."""
+        if not undo:
+            return "Nothing to redo: /redo re-applies what /undo took back, and nothing was undone since the last turn."
+        if any(turn.files for turn in self._turns.values()):
+            return "Nothing to undo: every turn that changed files is undone already (/redo re-applies the last one)."
+        return "Nothing to undo: no turn of this session has changed a file since it took a checkpoint."
 
     async def _restore(self, turn: _Turn, *, undo: bool, overwrite: bool) -> ChangesUndone | ChangesRedone:
         store = self._store()

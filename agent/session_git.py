@@ -80,6 +80,11 @@ class SessionCheckpoints:
         """What `/redo` would re-apply (see `plan_undo`)."""
         return self.checkpoints.plan_redo()
 
+    def why_nothing_to(self, *, undo: bool) -> str:
+        """Why `plan_undo` (or `plan_redo`) found nothing: every changing turn is undone already, or
+        none changed a file since checkpoints began (`undo` False: nothing was undone)."""
+        return self.checkpoints.why_nothing_to(undo=undo)
+
     async def redo(self, *, overwrite: bool = False) -> ChangesRedone:
         """Apply the most recently undone turn's changes again (raises as `undo`)."""
         return await self.checkpoints.redo(overwrite=overwrite)

@@ -68,35 +68,23 @@ async def route(app: CodeassistApp, event: AgentEvent) -> None:
 
 @command("undo", "/undo", "undo the files of the last turn that changed some (again: the turn before)")
 async def _undo(app: CodeassistApp, argument: str) -> None:
-    session = _session(app, "undo")
-    if session is None:
-        return
-    plan = await asyncio.to_thread(session.plan_undo)
-    if plan is None:
-        app.say(nothing_to_undo(app))
-        return
-    confirm_and_restore(app, plan, redo=False)
-
-
-def nothing_to_undo(app: CodeassistApp) -> str:
-    """Why `/undo` has nothing to do: every turn that changed files is undone already, or none did
-    (since checkpoints began: a turn run outside git, before `/git-init`, has none)."""
-    recorded = app.router.turn_changes if app.router is not None else {}
-    if any(event.files for event in recorded.values()):
-        return "Nothing to undo: every turn that changed files is undone already (/redo re-applies the last one)."
-    return "Nothing to undo: no turn of this session has changed a file since it took a checkpoint."
+    await _plan_and_restore(app, redo=False)
 
 
 @command("redo", "/redo", "re-apply the changes the last /undo took back")
 async def _redo(app: CodeassistApp, argument: str) -> None:
-    session = _session(app, "redo")
+    await _plan_and_restore(app, redo=True)
+
+
+async def _plan_and_restore(app: CodeassistApp, *, redo: bool) -> None:
+    session = _session(app, "redo" if redo else "undo")
     if session is None:
         return
-    plan = await asyncio.to_thread(session.plan_redo)
+    plan = await asyncio.to_thread(session.plan_redo if redo else session.plan_undo)
     if plan is None:
-        app.say("Nothing to redo: /redo re-applies what /undo took back, and nothing was undone since the last turn.")
+        app.say(session.why_nothing_to(undo=not redo))
         return
-    confirm_and_restore(app, plan, redo=True)
+    confirm_and_restore(app, plan, redo=redo)
 
 
 def confirm_and_restore(app: CodeassistApp, plan: UndoPlan, *, redo: bool) -> None:
