@@ -34,6 +34,8 @@ class TurnStarted(_Event):
     type: Literal["turn_started"] = "turn_started"
     turn: int
     prompt: str
+    images: list[str] = []
+    """The names of the images attached to the prompt (their bytes are in the conversation item)."""
 
 
 class ResponseStarted(_Event):
@@ -120,6 +122,8 @@ class ToolFinished(_Event):
     duration_s: float
     display: dict[str, object] | None = None
     """Extra structured detail for the UI (diff, exit code, plan steps)."""
+    images: int = 0
+    """How many images went to the model with the output (their bytes are in the conversation item)."""
 
 
 class ResponseFinished(_Event):

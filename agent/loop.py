@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import functools
 import time
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Mapping
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -61,7 +61,7 @@ from agent.sandbox import escalated
 from agent.stats import ResponseStats, TurnStats
 from agent.tools import LiveOutput, Tool, ToolArgs, ToolContext, ToolError, ToolRegistry, ToolResult
 from agent.transport import TransportAborted
-from agent.wire import CustomToolCallOutput, FunctionCallOutput, user_message
+from agent.wire import CustomToolCallOutput, FunctionCallOutput, tool_output_content, user_message
 from agent.wire.items import CustomToolCall, FunctionCall
 
 if TYPE_CHECKING:
@@ -187,18 +187,19 @@ class Agent:
             if self.recorder is not None:
                 self.recorder.flush(durable=True)
 
-    async def run_turn(self, prompt: str) -> AsyncGenerator[AgentEvent]:
+    async def run_turn(self, prompt: str, images: Mapping[str, str] | None = None) -> AsyncGenerator[AgentEvent]:
         """Run one user turn, yielding every event; always ends with one `TurnEnded`.
 
-        Every event passes through `_emit` on its way out, so the session record holds exactly
-        what the caller saw.
+        `images` are attached to the prompt: each image's name (as the user gave it) and its
+        `data:` URL. Every event passes through `_emit` on its way out, so the session record
+        holds exactly what the caller saw.
         """
-        async with aclosing(self._turn(prompt)) as events:
+        async with aclosing(self._turn(prompt, dict(images or {}))) as events:
             async for event in events:
                 self._emit(event)
                 yield event
 
-    async def _turn(self, prompt: str) -> AsyncGenerator[AgentEvent]:
+    async def _turn(self, prompt: str, images: dict[str, str]) -> AsyncGenerator[AgentEvent]:
         self._cancel = asyncio.Event()
         number = len(self.turns) + 1
         started = time.monotonic()
@@ -206,7 +207,7 @@ class Agent:
         timers = {"tool_s": 0.0, "approval_wait_s": 0.0, "tool_calls": 0.0}
         if self.checkpoints is not None:  # tells the model what was undone or redone since the last turn
             self.checkpoints.add_note(self.conversation)
-        self.conversation.add(user_message(prompt))
+        self.conversation.add(user_message(prompt, images.values()))
         self._number = number
         reason: TurnEndReason = "step_limit"
         message: str | None = None
@@ -214,7 +215,7 @@ class Agent:
         ended = False
         try:
             try:
-                yield TurnStarted(turn=number, prompt=prompt)
+                yield TurnStarted(turn=number, prompt=prompt, images=list(images))
                 for step in range(1, self.max_steps + 1):
                     exceeded = self.limits.exceeded(self.turns, responses) if self.limits else None
                     if exceeded is not None:  # between steps: every call of the last one is answered
@@ -362,12 +363,9 @@ class Agent:
     ) -> AsyncGenerator[AgentEvent]:
         """Give `call` its one output. Its duration is the time it ran (a call that never runs
         takes the time to decide, the approval wait left out)."""
-        raw = call.arguments if isinstance(call, FunctionCall) else call.input
         started = time.monotonic()
         try:
-            if isinstance(call, CustomToolCall):
-                raise ToolError(f"'{call.name}' is not a freeform tool here; call the function tools instead.")
-            tool, args = self.tools.parse(call.name, raw)
+            tool, args = self.tools.parse_call(call)
         except ToolError as exc:
             yield self._record(call, "invalid", str(exc), time.monotonic() - started)
             return
@@ -434,7 +432,7 @@ class Agent:
         ran = time.monotonic() - run_started - escalation_wait
         timers["tool_s"] += ran
         result = outcome.result
-        yield self._record(call, "ok" if result.ok else "error", result.output, ran, result.display)
+        yield self._record(call, "ok" if result.ok else "error", result.output, ran, result.display, result.images)
 
     async def _decide(
         self, request: ApprovalRequest, mutating: bool, timers: dict[str, float], answer: _Answer
@@ -515,16 +513,24 @@ class Agent:
         output: str,
         duration_s: float,
         display: dict[str, Any] | None = None,
+        images: tuple[str, ...] = (),
     ) -> ToolFinished:
         """Give the call its one output: in the conversation (and so the record, and the ledger),
-        and as an event."""
+        and as an event (which names how many images went with it, not their bytes)."""
         self._running.pop(call.call_id, None)
+        content = tool_output_content(output, images)
         if isinstance(call, CustomToolCall):
-            self.conversation.add(CustomToolCallOutput(call_id=call.call_id, output=output))
+            self.conversation.add(CustomToolCallOutput(call_id=call.call_id, output=content))
         else:
-            self.conversation.add(FunctionCallOutput(call_id=call.call_id, output=output))
+            self.conversation.add(FunctionCallOutput(call_id=call.call_id, output=content))
         return ToolFinished(
-            call_id=call.call_id, name=call.name, status=status, output=output, duration_s=duration_s, display=display
+            call_id=call.call_id,
+            name=call.name,
+            status=status,
+            output=output,
+            duration_s=duration_s,
+            display=display,
+            images=len(images),
         )
 
     def _abort_pending(self, output: str = ABORTED_OUTPUT) -> list[ToolFinished]:

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import ssl
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -354,13 +354,14 @@ class Session(SessionModels, SessionCheckpoints):
         if stats is not None:
             self.warmup_stats = stats
 
-    def run_turn(self, prompt: str) -> AsyncGenerator[AgentEvent]:
-        """Run one user turn: every event, ending with one `TurnEnded`.
+    def run_turn(self, prompt: str, images: Mapping[str, str] | None = None) -> AsyncGenerator[AgentEvent]:
+        """Run one user turn: every event, ending with one `TurnEnded`. `images` (name → `data:`
+        URL) go with the prompt.
 
         When a call needs a person, the stream yields `ApprovalRequested` and waits until
         `answer_approval` (or `cancel`) settles that call. A `Notice` says when the session log
         cannot be written (the turn goes on) and when it is written again."""
-        return with_log_notices(self.agent.run_turn(prompt), self.recorder)
+        return with_log_notices(self.agent.run_turn(prompt, images), self.recorder)
 
     def compact(self, focus: str | None = None) -> AsyncGenerator[AgentEvent]:
         """Compact the conversation now, between turns (`/compact [focus]`): `CompactionStarted`,

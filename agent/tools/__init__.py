@@ -27,6 +27,7 @@ from agent.tools.read_file import ReadFile
 from agent.tools.shell import Shell
 from agent.tools.update_plan import UpdatePlan
 from agent.tools.write_file import WriteFile
+from agent.wire.items import CustomToolCall, FunctionCall
 
 MAX_ARGUMENT_BYTES = 1024 * 1024
 
@@ -53,6 +54,17 @@ class ToolRegistry:
     def specs(self) -> list[dict[str, Any]]:
         """The `tools` list of a request."""
         return [tool.spec() for tool in self._tools.values()]
+
+    def parse_call(self, call: FunctionCall | CustomToolCall) -> tuple[Tool[Any], ToolArgs]:
+        """The tool and validated arguments of a call the model made, a function call (JSON
+        arguments) or a custom tool call (freeform input).
+
+        Raises:
+            ToolError: as `parse`; or a freeform call to a tool that takes JSON arguments.
+        """
+        if isinstance(call, CustomToolCall):
+            raise ToolError(f"'{call.name}' is not a freeform tool here; call the function tools instead.")
+        return self.parse(call.name, call.arguments)
 
     def parse(self, name: str, raw_arguments: str) -> tuple[Tool[Any], ToolArgs]:
         """The tool and its validated arguments.

@@ -100,6 +100,8 @@ class ToolResult(BaseModel):
     output: str
     ok: bool = True
     display: dict[str, Any] | None = None
+    images: tuple[str, ...] = ()
+    """Images the model receives with the output, as `data:` URLs (`view_image`, MCP results)."""
 
 
 ArgsT = TypeVar("ArgsT", bound=ToolArgs)

@@ -17,6 +17,7 @@ from agent.wire.items import (
     CustomToolCallOutput,
     FunctionCall,
     FunctionCallOutput,
+    InputImage,
     InputText,
     Item,
     Message,
@@ -24,6 +25,7 @@ from agent.wire.items import (
     Reasoning,
     SummaryText,
     UnknownItem,
+    tool_output_content,
     user_message,
 )
 from agent.wire.requests import ResponseCreate
@@ -39,6 +41,7 @@ __all__ = [
     "FrameDecodeError",
     "FunctionCall",
     "FunctionCallOutput",
+    "InputImage",
     "InputText",
     "Item",
     "Message",
@@ -51,5 +54,6 @@ __all__ = [
     "Usage",
     "decode_frame",
     "encode_frame",
+    "tool_output_content",
     "user_message",
 ]

@@ -6,6 +6,7 @@ server that adds item types (hosted tools, compaction, …) never makes parsing 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Tag
@@ -16,6 +17,14 @@ from agent.wire._base import CompactWireModel
 class InputText(CompactWireModel):
     type: Literal["input_text"] = "input_text"
     text: str
+
+
+class InputImage(CompactWireModel):
+    """An image given to the model: a `data:` URL (or an https URL) and how closely to look."""
+
+    type: Literal["input_image"] = "input_image"
+    image_url: str
+    detail: Literal["auto", "low", "high"] = "auto"
 
 
 class OutputText(CompactWireModel):
@@ -45,7 +54,7 @@ class UnknownPart(CompactWireModel):
     type: str
 
 
-_PART_TYPES = frozenset({"input_text", "output_text", "refusal", "summary_text", "reasoning_text"})
+_PART_TYPES = frozenset({"input_text", "input_image", "output_text", "refusal", "summary_text", "reasoning_text"})
 
 
 def _part_tag(value: Any) -> str:
@@ -55,6 +64,7 @@ def _part_tag(value: Any) -> str:
 
 ContentPart = Annotated[
     Annotated[InputText, Tag("input_text")]
+    | Annotated[InputImage, Tag("input_image")]
     | Annotated[OutputText, Tag("output_text")]
     | Annotated[Refusal, Tag("refusal")]
     | Annotated[SummaryText, Tag("summary_text")]
@@ -169,9 +179,18 @@ ToolCallItem = FunctionCall | CustomToolCall
 """The output items that ask the client to run a tool."""
 
 
-def user_message(text: str) -> Message:
-    """A user message item with one `input_text` part."""
-    return Message(role="user", content=[InputText(text=text)])
+def user_message(text: str, images: Iterable[str] = ()) -> Message:
+    """A user message item: one `input_text` part, then an `input_image` part per image URL."""
+    return Message(role="user", content=[InputText(text=text), *(InputImage(image_url=url) for url in images)])
+
+
+def tool_output_content(text: str, images: Iterable[str] = ()) -> str | list[ContentPart]:
+    """A tool call's `output`: the text alone, or a text part followed by one `input_image` part
+    per image URL when the tool returned images."""
+    urls = list(images)
+    if not urls:
+        return text
+    return [InputText(text=text), *(InputImage(image_url=url) for url in urls)]
 
 
 def assistant_text(items: list[Item]) -> str:

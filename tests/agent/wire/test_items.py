@@ -23,7 +23,7 @@ from agent.wire import (
     UnknownItem,
     user_message,
 )
-from agent.wire.items import ContentPart, ReasoningText, Refusal, UnknownPart
+from agent.wire.items import ContentPart, InputImage, ReasoningText, Refusal, UnknownPart, tool_output_content
 
 ITEM: TypeAdapter[Any] = TypeAdapter(Item)
 PART: TypeAdapter[Any] = TypeAdapter(ContentPart)
@@ -247,13 +247,23 @@ def test_function_call_output_with_string_output():
     assert output.output == "print('hello')\n"
 
 
-def test_function_call_output_with_parts_keeps_unknown_parts_verbatim():
+def test_function_call_output_with_parts_reads_the_image_part():
     output = parse_item(FUNCTION_CALL_OUTPUT_PARTS)
     text, image = output.output
     assert text == InputText(text="screenshot attached")
-    assert type(image) is UnknownPart
-    assert image.type == "input_image"
-    assert image.model_extra == {"image_url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}
+    assert image == InputImage(image_url="data:image/png;base64,iVBORw0KGgo=", detail="low")
+
+
+def test_tool_output_content_is_plain_text_without_images():
+    assert tool_output_content("done") == "done"
+    text, image = tool_output_content("a picture", ["data:image/png;base64,AA=="])
+    assert text == InputText(text="a picture")
+    assert image == InputImage(image_url="data:image/png;base64,AA==")
+
+
+def test_user_message_carries_its_images_after_the_text():
+    message = user_message("look", ["data:image/png;base64,AA=="])
+    assert [part.type for part in message.content] == ["input_text", "input_image"]
 
 
 def test_reasoning_keeps_encrypted_content_and_summary_parts():
@@ -312,7 +322,7 @@ def test_custom_tool_call_and_output_fields_are_read():
         ({"type": "refusal", "refusal": "I can't help with that."}, Refusal),
         ({"type": "summary_text", "text": "hi"}, SummaryText),
         ({"type": "reasoning_text", "text": "hi"}, ReasoningText),
-        ({"type": "input_image", "image_url": "https://example.com/a.png", "detail": "auto"}, UnknownPart),
+        ({"type": "input_image", "image_url": "https://example.com/a.png", "detail": "auto"}, InputImage),
         ({"type": "input_file", "file_id": "file-abc"}, UnknownPart),
     ],
     ids=["input_text", "output_text", "refusal", "summary_text", "reasoning_text", "input_image", "input_file"],
