@@ -6,8 +6,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import ValidationError
-
 from agent.tools.apply_patch import ApplyPatch
 from agent.tools.base import (
     CallDescription,
@@ -78,14 +76,7 @@ class ToolRegistry:
             raise ToolError(f"There is no tool named '{name}'. Available: {', '.join(self._tools)}.")
         if len(raw_arguments.encode(errors="replace")) > MAX_ARGUMENT_BYTES:
             raise ToolError(f"The arguments for {name} are larger than {MAX_ARGUMENT_BYTES} bytes.")
-        try:
-            args = tool.Args.model_validate_json(raw_arguments or "{}")
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()[:8]
-            )
-            raise ToolError(f"Invalid arguments for {name}: {problems}.") from None
-        return tool, args
+        return tool, tool.parse_arguments(raw_arguments)
 
 
 TOOL_CLASSES: dict[str, type[Tool[Any]]] = {

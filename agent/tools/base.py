@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent.approvals import ApprovalRequest, ToolKind
 from agent.sandbox import SandboxPolicy
@@ -192,6 +192,9 @@ class Tool(ABC, Generic[ArgsT]):
     kind: ClassVar[ToolKind] = "read"
     mutating: ClassVar[bool] = False
     """Whether it changes anything (mutating tools go through approvals)."""
+    parallel_safe: ClassVar[bool] = False
+    """Whether calls of it may run at the same time as other such calls of one response (it
+    changes nothing, and reads nothing another call of the response could be changing)."""
 
     @classmethod
     def spec(cls) -> dict[str, Any]:
@@ -203,6 +206,21 @@ class Tool(ABC, Generic[ArgsT]):
             "parameters": strict_schema(cls.Args),
             "strict": True,
         }
+
+    def parse_arguments(self, raw_arguments: str) -> ArgsT:
+        """The call's arguments, validated against `Args`.
+
+        Raises:
+            ToolError: not a JSON object, or not matching the schema (the message says what is
+                wrong, field by field).
+        """
+        try:
+            return self.Args.model_validate_json(raw_arguments or "{}")  # type: ignore[return-value]
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()[:8]
+            )
+            raise ToolError(f"Invalid arguments for {self.name}: {problems}.") from None
 
     def approval_request(self, call_id: str, args: ArgsT, ctx: ToolContext) -> ApprovalRequest:
         """What a person sees when this call needs consent (tools override for diffs/commands).
