@@ -30,7 +30,8 @@ class Policy(StrEnum):
     """Nothing asks (workspace containment is still enforced by the tools)."""
 
 
-ToolKind = Literal["read", "edit", "command", "other"]
+ToolKind = Literal["read", "edit", "command", "network", "other"]
+"""What a call does; a `network` call (web search) asks under every policy unless a rule allows it."""
 
 Escalation = Literal["network", "unsandboxed"]
 """What a sandboxed command may be re-run with: network access, or no sandbox."""
@@ -127,9 +128,11 @@ class ApprovalGate:
 
         In order: a deny rule refuses; an ask rule asks, unless the person already answered
         "approve always" for it in this session; a call that must always ask (`always_ask`) asks
-        unless an allow rule approves it; a reading call runs; the read-only policy refuses
-        the rest; an allow rule (config or session) approves; a command asks when the sandbox it
-        should have run in is missing (`commands_ask`); then the policy decides."""
+        unless an allow rule approves it; a network call (web search) runs by an allow rule, is
+        refused under the read-only policy and asks under the others; a reading call runs; the
+        read-only policy refuses the rest; an allow rule (config or session) approves; a command
+        asks when the sandbox it should have run in is missing (`commands_ask`); then the policy
+        decides."""
         facts = request.facts()
         denied = self.permissions.first("deny", facts)
         if denied is not None:
@@ -147,6 +150,8 @@ class ApprovalGate:
         if request.always_ask is not None:
             allowed = self.permissions.first("allow", facts)
             return None if allowed is None else Decision(kind="approve_once", rule=f"rule:{allowed.spec}")
+        if request.kind == "network":
+            return self._network_decision(request)
         if not mutating:
             return Decision(kind="approve_once", rule="policy:read")
         if self.policy is Policy.READ_ONLY:
@@ -164,6 +169,18 @@ class ApprovalGate:
             return Decision(kind="approve_once", rule="policy:full-auto")
         if self.policy is Policy.AUTO_EDIT and request.kind == "edit":
             return Decision(kind="approve_once", rule="policy:auto-edit")
+        return None
+
+    def _network_decision(self, request: ApprovalRequest) -> Decision | None:
+        allowed = self.permissions.first("allow", request.facts())
+        if allowed is not None:
+            return Decision(kind="approve_once", rule=f"rule:{allowed.spec}")
+        if self.policy is Policy.READ_ONLY:
+            return Decision(
+                kind="deny",
+                reason=f"The session is read-only; {request.tool} reaches the network and no rule allows it.",
+                rule="policy:read-only",
+            )
         return None
 
     def preapproved_escalation(self, request: ApprovalRequest) -> Escalation | None:
@@ -231,6 +248,11 @@ def non_interactive_denial(request: ApprovalRequest) -> Decision:
         reason = (
             f"This run is non-interactive and {request.always_ask}: such a call always needs a person's "
             "approval (or an allow rule)."
+        )
+    elif request.kind == "network":
+        reason = (
+            f"This run is non-interactive and {request.tool} reaches the network: it needs a person's approval "
+            f'or an allow rule (`allow = ["{request.rule_key or request.tool}"]` in the config).'
         )
     elif request.escalation is not None:
         again = "with network access" if request.escalation == "network" else "outside the sandbox"

@@ -1,9 +1,8 @@
 """Commit messages for `/commit` and `auto_commit`.
 
-The model drafts one on a side request: a plain `POST …/responses` (not streamed, `store: false`,
-no tools, no `previous_response_id`) through the session's HTTP transport — the same side channel
-as a standalone compaction (`agent.compaction.CompactEndpoint`), so the WebSocket's connection
-cache, which holds the main chain, is never evicted. Where the model cannot be reached, the
+The model drafts one on a side request (`agent.side_request`: a plain `POST …/responses`, not
+streamed, not stored, no tools, no `previous_response_id`, so the WebSocket's connection cache,
+which holds the main chain, is never evicted). Where the model cannot be reached, the
 message is written from the turns' prompts, the plan and the log of file-changing tool calls.
 Every message ends with the trailer `Assisted-by: codeassist`.
 """
@@ -15,14 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-import orjson
-from pydantic import TypeAdapter, ValidationError
-
 from agent.conversation import RequestSettings
 from agent.events import ChangesRedone, ChangesUndone, FileChangeSummary
-from agent.wire import Item
-from agent.wire.items import assistant_text, user_message
+from agent.side_request import SideRequestFailed, post_response, side_body
+from agent.wire.items import user_message
 
 TRAILER = "Assisted-by: codeassist"
 """The last line of every commit codeassist makes."""
@@ -41,7 +36,6 @@ COMMIT_INSTRUCTIONS = (
     "fences, no trailers, no commentary."
 )
 
-_ITEMS: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
 _FENCE = re.compile(r"^```[\w-]*\n(.*?)\n?```$", re.S)
 
 
@@ -110,36 +104,16 @@ def draft_request(settings: RequestSettings, turns: Iterable[TurnSummary], patch
         lines += [f"  changed {file_line(change)}" for change in turn.files]
     shown = patch if len(patch) <= MAX_PATCH_CHARS else patch[:MAX_PATCH_CHARS] + "\n[… diff cut here]"
     ask = "\n".join(lines) + f"\n\nThe diff to commit:\n\n{shown}\n\nWrite the commit message."
-    body: dict[str, Any] = {
-        "model": settings.model,
-        "instructions": COMMIT_INSTRUCTIONS,
-        "input": [user_message(ask).model_dump(mode="json")],
-        "stream": False,
-        "store": False,
-    }
-    if settings.reasoning:
-        body["reasoning"] = orjson.loads(settings.reasoning)
-    return body
+    return side_body(settings, instructions=COMMIT_INSTRUCTIONS, input=[user_message(ask)])
 
 
 async def model_draft(http: object, body: dict[str, Any], *, timeout: float = DRAFT_TIMEOUT_S) -> str | None:
     """The model's message for `body` through the HTTP transport's `post` (the side channel), with
     the trailer; None when the request fails or gives no text (then the offline draft is used)."""
-    post = getattr(http, "post", None)
-    if post is None:  # a transport without plain requests (tests' scripted transport)
-        return None
     try:
-        response = await post("", body, timeout=timeout)
-    except (httpx.HTTPError, OSError):
+        text = (await post_response(http, body, timeout=timeout)).text.strip()
+    except SideRequestFailed:
         return None
-    if getattr(response, "status_code", None) != 200:
-        return None
-    try:
-        data = orjson.loads(response.content)
-        text = assistant_text(_ITEMS.validate_python(data.get("output") or []))
-    except (orjson.JSONDecodeError, ValidationError, AttributeError):
-        return None
-    text = text.strip()
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1).strip()

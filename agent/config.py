@@ -122,6 +122,7 @@ FIELDS: tuple[str, ...] = (
     "max_frame_bytes",
     "compact_threshold",
     "auto_commit",
+    "web_search",
     "checkpoint_max_file_mb",
 )
 """Every setting name, in declaration order (also the valid config-file keys); `Settings` has

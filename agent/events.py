@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from agent.approvals import ApprovalRequest
 from agent.stats import ResponseStats, TurnStats
+from agent.web_sources import WEB_SEARCH_CALL, hosted_search_notice
 from agent.wire.event_types import REASONING_DELTAS, TEXT_DELTAS, TOOL_ITEM_TYPES
 
 TurnEndReason: TypeAlias = Literal[
@@ -365,8 +366,11 @@ def delta_text(event: dict[str, Any]) -> str:
     return delta if isinstance(delta, str) else ("" if delta is None else str(delta))
 
 
-def streamed_event(event: dict[str, Any]) -> TextDelta | ReasoningDelta | ToolCallStarted | ToolCallReady | None:
+def streamed_event(
+    event: dict[str, Any],
+) -> TextDelta | ReasoningDelta | ToolCallStarted | ToolCallReady | Notice | None:
     """The agent event a streamed server event becomes, if any (the live loop and replay share this).
+    A web search the endpoint ran inside the response (`web_search_call`) becomes a `Notice`.
 
     Deltas are built without validation: this runs once per token. Fields of the wrong type
     (possible in a saved file; the live client checks events first) give no event.
@@ -380,6 +384,8 @@ def streamed_event(event: dict[str, Any]) -> TextDelta | ReasoningDelta | ToolCa
         return ReasoningDelta.model_construct(text=delta_text(event))
     if kind == "response.output_item.added" or kind == "response.output_item.done":
         item = event.get("item")
+        if kind == "response.output_item.done" and isinstance(item, dict) and item.get("type") == WEB_SEARCH_CALL:
+            return Notice(message=hosted_search_notice(item))
         if not isinstance(item, dict) or not isinstance(item.get("type"), str) or item["type"] not in TOOL_ITEM_TYPES:
             return None
         call_id, name = item.get("call_id"), item.get("name")

@@ -67,7 +67,7 @@ from agent.session_log import SessionLog, SessionLogError, SessionSummary, list_
 from agent.session_models import SessionModels
 from agent.session_models import reasoning_options as reasoning_options  # `codeassist bench` builds requests
 from agent.stats import ResponseStats, SessionStats, TurnStats
-from agent.tools import CallDescription, Tool, ToolContext, ToolRegistry, default_tools, describe_call
+from agent.tools import CallDescription, SideChannel, Tool, ToolContext, ToolRegistry, default_tools, describe_call
 from agent.tools.list_files import walk_files
 from agent.transport.factory import open_transports
 
@@ -271,7 +271,7 @@ class Session(SessionModels, SessionCheckpoints):
             recorder = SessionRecorder(log, redactor, trace=trace)
         on_frame = recorder.frame if recorder is not None and recorder.trace is not None else None
         websocket, http = open_transports(settings, on_frame=on_frame, ssl_context=ssl_context)
-        registry = ToolRegistry(tools if tools is not None else default_tools())
+        registry = ToolRegistry(tools if tools is not None else default_tools(web_search=settings.web_search))
         sandbox = session_sandbox(settings.sandbox, settings.approval, workspace, own_directories())
         permissions = Permissions(allow=settings.allow, ask=settings.ask, deny=settings.deny)
         models = user_catalogue(settings.models)
@@ -298,7 +298,7 @@ class Session(SessionModels, SessionCheckpoints):
             client=client,
             conversation=conversation,
             tools=registry,
-            tool_context=ToolContext(workspace=workspace, sandbox=sandbox.policy),
+            tool_context=ToolContext(workspace=workspace, sandbox=sandbox.policy, side=SideChannel(http, conversation)),
             approvals=ApprovalGate(Policy(settings.approval), permissions, commands_ask=sandbox.missing),
             recorder=recorder,
             max_steps=settings.max_steps,

@@ -125,6 +125,11 @@ class Settings(BaseModel):
     the turn, with the trailer `Assisted-by: codeassist`; files dirty before the session are left
     out)."""
 
+    web_search: bool = False
+    """Offer the model a `web_search` tool: each search (asked about like any network use) is
+    answered by the endpoint's hosted web search, on a request of its own (OpenAI has it; other
+    endpoints may not)."""
+
     checkpoint_max_file_mb: int = Field(10, ge=0)
     """Untracked files larger than this (MiB) are left out of checkpoints, and `/undo` never
     touches them."""

@@ -96,6 +96,23 @@ def check_compaction_items(state: ServerState, items: list[Item]) -> None:
             ) from None
 
 
+def check_hosted_tools(state: ServerState, request: ResponseCreate) -> None:
+    """Refuse the hosted `web_search` tool where the endpoint has none.
+
+    Raises:
+        RequestError: `invalid_value` on the offending `tools[i].type`.
+    """
+    if state.limits.web_search:
+        return
+    for index, tool in enumerate(request.tools or []):
+        if isinstance(tool, dict) and tool.get("type") == "web_search":
+            raise RequestError(
+                "Invalid value: 'web_search'. This endpoint does not support the hosted tool 'web_search'.",
+                code="invalid_value",
+                param=f"tools[{index}].type",
+            )
+
+
 def compact_threshold(state: ServerState, request: ResponseCreate) -> int | None:
     """The request's compaction threshold in tokens (None: no compaction asked for).
 
@@ -169,6 +186,7 @@ def plan_context(state: ServerState, request: ResponseCreate, parent: StoredResp
     Raises:
         RequestError: a refused compaction field or item, or `context_length_exceeded`.
     """
+    check_hosted_tools(state, request)
     threshold = compact_threshold(state, request)
     input_items = request.input_items()
     check_compaction_items(state, input_items)

@@ -10,6 +10,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from agent.wire import Item, Response, ResponseCreate
 from agent.wire.items import (
     CustomToolCall,
@@ -26,6 +28,7 @@ from server.engines.base import (
     Delta,
     EndItem,
     Fail,
+    HostedCall,
     Incomplete,
     NextSummaryPart,
     StartCustomToolCall,
@@ -35,6 +38,8 @@ from server.engines.base import (
 )
 from server.state import ServerState, StoredResponse
 from server.tokens import text_tokens
+
+_ITEM: TypeAdapter[Item] = TypeAdapter(Item)
 
 
 class _OpenItem:
@@ -178,6 +183,9 @@ class ResponseRun:
                 case Incomplete(reason=reason):
                     yield self._finish("incomplete", self._usage(), incomplete_details=IncompleteDetails(reason=reason))
                     return
+                case HostedCall(item=hosted):
+                    for event in self._hosted_call(hosted):
+                        yield event
                 case _:
                     open_item, opening = self._open(piece)
                     for event in opening:
@@ -193,11 +201,26 @@ class ResponseRun:
             self._event("response.output_item.done", output_index=index, item=dumped),
         ]
 
+    def _hosted_call(self, hosted: dict[str, Any]) -> list[dict[str, Any]]:
+        """A hosted tool call the endpoint ran (`web_search_call`): added, its progress, done."""
+        index = len(self.output)
+        item = _ITEM.validate_python(hosted)
+        self.output.append(item)
+        kind = hosted["type"]
+        where = {"item_id": hosted["id"], "output_index": index}
+        return [
+            self._event("response.output_item.added", output_index=index, item={**hosted, "status": "in_progress"}),
+            self._event(f"response.{kind}.in_progress", **where),
+            self._event(f"response.{kind}.searching", **where),
+            self._event(f"response.{kind}.completed", **where),
+            self._event("response.output_item.done", output_index=index, item=item.model_dump(mode="json")),
+        ]
+
     def _open(self, piece: Any) -> tuple[_OpenItem, list[dict[str, Any]]]:
         index = len(self.output)
         match piece:
-            case StartMessage():
-                item = _OpenItem("message", self.state.ids.new("msg"), index)
+            case StartMessage(annotations=annotations):
+                item = _OpenItem("message", self.state.ids.new("msg"), index, annotations=list(annotations))
                 added = {"id": item.id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}
                 part = {"type": "output_text", "text": "", "annotations": []}
                 return item, [
@@ -275,13 +298,27 @@ class ResponseRun:
         events: list[dict[str, Any]] = []
         done: Item
         if item.kind == "message":
-            part = {"type": "output_text", "text": item.text, "annotations": []}
+            annotations = item.fields["annotations"]
+            events += [
+                self._event(
+                    "response.output_text.annotation.added",
+                    **where,
+                    content_index=0,
+                    annotation_index=number,
+                    annotation=annotation,
+                )
+                for number, annotation in enumerate(annotations)
+            ]
+            part = {"type": "output_text", "text": item.text, "annotations": annotations}
             events.append(
                 self._event("response.output_text.done", **where, content_index=0, text=item.text, logprobs=[])
             )
             events.append(self._event("response.content_part.done", **where, content_index=0, part=part))
             done = Message(
-                id=item.id, role="assistant", status="completed", content=[OutputText(text=item.text, annotations=[])]
+                id=item.id,
+                role="assistant",
+                status="completed",
+                content=[OutputText(text=item.text, annotations=annotations)],
             )
         elif item.kind == "function_call":
             events.append(

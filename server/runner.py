@@ -62,7 +62,9 @@ def build_state(
     if scenario is None:
         scenario = load_scenario(script if script is not None else bundled_scenario_path("demo"))
     plan = FaultPlan([*scenario.all_faults(), *(faults or [])])
-    limits = EndpointLimits(scenario.context_window, scenario.compaction, scenario.reject_over_window)
+    limits = EndpointLimits(
+        scenario.context_window, scenario.compaction, scenario.reject_over_window, scenario.web_search
+    )
     key = key_for(scenario.model_dump_json().encode())
     return ServerState(ScriptedEngine(scenario), config, plan, limits=limits, compaction_key=key)
 

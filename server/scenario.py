@@ -25,11 +25,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ScriptedCitation(_Strict):
+    """A `url_citation` annotation of a message's text."""
+
+    url: str
+    title: str = ""
+    cites: str | None = None
+    """The span of the message's text it annotates (its first occurrence); None: the whole text."""
+
+
 class ScriptedMessage(_Strict):
-    """Assistant text, streamed as one `output_text` part."""
+    """Assistant text, streamed as one `output_text` part (with its `url_citation` annotations)."""
 
     type: Literal["message"] = "message"
     text: str
+    citations: list[ScriptedCitation] = []
 
 
 class ScriptedReasoning(_Strict):
@@ -63,8 +73,19 @@ class ScriptedCustomToolCall(_Strict):
     call_id: str | None = None
 
 
+class ScriptedWebSearchCall(_Strict):
+    """A hosted web search the endpoint ran (`web_search_call`): a `search` action for `query`
+    (listing `sources`), or, with `url` instead, an `open_page` action."""
+
+    type: Literal["web_search_call"] = "web_search_call"
+    query: str | None = None
+    url: str | None = None
+    sources: list[str] = []
+    status: Literal["completed", "failed"] = "completed"
+
+
 ScriptedOutput = Annotated[
-    ScriptedMessage | ScriptedReasoning | ScriptedFunctionCall | ScriptedCustomToolCall,
+    ScriptedMessage | ScriptedReasoning | ScriptedFunctionCall | ScriptedCustomToolCall | ScriptedWebSearchCall,
     Field(discriminator="type"),
 ]
 
@@ -127,6 +148,9 @@ class Scenario(_Strict):
     reject_over_window: bool = True
     """Answer a request whose context is over `context_window` with `context_length_exceeded`
     (false: answer it anyway)."""
+    web_search: bool = True
+    """Whether the endpoint has the hosted `web_search` tool: false refuses a request offering it
+    (HTTP 400 `invalid_value`), like an endpoint without hosted search."""
 
     def all_faults(self) -> list[Fault]:
         """Scenario-level faults plus each turn's fault bound to its turn index."""

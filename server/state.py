@@ -206,6 +206,8 @@ class EndpointLimits:
     """Whether `context_management`, compaction items and `/v1/responses/compact` are supported."""
     reject_over_window: bool = True
     """Whether a request over `context_window` gets `context_length_exceeded`."""
+    web_search: bool = True
+    """Whether the hosted `web_search` tool is supported (false: a request offering it is refused)."""
 
 
 class ServerState:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from agent.side_request import SideChannel
 from agent.tools.apply_patch import ApplyPatch
 from agent.tools.base import (
     CallDescription,
@@ -24,6 +25,7 @@ from agent.tools.list_files import ListFiles
 from agent.tools.read_file import ReadFile
 from agent.tools.shell import Shell
 from agent.tools.update_plan import UpdatePlan
+from agent.tools.web_search import WebSearch
 from agent.tools.write_file import WriteFile
 from agent.wire.items import CustomToolCall, FunctionCall
 
@@ -80,7 +82,8 @@ class ToolRegistry:
 
 
 TOOL_CLASSES: dict[str, type[Tool[Any]]] = {
-    tool.name: tool for tool in (ReadFile, ListFiles, Grep, EditFile, WriteFile, ApplyPatch, Shell, UpdatePlan)
+    tool.name: tool
+    for tool in (ReadFile, ListFiles, Grep, EditFile, WriteFile, ApplyPatch, Shell, UpdatePlan, WebSearch)
 }
 """Every built-in tool class, by name."""
 
@@ -102,15 +105,27 @@ def read_only_tools() -> list[Tool[Any]]:
     return [ReadFile(), ListFiles(), Grep(), UpdatePlan()]
 
 
-def default_tools() -> list[Tool[Any]]:
-    """Every tool: reading, searching, editing, patching, writing, shell and the plan."""
-    return [ReadFile(), ListFiles(), Grep(), EditFile(), WriteFile(), ApplyPatch(), Shell(), UpdatePlan()]
+def default_tools(*, web_search: bool = False) -> list[Tool[Any]]:
+    """Every tool: reading, searching, editing, patching, writing, shell and the plan; and web
+    search when `web_search` (the setting of that name)."""
+    tools: list[Tool[Any]] = [
+        ReadFile(),
+        ListFiles(),
+        Grep(),
+        EditFile(),
+        WriteFile(),
+        ApplyPatch(),
+        Shell(),
+        UpdatePlan(),
+    ]
+    return [*tools, WebSearch()] if web_search else tools
 
 
 __all__ = [
     "TOOL_CLASSES",
     "CallDescription",
     "LiveOutput",
+    "SideChannel",
     "Tool",
     "ToolArgs",
     "ToolContext",

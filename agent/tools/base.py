@@ -20,13 +20,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent.approvals import ApprovalRequest, ToolKind
 from agent.sandbox import SandboxPolicy
 from agent.tools.stale_temp import clean_once
+
+if TYPE_CHECKING:
+    from agent.side_request import SideChannel
 
 
 class ToolError(Exception):
@@ -83,6 +86,8 @@ class ToolContext:
     """Where shell commands run (None: unsandboxed)."""
     hard_links_asked: set[tuple[int, int]] = field(default_factory=set)
     """(device, inode) of the files with other hard links whose reading asked for approval."""
+    side: SideChannel | None = None
+    """Where tools send requests of their own to the model's endpoint (`web_search`); None: nowhere."""
 
     def __post_init__(self) -> None:
         self.workspace = self.workspace.resolve()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -20,13 +20,21 @@ PENDING_TEXT_CHARS = 160
 PENDING_ITEMS = 4
 _ITEM = TypeAdapter(Item)
 
-OUTPUT_ITEM_TYPES = frozenset({"message", "function_call", "reasoning", "custom_tool_call"})
+OUTPUT_ITEM_TYPES = frozenset({"message", "function_call", "reasoning", "custom_tool_call", "web_search_call"})
 """Item types that the model produces (everything else in a context is input)."""
 
 
 @dataclass(frozen=True)
 class StartMessage:
-    pass
+    annotations: tuple[dict[str, Any], ...] = ()
+    """The text's annotations (`url_citation`), sent when the message ends."""
+
+
+@dataclass(frozen=True)
+class HostedCall:
+    """A complete hosted tool call item (`web_search_call`): no deltas, no `EndItem`."""
+
+    item: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ class Incomplete:
 
 Piece = (
     StartMessage
+    | HostedCall
     | StartReasoning
     | StartFunctionCall
     | StartCustomToolCall

@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from agent.wire import Item
 from server.engines.base import (
@@ -13,6 +14,7 @@ from server.engines.base import (
     EndItem,
     Fail,
     Generation,
+    HostedCall,
     Incomplete,
     NextSummaryPart,
     Piece,
@@ -31,6 +33,7 @@ from server.scenario import (
     ScriptedMessage,
     ScriptedReasoning,
     ScriptedTurn,
+    ScriptedWebSearchCall,
 )
 
 _WORD = re.compile(r"\s*\S+|\s+")
@@ -67,6 +70,36 @@ def choose_turn(turn: ScriptedTurn, newest_input: list[Item]) -> ScriptedTurn | 
         if not unmet_expectations(candidate.expect, newest_input):
             return candidate
     return None
+
+
+def url_citations(message: ScriptedMessage) -> list[dict[str, Any]]:
+    """The message's `url_citation` annotations, each spanning its `cites` text (or all of it)."""
+    annotations = []
+    for citation in message.citations:
+        start = message.text.find(citation.cites) if citation.cites else 0
+        start = max(start, 0)
+        end = start + len(citation.cites) if citation.cites and citation.cites in message.text else len(message.text)
+        annotations.append(
+            {
+                "type": "url_citation",
+                "start_index": start,
+                "end_index": end,
+                "url": citation.url,
+                "title": citation.title,
+            }
+        )
+    return annotations
+
+
+def web_search_call(call: ScriptedWebSearchCall, item_id: str) -> dict[str, Any]:
+    """The `web_search_call` item of a scripted hosted search."""
+    if call.url is not None:
+        action: dict[str, Any] = {"type": "open_page", "url": call.url}
+    else:
+        action = {"type": "search", "query": call.query or ""}
+        if call.sources:
+            action["sources"] = [{"type": "url", "url": url} for url in call.sources]
+    return {"id": item_id, "type": "web_search_call", "status": call.status, "action": action}
 
 
 class ScriptedEngine:
@@ -108,10 +141,13 @@ class ScriptedEngine:
         for index, output in enumerate(turn.output):
             match output:
                 case ScriptedMessage(text=text):
-                    yield StartMessage()
+                    yield StartMessage(tuple(url_citations(output)))
                     for chunk in chunk_text(text):
                         await pace.wait()
                         yield Delta(chunk)
+                case ScriptedWebSearchCall():
+                    yield HostedCall(web_search_call(output, f"ws_{generation.turn}_{index}"))
+                    continue
                 case ScriptedReasoning(summary=summary, encrypted_content=encrypted):
                     yield StartReasoning(encrypted)
                     for part_index, part in enumerate(summary):
