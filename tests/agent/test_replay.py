@@ -106,7 +106,7 @@ async def test_replay_opens_no_connection_runs_no_tool_and_writes_nothing(start_
     monkeypatch.setattr(asyncio, "create_subprocess_exec", refuse)
     monkeypatch.setattr(asyncio, "create_subprocess_shell", refuse)
     monkeypatch.setattr(os, "system", refuse)
-    for tool in default_tools():
+    for tool in default_tools(web_search=True):
         monkeypatch.setattr(type(tool), "run", refuse)
 
     replay = SessionReplay(path, speed=MAX_SPEED)  # real waits, scaled down

@@ -13,7 +13,7 @@ def described(name: str, **arguments: object) -> CallDescription:
 
 
 def test_every_default_tool_is_known_by_name():
-    assert set(TOOL_CLASSES) == {tool.name for tool in default_tools()}
+    assert set(TOOL_CLASSES) == {tool.name for tool in default_tools(web_search=True)}
 
 
 def test_file_tools_show_their_path():
@@ -62,3 +62,8 @@ def test_unknown_tools_partial_and_invalid_arguments_still_read():
 def test_summaries_are_bounded():
     summary = described("shell", command="echo " + "x" * 500).summary
     assert len(summary) == SUMMARY_LIMIT and summary.endswith("…")
+
+
+def test_web_search_shows_its_query():
+    assert described("web_search", query="httpx\nrelease").summary == "httpx\\nrelease"
+    assert described("web_search", query=3).summary == ""

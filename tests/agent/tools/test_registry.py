@@ -8,7 +8,7 @@ import pytest
 
 from agent.tools import ToolError, ToolRegistry, default_tools
 
-TOOLS = default_tools()
+TOOLS = default_tools(web_search=True)
 
 
 def walk(schema):

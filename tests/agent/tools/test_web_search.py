@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.approvals import ApprovalRequest, Decision
+from agent.approvals import ApprovalGate, ApprovalRequest, Decision, Policy
 from agent.events import ApprovalRequested, Notice, ResponseStarted, ToolFinished, TurnEnded
+from agent.permissions import Permissions
 from agent.session import Session
+from agent.tools import ToolContext
 from agent.tools.web_search import WebSearch
 from agent.web_search import MAX_ANSWER_CHARS, SearchResult
 from agent.web_sources import MAX_SOURCES, Findings, hosted_search_notice
@@ -326,3 +328,15 @@ def test_exec_without_a_person_refuses_a_search_and_says_how_to_allow_it(tmp_pat
     assert "web_search" in tool_names(bodies[-1]) and not any(
         {"type": "web_search"} in (b.get("tools") or []) for b in bodies
     )
+
+
+def test_rules_decide_a_search_before_the_policy():
+    request = WebSearch().approval_request("c1", WebSearch.Args(query="q"), ToolContext(workspace=Path.cwd()))
+    denied = ApprovalGate(Policy.FULL_AUTO, Permissions(allow=["web_search"], deny=["web_search"]))
+    decision = denied.settle_without_asking(request, mutating=False)
+    assert decision is not None and decision.kind == "deny" and decision.rule == "deny:web_search"
+    asked = ApprovalGate(Policy.FULL_AUTO, Permissions(ask=["web_search"]))
+    assert asked.settle_without_asking(request, mutating=False) is None
+    allowed = ApprovalGate(Policy.ASK, Permissions(allow=["web_search"]))
+    decision = allowed.settle_without_asking(request, mutating=False)
+    assert decision is not None and decision.approved and decision.rule == "rule:web_search"
