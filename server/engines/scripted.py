@@ -76,9 +76,8 @@ def url_citations(message: ScriptedMessage) -> list[dict[str, Any]]:
     """The message's `url_citation` annotations, each spanning its `cites` text (or all of it)."""
     annotations = []
     for citation in message.citations:
-        start = message.text.find(citation.cites) if citation.cites else 0
-        start = max(start, 0)
-        end = start + len(citation.cites) if citation.cites and citation.cites in message.text else len(message.text)
+        found = message.text.find(citation.cites) if citation.cites else -1
+        start, end = (found, found + len(citation.cites or "")) if found >= 0 else (0, len(message.text))
         annotations.append(
             {
                 "type": "url_citation",

@@ -18,7 +18,8 @@ from agent.tools import ToolContext
 from agent.tools.web_search import WebSearch
 from agent.web_search import MAX_ANSWER_CHARS, SearchResult
 from agent.web_sources import MAX_SOURCES, Findings, hosted_search_notice
-from server.scenario import Scenario
+from server.engines.scripted import url_citations
+from server.scenario import Scenario, ScriptedMessage
 from tests.agent.conftest import answered_turn, make_repo, settings_for
 from tests.codeassist.test_exec import run_exec
 from tests.codeassist.test_serve import running
@@ -340,3 +341,13 @@ def test_rules_decide_a_search_before_the_policy():
     allowed = ApprovalGate(Policy.ASK, Permissions(allow=["web_search"]))
     decision = allowed.settle_without_asking(request, mutating=False)
     assert decision is not None and decision.approved and decision.rule == "rule:web_search"
+
+
+def test_a_scripted_citation_spans_the_text_it_cites():
+    message = ScriptedMessage.model_validate(
+        {"text": "httpx 0.28.1 is out", "citations": [{"url": "u", "cites": "0.28.1"}, {"url": "v", "cites": "gone"}]}
+    )
+    assert [(a["start_index"], a["end_index"], a["url"]) for a in url_citations(message)] == [
+        (6, 12, "u"),
+        (0, 19, "v"),
+    ]
