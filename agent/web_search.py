@@ -113,7 +113,7 @@ def _failure(exc: SideRequestFailed) -> str:
             f"Web search is not available: the endpoint does not offer the hosted web_search tool ({reason}). "
             "Answer from what you know, or ask the user to look it up."
         )
-    return f"Web search failed: {reason}. Nothing was found; try again later or go on without it."
+    return f"Web search failed: {reason.rstrip('.')}. Nothing was found; try again later or go on without it."
 
 
 def checked_query(query: str) -> str:

@@ -237,7 +237,10 @@ async def test_an_http_error_on_the_search_gives_a_clear_output(start_server, re
     events = await answered_turn(session, "which httpx is current?", approve)
     result = finished(events)
     assert result.status == "error"
-    assert result.output.startswith("Web search failed: the endpoint answered HTTP 500: Injected fault")
+    assert result.output == (
+        "Web search failed: the endpoint answered HTTP 500: Injected fault: the server had an error while processing "
+        "the request. Nothing was found; try again later or go on without it."
+    )
     await session.close()
 
 
