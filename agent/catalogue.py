@@ -19,7 +19,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["Catalogue", "ModelInfo", "PriceTable", "catalogue", "user_catalogue"]
+__all__ = ["APPLY_PATCH_FORMATS", "Catalogue", "ModelInfo", "PriceTable", "catalogue", "user_catalogue"]
+
+APPLY_PATCH_FORMATS = ("function", "freeform")
+"""The values of `ModelInfo.apply_patch_format`."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class ModelInfo:
     """Whether the model takes a reasoning effort."""
     compaction: bool = True
     """Whether the endpoint accepts `context_management` compaction for this model."""
+    apply_patch_format: str = "function"
+    """How apply_patch is offered: `function` (JSON arguments) or `freeform` (a custom tool whose
+    input is the patch, held to a grammar; for models that take custom tools with grammars)."""
     known: bool = True
     """False when the catalogue did not know the model and this is the default entry."""
 
@@ -64,6 +70,9 @@ class ModelInfo:
             elif key in ("reasoning", "compaction"):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be true or false")
+            elif key == "apply_patch_format":
+                if value not in APPLY_PATCH_FORMATS:
+                    raise ValueError(f"{key} must be one of {', '.join(map(repr, APPLY_PATCH_FORMATS))}")
             elif value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
                 raise ValueError(f"{key} must be a price in dollars per million tokens, or null")
             checked[key] = float(value) if key.endswith("_per_mtok") and value is not None else value

@@ -64,7 +64,7 @@ from agent.resume import latest_session as latest_session
 from agent.sandbox import SandboxMode, SessionSandbox, session_sandbox
 from agent.session_git import MIB, SessionCheckpoints, open_checkpoints
 from agent.session_log import SessionLog, SessionLogError, SessionSummary, list_sessions
-from agent.session_models import SessionModels
+from agent.session_models import SessionModels, tool_specs
 from agent.session_models import reasoning_options as reasoning_options  # `codeassist bench` builds requests
 from agent.stats import ResponseStats, SessionStats, TurnStats
 from agent.tools import CallDescription, SideChannel, Tool, ToolContext, ToolRegistry, default_tools, describe_call
@@ -284,7 +284,7 @@ class Session(SessionModels, SessionCheckpoints):
             RequestSettings.build(
                 model=settings.model,
                 instructions=instructions_with_environment(base_instructions, environment),
-                tools=registry.specs(),
+                tools=tool_specs(registry, models.lookup(settings.model)),
                 reasoning=reasoning_options(settings, models),
                 store=settings.store,
                 prompt_cache_key=session_id,

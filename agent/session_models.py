@@ -3,16 +3,19 @@ catalogue entry they come from, what the session's responses cost and how full t
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 from collections.abc import Iterable
 from typing import Any
 
 from agent.catalogue import Catalogue, ModelInfo, catalogue, user_catalogue
 from agent.config import Settings
+from agent.conversation import RequestSettings
 from agent.cost import ContextUsage, Cost, CostReport, SpendingLimits, responses_cost
 from agent.loop import Agent
 from agent.model_list import ModelListing, available_models, model_notice, with_model_and_reasoning
 from agent.stats import ResponseStats
+from agent.tools import ToolRegistry
 
 
 def reasoning_options(settings: Settings, models: Catalogue | None = None) -> dict[str, Any] | None:
@@ -28,6 +31,12 @@ def reasoning_options(settings: Settings, models: Catalogue | None = None) -> di
     return options
 
 
+def tool_specs(tools: ToolRegistry, model: ModelInfo) -> list[dict[str, Any]]:
+    """The request's `tools` for `model`: apply_patch in the form its catalogue entry names
+    (`apply_patch_format`)."""
+    return tools.specs(freeform=model.apply_patch_format == "freeform")
+
+
 class SessionModels:
     """The model, reasoning effort, cost and context part of `Session` (see `agent.session`)."""
 
@@ -41,12 +50,17 @@ class SessionModels:
 
     def set_model(self, model: str) -> None:
         """Use `model` from the next request on (which then resends the whole conversation); a
-        model whose catalogue entry takes no reasoning is sent no reasoning effort."""
+        model whose catalogue entry takes no reasoning is sent no reasoning effort, and apply_patch
+        is offered in the form its entry names."""
         self.settings = self.settings.model_copy(update={"model": model})
         conversation = self.agent.conversation
-        conversation.update_settings(
-            with_model_and_reasoning(conversation.settings, model, reasoning_options(self.settings, self.catalogue))
+        changed = with_model_and_reasoning(
+            conversation.settings, model, reasoning_options(self.settings, self.catalogue)
         )
+        tools = RequestSettings.build(
+            model=model, instructions=None, tools=tool_specs(self.agent.tools, self.model_info)
+        )
+        conversation.update_settings(dataclasses.replace(changed, tools=tools.tools))
 
     def model_notices(self) -> list[str]:
         """A notice when the catalogue does not know the model (its default entry is used)."""

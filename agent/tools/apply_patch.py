@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from agent.tools.base import (
     one_line,
     text_argument,
 )
+from agent.tools.patch_grammar import PATCH_GRAMMAR
 from agent.tools.patch_match import apply_hunks
 from agent.tools.patch_parse import ADD, DELETE, MOVE, UPDATE, FileOp, parse_patch
 from agent.tools.patch_write import FileChange, write_all
@@ -210,8 +212,14 @@ class _Planner:
         )
 
 
-def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
+def plan_patch(patch_text: str, ctx: ToolContext, directory: str | None = None) -> list[FileChange]:
     """Parse the patch and compute every file's new content in memory; nothing is written.
+
+    Args:
+        patch_text: the patch.
+        ctx: the session's tool context.
+        directory: where the patch's relative paths start, relative to the workspace (a shell
+            heredoc's working directory); None: the workspace root.
 
     Raises:
         ToolError: the patch is malformed, names a path outside the workspace or inside .git,
@@ -221,9 +229,27 @@ def plan_patch(patch_text: str, ctx: ToolContext) -> list[FileChange]:
     """
     planner = _Planner(ctx)
     try:
-        return [planner.plan(op) for op in parse_patch(patch_text)]
+        ops = parse_patch(patch_text)
+        if directory is not None:
+            base = _base_directory(ctx, directory)
+            for op in ops:
+                op.path = _under(base, op.path)
+                op.move_to = None if op.move_to is None else _under(base, op.move_to)
+        return [planner.plan(op) for op in ops]
     except ToolError as exc:
         raise _refusal(str(exc)) from exc
+
+
+def _base_directory(ctx: ToolContext, directory: str) -> str:
+    path = resolve_path(ctx, directory)
+    if not path.is_dir():
+        raise ToolError(f"apply_patch: cannot cd to '{directory}': it is not a directory in the workspace.")
+    return str(path)
+
+
+def _under(base: str, raw: str) -> str:
+    """`raw` relative to `base` (absolute and `~` paths stay as they are)."""
+    return raw if raw.startswith("~") else os.path.join(base, raw)
 
 
 def _refusal(message: str) -> ToolError:
@@ -249,6 +275,19 @@ def combined_diff(changes: list[FileChange]) -> str:
 
 class ApplyPatchArgs(ToolArgs):
     patch: str = Field(description="The whole patch, from '*** Begin Patch' to '*** End Patch'.")
+
+
+class HeredocPatchArgs(ApplyPatchArgs):
+    """apply_patch's arguments taken from a `shell` call that is a patch heredoc
+    (`agent.tools.patch_heredoc`); never offered to the model."""
+
+    directory: str | None = None
+    """Where the patch's relative paths start, relative to the workspace: the shell call's
+    `workdir` and the heredoc's `cd` (None: the workspace root)."""
+
+
+def _directory(args: ApplyPatchArgs) -> str | None:
+    return args.directory if isinstance(args, HeredocPatchArgs) else None
 
 
 class ApplyPatch(Tool[ApplyPatchArgs]):
@@ -287,6 +326,18 @@ the earlier ones did); Add File or Move to onto an existing file replaces it. Ex
     Args = ApplyPatchArgs
     kind = "edit"
     mutating = True
+    freeform_argument = "patch"
+
+    @classmethod
+    def freeform_spec(cls) -> dict[str, Any]:
+        """The custom-tool form: the input is the patch itself, held to `PATCH_GRAMMAR`."""
+        return {
+            "type": "custom",
+            "name": cls.name,
+            "description": "This is a freeform tool: its input is the patch itself, as plain text "
+            "(not JSON, not quoted). " + cls.description,
+            "format": {"type": "grammar", "syntax": "lark", "definition": PATCH_GRAMMAR},
+        }
 
     @classmethod
     def describe(cls, arguments: dict[str, Any]) -> CallDescription:
@@ -303,7 +354,7 @@ the earlier ones did); Add File or Move to onto an existing file replaces it. Ex
 
     def approval_request(self, call_id: str, args: ApplyPatchArgs, ctx: ToolContext) -> ApprovalRequest:
         """The combined diff of exactly what will be written; raises `ToolError` if it cannot apply."""
-        changes = plan_patch(args.patch, ctx)
+        changes = plan_patch(args.patch, ctx, _directory(args))
         summary = ", ".join(f"{change.verb} {change.label}" for change in changes)
         return ApprovalRequest(
             call_id=call_id,
@@ -321,17 +372,18 @@ the earlier ones did); Add File or Move to onto an existing file replaces it. Ex
         )
 
     async def run(self, args: ApplyPatchArgs, ctx: ToolContext) -> ToolResult:
-        return await asyncio.to_thread(apply_patch, args.patch, ctx)
+        return await asyncio.to_thread(apply_patch, args.patch, ctx, _directory(args))
 
 
-def apply_patch(patch_text: str, ctx: ToolContext) -> ToolResult:
-    """Plan and write a patch (synchronously); records the new contents as read.
+def apply_patch(patch_text: str, ctx: ToolContext, directory: str | None = None) -> ToolResult:
+    """Plan and write a patch (synchronously); records the new contents as read. `directory` is
+    where its relative paths start (see `plan_patch`).
 
     Raises:
         ToolError: the patch cannot be planned (see `plan_patch`) or a write failed (files
             already written are restored from memory, and the message says so).
     """
-    changes = plan_patch(patch_text, ctx)
+    changes = plan_patch(patch_text, ctx, directory)
     write_all(changes, ctx)
     for change in changes:
         if change.new_text is None or change.move_to is not None:
@@ -341,4 +393,4 @@ def apply_patch(patch_text: str, ctx: ToolContext) -> ToolResult:
     return ToolResult(output="\n".join(_summary_lines(changes)), display={"diff": combined_diff(changes)})
 
 
-__all__ = ["ApplyPatch", "ApplyPatchArgs", "FileChange", "apply_patch", "plan_patch"]
+__all__ = ["ApplyPatch", "ApplyPatchArgs", "FileChange", "HeredocPatchArgs", "apply_patch", "plan_patch"]

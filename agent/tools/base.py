@@ -200,6 +200,9 @@ class Tool(ABC, Generic[ArgsT]):
     parallel_safe: ClassVar[bool] = False
     """Whether calls of it may run at the same time as other such calls of one response (it
     changes nothing, and reads nothing another call of the response could be changing)."""
+    freeform_argument: ClassVar[str | None] = None
+    """For a tool that can also be offered in freeform form (`freeform_spec`): the argument its
+    raw input fills."""
 
     @classmethod
     def spec(cls) -> dict[str, Any]:
@@ -211,6 +214,12 @@ class Tool(ABC, Generic[ArgsT]):
             "parameters": strict_schema(cls.Args),
             "strict": True,
         }
+
+    @classmethod
+    def freeform_spec(cls) -> dict[str, Any] | None:
+        """The `tools[]` entry of the tool's freeform form: a custom tool whose input is raw text
+        (`freeform_argument`) constrained by a grammar; None for a tool that has none."""
+        return None
 
     def parse_arguments(self, raw_arguments: str) -> ArgsT:
         """The call's arguments, validated against `Args`.

@@ -1,6 +1,7 @@
 import pytest
 
-from agent.catalogue import catalogue
+from agent.catalogue import APPLY_PATCH_FORMATS, catalogue
+from agent.config import Settings
 
 
 def test_the_shipped_catalogue_knows_the_default_model_with_prices_and_says_where_they_come_from():
@@ -54,3 +55,24 @@ def test_an_override_of_a_differently_spelled_or_pattern_matched_name_changes_th
 def test_an_override_that_is_not_a_table_names_the_model():
     with pytest.raises(ValueError, match="model 'local': must be a table"):
         catalogue().with_overrides({"local": 5})
+
+
+def test_apply_patch_is_freeform_for_the_gpt_5_models_and_a_function_elsewhere():
+    shipped = catalogue()
+    assert {info.apply_patch_format for info in shipped.models.values()} <= set(APPLY_PATCH_FORMATS)
+    for name in ("gpt-5", "gpt-5-mini", "gpt-5.2", "gpt-5.2-codex", "gpt-5.1-codex", "gpt-5.4"):
+        assert shipped.lookup(name).apply_patch_format == "freeform", name
+    for name in ("gpt-4.1", "scripted", "scripted-test", "my-local-model"):
+        assert shipped.lookup(name).apply_patch_format == "function", name
+
+
+def test_the_models_table_chooses_the_apply_patch_form_and_refuses_an_unknown_one():
+    changed = catalogue().with_overrides(
+        {"gpt-5.2": {"apply_patch_format": "function"}, "local": {"apply_patch_format": "freeform"}}
+    )
+    assert changed.lookup("gpt-5.2").apply_patch_format == "function"
+    assert changed.lookup("local").apply_patch_format == "freeform"
+    with pytest.raises(ValueError, match=r"model 'local': apply_patch_format must be one of 'function', 'freeform'"):
+        catalogue().with_overrides({"local": {"apply_patch_format": "grammar"}})
+    with pytest.raises(ValueError, match="apply_patch_format"):
+        Settings(models={"local": {"apply_patch_format": True}})

@@ -2,18 +2,23 @@
 
 Each scenario copies its `input/` into a temporary, git-less workspace, marks every input file as
 read (what a model does before it changes a file), runs the real tool and requires the final tree
-(every file's bytes and every directory) to equal `expected/`, whatever the tool reported.
+(every file's bytes and every directory) to equal `expected/`, whatever the tool reported. Each
+runs in the three forms a model can send a patch in: a function call, a freeform (custom tool)
+call, and a `shell` heredoc; the registry turns each into the same tool and arguments.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from agent.tools.apply_patch import ApplyPatch, ApplyPatchArgs
+from agent.tools import ToolRegistry, default_tools
 from agent.tools.base import ToolContext, ToolError
+from agent.wire.items import CustomToolCall, FunctionCall
 
 SCENARIOS = Path(__file__).resolve().parents[3] / ".." / "shared" / "conformance" / "codex-apply-patch"
 
@@ -48,8 +53,20 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
     }
 
 
+def heredoc(patch: str) -> str:
+    return "apply_patch <<'EOF'\n" + patch.removesuffix("\n") + "\nEOF\n"
+
+
+FORMS: dict[str, Callable[[str], FunctionCall | CustomToolCall]] = {
+    "function": lambda patch: FunctionCall(call_id="c", name="apply_patch", arguments=json.dumps({"patch": patch})),
+    "freeform": lambda patch: CustomToolCall(call_id="c", name="apply_patch", input=patch),
+    "heredoc": lambda patch: FunctionCall(call_id="c", name="shell", arguments=json.dumps({"command": heredoc(patch)})),
+}
+
+
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("scenario", _scenarios())
-async def test_codex_scenario(scenario: Path | None, tmp_path: Path) -> None:
+async def test_codex_scenario(scenario: Path | None, form: str, tmp_path: Path) -> None:
     assert scenario is not None
     workspace = tmp_path / "workspace"
     if (scenario / "input").is_dir():
@@ -61,8 +78,10 @@ async def test_codex_scenario(scenario: Path | None, tmp_path: Path) -> None:
         if path.is_file():
             ctx.remember_read(path.resolve(), path.read_bytes())
     patch_text = (scenario / "patch.txt").read_text(encoding="utf-8")
+    tool, args = ToolRegistry(default_tools()).parse_call(FORMS[form](patch_text))
+    assert tool.name == "apply_patch"
     try:
-        await ApplyPatch().run(ApplyPatchArgs(patch=patch_text), ctx)
+        await tool.run(args, ctx)
     except ToolError as refusal:
         assert "nothing was applied" in str(refusal).lower()
     assert snapshot(workspace) == snapshot(scenario / "expected")
