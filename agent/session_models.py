@@ -58,7 +58,7 @@ class SessionModels:
             conversation.settings, model, reasoning_options(self.settings, self.catalogue)
         )
         tools = RequestSettings.build(
-            model=model, instructions=None, tools=tool_specs(self.agent.tools, self.model_info)
+            model=model, instructions=None, tools=tool_specs(self.agent.tools, self.catalogue.lookup(model))
         )
         conversation.update_settings(dataclasses.replace(changed, tools=tools.tools))
 
