@@ -2,8 +2,8 @@
 
 A model that supports custom tools with grammars is constrained to produce text this grammar
 accepts: the envelope in its canonical form (no padding around the markers), which
-`agent.tools.patch_parse` reads like any other patch. Written for codeassist's reader: an Update
-File needs at least one hunk; a hunk's first `@@` line may be left out, the later ones may not;
+`agent.tools.patch_parse` reads like any other patch. Written for codeassist's reader: a path
+starts with a character other than a blank; an Update File needs at least one hunk; a hunk's first `@@` line may be left out, the later ones may not;
 `*** End of File` ends a hunk, so lines after it need a new `@@`. Only the Lark subset that
 grammar-constrained sampling supports is used: literals, regular expressions without lookaround,
 `?`, `*`, `+` and alternatives.
@@ -33,7 +33,7 @@ end_of_file: "*** End of File" NL
 
 BEGIN: "*** Begin Patch"
 END: "*** End Patch"
-PATH: /[^\r\n]+/
+PATH: /[^ \t\r\n][^\r\n]*/
 TEXT: /[^\r\n]+/
 NL: "\n"
 """

@@ -67,7 +67,10 @@ def patch_heredoc(command: str) -> PatchHeredoc | None:
     module docstring), else None."""
     if not any(program in command for program in PATCH_PROGRAMS) or "<<" not in command:
         return None
-    source = command.encode()
+    try:
+        source = command.encode()
+    except UnicodeEncodeError:  # a lone surrogate: not a command bash could be given either
+        return None
     tree = _parser().parse(source)
     root = tree.root_node
     if root.has_error or root.named_child_count != 1:
@@ -124,7 +127,7 @@ def _cd_directory(command: Node) -> str | None:
     [argument] = words[1]
     text = _text(argument)
     if argument.type in ("word", "number"):
-        if any(char in _EXPANDING for char in text) or text.startswith("-"):
+        if any(char in _EXPANDING for char in text):
             return None
     elif argument.type == "string":
         if any(child.type != "string_content" for child in argument.named_children) or "\\" in text:
@@ -132,7 +135,9 @@ def _cd_directory(command: Node) -> str | None:
     elif argument.type != "raw_string":
         return None
     words_in_it = shlex.split(text)
-    return words_in_it[0] if len(words_in_it) == 1 and words_in_it[0] else None
+    if len(words_in_it) != 1 or not words_in_it[0] or words_in_it[0].startswith("-"):  # `-`, options
+        return None
+    return words_in_it[0]
 
 
 def _heredoc_text(redirect: Node) -> str | None:
