@@ -68,6 +68,24 @@ async def test_a_patch_heredoc_is_asked_with_its_diff_applied_and_answered_as_th
     assert said(events) == DONE
 
 
+async def test_a_denied_patch_heredoc_changes_nothing_and_the_shell_call_says_why(
+    start_server, repo: Path, tmp_path: Path
+):
+    server = start_server(
+        scenario(
+            [call("read_file", "c_read", path="pkg/b.py")],
+            [call("shell", "c_patch", command=HEREDOC)],
+            expect=[{"type": "function_call_output", "call_id": "c_patch", "contains": "not that file"}],
+        )
+    )
+    session = opened(server, repo, tmp_path)
+    events = await answered_turn(session, "set X to 2", lambda request: Decision(kind="deny", reason="not that file"))
+    await session.close()
+    result = finished(events, "c_patch")
+    assert result.status == "denied" and "not that file" in result.output
+    assert (repo / "pkg/b.py").read_text() == "X = 1\n" and said(events) == DONE
+
+
 async def test_a_patch_heredoc_follows_apply_patchs_rules_not_the_shells(start_server, repo: Path, tmp_path: Path):
     """Under auto-edit a patch applies without asking while a command in the same response asks;
     "approve always" for apply_patch covers a later heredoc."""
@@ -198,3 +216,31 @@ async def test_switching_models_offers_apply_patch_in_the_new_models_form(start_
         "model changed",
         "model changed",
     ]
+
+
+async def test_a_malformed_freeform_patch_or_a_custom_call_to_a_function_tool_gets_a_clear_custom_output(
+    start_server, repo: Path, tmp_path: Path
+):
+    server = start_server(
+        scenario(
+            [
+                {
+                    "type": "custom_tool_call",
+                    "name": "apply_patch",
+                    "call_id": "c_bad",
+                    "input": "--- a/b.py\n+++ b/b.py",
+                },
+                {"type": "custom_tool_call", "name": "read_file", "call_id": "c_read", "input": "pkg/b.py"},
+            ],
+            expect=[
+                {"type": "custom_tool_call_output", "call_id": "c_bad", "contains": "Nothing was applied"},
+                {"type": "custom_tool_call_output", "call_id": "c_read", "contains": "not a freeform tool"},
+            ],
+        )
+    )
+    session = opened(server, repo, tmp_path, model="scripted-freeform", models=FREEFORM)
+    events = await answered_turn(session, "patch it", approve)
+    await session.close()
+    assert "first line must be '*** Begin Patch'" in finished(events, "c_bad").output
+    assert finished(events, "c_read").status == "invalid"
+    assert not [event for event in events if isinstance(event, ApprovalRequested)] and said(events) == DONE
