@@ -119,8 +119,9 @@ def describe_call(name: str, arguments: str) -> CallDescription:
     command = parsed.get("command") if tool is Shell else None
     found = patch_heredoc(command) if isinstance(command, str) else None
     if found is not None:
+        where = f" in {found.directory}" if found.directory else ""
         patch = ApplyPatch.describe({"patch": found.patch}).summary
-        return CallDescription(one_line(f"apply_patch: {patch}" if patch else "apply_patch"))
+        return CallDescription(one_line(f"apply_patch{where}: {patch}" if patch else f"apply_patch{where}"))
     return tool.describe(parsed)
 
 

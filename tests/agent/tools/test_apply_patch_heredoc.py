@@ -220,5 +220,7 @@ async def test_a_patch_path_cannot_leave_the_workspace_through_the_cd_directory(
 
 def test_the_card_of_a_patch_heredoc_names_the_files_it_changes():
     command = f"cd pkg && apply_patch <<'EOF'\n{PATCH}EOF\n"
+    assert describe_call("shell", json.dumps({"command": command})).summary == "apply_patch in pkg: update core.py"
+    command = f"apply_patch <<'EOF'\n{PATCH}EOF\n"
     assert describe_call("shell", json.dumps({"command": command})).summary == "apply_patch: update core.py"
     assert describe_call("shell", json.dumps({"command": "ls -la"})).summary == "ls -la"
