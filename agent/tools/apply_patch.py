@@ -356,11 +356,12 @@ the earlier ones did); Add File or Move to onto an existing file replaces it. Ex
         """The combined diff of exactly what will be written; raises `ToolError` if it cannot apply."""
         changes = plan_patch(args.patch, ctx, _directory(args))
         summary = ", ".join(f"{change.verb} {change.label}" for change in changes)
+        origin = " (a shell heredoc)" if isinstance(args, HeredocPatchArgs) else ""
         return ApprovalRequest(
             call_id=call_id,
             tool=self.name,
             kind=self.kind,
-            summary=f"apply_patch: {summary}",
+            summary=f"apply_patch{origin}: {summary}",
             diff=combined_diff(changes),
             rule_key=self.name,
             rule_scope="every apply_patch call: adding, changing, moving or deleting any file in the workspace",

@@ -181,6 +181,7 @@ async def test_paths_start_from_the_cd_directory_and_are_shown_from_the_workspac
     request, result = await run_heredoc(ctx, f"cd pkg && apply_patch <<'EOF'\n{PATCH}EOF\n")
     assert request.tool == "apply_patch" and request.kind == "edit" and request.rule_key == "apply_patch"
     assert request.paths == ("pkg/core.py",) and "+def count(text: str):" in (request.diff or "")
+    assert request.summary == "apply_patch (a shell heredoc): update pkg/core.py"
     assert result.output == "Updated pkg/core.py"
     assert (workspace / "pkg/core.py").read_text().startswith("def count(text: str):\n")
 
