@@ -97,7 +97,7 @@ def export_json(source: Path | str | LoadedSession) -> dict[str, Any]:
                 "prompt": turn.prompt,
                 "reason": turn.reason,
                 "message": turn.message,
-                "items": [item.model_dump(mode="json") for item in turn.items],
+                "items": [_without_image_bytes(item.model_dump(mode="json")) for item in turn.items],
                 "tool_calls": [asdict(call) for call in turn.tool_calls],
                 "stats": _stats_json(turn.stats) if turn.stats is not None else None,
                 "changes": _changes_json(turn.changes, diffs.get(turn.turn)),
@@ -145,6 +145,20 @@ def export_session(path: Path, fmt: ExportFormat = "markdown", out: Path | None 
 
 
 # ---- Markdown -----------------------------------------------------------------------------
+
+
+def _without_image_bytes(value: Any) -> Any:
+    """`value` with each `data:` image URL cut to its media type and size: an export names the
+    images a turn sent, it does not carry them."""
+    if isinstance(value, dict):
+        url = value.get("image_url")
+        if value.get("type") == "input_image" and isinstance(url, str) and url.startswith("data:"):
+            head, _, data = url.partition(",")
+            return {**value, "image_url": f"{head},… ({len(data) * 3 // 4} bytes not exported)"}
+        return {key: _without_image_bytes(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_image_bytes(item) for item in value]
+    return value
 
 
 def _diffs(header: dict[str, Any], turns: list[TurnRecord]) -> dict[int, SessionDiff]:

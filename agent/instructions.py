@@ -54,6 +54,8 @@ Work on the task until it is done or you need the user; do not stop at a plan wh
 - update_plan for work of more than a couple of steps: a short list, sent whole each time, with
   exactly one step in_progress while you work and each step marked done (or completed) as soon as
   it is. Skip it for a one-step task.
+- view_image shows you an image file from the workspace (a screenshot, a diagram). Images the
+  user attaches come with their message.
 
 # Approvals, the sandbox and denials
 

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import re
 import secrets
 import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
@@ -41,7 +40,7 @@ from agent.cost import CostReport as CostReport
 from agent.events import AgentEvent, FileChangeSummary, RulesChanged
 from agent.export import ExportFormat, export_session
 from agent.frame_trace import FrameTrace
-from agent.git import RepoInfo, git_listed_files, repo_info
+from agent.git import RepoInfo, repo_info
 from agent.instructions import (
     Environment,
     build_instructions,
@@ -50,6 +49,8 @@ from agent.instructions import (
     sandbox_context,
 )
 from agent.loop import Agent
+from agent.mentions import PreparedPrompt as PreparedPrompt  # what `prepare_prompt` returns
+from agent.mentions import prepare_prompt, workspace_files
 from agent.model_client import ModelClient
 from agent.model_list import ModelChoice as ModelChoice
 from agent.model_list import ModelListing as ModelListing
@@ -68,7 +69,6 @@ from agent.session_models import SessionModels, tool_specs
 from agent.session_models import reasoning_options as reasoning_options  # `codeassist bench` builds requests
 from agent.stats import ResponseStats, SessionStats, TurnStats
 from agent.tools import CallDescription, SideChannel, Tool, ToolContext, ToolRegistry, default_tools, describe_call
-from agent.tools.list_files import walk_files
 from agent.transport.factory import open_transports
 
 __all__ = [
@@ -87,6 +87,7 @@ __all__ = [
     "ModelInfo",
     "ModelListing",
     "Policy",
+    "PreparedPrompt",
     "RepoInfo",
     "ResponseStats",
     "Session",
@@ -99,15 +100,6 @@ __all__ = [
     "latest_session",
     "non_interactive_denial",
 ]
-
-MAX_LISTED_FILES = 20_000
-"""Files offered for `@` completion in a git repository."""
-MAX_WALKED_FILES = 5000
-"""Files offered for `@` completion outside git (a bounded walk)."""
-MENTION = re.compile(r"(?<!\S)@([\w./-]+)")
-MENTIONABLE = re.compile(r"[\w./-]+")
-"""A file name a mention can name (others, e.g. with spaces or control characters, are not offered)."""
-
 
 MAX_REMEMBERED_WORKSPACES = 1000
 
@@ -514,31 +506,14 @@ class Session(SessionModels, SessionCheckpoints):
         return list(self.agent.turns)
 
     def workspace_files(self) -> list[str]:
-        """Files for `@` completion: what git tracks plus untracked files it does not ignore (or a
-        bounded walk outside git), only names a mention can express (see `MENTION`).
+        """Files for `@` completion (`agent.mentions.workspace_files`); safe to call from a thread."""
+        return workspace_files(self.workspace)
 
-        Safe to call from a thread: it only runs git (or walks the directory)."""
-        names = git_listed_files(self.workspace, MAX_LISTED_FILES)
-        if names is None:
-            try:
-                names = walk_files(self.workspace)[:MAX_WALKED_FILES]
-            except OSError:
-                names = []
-        return [name for name in names if MENTIONABLE.fullmatch(name)]
-
-    def expand_mentions(self, text: str, limit: int = 100_000) -> str:
-        """`text` with the content of every `@path` mention that names a workspace file attached."""
-        attachments = []
-        for match in MENTION.finditer(text):
-            candidate = (self.workspace / match.group(1)).resolve()
-            if not candidate.is_relative_to(self.workspace) or not candidate.is_file():
-                continue
-            try:
-                content = candidate.read_bytes()[:limit].decode("utf-8", errors="replace")
-            except OSError:
-                continue
-            attachments.append(f"\n\n[Attached @{match.group(1)}]\n```\n{content}\n```")
-        return text + "".join(attachments)
+    def prepare_prompt(self, text: str) -> PreparedPrompt:
+        """What the model is sent for `text`: the files its `@` mentions name and the images whose
+        paths were pasted in it attached, with notices for what was left out and why
+        (`agent.mentions`). Reads files and decodes images: call it from a thread."""
+        return prepare_prompt(self.workspace, text)
 
     def history(self) -> list[AgentEvent]:
         """The events that draw what a resumed session showed before (empty for a new one)."""

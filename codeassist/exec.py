@@ -229,7 +229,9 @@ async def _exec(args: argparse.Namespace, settings: Settings, prompt: str, resum
                     _write_line(event.model_dump_json())
                 else:
                     renderer.render(event)
-        async for event in session.run_turn(prompt):
+        prepared = await asyncio.to_thread(session.prepare_prompt, prompt)
+        _print_log_notices(prepared.notices)
+        async for event in session.run_turn(prepared.text, prepared.images):
             if args.json:
                 _write_line(event.model_dump_json())
             else:

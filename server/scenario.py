@@ -94,7 +94,8 @@ class Expectation(_Strict):
     """Something the newest input items (those after the model's last output) must contain.
 
     Every given field must match one item: `type` exactly, `role`, `call_id` and `name` exactly,
-    `contains` as a substring of the item's text (message text or tool output).
+    `contains` as a substring of the item's text (message text or tool output), `images` as the
+    number of `input_image` parts the item carries (in a message's content or a tool output).
     """
 
     type: str
@@ -102,6 +103,7 @@ class Expectation(_Strict):
     call_id: str | None = None
     name: str | None = None
     contains: str | None = None
+    images: int | None = Field(default=None, ge=0)
 
 
 class ScriptedTurn(_Strict):

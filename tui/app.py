@@ -335,7 +335,7 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         text = message.text.strip()
         self._jump_to_bottom()
-        if text.startswith("/"):
+        if text.startswith("/") and "/" not in text.split(maxsplit=1)[0][1:]:  # not a pasted path
             await self.run_slash_command(text)
             self.call_after_refresh(self._jump_to_bottom)  # below what the command printed
             return
@@ -368,7 +368,7 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
         self.refresh_bindings()
         text = self.queued.pop(0)
         self._show_queue()
-        self.run_prompt(self.session.expand_mentions(text))
+        self.run_prompt(text)
 
     def _show_queue(self) -> None:
         queue = self.query_one("#queue", Static)
@@ -384,12 +384,15 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
                 return
             next_prompt: str | None = prompt
             while next_prompt is not None:
+                prepared = await asyncio.to_thread(session.prepare_prompt, next_prompt)
                 # closed at once if the worker is cancelled: the turn is then recorded as cancelled
-                async with contextlib.aclosing(session.run_turn(next_prompt)) as events:
+                async with contextlib.aclosing(session.run_turn(prepared.text, prepared.images)) as events:
                     async for event in events:
                         await router.route(event)
                         self._attend(event)
-                next_prompt = session.expand_mentions(self.queued.pop(0)) if self.queued else None
+                        for notice in prepared.notices if event.type == "turn_started" else ():
+                            self.say(notice, error=True)
+                next_prompt = self.queued.pop(0) if self.queued else None
                 self._show_queue()
         finally:
             self.running = False

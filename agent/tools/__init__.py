@@ -27,6 +27,7 @@ from agent.tools.patch_heredoc import patch_heredoc
 from agent.tools.read_file import ReadFile
 from agent.tools.shell import Shell, ShellArgs
 from agent.tools.update_plan import UpdatePlan
+from agent.tools.view_image import ViewImage
 from agent.tools.web_search import WebSearch
 from agent.tools.write_file import WriteFile
 from agent.wire.items import CustomToolCall, FunctionCall
@@ -99,7 +100,7 @@ class ToolRegistry:
 
 TOOL_CLASSES: dict[str, type[Tool[Any]]] = {
     tool.name: tool
-    for tool in (ReadFile, ListFiles, Grep, EditFile, WriteFile, ApplyPatch, Shell, UpdatePlan, WebSearch)
+    for tool in (ReadFile, ListFiles, Grep, ViewImage, EditFile, WriteFile, ApplyPatch, Shell, UpdatePlan, WebSearch)
 }
 """Every built-in tool class, by name."""
 
@@ -127,16 +128,17 @@ def describe_call(name: str, arguments: str) -> CallDescription:
 
 def read_only_tools() -> list[Tool[Any]]:
     """The tools that change nothing."""
-    return [ReadFile(), ListFiles(), Grep(), UpdatePlan()]
+    return [ReadFile(), ListFiles(), Grep(), ViewImage(), UpdatePlan()]
 
 
 def default_tools(*, web_search: bool = False) -> list[Tool[Any]]:
-    """Every tool: reading, searching, editing, patching, writing, shell and the plan; and web
-    search when `web_search` (the setting of that name)."""
+    """Every tool: reading, searching, viewing images, editing, patching, writing, shell and the
+    plan; and web search when `web_search` (the setting of that name)."""
     tools: list[Tool[Any]] = [
         ReadFile(),
         ListFiles(),
         Grep(),
+        ViewImage(),
         EditFile(),
         WriteFile(),
         ApplyPatch(),

@@ -170,6 +170,14 @@ def item_text(item: Item) -> str:
     return ""
 
 
+def item_images(item: Item) -> list[str]:
+    """The image URLs of an item's `input_image` parts (a message's content or a tool output)."""
+    parts = getattr(item, "content", None) if item.type == "message" else getattr(item, "output", None)
+    if not isinstance(parts, list):
+        return []
+    return [url for part in parts if isinstance(url := getattr(part, "image_url", None), str)]
+
+
 def brief(items: list[Item]) -> list[dict[str, str]]:
     """What a compaction item keeps of unanswered input: enough for a scenario's `expect`."""
     kept: list[dict[str, str]] = []

@@ -22,6 +22,7 @@ from server.engines.base import (
     StartFunctionCall,
     StartMessage,
     StartReasoning,
+    item_images,
     item_text,
     trailing_input,
 )
@@ -55,6 +56,8 @@ def _matches(expectation: Expectation, item: Item) -> bool:
         wanted = getattr(expectation, field)
         if wanted is not None and getattr(item, field, None) != wanted:
             return False
+    if expectation.images is not None and len(item_images(item)) != expectation.images:
+        return False
     return expectation.contains is None or expectation.contains in item_text(item)
 
 

@@ -70,10 +70,12 @@ async def test_workspace_files_and_mentions(start_server, repo, tmp_path):
     session = opened(server, repo / "pkg", tmp_path)  # started in a subdirectory: the repository is the workspace
     assert session.workspace == repo.resolve()
     assert set(session.workspace_files()) == {"a.py", "pkg/b.py", "AGENTS.md"}
-    expanded = session.expand_mentions("look at @a.py and @missing.py, not @../outside")
+    prepared = session.prepare_prompt("look at @a.py and @missing.py, not @../outside")
+    expanded = prepared.text
     assert expanded.startswith("look at @a.py and @missing.py, not @../outside")
     assert "[Attached @a.py]\n```\nprint('hello')\n\n```" in expanded
     assert "[Attached @missing.py]" not in expanded and "[Attached @../outside]" not in expanded
+    assert prepared.images == {} and prepared.notices == []
     await session.close()
 
 

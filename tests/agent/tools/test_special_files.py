@@ -26,6 +26,7 @@ from agent.tools.edit_file import EditFile, EditFileArgs
 from agent.tools.grep import Grep, GrepArgs
 from agent.tools.list_files import ListFiles, ListFilesArgs
 from agent.tools.read_file import ReadFile, ReadFileArgs
+from agent.tools.view_image import ViewImage, ViewImageArgs
 from agent.tools.write_file import WriteFile, WriteFileArgs
 
 RIPGREP = Path(sys.executable).with_name("rg")
@@ -82,6 +83,7 @@ def every_call(path: str) -> list[tuple[Tool[Any], ToolArgs]]:
         (ApplyPatch(), ApplyPatchArgs(patch=f"*** Begin Patch\n*** Update File: {path}\n@@\n-a\n+b\n*** End Patch")),
         (ApplyPatch(), ApplyPatchArgs(patch=f"*** Begin Patch\n*** Delete File: {path}\n*** End Patch")),
         (ListFiles(), ListFilesArgs(path=path)),
+        (ViewImage(), ViewImageArgs(path=path)),
     ]
     calls += [(grep, GrepArgs(pattern="a", path=path)) for grep in grep_tools()]
     return calls
