@@ -35,6 +35,10 @@ What is redacted:
   above), both as given and in JSON-escaped form. Values shorter than 8 characters (not counting surrounding whitespace) are
   left alone: scrubbing `1` or `true` everywhere would wreck the text and protect nothing.
 
+The shapes are not looked for in an image's base64 bytes (`data:image/…;base64,…`): they are
+pixels, and a shape found there by chance would corrupt the image a resumed session sends again;
+exact values are replaced there too.
+
 Everything else matched becomes `[REDACTED]`. The shape patterns never cross a JSON string
 boundary. `redact_json` is for serialised JSON: it looks for exact values only in their escaped
 spellings, so a value such as `","` cannot match the punctuation between two strings.
@@ -137,6 +141,9 @@ _GAP = r"(?:[ \t]|\\t)+"
 _ASSIGNED = r"""[ \t]*=[ \t]*(?:\\?["'])?"""  # `=`, maybe spaced, maybe opening a (JSON-escaped) quote
 _ASSIGNED_VALUE = r"""[^\s"'\\]{6,}"""
 _BEARER_TOKEN = r"[A-Za-z0-9._~+/-]{16,}=*"
+
+_IMAGE_PAYLOAD = re.compile(r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/]*={0,2}")
+"""An image's bytes in a `data:` URL: pixels, searched for exact values but not for shapes."""
 
 # Every branch starts with a literal character (see `_word_start`). A branch with a named group
 # keeps the text before the group and replaces the group; a PEM block (the only match starting
@@ -336,7 +343,15 @@ def _redact(text: str, exact_values: tuple[str, ...]) -> str:
     for value in exact_values:
         if value in text:
             text = text.replace(value, REDACTED)
-    return _SHAPES.sub(_replace, text)
+    if "data:image/" not in text:
+        return _SHAPES.sub(_replace, text)
+    parts: list[str] = []
+    done = 0
+    for payload in _IMAGE_PAYLOAD.finditer(text):
+        parts += (_SHAPES.sub(_replace, text[done : payload.start()]), payload.group())
+        done = payload.end()
+    parts.append(_SHAPES.sub(_replace, text[done:]))
+    return "".join(parts)
 
 
 def cut_spans(pieces: list[str], spans: list[tuple[int, int]]) -> list[str | None]:

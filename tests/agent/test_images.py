@@ -31,6 +31,7 @@ from agent.images import (
     sniff,
 )
 from agent.mentions import pasted_image_paths, prepare_prompt
+from agent.redact import Redactor
 from agent.replay import SessionReplay
 from agent.session import Session
 from server.scenario import Scenario
@@ -353,3 +354,56 @@ async def test_a_session_sends_the_attached_image_and_records_only_its_name(star
     assert "[Image @shot.png attached" in export_markdown(session.log_path)
     replayed = [e async for e in SessionReplay(session.log_path, instant=True).events() if isinstance(e, TurnStarted)]
     assert replayed[0].images == ["shot.png"]
+
+
+def test_the_session_log_keeps_image_bytes_whole_and_still_redacts_around_them():
+    key = "sk-proj-" + "a1B2c3D4" * 4
+    lookalike = "iVBORw0K/AIza" + "Q" * 40 + "+AKIA" + "7" * 20  # token shapes, by chance, in base64
+    line = json.dumps({"image_url": f"data:image/png;base64,{lookalike}==", "text": f"key {key}", "env": "LONGVALUE99"})
+    redacted = Redactor(known_secrets=["LONGVALUE99"]).redact_json(line)
+    assert f"data:image/png;base64,{lookalike}==" in redacted
+    assert key not in redacted and "LONGVALUE99" not in redacted and redacted.count("[REDACTED]") == 2
+
+
+RESUMED = Scenario.model_validate(
+    {
+        "name": "resumed-image",
+        "turns": [
+            {
+                "expect": [{"type": "message", "role": "user", "images": 1}],
+                "output": [{"type": "message", "text": "Red."}],
+            },
+            {
+                "expect": [{"type": "message", "role": "user", "images": 0}],
+                "output": [{"type": "message", "text": "Still red."}],
+            },
+        ],
+    }
+)
+
+
+async def test_a_resumed_session_sends_the_same_image_again(start_server, repo, tmp_path):
+    shot = encoded("PNG", (300, 200), noisy=True)
+    (repo / "shot.png").write_bytes(shot)
+    server = start_server(RESUMED)
+    session = Session.open(settings_for(server), cwd=repo, log_root=tmp_path / "sessions")
+    try:
+        prepared = session.prepare_prompt("@shot.png")
+        assert [e async for e in session.run_turn(prepared.text, prepared.images)][-1].reason == "completed"
+    finally:
+        await session.close()
+    assert session.log_path is not None
+    resumed = Session.open(settings_for(server), cwd=repo, log_root=tmp_path / "sessions", resume=session.log_path)
+    try:
+        assert [e async for e in resumed.run_turn("and now?")][-1].reason == "completed"
+    finally:
+        await resumed.close()
+    resend = received(server)[-1]["input"]
+    [image] = [
+        part
+        for item in resend
+        if item.get("role") == "user"
+        for part in item["content"]
+        if part["type"] == "input_image"
+    ]
+    assert base64.b64decode(image["image_url"].partition(",")[2]) == shot
