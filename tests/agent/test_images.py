@@ -35,6 +35,7 @@ from agent.redact import Redactor
 from agent.replay import SessionReplay
 from agent.session import Session
 from server.scenario import Scenario
+from server.tokens import IMAGE_TOKENS, json_tokens
 from tests.agent.conftest import settings_for
 
 
@@ -407,3 +408,18 @@ async def test_a_resumed_session_sends_the_same_image_again(start_server, repo, 
         if part["type"] == "input_image"
     ]
     assert base64.b64decode(image["image_url"].partition(",")[2]) == shot
+
+
+def test_the_scripted_server_counts_an_image_by_the_image_not_by_its_bytes():
+    url = "data:image/png;base64," + "A" * 1_000_000
+    with_image = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "look"}, {"type": "input_image", "image_url": url}],
+    }
+    without = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "look"}, {"type": "input_image", "image_url": ""}],
+    }
+    assert json_tokens(with_image) == json_tokens(without) + IMAGE_TOKENS
