@@ -36,6 +36,11 @@ MENTIONABLE = re.compile(r"[\w./-]+")
 """A file name a mention can name (others, e.g. with spaces or control characters, are not offered)."""
 TEXT_LIMIT = 100_000
 """Bytes of a mentioned text file attached to the prompt."""
+MAX_IMAGES = 20
+"""Images one prompt attaches; further ones are left out."""
+MAX_IMAGE_URL_CHARS = 32 * 2**20
+"""Characters of the `data:` URLs of one prompt's images (one request must stay well under the
+endpoint's limit); an image that would pass it is left out."""
 
 _PATH_START = r"(?:/|~/|file://)"
 QUOTED_PATH = re.compile(rf"'({_PATH_START}[^'\n]+)'|\"({_PATH_START}[^\"\n]+)\"")
@@ -139,7 +144,14 @@ def pasted_image_paths(text: str) -> list[tuple[str, Path]]:
 def _attach_image(
     prepared: PreparedPrompt, attachments: list[str], name: str, shown: str, image: PreparedImage
 ) -> None:
-    prepared.images[name] = image.data_url
+    url = image.data_url
+    if len(prepared.images) >= MAX_IMAGES:
+        _leave_out(prepared, attachments, shown, f"a prompt takes at most {MAX_IMAGES} images")
+        return
+    if sum(map(len, prepared.images.values())) + len(url) > MAX_IMAGE_URL_CHARS:
+        _leave_out(prepared, attachments, shown, f"the prompt's images would pass {_size(MAX_IMAGE_URL_CHARS)}")
+        return
+    prepared.images[name] = url
     attachments.append(f"\n\n[Image {shown} attached: {image.describe()}]")
 
 

@@ -423,3 +423,17 @@ def test_the_scripted_server_counts_an_image_by_the_image_not_by_its_bytes():
         "content": [{"type": "input_text", "text": "look"}, {"type": "input_image", "image_url": ""}],
     }
     assert json_tokens(with_image) == json_tokens(without) + IMAGE_TOKENS
+
+
+def test_a_prompt_takes_a_bounded_number_of_images(workspace, monkeypatch):
+    for n in range(4):
+        (workspace / f"p{n}.gif").write_bytes(encoded("GIF"))
+    monkeypatch.setattr("agent.mentions.MAX_IMAGES", 2)
+    prepared = prepare_prompt(workspace, "@p0.gif @p1.gif @p2.gif")
+    assert list(prepared.images) == ["p0.gif", "p1.gif"]
+    assert prepared.notices == ["@p2.gif was not attached: a prompt takes at most 2 images."]
+    monkeypatch.setattr("agent.mentions.MAX_IMAGE_URL_CHARS", len(prepared.images["p0.gif"]) + 10)
+    prepared = prepare_prompt(workspace, "@p0.gif @p3.gif")
+    assert list(prepared.images) == ["p0.gif"]
+    [notice] = prepared.notices
+    assert notice.startswith("@p3.gif was not attached: the prompt's images would pass ") and "bytes" in notice
