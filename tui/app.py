@@ -390,8 +390,9 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
                     async for event in events:
                         await router.route(event)
                         self._attend(event)
-                        for notice in prepared.notices if event.type == "turn_started" else ():
-                            self.say(notice, error=True)
+                        if event.type == "turn_started":  # below the prompt they belong to
+                            for notice in prepared.notices:
+                                self.say(notice, error=True)
                 next_prompt = self.queued.pop(0) if self.queued else None
                 self._show_queue()
         finally:
