@@ -37,6 +37,7 @@ from agent.wire.errors import error_body_payload
 from agent.wire.event_types import TERMINALS
 from agent.wire.items import InputText, assistant_text, user_message
 from agent.wire.response import Usage
+from agent.wire.tokens import json_tokens
 
 CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
 
@@ -68,10 +69,9 @@ class CompactionUnsupported(CompactionFailed):
 
 
 def estimate_tokens(items: list[Item]) -> int:
-    """About how many tokens `items` take (four bytes of compact JSON a token, as `codeassist
-    serve` counts)."""
-    data = orjson.dumps([item.model_dump(mode="json") for item in items])
-    return -(-len(data) // 4)
+    """About how many tokens `items` take, by the rule `codeassist serve` counts with
+    (`agent.wire.tokens`: four bytes of compact JSON a token, an image a fixed count)."""
+    return json_tokens([item.model_dump(mode="json") for item in items])
 
 
 class CompactEndpoint:

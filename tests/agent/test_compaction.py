@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.catalogue import catalogue
-from agent.compaction import STILL_TOO_LONG, CompactionUnsupported, Compactor
+from agent.compaction import STILL_TOO_LONG, CompactionUnsupported, Compactor, estimate_tokens
 from agent.conversation import COMPACT_FRACTION
 from agent.events import AgentError, Compacted, CompactionStarted, Notice, TurnEnded
 from agent.recorder import SessionRecorder
@@ -22,6 +22,8 @@ from agent.resume import resume_record
 from agent.session_log import SessionLog
 from agent.transport.base import StreamInterrupted
 from agent.transport.scripted import ScriptedFailure, message, response_events
+from agent.wire import user_message
+from agent.wire.tokens import IMAGE_TOKENS
 from tests.agent.conftest import answered_turn
 from tests.agent.scripted import scripted_agent
 
@@ -289,3 +291,10 @@ def test_the_compact_threshold_setting_takes_tokens_off_or_nothing(tmp_path: Pat
     assert load("off") == 0
     with pytest.raises(ConfigError, match="compact_threshold"):
         load("-5")
+
+
+def test_an_image_counts_as_the_server_counts_it_not_by_its_bytes():
+    small, big = ("data:image/png;base64," + "A" * size for size in (4, 400_000))
+    text_only = estimate_tokens([user_message("look")])
+    assert estimate_tokens([user_message("look", [big])]) == estimate_tokens([user_message("look", [small])])
+    assert text_only + IMAGE_TOKENS <= estimate_tokens([user_message("look", [big])]) < text_only + IMAGE_TOKENS + 20
