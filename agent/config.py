@@ -7,7 +7,7 @@ can ship (`.env`, `codeassist.toml`, `.codeassist/config.toml`, ...). The only f
 the user's own `$XDG_CONFIG_HOME/codeassist/config.toml`; nothing is looked up relative to the
 current directory. Sources are applied in a fixed order, later wins:
 
-1. the user config file (TOML, one key per field; `models` is a table of tables);
+1. the user config file (TOML, one key per field; `models` and `mcp_servers` are tables of tables);
 2. the environment: `OPENAI_API_KEY`, `OPENAI_BASE_URL`, then `CODEASSIST_<FIELD>` for every
    field (so `CODEASSIST_API_KEY` / `CODEASSIST_BASE_URL` beat the `OPENAI_*` ones);
 3. command-line flags, where None means "not given".
@@ -124,6 +124,7 @@ FIELDS: tuple[str, ...] = (
     "auto_commit",
     "web_search",
     "checkpoint_max_file_mb",
+    "mcp_servers",
 )
 """Every setting name, in declaration order (also the valid config-file keys); `Settings` has
 exactly these fields (a test holds them together)."""
@@ -198,6 +199,14 @@ def _draftable(key: str, value: object) -> bool:
         except (TypeError, ValueError, AttributeError):
             return False
         return isinstance(value, dict) and all(isinstance(name, str) for name in value)
+    if key == "mcp_servers":  # plain data too: the servers start after the first frame
+        from agent.mcp.config import parse_servers
+
+        try:
+            parse_servers(value)
+        except ValueError:
+            return False
+        return isinstance(value, dict)
     return isinstance(value, str) and key in _DRAFTABLE and _DRAFTABLE[key](value)
 
 

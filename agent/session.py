@@ -49,12 +49,14 @@ from agent.instructions import (
     sandbox_context,
 )
 from agent.loop import Agent
+from agent.mcp.manager import McpServerView as McpServerView  # `/mcp` lists them
+from agent.mcp.session_hooks import SessionMcp
 from agent.mentions import PreparedPrompt as PreparedPrompt  # what `prepare_prompt` returns
 from agent.mentions import prepare_prompt, workspace_files
 from agent.model_client import ModelClient
 from agent.model_list import ModelChoice as ModelChoice
 from agent.model_list import ModelListing as ModelListing
-from agent.paths import config_dir, data_dir, sessions_dir
+from agent.paths import data_dir, sessions_dir
 from agent.permissions import PermissionRule as PermissionRule  # `/permissions` lists and revokes them
 from agent.permissions import Permissions
 from agent.recorder import SessionRecorder, with_log_notices
@@ -69,6 +71,7 @@ from agent.session_models import SessionModels, tool_specs
 from agent.session_models import reasoning_options as reasoning_options  # `codeassist bench` builds requests
 from agent.stats import ResponseStats, SessionStats, TurnStats
 from agent.tools import CallDescription, SideChannel, Tool, ToolContext, ToolRegistry, default_tools, describe_call
+from agent.tools.paths import own_directories
 from agent.transport.factory import open_transports
 
 __all__ = [
@@ -83,6 +86,7 @@ __all__ = [
     "CostReport",
     "Decision",
     "FileChangeSummary",
+    "McpServerView",
     "ModelChoice",
     "ModelInfo",
     "ModelListing",
@@ -128,16 +132,11 @@ def first_visit(workspace: Path) -> bool:
     return True
 
 
-def own_directories() -> tuple[Path, ...]:
-    """codeassist's configuration and data directories: read-only inside the sandbox."""
-    return (config_dir(), data_dir())
-
-
 def new_session_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-class Session(SessionModels, SessionCheckpoints):
+class Session(SessionModels, SessionCheckpoints, SessionMcp):
     """One agent session in a workspace: what a user interface may do with it.
 
     Build it with `Session.open`. The methods are the whole contract; `agent` is the core behind
@@ -333,6 +332,7 @@ class Session(SessionModels, SessionCheckpoints):
     async def close(self) -> None:
         """Close the connection and the session log."""
         await self.agent.client.close()
+        await self.close_mcp()
         await asyncio.to_thread(self.checkpoints.close)  # waits for a snapshot still running
         if self.recorder is not None:
             self.recorder.close()
@@ -340,9 +340,9 @@ class Session(SessionModels, SessionCheckpoints):
     # ---- turns and approvals -----------------------------------------------------------------
 
     async def warm_up(self) -> None:
-        """Open the connection ahead of the first prompt (WebSocket only; failures are not fatal);
-        its figures go into `stats()`."""
-        stats = await self.agent.warm_up()
+        """Start the MCP servers, then open the connection ahead of the first prompt (WebSocket only;
+        failures are not fatal) with their tools; its figures go into `stats()`."""
+        stats = await self.agent.warm_up() if await self.mcp_before_warm_up() else None
         if stats is not None:
             self.warmup_stats = stats
 
@@ -353,7 +353,7 @@ class Session(SessionModels, SessionCheckpoints):
         When a call needs a person, the stream yields `ApprovalRequested` and waits until
         `answer_approval` (or `cancel`) settles that call. A `Notice` says when the session log
         cannot be written (the turn goes on) and when it is written again."""
-        return with_log_notices(self.agent.run_turn(prompt, images), self.recorder)
+        return with_log_notices(self.with_mcp(self.agent.run_turn(prompt, images)), self.recorder)
 
     def compact(self, focus: str | None = None) -> AsyncGenerator[AgentEvent]:
         """Compact the conversation now, between turns (`/compact [focus]`): `CompactionStarted`,

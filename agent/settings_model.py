@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from agent.config import DEFAULT_BASE_URL, DEFAULT_THEME, normalise_base_url
+from agent.mcp.config import redacted
 from agent.permissions import PermissionRule
 
 _MIB = 1024 * 1024
@@ -134,6 +135,12 @@ class Settings(BaseModel):
     """Untracked files larger than this (MiB) are left out of checkpoints, and `/undo` never
     touches them."""
 
+    mcp_servers: dict[str, dict[str, Any]] = {}
+    """MCP servers whose tools the model may call, by name: `command` (with `args`, `env`, `cwd`)
+    or `url` (with `headers`), and `enabled`, `start_timeout_s`, `call_timeout_s`,
+    `trust_read_only_hint` (`agent.mcp.config`, docs/mcp.md). In the config file
+    `[mcp_servers.NAME]` tables; in `CODEASSIST_MCP_SERVERS`, JSON."""
+
     @field_validator("base_url", mode="before")
     @classmethod
     def _normalise_base_url(cls, value: object) -> object:
@@ -151,6 +158,19 @@ class Settings(BaseModel):
             from agent.catalogue import user_catalogue
 
             user_catalogue(value)  # a bad entry raises, naming the model and the field
+        return value
+
+    @field_validator("mcp_servers", mode="before")
+    @classmethod
+    def _checked_mcp_servers(cls, value: object) -> object:
+        from agent.mcp.config import parse_servers
+
+        if isinstance(value, str):  # an environment variable: JSON
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"must be a JSON object of server tables ({exc})") from None
+        parse_servers(value)  # a bad entry raises, naming the server and the key
         return value
 
     @field_validator("api_key", mode="before")
@@ -223,6 +243,7 @@ class Settings(BaseModel):
         """All settings as plain values for display, with the API key shortened to `sk-…abcd`."""
         data = self.model_dump()
         data["api_key"] = _redact_key(self.api_key_value())
+        data["mcp_servers"] = {name: redacted(table) for name, table in self.mcp_servers.items()}
         return data
 
 

@@ -1,0 +1,110 @@
+"""What `Session` does with MCP servers (a mixin, so the facade keeps only its hook lines).
+
+The servers start when the session warms up or, at the latest, before its first turn's first
+request (`agent.mcp.manager` says why then); their tools then join the registry and the request's
+tool list, and the user hears of each server that failed, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.conversation import RequestSettings
+from agent.events import AgentEvent, Notice, TurnStarted
+from agent.mcp.manager import McpServers, McpServerView
+from agent.mcp.tool import McpTool
+from agent.tools import ToolRegistry
+
+if TYPE_CHECKING:
+    from agent.config import Settings
+    from agent.loop import Agent
+
+
+class SessionMcp:
+    """The MCP part of `Session`: `mcp_servers`, `restart_mcp_server`, and the hooks."""
+
+    agent: Agent
+    settings: Settings
+    workspace: Path
+    _mcp: McpServers | None = None
+    _mcp_turn_began = False
+
+    @property
+    def mcp(self) -> McpServers:
+        """The session's MCP servers (built from the settings on first use; none start yet)."""
+        if self._mcp is None:
+            builtin = sum(1 for tool in self.agent.tools if not isinstance(tool, McpTool))
+            self._mcp = McpServers.from_settings(self.settings.mcp_servers, self.workspace, builtin)
+        return self._mcp
+
+    def mcp_servers(self) -> list[McpServerView]:
+        """Every configured MCP server: its status (starting, ready, failed and why, disabled) and tools."""
+        return self.mcp.views()
+
+    async def prepare_mcp(self) -> list[str]:
+        """Start the MCP servers (if not yet) and wait for them; their tools join the request's
+        tool list. What the user has not been told yet (servers that failed)."""
+        servers = self.mcp
+        if not servers:
+            return []
+        notices = await servers.ready()
+        if servers.tools() and not any(isinstance(tool, McpTool) for tool in self.agent.tools):
+            self._offer_mcp_tools()
+        return notices
+
+    async def restart_mcp_server(self, name: str) -> list[str]:
+        """Stop and start an MCP server again (its tools listed anew; the next request resends
+        everything, since the tool list changed); what to tell the user.
+
+        Raises:
+            KeyError: no server has that name.
+        """
+        notices = await self.mcp.restart(name)
+        self._offer_mcp_tools()
+        return notices
+
+    def _offer_mcp_tools(self) -> None:
+        builtin = [tool for tool in self.agent.tools if not isinstance(tool, McpTool)]
+        registry = ToolRegistry([*builtin, *self.mcp.tools()])
+        self.agent.tools = registry
+        conversation = self.agent.conversation
+        specs = RequestSettings.build(model="", instructions=None, tools=registry.specs()).tools
+        conversation.update_settings(dataclasses.replace(conversation.settings, tools=specs))
+
+    async def mcp_before_warm_up(self) -> bool:
+        """Before the warm-up request: the servers' tools are in it. False when a turn began
+        meanwhile (its request is the first; a warm-up now would race it)."""
+        await self.prepare_mcp()
+        return not self._mcp_turn_began
+
+    async def with_mcp(self, events: AsyncGenerator[AgentEvent]) -> AsyncGenerator[AgentEvent]:
+        """A turn's `events`, its first request held until the MCP servers are ready or failed;
+        each failure is said once, right after `TurnStarted`."""
+        self._mcp_turn_began = True
+        servers = self.mcp
+        if servers and not (servers.started and servers.settled):
+            yield Notice(message="Waiting for the MCP servers to start (/mcp shows them)…")
+        notices = await self.prepare_mcp()
+        async with aclosing(events) as stream:
+            async for event in stream:
+                yield event
+                if isinstance(event, TurnStarted):
+                    for message in notices:
+                        notice = Notice(message=message)
+                        self._record_notice(notice)
+                        yield notice
+                    notices = []
+
+    def _record_notice(self, event: AgentEvent) -> None:
+        recorder = self.agent.recorder
+        if recorder is not None:
+            recorder.event(event)
+
+    async def close_mcp(self) -> None:
+        """Stop the MCP servers."""
+        if self._mcp is not None:
+            await self._mcp.close()
