@@ -10,7 +10,7 @@ the approval card):
 - `<file tool>:<glob>`: a path glob for `read_file`, `grep`, `list_files`, `edit_file`,
   `write_file` and `apply_patch`, matched against the workspace-relative path and against the
   file name alone: `read_file:.env*` covers `.env` and `config/.env.local`.
-- `<tool>`: every call of the tool (`write_file`, `shell`).
+- `<tool>`: every call of the tool (`write_file`, `shell`, `mcp__github__create_issue`).
 
 Three lists, from the user's config (`[permissions]`, never from the workspace), plus the rules
 of the session ("approve always") and the built-in ones; deny wins over ask, ask over allow, and
@@ -61,7 +61,8 @@ COMMAND_TOOLS = frozenset({"shell", "network", "unsandboxed"})
 sandbox blocked (`network:pip install` — with network access; `unsandboxed:make deploy` —
 outside the sandbox)."""
 
-_TOOL_NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_-]+)*")
+_TOOL_NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_-]+)*|mcp__[A-Za-z0-9_-]{1,59}")
+"""A built-in tool's name, or an MCP server's tool (`mcp__<server>__<tool>`, as offered)."""
 
 DEFAULT_ASK: tuple[str, ...] = tuple(
     f"{tool}:{glob}"

@@ -122,12 +122,14 @@ class McpServers:
         if self._start is None and self:
             self._start = asyncio.ensure_future(self._start_all())
 
-    async def ready(self) -> list[str]:
-        """Start the servers if nobody did, wait until each is ready or failed; what the user has
-        not been told yet (each failure, once)."""
+    async def ready(self) -> None:
+        """Start the servers if nobody did, and wait until each is ready or failed."""
         self.start()
         if self._start is not None:
             await asyncio.shield(self._start)
+
+    def take_notices(self) -> list[str]:
+        """What the user has not been told yet: each server that failed to start, once."""
         notices = []
         for name, server in self._servers.items():
             if server.status == "failed" and not server.told:

@@ -45,16 +45,19 @@ class SessionMcp:
         """Every configured MCP server: its status (starting, ready, failed and why, disabled) and tools."""
         return self.mcp.views()
 
-    async def prepare_mcp(self) -> list[str]:
+    async def prepare_mcp(self) -> None:
         """Start the MCP servers (if not yet) and wait for them; their tools join the request's
-        tool list. What the user has not been told yet (servers that failed)."""
+        tool list."""
         servers = self.mcp
         if not servers:
-            return []
-        notices = await servers.ready()
+            return
+        await servers.ready()
         if servers.tools() and not any(isinstance(tool, McpTool) for tool in self.agent.tools):
             self._offer_mcp_tools()
-        return notices
+
+    def take_mcp_notices(self) -> list[str]:
+        """What the user has not been told yet about the MCP servers (each one that failed, once)."""
+        return self.mcp.take_notices() if self._mcp is not None else []
 
     async def restart_mcp_server(self, name: str) -> list[str]:
         """Stop and start an MCP server again (its tools listed anew; the next request resends
@@ -88,7 +91,8 @@ class SessionMcp:
         servers = self.mcp
         if servers and not (servers.started and servers.settled):
             yield Notice(message="Waiting for the MCP servers to start (/mcp shows them)…")
-        notices = await self.prepare_mcp()
+        await self.prepare_mcp()
+        notices = self.take_mcp_notices()
         async with aclosing(events) as stream:
             async for event in stream:
                 yield event

@@ -18,9 +18,7 @@ from pathlib import Path
 from mcp.server.mcpserver import MCPServer
 from mcp_types import EmbeddedResource, ImageContent, ResourceLink, TextContent, TextResourceContents, ToolAnnotations
 
-PNG = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 server = MCPServer("codeassist-test", log_level="ERROR")
 
@@ -47,7 +45,9 @@ def picture() -> list[object]:
 def documents() -> list[object]:
     """An embedded document and a link to another."""
     return [
-        EmbeddedResource(resource=TextResourceContents(uri="file:///notes.md", text="# Notes\nship it", mime_type="text/markdown")),
+        EmbeddedResource(
+            resource=TextResourceContents(uri="file:///notes.md", text="# Notes\nship it", mime_type="text/markdown")
+        ),
         ResourceLink(uri="https://example.invalid/spec", name="spec", description="the spec", mime_type="text/html"),
     ]
 
