@@ -342,6 +342,17 @@ async def _permissions(app: CodeassistApp, argument: str) -> None:
         app.say(f"saved {rule.effect} {rule.spec} in {app.session.save_rule(rule)}")
 
 
+@command("mcp", "/mcp", "show the MCP servers: their status, why one failed, their tools (r restarts one)")
+async def _mcp(app: CodeassistApp, argument: str) -> None:
+    from tui.screens.mcp import McpScreen
+
+    session = app.session
+    if session is None:
+        raise ConfigError("No live session.")
+    session.start_mcp()
+    app.push_screen(McpScreen(session.mcp_servers, session.restart_mcp_server))
+
+
 @command("sessions", "/sessions", "list saved sessions")
 async def _sessions(app: CodeassistApp, argument: str) -> None:
     from agent.session import Session

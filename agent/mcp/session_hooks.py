@@ -45,6 +45,11 @@ class SessionMcp:
         """Every configured MCP server: its status (starting, ready, failed and why, disabled) and tools."""
         return self.mcp.views()
 
+    def start_mcp(self) -> None:
+        """Start the MCP servers in the background now (`/mcp`), if nothing started them yet; the
+        next request still waits for them."""
+        self.mcp.start()
+
     async def prepare_mcp(self) -> None:
         """Start the MCP servers (if not yet) and wait for them; their tools join the request's
         tool list."""

@@ -18,6 +18,12 @@ HEAVY = (
     "starlette",
     "mcp",
     "PIL",
+    "mcp_types",
+    "httpx2",
+    "jsonschema",
+    "agent.mcp.manager",
+    "agent.mcp.connection",
+    "agent.mcp.session_hooks",
     "agent.session",
     "agent.images",
     "agent.mentions",
@@ -63,6 +69,18 @@ def loaded_heavy_modules(code: str) -> list[str]:
 )
 def test_the_first_frame_loads_no_heavy_module(code, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert loaded_heavy_modules(code) == []
+
+
+def test_mcp_servers_in_the_config_start_nothing_before_the_first_frame(tmp_path, monkeypatch):
+    """Configured servers are only checked (plain Python) before the first frame: no SDK, no server."""
+    (tmp_path / "codeassist").mkdir()
+    (tmp_path / "codeassist" / "config.toml").write_text('[mcp_servers.files]\ncommand = "npx"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    code = (
+        "import codeassist.main, codeassist.app, tui.app\n"
+        "from agent.config import SettingsDraft, draft_settings\nassert isinstance(draft_settings({}), SettingsDraft)"
+    )
     assert loaded_heavy_modules(code) == []
 
 

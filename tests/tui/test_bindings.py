@@ -21,6 +21,7 @@ import tui
 from tui.app import CodeassistApp
 from tui.screens.commit import CommitScreen
 from tui.screens.diff import DiffScreen
+from tui.screens.mcp import McpScreen
 from tui.screens.picker import PickerScreen
 from tui.welcome import WelcomeApp
 from tui.widgets.approval import ApprovalCard
@@ -29,6 +30,7 @@ from tui.widgets.prompt import PromptInput
 BLOCKS = "tests.tui.test_blocks"
 PICKER = "tests.tui.test_model_picker"
 SCREENS = "tests.tui.test_safety_net_screens"
+MCP = "tests.tui.test_mcp_screen:test_mcp_screen_lists_servers_moves_with_up_down_r_restarts_and_esc_closes"
 
 TESTED = {
     (CodeassistApp, "escape"): "tests.tui.test_app:test_escape_interrupts_a_streaming_answer",
@@ -71,6 +73,8 @@ TESTED = {
     (PickerScreen, "down"): f"{PICKER}:test_model_picker_moves_with_up_and_down_and_esc_closes_without_a_change",
     (PickerScreen, "up"): f"{PICKER}:test_model_picker_moves_with_up_and_down_and_esc_closes_without_a_change",
     (CodeassistApp, "d"): "tests.tui.test_safety_net:test_d_and_enter_on_a_turns_changes_line_open_its_diff",
+    (McpScreen, "escape"): MCP,
+    (McpScreen, "r"): MCP,
     (DiffScreen, "escape"): f"{SCREENS}:test_diff_screen_pages_through_the_patch_follows_the_files_and_esc_closes",
     (DiffScreen, "pagedown"): f"{SCREENS}:test_diff_screen_pages_through_the_patch_follows_the_files_and_esc_closes",
     (DiffScreen, "pageup"): f"{SCREENS}:test_diff_screen_pages_through_the_patch_follows_the_files_and_esc_closes",
