@@ -280,6 +280,8 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
         if self.settings.warmup:
             await session.warm_up()
             self._refresh_connection()
+        for notice in session.take_mcp_notices():  # a server that failed to start, said at once
+            self.say(notice, error=True)
         if self.initial_prompt:
             prompt, self.initial_prompt = self.initial_prompt, None
             self.submit(prompt)

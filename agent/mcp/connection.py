@@ -35,6 +35,8 @@ logging.getLogger("mcp").propagate = False
 MAX_TOOL_PAGES = 100
 STDERR_TAIL_BYTES = 2000
 HTTP_CONNECT_S = 30.0
+CLOSE_TIMEOUT_S = 10.0
+"""Seconds a server has to stop (a stdio one: its stdin closed, then terminated, then killed)."""
 
 
 class StartFailed(Exception):
@@ -60,6 +62,8 @@ class McpConnection:
         self._lost = asyncio.Event()
         """Set once a stdio server's output ended (it exited): nothing more can be sent to it."""
         self._task: asyncio.Task[None] | None = None
+        self._refused: int | None = None
+        """The status of the latest HTTP answer that was an error (4xx, 5xx)."""
         self._stderr = tempfile.TemporaryFile("a+", encoding="utf-8", errors="replace")  # noqa: SIM115
 
     async def open(self) -> list[Any]:
@@ -76,6 +80,7 @@ class McpConnection:
         try:
             return await asyncio.wait_for(asyncio.shield(ready), self.config.start_timeout_s)
         except TimeoutError:
+            ready.cancel()  # nobody waits for it any more
             await self.close()
             raise StartFailed(
                 f"it did not start within {self.config.start_timeout_s:g} s (start_timeout_s){self._said()}"
@@ -121,7 +126,9 @@ class McpConnection:
                 else:
                     assert self.config.url is not None
                     http = httpx2.AsyncClient(
-                        headers=dict(self.config.headers), timeout=httpx2.Timeout(HTTP_CONNECT_S, read=None)
+                        headers=dict(self.config.headers),
+                        timeout=httpx2.Timeout(HTTP_CONNECT_S, read=None),
+                        event_hooks={"response": [self._note_status]},
                     )
                     await stack.enter_async_context(http)
                     transport = streamable_http_client(self.config.url, http_client=http)
@@ -137,12 +144,14 @@ class McpConnection:
                     cursor = page.next_cursor
                     if cursor is None:
                         break
+                if ready.done():  # its start timed out meanwhile
+                    return
                 self.client = client
                 ready.set_result(tools)
                 await self._closing.wait()
         except BaseException as exc:
             if not ready.done():
-                ready.set_exception(StartFailed(describe(exc)))
+                ready.set_exception(StartFailed(f"{describe(exc)}{self._said()}"))
             if isinstance(exc, asyncio.CancelledError):
                 raise
         finally:
@@ -188,9 +197,10 @@ class McpConnection:
         self._closing.set()
         task = self._task
         if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(task), 10.0)
-            except (TimeoutError, Exception):
+            if self.client is None:  # still starting: there is no session to leave
+                task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
+            if not done:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         self._stderr.close()
@@ -206,7 +216,13 @@ class McpConnection:
         lines = data.splitlines()[1:] if start else data.splitlines()
         return safe_terminal_text("\n".join(lines[-5:]).strip())
 
+    async def _note_status(self, response: httpx2.Response) -> None:
+        if response.status_code >= 400:
+            self._refused = response.status_code
+
     def _said(self) -> str:
+        if self._refused is not None:
+            return f" (HTTP {self._refused})"
         tail = self.stderr_tail()
         return f"; its stderr ends: {tail}" if tail else ""
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -317,8 +316,3 @@ class McpServers:
 
 def _left(view: McpToolView, why: str) -> McpToolView:
     return McpToolView(view.name, view.remote_name, view.description, view.read_only, view.strict, why)
-
-
-def names_in(tools: Iterable[McpTool]) -> list[str]:
-    """The offered names of `tools`."""
-    return [tool.name for tool in tools]

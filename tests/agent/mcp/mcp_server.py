@@ -3,7 +3,7 @@ stdin/stdout; `python mcp_server.py http` serves streamable HTTP on a loopback p
 (`PORT <n>`) and requires the header `X-Token: secret`.
 
 Its tools: `echo` (read-only hint), `add`, `picture` (an image), `documents` (an embedded resource
-and a link), `fail` (an error result), `crash` (the process exits), `pid`, `write_note` (writes a
+and a link), `fail` (an error result), `crash` (the process exits), `hang` (never answers), `pid`, `write_note` (writes a
 file: a call with a side effect), `tag` (a free-form object: a schema strict mode cannot express),
 `shout` (a hostile description and output: terminal control sequences).
 """
@@ -63,6 +63,15 @@ def crash() -> str:
     """Exit the server process at once."""
     print("crashing on purpose", file=sys.stderr, flush=True)
     os._exit(3)
+
+
+@server.tool()
+async def hang() -> str:
+    """Never answer."""
+    import anyio
+
+    await anyio.sleep_forever()
+    return "never"
 
 
 @server.tool()

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -188,14 +189,33 @@ async def test_a_server_killed_between_calls_is_started_again_before_the_call(st
     await session.close()
 
 
+async def test_a_call_past_its_timeout_and_a_server_past_its_start_timeout(start_server, repo, tmp_path):
+    server = start_server(scenario(call("mcp__t__hang", "c1"), call("mcp__t__pid", "c2")))
+    silent = {"command": sys.executable, "args": ["-c", "import time; time.sleep(600)"], "start_timeout_s": 0.5}
+    servers = {"t": stdio_server(call_timeout_s=0.5), "silent": silent}
+    session = opened(server, repo, tmp_path, servers, approval="full-auto")
+    events = await answered_turn(session, "go")
+    done = outputs(events)
+    assert done["c1"].status == "error" and "no answer within 0.5 s (call_timeout_s)" in done["c1"].output
+    assert done["c2"].status == "ok"  # the server goes on after a call that timed out
+    failed = [event.message for event in events if isinstance(event, Notice) and "failed" in event.message]
+    assert failed == [
+        "MCP server 'silent' failed to start: it did not start within 0.5 s (start_timeout_s). "
+        "The session goes on without its tools (/mcp shows the servers)."
+    ]
+    await session.close()
+
+
 async def test_a_missing_command_is_said_once_and_the_session_goes_on(start_server, repo, tmp_path):
     server = start_server(scenario(call("mcp__t__add", "c1", a=1, b=1), answers=1))
-    servers = {"gone": {"command": "codeassist-no-such-server"}, "t": stdio_server()}
+    exits = {"command": sys.executable, "args": ["-c", "import sys; sys.exit('boom: no config')"]}
+    servers = {"gone": {"command": "codeassist-no-such-server"}, "t": stdio_server(), "exits": exits}
     session = opened(server, repo, tmp_path, servers, approval="full-auto")
     events = await answered_turn(session, "go")
     notices = [event.message for event in events if isinstance(event, Notice)]
     failed = [message for message in notices if "failed to start" in message]
-    assert len(failed) == 1 and "'codeassist-no-such-server' was not found" in failed[0]
+    assert len(failed) == 2 and "'codeassist-no-such-server' was not found" in failed[0]
+    assert "MCP server 'exits' failed to start" in failed[1] and "its stderr ends: boom: no config" in failed[1]
     assert events.index(next(e for e in events if isinstance(e, TurnStarted))) < events.index(
         next(e for e in events if isinstance(e, Notice) and "failed" in e.message)
     )
@@ -237,7 +257,7 @@ async def test_an_http_server_with_headers(start_server, repo, tmp_path, http_se
     assert outputs(events)["c1"].output == "42"
     views = {view.name: view for view in session.mcp_servers()}
     assert views["h"].status == "ready" and views["h"].transport == "http"
-    assert views["locked"].status == "failed"
+    assert views["locked"].status == "failed" and "(HTTP 401)" in (views["locked"].reason or "")
     await session.close()
 
 
