@@ -17,9 +17,11 @@ from agent.conversation import RequestSettings
 from agent.events import AgentEvent, Notice, TurnStarted
 from agent.mcp.manager import McpServers, McpServerView
 from agent.mcp.tool import McpTool
+from agent.session_models import tool_specs
 from agent.tools import ToolRegistry
 
 if TYPE_CHECKING:
+    from agent.catalogue import Catalogue
     from agent.config import Settings
     from agent.loop import Agent
 
@@ -30,6 +32,11 @@ class SessionMcp:
     agent: Agent
     settings: Settings
     workspace: Path
+    if TYPE_CHECKING:
+
+        @property
+        def catalogue(self) -> Catalogue: ...
+
     _mcp: McpServers | None = None
     _mcp_turn_began = False
 
@@ -80,7 +87,9 @@ class SessionMcp:
         registry = ToolRegistry([*builtin, *self.mcp.tools()])
         self.agent.tools = registry
         conversation = self.agent.conversation
-        specs = RequestSettings.build(model="", instructions=None, tools=registry.specs()).tools
+        model = conversation.settings.model
+        offered = tool_specs(registry, self.catalogue.lookup(model))  # apply_patch in the model's form
+        specs = RequestSettings.build(model=model, instructions=None, tools=offered).tools
         conversation.update_settings(dataclasses.replace(conversation.settings, tools=specs))
 
     async def mcp_before_warm_up(self) -> bool:

@@ -271,3 +271,13 @@ async def test_the_tools_are_recorded_as_calls_and_replayed_without_servers(star
     records = [json.loads(line) for line in path.read_text().splitlines()[1:]]
     assert any(record.get("name") == "mcp__t__add" for record in records if isinstance(record, dict))
     assert Session.describe_call("mcp__t__add", '{"a": 1, "b": 2}').summary == "a=1, b=2"
+
+
+async def test_the_servers_tools_join_apply_patch_in_the_models_own_form(start_server, repo, tmp_path):
+    server = start_server(scenario(call("mcp__t__pid", "c1")))
+    models = {"scripted-test": {"apply_patch_format": "freeform"}}
+    session = opened(server, repo, tmp_path, {"t": stdio_server()}, models=models, approval="full-auto")
+    await answered_turn(session, "go")
+    offered = {tool["name"]: tool["type"] for tool in requests(server)[0]["tools"]}
+    assert offered["apply_patch"] == "custom" and offered["mcp__t__pid"] == "function"
+    await session.close()
