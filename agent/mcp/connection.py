@@ -104,7 +104,8 @@ class McpConnection:
         if os.sep in program:
             found = shutil.which(str(cwd / program))
         if found is None:
-            raise StartFailed(f"the command {program!r} was not found (PATH={environment.get('PATH', '')})")
+            where = "" if os.sep in program else " on PATH"
+            raise StartFailed(f"the command {program!r} was not found{where}")
 
     def working_directory(self) -> Path:
         """Where a stdio server runs: its `cwd`, relative to the workspace, or the workspace."""

@@ -23,7 +23,7 @@ from agent.mcp.config import McpServerConfig, parse_servers
 from agent.mcp.names import offered_name
 from agent.mcp.tool import McpTool, tool_class
 from agent.terminal_text import safe_terminal_text
-from agent.tools.base import ToolError, ToolResult, one_line
+from agent.tools.base import ToolError, ToolResult
 
 if TYPE_CHECKING:
     from agent.mcp.connection import McpConnection
@@ -195,7 +195,7 @@ class McpServers:
             schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
             annotations = tool.annotations
             read_only = bool(server.config.trust_read_only_hint and annotations and annotations.read_only_hint)
-            description = one_line(str(tool.description or tool.title or remote), MAX_DESCRIPTION)
+            description = str(tool.description or tool.title or remote).strip()[:MAX_DESCRIPTION]
             problem = schema_problem(schema)
             if problem is None:
                 server.tools.append(

@@ -214,7 +214,7 @@ async def test_a_missing_command_is_said_once_and_the_session_goes_on(start_serv
     events = await answered_turn(session, "go")
     notices = [event.message for event in events if isinstance(event, Notice)]
     failed = [message for message in notices if "failed to start" in message]
-    assert len(failed) == 2 and "'codeassist-no-such-server' was not found" in failed[0]
+    assert len(failed) == 2 and "'codeassist-no-such-server' was not found on PATH" in failed[0]
     assert "MCP server 'exits' failed to start" in failed[1] and "its stderr ends: boom: no config" in failed[1]
     assert events.index(next(e for e in events if isinstance(e, TurnStarted))) < events.index(
         next(e for e in events if isinstance(e, Notice) and "failed" in e.message)
