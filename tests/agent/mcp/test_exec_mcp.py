@@ -82,4 +82,7 @@ def test_exec_denies_what_asks_and_says_which_server_failed(tmp_path):
     finished = {event["call_id"]: event for event in events if event["type"] == "tool_finished"}
     assert finished["c1"]["status"] == "denied"
     assert not (tmp_path / "work" / "note.txt").exists()
-    assert "MCP server 'gone' failed to start: the command 'codeassist-no-such-server' was not found on PATH" in done.stderr
+    assert (
+        "MCP server 'gone' failed to start: the command 'codeassist-no-such-server' was not found on PATH"
+        in done.stderr
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.approvals import ApprovalRequest, Decision
-from agent.events import ApprovalRequested, Notice, ToolFinished, TurnStarted
+from agent.events import ApprovalDecided, ApprovalRequested, Notice, ToolFinished, TurnStarted
 from agent.session import Session
 from server.scenario import Scenario
 from tests.agent.conftest import answered_turn, settings_for
@@ -280,4 +280,23 @@ async def test_the_servers_tools_join_apply_patch_in_the_models_own_form(start_s
     await answered_turn(session, "go")
     offered = {tool["name"]: tool["type"] for tool in requests(server)[0]["tools"]}
     assert offered["apply_patch"] == "custom" and offered["mcp__t__pid"] == "function"
+    await session.close()
+
+
+async def test_esc_during_a_call_aborts_it_and_the_server_goes_on(start_server, repo, tmp_path):
+    turns = [
+        {"output": [call("mcp__t__hang", "c1")]},
+        {"output": [call("mcp__t__echo", "c2", text="still here", times=None)]},
+        {"output": [{"type": "message", "text": "Done."}]},
+    ]
+    server = start_server(Scenario.model_validate({"name": "esc", "turns": turns, "off_script_text": "ok"}))
+    session = opened(server, repo, tmp_path, {"t": stdio_server()}, approval="full-auto")
+    events = []
+    async for event in session.run_turn("go"):
+        events.append(event)
+        if isinstance(event, ApprovalDecided) and event.call_id == "c1":  # decided: the call runs next
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(session.cancel()))
+    assert outputs(events)["c1"].status == "aborted"
+    again = outputs(await answered_turn(session, "again"))
+    assert again["c2"].status == "ok" and again["c2"].output == "still here"
     await session.close()
