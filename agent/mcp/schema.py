@@ -85,9 +85,14 @@ def _strict(node: Any, depth: int) -> Any:
         elif key != "properties":
             out[key] = value
     types = node.get("type")
+    kinds = types if isinstance(types, list) else [types]
+    if "array" in kinds and "items" not in node:
+        raise NotStrict("an array of anything")
     if types == "object" or "properties" in node:
         if node.get("additionalProperties", False) is not False:
             raise NotStrict("additionalProperties")
+        if depth and "properties" not in node:
+            raise NotStrict("an object of anything")
         properties = node.get("properties") or {}
         required = set(node.get("required") or ())
         out["properties"] = {

@@ -77,10 +77,21 @@ def test_strict_form_requires_everything_and_makes_optional_properties_nullable(
         {"type": "object", "properties": {"x": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}},
         {"type": "object", "properties": {"x": {"type": "array", "uniqueItems": True}}},
         {"type": "object", "patternProperties": {"^a": {"type": "string"}}},
+        {"type": "object", "properties": {"meta": {"type": "object"}}},
+        {"type": "object", "properties": {"list": {"type": "array"}}},
     ],
 )
 def test_what_strict_mode_cannot_express_stays_non_strict(schema):
     assert strict_form(schema) is None
+
+
+def test_a_tool_without_arguments_is_strict():
+    assert strict_form({"type": "object"}) == {
+        "type": "object",
+        "properties": {},
+        "required": [],
+        "additionalProperties": False,
+    }
 
 
 def test_the_nulls_of_the_strict_form_are_taken_out_before_validation():
