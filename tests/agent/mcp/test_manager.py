@@ -1,0 +1,44 @@
+"""The servers of a session without a model: the tool budget of a request, restarts by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.mcp.config import parse_servers
+from agent.mcp.manager import MAX_TOOLS, McpServers
+from tests.agent.mcp.conftest import stdio_server
+
+
+async def test_tools_past_the_requests_budget_are_left_out_and_said(tmp_path: Path):
+    servers = McpServers(parse_servers({"t": stdio_server()}), tmp_path, room=3)
+    try:
+        await servers.ready()
+        assert [tool.name for tool in servers.tools()] == ["mcp__t__echo", "mcp__t__add", "mcp__t__picture"]
+        left = [view for view in servers.views()[0].tools if view.left_out]
+        assert left and all(view.left_out == f"over the {MAX_TOOLS} tools a request may offer" for view in left)
+    finally:
+        await servers.close()
+
+
+async def test_restart_by_name_and_a_disabled_or_unknown_server(tmp_path: Path):
+    table = {"t": stdio_server(), "off": stdio_server(enabled=False)}
+    servers = McpServers(parse_servers(table), tmp_path)
+    try:
+        assert not servers.started and servers.settled
+        await servers.ready()
+        assert await servers.restart("t") == ["The MCP server 't' is ready again with 11 tools."]
+        assert servers.views()[0].restarts == 1
+        assert await servers.restart("off") == ["The MCP server 'off' is disabled in the config (enabled = false)."]
+        with pytest.raises(KeyError):
+            await servers.restart("nope")
+    finally:
+        await servers.close()
+
+
+async def test_no_enabled_server_starts_nothing(tmp_path: Path):
+    servers = McpServers(parse_servers({"off": stdio_server(enabled=False)}), tmp_path)
+    await servers.ready()
+    assert not servers and not servers.started and servers.tools() == []
+    assert [view.status for view in servers.views()] == ["disabled"]
