@@ -304,14 +304,14 @@ class McpServers:
         return [f"The MCP server {name!r} is ready again with {len(server.tools)} tools."]
 
     async def close(self) -> None:
-        """Stop every server (a start still running is cancelled)."""
+        """Stop every server, all at once (a start still running is cancelled)."""
         if self._start is not None and not self._start.done():
             self._start.cancel()
             await asyncio.gather(self._start, return_exceptions=True)
+        connections = [server.connection for server in self._servers.values() if server.connection is not None]
         for server in self._servers.values():
-            if server.connection is not None:
-                await server.connection.close()
-                server.connection = None
+            server.connection = None
+        await asyncio.gather(*(connection.close() for connection in connections), return_exceptions=True)
 
 
 def _left(view: McpToolView, why: str) -> McpToolView:
