@@ -12,7 +12,7 @@ A server runs a local command (stdio) or is reached at a URL (streamable HTTP)::
 
     [mcp_servers.tracker]
     url = "https://mcp.example.com/mcp"
-    headers = { Authorization = "Bearer …" }
+    headers = { Authorization = "Bearer ${TRACKER_TOKEN}" }   # ${NAME}: from the environment
     trust_read_only_hint = true
 """
 
@@ -57,13 +57,14 @@ class McpServerConfig:
     """stdio: the program to run (looked up on PATH)."""
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    """stdio: variables added to the few the server inherits (HOME, PATH, SHELL, TERM, USER, LOGNAME)."""
+    """stdio: variables added to the few the server inherits (HOME, PATH, SHELL, TERM, USER, LOGNAME);
+    `${NAME}` in a value is codeassist's own variable, read when the server starts."""
     cwd: str | None = None
     """stdio: where the command runs (default: the workspace)."""
     url: str | None = None
     """streamable HTTP: the server's endpoint."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """streamable HTTP: sent with every request (e.g. `Authorization`)."""
+    """streamable HTTP: sent with every request (e.g. `Authorization`); `${NAME}` as in `env`."""
     enabled: bool = True
     start_timeout_s: float = DEFAULT_START_TIMEOUT_S
     call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S

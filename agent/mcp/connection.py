@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -37,6 +38,26 @@ STDERR_TAIL_BYTES = 2000
 HTTP_CONNECT_S = 30.0
 CLOSE_TIMEOUT_S = 10.0
 """Seconds a server has to stop (a stdio one: its stdin closed, then terminated, then killed)."""
+
+
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expanded(values: dict[str, str] | Any, what: str) -> dict[str, str]:
+    """`values` with each `${NAME}` replaced by the variable's value in codeassist's environment
+    (so a token need not be written in the config file).
+
+    Raises:
+        StartFailed: a variable named is not set.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise StartFailed(f"its {what} name ${{{name}}}, which is not set in the environment")
+        return os.environ[name]
+
+    return {key: VARIABLE.sub(value, text) for key, text in dict(values).items()}
 
 
 class StartFailed(Exception):
@@ -95,7 +116,7 @@ class McpConnection:
     def _check_command(self) -> None:
         config = self.config
         assert config.command is not None
-        environment = {**get_default_environment(), **config.env}
+        environment = {**get_default_environment(), **expanded(config.env, "env")}
         cwd = self.working_directory()
         if not cwd.is_dir():
             raise StartFailed(f"its directory {cwd} does not exist")
@@ -119,7 +140,7 @@ class McpConnection:
                     parameters = StdioServerParameters(
                         command=self.config.command,
                         args=list(self.config.args),
-                        env=dict(self.config.env),
+                        env=expanded(self.config.env, "env"),
                         cwd=self.working_directory(),
                         encoding_error_handler="replace",
                     )
@@ -127,7 +148,7 @@ class McpConnection:
                 else:
                     assert self.config.url is not None
                     http = httpx2.AsyncClient(
-                        headers=dict(self.config.headers),
+                        headers=expanded(self.config.headers, "headers"),
                         timeout=httpx2.Timeout(HTTP_CONNECT_S, read=None),
                         event_hooks={"response": [self._note_status]},
                     )

@@ -39,7 +39,7 @@ async def test_mcp_screen_lists_servers_moves_with_up_down_r_restarts_and_esc_cl
         assert "mcp__t__add" in detail(app)
         await pilot.press("r")
         await until(pilot, lambda: screen.views[0].restarts == 1 and screen.views[0].status == "ready")
-        assert "ready again with 11 tools" in str(screen.query_one("#mcp-status").render())
+        assert "ready again with 12 tools" in str(screen.query_one("#mcp-status").render())
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, McpScreen)

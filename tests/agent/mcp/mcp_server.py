@@ -3,7 +3,7 @@ stdin/stdout; `python mcp_server.py http` serves streamable HTTP on a loopback p
 (`PORT <n>`) and requires the header `X-Token: secret`.
 
 Its tools: `echo` (read-only hint), `add`, `picture` (an image), `documents` (an embedded resource
-and a link), `fail` (an error result), `crash` (the process exits), `hang` (never answers), `pid`, `write_note` (writes a
+and a link), `fail` (an error result), `crash` (the process exits), `hang` (never answers), `variable`, `pid`, `write_note` (writes a
 file: a call with a side effect), `tag` (a free-form object: a schema strict mode cannot express),
 `shout` (a hostile description and output: terminal control sequences).
 """
@@ -72,6 +72,12 @@ async def hang() -> str:
 
     await anyio.sleep_forever()
     return "never"
+
+
+@server.tool()
+def variable(name: str) -> str:
+    """The value of an environment variable of the server."""
+    return os.environ.get(name, "(unset)")
 
 
 @server.tool()

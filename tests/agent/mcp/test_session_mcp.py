@@ -249,15 +249,22 @@ async def test_a_disabled_server_does_not_start(start_server, repo, tmp_path):
     await session.close()
 
 
-async def test_an_http_server_with_headers(start_server, repo, tmp_path, http_server):
+async def test_an_http_server_with_headers(start_server, repo, tmp_path, http_server, monkeypatch):
+    monkeypatch.setenv("CODEASSIST_TEST_MCP_TOKEN", "secret")
+    monkeypatch.delenv("CODEASSIST_TEST_MCP_UNSET", raising=False)
     server = start_server(scenario(call("mcp__h__add", "c1", a=20, b=22)))
-    servers = {"h": http_server.table(), "locked": http_server.table(headers={}, start_timeout_s=10)}
+    servers = {
+        "h": http_server.table(headers={"X-Token": "${CODEASSIST_TEST_MCP_TOKEN}"}),
+        "locked": http_server.table(headers={}, start_timeout_s=10),
+        "unset": http_server.table(headers={"X-Token": "${CODEASSIST_TEST_MCP_UNSET}"}),
+    }
     session = opened(server, repo, tmp_path, servers, approval="full-auto")
     events = await answered_turn(session, "go")
     assert outputs(events)["c1"].output == "42"
     views = {view.name: view for view in session.mcp_servers()}
     assert views["h"].status == "ready" and views["h"].transport == "http"
     assert views["locked"].status == "failed" and "(HTTP 401)" in (views["locked"].reason or "")
+    assert views["unset"].reason == "its headers name ${CODEASSIST_TEST_MCP_UNSET}, which is not set in the environment"
     await session.close()
 
 
@@ -299,4 +306,21 @@ async def test_esc_during_a_call_aborts_it_and_the_server_goes_on(start_server, 
     assert outputs(events)["c1"].status == "aborted"
     again = outputs(await answered_turn(session, "again"))
     assert again["c2"].status == "ok" and again["c2"].output == "still here"
+    await session.close()
+
+
+async def test_a_stdio_server_gets_its_env_and_not_codeassists_secrets(start_server, repo, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-servers-0123456789abcdef")
+    monkeypatch.setenv("CODEASSIST_TEST_MCP_SOURCE", "from the environment")
+    server = start_server(
+        scenario(
+            call("mcp__t__variable", "c1", name="OPENAI_API_KEY"),
+            call("mcp__t__variable", "c2", name="GREETING"),
+            call("mcp__t__variable", "c3", name="SOURCED"),
+        )
+    )
+    env = {"GREETING": "hello", "SOURCED": "${CODEASSIST_TEST_MCP_SOURCE}"}
+    session = opened(server, repo, tmp_path, {"t": stdio_server(env=env)}, approval="full-auto")
+    done = outputs(await answered_turn(session, "go"))
+    assert [done[key].output for key in ("c1", "c2", "c3")] == ["(unset)", "hello", "from the environment"]
     await session.close()
