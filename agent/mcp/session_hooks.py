@@ -99,23 +99,22 @@ class SessionMcp:
         return not self._mcp_turn_began
 
     async def with_mcp(self, events: AsyncGenerator[AgentEvent]) -> AsyncGenerator[AgentEvent]:
-        """A turn's `events`, its first request held until the MCP servers are ready or failed;
-        each failure is said once, right after `TurnStarted`."""
+        """A turn's `events`, its first request held (right after `TurnStarted`) until the MCP
+        servers are ready or failed; each failure is said once, there."""
         self._mcp_turn_began = True
         servers = self.mcp
-        if servers and not (servers.started and servers.settled):
-            yield Notice(message="Waiting for the MCP servers to start (/mcp shows them)…")
-        await self.prepare_mcp()
-        notices = self.take_mcp_notices()
         async with aclosing(events) as stream:
             async for event in stream:
                 yield event
-                if isinstance(event, TurnStarted):
-                    for message in notices:
-                        notice = Notice(message=message)
-                        self._record_notice(notice)
-                        yield notice
-                    notices = []
+                if not isinstance(event, TurnStarted) or not servers:
+                    continue
+                if not (servers.started and servers.settled):
+                    yield Notice(message="Waiting for the MCP servers to start (/mcp shows them)…")
+                await self.prepare_mcp()
+                for message in self.take_mcp_notices():
+                    notice = Notice(message=message)
+                    self._record_notice(notice)
+                    yield notice
 
     def _record_notice(self, event: AgentEvent) -> None:
         recorder = self.agent.recorder
