@@ -177,8 +177,13 @@ class McpServers:
             except module.StartFailed as exc:
                 server.status, server.reason = "failed", safe_terminal_text(str(exc))
                 raise ToolError(str(exc)) from None
+        except ToolError:
+            raise
         except ImportError as exc:
             server.status, server.reason = "failed", f"the mcp package cannot be imported ({exc})"
+            raise ToolError(server.reason) from None
+        except Exception as exc:  # e.g. no temporary file for its stderr: the server is left out, saying why
+            server.status, server.reason = "failed", safe_terminal_text(f"{type(exc).__name__}: {exc}")
             raise ToolError(server.reason) from None
         server.connection = connection
         server.status = "ready"
@@ -198,16 +203,19 @@ class McpServers:
             description = str(tool.description or tool.title or remote).strip()[:MAX_DESCRIPTION]
             problem = schema_problem(schema)
             if problem is None:
-                server.tools.append(
-                    tool_class(
+                try:
+                    made = tool_class(
                         name="",
                         server=server.config.name,
                         remote_name=remote,
                         description=description,
                         input_schema=schema,
                         read_only=read_only,
-                    )(self._caller(server))
-                )
+                    )
+                except Exception as exc:  # a schema no rule above foresaw: that tool is left out
+                    problem = f"its input schema could not be read ({type(exc).__name__})"
+                else:
+                    server.tools.append(made(self._caller(server)))
             server.views.append(McpToolView("", remote, safe_terminal_text(description), read_only, False, problem))
         return listed
 

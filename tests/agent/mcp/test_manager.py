@@ -42,3 +42,18 @@ async def test_no_enabled_server_starts_nothing(tmp_path: Path):
     await servers.ready()
     assert not servers and not servers.started and servers.tools() == []
     assert [view.status for view in servers.views()] == ["disabled"]
+
+
+async def test_a_missing_directory_and_a_server_that_exits_at_once_say_why(tmp_path: Path):
+    table = {"nodir": stdio_server(cwd="no/such/dir"), "ok": stdio_server(cwd=".")}
+    servers = McpServers(parse_servers(table), tmp_path)
+    try:
+        await servers.ready()
+        views = {view.name: view for view in servers.views()}
+        assert views["nodir"].status == "failed"
+        assert views["nodir"].reason == f"its directory {tmp_path / 'no/such/dir'} does not exist"
+        assert views["ok"].status == "ready"
+        assert [notice.split(":")[0] for notice in servers.take_notices()] == ["MCP server 'nodir' failed to start"]
+        assert servers.take_notices() == []
+    finally:
+        await servers.close()
