@@ -331,8 +331,7 @@ class Session(SessionModels, SessionCheckpoints, SessionMcp):
 
     async def close(self) -> None:
         """Close the connection and the session log."""
-        await self.agent.client.close()
-        await self.close_mcp()
+        await asyncio.gather(self.agent.client.close(), self.close_mcp())
         await asyncio.to_thread(self.checkpoints.close)  # waits for a snapshot still running
         if self.recorder is not None:
             self.recorder.close()
@@ -369,6 +368,7 @@ class Session(SessionModels, SessionCheckpoints, SessionMcp):
 
     async def cancel(self) -> None:
         """Cancel the running turn (a pending approval is answered with `cancel`)."""
+        self.stop_waiting_for_mcp()
         await self.agent.cancel()
 
     # ---- settings ----------------------------------------------------------------------------

@@ -100,6 +100,10 @@ class McpConnection:
         self._task = asyncio.ensure_future(self._hold(ready))
         try:
             return await asyncio.wait_for(asyncio.shield(ready), self.config.start_timeout_s)
+        except asyncio.CancelledError:  # the session closes while the server starts: stop it
+            ready.cancel()
+            await self.close()
+            raise
         except TimeoutError:
             ready.cancel()  # nobody waits for it any more
             await self.close()

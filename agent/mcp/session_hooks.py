@@ -7,6 +7,7 @@ tool list, and the user hears of each server that failed, once.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -39,6 +40,7 @@ class SessionMcp:
 
     _mcp: McpServers | None = None
     _mcp_turn_began = False
+    _mcp_stop: asyncio.Event | None = None
 
     @property
     def mcp(self) -> McpServers:
@@ -103,18 +105,40 @@ class SessionMcp:
         servers are ready or failed; each failure is said once, there."""
         self._mcp_turn_began = True
         servers = self.mcp
-        async with aclosing(events) as stream:
-            async for event in stream:
-                yield event
-                if not isinstance(event, TurnStarted) or not servers:
-                    continue
-                if not (servers.started and servers.settled):
-                    yield Notice(message="Waiting for the MCP servers to start (/mcp shows them)…")
-                await self.prepare_mcp()
-                for message in self.take_mcp_notices():
-                    notice = Notice(message=message)
-                    self._record_notice(notice)
-                    yield notice
+        stop = self._mcp_stop = asyncio.Event()
+        try:
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    yield event
+                    if not isinstance(event, TurnStarted) or not servers:
+                        continue
+                    if not (servers.started and servers.settled):
+                        yield Notice(message="Waiting for the MCP servers to start (/mcp shows them)…")
+                    await self._prepare_unless(stop)
+                    for message in self.take_mcp_notices():
+                        notice = Notice(message=message)
+                        self._record_notice(notice)
+                        yield notice
+        finally:
+            self._mcp_stop = None
+
+    async def _prepare_unless(self, stop: asyncio.Event) -> None:
+        """`prepare_mcp`, unless `stop` is set first (the turn was cancelled: the servers go on
+        starting, and the next turn waits for them)."""
+        preparing = asyncio.ensure_future(self.prepare_mcp())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({preparing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not preparing.done():
+                preparing.cancel()
+            await asyncio.gather(preparing, stopping, return_exceptions=True)
+
+    def stop_waiting_for_mcp(self) -> None:
+        """The turn is cancelled: stop waiting for MCP servers to start (Esc)."""
+        if self._mcp_stop is not None:
+            self._mcp_stop.set()
 
     def _record_notice(self, event: AgentEvent) -> None:
         recorder = self.agent.recorder

@@ -324,3 +324,38 @@ async def test_a_stdio_server_gets_its_env_and_not_codeassists_secrets(start_ser
     done = outputs(await answered_turn(session, "go"))
     assert [done[key].output for key in ("c1", "c2", "c3")] == ["(unset)", "hello", "from the environment"]
     await session.close()
+
+
+async def test_esc_while_a_turn_waits_for_a_slow_server_cancels_the_turn(start_server, repo, tmp_path):
+    server = start_server(scenario(call("read_file", "c1", path="a.py")))
+    marker = f"codeassist-slow-{os.getpid()}-{id(tmp_path)}"
+    slow = {
+        "command": sys.executable,
+        "args": ["-c", f"import time; time.sleep(600)  # {marker}"],
+        "start_timeout_s": 600,
+    }
+    session = opened(server, repo, tmp_path, {"slow": slow})
+    events = []
+    async for event in session.run_turn("go"):
+        events.append(event)
+        if isinstance(event, Notice) and event.message.startswith("Waiting for the MCP servers"):
+            session.start_mcp()  # as the turn does once it goes on (or /mcp, or the warm-up)
+            while not running_with(marker):  # the server's process started
+                await asyncio.sleep(0.01)
+            await session.cancel()
+    assert events[-1].reason == "cancelled"
+    assert requests(server) == []  # nothing was sent
+    assert session.mcp_servers()[0].status == "starting"  # it goes on starting for the next turn
+    await session.close()
+    assert not running_with(marker)  # closing the session stopped the server it was starting
+
+
+def running_with(marker: str) -> bool:
+    """Whether a process whose command line holds `marker` runs."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
