@@ -107,3 +107,16 @@ def test_mcp_screen(snap_compare, tmp_path, monkeypatch):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(100, 32), run_before=opened)
+
+
+async def test_mcp_screen_without_servers_says_how_to_add_one(make_app):
+    app = make_app(HELLO)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "/mcp")
+        await until(pilot, lambda: isinstance(app.screen, McpScreen))
+        assert app.screen.views == []
+        assert "No MCP servers are configured" in detail(app) and "[mcp_servers.files]" in detail(app)
+        await pilot.press("r")  # nothing to restart: nothing happens
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, McpScreen)
