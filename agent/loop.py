@@ -8,28 +8,26 @@ asks for no tools, at the step limit, on an error, or when the user cancels.
 A call is decided and run only once its call id is claimed in the session's call ledger
 (`agent.call_ledger`): a call id the session already answered, before a restart included, never
 runs again. Its arguments are those of the completed response, announced first with a final
-`ToolCallReady`.
+`ToolCallReady`. How a step's calls are answered, and which of them run together, is
+`agent.loop_calls`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import time
-from collections.abc import AsyncGenerator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from agent.approvals import ApprovalGate, ApprovalRequest, Decision
+from agent.approvals import ApprovalGate, Decision
 from agent.compaction import CompactionFailed, Compactor
 from agent.conversation import Conversation, is_compaction
 from agent.cost import SpendingLimits
 from agent.events import (
     AgentError,
     AgentEvent,
-    ApprovalDecided,
-    ApprovalRequested,
     CompactionStarted,
     MessageCompleted,
     Notice,
@@ -37,16 +35,13 @@ from agent.events import (
     Reconnecting,
     ResponseFinished,
     ResponseStarted,
-    ToolCallReady,
-    ToolFinished,
-    ToolOutput,
-    ToolStatus,
     TransportChanged,
     TurnEnded,
     TurnEndReason,
     TurnStarted,
     streamed_event,
 )
+from agent.loop_calls import ABORTED_OUTPUT, PARTIAL_OUTPUT_HEADING, CallAnswering, TurnCancelled
 from agent.model_client import (
     CompactionRefused,
     ModelClient,
@@ -57,27 +52,15 @@ from agent.model_client import (
     TransportSwitched,
 )
 from agent.recorder import SessionRecorder
-from agent.sandbox import escalated
 from agent.stats import ResponseStats, TurnStats
-from agent.tools import LiveOutput, Tool, ToolArgs, ToolContext, ToolError, ToolRegistry, ToolResult
+from agent.tools import ToolContext, ToolRegistry
 from agent.transport import TransportAborted
-from agent.wire import CustomToolCallOutput, FunctionCallOutput, tool_output_content, user_message
-from agent.wire.items import CustomToolCall, FunctionCall
+from agent.wire import user_message
 
 if TYPE_CHECKING:
     from agent.checkpoints import TurnCheckpoints
 
-T = TypeVar("T")
-
-ABORTED_OUTPUT = "aborted: the user cancelled the turn before this call finished; its outcome is unknown."
-PARTIAL_OUTPUT_HEADING = "Output before it was stopped:"
-"""Between `ABORTED_OUTPUT` and what a cancelled call had printed (when it printed anything)."""
-LIVE_OUTPUT_INTERVAL_S = 0.1
-"""At most one `ToolOutput` per running call in this many seconds."""
-
-
-class TurnCancelled(Exception):
-    """The user cancelled the turn (raised inside the loop, never out of `run_turn`)."""
+__all__ = ["ABORTED_OUTPUT", "PARTIAL_OUTPUT_HEADING", "Agent", "TurnCancelled"]
 
 
 class _Step:
@@ -92,7 +75,7 @@ class _Step:
         return isinstance(error, dict) and error.get("code") == "context_length_exceeded"
 
 
-class Agent:
+class Agent(CallAnswering):
     """Drives one agent session: the conversation, the model client, tools and approvals.
 
     Args:
@@ -119,6 +102,7 @@ class Agent:
         max_steps: int = 50,
         compactor: Compactor | None = None,
     ) -> None:
+        super().__init__()
         self.client = client
         self.compactor = compactor or Compactor(client, conversation, None)
         self.conversation = conversation
@@ -136,11 +120,6 @@ class Agent:
         """The latest response of this run that reported usage (its input and output tokens are
         what the next request carries)."""
         self._cancel = asyncio.Event()
-        self._pending_calls: list[FunctionCall | CustomToolCall] = []
-        self._running: dict[str, float] = {}
-        """call_id → when each call of the current step that is running started."""
-        self._partial: dict[str, str] = {}
-        """call_id → what a cancelled call had printed (kept in its aborted output)."""
         self.checkpoints: TurnCheckpoints | None = None
         """Snapshots the workspace before a turn's first file-changing call and records what the turn
         changed (`agent.checkpoints`; None: no checkpoints)."""
@@ -247,14 +226,9 @@ class Agent:
                     if not result.calls:
                         reason = "completed"
                         break
-                    for call in result.calls:
-                        if not self.conversation.ledger.claim(call.call_id):
-                            continue
-                        raw = call.arguments if isinstance(call, FunctionCall) else call.input
-                        yield ToolCallReady(call_id=call.call_id, name=call.name, arguments=raw, final=True)
-                        async with aclosing(self._answer(call, timers)) as answered:  # closing withdraws its approval
-                            async for event in answered:
-                                yield event
+                    async with aclosing(self._answer_calls(result.calls, timers)) as answering:
+                        async for event in answering:
+                            yield event
                     self._pending_calls = []
                 else:
                     message = f"Stopped after {self.max_steps} steps (the step limit)."
@@ -356,218 +330,6 @@ class Agent:
                         transport=item.transport, reason=item.reason, cause=item.cause, permanent=item.permanent
                     )
 
-    # ---- one tool call ---------------------------------------------------------------------
-
-    async def _answer(
-        self, call: FunctionCall | CustomToolCall, timers: dict[str, float]
-    ) -> AsyncGenerator[AgentEvent]:
-        """Give `call` its one output. Its duration is the time it ran (a call that never runs
-        takes the time to decide, the approval wait left out)."""
-        started = time.monotonic()
-        try:
-            tool, args = self.tools.parse_call(call)
-        except ToolError as exc:
-            yield self._record(call, "invalid", str(exc), time.monotonic() - started)
-            return
-
-        try:
-            request = tool.approval_request(call.call_id, args, self.tool_context)
-        except ToolError as exc:
-            yield self._record(call, "error", str(exc), time.monotonic() - started)
-            return
-        answer = _Answer()
-        async with aclosing(self._decide(request, tool.mutating, timers, answer)) as deciding:
-            async for event in deciding:
-                yield event
-        decision, waited = answer.decision, answer.waited_s
-        if decision.kind == "cancel":
-            raise TurnCancelled
-        if not decision.approved:
-            denial = "The user denied this call." + (f" Reason: {decision.reason}" if decision.reason else "")
-            yield self._record(call, "denied", denial, max(time.monotonic() - started - waited, 0.0))
-            return
-
-        if tool.mutating and self.checkpoints is not None:  # Esc does not wait for the snapshot
-            for event in await self._cancellable(self.checkpoints.before_mutation(self._number)):
-                yield event
-            if self._cancel.is_set():
-                raise TurnCancelled
-        timers["tool_calls"] += 1
-        run_started = self._running[call.call_id] = time.monotonic()
-        context = self.tool_context
-        granted = self.approvals.preapproved_escalation(request) if context.sandbox is not None else None
-        if granted is not None:
-            context = dataclasses.replace(context, sandbox=escalated(context.sandbox, granted))
-        outcome = _Outcome()
-        escalation_wait = 0.0
-        try:
-            async with aclosing(self._execute(call.call_id, tool, args, context, outcome)) as running:
-                async for event in running:
-                    yield event
-            escalation = tool.escalation_request(call.call_id, args, context, outcome.result)
-            if escalation is not None:
-                answer = _Answer()
-                async with aclosing(self._decide(escalation, True, timers, answer)) as deciding:
-                    async for event in deciding:
-                        yield event
-                escalation_wait = answer.waited_s
-                if answer.decision.kind == "cancel":
-                    raise TurnCancelled
-                if not answer.decision.approved:
-                    outcome.result = _noted(
-                        outcome.result, "(the sandbox blocked this; the user did not allow running it again outside it)"
-                    )
-                elif escalation.escalation is not None:
-                    context = dataclasses.replace(context, sandbox=escalated(context.sandbox, escalation.escalation))
-                    async with aclosing(self._execute(call.call_id, tool, args, context, outcome)) as running:
-                        async for event in running:
-                            yield event
-                    again = "with network access" if escalation.escalation == "network" else "outside the sandbox"
-                    outcome.result = _noted(outcome.result, f"(the sandbox blocked it; run again {again}, as approved)")
-        except ToolError as exc:
-            ran = time.monotonic() - run_started - escalation_wait
-            timers["tool_s"] += ran
-            yield self._record(call, "error", str(exc), ran)
-            return
-        ran = time.monotonic() - run_started - escalation_wait
-        timers["tool_s"] += ran
-        result = outcome.result
-        yield self._record(call, "ok" if result.ok else "error", result.output, ran, result.display, result.images)
-
-    async def _decide(
-        self, request: ApprovalRequest, mutating: bool, timers: dict[str, float], answer: _Answer
-    ) -> AsyncGenerator[AgentEvent]:
-        """Settle `request` by rule or policy, or ask and wait for the answer; the decision (and the
-        time a person took) goes into `answer`."""
-        decision = self.approvals.settle_without_asking(request, mutating=mutating)
-        if decision is None:
-            pending = self.approvals.register(request)  # before the event: an answer can come at once
-            asked = time.monotonic()
-            try:
-                yield ApprovalRequested(request=request)
-                decision = await self._cancellable(pending)
-            finally:
-                self.approvals.withdraw(request.call_id)
-            answer.waited_s = time.monotonic() - asked
-            timers["approval_wait_s"] += answer.waited_s
-            yield self._decided(request.call_id, decision, answer.waited_s)
-        elif mutating:
-            yield self._decided(request.call_id, decision, 0.0)
-        answer.decision = decision
-
-    async def _execute(
-        self, call_id: str, tool: Tool[Any], args: ToolArgs, context: ToolContext, outcome: _Outcome
-    ) -> AsyncGenerator[AgentEvent]:
-        """Run the tool in `context`, yielding its live output; its result goes into `outcome`.
-
-        Raises:
-            ToolError: the tool failed in a way the model should hear about.
-        """
-        live = context.live = LiveOutput()
-        task = asyncio.ensure_future(tool.run(args, context))
-        try:
-            async with aclosing(self._follow(call_id, task, live)) as progress:
-                async for event in progress:
-                    yield event
-            outcome.result = await self._cancellable(task)
-        finally:
-            if not task.done():  # the caller stopped listening while the tool ran
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-            if live.partial:
-                self._partial[call_id] = live.partial
-            context.live = None
-
-    async def _follow(
-        self, call_id: str, task: asyncio.Future[ToolResult], live: LiveOutput
-    ) -> AsyncGenerator[ToolOutput]:
-        """While `task` runs (and the turn is not cancelled), yield its output's tail whenever more
-        arrived, at most once per `LIVE_OUTPUT_INTERVAL_S`."""
-        cancelled = asyncio.ensure_future(self._cancel.wait())
-        ends: set[asyncio.Future[Any]] = {task, cancelled}
-        try:
-            while not (task.done() or cancelled.done()):
-                changed = asyncio.ensure_future(live.changed.wait())
-                try:
-                    await asyncio.wait({*ends, changed}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    changed.cancel()
-                if task.done() or cancelled.done():
-                    return
-                live.changed.clear()
-                text, total = live.tail()
-                yield ToolOutput(call_id=call_id, text=text, total_bytes=total)
-                await asyncio.wait(ends, timeout=LIVE_OUTPUT_INTERVAL_S)
-        finally:
-            cancelled.cancel()
-
-    def _decided(self, call_id: str, decision: Decision, waited: float) -> ApprovalDecided:
-        return ApprovalDecided(
-            call_id=call_id, decision=decision.kind, rule=decision.rule, reason=decision.reason, waited_s=waited
-        )
-
-    def _record(
-        self,
-        call: FunctionCall | CustomToolCall,
-        status: ToolStatus,
-        output: str,
-        duration_s: float,
-        display: dict[str, Any] | None = None,
-        images: tuple[str, ...] = (),
-    ) -> ToolFinished:
-        """Give the call its one output: in the conversation (and so the record, and the ledger),
-        and as an event (which names how many images went with it, not their bytes)."""
-        self._running.pop(call.call_id, None)
-        content = tool_output_content(output, images)
-        if isinstance(call, CustomToolCall):
-            self.conversation.add(CustomToolCallOutput(call_id=call.call_id, output=content))
-        else:
-            self.conversation.add(FunctionCallOutput(call_id=call.call_id, output=content))
-        return ToolFinished(
-            call_id=call.call_id,
-            name=call.name,
-            status=status,
-            output=output,
-            duration_s=duration_s,
-            display=display,
-            images=len(images),
-        )
-
-    def _abort_pending(self, output: str = ABORTED_OUTPUT) -> list[ToolFinished]:
-        """Give every unanswered call of the current step an "aborted" output; one that was
-        running has run until now."""
-        now = time.monotonic()
-        finished = [
-            self._record(
-                call, "aborted", self._with_partial(call.call_id, output), now - self._running.get(call.call_id, now)
-            )
-            for call in self._pending_calls
-            if call.call_id not in self.conversation.ledger.answered
-        ]
-        self._pending_calls = []
-        self._running = {}
-        self._partial = {}
-        return finished
-
-    def _with_partial(self, call_id: str, output: str) -> str:
-        """`output`, followed by what the call printed before it was cancelled (if anything)."""
-        partial = self._partial.get(call_id)
-        return f"{output}\n\n{PARTIAL_OUTPUT_HEADING}\n{partial}" if partial else output
-
-    async def _cancellable(self, awaitable: Awaitable[T]) -> T:
-        """Await `awaitable` unless the turn is cancelled first (then it is cancelled too)."""
-        task = asyncio.ensure_future(awaitable)
-        cancelled = asyncio.ensure_future(self._cancel.wait())
-        try:
-            await asyncio.wait({task, cancelled}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            cancelled.cancel()
-        if task.done():
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise TurnCancelled
-
     # ---- bookkeeping -----------------------------------------------------------------------
 
     def _finish_turn(
@@ -597,22 +359,3 @@ class Agent:
             self.recorder.event(event)
         if self.checkpoints is not None:
             self.checkpoints.observe(event)
-
-
-@dataclasses.dataclass
-class _Answer:
-    """How an approval question was settled, and how long a person took."""
-
-    decision: Decision = dataclasses.field(default_factory=lambda: Decision(kind="cancel"))
-    waited_s: float = 0.0
-
-
-@dataclasses.dataclass
-class _Outcome:
-    """What a tool run returned."""
-
-    result: ToolResult = dataclasses.field(default_factory=lambda: ToolResult(output="", ok=False))
-
-
-def _noted(result: ToolResult, note: str) -> ToolResult:
-    return result.model_copy(update={"output": f"{result.output.rstrip()}\n{note}"})

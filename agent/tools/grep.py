@@ -66,6 +66,7 @@ class Grep(Tool[GrepArgs]):
         "skipping files ignored by .gitignore and binary files."
     )
     Args = GrepArgs
+    parallel_safe = True
 
     def touched_paths(self, args: GrepArgs, ctx: ToolContext) -> tuple[str, ...]:
         where = display_path(ctx, resolve_path(ctx, args.path or "."))

@@ -85,6 +85,7 @@ class ListFiles(Tool[ListFilesArgs]):
         "ignores. Optionally filter with a glob pattern."
     )
     Args = ListFilesArgs
+    parallel_safe = True
 
     def touched_paths(self, args: ListFilesArgs, ctx: ToolContext) -> tuple[str, ...]:
         where = display_path(ctx, resolve_path(ctx, args.path or "."))

@@ -67,6 +67,7 @@ class ReadFile(Tool[ReadFileArgs]):
         "Large files are paged: use offset and limit to read further."
     )
     Args = ReadFileArgs
+    parallel_safe = True
 
     @classmethod
     def describe(cls, arguments: dict[str, Any]) -> CallDescription:

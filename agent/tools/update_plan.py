@@ -34,6 +34,7 @@ class UpdatePlan(Tool[UpdatePlanArgs]):
         "list each time. At most one step should be in_progress."
     )
     Args = UpdatePlanArgs
+    parallel_safe = True
 
     @classmethod
     def describe(cls, arguments: dict[str, Any]) -> CallDescription:

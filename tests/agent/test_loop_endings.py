@@ -9,6 +9,7 @@ import pytest
 from pydantic import Field
 
 import agent.loop
+import agent.loop_calls
 from agent.approvals import Decision
 from agent.events import (
     AgentEvent,
@@ -69,6 +70,7 @@ class Work(Tool[WorkArgs]):
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(agent.loop, "time", fake)
+    monkeypatch.setattr(agent.loop_calls, "time", fake)
     return fake
 
 
