@@ -166,12 +166,14 @@ class EventRouter:
                 started = self._tool_card(call_id, name)
                 self.cards[call_id] = started
                 await self._mount_streamed(started)
-            case ToolCallReady(call_id=call_id, name=name, arguments=arguments):
+            case ToolCallReady(call_id=call_id, name=name, arguments=arguments, final=final):
                 card = self.cards.get(call_id)
                 if card is None:
                     card = self.cards[call_id] = self._tool_card(call_id, name)
                     await self._mount_streamed(card)
                 card.set_arguments(arguments, Session.describe_call(name, arguments))
+                if final and card.status == "queued":  # decided and run now (with the rest of its group)
+                    card.set_status("running")
             case ApprovalRequested(request=request):
                 card = self.cards.get(request.call_id)
                 if card is not None:

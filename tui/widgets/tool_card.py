@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # annotations only: the session is imported after the first f
 MAX_OUTPUT_SHOWN = 20_000
 
 STATUS_LABELS = {
+    "queued": "queued",
     "waiting": "waiting for approval",
     "running": "running",
     "ok": "done",
@@ -36,15 +37,17 @@ STATUS_LABELS = {
 
 class ToolCard(Static, can_focus=True):
     """One tool call: name, key argument, status, duration, and its output (collapsible: a click,
-    or Enter while it has the focus)."""
+    or Enter while it has the focus). Calls that run together show `running` together."""
 
     def __init__(self, call_id: str, name: str) -> None:
-        super().__init__(classes="-running")
+        super().__init__(classes="-queued")
         self.call_id = call_id
         self.tool_name = name
         self.arguments = ""
         self.description: CallDescription | None = None
-        self.status = "running"
+        self.status = "queued"
+        """`queued` until the call is decided and run (`running`, or `waiting` for approval), then
+        how it was answered (`ok`, `error`, …)."""
         self.duration_s: float | None = None
         self.approval_wait_s: float | None = None
         """How long the call waited for a person's answer (None: nobody was asked)."""

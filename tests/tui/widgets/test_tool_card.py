@@ -71,6 +71,7 @@ async def test_live_output_shows_while_running_stays_when_aborted_and_is_escaped
         return "\n".join("".join(s.text for s in strip) for strip in card.render_lines(Region(0, 0, width, height)))
 
     async with One().run_test(size=(80, 20)) as pilot:
+        card.set_status("running")
         card.show_live_output("one\ntwo \x1b]52;c;SGVsbG8=\x07\x1b[2J")
         await pilot.pause()
         assert "one" in drawn() and "two" in drawn()
