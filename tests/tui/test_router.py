@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from textual.app import App, ComposeResult
 
@@ -25,10 +23,6 @@ from agent.events import (
     TurnStarted,
 )
 from agent.stats import ResponseStats, TurnStats
-from agent.tools import ToolArgs, ToolContext, ToolResult
-from agent.tools.base import Tool
-from agent.transport.scripted import function_call, message, response_events
-from tests.agent.scripted import scripted_agent
 from tui.router import EventRouter
 from tui.widgets.stats_panel import StatsPanel
 from tui.widgets.tool_card import ToolCard
@@ -248,56 +242,3 @@ async def test_cards_are_queued_until_their_call_runs_and_a_group_shows_running_
         assert [card.status for card in app.query(ToolCard)] == ["running"] * 3
         await app.router.route(ToolFinished(call_id="c2", name="read_file", status="ok", output="x", duration_s=0.1))
         assert [card.status for card in app.query(ToolCard)] == ["running", "ok", "running"]
-
-
-class Held(Tool[ToolArgs]):
-    """A reading tool that may run alongside others and returns once the test lets it."""
-
-    name = "held"
-    description = "Wait."
-    Args = ToolArgs
-    parallel_safe = True
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.running = 0
-        self.all_running = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def run(self, args: ToolArgs, ctx: ToolContext) -> ToolResult:
-        self.running += 1
-        if self.running == self.count:
-            self.all_running.set()
-        await self.release.wait()
-        return ToolResult(output="released")
-
-
-async def test_the_cards_of_calls_running_together_all_show_running_while_they_run(tmp_path: Path):
-    held = Held(4)
-    agent, _ = scripted_agent(
-        tmp_path,
-        response_events(*(function_call("held", f"c{n}") for n in (1, 2, 3, 4))),
-        response_events(message("done")),
-        tools=[held],
-    )
-    app = RouterApp()
-    async with app.run_test() as pilot:
-
-        async def drive() -> None:
-            async for event in agent.run_turn("wait"):
-                await app.router.route(event)
-
-        turn = asyncio.ensure_future(drive())
-        await asyncio.wait_for(held.all_running.wait(), 10)
-        await pilot.pause()
-        assert [(card.call_id, card.status) for card in app.query(ToolCard)] == [
-            ("c1", "running"),
-            ("c2", "running"),
-            ("c3", "running"),
-            ("c4", "running"),
-        ]
-        assert "running" in str(app.query(ToolCard).first().render())
-        held.release.set()
-        await asyncio.wait_for(turn, 10)
-        await pilot.pause()
-        assert [card.status for card in app.query(ToolCard)] == ["ok"] * 4

@@ -300,6 +300,29 @@ def test_running_command_with_live_output_and_status_line(snap_compare, start_se
     assert snap_compare(app, terminal_size=NARROW, run_before=running)
 
 
+@with_the_sandbox
+def test_reading_calls_running_together(snap_compare, start_server, tmp_path, monkeypatch):
+    """Expect the answer, then three `held` cards (path='part1.py', 'part2.py', 'part3.py') all
+    "running" at once, and the status line above the prompt: "running 3 calls together: held
+    path='part1.py' and 2 more", 0s, turn 0s, Esc to interrupt."""
+    from agent.tools import read_only_tools
+    from tests.tui.test_parallel_cards import Held
+
+    held = Held(3)
+    text = {"type": "message", "text": "Looking at three things at once."}
+    scene = scenario({"output": [text, *(call("held", f"c{n}", path=f"part{n}.py") for n in (1, 2, 3))]})
+    app = live_app(start_server, tmp_path, monkeypatch, scene)
+    app.session_options["tools"] = [*read_only_tools(), held]
+
+    async def running(pilot) -> None:
+        still_status_line(pilot)
+        await send(pilot, "Look around")
+        await until(pilot, held.all_running.is_set)
+        await steady_cursor(pilot)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=running)
+
+
 # ---- pickers --------------------------------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
 """The status line between the transcript and the prompt: what the agent is doing right now.
 
 It is fed every live event by the router (`StatusLine.observe`) and shows one line: a spinner,
-the current activity (connecting, waiting for the first token, streaming, running a tool, waiting
-for your approval, reconnecting n/N), the elapsed time of the activity and of the turn, and the
+the current activity (connecting, waiting for the first token, streaming, running a tool or
+several together, waiting for your approval, reconnecting n/N), the elapsed time of the activity and of the turn, and the
 key that interrupts. Times come from the app's monotonic `clock` (tests substitute a manual one),
 and so does the spinner's frame, so a frozen clock gives a still picture. While no turn runs the
 line is hidden and its timer stopped: an idle app spends nothing on it. Replays and drawn history
@@ -69,6 +69,8 @@ class StatusLine(Static):
         self.state_started = 0.0
         self._calls: dict[str, str] = {}
         """call_id → summary of this step's calls not yet finished, in the order they run."""
+        self._started: set[str] = set()
+        """The calls of `_calls` that were announced to run (several at once: they run together)."""
         self._in_turn = False
         self._timer: Timer | None = None
 
@@ -81,12 +83,12 @@ class StatusLine(Static):
         match event:
             case e.TurnStarted():
                 self._in_turn = True
-                self._calls = {}
+                self._calls, self._started = {}, set()
                 self.attempt = 0
                 self.turn_started = self._now()
                 self._enter("connecting")
             case e.ResponseStarted():
-                self._calls = {}
+                self._calls, self._started = {}, set()
                 self._enter("waiting")
             case e.TextDelta():
                 self.attempt = 0
@@ -95,8 +97,10 @@ class StatusLine(Static):
                 self._enter("reasoning", keep=True)
             case e.ToolCallStarted():
                 self._enter("call", keep=True)
-            case e.ToolCallReady(call_id=call_id, name=name, arguments=arguments):
+            case e.ToolCallReady(call_id=call_id, name=name, arguments=arguments, final=final):
                 self._calls[call_id] = _summary(name, arguments)
+                if final:
+                    self._started.add(call_id)
             case e.ResponseFinished():
                 self._next_call()
             case e.ApprovalRequested():
@@ -111,6 +115,7 @@ class StatusLine(Static):
                     self._run_call(call_id)
             case e.ToolFinished(call_id=call_id):
                 self._calls.pop(call_id, None)
+                self._started.discard(call_id)
                 self._next_call()
             case e.Reconnecting(attempt=attempt):
                 self.attempt = attempt
@@ -129,7 +134,7 @@ class StatusLine(Static):
         self.state = "idle"
         self.turn_started = None
         self._in_turn = False
-        self._calls = {}
+        self._calls, self._started = {}, set()
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
@@ -192,7 +197,10 @@ class StatusLine(Static):
         line = Text.assemble((f"{frame} ", "bold"), (LABELS.get(self.state, self.state), "bold"))
         line.no_wrap, line.overflow = True, "ellipsis"
         if self.state == "tool":
-            if self.tool_summary:
+            together = [summary for call_id, summary in self._calls.items() if call_id in self._started]
+            if len(together) > 1:
+                line.append(f" {len(together)} calls together: {together[0]} and {len(together) - 1} more")
+            elif self.tool_summary:
                 line.append(f" {self.tool_summary}")
             line.append(f" · {_seconds(now - self.state_started)}")
         elif self.state == "reconnecting":
