@@ -26,4 +26,6 @@ async def test_a_search_is_approved_for_the_session_and_its_card_holds_the_sourc
         assert search.status == "ok" and search.output.startswith(ANSWER)
         assert "https://pypi.org/project/httpx/" in search.output
         assert search.display_data is not None and len(search.display_data["sources"]) == 2
+        shown = "\n".join(getattr(part, "plain", "") for part in search.content.renderables)
+        assert "↗" in shown and "https://pypi.org/project/httpx/" in shown, "the card lists the sources"
         assert app.query(AssistantMessage).last().text == "Noted."

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from agent.events import ToolStatus
 from agent.plan import PLAN_GLYPHS, PLAN_STATUSES, PlanStatus, plan_lines
 from agent.terminal_text import safe_terminal_text
+from tui.widgets.web_sources import sources_text
 
 if TYPE_CHECKING:  # annotations only: the session is imported after the first frame
     from agent.session import CallDescription
@@ -128,6 +129,9 @@ class ToolCard(Static, can_focus=True):
         parts: list[RenderableType] = [title]
         if self.live_output and (self.status == "running" or (self.status == "aborted" and not self.expanded)):
             parts.append(Text(safe_terminal_text(self.live_output), style="dim"))
+        sources = sources_text(self.display_data)
+        if sources is not None:
+            parts.append(sources)
         diff = (self.display_data or {}).get("diff")
         if isinstance(diff, str) and diff:
             parts.append(Syntax(safe_terminal_text(diff), "diff", word_wrap=True, background_color="default"))
