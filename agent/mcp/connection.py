@@ -86,6 +86,8 @@ class McpConnection:
         self._refused: int | None = None
         """The status of the latest HTTP answer that was an error (4xx, 5xx)."""
         self._stderr = tempfile.TemporaryFile("a+", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._last_words = ""
+        """The stderr tail once the file is closed (a start that timed out still says it)."""
 
     async def open(self) -> list[Any]:
         """Start or reach the server and list its tools (the SDK's `Tool` objects).
@@ -229,12 +231,14 @@ class McpConnection:
             if not done:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        self._stderr.close()
+        if not self._stderr.closed:
+            self._last_words = self.stderr_tail()
+            self._stderr.close()
 
     def stderr_tail(self) -> str:
         """The last lines a stdio server wrote on its stderr (made safe for a terminal)."""
         if self._stderr.closed:
-            return ""
+            return self._last_words
         fd = self._stderr.fileno()
         size = os.fstat(fd).st_size
         start = max(0, size - STDERR_TAIL_BYTES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,5 +56,18 @@ async def test_a_missing_directory_and_a_server_that_exits_at_once_say_why(tmp_p
         assert views["ok"].status == "ready"
         assert [notice.split(":")[0] for notice in servers.take_notices()] == ["MCP server 'nodir' failed to start"]
         assert servers.take_notices() == []
+    finally:
+        await servers.close()
+
+
+async def test_a_server_past_its_start_timeout_says_what_its_stderr_ended_with(tmp_path: Path):
+    script = "import sys, time; print('still loading the index', file=sys.stderr, flush=True); time.sleep(600)"
+    table = {"slow": {"command": sys.executable, "args": ["-c", script], "start_timeout_s": 3}}
+    servers = McpServers(parse_servers(table), tmp_path)
+    try:
+        await servers.ready()
+        [view] = servers.views()
+        assert view.status == "failed"
+        assert view.reason == "it did not start within 3 s (start_timeout_s); its stderr ends: still loading the index"
     finally:
         await servers.close()
