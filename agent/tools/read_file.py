@@ -11,7 +11,6 @@ may be outside the workspace.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from dataclasses import dataclass
@@ -32,7 +31,14 @@ from agent.tools.base import (
     text_argument,
 )
 from agent.tools.paths import display_path, resolve_path
-from agent.tools.workspace_fs import READ_CHUNK, file_status, open_regular, os_error, read_at_most
+from agent.tools.workspace_fs import (
+    READ_CHUNK,
+    file_status,
+    in_thread_on_copy,
+    open_regular,
+    os_error,
+    read_at_most,
+)
 
 DEFAULT_LIMIT = 2000
 MAX_BYTES_PER_CALL = 256 * 1024
@@ -97,8 +103,7 @@ class ReadFile(Tool[ReadFileArgs]):
                 if len(data) <= WHOLE_FILE_BYTES:
                     return _whole(ctx, path, shown, data, first, limit)
                 os.lseek(fd, 0, os.SEEK_SET)  # it grew while being read
-            # The scan runs in a thread with its own descriptor, closed there even if this call is cancelled.
-            return await asyncio.to_thread(_streamed, os.dup(fd), info, shown, first, limit)
+            return await in_thread_on_copy(fd, _streamed, info, shown, first, limit)
         except OSError as exc:
             raise os_error(exc, "read", shown) from None
         finally:
@@ -200,13 +205,11 @@ class _Page:
 
 
 def _streamed(fd: int, info: os.stat_result, shown: str, first: int, limit: int) -> ToolResult:
-    """One page of a file too large to read whole, holding only that page in memory; closes `fd`."""
+    """One page of a file too large to read whole, holding only that page in memory."""
     try:
         return _scan(fd, info, shown, first, limit)
     except OSError as exc:
         raise os_error(exc, "read", shown) from None
-    finally:
-        os.close(fd)
 
 
 def _scan(fd: int, info: os.stat_result, shown: str, first: int, limit: int) -> ToolResult:

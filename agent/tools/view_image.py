@@ -9,7 +9,6 @@ over the caps (`agent.images`) and returned as `ToolResult.images`, which the lo
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -29,7 +28,7 @@ from agent.tools.base import (
 )
 from agent.tools.paths import display_path, resolve_path
 from agent.tools.read_file import asking_for_hard_links, withheld_hard_link
-from agent.tools.workspace_fs import open_regular, os_error
+from agent.tools.workspace_fs import in_thread_on_copy, open_regular, os_error
 
 
 class ViewImageArgs(ToolArgs):
@@ -73,8 +72,7 @@ class ViewImage(Tool[ViewImageArgs]):
                 raise ToolError(
                     f"'{shown}' gained other hard links after it was checked; it was not read (ask again to view it)."
                 )
-            # Decoding runs in a thread with its own descriptor, closed there even if this call is cancelled.
-            image = await asyncio.to_thread(_read, os.dup(fd), info.st_size, shown)
+            image = await in_thread_on_copy(fd, _read, info.st_size, shown)
         finally:
             os.close(fd)
         return ToolResult(
@@ -85,7 +83,7 @@ class ViewImage(Tool[ViewImageArgs]):
 
 
 def _read(fd: int, size: int, shown: str) -> PreparedImage:
-    """The image in `fd` (closed here)."""
+    """The image in `fd`."""
     try:
         return read_image(fd, size)
     except NotAnImage:
@@ -96,5 +94,3 @@ def _read(fd: int, size: int, shown: str) -> PreparedImage:
         raise ToolError(f"'{shown}' cannot be viewed: {exc}.") from None
     except OSError as exc:
         raise os_error(exc, "read", shown) from None
-    finally:
-        os.close(fd)

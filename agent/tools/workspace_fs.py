@@ -20,12 +20,15 @@ outside the workspace.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import stat
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TypeVar
 
 from agent.tools.base import ToolError, one_line
 from agent.tools.base import os_error_reason as os_error_reason
@@ -37,6 +40,8 @@ READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CL
 """How a file is opened for reading: never blocking (FIFOs), never through a symlink."""
 TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_CHUNK = 1024 * 1024
+
+T = TypeVar("T")
 
 
 def kind_of(mode: int) -> str:
@@ -142,6 +147,30 @@ def read_at_most(fd: int, limit: int) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
+
+
+async def in_thread_on_copy(fd: int, work: Callable[..., T], *args: object) -> T:
+    """`work(copy, *args)` in a worker thread, `copy` a duplicate of `fd` (so the caller may close
+    `fd` as soon as it stops waiting). The duplicate is closed exactly once: by the thread when it
+    took it, else here when the call is cancelled before a worker was free to start it.
+    """
+    copy = os.dup(fd)
+    taken = threading.Lock()
+
+    def in_thread() -> T:
+        if not taken.acquire(blocking=False):  # the caller was cancelled and closed the copy
+            raise asyncio.CancelledError
+        try:
+            return work(copy, *args)
+        finally:
+            os.close(copy)
+
+    try:
+        return await asyncio.to_thread(in_thread)
+    except asyncio.CancelledError:
+        if taken.acquire(blocking=False):
+            os.close(copy)
+        raise
 
 
 def file_status(root: Path, path: Path) -> os.stat_result | None:

