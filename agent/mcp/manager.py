@@ -160,10 +160,16 @@ class McpServers:
 
     async def _start_all(self) -> None:
         await asyncio.gather(
-            *(self._open(server) for server in self._servers.values() if server.config.enabled),
+            *(self._first_open(server) for server in self._servers.values() if server.config.enabled),
             return_exceptions=True,
         )
         self._offer()
+
+    async def _first_open(self, server: _Server) -> None:
+        """Start `server` unless a restart (`/mcp`) started it meanwhile (under its lock: one process)."""
+        async with server.lock:
+            if server.connection is None:
+                await self._open(server)
 
     async def _open(self, server: _Server) -> list[Any]:
         """Start `server` and list its tools; on failure its status says why (and `ToolError` is

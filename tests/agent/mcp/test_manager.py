@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from agent.mcp.config import parse_servers
 from agent.mcp.manager import MAX_TOOLS, McpServers
-from tests.agent.mcp.conftest import stdio_server
+from tests.agent.mcp.conftest import SERVER_SCRIPT, stdio_server
 
 
 async def test_tools_past_the_requests_budget_are_left_out_and_said(tmp_path: Path):
@@ -71,3 +72,34 @@ async def test_a_server_past_its_start_timeout_says_what_its_stderr_ended_with(t
         assert view.reason == "it did not start within 3 s (start_timeout_s); its stderr ends: still loading the index"
     finally:
         await servers.close()
+
+
+def _server_processes() -> set[int]:
+    """The test server processes this test process started that are still running."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and SERVER_SCRIPT.encode() in command:
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+async def test_a_restart_while_the_servers_start_leaves_one_process_which_close_stops(tmp_path: Path):
+    servers = McpServers(parse_servers({"t": stdio_server()}), tmp_path)
+    try:
+        servers.start()
+        assert await servers.restart("t") == ["The MCP server 't' is ready again with 12 tools."]
+        await servers.ready()
+        assert len(_server_processes()) == 1
+        assert [tool.name for tool in servers.tools()][:2] == ["mcp__t__echo", "mcp__t__add"]
+    finally:
+        await servers.close()
+    assert _server_processes() == set()
