@@ -97,6 +97,7 @@ class McpServers:
             for name, config in configs.items()
         }
         self._start: asyncio.Task[None] | None = None
+        self._closed = False
 
     @classmethod
     def from_settings(cls, raw: dict[str, Any], workspace: Path, builtin: int) -> McpServers:
@@ -191,6 +192,10 @@ class McpServers:
         except Exception as exc:  # e.g. no temporary file for its stderr: the server is left out, saying why
             server.status, server.reason = "failed", safe_terminal_text(f"{type(exc).__name__}: {exc}")
             raise ToolError(server.reason) from None
+        if self._closed:  # the session closed while it started: stop it, not leave it running
+            await connection.close()
+            server.status, server.reason = "failed", "the session is closing"
+            raise ToolError(server.reason)
         server.connection = connection
         server.status = "ready"
         return listed if server.tools else self._describe(server, listed)
@@ -318,7 +323,9 @@ class McpServers:
         return [f"The MCP server {name!r} is ready again with {len(server.tools)} tools."]
 
     async def close(self) -> None:
-        """Stop every server, all at once (a start still running is cancelled)."""
+        """Stop every server, all at once (a start still running is cancelled; one a restart
+        still starts is stopped as soon as it is up)."""
+        self._closed = True
         if self._start is not None and not self._start.done():
             self._start.cancel()
             await asyncio.gather(self._start, return_exceptions=True)

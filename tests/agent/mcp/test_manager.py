@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -102,4 +103,17 @@ async def test_a_restart_while_the_servers_start_leaves_one_process_which_close_
         assert [tool.name for tool in servers.tools()][:2] == ["mcp__t__echo", "mcp__t__add"]
     finally:
         await servers.close()
+    assert _server_processes() == set()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+async def test_a_server_still_restarting_when_the_session_closes_is_stopped(tmp_path: Path):
+    servers = McpServers(parse_servers({"t": stdio_server()}), tmp_path)
+    await servers.ready()
+    restarting = asyncio.ensure_future(servers.restart("t"))
+    while servers.views()[0].status != "starting":
+        await asyncio.sleep(0)
+    await servers.close()
+    said = await restarting
+    assert said == ["The MCP server 't' failed to start again: the session is closing."]
     assert _server_processes() == set()
