@@ -7,8 +7,10 @@ request: the request's tool list is then complete from the first request on, so 
 never breaks the chain of incremental requests (a changed tool list forces a full resend).
 
 A server that fails to start is told once and left out; the session goes on without it. A server
-that stopped is started again on the next call of one of its tools (a ping before each call finds
-out); a call the server was answering when it stopped fails, saying it may or may not have run.
+that stopped is started again on the next call of one of its tools: a stdio server's end is seen
+when its output ends; an HTTP server's only when a call to it fails. A call the server was
+answering when it stopped (or an HTTP call that found it gone) fails, saying it may or may not
+have run.
 """
 
 from __future__ import annotations
