@@ -164,16 +164,31 @@ def schema_problem(schema: object) -> str | None:
     return None
 
 
+class SchemaCannotCheck(Exception):
+    """The server's schema cannot check arguments (a `$ref` to nowhere, or nesting past Python's
+    recursion limit); the message says why."""
+
+
 def validate_arguments(arguments: object, schema: dict[str, Any]) -> list[str]:
     """What is wrong with `arguments` under `schema`: one line per problem (at most eight), each
-    naming where (`items.0.name: …`); empty when they are valid."""
+    naming where (`items.0.name: …`); empty when they are valid.
+
+    Raises:
+        SchemaCannotCheck: the schema refers to what it does not hold (nothing is fetched), or the
+            arguments nest too deeply to check.
+    """
     from jsonschema.validators import validator_for
+    from referencing.exceptions import Unresolvable
 
     validator = validator_for(schema)(schema)
+    try:
+        errors = list(validator.iter_errors(arguments))
+    except Unresolvable as exc:
+        raise SchemaCannotCheck(f"it refers to {getattr(exc, 'ref', None) or exc}, which it does not hold") from None
+    except RecursionError:
+        raise SchemaCannotCheck("the arguments nest too deeply") from None
     problems = []
-    for error in sorted(
-        validator.iter_errors(arguments), key=lambda error: [str(part) for part in error.absolute_path]
-    )[:8]:
+    for error in sorted(errors, key=lambda error: [str(part) for part in error.absolute_path])[:8]:
         where = ".".join(str(part) for part in error.absolute_path) or "arguments"
         problems.append(f"{where}: {error.message}")
     return problems

@@ -62,17 +62,28 @@ class McpTool(Tool[McpArguments]):
         Raises:
             ToolError: not a JSON object, or not valid under the schema (each problem named).
         """
-        from agent.mcp.schema import validate_arguments, without_added_nulls
+        from agent.mcp.schema import SchemaCannotCheck, validate_arguments, without_added_nulls
 
         try:
             values = json.loads(raw_arguments or "{}")
         except ValueError as exc:
             raise ToolError(f"Invalid arguments for {self.name}: not JSON ({exc}).") from None
+        except RecursionError:
+            raise ToolError(
+                f"Invalid arguments for {self.name}: not JSON that can be read (nested too deeply)."
+            ) from None
         if not isinstance(values, dict):
             raise ToolError(f"Invalid arguments for {self.name}: expected a JSON object.")
-        if self.strict:
-            values = without_added_nulls(values, self.input_schema)
-        problems = validate_arguments(values, self.input_schema)
+        try:
+            if self.strict:
+                values = without_added_nulls(values, self.input_schema)
+            problems = validate_arguments(values, self.input_schema)
+        except SchemaCannotCheck as exc:
+            raise ToolError(
+                f"Invalid arguments for {self.name}: the server's input schema cannot check them: {exc}."
+            ) from None
+        except RecursionError:
+            raise ToolError(f"Invalid arguments for {self.name}: they nest too deeply to check.") from None
         if problems:
             raise ToolError(f"Invalid arguments for {self.name}: {'; '.join(problems)}.")
         return McpArguments(values=values)

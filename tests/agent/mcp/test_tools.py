@@ -180,3 +180,17 @@ def test_an_mcp_tool_name_is_a_rule_as_offered():
 
     rule = PermissionRule.parse("mcp__My-Server__Do_It", "allow", "session")
     assert rule.tool == "mcp__My-Server__Do_It" and rule.pattern is None
+
+
+@pytest.mark.parametrize("reference", ["#/$defs/missing", "https://example.invalid/n.json"])
+def test_arguments_a_schema_with_a_dangling_reference_cannot_check_are_refused_clearly(reference):
+    cls = tool(input_schema={"type": "object", "properties": {"n": {"$ref": reference}}})
+    instance = cls(lambda name, arguments: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ToolError, match="the server's input schema cannot check them: it refers to"):
+        instance.parse_arguments('{"n": 1}')
+
+
+def test_arguments_nested_too_deeply_to_read_are_refused_clearly():
+    instance = tool()(lambda name, arguments: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ToolError, match="not JSON"):
+        instance.parse_arguments('{"n": ' + "[" * 100_000 + "]" * 100_000 + "}")
