@@ -52,6 +52,7 @@ from agent.tools.base import (
     ToolError,
     ToolResult,
     one_line,
+    os_error_reason,
     text_argument,
 )
 from agent.tools.patch_grammar import PATCH_GRAMMAR
@@ -242,7 +243,11 @@ def plan_patch(patch_text: str, ctx: ToolContext, directory: str | None = None) 
 
 def _base_directory(ctx: ToolContext, directory: str) -> str:
     path = resolve_path(ctx, directory)
-    if not path.is_dir():
+    try:
+        is_directory = path.is_dir()
+    except OSError as exc:  # a name too long, a directory it may not enter
+        raise ToolError(f"apply_patch: cannot cd to '{one_line(directory)}': {os_error_reason(exc)}.") from None
+    if not is_directory:
         raise ToolError(f"apply_patch: cannot cd to '{directory}': it is not a directory in the workspace.")
     return str(path)
 

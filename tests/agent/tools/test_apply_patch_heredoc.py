@@ -199,6 +199,7 @@ async def test_the_shell_workdir_counts_too(ctx: ToolContext, workspace: Path):
         ("/", "outside the workspace"),
         ("missing", "cannot cd to 'missing': it is not a directory"),
         ("a.py", "cannot cd to 'a.py': it is not a directory"),
+        ("x" * 300, "cannot cd to 'x+…': File name too long \\(a name in the path"),
     ],
 )
 async def test_a_cd_outside_the_workspace_or_to_no_directory_is_refused_and_nothing_changes(
