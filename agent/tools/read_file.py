@@ -15,7 +15,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
@@ -49,7 +49,67 @@ COUNT_LINES_UP_TO = 256 * 1024 * 1024
 """A streamed file's lines are counted (for "of N lines") only up to this size."""
 
 
-class ReadFileArgs(ToolArgs):
+class PathArgs(ToolArgs):
+    """Arguments naming one workspace file (`path`)."""
+
+    path: str
+
+
+PathArgsT = TypeVar("PathArgsT", bound=PathArgs)
+
+
+class OneFileReader(Tool[PathArgsT]):
+    """A tool that reads the one workspace file its `path` names (`read_file`, `view_image`): its
+    card and approval name that file, which is opened by descriptor (`open_checked`); a file with
+    other hard links always asks first."""
+
+    parallel_safe = True
+    verb: ClassVar[str] = "read"
+    """What the tool does to the file, in its refusals ("ask again to read it")."""
+    in_a_directory: ClassVar[str] = "use list_files to see what it holds"
+    """What to do instead when the path is a directory."""
+
+    @classmethod
+    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
+        return CallDescription(one_line(text_argument(arguments, "path") or ""))
+
+    def touched_paths(self, args: PathArgsT, ctx: ToolContext) -> tuple[str, ...]:
+        return (display_path(ctx, resolve_path(ctx, args.path)),)
+
+    def approval_request(self, call_id: str, args: PathArgsT, ctx: ToolContext) -> ApprovalRequest:
+        """As every reading call's, except that a file with other hard links always asks."""
+        request = super().approval_request(call_id, args, ctx)
+        return asking_for_hard_links(request, ctx, resolve_path(ctx, args.path))
+
+    def open_checked(self, args: PathArgsT, ctx: ToolContext) -> tuple[Path, str, int, os.stat_result]:
+        """The file's resolved path, how it is shown, an open descriptor (the caller closes it)
+        and its status.
+
+        Raises:
+            ToolError: it is missing, a directory or not a regular file, cannot be opened, or
+                gained other hard links since its approval was settled.
+        """
+        path = resolve_path(ctx, args.path)
+        shown = display_path(ctx, path)
+        try:
+            fd, info = open_regular(ctx.workspace, path, shown)
+        except FileNotFoundError:
+            raise ToolError(f"'{shown}' does not exist.") from None
+        except ToolError:
+            if path.is_dir():
+                raise ToolError(f"'{shown}' is a directory; {self.in_a_directory}.") from None
+            raise
+        except OSError as exc:
+            raise os_error(exc, "read", shown) from None
+        if withheld_hard_link(ctx, info):
+            os.close(fd)
+            raise ToolError(
+                f"'{shown}' gained other hard links after it was checked; it was not read (ask again to {self.verb} it)."
+            )
+        return path, shown, fd, info
+
+
+class ReadFileArgs(PathArgs):
     path: str = Field(description="File path, relative to the workspace root.")
     offset: int | None = Field(default=None, ge=1, description="First line to show (1-based). Default 1.")
     limit: int | None = Field(default=None, ge=1, le=10_000, description="Maximum lines to show. Default 2000.")
@@ -66,36 +126,17 @@ def is_binary(data: bytes) -> bool:
     return False
 
 
-class ReadFile(Tool[ReadFileArgs]):
+class ReadFile(OneFileReader[ReadFileArgs]):
     name = "read_file"
     description = (
         "Read a text file from the workspace. Returns numbered lines (line number, tab, text). "
         "Large files are paged: use offset and limit to read further."
     )
     Args = ReadFileArgs
-    parallel_safe = True
-
-    @classmethod
-    def describe(cls, arguments: dict[str, Any]) -> CallDescription:
-        return CallDescription(one_line(text_argument(arguments, "path") or ""))
-
-    def touched_paths(self, args: ReadFileArgs, ctx: ToolContext) -> tuple[str, ...]:
-        return (display_path(ctx, resolve_path(ctx, args.path)),)
-
-    def approval_request(self, call_id: str, args: ReadFileArgs, ctx: ToolContext) -> ApprovalRequest:
-        """As every reading call's, except that a file with other hard links always asks."""
-        request = super().approval_request(call_id, args, ctx)
-        return asking_for_hard_links(request, ctx, resolve_path(ctx, args.path))
 
     async def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
-        path = resolve_path(ctx, args.path)
-        shown = display_path(ctx, path)
-        fd, info = _open(ctx, path, shown)
+        path, shown, fd, info = self.open_checked(args, ctx)
         try:
-            if withheld_hard_link(ctx, info):
-                raise ToolError(
-                    f"'{shown}' gained other hard links after it was checked; it was not read (ask again to read it)."
-                )
             first = (args.offset or 1) - 1
             limit = args.limit or DEFAULT_LIMIT
             if info.st_size <= WHOLE_FILE_BYTES:
@@ -134,19 +175,6 @@ def asking_for_hard_links(request: ApprovalRequest, ctx: ToolContext, path: Path
 def withheld_hard_link(ctx: ToolContext, info: os.stat_result) -> bool:
     """Whether a file with this status has other hard links and nobody was asked about it."""
     return info.st_nlink > 1 and (info.st_dev, info.st_ino) not in ctx.hard_links_asked
-
-
-def _open(ctx: ToolContext, path: Path, shown: str) -> tuple[int, os.stat_result]:
-    try:
-        return open_regular(ctx.workspace, path, shown)
-    except FileNotFoundError:
-        raise ToolError(f"'{shown}' does not exist.") from None
-    except ToolError:
-        if path.is_dir():
-            raise ToolError(f"'{shown}' is a directory; use list_files to see what it holds.") from None
-        raise
-    except OSError as exc:
-        raise os_error(exc, "read", shown) from None
 
 
 def _whole(ctx: ToolContext, path: Path, shown: str, data: bytes, first: int, limit: int) -> ToolResult:
