@@ -214,7 +214,10 @@ class McpServers:
             annotations = tool.annotations
             read_only = bool(server.config.trust_read_only_hint and annotations and annotations.read_only_hint)
             description = str(tool.description or tool.title or remote).strip()[:MAX_DESCRIPTION]
-            problem = schema_problem(schema)
+            try:
+                problem = schema_problem(schema)
+            except Exception as exc:  # e.g. nested deeper than the checker can follow: that tool is left out
+                problem = f"its input schema could not be read ({type(exc).__name__})"
             if problem is None:
                 try:
                     made = tool_class(

@@ -117,3 +117,17 @@ async def test_a_server_still_restarting_when_the_session_closes_is_stopped(tmp_
     said = await restarting
     assert said == ["The MCP server 't' failed to start again: the session is closing."]
     assert _server_processes() == set()
+
+
+async def test_a_tool_whose_schema_nests_past_the_recursion_limit_is_left_out_saying_why(tmp_path: Path):
+    servers = McpServers(parse_servers({"t": stdio_server(env={"MCP_TEST_DEEP_SCHEMA": "1"})}), tmp_path)
+    try:
+        await servers.ready()
+        [view] = servers.views()
+        assert view.status == "ready"
+        assert view.tools[0].remote_name == "deep"
+        assert view.tools[0].left_out == "its input schema could not be read (RecursionError)"
+        assert len(servers.tools()) == 12
+        assert await servers.restart("t") == ["The MCP server 't' is ready again with 12 tools."]
+    finally:
+        await servers.close()
