@@ -359,3 +359,18 @@ def running_with(marker: str) -> bool:
         except OSError:
             continue
     return False
+
+
+async def test_what_a_turn_says_about_the_mcp_servers_is_recorded_as_shown(start_server, repo, tmp_path):
+    server = start_server(scenario(call("mcp__t__add", "c1", a=1, b=2)))
+    servers = {"t": stdio_server(), "gone": {"command": "codeassist-no-such-server"}}
+    session = opened(server, repo, tmp_path, servers, approval="full-auto")
+    events = await answered_turn(session, "go")
+    shown = [event.message for event in events if isinstance(event, Notice)]
+    assert shown[0].startswith("Waiting for the MCP servers to start") and "failed to start" in shown[1]
+    path = session.flush()
+    await session.close()
+    assert path is not None
+    records = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    recorded = [record["message"] for record in records if isinstance(record, dict) and record.get("type") == "notice"]
+    assert recorded == shown
