@@ -131,7 +131,10 @@ def pasted_image_paths(text: str) -> list[tuple[str, Path]]:
         if not written.lower().endswith(IMAGE_SUFFIXES) or "\x00" in written or written in found:
             continue
         if written.startswith("file://"):
-            path = Path(unquote(urlsplit(written).path))
+            local = _file_url_path(written)
+            if local is None:
+                continue
+            path = Path(local)
         else:
             try:
                 path = Path(written).expanduser()
@@ -139,6 +142,19 @@ def pasted_image_paths(text: str) -> list[tuple[str, Path]]:
                 continue
         found[written] = path
     return list(found.items())
+
+
+def _file_url_path(url: str) -> str | None:
+    """The local path a `file://` URL names; None for one that names none (another host, no
+    path, a NUL byte, or not a URL at all: `file://[x.png`)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    path = unquote(parts.path)
+    if parts.netloc not in ("", "localhost") or not path or "\x00" in path:
+        return None
+    return path
 
 
 def _attach_image(

@@ -291,6 +291,21 @@ def test_pasted_paths_in_home_are_found_and_text_that_only_looks_like_one_is_lef
     ]
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "file://[shot.png",
+        "file://a]b/shot.png",
+        "file:///tmp/%00shot.png",
+        "file://shot.png",
+        "file://example.com/shot.png",
+    ],
+)
+def test_a_pasted_file_url_that_names_no_local_path_is_left_alone(workspace, written):
+    prepared = prepare_prompt(workspace, f"look at {written}")
+    assert (prepared.text, prepared.images, prepared.notices) == (f"look at {written}", {}, [])
+
+
 def test_a_pasted_path_to_a_fifo_is_refused_without_blocking(tmp_path, workspace):
     os.mkfifo(tmp_path / "pipe.png")
     prepared = prepare_prompt(workspace, f"{tmp_path / 'pipe.png'}")
