@@ -149,11 +149,7 @@ class Settings(BaseModel):
     @field_validator("models", mode="before")
     @classmethod
     def _checked_models(cls, value: object) -> object:
-        if isinstance(value, str):  # an environment variable: JSON
-            try:
-                value = json.loads(value)
-            except ValueError as exc:
-                raise ValueError(f"must be a JSON object of model tables ({exc})") from None
+        value = _tables_from_json(value, "model tables")
         if isinstance(value, dict):
             from agent.catalogue import user_catalogue
 
@@ -165,11 +161,7 @@ class Settings(BaseModel):
     def _checked_mcp_servers(cls, value: object) -> object:
         from agent.mcp.config import parse_servers
 
-        if isinstance(value, str):  # an environment variable: JSON
-            try:
-                value = json.loads(value)
-            except ValueError as exc:
-                raise ValueError(f"must be a JSON object of server tables ({exc})") from None
+        value = _tables_from_json(value, "server tables")
         parse_servers(value)  # a bad entry raises, naming the server and the key
         return value
 
@@ -255,3 +247,18 @@ def _redact_key(key: str | None) -> str | None:
     # Short keys would be given away almost whole by their last four characters.
     tail = key[-4:] if len(key) >= 16 else ""
     return f"{prefix}…{tail}"
+
+
+def _tables_from_json(value: object, what: str) -> object:
+    """An environment variable's value (a string) read as JSON; any other value as it is.
+
+    Raises:
+        ValueError: not JSON, or nested too deeply to read ("must be a JSON object of `what`").
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ValueError(f"must be a JSON object of {what} ({reason})") from None

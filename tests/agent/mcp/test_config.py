@@ -76,6 +76,13 @@ def test_the_config_file_and_the_environment_give_servers(tmp_path: Path):
         load_settings(path=tmp_path / "none.toml", environ={"CODEASSIST_MCP_SERVERS": "{nope"})
 
 
+@pytest.mark.parametrize("variable", ["CODEASSIST_MCP_SERVERS", "CODEASSIST_MODELS"])
+def test_json_tables_nested_too_deeply_in_the_environment_are_a_config_error(tmp_path: Path, variable: str):
+    environ = {variable: "[" * 20_000 + "]" * 20_000}
+    with pytest.raises(ConfigError, match=f"environment variable {variable}: invalid .*must be a JSON object"):
+        load_settings(path=tmp_path / "none.toml", environ=environ)
+
+
 def test_servers_keep_the_first_frame_a_draft_and_a_bad_one_does_not(tmp_path: Path):
     config = tmp_path / "config.toml"
     config.write_text('[mcp_servers.files]\ncommand = "npx"\n')
