@@ -96,6 +96,13 @@ class Decision(BaseModel):
     def approved(self) -> bool:
         return self.kind in ("approve_once", "approve_always")
 
+    def denial_output(self) -> str:
+        """What the model is told of a denied call: that the user denied it (and why, if they said),
+        or — when a policy or rule refused it — that no one was asked, and why."""
+        if self.rule in (None, "user"):
+            return "The user denied this call." + (f" Reason: {self.reason}" if self.reason else "")
+        return f"Not run: denied without asking the user. {self.reason or self.rule}"
+
 
 class ApprovalGate:
     """Applies the allow/ask/deny rules (`agent.permissions`) and the policy, and holds the calls

@@ -449,7 +449,8 @@ def _problems(data: Mapping[str, object], sources: Mapping[str, str]) -> list[st
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
-            shown = "" if field == "api_key" else f" (got {_short_repr(error['input'])})"
+            scalar = not isinstance(error["input"], dict | list)  # a table's own fields are named in `message`
+            shown = f" (got {_short_repr(error['input'])})" if scalar and field != "api_key" else ""
             problems.append(f"{sources[field]}: invalid {field}: {message}{shown}")
     return problems
 

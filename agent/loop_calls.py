@@ -225,8 +225,7 @@ class CallAnswering:
         if decision.kind == "cancel":
             raise TurnCancelled
         if not decision.approved:
-            denial = "The user denied this call." + (f" Reason: {decision.reason}" if decision.reason else "")
-            yield self._record(call, "denied", denial, max(time.monotonic() - started - waited, 0.0))
+            yield self._record(call, "denied", decision.denial_output(), max(time.monotonic() - started - waited, 0.0))
             return
 
         if tool.mutating and self.checkpoints is not None:  # Esc does not wait for the snapshot

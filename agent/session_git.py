@@ -239,7 +239,9 @@ def start_notices(checkpoints: TurnCheckpoints) -> list[str]:
     dirty = checkpoints.baseline.dirty if checkpoints.baseline is not None else []
     if not dirty:
         return []
-    count = f"{len(dirty)} file{'s' if len(dirty) != 1 else ''}"
+    from agent.checkpoint_store import DIRTY_FILES_LIMIT
+
+    count = f"{len(dirty)}{'+' if len(dirty) >= DIRTY_FILES_LIMIT else ''} file{'s' if len(dirty) != 1 else ''}"
     return [
         f"The working tree has uncommitted changes ({count}): {named(dirty)}. "
         "/commit leaves them out unless you ask (/commit --include-dirty)."

@@ -105,7 +105,7 @@ async def web_search(channel: SideChannel, query: str, *, timeout: float = SEARC
 
 
 def _failure(exc: SideRequestFailed) -> str:
-    reason = str(exc)
+    reason = str(exc).rstrip(". ")
     if exc.code in UNSUPPORTED_CODES or (
         exc.status in (400, 404, 422) and any(word in reason.lower() for word in ("web_search", "tool"))
     ):
@@ -113,7 +113,7 @@ def _failure(exc: SideRequestFailed) -> str:
             f"Web search is not available: the endpoint does not offer the hosted web_search tool ({reason}). "
             "Answer from what you know, or ask the user to look it up."
         )
-    return f"Web search failed: {reason.rstrip('.')}. Nothing was found; try again later or go on without it."
+    return f"Web search failed: {reason}. Nothing was found; try again later or go on without it."
 
 
 def checked_query(query: str) -> str:

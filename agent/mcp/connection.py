@@ -292,7 +292,11 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError):
         return f"cannot run it: {exc.strerror or exc} ({exc.filename})"
     if isinstance(exc, httpx2.ConnectError):
-        return f"cannot connect: {exc}"
+        try:
+            where = f" to {exc.request.url}"
+        except RuntimeError:  # an error raised without its request
+            where = ""
+        return f"cannot connect{where}: {exc}"
     if isinstance(exc, httpx2.HTTPStatusError):
         return f"the server answered HTTP {exc.response.status_code}"
     if isinstance(exc, asyncio.CancelledError):

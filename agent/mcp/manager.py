@@ -137,8 +137,7 @@ class McpServers:
             if server.status == "failed" and not server.told:
                 server.told = True
                 notices.append(
-                    f"MCP server {name!r} failed to start: {server.reason}. The session goes on without its tools "
-                    "(/mcp shows the servers)."
+                    f"MCP server {name!r} failed to start: {server.reason}. The session goes on without its tools."
                 )
         return notices
 

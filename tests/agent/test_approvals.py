@@ -124,3 +124,13 @@ def test_the_non_interactive_denial_names_what_always_asks():
     assert "'a.txt' has 2 hard links" in (non_interactive_denial(hard_linked).reason or "")
     assert "with network access" in (non_interactive_denial(escalation).reason or "")
     assert non_interactive_denial(request()) == NON_INTERACTIVE_DENIAL
+
+
+def test_a_denial_says_who_refused_the_call():
+    assert Decision(kind="deny", rule="user").denial_output() == "The user denied this call."
+    assert Decision(kind="deny", rule="user", reason="not now").denial_output() == (
+        "The user denied this call. Reason: not now"
+    )
+    by_policy = NON_INTERACTIVE_DENIAL.denial_output()
+    assert by_policy.startswith("Not run: denied without asking the user. This run is non-interactive")
+    assert "user denied" not in by_policy

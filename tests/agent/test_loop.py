@@ -173,7 +173,13 @@ async def test_non_interactive_ask_denies_and_the_model_hears_why(start_server, 
         scenario(
             {"output": [call("touch_file", "c1", path="new.txt")]},
             {
-                "expect": [{"type": "function_call_output", "call_id": "c1", "contains": "denied"}],
+                "expect": [
+                    {
+                        "type": "function_call_output",
+                        "call_id": "c1",
+                        "contains": "Not run: denied without asking the user. This run is non-interactive",
+                    }
+                ],
                 "output": [{"type": "message", "text": "ok"}],
             },
         )

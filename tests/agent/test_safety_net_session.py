@@ -325,6 +325,7 @@ async def test_commit_leaves_out_a_file_dirty_before_the_session_beyond_the_name
     )
     session = opened(server, work, tmp_path)
     assert len(session.checkpoints.baseline.dirty) == 1000
+    assert any("uncommitted changes (1000+ files)" in notice for notice in session.start_notices())
     await answered(session, "edit")
     draft = await session.draft_commit(message="Add mine")
     assert draft.files == ["mine.txt"] and draft.left_out == ["gen/f1004.txt"]

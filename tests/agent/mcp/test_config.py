@@ -66,6 +66,15 @@ def test_the_config_file_reports_a_bad_server_with_the_file_and_the_field(tmp_pa
         load_settings(path=config, environ={})
 
 
+def test_a_bad_server_table_is_not_dumped_back_at_the_user(tmp_path: Path):
+    config = tmp_path / "config.toml"
+    config.write_text('[mcp_servers.files]\ncommand = "npx"\nargs = "-y"\nenv = { TOKEN = "s3cret" }\n')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path=config, environ={})
+    assert "args must be a list of strings" in str(raised.value)
+    assert "(got {" not in str(raised.value) and "s3cret" not in str(raised.value)
+
+
 def test_the_config_file_and_the_environment_give_servers(tmp_path: Path):
     config = tmp_path / "config.toml"
     config.write_text('[mcp_servers.files]\ncommand = "npx"\nargs = ["-y", "s"]\n')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -36,6 +37,20 @@ async def test_restart_by_name_and_a_disabled_or_unknown_server(tmp_path: Path):
         assert await servers.restart("off") == ["The MCP server 'off' is disabled in the config (enabled = false)."]
         with pytest.raises(KeyError):
             await servers.restart("nope")
+    finally:
+        await servers.close()
+
+
+async def test_an_http_server_nobody_answers_at_is_named_by_its_url(tmp_path: Path):
+    with socket.socket() as probe:  # a loopback port nothing listens on once the probe closes
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/mcp"
+    servers = McpServers(parse_servers({"web": {"url": url, "start_timeout_s": 20}}), tmp_path)
+    try:
+        await servers.ready()
+        (view,) = servers.views()
+        assert view.status == "failed" and view.reason is not None
+        assert view.reason.startswith(f"cannot connect to {url}:"), view.reason
     finally:
         await servers.close()
 

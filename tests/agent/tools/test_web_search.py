@@ -209,6 +209,7 @@ async def test_read_only_refuses_a_search_unless_a_rule_allows_it(start_server, 
     events = await answered_turn(session, "which httpx is current?", lambda r: pytest.fail("asked"))
     result = finished(events)
     assert result.status == "denied" and "read-only" in result.output and "no rule allows it" in result.output
+    assert result.output.startswith("Not run: denied without asking the user."), "a policy, not the user, refused it"
     assert searches(server) == []
     await session.close()
 
@@ -225,7 +226,7 @@ async def test_an_endpoint_without_hosted_search_gives_a_clear_output(start_serv
     result = finished(events)
     assert result.status == "error"
     assert result.output.startswith("Web search is not available: the endpoint does not offer the hosted web_search")
-    assert "HTTP 400" in result.output
+    assert "HTTP 400" in result.output and ".)" not in result.output
     assert isinstance(events[-1], TurnEnded) and events[-1].reason == "completed"
     await session.close()
 
