@@ -314,6 +314,7 @@ class McpServers:
         if not server.config.enabled:
             return [f"The MCP server {name!r} is disabled in the config (enabled = false)."]
         async with server.lock:
+            server.status, server.reason = "starting", None  # shown at once, while the old one stops
             if server.connection is not None:
                 await server.connection.close()
                 server.connection = None

@@ -9,6 +9,7 @@ config: everything drawn goes through `agent.terminal_text` first.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -161,8 +162,11 @@ class McpScreen(ModalScreen[None]):
         assert self.restart is not None
         status = self.query_one("#mcp-status", Static)
         status.update(Text(f"starting {safe_terminal_text(name)} again…"))
+        restarting = asyncio.ensure_future(self.restart(name))
+        await asyncio.sleep(0)  # the restart marks the server starting: the list says so until it is up
+        self.refresh_servers()
         try:
-            said = await self.restart(name)
+            said = await restarting
         except Exception as exc:  # a defect: said here, the screen stays usable
             said = [f"{name} could not be started again: {exc}"]
         if not self.is_attached:

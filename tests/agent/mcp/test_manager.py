@@ -32,7 +32,10 @@ async def test_restart_by_name_and_a_disabled_or_unknown_server(tmp_path: Path):
     try:
         assert not servers.started and servers.settled
         await servers.ready()
-        assert await servers.restart("t") == ["The MCP server 't' is ready again with 12 tools."]
+        restarting = asyncio.ensure_future(servers.restart("t"))
+        await asyncio.sleep(0)
+        assert [view.status for view in servers.views()] == ["starting", "disabled"], "told at once"
+        assert await restarting == ["The MCP server 't' is ready again with 12 tools."]
         assert servers.views()[0].restarts == 1
         assert await servers.restart("off") == ["The MCP server 'off' is disabled in the config (enabled = false)."]
         with pytest.raises(KeyError):
