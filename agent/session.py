@@ -330,11 +330,17 @@ class Session(SessionModels, SessionCheckpoints, SessionMcp):
             self.recorder.flush(durable=True)
 
     async def close(self) -> None:
-        """Close the connection and the session log."""
-        await asyncio.gather(self.agent.client.close(), self.close_mcp())
-        await asyncio.to_thread(self.checkpoints.close)  # waits for a snapshot still running
-        if self.recorder is not None:
-            self.recorder.close()
+        """Close the connection, the MCP servers, the checkpoints and the session log — each of them
+        even when closing another failed (the first failure is raised afterwards)."""
+        closed = await asyncio.gather(self.agent.client.close(), self.close_mcp(), return_exceptions=True)
+        try:
+            await asyncio.to_thread(self.checkpoints.close)  # waits for a snapshot still running
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()
+        for failure in closed:
+            if isinstance(failure, BaseException):
+                raise failure
 
     # ---- turns and approvals -----------------------------------------------------------------
 

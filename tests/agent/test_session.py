@@ -39,6 +39,21 @@ async def test_a_turn_asks_and_is_answered_by_call_id(start_server, repo, tmp_pa
     await session.close()
 
 
+async def test_a_connection_that_fails_to_close_still_lets_the_log_close(start_server, repo, tmp_path, monkeypatch):
+    session = opened(server := start_server(HELLO), repo, tmp_path)
+    await run_turn(session, "hi")
+
+    async def failing_close() -> None:
+        raise OSError("the socket was already gone")
+
+    monkeypatch.setattr(session.agent.client, "close", failing_close)
+    with pytest.raises(OSError, match="already gone"):
+        await session.close()
+    assert session.log_path is not None
+    resumed = opened(server, repo, tmp_path, resume=session.log_path)  # the log was closed and unlocked
+    await resumed.close()
+
+
 async def test_model_and_policy_change_for_the_next_request(start_server, repo, tmp_path):
     server = start_server(HELLO)
     session = opened(server, repo, tmp_path)
