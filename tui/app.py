@@ -468,11 +468,8 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
             card = self.pending_approval()
             focused = self.focused
             return card is not None and not (focused is not None and (focused is card or card in focused.ancestors))
-        if action == "answer":
-            if not self.answer_keys_reach_the_card():
-                return False
-            card = self.pending_approval()
-            return card is not None and card.check_action("decide", parameters)
+        if action == "answer":  # `a` on a card without "approve always" is swallowed, not typed
+            return self.answer_keys_reach_the_card()
         return True
 
     # ---- actions -----------------------------------------------------------------------------

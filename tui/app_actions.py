@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
+from textual.timer import Timer
+from textual.widget import Widget
 
 from tui.blocks import block_text, focused_block, step_focus, toggle_block
 from tui.widgets.prompt import PromptInput
@@ -26,26 +28,55 @@ class ApprovalActions(App[None]):
 
     TYPING_QUIET_S = 1.0
     """A prompt typed in this recently (or holding text) keeps the focus when an approval appears."""
+    REACH_CHECK_S = 0.1
+    """How often a waiting card checks whether its "you were typing" hint still holds."""
 
     if TYPE_CHECKING:  # provided by `CodeassistApp`
         router: EventRouter | None
         clock: Callable[[], float]
 
+    _reach_timer: Timer | None = None
+
     def on_approval_card_shown(self, message: ApprovalCard.Shown) -> None:
         """A card takes the focus only if the keys were not meant for the prompt: while the prompt
         holds text or was typed in during the last `TYPING_QUIET_S`, it waits unfocused and says
-        how to reach it (Ctrl+G, also in the footer)."""
+        how to reach it (Ctrl+G, also in the footer) for as long as `y/a/n` would be text."""
         card = message.card
         if self._prompt_busy():
             card.show_reach_hint(True)
         else:
             card.focus()
+        if self._reach_timer is None:
+            self._reach_timer = self.set_interval(self.REACH_CHECK_S, self._follow_reach_hint)
         self.refresh_bindings()
+
+    def _follow_reach_hint(self) -> None:
+        """The pending card says "you were typing" exactly while its keys would be text (the
+        typing grace period ends, or the prompt is typed in again); stops with the last card."""
+        card = self.pending_approval()
+        if card is None:
+            if self._reach_timer is not None:
+                self._reach_timer.stop()
+                self._reach_timer = None
+            return
+        focused = self.focused
+        if focused is not None and (focused is card or card in focused.ancestors):
+            return  # the card's own focus handling says it
+        card.show_reach_hint(self._keys_are_text(focused))
 
     def _prompt_busy(self) -> bool:
         prompt = self.query_one(PromptInput)
         typed = prompt.last_typed
         return bool(prompt.text) or (typed is not None and self.clock() - typed < self.TYPING_QUIET_S)
+
+    def _keys_are_text(self, focused: Widget | None) -> bool:
+        """Whether a key typed now goes into the focused widget as text: a prompt that holds text
+        or was just typed in, or another input."""
+        from textual.widgets import Input, TextArea
+
+        if isinstance(focused, PromptInput):
+            return self._prompt_busy()
+        return isinstance(focused, (Input, TextArea))
 
     def pending_approval(self) -> ApprovalCard | None:
         """The approval card waiting for an answer, if any."""
@@ -71,17 +102,14 @@ class ApprovalActions(App[None]):
         card = self.pending_approval()
         if card is None or card.in_grace():
             return False
-        from textual.widgets import Input, TextArea
-
         focused = self.focused
         if focused is not None and (focused is card or card in focused.ancestors):
             return False  # the card's own keys
-        if isinstance(focused, PromptInput):
-            return not self._prompt_busy()
-        return not isinstance(focused, (Input, TextArea))
+        return not self._keys_are_text(focused)
 
     def action_answer(self, kind: str) -> None:
-        """`y`/`a`/`n` on the pending approval card, wherever the focus is."""
+        """`y`/`a`/`n` on the pending approval card, wherever the focus is (`a` does nothing on a
+        card that does not offer "approve always")."""
         card = self.pending_approval()
         if card is None:
             return

@@ -6,10 +6,15 @@ what happens "just after" something, so no test depends on how fast the machine 
 
 from __future__ import annotations
 
-from tests.tui.conftest import SIZE, call, scenario, wait_idle
+import pytest
+
+from tests.tui.conftest import SIZE, call, scenario, until, wait_idle
 from tests.tui.test_app import EDIT, send
+from tui.app import CodeassistApp
 from tui.widgets.approval import GRACE_S, REACH_HINT, ApprovalCard
 from tui.widgets.prompt import PromptInput
+from tui.widgets.stats_panel import StatsPanel
+from tui.widgets.status_line import StatusLine
 from tui.widgets.transcript import NoticeLine, Transcript
 
 DENIED = scenario(
@@ -19,6 +24,19 @@ DENIED = scenario(
         "expect": [{"type": "function_call_output", "call_id": "e", "contains": "not now"}],
         "output": [{"type": "message", "text": "Understood."}],
     },
+)
+
+TOUCH = scenario(
+    {"output": [call("shell", "s", command="touch made.txt", timeout_s=None, workdir=None)]},
+    {"output": [{"type": "message", "text": "Made it."}]},
+)
+PATCH_THEN_ECHO = "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: b.txt\n+hi\n*** End Patch\nEOF\necho done"
+"""A shell command chained after an apply_patch heredoc: no rule may approve it, so no `a`."""
+CHAINED = scenario(
+    {"output": [call("shell", "s1", command=PATCH_THEN_ECHO, timeout_s=None, workdir=None)]},
+    {"output": [{"type": "message", "text": "Ran it."}]},
+    {"output": [call("shell", "s2", command=PATCH_THEN_ECHO, timeout_s=None, workdir=None)]},
+    {"output": [{"type": "message", "text": "Ran it again."}]},
 )
 
 
@@ -231,3 +249,83 @@ async def test_sending_a_prompt_or_a_slash_command_jumps_to_the_bottom(make_app)
         await wait_idle(app, pilot)
         assert app.query(NoticeLine).last() is not None
         assert transcript.scroll_y == transcript.max_scroll_y
+
+
+@pytest.mark.parametrize("key", ["pageup", "ctrl+b"])
+async def test_scrolling_or_hiding_the_panel_is_not_typing_so_y_then_answers_the_card(make_app, repo, key):
+    """The card appeared just after the prompt was sent (it waits unfocused); two seconds later
+    the user scrolls the transcript (or hides the side panel) to read, then presses `y` at once."""
+    app = make_app(TOUCH)
+    app.clock.freeze()
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        panel = app.query_one(StatsPanel)
+        hidden = panel.has_class("-hidden")
+        await send(pilot, "make the file")
+        card = await until_card(pilot)
+        await pilot.pause(0.1)
+        assert not card.has_focus, "Enter was typed a moment ago"
+        app.clock.advance(2.0)
+        await pilot.press(key)
+        await pilot.press("y")
+        await pilot.pause()
+        assert prompt.text == "" and card.decided == "approve_once"
+        await wait_idle(app, pilot)
+        assert (repo / "made.txt").exists()
+        if key == "ctrl+b":
+            assert panel.has_class("-hidden") != hidden
+
+
+def status_text(app: CodeassistApp) -> str:
+    line = app.query_one(StatusLine)
+    return line.describe(line._now()).plain
+
+
+async def test_a_card_without_approve_always_says_y_n_and_a_is_not_typed(make_app, repo):
+    app = make_app(CHAINED)
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        await send(pilot, "patch it")
+        card = await until_card(pilot)
+        assert card.request.rule_key is None
+        prompt.focus()
+        await pilot.pause()
+        assert "waiting for your approval (y/n, Ctrl+G for the card)" in status_text(app)
+        await pilot.press("a")
+        await pilot.pause()
+        assert prompt.text == "" and card.decided is None, "`a` is neither typed nor an answer"
+        await pilot.press("y")
+        await pilot.pause()
+        assert card.decided == "approve_once" and prompt.text == ""
+        await wait_idle(app, pilot)
+
+        app.clock.freeze()  # once typing began, `a` is text again
+        await send(pilot, "again")
+        await until(pilot, lambda: len(app.query(ApprovalCard)) == 2)
+        card = app.query(ApprovalCard).last()
+        await pilot.press("x", "a")
+        assert prompt.text == "xa" and card.decided is None
+        await pilot.press("escape")
+
+
+async def test_the_you_were_typing_hint_goes_when_y_would_answer_the_card_and_returns_with_text(make_app, repo):
+    app = make_app(EDIT)
+    app.clock.freeze()
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        await send(pilot, "change it")
+        card = await until_card(pilot)
+        await pilot.pause(0.1)
+        assert REACH_HINT in hint(card) and not card.has_focus
+        app.clock.advance(CodeassistApp.TYPING_QUIET_S)
+        await until(pilot, lambda: REACH_HINT not in hint(card))
+        assert app.focused is prompt and card.decided is None
+        await pilot.press("x")
+        await until(pilot, lambda: REACH_HINT in hint(card))
+        await pilot.press("backspace")
+        app.clock.advance(CodeassistApp.TYPING_QUIET_S)
+        await until(pilot, lambda: REACH_HINT not in hint(card))
+        await pilot.press("y")
+        await pilot.pause()
+        assert card.decided == "approve_once" and prompt.text == ""
+        await wait_idle(app, pilot)

@@ -141,7 +141,7 @@ class ApprovalCard(Vertical, can_focus=True):
 
     def show_reach_hint(self, reach: bool) -> None:
         """Say (or stop saying) that the card waits without the focus, and the key that reaches it."""
-        if not self.pending:
+        if not self.pending or reach == self.has_class("-unfocused"):
             return
         hint = HINT if offers_always(self.request) else HINT_WITHOUT_ALWAYS
         text = Text(hint, style="dim")

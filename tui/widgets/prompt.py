@@ -26,6 +26,9 @@ from tui.widgets.completion import (
 
 ANSWER_KEYS = ("y", "a", "n")
 """Keys that answer a pending approval when typed into an empty prompt (see `check_consume_key`)."""
+EDITING_KEYS = frozenset({"enter", "shift+enter", "ctrl+j", "backspace", "delete"})
+"""Keys that are typing though they print nothing (with printable keys and any edit of the text);
+scrolling, moving and the app's keys are not (see `PromptInput.last_typed`)."""
 MENTION = re.compile(r"(?<!\S)@([\w./-]*)$")
 """An `@file` mention being typed, before the cursor (not an e-mail address: it follows a space)."""
 SLASH = re.compile(r"/([\w-]*)")
@@ -101,7 +104,9 @@ class PromptInput(TextArea):
         self._loaded = False
         self._search: tuple[str, int | None] | None = None
         self.last_typed: float | None = None
-        """When a key last reached the prompt (the app's clock): an approval then waits unfocused."""
+        """When the prompt was last typed in (the app's clock): a printable or editing key, or an
+        edit of its text; an approval appearing soon after waits unfocused. Scrolling the
+        transcript, moving in the history and the app's keys (Ctrl+B…) are not typing."""
 
     def check_consume_key(self, key: str, character: str | None = None) -> bool:
         """`y`/`a`/`n` are left to the app's bindings (they answer a pending approval) when the app
@@ -116,7 +121,8 @@ class PromptInput(TextArea):
         return float(getattr(self.app, "clock", time.monotonic)())
 
     async def _on_key(self, event: events.Key) -> None:
-        self.last_typed = self._clock()
+        if event.is_printable or event.key in EDITING_KEYS:
+            self.last_typed = self._clock()
         if self._completion_key(event.key):
             event.prevent_default()
             event.stop()
@@ -277,6 +283,7 @@ class PromptInput(TextArea):
             if completion is not None:
                 completion.close()
             return
+        self.last_typed = self._clock()  # an edit (a paste, a deleted word, an accepted completion)
         self._refresh_completion(open_list=True)
 
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:

@@ -30,6 +30,8 @@ FRAME_S = 0.1
 INTERRUPT_KEY = "Esc"
 APPROVAL_KEYS = "y/a/n, Ctrl+G for the card"
 """How a pending approval is answered (the card's keys; Ctrl+G focuses a card that did not take the focus)."""
+APPROVAL_KEYS_WITHOUT_ALWAYS = "y/n, Ctrl+G for the card"
+"""The same for a call no rule may approve ("approve always" is not offered: no `a`)."""
 
 LABELS = {
     "connecting": "connecting",
@@ -73,6 +75,8 @@ class StatusLine(Static):
         """The calls of `_calls` that were announced to run (several at once: they run together)."""
         self._in_turn = False
         self._timer: Timer | None = None
+        self.approval_keys = APPROVAL_KEYS
+        """The keys of the approval that waits (without `a` when it cannot be approved always)."""
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -103,7 +107,10 @@ class StatusLine(Static):
                     self._started.add(call_id)
             case e.ResponseFinished():
                 self._next_call()
-            case e.ApprovalRequested():
+            case e.ApprovalRequested(request=request):
+                from tui.widgets.approval import offers_always  # loaded with the router
+
+                self.approval_keys = APPROVAL_KEYS if offers_always(request) else APPROVAL_KEYS_WITHOUT_ALWAYS
                 self._enter("approval")
             case e.ApprovalDecided(call_id=call_id, decision=decision):
                 if decision in ("approve_once", "approve_always"):
@@ -209,7 +216,7 @@ class StatusLine(Static):
         elif self.state in ("connecting", "waiting") and self.attempt:
             line.append(f" · retry {self.attempt}/{self._max_attempts()}")
         elif self.state == "approval":
-            line.append(f" ({APPROVAL_KEYS}) · {_seconds(now - self.state_started)}")
+            line.append(f" ({self.approval_keys}) · {_seconds(now - self.state_started)}")
         line.append(f"  ·  turn {_seconds(now - started)}  ·  {INTERRUPT_KEY} to interrupt", style="dim")
         return line
 
