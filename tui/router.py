@@ -183,7 +183,7 @@ class EventRouter:
                     request, interactive=self.interactive, segments=described.segments if described else ()
                 )
                 self.approvals[request.call_id] = approval
-                await self.mount(approval)
+                await self._mount_after(approval, card)  # under its call, not under later ones
             case ApprovalDecided(call_id=call_id, decision=decision, rule=rule, reason=reason, waited_s=waited):
                 self.decisions[call_id] = (decision, rule, reason)
                 answered = self.approvals.pop(call_id, None)
@@ -268,6 +268,15 @@ class EventRouter:
         self.turn_widgets.insert(self.turn_widgets.index(anchor), widget)
         if not self.detached and anchor.parent is self.transcript:
             await self.transcript.mount(widget, before=anchor)
+
+    async def _mount_after(self, widget: Widget, anchor: Widget | None) -> None:
+        """Mount `widget` just below `anchor`, a widget of the turn in flight (at the end without one)."""
+        if anchor is None or anchor not in self.turn_widgets:
+            await self.mount(widget)
+            return
+        self.turn_widgets.insert(self.turn_widgets.index(anchor) + 1, widget)
+        if not self.detached and anchor.parent is self.transcript:
+            await self.transcript.mount(widget, after=anchor)
 
     async def route_history(self, events: Iterable[AgentEvent]) -> None:
         """Draw events that already happened (a resumed session's earlier turns): their approval
