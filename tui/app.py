@@ -91,6 +91,7 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
         Binding("k", "step_block(-1)", "Previous block", show=False),
         Binding("j", "step_block(1)", "Next block", show=False),
         Binding("enter", "toggle_block", "Expand"),
+        Binding("enter", "toggle_block('collapse')", "Collapse"),
         Binding("c", "copy_block", "Copy"),
         Binding("d", "show_diff", "Diff"),
         Binding("escape", "leave_block", "To prompt"),
@@ -455,7 +456,7 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in BLOCK_ACTIONS:  # offered (and in the footer) only where they do something
-            return block_action_enabled(action, self.focused)
+            return block_action_enabled(action, self.focused, parameters)
         if action == "show_diff":  # on a turn's changes line
             return getattr(focused_block(self.focused), "diff_turn", None) is not None
         if action == "interrupt":  # offered while a turn runs; Esc on a block goes back to the prompt

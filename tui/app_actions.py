@@ -171,8 +171,9 @@ class BlockActions(App[None]):
 
     action_step_block = action_select_block
 
-    async def action_toggle_block(self) -> None:
-        """Enter on a block: expand or collapse it (a tool card's output)."""
+    async def action_toggle_block(self, collapse: str = "") -> None:
+        """Enter on a block: expand or collapse it (a tool card's output); the footer says which
+        (`collapse` names the binding shown on an expanded block)."""
         block = focused_block(self.focused)
         if block is not None:
             await toggle_block(self.query_one(Transcript), block)

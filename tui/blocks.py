@@ -4,7 +4,8 @@ A block is any focusable direct child of the transcript. What the keys do with i
 so that any block kind takes part without knowing about navigation:
 
 - `text` (a string): what the copy key copies;
-- `toggle()` (optional, may be async): what Enter does, e.g. a tool card expands its output;
+- `toggle()` (optional, may be async): what Enter does, e.g. a tool card expands its output
+  (with an `expanded` attribute that is True, the footer says Enter collapses it);
 - `thaw()` (optional, may be async): for a block standing for several others (a finished turn
   drawn as one widget), Enter puts the live widgets back; the first of them then takes the focus
   (the first of the widgets `thaw()` returns, or else the first block in the thawed one's place);
@@ -76,14 +77,15 @@ def step_focus(transcript: Widget, focused: Widget | None, step: int) -> Literal
     return "prompt" if current is not None else "none"
 
 
-def block_action_enabled(action: str, focused: Widget | None) -> bool:
+def block_action_enabled(action: str, focused: Widget | None, parameters: tuple[object, ...] = ()) -> bool:
     """Whether a block key's action applies: a block has the focus, and for Enter it can be
-    toggled, for the copy key it has text."""
+    toggled (`toggle_block('collapse')` on an expanded block, `toggle_block` on any other), for
+    the copy key it has text."""
     block = focused_block(focused)
     if block is None:
         return False
     if action == "toggle_block":
-        return can_toggle(block)
+        return can_toggle(block) and is_expanded(block) == (parameters == ("collapse",))
     if action == "copy_block":
         return bool(block_text(block))
     return True
@@ -107,6 +109,11 @@ def block_text(block: Widget | None) -> str:
     """What the copy key copies from `block` (empty when it has no text)."""
     text = getattr(block, "text", None)
     return text if isinstance(text, str) else ""
+
+
+def is_expanded(block: Widget) -> bool:
+    """Whether `block` shows its whole content (an `expanded` tool card): Enter collapses it."""
+    return getattr(block, "expanded", False) is True
 
 
 def can_toggle(block: Widget) -> bool:

@@ -104,6 +104,9 @@ async def test_escape_on_an_approval_cancels_the_turn(make_app, repo):
         assert (repo / "a.py").read_text() == "print('hello')\n"
         assert app.session.turns[-1].turn == 1
         assert any("Cancelled" in n.message for n in app.query(NoticeLine))
+        edit = app.query(ToolCard).last()
+        title = edit.content.renderables[0].plain
+        assert edit.status == "aborted" and "waited" in title and "ran" not in title, "it never ran"
 
 
 async def test_escape_interrupts_a_streaming_answer(make_app):

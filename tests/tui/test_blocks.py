@@ -25,6 +25,11 @@ def shown(widget) -> str:
     return "".join(segment_texts(widget))
 
 
+def enter_says(app) -> str:
+    """What the footer says Enter does."""
+    return app.screen.active_bindings["enter"].binding.description
+
+
 def in_view(transcript: Transcript, block) -> bool:
     """Whether the top of `block` is inside the transcript's visible part."""
     top = block.virtual_region.y
@@ -71,22 +76,31 @@ async def test_blocks_are_focused_one_by_one_and_esc_returns_to_the_prompt(make_
         assert app.focused is prompt
 
 
-async def test_enter_expands_and_collapses_a_focused_card(make_app):
-    app = make_app(READ)
+async def test_enter_expands_and_collapses_a_focused_card(make_app, repo):
+    (repo / "b.py").write_text("print('hello')\nprint('again')\n")
+    app = make_app(
+        scenario(
+            {"output": [call("read_file", "r", path="b.py", offset=None, limit=None)]},
+            {"output": [{"type": "message", "text": "It prints twice."}]},
+        )
+    )
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "what does a.py do?")
+        await send(pilot, "what does b.py do?")
         await wait_idle(app, pilot)
         card = app.query_one(ToolCard)
         await pilot.press("ctrl+up", "up")
         assert app.focused is card and not card.expanded
+        assert enter_says(app) == "Expand"
         await pilot.press("enter")
         await pilot.pause()
         assert card.expanded and app.focused is card
         assert "print('hello')" in shown(card)
+        assert enter_says(app) == "Collapse"
         await pilot.press("enter")
         await pilot.pause()
         assert not card.expanded
         assert "print('hello')" not in shown(card)
+        assert enter_says(app) == "Expand"
         await pilot.press("up", "enter")
         assert app.query_one(UserMessage).has_focus, "Enter on a block with nothing to expand does nothing"
 

@@ -55,6 +55,8 @@ class ToolCard(Static, can_focus=True):
         self.output = ""
         self.display_data: dict[str, Any] | None = None
         self.expanded = False
+        self.ran = False
+        """Whether the call was ever shown running (a call aborted before it ran shows no run time)."""
         self.live_output = ""
         """The latest lines a running command printed (kept after an interrupted run)."""
         self._render_card()
@@ -68,6 +70,7 @@ class ToolCard(Static, can_focus=True):
     def set_status(self, status: str) -> None:
         self.remove_class(f"-{self.status}")
         self.status = status
+        self.ran = status == "running" or (self.ran and status != "waiting")  # shown running before it asks
         self.add_class(f"-{status}")
         self._render_card()
 
@@ -99,6 +102,7 @@ class ToolCard(Static, can_focus=True):
         """Show or hide the output."""
         self.expanded = not self.expanded
         self._render_card()
+        self.refresh_bindings()  # the footer's Enter: Expand or Collapse
 
     @property
     def text(self) -> str:
@@ -114,16 +118,17 @@ class ToolCard(Static, can_focus=True):
         return "\n\n".join(part for part in (command, self.output) if part)
 
     def _render_card(self) -> None:
+        summary = safe_terminal_text(self.description.summary) if self.description else ""
         title = Text.assemble(
-            (f"{safe_terminal_text(self.tool_name)} ", "bold"),
-            (safe_terminal_text(self.description.summary) if self.description else "", ""),
+            (safe_terminal_text(self.tool_name) + (" " if summary else ""), "bold"),
+            summary,
             ("  ·  ", "dim"),
             (STATUS_LABELS.get(self.status, self.status), "italic"),
         )
         exit_code = (self.display_data or {}).get("exit_code")
         if exit_code is not None:
             title.append(f"  ·  exit {exit_code}", style="bold" if exit_code else "dim")
-        timing = timing_text(self.status, self.duration_s, self.approval_wait_s)
+        timing = timing_text(self.status, self.duration_s, self.approval_wait_s, ran=self.ran)
         if timing:
             title.append(f"  ·  {timing}", style="dim")
         parts: list[RenderableType] = [title]
@@ -141,7 +146,9 @@ class ToolCard(Static, can_focus=True):
         elif self.output and (self.expanded or self.status in ("error", "invalid", "denied")):
             shown = self.output if len(self.output) <= MAX_OUTPUT_SHOWN else self.output[:MAX_OUTPUT_SHOWN] + "\n…"
             parts.append(Text(safe_terminal_text(shown), style="dim"))
-        elif self.output:
+        elif len(self.output.splitlines()) == 1:  # as small as saying it is there: shown, cut to the width
+            parts.append(Text(safe_terminal_text(self.output.strip()), style="dim", no_wrap=True, overflow="ellipsis"))
+        elif self.output.strip():
             parts.append(Text(f"{output_lines(self.output)} of output — Enter or click to expand", style="dim italic"))
         self.update(Group(*parts))
 
@@ -153,11 +160,12 @@ def output_lines(output: str) -> str:
     return f"{count} line{'' if count == 1 else 's'}"
 
 
-def timing_text(status: str, duration_s: float | None, approval_wait_s: float | None) -> str:
-    """`ran 1.2s · waited 8.0s for approval`: the run time (only for a call that ran) and the
-    approval wait (only for a call someone was asked about), never added together."""
+def timing_text(status: str, duration_s: float | None, approval_wait_s: float | None, *, ran: bool = True) -> str:
+    """`ran 1.2s · waited 8.0s for approval`: the run time (only for a call that ran: an aborted
+    one only if it was `ran`, not cancelled while it waited or was queued) and the approval wait
+    (only for a call someone was asked about), never added together."""
     parts = []
-    if duration_s is not None and status in ("ok", "error", "aborted"):
+    if duration_s is not None and (status in ("ok", "error") or (status == "aborted" and ran)):
         parts.append(f"ran {duration_s:.1f}s")
     if approval_wait_s is not None:
         parts.append(f"waited {approval_wait_s:.1f}s for approval")

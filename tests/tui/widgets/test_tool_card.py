@@ -84,12 +84,80 @@ async def test_live_output_shows_while_running_stays_when_aborted_and_is_escaped
         assert "two" not in drawn()
 
 
-def test_a_collapsed_output_counts_its_lines_in_the_singular_too():
+def card_lines(card) -> list[str]:
+    """The card's lines as drawn, trailing spaces removed."""
+    from textual.geometry import Region
+
+    width, height = card.size
+    return ["".join(s.text for s in strip).rstrip() for strip in card.render_lines(Region(0, 0, width, height))]
+
+
+async def test_a_call_without_arguments_has_no_gap_in_its_title():
+    from agent.events import ToolCallReady, ToolCallStarted, TurnStarted
+    from tests.tui.test_router import routed
+    from tui.widgets.tool_card import ToolCard
+
+    events = [
+        TurnStarted(turn=1, prompt="shout"),
+        ToolCallStarted(call_id="c1", name="mcp__tiny__shout"),
+        ToolCallReady(call_id="c1", name="mcp__tiny__shout", arguments="{}"),
+        ToolCallStarted(call_id="c2", name="mcp__tiny__greet"),
+        ToolCallReady(call_id="c2", name="mcp__tiny__greet", arguments='{"name": "Ada"}'),
+    ]
+    async with routed(events) as app:
+        shout, greet = app.query(ToolCard)
+        assert card_lines(shout)[0].endswith("mcp__tiny__shout  ·  queued")
+        assert "mcp__tiny__greet name='Ada'  ·  queued" in card_lines(greet)[0]
+
+
+async def test_a_call_cancelled_while_it_waited_for_approval_shows_only_the_wait():
+    from agent.events import (
+        ApprovalDecided,
+        ApprovalRequested,
+        ToolCallReady,
+        ToolCallStarted,
+        ToolFinished,
+        TurnStarted,
+    )
+    from agent.session import ApprovalRequest
+    from tests.tui.test_router import routed
+    from tui.widgets.tool_card import ToolCard
+
+    request = ApprovalRequest(call_id="s", tool="shell", kind="command", summary="run: touch x", command="touch x")
+    events = [
+        TurnStarted(turn=1, prompt="go"),
+        ToolCallStarted(call_id="s", name="shell"),
+        ToolCallReady(call_id="s", name="shell", arguments='{"command": "touch x"}', final=True),
+        ApprovalRequested(request=request),
+        ApprovalDecided(call_id="s", decision="cancel", rule=None, reason=None, waited_s=4.6),
+        ToolFinished(call_id="s", name="shell", status="aborted", output="aborted: the user cancelled", duration_s=0.0),
+    ]
+    async with routed(events) as app:
+        title = card_lines(app.query_one(ToolCard))[0]
+        assert title.endswith("shell touch x  ·  aborted  ·  waited 4.6s for approval"), title
+        assert "ran" not in title
+
+
+async def test_a_one_line_output_is_shown_as_it_is_and_a_longer_one_is_counted():
+    from textual.app import App, ComposeResult
+
     from tui.widgets.tool_card import ToolCard, output_lines
 
-    assert output_lines("Wrote notes.txt") == "1 line"
+    one, two, wide = ToolCard("w", "write_file"), ToolCard("s", "shell"), ToolCard("l", "shell")
+
+    class Cards(App[None]):
+        def compose(self) -> ComposeResult:
+            yield from (one, two, wide)
+
     assert output_lines("exit code 0\nremoved\n") == "2 lines", "a final newline starts no line"
-    assert output_lines("\n") == "1 line"
-    card = ToolCard("w", "write_file")
-    card.finish("ok", "Wrote notes.txt (1 line)", 0.0, None)
-    assert [part.plain for part in card.content.renderables][-1] == "1 line of output — Enter or click to expand"
+    async with Cards().run_test(size=(60, 20)) as pilot:
+        one.finish("ok", "Wrote notes.txt (1 line)\n", 0.0, None)
+        two.finish("ok", "exit code 0\nremoved\n", 0.1, {"exit_code": 0})
+        wide.finish("ok", "x" * 200, 0.1, {"exit_code": 0})
+        await pilot.pause()
+        assert card_lines(one)[1:] == ["Wrote notes.txt (1 line)"]
+        assert card_lines(two)[1:] == ["2 lines of output — Enter or click to expand"]
+        assert len(card_lines(wide)) == 2 and card_lines(wide)[1].endswith("…"), "one line, cut to the width"
+        wide.toggle()
+        await pilot.pause()
+        assert len(card_lines(wide)) > 2, "expanded: the whole line"
