@@ -1,10 +1,11 @@
 """The status line between the transcript and the prompt: what the agent is doing right now.
 
 It is fed every live event by the router (`StatusLine.observe`) and shows one line: a spinner,
-the current activity (connecting, waiting for the first token, streaming, running a tool or
-several together, waiting for your approval, reconnecting n/N), the elapsed time of the activity and of the turn, and the
-key that interrupts. Times come from the app's monotonic `clock` (tests substitute a manual one),
-and so does the spinner's frame, so a frozen clock gives a still picture. While no turn runs the
+the current activity (connecting, waiting for the MCP servers to start, waiting for the first
+token, streaming, running a tool or several together, waiting for your approval, reconnecting
+n/N), the elapsed time of the activity and of the turn, and the key that interrupts. Times come
+from the app's monotonic `clock` (tests substitute a manual one), and so does the spinner's
+frame, so a frozen clock gives a still picture. While no turn runs the
 line is hidden and its timer stopped: an idle app spends nothing on it. Replays and drawn history
 do not feed it (it stays hidden there).
 """
@@ -33,8 +34,13 @@ APPROVAL_KEYS = "y/a/n, Ctrl+G for the card"
 APPROVAL_KEYS_WITHOUT_ALWAYS = "y/n, Ctrl+G for the card"
 """The same for a call no rule may approve ("approve always" is not offered: no `a`)."""
 
+MCP_WAIT_NOTICE = "Waiting for the MCP servers to start"
+"""How the notice begins that a turn's session sends while its first request waits for the MCP
+servers (the session's only word for it)."""
+
 LABELS = {
     "connecting": "connecting",
+    "mcp": "waiting for the MCP servers to start",
     "waiting": "waiting for the first token",
     "answer": "streaming the answer",
     "reasoning": "streaming reasoning",
@@ -127,6 +133,8 @@ class StatusLine(Static):
             case e.Reconnecting(attempt=attempt):
                 self.attempt = attempt
                 self._enter("reconnecting")
+            case e.Notice(message=message) if message.startswith(MCP_WAIT_NOTICE):
+                self._enter("mcp")
             case e.CompactionStarted():
                 self._enter("compacting")
             case e.Compacted() | e.AgentError() if not self._in_turn:  # `/compact` between turns

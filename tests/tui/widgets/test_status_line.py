@@ -5,6 +5,8 @@ Assertions are on states and text, never on how long anything took."""
 
 from __future__ import annotations
 
+import sys
+
 from agent.events import ToolFinished, ToolOutput
 from agent.loop import PARTIAL_OUTPUT_HEADING
 from agent.replay import history_events
@@ -132,6 +134,24 @@ async def test_after_a_reconnect_the_line_says_which_retry_waits_for_its_first_t
         assert "waiting for the first token · retry 1/4" in shown(app)
         await pilot.press("escape")
         await wait_idle(app, pilot)
+
+
+async def test_a_turn_waiting_for_the_mcp_servers_says_so_until_esc(make_app):
+    slow = {"command": sys.executable, "args": ["-c", "import time; time.sleep(600)"], "start_timeout_s": 600}
+    app = make_app(scenario({"output": [{"type": "message", "text": "never asked"}]}), mcp_servers={"slow": slow})
+    app.clock = clock = ManualClock().freeze()
+    async with app.run_test(size=SIZE) as pilot:
+        states = await follow_states(app, pilot)
+        await send(pilot, "hi")
+        await until(pilot, lambda: status(app).state == "mcp")
+        assert states == ["connecting", "mcp"]
+        clock.advance(3)
+        await pilot.pause(0.2)
+        assert shown(app).endswith("waiting for the MCP servers to start  ·  turn 3s  ·  Esc to interrupt")
+        await pilot.press("escape")
+        await wait_idle(app, pilot)
+        assert status(app).state == "idle"
+        assert not list(app.server.state.received), "nothing was asked of the model"
 
 
 async def test_waiting_for_approval_names_the_keys_then_the_tool_runs(make_app):
