@@ -206,6 +206,8 @@ class Compacted(_Event):
 class Notice(_Event):
     type: Literal["notice"] = "notice"
     message: str
+    waiting: Literal["mcp_servers"] | None = None
+    """Set when the turn waits until this is over before its request: the MCP servers starting."""
 
 
 class RulesChanged(_Event):

@@ -113,7 +113,7 @@ class SessionMcp:
                     if not isinstance(event, TurnStarted) or not servers:
                         continue
                     if not (servers.started and servers.settled):
-                        waiting = Notice(message="Waiting for the MCP servers to start…")
+                        waiting = Notice(message="Waiting for the MCP servers to start…", waiting="mcp_servers")
                         self._record_notice(waiting)  # the record holds what the caller saw
                         yield waiting
                     await self._prepare_unless(stop)

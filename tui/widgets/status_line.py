@@ -34,10 +34,6 @@ APPROVAL_KEYS = "y/a/n, Ctrl+G for the card"
 APPROVAL_KEYS_WITHOUT_ALWAYS = "y/n, Ctrl+G for the card"
 """The same for a call no rule may approve ("approve always" is not offered: no `a`)."""
 
-MCP_WAIT_NOTICE = "Waiting for the MCP servers to start"
-"""How the notice begins that a turn's session sends while its first request waits for the MCP
-servers (the session's only word for it)."""
-
 LABELS = {
     "connecting": "connecting",
     "mcp": "waiting for the MCP servers to start",
@@ -133,7 +129,7 @@ class StatusLine(Static):
             case e.Reconnecting(attempt=attempt):
                 self.attempt = attempt
                 self._enter("reconnecting")
-            case e.Notice(message=message) if message.startswith(MCP_WAIT_NOTICE):
+            case e.Notice(waiting="mcp_servers"):
                 self._enter("mcp")
             case e.CompactionStarted():
                 self._enter("compacting")
