@@ -42,3 +42,13 @@ async def test_inside_a_repository_the_header_shows_the_branch(make_app, repo):
         await pilot.pause()
         shown = header_text(app)
     assert "⎇" in shown and "not a git repository" not in shown
+
+
+async def test_a_narrow_terminal_cuts_the_header_with_an_ellipsis(make_app, repo):
+    app = make_app(IDLE)
+    async with app.run_test(size=(70, 30)) as pilot:
+        await pilot.pause()
+        header = app.query_one(RepoHeader)
+        line = header.render_line(0).text.rstrip()
+    assert line.endswith("…"), line
+    assert len(line) <= 70
