@@ -527,6 +527,11 @@ class CodeassistApp(ApprovalActions, ReplayActions, BlockActions):
         safe_title = safe_terminal_text(title)
         super().notify(safe_terminal_text(message), title=safe_title, severity=severity, timeout=timeout, markup=False)
 
+    def action_help_quit(self) -> None:
+        """Ctrl+C (it copies a selection; it does not quit): say how to quit, in plain words
+        (toasts here show no markup)."""
+        self.notify("Ctrl+Q or /quit quits codeassist; Ctrl+C copies the selected text.", title="Quit?")
+
     def say(self, message: str, *, error: bool = False) -> None:
         """A notice line in the transcript."""
         self.query_one(Transcript).mount(NoticeLine(message, error=error))

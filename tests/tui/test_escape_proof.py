@@ -181,6 +181,16 @@ async def test_toasts_quoting_outside_text_hold_no_control_characters_or_markup(
         assert "[red]plain[/red]" in shown, "outside text is never taken as markup"
 
 
+async def test_ctrl_c_with_nothing_selected_says_how_to_quit_without_markup(make_app):
+    app = make_app(HOSTILE_EDIT)
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.5)
+        shown = "".join(toast_texts(app))
+        assert "Ctrl+Q or /quit quits codeassist" in shown and "[b]" not in shown
+        assert app.is_running
+
+
 async def test_slash_command_errors_quoting_outside_text_hold_no_control_characters(make_app):
     app = make_app(HOSTILE_EDIT)
     async with app.run_test(size=(160, 40)) as pilot:

@@ -127,6 +127,9 @@ async def test_y_approves_from_an_empty_prompt_whatever_was_clicked_before(make_
         assert card.decided == "approve_once"
         assert (repo / "a.py").read_text() == "print('bye')\n"
         assert app.focused is app.query_one(PromptInput)
+        await pilot.press("ctrl+up", "up", "up", "up")  # walking the transcript's blocks
+        await pilot.pause()
+        assert not card.focusable and not card.has_focus, "an answered card takes no keys"
 
 
 async def test_a_approves_always_from_an_empty_prompt(make_app, repo):

@@ -203,3 +203,4 @@ class ApprovalCard(Vertical, can_focus=True):
         self.query_one("#approval-hint", Static).update(Text(f"→ {label}{detail}", style="bold"))
         self.query_one("#deny-reason").display = False
         self.query_one("#approval-body", Static).update(request_body(self.request, self.segments, answered=True))
+        self.can_focus = False  # answered: a record, no longer a place for keys (navigation skips it)
