@@ -117,6 +117,13 @@ class ToolCard(Static, can_focus=True):
             command = f"{self.tool_name} {self.description.summary if self.description else ''}".strip()
         return "\n\n".join(part for part in (command, self.output) if part)
 
+    def _collapsed_body(self) -> str:
+        """The output as a collapsed card counts it: without a shell call's first line when that line
+        only says the exit code the title already shows."""
+        exit_code = (self.display_data or {}).get("exit_code")
+        first, _, rest = self.output.partition("\n")
+        return rest if exit_code is not None and first == f"exit code {exit_code}" else self.output
+
     def _render_card(self) -> None:
         summary = safe_terminal_text(self.description.summary) if self.description else ""
         title = Text.assemble(
@@ -146,8 +153,8 @@ class ToolCard(Static, can_focus=True):
         elif self.output and (self.expanded or self.status in ("error", "invalid", "denied")):
             shown = self.output if len(self.output) <= MAX_OUTPUT_SHOWN else self.output[:MAX_OUTPUT_SHOWN] + "\n…"
             parts.append(Text(safe_terminal_text(shown), style="dim"))
-        elif len(self.output.splitlines()) == 1:  # as small as saying it is there: shown, cut to the width
-            parts.append(Text(safe_terminal_text(self.output.strip()), style="dim", no_wrap=True, overflow="ellipsis"))
+        elif len(body := self._collapsed_body().splitlines()) == 1:  # as small as saying it is there: shown
+            parts.append(Text(safe_terminal_text(body[0].strip()), style="dim", no_wrap=True, overflow="ellipsis"))
         elif self.output.strip():
             parts.append(Text(f"{output_lines(self.output)} of output — Enter or click to expand", style="dim italic"))
         self.update(Group(*parts))

@@ -84,6 +84,23 @@ async def test_live_output_shows_while_running_stays_when_aborted_and_is_escaped
         assert "two" not in drawn()
 
 
+async def test_a_shell_result_whose_first_line_says_more_than_the_exit_code_keeps_it():
+    from textual.app import App, ComposeResult
+
+    from tui.widgets.tool_card import ToolCard
+
+    card = ToolCard("s", "shell")
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield card
+
+    async with One().run_test(size=(80, 20)) as pilot:
+        card.finish("ok", "exit code 124 (timed out after 5s)\nhalf", 5.0, {"exit_code": 124})
+        await pilot.pause()
+        assert any("2 lines of output" in line for line in card_lines(card)), "a note beside the code stays"
+
+
 def card_lines(card) -> list[str]:
     """The card's lines as drawn, trailing spaces removed."""
     from textual.geometry import Region
@@ -156,7 +173,7 @@ async def test_a_one_line_output_is_shown_as_it_is_and_a_longer_one_is_counted()
         wide.finish("ok", "x" * 200, 0.1, {"exit_code": 0})
         await pilot.pause()
         assert card_lines(one)[1:] == ["Wrote notes.txt (1 line)"]
-        assert card_lines(two)[1:] == ["2 lines of output — Enter or click to expand"]
+        assert card_lines(two)[1:] == ["removed"], "the exit code is in the title: one line printed, shown"
         assert len(card_lines(wide)) == 2 and card_lines(wide)[1].endswith("…"), "one line, cut to the width"
         wide.toggle()
         await pilot.pause()
