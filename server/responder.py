@@ -10,8 +10,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from agent.wire import Item, Response, ResponseCreate
 from agent.wire.items import (
     CustomToolCall,
@@ -25,6 +23,7 @@ from agent.wire.response import IncompleteDetails, InputTokensDetails, OutputTok
 from server.context_window import ContextPlan, item_tokens, prefix_of, prefix_tokens
 from server.engines import Generation
 from server.engines.base import (
+    ITEM,
     Delta,
     EndItem,
     Fail,
@@ -38,8 +37,6 @@ from server.engines.base import (
 )
 from server.state import ServerState, StoredResponse
 from server.tokens import text_tokens
-
-_ITEM: TypeAdapter[Item] = TypeAdapter(Item)
 
 
 class _OpenItem:
@@ -204,7 +201,7 @@ class ResponseRun:
     def _hosted_call(self, hosted: dict[str, Any]) -> list[dict[str, Any]]:
         """A hosted tool call the endpoint ran (`web_search_call`): added, its progress, done."""
         index = len(self.output)
-        item = _ITEM.validate_python(hosted)
+        item = ITEM.validate_python(hosted)
         self.output.append(item)
         kind = hosted["type"]
         where = {"item_id": hosted["id"], "output_index": index}

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def _parser() -> Parser:
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
 
 
+@lru_cache(maxsize=16)  # one finished call is looked at by the registry, its card and the status line
 def patch_heredoc(command: str) -> PatchHeredoc | None:
     """The patch and directory of `command` when it is exactly an apply_patch heredoc (see the
     module docstring), else None."""

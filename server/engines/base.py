@@ -18,7 +18,8 @@ from server.compaction_seal import COMPACTION_TYPE, CompactedState, opened
 PENDING_TEXT_CHARS = 160
 """How much of each unanswered item's text a compaction item keeps for the scripted engine."""
 PENDING_ITEMS = 4
-_ITEM = TypeAdapter(Item)
+ITEM: TypeAdapter[Item] = TypeAdapter(Item)
+"""Validates one item (a wire dict) into its model."""
 
 OUTPUT_ITEM_TYPES = frozenset({"message", "function_call", "reasoning", "custom_tool_call", "web_search_call"})
 """Item types that the model produces (everything else in a context is input)."""
@@ -201,7 +202,7 @@ def _restore(entry: dict[str, str]) -> Item | None:
     else:
         data = {key: value for key, value in entry.items() if key != "text"}
     try:
-        return _ITEM.validate_python(data)
+        return ITEM.validate_python(data)
     except ValidationError:
         return None
 

@@ -7,7 +7,6 @@ import errno
 import hashlib
 import os
 import stat
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ from agent.tools import apply_patch as patch_module
 from agent.tools.apply_patch import ApplyPatch, ApplyPatchArgs
 from agent.tools.atomic import unified_diff
 from agent.tools.base import ToolContext, ToolError
+from tests.agent.tools import test_apply_patch as patch_tests
 from tests.agent.tools.test_apply_patch import (
-    CORE,
     apply_patch,
     fail_third_replace,
     init_repo,
@@ -26,18 +25,8 @@ from tests.agent.tools.test_apply_patch import (
     tree,
 )
 
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return init_repo(
-        tmp_path / "repo",
-        {"wordcount/core.py": CORE, "README.md": "# Word count\n\nCounts words.\n", "old.txt": "bye\n"},
-    )
-
-
-@pytest.fixture
-def ctx(repo: Path) -> ToolContext:
-    return ToolContext(workspace=repo)
+repo = patch_tests.repo  # the same repository fixtures
+ctx = patch_tests.ctx
 
 
 # ---- overwriting (as Codex) ---------------------------------------------------------------
