@@ -137,13 +137,17 @@ class CallAnswering:
         return _Settled(call, tool, args, request)
 
     async def _run_group(self, group: list[_Settled], timers: dict[str, float]) -> AsyncGenerator[AgentEvent]:
-        """Run the calls of `group` concurrently (a group of one simply runs)."""
-        if len(group) == 1:
-            async with aclosing(self._answer_alone(group[0].call, timers)) as answered:
-                async for event in answered:
-                    yield event
-            return
+        """Run the calls of `group` concurrently (a group of one simply runs, with its live output;
+        each call is already parsed and approved)."""
         if not group:
+            return
+        if len(group) == 1:
+            only = group[0]
+            yield self._ready(only.call)
+            running = self._run_approved(only.call, only.tool, only.args, only.request, timers, alone=True)
+            async with aclosing(running) as events:
+                async for event in events:
+                    yield event
             return
         for member in group:
             yield self._ready(member.call)

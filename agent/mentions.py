@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from agent.git import git_listed_files
-from agent.images import IMAGE_SUFFIXES, ImageError, NotAnImage, PreparedImage, read_image
+from agent.images import IMAGE_SUFFIXES, SUPPORTED, ImageError, NotAnImage, PreparedImage, read_image
 from agent.tools.base import ToolError
 from agent.tools.list_files import walk_files
 from agent.tools.workspace_fs import kind_of, open_regular, os_error_reason, read_at_most
@@ -160,10 +160,10 @@ def _file_url_path(url: str) -> str | None:
 def _attach_image(
     prepared: PreparedPrompt, attachments: list[str], name: str, shown: str, image: PreparedImage
 ) -> None:
-    url = image.data_url
     if len(prepared.images) >= MAX_IMAGES:
         _leave_out(prepared, attachments, shown, f"a prompt takes at most {MAX_IMAGES} images")
         return
+    url = image.data_url
     if sum(map(len, prepared.images.values())) + len(url) > MAX_IMAGE_URL_CHARS:
         _leave_out(prepared, attachments, shown, f"the prompt's images would pass {_size(MAX_IMAGE_URL_CHARS)}")
         return
@@ -216,7 +216,7 @@ def _content(fd: int, info: os.stat_result, limit: int) -> PreparedImage | tuple
     os.lseek(fd, 0, os.SEEK_SET)
     data = read_at_most(fd, limit)
     if _binary(data, cut=info.st_size > len(data)):
-        raise _LeftOut(f"it is a binary file ({_size(info.st_size)}), neither text nor a PNG, JPEG, GIF or WebP image")
+        raise _LeftOut(f"it is a binary file ({_size(info.st_size)}), neither text nor a {SUPPORTED} image")
     content = data.decode("utf-8", errors="replace")
     if info.st_size > len(data):
         content += f"\n[… cut: the first {_size(len(data))} of {_size(info.st_size)}]"
@@ -242,7 +242,7 @@ def _pasted(path: Path) -> PreparedImage | None:
             raise _LeftOut(f"it is {kind_of(info.st_mode)}, not an image file")
         return read_image(fd, info.st_size)
     except NotAnImage:
-        raise _LeftOut("its name ends like an image's but it is not a PNG, JPEG, GIF or WebP image") from None
+        raise _LeftOut(f"its name ends like an image's but it is not a {SUPPORTED} image") from None
     except ImageError as exc:
         raise _LeftOut(str(exc)) from None
     except OSError as exc:
