@@ -59,15 +59,19 @@ class ApprovalActions(App[None]):
                 self._reach_timer.stop()
                 self._reach_timer = None
             return
-        focused = self.focused
-        if focused is not None and (focused is card or card in focused.ancestors):
+        if self._focus_within(card):
             return  # the card's own focus handling says it
-        card.show_reach_hint(self._keys_are_text(focused))
+        card.show_reach_hint(self._keys_are_text(self.focused))
 
     def _prompt_busy(self) -> bool:
         prompt = self.query_one(PromptInput)
         typed = prompt.last_typed
         return bool(prompt.text) or (typed is not None and self.clock() - typed < self.TYPING_QUIET_S)
+
+    def _focus_within(self, card: ApprovalCard) -> bool:
+        """Whether the focus is on `card` or inside it."""
+        focused = self.focused
+        return focused is not None and (focused is card or card in focused.ancestors)
 
     def _keys_are_text(self, focused: Widget | None) -> bool:
         """Whether a key typed now goes into the focused widget as text: a prompt that holds text
@@ -102,10 +106,9 @@ class ApprovalActions(App[None]):
         card = self.pending_approval()
         if card is None or card.in_grace():
             return False
-        focused = self.focused
-        if focused is not None and (focused is card or card in focused.ancestors):
+        if self._focus_within(card):
             return False  # the card's own keys
-        return not self._keys_are_text(focused)
+        return not self._keys_are_text(self.focused)
 
     def action_answer(self, kind: str) -> None:
         """`y`/`a`/`n` on the pending approval card, wherever the focus is (`a` does nothing on a
