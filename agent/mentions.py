@@ -25,6 +25,7 @@ from agent.git import git_listed_files
 from agent.images import IMAGE_SUFFIXES, SUPPORTED, ImageError, NotAnImage, PreparedImage, read_image
 from agent.tools.base import ToolError
 from agent.tools.list_files import walk_files
+from agent.tools.read_file import is_binary
 from agent.tools.workspace_fs import kind_of, open_regular, os_error_reason, read_at_most
 
 MAX_LISTED_FILES = 20_000
@@ -215,7 +216,7 @@ def _content(fd: int, info: os.stat_result, limit: int) -> PreparedImage | tuple
         raise _LeftOut(str(exc)) from None
     os.lseek(fd, 0, os.SEEK_SET)
     data = read_at_most(fd, limit)
-    if _binary(data, cut=info.st_size > len(data)):
+    if is_binary(data, cut=info.st_size > len(data)):
         raise _LeftOut(f"it is a binary file ({_size(info.st_size)}), neither text nor a {SUPPORTED} image")
     content = data.decode("utf-8", errors="replace")
     if info.st_size > len(data):
@@ -249,18 +250,6 @@ def _pasted(path: Path) -> PreparedImage | None:
         raise _LeftOut(f"it cannot be read ({os_error_reason(exc)})") from None
     finally:
         os.close(fd)
-
-
-def _binary(data: bytes, *, cut: bool) -> bool:
-    """NUL bytes in the first 8 KiB, or bytes that are not UTF-8 (a character cut at the end of a
-    file read only in part does not count)."""
-    if b"\x00" in data[:8192]:
-        return True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return not (cut and exc.reason == "unexpected end of data")
-    return False
 
 
 def _size(size: int) -> str:

@@ -115,14 +115,15 @@ class ReadFileArgs(PathArgs):
     limit: int | None = Field(default=None, ge=1, le=10_000, description="Maximum lines to show. Default 2000.")
 
 
-def is_binary(data: bytes) -> bool:
-    """NUL bytes in the first 8 KiB, or bytes that are not UTF-8."""
+def is_binary(data: bytes, *, cut: bool = False) -> bool:
+    """NUL bytes in the first 8 KiB, or bytes that are not UTF-8 (when `cut`, the first bytes of a
+    file read only in part, a character cut at the end does not count)."""
     if b"\x00" in data[:8192]:
         return True
     try:
         data.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
+    except UnicodeDecodeError as exc:
+        return not (cut and exc.reason == "unexpected end of data")
     return False
 
 
