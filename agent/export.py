@@ -301,8 +301,7 @@ def _stats_line(turn: TurnRecord) -> str:
 
 
 def _call_from_item(item: FunctionCall | CustomToolCall) -> ToolCallRecord:
-    raw = item.arguments if isinstance(item, FunctionCall) else item.input
-    return ToolCallRecord(call_id=item.call_id, name=item.name, arguments=raw)
+    return ToolCallRecord(call_id=item.call_id, name=item.name, arguments=item.raw_input)
 
 
 def _pretty_arguments(raw: str) -> tuple[str, str]:

@@ -36,7 +36,7 @@ from agent.events import (
 from agent.sandbox import escalated
 from agent.tools import LiveOutput, Tool, ToolArgs, ToolContext, ToolError, ToolRegistry, ToolResult
 from agent.wire import CustomToolCallOutput, FunctionCallOutput, tool_output_content
-from agent.wire.items import CustomToolCall, FunctionCall, ToolCallItem
+from agent.wire.items import CustomToolCall, ToolCallItem
 
 if TYPE_CHECKING:
     from agent.checkpoints import TurnCheckpoints
@@ -197,8 +197,7 @@ class CallAnswering:
 
     def _ready(self, call: ToolCallItem) -> ToolCallReady:
         """The announcement that `call` is decided and run now, with exactly the arguments that run."""
-        raw = call.arguments if isinstance(call, FunctionCall) else call.input
-        return ToolCallReady(call_id=call.call_id, name=call.name, arguments=raw, final=True)
+        return ToolCallReady(call_id=call.call_id, name=call.name, arguments=call.raw_input, final=True)
 
     async def _answer_alone(self, call: ToolCallItem, timers: dict[str, float]) -> AsyncGenerator[AgentEvent]:
         yield self._ready(call)

@@ -302,8 +302,7 @@ class _Turns:
             turn.items.append(item)
             if isinstance(item, FunctionCall | CustomToolCall):
                 self.calls[item.call_id] = item
-                raw = item.arguments if isinstance(item, FunctionCall) else item.input
-                self.call_record(item.call_id, item.name, raw)
+                self.call_record(item.call_id, item.name, item.raw_input)
             elif isinstance(item, FunctionCallOutput | CustomToolCallOutput):
                 self.calls.pop(item.call_id, None)
 

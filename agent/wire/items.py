@@ -99,6 +99,11 @@ class FunctionCall(CompactWireModel):
     arguments: str
     status: str | None = None
 
+    @property
+    def raw_input(self) -> str:
+        """What the model sent the tool: its JSON arguments."""
+        return self.arguments
+
 
 class FunctionCallOutput(CompactWireModel):
     type: Literal["function_call_output"] = "function_call_output"
@@ -126,6 +131,11 @@ class CustomToolCall(CompactWireModel):
     name: str
     input: str
     status: str | None = None
+
+    @property
+    def raw_input(self) -> str:
+        """What the model sent the tool: its freeform input."""
+        return self.input
 
 
 class CustomToolCallOutput(CompactWireModel):
