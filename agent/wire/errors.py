@@ -139,16 +139,20 @@ def retry_after(header: str | None, message: str = "") -> float | None:
 
 
 def error_body_payload(body: bytes | None) -> ErrorPayload | None:
-    """The `{"error": {...}}` of an HTTP error body; None when the body is not that shape."""
+    """The `{"error": {...}}` of an HTTP error body (fields of the wrong type read leniently, as in
+    `ErrorEvent.lenient`); None when the body is not that shape."""
     if not body:
         return None
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+    if not isinstance(data, dict) or not isinstance(data.get("error"), dict):
+        return None
+    try:
         return ErrorPayload.model_validate(data["error"])
-    return None
+    except ValidationError:  # a number for a code, a list for a message: read what can be read
+        return ErrorPayload.model_validate(_lenient_payload(data["error"]))
 
 
 def error_body_message(body: bytes | None) -> str:

@@ -55,3 +55,5 @@ def test_http_error_bodies():
     assert error_body_message(b'{"detail": 1}') == "" and error_body_message(None) == ""
     payload = error_body_payload(b'{"error": {"message": "nope", "code": "x", "extra": 1}}')
     assert payload is not None and payload.code == "x" and payload.model_extra == {"extra": 1}
+    odd = error_body_payload(b'{"error": {"message": ["no"], "code": 400, "headers": 1}}')
+    assert odd is not None and odd.code == "400" and odd.message == "" and odd.headers is None
