@@ -18,7 +18,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from agent.conversation import Conversation, RequestSettings
-from agent.terminal_text import safe_terminal_text
+from agent.terminal_text import safe_line
 from agent.wire import Item
 from agent.wire.errors import error_body_payload
 from agent.wire.items import assistant_text
@@ -92,7 +92,9 @@ async def post_response(http: object, body: dict[str, Any], *, timeout: float) -
     except httpx.TimeoutException:
         raise SideRequestFailed(f"the endpoint gave no answer within {timeout:g} s") from None
     except (httpx.HTTPError, OSError) as exc:
-        raise SideRequestFailed(f"the request failed: {_quoted(str(exc) or type(exc).__name__)}") from None
+        raise SideRequestFailed(
+            f"the request failed: {safe_line(str(exc) or type(exc).__name__, ERROR_TEXT_LIMIT)}"
+        ) from None
     status = getattr(response, "status_code", None)
     content = getattr(response, "content", b"")
     if status != 200:
@@ -100,7 +102,9 @@ async def post_response(http: object, body: dict[str, Any], *, timeout: float) -
         message = payload.message if payload is not None else content.decode(errors="replace")
         code = payload.code if payload is not None else None
         raise SideRequestFailed(
-            f"the endpoint answered HTTP {status}: {_quoted(message) or '(no message)'}", status=status, code=code
+            f"the endpoint answered HTTP {status}: {safe_line(message, ERROR_TEXT_LIMIT) or '(no message)'}",
+            status=status,
+            code=code,
         )
     try:
         data = orjson.loads(content)
@@ -113,19 +117,13 @@ async def post_response(http: object, body: dict[str, Any], *, timeout: float) -
         error = error if isinstance(error, dict) else {}
         code = error.get("code") if isinstance(error.get("code"), str) else None
         message = error.get("message")
-        said = _quoted(message) if isinstance(message, str) else ""
+        said = safe_line(message, ERROR_TEXT_LIMIT) if isinstance(message, str) else ""
         raise SideRequestFailed(f"the response failed: {said or code or 'no reason given'}", code=code)
     try:
         output = _ITEMS.validate_python(data.get("output") or [])
     except ValidationError:
         raise SideRequestFailed("the endpoint's answer has output items that cannot be read") from None
     return SideAnswer(output=output, data=data)
-
-
-def _quoted(text: str) -> str:
-    """An endpoint's words, on one line, cut, without terminal controls."""
-    flat = " ".join(safe_terminal_text(text).split())
-    return flat if len(flat) <= ERROR_TEXT_LIMIT else flat[: ERROR_TEXT_LIMIT - 1] + "…"
 
 
 @dataclass(frozen=True)

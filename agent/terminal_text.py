@@ -10,6 +10,7 @@ outside reaches the screen with them:
 - `safe_terminal_text`: those sequences removed, every other C0/C1 control shown as a visible
   symbol (U+2400 block, `␡` for DEL, `\\x85`-style text for C1); `\\n` and `\\t` kept, a `\\r\\n`
   line end becomes `\\n`.
+- `safe_line`: the same text on one line, whitespace runs made one space, optionally cut.
 - `terminal_safe_json`: JSON text with its C1 characters escaped (`\\u009b`): JSON escapes C0
   controls itself, but C1 ones stay raw in UTF-8 output, and some terminals obey them.
 - `SafeTextStream`: the same for text that arrives in pieces (streamed deltas): a sequence split
@@ -22,7 +23,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["TERMINAL_SEQUENCES", "SafeTextStream", "has_controls", "safe_terminal_text", "terminal_safe_json"]
+__all__ = [
+    "TERMINAL_SEQUENCES",
+    "SafeTextStream",
+    "has_controls",
+    "safe_line",
+    "safe_terminal_text",
+    "terminal_safe_json",
+]
 
 TERMINAL_SEQUENCES = re.compile(
     r"""
@@ -108,6 +116,13 @@ def safe_terminal_text(text: str) -> str:
     text = TERMINAL_SEQUENCES.sub("", text)
     text = text.replace("\r\n", "\n")
     return _CONTROLS.sub(_visible, text)
+
+
+def safe_line(text: str, limit: int | None = None) -> str:
+    """`safe_terminal_text(text)` on one line (every run of whitespace one space), cut to `limit`
+    characters with an ellipsis when a limit is given."""
+    flat = " ".join(safe_terminal_text(text).split())
+    return flat if limit is None or len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _sequence_end(introducer: str) -> re.Pattern[str]:

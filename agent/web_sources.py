@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.terminal_text import safe_terminal_text
+from agent.terminal_text import safe_line
 
 WEB_SEARCH_CALL = "web_search_call"
 """The item type of a hosted web search the endpoint ran."""
@@ -54,13 +54,13 @@ class Findings:
         """Keep a source (once per URL, up to `MAX_SOURCES`); anything but a non-empty string URL is ignored."""
         if not isinstance(url, str) or not url.strip():
             return
-        clean = _cut(url.strip(), MAX_URL_CHARS)
+        clean = safe_line(url, MAX_URL_CHARS)
         if any(source.url == clean for source in self.sources):
             return
         if len(self.sources) >= MAX_SOURCES:
             self.more_sources += 1
             return
-        self.sources.append(Source(clean, _cut(title, MAX_TITLE_CHARS) if isinstance(title, str) else ""))
+        self.sources.append(Source(clean, safe_line(title, MAX_TITLE_CHARS) if isinstance(title, str) else ""))
 
     def read(self, items: Iterable[Mapping[str, Any]]) -> Findings:
         """Take in the searches of `web_search_call` items, then the citations of messages."""
@@ -86,13 +86,14 @@ class Findings:
         if kind == "search":
             queries = action.get("queries")
             for query in [action.get("query"), *(queries if isinstance(queries, list) else [])]:
-                if isinstance(query, str) and query.strip() and _cut(query, MAX_QUERY_CHARS) not in self.searches:
-                    self.searches.append(_cut(query, MAX_QUERY_CHARS))
+                said = safe_line(query, MAX_QUERY_CHARS) if isinstance(query, str) else ""
+                if said and said not in self.searches:
+                    self.searches.append(said)
             sources = action.get("sources")
             return sources if isinstance(sources, list) else []
         url = action.get("url")
         if kind in ("open_page", "find", "find_in_page") and isinstance(url, str) and url.strip():
-            page = _cut(url.strip(), MAX_URL_CHARS)
+            page = safe_line(url, MAX_URL_CHARS)
             if page not in self.opened:
                 self.opened.append(page)
         return []
@@ -108,11 +109,6 @@ def citations(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
             if isinstance(annotation, Mapping) and annotation.get("type") == "url_citation":
                 found.append(annotation)
     return found
-
-
-def _cut(text: str, limit: int) -> str:
-    flat = " ".join(safe_terminal_text(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def source_line(source: Source) -> str:
@@ -131,7 +127,7 @@ def hosted_search_notice(item: Mapping[str, Any]) -> str:
         said = "⌕ the endpoint searched the web"
     status = item.get("status")
     if isinstance(status, str) and status not in ("completed", ""):
-        said += f" ({_cut(status, 40)})"
+        said += f" ({safe_line(status, 40)})"
     if findings.sources:
         said += " — " + ", ".join(source.url for source in findings.sources[:NOTICE_SOURCES])
         more = max(len(findings.sources) - NOTICE_SOURCES, 0) + findings.more_sources

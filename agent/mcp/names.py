@@ -7,8 +7,6 @@ import re
 
 MAX_NAME = 64
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-VALID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-"""What the Responses API accepts as a function name."""
 
 
 def offered_name(server: str, tool: str, taken: set[str]) -> str:

@@ -12,6 +12,7 @@ from agent.terminal_text import (
     REMOVED_SEQUENCE,
     SafeTextStream,
     has_controls,
+    safe_line,
     safe_terminal_text,
     terminal_safe_json,
 )
@@ -118,3 +119,8 @@ def test_an_overlong_sequence_ends_at_the_line_end_or_the_next_escape_or_the_str
     assert feed_all(["a", OSC52_10KB, "\x1b", "\\b"]) == "a" + REMOVED_SEQUENCE + "b"
     assert feed_all(["a\x1b[" + "1;" * 3000, "1;", "mb"]) == "a" + REMOVED_SEQUENCE + "b"
     assert feed_all(["a\x1bP" + "x" * 5000, "\x1b\\b"]) == "a" + REMOVED_SEQUENCE + "b"
+
+
+def test_safe_line_is_one_line_without_controls_and_cut_with_an_ellipsis():
+    assert safe_line("  a\x1b]0;title\x07 b\n\tc  ") == "a b c"
+    assert safe_line("abcdef", 4) == "abc…" and safe_line("abcd", 4) == "abcd"

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.text import Text
 
-from agent.terminal_text import safe_terminal_text
+from agent.terminal_text import safe_line
 
 SHOWN_SOURCES = 8
 
@@ -29,7 +29,7 @@ def sources_text(display: Mapping[str, Any] | None) -> Text | None:
             continue
         title = source.get("title")
         line = f"{title} — {url}" if isinstance(title, str) and title else url
-        lines.append(" ".join(safe_terminal_text(line).split()))
+        lines.append(safe_line(line))
     if not lines:
         return None
     more = len(lines) - SHOWN_SOURCES
