@@ -127,12 +127,11 @@ class McpConnection:
         if not cwd.is_dir():
             raise StartFailed(f"its directory {cwd} does not exist")
         program = config.command
-        found = shutil.which(program, path=environment.get("PATH", os.defpath))
-        if os.sep in program:
-            found = shutil.which(str(cwd / program))
-        if found is None:
-            where = "" if os.sep in program else " on PATH"
-            raise StartFailed(f"the command {program!r} was not found{where}")
+        if os.sep in program:  # a path: relative to where the server runs
+            if shutil.which(str(cwd / program)) is None:
+                raise StartFailed(f"the command {program!r} was not found")
+        elif shutil.which(program, path=environment.get("PATH", os.defpath)) is None:
+            raise StartFailed(f"the command {program!r} was not found on PATH")
 
     def working_directory(self) -> Path:
         """Where a stdio server runs: its `cwd`, relative to the workspace, or the workspace."""

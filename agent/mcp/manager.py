@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -173,7 +173,7 @@ class McpServers:
             if server.connection is None:
                 await self._open(server)
 
-    async def _open(self, server: _Server) -> list[Any]:
+    async def _open(self, server: _Server) -> None:
         """Start `server` and list its tools; on failure its status says why (and `ToolError` is
         raised for a restart)."""
         server.status, server.reason = "starting", None
@@ -199,9 +199,10 @@ class McpServers:
             raise ToolError(server.reason)
         server.connection = connection
         server.status = "ready"
-        return listed if server.tools else self._describe(server, listed)
+        if not server.tools:
+            self._describe(server, listed)
 
-    def _describe(self, server: _Server, listed: list[Any]) -> list[Any]:
+    def _describe(self, server: _Server, listed: list[Any]) -> None:
         """Build the tool classes of a freshly started server (not yet offered: `_offer`)."""
         from agent.mcp.schema import schema_problem
 
@@ -232,7 +233,6 @@ class McpServers:
                 else:
                     server.tools.append(made(self._caller(server)))
             server.views.append(McpToolView("", remote, safe_terminal_text(description), read_only, False, problem))
-        return listed
 
     def _offer(self) -> None:
         """Name the ready servers' tools (`mcp__<server>__<tool>`, unique) within the room left."""
@@ -250,13 +250,13 @@ class McpServers:
                     continue
                 tool = next(classes)
                 if offered >= self.room:
-                    views.append(_left(view, f"over the {MAX_TOOLS} tools a request may offer"))
+                    views.append(replace(view, left_out=f"over the {MAX_TOOLS} tools a request may offer"))
                     continue
                 name = offered_name(server.config.name, view.remote_name, taken)
                 type(tool).name = name
                 kept.append(tool)
                 offered += 1
-                views.append(McpToolView(name, view.remote_name, view.description, view.read_only, type(tool).strict))
+                views.append(replace(view, name=name, strict=type(tool).strict))
             server.tools, server.views = kept, views
 
     def _caller(self, server: _Server) -> Any:
@@ -338,7 +338,3 @@ class McpServers:
         for server in self._servers.values():
             server.connection = None
         await asyncio.gather(*(connection.close() for connection in connections), return_exceptions=True)
-
-
-def _left(view: McpToolView, why: str) -> McpToolView:
-    return McpToolView(view.name, view.remote_name, view.description, view.read_only, view.strict, why)
