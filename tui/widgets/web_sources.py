@@ -19,7 +19,8 @@ SHOWN_SOURCES = 8
 def sources_text(display: Mapping[str, Any] | None) -> Text | None:
     """`display["sources"]` (each `{"url", "title"}`) as one `title — url` line each, then how
     many more there are; None when the display holds no sources."""
-    sources = (display or {}).get("sources")
+    display = display or {}
+    sources = display.get("sources")
     if not isinstance(sources, list):
         return None
     lines = []
@@ -32,9 +33,8 @@ def sources_text(display: Mapping[str, Any] | None) -> Text | None:
         lines.append(safe_line(line))
     if not lines:
         return None
-    more = len(lines) - SHOWN_SOURCES
-    extra = display.get("more_sources") if display else 0
-    more += extra if isinstance(extra, int) and extra > 0 else 0
+    extra = display.get("more_sources")
+    more = max(len(lines) - SHOWN_SOURCES, 0) + (extra if isinstance(extra, int) and extra > 0 else 0)
     text = Text()
     for index, line in enumerate(lines[:SHOWN_SOURCES]):
         text.append(("\n" if index else "") + f"↗ {line}", style="dim")

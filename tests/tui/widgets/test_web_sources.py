@@ -23,6 +23,8 @@ def test_many_sources_are_cut_and_counted():
     text = sources_text(display)
     assert text is not None and text.plain.endswith("… and 5 more sources")
     assert text.plain.count("↗") == SHOWN_SOURCES
+    few = sources_text({"sources": [{"url": "https://a.example"}], "more_sources": 4})
+    assert few is not None and few.plain.endswith("… and 4 more sources")
 
 
 def test_no_sources_no_text():
