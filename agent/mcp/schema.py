@@ -107,11 +107,10 @@ def _strict(node: Any, depth: int) -> Any:
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     kind = schema.get("type")
-    if isinstance(kind, str) and "enum" not in schema and "const" not in schema:
-        return {**schema, "type": [kind, "null"]} if kind != "null" else schema
-    if isinstance(kind, list) and "enum" not in schema and "const" not in schema:
-        return schema if "null" in kind else {**schema, "type": [*kind, "null"]}
-    return {"anyOf": [schema, {"type": "null"}]}
+    if "enum" in schema or "const" in schema or not isinstance(kind, str | list):
+        return {"anyOf": [schema, {"type": "null"}]}
+    kinds = [kind] if isinstance(kind, str) else kind
+    return schema if "null" in kinds else {**schema, "type": [*kinds, "null"]}
 
 
 def without_added_nulls(arguments: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
