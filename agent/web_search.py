@@ -14,7 +14,7 @@ from typing import Any
 
 from agent.conversation import RequestSettings
 from agent.side_request import SideAnswer, SideChannel, SideRequestFailed, side_body
-from agent.web_sources import Findings, Source, source_line
+from agent.web_sources import Findings, source_line
 from agent.wire.items import user_message
 
 HOSTED_TOOL: dict[str, Any] = {"type": "web_search"}
@@ -131,7 +131,6 @@ def checked_query(query: str) -> str:
 __all__ = [
     "HOSTED_TOOL",
     "SearchResult",
-    "Source",
     "WebSearchFailed",
     "checked_query",
     "read_answer",
